@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the tests need, then builds and runs every test twice: a
+# normal build, and one with AddressSanitizer + UndefinedBehaviorSanitizer.
+# Both builds treat warnings as errors.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+scripts/install-deps.sh
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2V_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DP2V_WERROR=ON \
+      -DP2V_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang >/dev/null
+cmake --build build-san -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-san --output-on-failure -j"$jobs" -LE no-sanitize

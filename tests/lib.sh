@@ -1,0 +1,18 @@
+# Helpers for integration test scripts (sourced). BIN, SRC, WORK are set by
+# tests/run-script.sh.
+
+skip() { echo "SKIP: $*" >&2; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+need() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "needs $c"; done; }
+
+# expect_fail EXIT_CODE PATTERN CMD...: CMD must exit with EXIT_CODE and print
+# exactly one line on stderr matching PATTERN.
+expect_fail() {
+    local want=$1 pattern=$2; shift 2
+    local rc=0
+    "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || rc=$?
+    [ "$rc" -eq "$want" ] || { cat "$WORK/err.txt" >&2; fail "'$*' exited $rc, wanted $want"; }
+    local lines; lines=$(wc -l <"$WORK/err.txt")
+    [ "$lines" -eq 1 ] || { cat "$WORK/err.txt" >&2; fail "'$*' printed $lines error lines, wanted 1"; }
+    grep -Eq -- "$pattern" "$WORK/err.txt" || { cat "$WORK/err.txt" >&2; fail "'$*': error does not match /$pattern/"; }
+}
