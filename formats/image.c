@@ -187,10 +187,13 @@ static void image_free(struct vd_image *img)
 }
 
 static int image_open(const char *path, const char *format, unsigned flags,
-                      const struct vd_image *child, int depth,
+                      const struct vd_image *child,
                       struct vd_image **imgp, struct vd_error **errp)
 {
     *imgp = NULL;
+    int depth = 0;
+    for (const struct vd_image *c = child; c; c = c->child)
+        depth++;
     if (depth > MAX_CHAIN_DEPTH)
         return vd_error_set(errp, -ELOOP, "%s: backing chain deeper than %d images",
                             path, MAX_CHAIN_DEPTH);
@@ -252,8 +255,7 @@ static int image_open(const char *path, const char *format, unsigned flags,
             goto err_free;
         }
     }
-    /* The chain depth rides along in the flags' upper bits for open_backing. */
-    ret = drv->open(img, (flags & 0xffffu) | ((unsigned)depth << 16), errp);
+    ret = drv->open(img, flags, errp);
     if (ret < 0)
         goto err_free;
     img->child = NULL;
@@ -268,18 +270,16 @@ err_free:
 int vd_image_open(const char *path, const char *format, unsigned flags,
                   struct vd_image **imgp, struct vd_error **errp)
 {
-    return image_open(path, format, flags & 0xffffu, NULL, 0, imgp, errp);
+    return image_open(path, format, flags, NULL, imgp, errp);
 }
 
 int vd_image_open_backing(struct vd_image *img, unsigned flags,
                           struct vd_error **errp)
 {
-    int depth = (int)(flags >> 16);
-    unsigned bflags = flags & 0xffffu & ~VD_OPEN_WRITE;
+    unsigned bflags = flags & ~VD_OPEN_WRITE;
     if (flags & VD_OPEN_WRITE_BACKING)
         bflags |= VD_OPEN_WRITE;
-    int ret = image_open(img->backing_path, NULL, bflags, img, depth + 1,
-                         &img->backing, errp);
+    int ret = image_open(img->backing_path, NULL, bflags, img, &img->backing, errp);
     if (ret < 0)
         vd_error_prefix(errp, "parent of '%s'", img->path);
     return ret;
