@@ -49,7 +49,7 @@ static void hal_from_file(const uint8_t *data, size_t len, struct hal_info *h)
 {
     static const char key[] = "OriginalFilename";
     size_t klen = sizeof(key) - 1;
-    for (size_t i = 0; i + 2 * klen + 64 < len; i++) {
+    for (size_t i = 0; i + 2 * klen <= len; i++) {
         size_t k = 0;
         while (k < klen && data[i + 2 * k] == (uint8_t)key[k] && data[i + 2 * k + 1] == 0)
             k++;
