@@ -48,6 +48,8 @@ static int ext_map(const struct vd_fs_source *src, struct vd_fs_map *map,
                    struct vd_error **errp)
 {
     uint8_t sb[1024];
+    if (src->size < 2048)
+        return vd_error_set(errp, -EUCLEAN, "ext: volume too small for a superblock");
     int ret = src->pread(src->ctx, sb, sizeof(sb), 1024, errp);
     if (ret < 0)
         return ret;

@@ -38,6 +38,8 @@ static int fat_map(const struct vd_fs_source *src, struct vd_fs_map *map,
     uint32_t nfats = b[16], root_ents = get_le16(b + 17);
     uint64_t total = get_le16(b + 19) ? get_le16(b + 19) : get_le32(b + 32);
     uint64_t fatsz = get_le16(b + 22) ? get_le16(b + 22) : get_le32(b + 36);
+    if (bps < 512 || bps > 4096 || !is_pow2(bps) || !is_pow2(spc) || rsvd == 0 || nfats == 0)
+        return vd_error_set(errp, -EUCLEAN, "FAT boot sector at offset 0: bad geometry");
     uint64_t root_secs = ((uint64_t)root_ents * 32 + bps - 1) / bps;
     uint64_t data_start = rsvd + nfats * fatsz + root_secs;
     if (fatsz == 0 || data_start >= total || total * bps > src->size)

@@ -302,7 +302,8 @@ static int expect(struct agent *a, struct p2v_conn *c, struct p2v_msg *m,
         return ret;
     if (m->type == P2V_MSG_ERROR) {
         vd_error_set(errp, -EACCES, "the server refused: %s", m->u.error.text);
-        return fatal_error(a, -EACCES);
+        /* busy: our own previous connection may still be closing */
+        return m->u.error.code == P2V_ERR_BUSY ? -EBUSY : fatal_error(a, -EACCES);
     }
     if (m->type != want)
         return vd_error_set(errp, -EPROTO, "expected %s from the server, got %s",
@@ -327,18 +328,21 @@ static int handshake(struct agent *a, struct p2v_conn *c, uint64_t *resume,
     if (m.u.challenge.version != P2V_PROTO_VERSION)
         return fatal_error(a, vd_error_set(errp, -EPROTO, "the server speaks protocol version %u, not %u",
                                            m.u.challenge.version, P2V_PROTO_VERSION));
-    p2v_proof(&a->tok, "server", nonce, m.u.challenge.nonce, proof);
-    if (!p2v_mac_equal(proof, m.u.challenge.proof))
-        return fatal_error(a, vd_error_set(errp, -EACCES,
-                                           "%s does not know the token: not our server, or a different token file",
-                                           a->o.server));
     a->zstd = a->o.compress && (m.u.challenge.caps & P2V_CAP_ZSTD);
     uint8_t server_nonce[P2V_NONCE_SIZE];
     memcpy(server_nonce, m.u.challenge.nonce, sizeof(server_nonce));
     m = (struct p2v_msg){ .type = P2V_MSG_AUTH };
     p2v_proof(&a->tok, "agent", server_nonce, nonce, m.u.auth.proof);
-    if ((ret = p2v_conn_send(c, &m, errp)) < 0)
+    if ((ret = p2v_conn_send(c, &m, errp)) < 0 ||
+        (ret = expect(a, c, &m, P2V_MSG_AUTH_OK, HANDSHAKE_TIMEOUT_MS, errp)) < 0)
         return ret;
+    /* Nothing about this machine goes out before the server proved it
+     * knows the token too. */
+    p2v_proof(&a->tok, "server", nonce, server_nonce, proof);
+    if (!p2v_mac_equal(proof, m.u.auth_ok.proof))
+        return fatal_error(a, vd_error_set(errp, -EACCES,
+                                           "%s does not know the token: not our server, or a different token file",
+                                           a->o.server));
 
     m = (struct p2v_msg){ .type = P2V_MSG_SESSION };
     if (a->have_session)
@@ -654,7 +658,8 @@ int p2v_capture_main(int argc, char **argv)
     char (*found)[PATH_MAX] = NULL;
     char *end;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "pvh", longopts, NULL)) != -1) {
+    opterr = 0;     /* our own one-line messages */
+    while ((opt = getopt_long(argc, argv, ":pvh", longopts, NULL)) != -1) {
         switch (opt) {
         case 's': o->server = optarg; break;
         case 't': o->token_file = optarg; break;
@@ -694,6 +699,9 @@ int p2v_capture_main(int argc, char **argv)
                 goto out_free;
             }
             break;
+        case ':':
+            rc = usage_error("missing argument for", argv[optind - 1]);
+            goto out_free;
         default:
             rc = usage_error("unknown option", argv[optind - 1]);
             goto out_free;

@@ -8,7 +8,7 @@
 
 static const char *const msg_names[P2V_MSG_TYPE_MAX] = {
     [P2V_MSG_HELLO] = "HELLO", [P2V_MSG_CHALLENGE] = "CHALLENGE",
-    [P2V_MSG_AUTH] = "AUTH", [P2V_MSG_SESSION] = "SESSION",
+    [P2V_MSG_AUTH] = "AUTH", [P2V_MSG_AUTH_OK] = "AUTH_OK", [P2V_MSG_SESSION] = "SESSION",
     [P2V_MSG_SESSION_OK] = "SESSION_OK", [P2V_MSG_MANIFEST] = "MANIFEST",
     [P2V_MSG_CHUNK] = "CHUNK", [P2V_MSG_ACK] = "ACK", [P2V_MSG_NAK] = "NAK",
     [P2V_MSG_DISK_END] = "DISK_END", [P2V_MSG_DISK_DONE] = "DISK_DONE",
@@ -21,8 +21,8 @@ static uint32_t max_body(enum p2v_msg_type t)
 {
     switch (t) {
     case P2V_MSG_HELLO: return 4 + P2V_NONCE_SIZE;
-    case P2V_MSG_CHALLENGE: return 4 + P2V_NONCE_SIZE + P2V_MAC_SIZE;
-    case P2V_MSG_AUTH: return P2V_MAC_SIZE;
+    case P2V_MSG_CHALLENGE: return 4 + P2V_NONCE_SIZE;
+    case P2V_MSG_AUTH: case P2V_MSG_AUTH_OK: return P2V_MAC_SIZE;
     case P2V_MSG_SESSION: return P2V_SESSION_ID_SIZE + 3 + P2V_MAX_NAME + 12 * P2V_MAX_DISKS;
     case P2V_MSG_SESSION_OK: return P2V_SESSION_ID_SIZE + 1 + 8 * P2V_MAX_DISKS;
     case P2V_MSG_MANIFEST: return 1 + P2V_MAX_MANIFEST;
@@ -90,13 +90,13 @@ int p2v_msg_decode(enum p2v_msg_type type, const uint8_t *b, size_t len,
         memcpy(m->u.hello.nonce, b + 4, P2V_NONCE_SIZE);
         break;
     case P2V_MSG_CHALLENGE:
-        NEED(fixed = 4 + P2V_NONCE_SIZE + P2V_MAC_SIZE);
+        NEED(fixed = 4 + P2V_NONCE_SIZE);
         m->u.challenge.version = get_le16(b);
         m->u.challenge.caps = get_le16(b + 2);
         memcpy(m->u.challenge.nonce, b + 4, P2V_NONCE_SIZE);
-        memcpy(m->u.challenge.proof, b + 4 + P2V_NONCE_SIZE, P2V_MAC_SIZE);
         break;
     case P2V_MSG_AUTH:
+    case P2V_MSG_AUTH_OK:
         NEED(fixed = P2V_MAC_SIZE);
         memcpy(m->u.auth.proof, b, P2V_MAC_SIZE);
         break;
@@ -225,10 +225,10 @@ size_t p2v_msg_encode(const struct p2v_msg *m, uint8_t *buf,
         put_le16(b, m->u.challenge.version);
         put_le16(b + 2, m->u.challenge.caps);
         memcpy(b + 4, m->u.challenge.nonce, P2V_NONCE_SIZE);
-        memcpy(b + 4 + P2V_NONCE_SIZE, m->u.challenge.proof, P2V_MAC_SIZE);
-        n = 4 + P2V_NONCE_SIZE + P2V_MAC_SIZE;
+        n = 4 + P2V_NONCE_SIZE;
         break;
     case P2V_MSG_AUTH:
+    case P2V_MSG_AUTH_OK:
         memcpy(b, m->u.auth.proof, P2V_MAC_SIZE);
         n = P2V_MAC_SIZE;
         break;

@@ -24,8 +24,9 @@
 
 enum p2v_msg_type {
     P2V_MSG_HELLO = 1,      /* agent: version, capabilities, agent nonce */
-    P2V_MSG_CHALLENGE,      /* server: version, capabilities, server nonce, server proof */
+    P2V_MSG_CHALLENGE,      /* server: version, capabilities, server nonce */
     P2V_MSG_AUTH,           /* agent: agent proof */
+    P2V_MSG_AUTH_OK,        /* server: server proof (the agent checks it before sending anything) */
     P2V_MSG_SESSION,        /* agent: session id (zero: new), name, compression, disks */
     P2V_MSG_SESSION_OK,     /* server: session id, per disk the offset to resume at */
     P2V_MSG_MANIFEST,       /* agent: the XML manifest (again, final, at the end) */
@@ -54,6 +55,7 @@ enum p2v_error_code {
     P2V_ERR_REFUSED = 3,    /* name, session or request refused (see text) */
     P2V_ERR_IO = 4,         /* the server could not write */
     P2V_ERR_DIGEST = 5,     /* whole-disk digest mismatch */
+    P2V_ERR_BUSY = 6,       /* the name is in use by a live connection: retry later */
 };
 
 struct p2v_disk_desc {
@@ -65,9 +67,8 @@ struct p2v_msg {
     enum p2v_msg_type type;
     union {
         struct { uint16_t version, caps; uint8_t nonce[P2V_NONCE_SIZE]; } hello;
-        struct { uint16_t version, caps; uint8_t nonce[P2V_NONCE_SIZE];
-                 uint8_t proof[P2V_MAC_SIZE]; } challenge;
-        struct { uint8_t proof[P2V_MAC_SIZE]; } auth;
+        struct { uint16_t version, caps; uint8_t nonce[P2V_NONCE_SIZE]; } challenge;
+        struct { uint8_t proof[P2V_MAC_SIZE]; } auth, auth_ok;
         struct { uint8_t id[P2V_SESSION_ID_SIZE]; uint8_t caps; uint8_t ndisks;
                  char name[P2V_MAX_NAME + 1];
                  struct p2v_disk_desc disks[P2V_MAX_DISKS]; } session;

@@ -64,6 +64,7 @@ struct conn_ctx {
     uint64_t nak_offset;
     int resends;
     unsigned since_sync;
+    time_t last_sync;
     uint64_t chunks, raw_bytes, dropped;
 };
 
@@ -177,6 +178,7 @@ static int make_durable(struct conn_ctx *cc, struct vd_error **errp)
         changed = true;
     }
     cc->since_sync = 0;
+    cc->last_sync = time(NULL);
     return changed ? srv_state_save(s, errp) : 0;
 }
 
@@ -307,7 +309,6 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
     ch.u.challenge.version = P2V_PROTO_VERSION;
     ch.u.challenge.caps = P2V_CAP_ZSTD;
     memcpy(ch.u.challenge.nonce, nonce, sizeof(nonce));
-    p2v_proof(&cc->srv->tok, "server", agent_nonce, nonce, ch.u.challenge.proof);
     if (p2v_conn_send(cc->c, &ch, NULL) < 0)
         return -ECONNRESET;
     ret = p2v_conn_recv(cc->c, m, HANDSHAKE_TIMEOUT_MS, &err);
@@ -319,6 +320,10 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
     p2v_proof(&cc->srv->tok, "agent", nonce, agent_nonce, want);
     if (!p2v_mac_equal(want, m->u.auth.proof))
         return refuse(cc, P2V_ERR_AUTH, "authentication failed (wrong token)");
+    struct p2v_msg ok = { .type = P2V_MSG_AUTH_OK };
+    p2v_proof(&cc->srv->tok, "server", agent_nonce, nonce, ok.u.auth_ok.proof);
+    if (p2v_conn_send(cc->c, &ok, NULL) < 0)
+        return -ECONNRESET;
     ret = p2v_conn_recv(cc->c, m, HANDSHAKE_TIMEOUT_MS, &err);
     if (ret < 0 || m->type != P2V_MSG_SESSION) {
         slog(cc, "refused: %s", ret < 0 ? (err ? err->msg : "no SESSION in time") : "expected SESSION");
@@ -337,7 +342,7 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
                           (unsigned long long)d->size, d->sector_size);
     }
     if (!claim_name(cc->srv, m->u.session.name))
-        return refuse(cc, P2V_ERR_REFUSED, "'%s' is being captured by another connection",
+        return refuse(cc, P2V_ERR_BUSY, "'%s' is being captured by another connection",
                       m->u.session.name);
     cc->claimed = true;
     bool zstd = m->u.session.caps & P2V_CAP_ZSTD;
@@ -345,7 +350,7 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
     if (ret < 0)
         return ret;
     slog(cc, "agent authenticated, compression %s", zstd ? "zstd" : "none");
-    struct p2v_msg ok = { .type = P2V_MSG_SESSION_OK };
+    ok = (struct p2v_msg){ .type = P2V_MSG_SESSION_OK };
     memcpy(ok.u.session_ok.id, cc->sess->id, sizeof(ok.u.session_ok.id));
     ok.u.session_ok.ndisks = (uint8_t)cc->sess->ndisks;
     for (int i = 0; i < cc->sess->ndisks; i++)
@@ -437,7 +442,8 @@ static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
     d->received = ch->offset + ch->raw_len;
     cc->chunks++;
     cc->raw_bytes += ch->raw_len;
-    if (++cc->since_sync >= SYNC_EVERY_CHUNKS) {
+    /* A durable point every 32 chunks or every second, whichever first. */
+    if (++cc->since_sync >= SYNC_EVERY_CHUNKS || time(NULL) != cc->last_sync) {
         if (make_durable(cc, &err) < 0) {
             slog(cc, "%s", err->msg);
             vd_error_free(err);
@@ -522,7 +528,7 @@ static int on_finish(struct conn_ctx *cc)
         vd_error_free(err);
         return refuse(cc, P2V_ERR_IO, "the server cannot record completion");
     }
-    slog(cc, "capture complete: %llu chunks (%llu bytes) received on this connection, %llu dropped after a NAK",
+    slog(cc, "capture complete; received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
          (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes, (unsigned long long)cc->dropped);
     struct p2v_msg ok = { .type = P2V_MSG_FINISH_OK };
     p2v_conn_send(cc->c, &ok, NULL);
@@ -583,9 +589,13 @@ static void serve_connection(struct conn_ctx *cc)
         slog(cc, "%s", err->msg);
         vd_error_clear(&err);
     }
-    if (cc->sess && !cc->sess->complete)
+    if (cc->sess && !cc->sess->complete) {
+        slog(cc, "received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
+             (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes,
+             (unsigned long long)cc->dropped);
         for (int i = 0; i < cc->sess->ndisks; i++)
             slog(cc, "disk %d durable up to offset %llu", i, (unsigned long long)cc->sess->disks[i].durable);
+    }
 }
 
 static void *connection_thread(void *arg)
@@ -594,6 +604,7 @@ static void *connection_thread(void *arg)
     struct server *srv = cc->srv;
     cc->sess_log = -1;
     cc->nak_disk = -1;
+    cc->last_sync = time(NULL);
     cc->buf = malloc(P2V_CHUNK_SIZE);
     cc->dctx = ZSTD_createDCtx();
     if (cc->buf && cc->dctx)
@@ -665,7 +676,8 @@ int p2v_serve_main(int argc, char **argv)
     bool tls = false;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "O:h", longopts, NULL)) != -1) {
+    opterr = 0;     /* our own one-line messages */
+    while ((opt = getopt_long(argc, argv, ":O:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'l': listen_addr = optarg; break;
         case 'd': srv.dir = optarg; break;
@@ -677,6 +689,7 @@ int p2v_serve_main(int argc, char **argv)
         case 'c': cert = optarg; break;
         case 'k': key = optarg; break;
         case 'h': usage(stdout); return 0;
+        case ':': return usage_error("missing argument for", argv[optind - 1]);
         default: return usage_error("unknown option", argv[optind - 1]);
         }
     }

@@ -57,6 +57,11 @@ stop_server() {
 capture() {
     "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 "$@"
 }
+# capture_bg ARGS...: the same in the background; AGENT_PID is p2v itself.
+capture_bg() {
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 "$@" &
+    AGENT_PID=$!
+}
 
 # to_raw IMAGE OUT: the image's disk content as a raw file, read by an
 # independent tool (qemu-img) when it is a VHD.
