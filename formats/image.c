@@ -399,6 +399,22 @@ int vd_image_flush(struct vd_image *img, struct vd_error **errp)
     return 0;
 }
 
+int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
+                         uint64_t *file_off, uint64_t *run)
+{
+    if (!img->drv->file_extent)
+        return -ENOTSUP;
+    if (len == 0 || off > img->size || len > img->size - off)
+        return -EINVAL;
+    return img->drv->file_extent(img, off, len, file_off, run);
+}
+
+void vd_image_start_writeback(struct vd_image *img)
+{
+    if (img->writable)
+        sync_file_range(img->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 int vd_image_block_status(struct vd_image *img, uint64_t off, uint64_t len,
                           unsigned flags, struct vd_extent *ext,
                           struct vd_error **errp)

@@ -659,6 +659,36 @@ static int vhd_block_status(struct vd_image *img, uint64_t off, uint64_t len,
     return 0;
 }
 
+static int vhd_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
+                           uint64_t *file_off, uint64_t *run)
+{
+    struct vhd_state *s = img->opaque;
+    if (s->type == VHD_TYPE_FIXED) {
+        *file_off = off;
+        *run = len;
+        return 0;
+    }
+    uint64_t blk = off / s->block_size;
+    uint32_t in_blk = (uint32_t)(off % s->block_size);
+    uint32_t e = bat_get(s, blk);
+    if (e == VHD_UNALLOCATED)
+        return -ENOENT;
+    uint64_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+    uint32_t first = in_blk / VHD_SECTOR;
+    uint32_t end = (uint32_t)((in_blk + n + VHD_SECTOR - 1) / VHD_SECTOR);
+    struct bitmap_slice bm;
+    if (bitmap_load(img, (uint64_t)e * VHD_SECTOR, first, end - 1, &bm, NULL) < 0)
+        return -EIO;
+    bool present = bitmap_test(&bm, first);
+    uint64_t run_end = (uint64_t)bitmap_run_end(&bm, first, end) * VHD_SECTOR;
+    bitmap_free(&bm);
+    if (!present)
+        return -ENOENT;
+    *file_off = (uint64_t)e * VHD_SECTOR + s->bitmap_size + in_blk;
+    *run = (run_end < in_blk + n ? run_end : in_blk + n) - in_blk;
+    return 0;
+}
+
 /* ---- info ---- */
 
 static void add_text4(struct vd_info *info, const char *key, const uint8_t *p)
@@ -775,6 +805,7 @@ const struct vd_format vd_format_vhd = {
     .write_zeroes = vhd_write_zeroes,
     .flush = vhd_flush,
     .block_status = vhd_block_status,
+    .file_extent = vhd_file_extent,
     .create = vhd_create,
     .create_options = vhd_create_options,
     .info = vhd_info,

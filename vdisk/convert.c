@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,11 @@ struct convert_job {
     uint64_t done;          /* bytes finished (atomic) */
     int running;            /* workers still running (atomic) */
     int failed;             /* atomic */
+    /* The source's own file, mapped read-only: where the format stores
+     * bytes as they are (vd_image_file_extent), zero detection reads the
+     * page cache in place instead of first copying every byte. */
+    const uint8_t *map;
+    uint64_t map_size;
     pthread_mutex_t lock;
     struct vd_error *err;   /* the first error */
 };
@@ -95,6 +101,45 @@ static int write_nonzero(struct vd_image *out, const uint8_t *buf, size_t len, u
     return 0;
 }
 
+/* Drops a range of the mapping from the process (the page cache keeps the
+ * pages), so the resident size stays small whatever the image size. The
+ * kernel maps up to 64 KiB around each fault, so that much around the
+ * range goes too. */
+static void drop_mapped(const struct convert_job *job, uint64_t file_off, uint64_t len)
+{
+    const uint64_t around = 64 * 1024;
+    uint64_t start = file_off > around ? (file_off - around) / 4096 * 4096 : 0;
+    uint64_t end = file_off + len + around < job->map_size ? file_off + len + around
+                                                           : job->map_size;
+    madvise((void *)(uintptr_t)(job->map + start), (size_t)(end - start), MADV_DONTNEED);
+}
+
+/* A data extent: in place from the mapping where the file stores it as it
+ * is, else read through the image API into BUF. */
+static int copy_data(struct convert_job *job, uint8_t *buf, uint64_t pos, uint64_t len,
+                     struct vd_error **errp)
+{
+    uint64_t end = pos + len;
+    while (pos < end) {
+        uint64_t file_off, run;
+        int ret;
+        if (job->map && vd_image_file_extent(job->in, pos, end - pos, &file_off, &run) == 0 &&
+            file_off <= job->map_size && run <= job->map_size - file_off) {
+            ret = write_nonzero(job->out, job->map + file_off, (size_t)run, pos, errp);
+            drop_mapped(job, file_off, run);
+        } else {
+            run = end - pos;
+            ret = vd_image_pread(job->in, buf, (size_t)run, pos, errp);
+            if (ret == 0)
+                ret = write_nonzero(job->out, buf, (size_t)run, pos, errp);
+        }
+        if (ret < 0)
+            return ret;
+        pos += run;
+    }
+    return 0;
+}
+
 static int copy_chunk(struct convert_job *job, uint8_t *buf, uint64_t off, uint64_t len,
                       struct vd_error **errp)
 {
@@ -105,9 +150,7 @@ static int copy_chunk(struct convert_job *job, uint8_t *buf, uint64_t off, uint6
         if (ret < 0)
             return ret;
         if (ext.kind == VD_EXTENT_DATA) {
-            ret = vd_image_pread(job->in, buf, (size_t)ext.length, pos, errp);
-            if (ret == 0)
-                ret = write_nonzero(job->out, buf, (size_t)ext.length, pos, errp);
+            ret = copy_data(job, buf, pos, ext.length, errp);
             if (ret < 0)
                 return ret;
         }
@@ -176,6 +219,9 @@ static int run_copy(struct convert_job *job, int threads, bool progress)
     while (__atomic_load_n(&job->running, __ATOMIC_ACQUIRE) > 0) {
         struct timespec ts = { 0, 100 * 1000 * 1000 };
         nanosleep(&ts, NULL);
+        /* Keep the disk busy while copying: the final flush then has
+         * little left to wait for. */
+        vd_image_start_writeback(job->out);
         vdisk_progress_update(&prog, __atomic_load_n(&job->done, __ATOMIC_RELAXED));
     }
     for (int i = 0; i < started; i++)
@@ -183,6 +229,26 @@ static int run_copy(struct convert_job *job, int threads, bool progress)
     if (!job->failed)
         vdisk_progress_finish(&prog, job->size);
     return job->failed ? -1 : 0;
+}
+
+/* Maps the source's own file read-only (a failure only means the copy
+ * reads through the image API instead). */
+static void map_source(struct convert_job *job)
+{
+    int fd = open(vd_image_path(job->in), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    void *map = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size <= SIZE_MAX)
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return;
+    madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+    job->map = map;
+    job->map_size = (uint64_t)st.st_size;
 }
 
 static void sync_folder(const char *path)
@@ -262,6 +328,7 @@ int vdisk_convert(int argc, char **argv)
         refuse_own_input(job.in, tmp, &err) < 0)
         goto out;
     job.size = vd_image_size(job.in);
+    map_source(&job);
     unlink(tmp);
     if (vd_image_create(tmp, out_fmt, job.size, options, NULL, &err) < 0) {
         vd_error_prefix(&err, "%s", out_path);
@@ -300,6 +367,8 @@ out_unlink:
 out:
     vd_image_close(job.out, NULL);
     vd_image_close(job.in, NULL);
+    if (job.map)
+        munmap((void *)(uintptr_t)job.map, (size_t)job.map_size);
     vd_error_free(job.err);
     pthread_mutex_destroy(&job.lock);
     free(tmp);
