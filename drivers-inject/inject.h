@@ -14,6 +14,7 @@
 struct ntfs_vol;
 struct hive;
 struct driver_packs;
+struct linux_guest;
 
 /* What the converted machine will be: its IDE controller and platform. */
 struct target {
@@ -109,6 +110,7 @@ struct inject {
     struct guest g;
     struct hive *system, *software;
     struct driver_packs *packs;
+    struct linux_guest *lx;     /* Linux guests only */
     const char *current_fixup;
 
     struct change *changes;

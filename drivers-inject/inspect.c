@@ -12,6 +12,7 @@
 #include "drivers-inject/bootini.h"
 #include "drivers-inject/hive.h"
 #include "drivers-inject/inspect.h"
+#include "drivers-inject/linux-guest.h"
 #include "drivers-inject/ntfs-volume.h"
 
 #define MAX_BOOT_INI 65536
@@ -302,11 +303,8 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
         ctx->vol = NULL;
     }
     if (!ctx->vol) {
-        if (saw_linux) {
-            g->kind = OS_LINUX;
-            return vd_error_set(errp, -ENOTSUP, "%s: a Linux guest (ext2/3/4); the Linux fixups are not "
-                                "implemented yet (see docs/drivers-inject.md)", path);
-        }
+        if (saw_linux)
+            return linux_inspect(ctx, errp);
         if (saw_fat)
             return vd_error_set(errp, -ENOTSUP, "%s: the only Windows candidate is a FAT volume; FAT system "
                                 "volumes are not supported yet (see docs/drivers-inject.md)", path);

@@ -16,6 +16,7 @@
 #include "drivers-inject/driverpack.h"
 #include "drivers-inject/hive.h"
 #include "drivers-inject/inspect.h"
+#include "drivers-inject/linux-guest.h"
 #include "drivers-inject/ntfs-volume.h"
 #include "drivers-inject/report.h"
 
@@ -55,6 +56,7 @@ static void inject_free(struct inject *ctx)
 {
     hive_free(ctx->system);
     hive_free(ctx->software);
+    linux_close(ctx);
     if (ctx->vol)
         ntfs_vol_close(ctx->vol, NULL);
     if (ctx->img)
@@ -209,6 +211,8 @@ int main(int argc, char **argv)
         ret = vd_image_open(image, NULL, 0, &ctx.img, &err);
     if (ret == 0)
         ret = inspect_guest(&ctx, &err);
+    if (ret == 0 && into && ctx.g.kind == OS_LINUX)
+        ret = vd_error_set(&err, -ENOTSUP, "--into: not supported for Linux guests yet (libguestfs writes the image itself)");
     if (ret == 0) {
         meta.ran = true;
         ret = run_fixups(&ctx, &err);
@@ -216,7 +220,7 @@ int main(int argc, char **argv)
     if (ret == 0 && ctx.n_missing == 0) {
         meta.status = ctx.n_changes == 0 ? "nothing to do" : ctx.opts.dry_run ? "ready after these changes" : "ready";
         if (ctx.n_changes && !ctx.opts.dry_run)
-            ret = commit(&ctx, image, into, &err);
+            ret = ctx.g.kind == OS_LINUX ? linux_commit(&ctx, &err) : commit(&ctx, image, into, &err);
     }
     if (ret < 0)
         meta.status = "error";

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/endian.h"
+#include "drivers-inject/linux-guest.h"
 #include "drivers-inject/report.h"
 
 static void json_str(FILE *out, const char *s)
@@ -59,7 +60,31 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
     fprintf(out, ",\n  \"dry_run\": %s,\n  \"status\": ", ctx->opts.dry_run ? "true" : "false");
     json_str(out, m->status);
     fprintf(out, ",\n  \"ready\": %s", ctx->n_missing == 0 && m->ran ? "true" : "false");
+    if (m->ran && g->kind == OS_LINUX) {
+        const struct linux_guest *lx = ctx->lx;
+        fputs(",\n  \"guest\": {\n    \"os\": \"linux\",\n    \"product\": ", out);
+        json_str(out, lx->distro);
+        fputs(",\n    \"root\": ", out);
+        json_str(out, lx->root_dev);
+        fputs(",\n    \"kernels\": [", out);
+        for (int i = 0; i < lx->n_kernels; i++) {
+            fputs(i ? ", " : "", out);
+            json_str(out, lx->kernels[i]);
+        }
+        fprintf(out, "],\n    \"disk_names\": \"%s\"\n  }", lx->libata ? "sdX (libata)" : "hdX (IDE)");
+    }
     if (m->ran) {
+        fputs(",\n  \"fixups\": [", out);
+        for (int i = 0; fixups[i]; i++) {
+            fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", out);
+            json_str(out, fixups[i]->name);
+            fprintf(out, ", \"applies\": %s, \"does\": ", fixups[i]->applies(ctx) ? "true" : "false");
+            json_str(out, fixups[i]->describe(ctx));
+            fputc('}', out);
+        }
+        fputs("\n  ]", out);
+    }
+    if (m->ran && g->kind == OS_WINDOWS) {
         fputs(",\n  \"guest\": {\n    \"os\": \"windows\",\n    \"product\": ", out);
         json_str(out, g->product);
         fprintf(out, ",\n    \"version\": \"%d.%d\",\n    \"build\": ", g->major, g->minor);
@@ -109,15 +134,7 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
             json_str(out, text);
             fputc('}', out);
         }
-        fputs("]\n  },\n  \"fixups\": [", out);
-        for (int i = 0; fixups[i]; i++) {
-            fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", out);
-            json_str(out, fixups[i]->name);
-            fprintf(out, ", \"applies\": %s, \"does\": ", fixups[i]->applies(ctx) ? "true" : "false");
-            json_str(out, fixups[i]->describe(ctx));
-            fputc('}', out);
-        }
-        fputs("\n  ]", out);
+        fputs("]\n  }", out);
     }
     fputs(",\n  \"changes\": [", out);
     for (int i = 0; i < ctx->n_changes; i++) {
@@ -138,7 +155,14 @@ void report_summary(FILE *out, const struct inject *ctx, const struct report_met
 {
     const struct guest *g = &ctx->g;
     fprintf(out, "Image:            %s%s%s\n", m->image, m->into ? " -> " : "", m->into ? m->into : "");
-    if (m->ran) {
+    if (m->ran && g->kind == OS_LINUX) {
+        fprintf(out, "Guest:            %s (Linux), root %s\n", ctx->lx->distro, ctx->lx->root_dev);
+        for (int i = 0; i < ctx->lx->n_kernels; i++)
+            fprintf(out, "  kernel:         %s\n", ctx->lx->kernels[i]);
+        fprintf(out, "Target:           %s (%s IDE, disk named %s)\n", ctx->opts.target->name,
+                ctx->opts.target->ide_name, ctx->lx->libata ? "sda" : "hda");
+    }
+    if (m->ran && g->kind == OS_WINDOWS) {
         fprintf(out, "Guest:            %s (%d.%d build %s)%s%s\n", g->product, g->major, g->minor, g->build,
                 g->service_pack[0] ? ", " : "", g->service_pack);
         fprintf(out, "System root:      partition %d, \\%s\n", ctx->pt.parts[g->system_part].number, g->systemroot);

@@ -18,6 +18,18 @@ OFF_HEX=00,7e,00,00,00,00,00,00   # 63 * 512
 utf16_hex() { printf '%s' "$1" | iconv -t UTF-16LE | od -An -tx1 -v | tr -s ' \n' ',' | sed 's/^,//'; }
 multi_sz() { local h; h=$(utf16_hex "$1"); echo "hex(7):${h}00,00,00,00"; }
 
+# A minimal PE32 console header (what file(1) and libguestfs inspection
+# look for in cmd.exe), 310 bytes.
+pe32_stub() {
+    {
+        printf 'MZ'; head -c 58 /dev/zero; printf '\x40\x00\x00\x00'          # e_lfanew = 0x40
+        printf 'PE\x00\x00\x4c\x01\x00\x00'; head -c 12 /dev/zero            # i386, no sections
+        printf '\xe0\x00\x02\x01'                                        # optional header size, flags
+        printf '\x0b\x01'; head -c 66 /dev/zero; printf '\x03\x00'             # PE32 magic ... subsystem: console
+        head -c 152 /dev/zero
+    } >"$1"
+}
+
 # A placeholder driver whose content names it, so tests can tell which
 # copy landed where.
 placeholder() { printf 'MZ p2vkit placeholder %s\n' "$2" >"$1"; }
@@ -100,7 +112,8 @@ make_guest() {
         printf 'default=multi(0)disk(0)rdisk(0)partition(1)\\%s\r\n[operating systems]\r\n' $root >>"$d/boot.ini"
         printf 'multi(0)disk(0)rdisk(0)partition(1)\\%s="%s" /fastdetect\r\n' $root "$v" >>"$d/boot.ini"
     fi
-    for f in ntldr NTDETECT.COM cmd.exe ntoskrnl.exe aac.sys disk.sys hal.dll; do placeholder "$d/$f" "$v $f"; done
+    for f in ntldr NTDETECT.COM ntoskrnl.exe aac.sys disk.sys hal.dll; do placeholder "$d/$f" "$v $f"; done
+    pe32_stub "$d/cmd.exe"
     if [ $v = nt4 ]; then
         # NT 4.0 has no Enum HAL key: the HAL is known from hal.dll's VERSIONINFO.
         { printf 'MZ'; printf 'OriginalFilename' | iconv -t UTF-16LE; printf '\0\0\0\0'; printf 'halmps.dll' | iconv -t UTF-16LE; printf '\0\0'; } >"$d/hal.dll"

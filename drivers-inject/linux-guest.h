@@ -1,0 +1,69 @@
+/* Linux guests, through libguestfs (the appliance runs under TCG on hosts
+ * without KVM: 20-60 s to launch). Inspection mounts everything read-only;
+ * the fixups stage files (guest paths) and initramfs rebuild commands; the
+ * commit remounts read-write, writes them and runs the guest's own tools.
+ * libguestfs gets the image file directly, so only raw images without a
+ * backing chain are supported for now (a VHD chain needs an NBD bridge). */
+#ifndef DRIVERS_INJECT_LINUX_GUEST_H
+#define DRIVERS_INJECT_LINUX_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "drivers-inject/inject.h"
+
+#define LINUX_MAX_KERNELS 8
+#define LINUX_MAX_MOUNTS 16
+#define LINUX_MAX_REBUILDS 8
+
+struct linux_rebuild {
+    char command[512];      /* run in the guest with /bin/sh */
+    char initrd[160];       /* to check afterwards */
+    char module[32];        /* that must then be in it */
+};
+
+struct linux_guest {
+    struct guestfs_h *gfs;
+    char root_dev[32];      /* appliance name, "/dev/sda2" */
+    char distro[128];
+    char kernels[LINUX_MAX_KERNELS][64];
+    int n_kernels;
+    bool libata;            /* the newest kernel names IDE disks sdX */
+    char mount_dev[LINUX_MAX_MOUNTS][32];
+    char mount_point[LINUX_MAX_MOUNTS][128];
+    int n_mounts;
+    struct linux_rebuild rebuilds[LINUX_MAX_REBUILDS];
+    int n_rebuilds;
+};
+
+/* Launches libguestfs on the image and fills ctx->lx. */
+int linux_inspect(struct inject *ctx, struct vd_error **errp);
+/* Writes ctx->files into the guest and runs the staged rebuilds. */
+int linux_commit(struct inject *ctx, struct vd_error **errp);
+void linux_close(struct inject *ctx);
+
+/* Reads a guest file as text (NUL-terminated); -ENOENT when absent. */
+int linux_read(struct inject *ctx, const char *path, char **textp, struct vd_error **errp);
+bool linux_exists(struct inject *ctx, const char *path);
+/* Lines of a shell command run in the guest (read-only use: listing). */
+char **linux_initrd_list(struct inject *ctx, const char *path);
+
+/*
+ * A device name from the source machine (/dev/cciss/c0d0p2, /dev/ida/c0d0p2,
+ * /dev/rd/c0d0p2, /dev/hda2, /dev/sda2, /dev/vda2, /dev/xvda2, or the whole
+ * disk without the partition) that names this image's disk: sets *part (0
+ * for the whole disk) and returns true.
+ */
+bool linux_map_device(const char *dev, int *part);
+/* The name the target will give partition PART (0: the disk). */
+void linux_target_name(const struct inject *ctx, int part, char *buf, size_t len);
+/* UUID of partition PART, "" when it has none. */
+void linux_uuid(struct inject *ctx, int part, char *buf, size_t len);
+
+/* Rewrites device names of this disk that the target will not have: in
+ * an fstab (FSTAB) only the first field, to UUID= where the filesystem has
+ * one; elsewhere every /dev/ token, to the target's name. */
+int linux_rewrite_devices(struct inject *ctx, const char *text, bool fstab, char **outp,
+                          int *changes, struct vd_error **errp);
+
+#endif

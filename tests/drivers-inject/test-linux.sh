@@ -1,0 +1,105 @@
+# A Linux server imaged off a Smart Array: fstab names /dev/cciss/c0d0p2
+# and /dev/hda1, GRUB legacy boots root=/dev/cciss/c0d0p2, and the
+# initramfs has cciss but no ata_piix. The fixup (libguestfs, under TCG
+# here: slow) rewrites fstab to UUID=, the bootloader to the target's
+# names, and rebuilds the initramfs with the guest's own update-initramfs
+# (a busybox script in this generated guest). Dry run and second run leave
+# the image byte-identical. Checked with debugfs, which shares no code.
+source "$SRC/tests/lib.sh"
+need mkfs.ext4 mkfs.ext2 sfdisk debugfs gzip cpio busybox sha256sum
+[ -e /usr/lib/x86_64-linux-gnu/guestfs/supermin.d ] || need libguestfs-test-tool
+
+KV=2.6.32-5-686
+ROOT_UUID=6d3f0b2a-1c4e-4f57-9a1b-2c3d4e5f6a7b
+BOOT_UUID=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+
+mkdir -p root/etc/initramfs-tools root/bin root/usr/sbin root/boot root/dev root/proc root/sys root/tmp \
+    root/lib/modules/$KV/kernel/drivers/ata root/lib/modules/$KV/kernel/drivers/block
+cp "$(command -v busybox)" root/bin/busybox
+for a in sh gzip cpio find grep mkdir cp mv rm head cat; do ln -s busybox root/bin/$a; done
+echo 6.0.10 >root/etc/debian_version
+cat >root/etc/fstab <<'FSTAB'
+# /etc/fstab of server1 (HP Smart Array)
+/dev/cciss/c0d0p2  /      ext4  errors=remount-ro  0  1
+/dev/hda1          /boot  ext2  defaults           0  2
+proc               /proc  proc  defaults           0  0
+FSTAB
+echo '# modules to include in the initramfs' >root/etc/initramfs-tools/modules
+echo "ata_piix module for $KV" >root/lib/modules/$KV/kernel/drivers/ata/ata_piix.ko
+echo "cciss module for $KV" >root/lib/modules/$KV/kernel/drivers/block/cciss.ko
+: >root/lib/modules/$KV/modules.builtin
+cat >root/usr/sbin/update-initramfs <<'TOOL'
+#!/bin/sh
+# The guest's own initramfs tool (a minimal stand-in for Debian's): adds
+# the modules listed in /etc/initramfs-tools/modules. Usage: -u -k VERSION
+set -e
+while [ $# -gt 0 ]; do [ "$1" = -k ] && { ver=$2; shift; }; shift; done
+img=/boot/initrd.img-$ver
+tmp=/tmp/initramfs.$$
+rm -rf $tmp; mkdir -p $tmp; cd $tmp
+gzip -dc $img | cpio -id
+for m in $(grep -v '^#' /etc/initramfs-tools/modules); do
+    f=$(find /lib/modules/$ver -name "$m.ko" | head -n 1)
+    mkdir -p ".${f%/*}"; cp "$f" ".$f"
+done
+find . | cpio -o -H newc | gzip >$img.new
+mv $img.new $img
+cd /; rm -rf $tmp
+TOOL
+chmod +x root/usr/sbin/update-initramfs
+
+mkdir -p boot/grub initrd/lib/modules/$KV/kernel/drivers/block
+cat >boot/grub/menu.lst <<MENU
+default 0
+title Debian GNU/Linux, kernel $KV
+root (hd0,0)
+kernel /vmlinuz-$KV root=/dev/cciss/c0d0p2 ro quiet
+initrd /initrd.img-$KV
+MENU
+echo '(hd0) /dev/cciss/c0d0' >boot/grub/device.map
+echo "kernel $KV" >boot/vmlinuz-$KV
+echo '#!/bin/sh' >initrd/init
+cp root/lib/modules/$KV/kernel/drivers/block/cciss.ko initrd/lib/modules/$KV/kernel/drivers/block/
+(cd initrd && find . | cpio -o -H newc --quiet | gzip) >boot/initrd.img-$KV
+
+truncate -s 64M disk.img
+printf 'label: dos\nstart=2048, size=32768, type=83\nstart=34816, type=83\n' | sfdisk -q disk.img >/dev/null
+truncate -s $((32768 * 512)) boot.img
+truncate -s $(((131072 - 34816) * 512)) root.img
+mkfs.ext2 -q -F -U $BOOT_UUID -d boot boot.img
+mkfs.ext4 -q -F -U $ROOT_UUID -d root root.img
+dd if=boot.img of=disk.img bs=1M oflag=seek_bytes seek=$((2048 * 512)) conv=notrunc status=none
+dd if=root.img of=disk.img bs=1M oflag=seek_bytes seek=$((34816 * 512)) conv=notrunc status=none
+rm -f boot.img root.img
+
+guest_cat() {   # PARTITION_START_SECTOR SIZE_SECTORS PATH
+    dd if=disk.img of=p.img bs=512 skip=$1 count=$2 status=none
+    debugfs -R "cat $3" p.img 2>/dev/null
+    rm -f p.img
+}
+
+before=$(sha256sum <disk.img)
+"$BIN/drivers-inject" --dry-run --report dry.json disk.img >dry.txt
+[ "$(sha256sum <disk.img)" = "$before" ] || fail "--dry-run changed the image"
+grep -q '"os": "linux"' dry.json || fail "not inspected as Linux"
+grep -q "update-initramfs -u -k $KV" dry.json || { cat dry.txt >&2; fail "no initramfs rebuild planned"; }
+
+"$BIN/drivers-inject" --report run.json disk.img >run.txt || { cat run.txt >&2; fail "fixup failed"; }
+grep -q '"status": "ready"' run.json || fail "not ready"
+guest_cat 34816 96256 /etc/fstab >fstab
+grep -q "^UUID=$ROOT_UUID  */  " fstab || { cat fstab >&2; fail "fstab root"; }
+grep -q "^UUID=$BOOT_UUID  */boot  " fstab || { cat fstab >&2; fail "fstab /boot"; }
+grep -q '^# /etc/fstab of server1' fstab || fail "fstab comment lost"
+grep -q '^proc  ' fstab || fail "fstab proc line"
+guest_cat 2048 32768 /grub/menu.lst >menu.lst
+grep -q "kernel /vmlinuz-$KV root=/dev/sda2 ro quiet" menu.lst || { cat menu.lst >&2; fail "menu.lst"; }
+guest_cat 2048 32768 /grub/device.map | grep -qx '(hd0) /dev/sda' || fail "device.map"
+guest_cat 34816 96256 /etc/initramfs-tools/modules | grep -qx ata_piix || fail "initramfs-tools/modules"
+guest_cat 2048 32768 /initrd.img-$KV | gzip -dc | cpio -t --quiet >list
+grep -q "lib/modules/$KV/kernel/drivers/ata/ata_piix.ko" list || { cat list >&2; fail "initrd lacks ata_piix"; }
+grep -q "cciss.ko" list || fail "initrd lost cciss"
+
+after=$(sha256sum <disk.img)
+"$BIN/drivers-inject" disk.img >again.txt
+grep -q 'Result: nothing to do' again.txt || { cat again.txt >&2; fail "second run"; }
+[ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote to the image"
