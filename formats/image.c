@@ -116,6 +116,29 @@ int vd_file_pwrite(struct vd_image *img, const void *buf, size_t len,
     return vd_fd_pwrite(img->fd, img->path, buf, len, off, errp);
 }
 
+/* Holes in the host file are zeros; everything else is data. */
+int vd_file_block_status(struct vd_image *img, uint64_t off, uint64_t len,
+                         struct vd_extent *ext)
+{
+    *ext = (struct vd_extent){ off, len, VD_EXTENT_DATA };
+    off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
+    if (data < 0) {
+        if (errno == ENXIO)     /* only a hole until the end of the file */
+            ext->kind = VD_EXTENT_ZERO;
+        return 0;               /* no SEEK_DATA (block device): all data */
+    }
+    if ((uint64_t)data > off) {
+        ext->kind = VD_EXTENT_ZERO;
+        if ((uint64_t)data - off < len)
+            ext->length = (uint64_t)data - off;
+        return 0;
+    }
+    off_t hole = lseek(img->fd, (off_t)off, SEEK_HOLE);
+    if (hole > (off_t)off && (uint64_t)hole - off < len)
+        ext->length = (uint64_t)hole - off;
+    return 0;
+}
+
 /* Size of a regular file or a block device. */
 static int file_size(int fd, const char *path, uint64_t *size, struct stat *st,
                      struct vd_error **errp)
@@ -187,10 +210,13 @@ static void image_free(struct vd_image *img)
 }
 
 static int image_open(const char *path, const char *format, unsigned flags,
-                      const struct vd_image *child, int depth,
+                      const struct vd_image *child,
                       struct vd_image **imgp, struct vd_error **errp)
 {
     *imgp = NULL;
+    int depth = 0;
+    for (const struct vd_image *c = child; c; c = c->child)
+        depth++;
     if (depth > MAX_CHAIN_DEPTH)
         return vd_error_set(errp, -ELOOP, "%s: backing chain deeper than %d images",
                             path, MAX_CHAIN_DEPTH);
@@ -252,8 +278,7 @@ static int image_open(const char *path, const char *format, unsigned flags,
             goto err_free;
         }
     }
-    /* The chain depth rides along in the flags' upper bits for open_backing. */
-    ret = drv->open(img, (flags & 0xffffu) | ((unsigned)depth << 16), errp);
+    ret = drv->open(img, flags, errp);
     if (ret < 0)
         goto err_free;
     img->child = NULL;
@@ -268,18 +293,16 @@ err_free:
 int vd_image_open(const char *path, const char *format, unsigned flags,
                   struct vd_image **imgp, struct vd_error **errp)
 {
-    return image_open(path, format, flags & 0xffffu, NULL, 0, imgp, errp);
+    return image_open(path, format, flags, NULL, imgp, errp);
 }
 
 int vd_image_open_backing(struct vd_image *img, unsigned flags,
                           struct vd_error **errp)
 {
-    int depth = (int)(flags >> 16);
-    unsigned bflags = flags & 0xffffu & ~VD_OPEN_WRITE;
+    unsigned bflags = flags & ~VD_OPEN_WRITE;
     if (flags & VD_OPEN_WRITE_BACKING)
         bflags |= VD_OPEN_WRITE;
-    int ret = image_open(img->backing_path, NULL, bflags, img, depth + 1,
-                         &img->backing, errp);
+    int ret = image_open(img->backing_path, NULL, bflags, img, &img->backing, errp);
     if (ret < 0)
         vd_error_prefix(errp, "parent of '%s'", img->path);
     return ret;
