@@ -34,6 +34,7 @@ struct agent_disk {
     int pt_status;              /* 0, or the -errno reading the table */
     struct vd_partition_table pt;
     struct agent_volume vol[VD_MAX_PARTITIONS];
+    struct agent_volume whole;  /* the disk as one volume, when it has no table */
     struct vd_fs_map plan;      /* disk-absolute byte ranges to read */
     size_t nbad, bad_cap;
     struct bad_range *bad;      /* unreadable sectors, sent as zeros */

@@ -236,16 +236,20 @@ static void progress(struct agent *a, bool last)
     if (!a->o.progress)
         return;
     double t = now_s();
-    if (!last && t - a->t_last_print < 0.5)
+    bool tty = isatty(2);
+    if (!last && t - a->t_last_print < (tty ? 0.5 : 5.0))  /* a log gets a line every 5 s */
         return;
     a->t_last_print = t;
     double el = t - a->t_start, rate = el > 0 ? a->done_used / el : 0;
-    double left = rate > 0 ? (double)(a->total_used - a->done_used) / rate : 0;
-    bool tty = isatty(2);
-    fprintf(stderr, "%s%.1f/%.1f MB used (%.0f%%)  %.0f MB/s  ETA %d:%02d%s",
+    double left = rate > 0 && a->total_used > a->done_used ?
+                  (double)(a->total_used - a->done_used) / rate : 0;
+    fprintf(stderr, "%s%.1f/%.1f MB used (%.0f%%)  %.0f MB/s  ETA %d:%02d",
             tty ? "\r" : "", a->done_used / 1e6, a->total_used / 1e6,
             a->total_used ? 100.0 * a->done_used / a->total_used : 100.0, rate / 1e6,
-            (int)left / 60, (int)left % 60, tty && !last ? "   " : "\n");
+            (int)left / 60, (int)left % 60);
+    if (last)
+        fprintf(stderr, "  done in %.2f s, wire %llu bytes", el, (unsigned long long)a->wire_before);
+    fputs(tty && !last ? "   " : "\n", stderr);
     fflush(stderr);
 }
 

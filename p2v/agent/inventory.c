@@ -173,6 +173,10 @@ static void write_disk(xmlTextWriterPtr w, struct agent_disk *d, int index, bool
     attr(w, "scheme", d->pt_status < 0 ? "unreadable" : vd_part_scheme_name(d->pt.scheme));
     if (d->pt_status == 0 && d->pt.scheme != VD_PART_NONE)
         xmlTextWriterWriteFormatAttribute(w, XC("mbr-signature"), "0x%08x", d->pt.mbr_signature);
+    if (d->pt.count == 0) {     /* no table: the whole disk as one volume */
+        attr(w, "filesystem", d->whole.fs[0] ? d->whole.fs : "unknown");
+        attr_u64(w, "used-bytes", d->whole.used_bytes);
+    }
     for (int i = 0; i < d->pt.count; i++)
         if (d->pt.parts[i].bootable) {   /* the active partition the BIOS boots */
             xmlTextWriterWriteFormatAttribute(w, XC("boot-partition"), "%d", d->pt.parts[i].number);
