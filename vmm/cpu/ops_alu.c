@@ -410,16 +410,16 @@ static void dshift(struct cpu *cpu, const struct insn *i, unsigned cnt)
      * 48-bit concatenation a:b:a). */
     uint64_t v;
     if (left) {
-        v = size == 4 ? ((uint64_t)a << 32) | b : ((uint64_t)a << 32) | ((uint64_t)b << 16) | a;
+        v = size == 4 ? ((uint64_t)a << 32) | b
+                      : ((uint64_t)a << 48) | ((uint64_t)b << 32) | ((uint64_t)a << 16);
         uint64_t w = v << cnt;
-        r = (uint32_t)(w >> 32) & mask;
+        r = (uint32_t)(w >> (64 - bits)) & mask;
         cf = (v >> (64 - cnt)) & 1;
     } else {
         v = size == 4 ? ((uint64_t)b << 32) | a : ((uint64_t)a << 32) | ((uint64_t)b << 16) | a;
         r = (uint32_t)(v >> cnt) & mask;
         cf = (v >> (cnt - 1)) & 1;
     }
-    (void)bits;
     uint32_t msb = 1u << (size * 8 - 1);
     lf_logic(cpu, r, size);
     lf_set_cf_of(cpu, cf, ((r ^ a) & msb) != 0);
