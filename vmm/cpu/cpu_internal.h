@@ -207,6 +207,8 @@ struct cpu {
     enum cpu_event event;
     jmp_buf jmp;
     bool in_run;
+    bool stepping;          /* executing one instruction under TF */
+    int64_t step_saved;
 
     /* Interrupts. */
     bool intr_line;
