@@ -25,6 +25,8 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
     cpu->model = cfg->model;
     cpu->cpuid_max_leaf = cfg->cpuid_max_leaf;
     cpu->n_pages = m->ram_size >> 12;
+    const char *trace = getenv("VMM_TRACE");
+    cpu->trace = trace && *trace == '1';
     cpu->blocks = calloc(CACHE_MAX_BLOCKS, sizeof *cpu->blocks);
     cpu->insn_pool = calloc(CACHE_MAX_INSNS, sizeof *cpu->insn_pool);
     cpu->page_blocks = calloc(cpu->n_pages + 1, sizeof *cpu->page_blocks);
@@ -209,7 +211,7 @@ static uint32_t fetch_phys(struct cpu *cpu, uint32_t lin)
     bool ok;
     uint32_t phys = mmu_translate(cpu, lin, false, cpu->tlb_user, true, &ok);
     if (!ok)
-        cpu_fault(cpu, EX_PF, cpu->cr2);    /* mmu_translate set CR2 and encoded err */
+        cpu_fault(cpu, EX_PF, cpu->last_pf_err);
     return phys;
 }
 
