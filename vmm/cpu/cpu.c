@@ -144,8 +144,6 @@ void smc_write(struct cpu *cpu, uint32_t phys, unsigned size)
         block_invalidate(cpu, b);
     cpu->page_blocks[page] = NULL;
     cpu->code_lines[page] = 0;
-    /* Blocks whose page-crossing last instruction ends on this page are
-     * found through their second page only at lookup (phys2 check). */
 }
 
 static void block_register_page(struct cpu *cpu, struct block *b, uint32_t phys, uint32_t end)
@@ -187,15 +185,13 @@ static struct block *block_new(struct cpu *cpu, uint64_t key, uint32_t phys, uin
         end = phys + last->off + last->len;
     }
     if (b->phys2 != 0xFFFFFFFFu) {
-        block_register_page(cpu, b, phys, (phys | 0xFFF) + 1);
-        /* The second page's bytes: a separate list entry is not possible
-         * with one pnext, so mark its lines and rely on the phys2 check. */
-        uint32_t p2 = b->phys2 >> 12;
-        if (p2 < cpu->n_pages)
-            cpu->code_lines[p2] |= 1;
-    } else {
-        block_register_page(cpu, b, phys, end);
+        /* A block whose last instruction crosses into another page is used
+         * once and not cached: a store to either page could change it, and
+         * it would have to sit on two pages' lists. Such instructions are
+         * rare; decoding them again is cheaper than tracking them. */
+        return b;
     }
+    block_register_page(cpu, b, phys, end);
     unsigned h = hash_key(key);
     b->hnext = cpu->hash[h];
     cpu->hash[h] = b;
@@ -225,16 +221,6 @@ static struct block *block_find(struct cpu *cpu, uint32_t eip)
     struct block *b = cpu->hash[hash_key(key)];
     while (b && b->key != key)
         b = b->hnext;
-    if (b && b->phys2 != 0xFFFFFFFFu) {
-        /* The last instruction crosses into a page whose mapping may have
-         * changed: check it still translates to the same frame. */
-        const struct insn *last = &b->insns[b->n - 1];
-        uint32_t p2 = fetch_phys(cpu, (lin + last->off + last->len - 1) & ~0xFFFu);
-        if ((p2 & ~0xFFFu) != b->phys2) {
-            block_invalidate(cpu, b);
-            b = NULL;
-        }
-    }
     if (!b) {
         cpu->blk_eip = eip;     /* for faults raised by the decoder */
         cpu->cur = NULL;

@@ -1,0 +1,146 @@
+/* vmm machine interface: port dispatch (registration, width splitting,
+ * open bus), timers driving the run loop out of HLT, and an external
+ * interrupt delivered through the INTR line and the intr_ack hook, the way
+ * the PIC of the PC platform will use them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/cpu/cpu.h"
+#include "vmm/machine.h"
+
+/* Real-mode firmware: installs an INT 20h handler, STI, then HLT forever;
+ * the handler writes 0x42 to the debug-exit port. */
+static const uint8_t guest_main[] = {
+    0x31, 0xC0,                         /* xor ax, ax */
+    0x8E, 0xD8,                         /* mov ds, ax */
+    0x8E, 0xD0,                         /* mov ss, ax */
+    0xBC, 0x00, 0x70,                   /* mov sp, 0x7000 */
+    0xC7, 0x06, 0x80, 0x00, 0x00, 0x01, /* mov word [0x80], 0x0100 */
+    0xC7, 0x06, 0x82, 0x00, 0x00, 0xF0, /* mov word [0x82], 0xF000 */
+    0xFB,                               /* sti */
+    0xF4,                               /* hlt */
+    0xEB, 0xFD,                         /* jmp hlt */
+};
+static const uint8_t guest_irq[] = {
+    0xB0, 0x42,                         /* mov al, 0x42 */
+    0xE6, 0xF4,                         /* out 0xF4, al */
+    0xCF,                               /* iret */
+};
+
+struct fixture {
+    char path[64];
+    struct machine_config cfg;
+    struct machine *m;
+    int acks;
+    int timer;
+    uint8_t last_write;
+    uint16_t last_port;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->path, sizeof f->path, "/tmp/vmm-test-rom.XXXXXX");
+    int fd = mkstemp(f->path);
+    assert_true(fd >= 0);
+    static uint8_t rom[65536];
+    memset(rom, 0xF4, sizeof rom);
+    memcpy(rom, guest_main, sizeof guest_main);
+    memcpy(rom + 0x100, guest_irq, sizeof guest_irq);
+    static const uint8_t reset[] = { 0xEA, 0x00, 0x00, 0x00, 0xF0 };  /* jmp F000:0000 */
+    memcpy(rom + 0xFFF0, reset, sizeof reset);
+    assert_int_equal(write(fd, rom, sizeof rom), (ssize_t)sizeof rom);
+    close(fd);
+    f->cfg = (struct machine_config){
+        .ram_mb = 4, .bios_path = f->path, .debugcon_path = "/dev/null",
+        .cpu_model = "p6", .cpuid_max_leaf = -1, .timeout_sec = 10,
+    };
+    struct vd_error *err = NULL;
+    assert_int_equal(machine_create(&f->m, &f->cfg, &err), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    machine_destroy(f->m);
+    unlink(f->path);
+    free(f);
+    return 0;
+}
+
+static uint8_t dev_read8(void *opaque, uint16_t port)
+{
+    return (uint8_t)(port & 0xFF);
+}
+
+static void dev_write8(void *opaque, uint16_t port, uint8_t val)
+{
+    struct fixture *f = opaque;
+    f->last_port = port;
+    f->last_write = val;
+}
+
+static const struct io_ops dev_io = { .read8 = dev_read8, .write8 = dev_write8 };
+
+static void test_port_dispatch(void **state)
+{
+    struct fixture *f = *state;
+    machine_register_io(f->m, 0x300, 4, &dev_io, f);
+    assert_int_equal(machine_io_read(f->m, 0x301, 1), 0x01);
+    /* no 16/32-bit handlers: split into byte accesses at port, port+1... */
+    assert_int_equal(machine_io_read(f->m, 0x301, 2), 0x0201);
+    assert_int_equal(machine_io_read(f->m, 0x300, 4), 0x03020100);
+    machine_io_write(f->m, 0x302, 0xBBAA, 2);
+    assert_int_equal(f->last_port, 0x303);
+    assert_int_equal(f->last_write, 0xBB);
+    /* open bus */
+    assert_int_equal(machine_io_read(f->m, 0x1234, 2), 0xFFFF);
+}
+
+static int ack(void *opaque)
+{
+    struct fixture *f = opaque;
+    f->acks++;
+    machine_set_irq(f->m, false);
+    return 0x20;
+}
+
+static void fire(void *opaque, uint64_t now)
+{
+    struct fixture *f = opaque;
+    machine_set_irq(f->m, true);
+}
+
+static void test_timer_irq_wakes_hlt(void **state)
+{
+    struct fixture *f = *state;
+    f->m->intr_ack = ack;
+    f->m->intr_opaque = f;
+    f->timer = machine_timer_new(f->m, fire, f);
+    assert_true(f->timer >= 0);
+    uint64_t t0 = machine_now_ns(f->m);
+    machine_timer_arm(f->m, f->timer, t0 + 20000000);     /* 20 ms */
+    assert_int_equal(machine_run(f->m), STOP_DEBUG_EXIT);
+    assert_int_equal(f->m->exit_status, (0x42 << 1) | 1);
+    assert_int_equal(f->acks, 1);
+    /* the guest slept in HLT until the deadline */
+    assert_true(machine_now_ns(f->m) - t0 >= 20000000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_port_dispatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_irq_wakes_hlt, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
