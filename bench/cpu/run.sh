@@ -54,7 +54,7 @@ info: action=ignore
 debug: action=ignore
 panic: action=fatal
 RC
-    printf 'c\nquit\n' | TERM=xterm bochs -q -f "$work/bochsrc" >/dev/null 2>&1 || true
+    printf 'c\nquit\n' | TERM=xterm timeout 600 bochs -q -f "$work/bochsrc" >/dev/null 2>&1 || true
 }
 
 timed() { # engine file -> CPU seconds of the engine

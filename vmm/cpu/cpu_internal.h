@@ -307,17 +307,16 @@ void iret(struct cpu *cpu, bool o32);
 void seg_load_cs(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi, int cpl);
 int seg_check_code(struct cpu *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi);
 void seg_tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp);
-void seg_check_inner_ss(struct cpu *cpu, uint16_t ss, int dpl, uint32_t *lo, uint32_t *hi);
 /* A stack being built before SS is loaded (privilege change). */
 struct new_stack {
     struct seg ss;
     uint32_t sp;
+    uint32_t lo, hi;        /* the SS descriptor */
     bool user;
 };
-void ns_init(struct cpu *cpu, struct new_stack *ns, uint16_t sel, uint32_t lo, uint32_t hi,
-             uint32_t sp, int cpl);
+void ns_open_inner(struct cpu *cpu, int dpl, struct new_stack *ns);
 void ns_push(struct cpu *cpu, struct new_stack *ns, uint32_t v, unsigned size);
-void ns_commit(struct cpu *cpu, struct new_stack *ns, uint32_t lo, uint32_t hi);
+void ns_commit(struct cpu *cpu, struct new_stack *ns);
 bool io_allowed(struct cpu *cpu, uint16_t port, unsigned size);
 void task_switch(struct cpu *cpu, uint16_t sel, int reason, uint32_t next_eip, uint32_t err);
 enum { TS_JMP, TS_CALL, TS_IRET, TS_INT };
@@ -496,6 +495,28 @@ static inline void set_rm(struct cpu *cpu, const struct insn *i, uint32_t v, uns
 {
     if (i->flags & IF_MEM)
         wr(cpu, i->seg, insn_ea(cpu, i), v, size);
+    else
+        setreg(cpu, i->rm, v, size);
+}
+
+/* Read-modify-write of the r/m operand: rmw_load checks write access
+ * (so a read-only page or segment faults before anything changes) and
+ * returns the value; rmw_store writes the result back. */
+static inline uint32_t rmw_load(struct cpu *cpu, const struct insn *i, unsigned size, uint32_t *lin)
+{
+    if (i->flags & IF_MEM) {
+        *lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
+        return lin_read(cpu, *lin, size);
+    }
+    *lin = 0;
+    return getreg(cpu, i->rm, size);
+}
+
+static inline void rmw_store(struct cpu *cpu, const struct insn *i, uint32_t lin, uint32_t v,
+                             unsigned size)
+{
+    if (i->flags & IF_MEM)
+        lin_write(cpu, lin, v, size);
     else
         setreg(cpu, i->rm, v, size);
 }
