@@ -287,7 +287,12 @@ const struct insn *cpu_jump(struct cpu *cpu)
 
 void cpu_kick(struct cpu *cpu)
 {
+    /* The instructions not run still count as not run: keep them apart
+     * so cpu_run reports what actually executed. */
+    if (cpu->budget > 0)
+        cpu->budget_lost += cpu->budget;
     cpu->budget = 0;
+    cpu->kicked = true;
 }
 
 void cpu_set_irq(struct cpu *cpu, bool level)
@@ -327,6 +332,19 @@ static bool take_interrupt(struct cpu *cpu)
     return false;
 }
 
+/* After a single-stepped instruction: the budget of the slice minus one,
+ * unless the instruction kicked the CPU (then the rest counts as lost). */
+static void step_restore(struct cpu *cpu)
+{
+    int64_t rest = cpu->step_saved - 1;
+    if (cpu->kicked) {
+        cpu->budget_lost += rest > 0 ? rest : 0;
+        cpu->budget = 0;
+    } else {
+        cpu->budget = rest;
+    }
+}
+
 /* TF: run one instruction (blocks decoded under TF hold one), then raise
  * the single-step trap. A fault in the instruction longjmps past the trap. */
 static void single_step(struct cpu *cpu)
@@ -342,7 +360,7 @@ static void single_step(struct cpu *cpu)
     }
     cpu->cur = NULL;
     cpu->stepping = false;
-    cpu->budget = saved - 1;
+    step_restore(cpu);
     if (cpu->event != CPU_EVENT_BUDGET || cpu->halted)
         return;
     cpu->dr[6] |= 0x4000;       /* BS */
@@ -355,13 +373,15 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
 {
     int64_t start = max_insns > INT32_MAX ? INT32_MAX : (int64_t)max_insns;
     cpu->budget = start;
+    cpu->budget_lost = 0;
+    cpu->kicked = false;
     cpu->event = CPU_EVENT_BUDGET;
     cpu->in_run = true;
     /* A fault longjmps here after it was delivered (or after shutdown). */
     setjmp(cpu->jmp);
     if (cpu->stepping) {
         cpu->stepping = false;
-        cpu->budget = cpu->step_saved - 1;
+        step_restore(cpu);
     }
     while (cpu->event == CPU_EVENT_BUDGET) {
         if (cpu->intr_line || cpu->nmi_pending || cpu->inhibit_irq)
@@ -387,9 +407,10 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
             cpu->event = CPU_EVENT_STOP;
     }
     cpu->in_run = false;
-    int64_t done = start - (cpu->budget < 0 ? 0 : cpu->budget);
-    if (cpu->budget < 0)
-        done = start;
+    /* A negative budget means the last block ran past the slice. */
+    int64_t done = start - cpu->budget - cpu->budget_lost;
+    if (done < 0)
+        done = 0;
     cpu->insn_total += (uint64_t)done;
     *executed += (uint64_t)done;
     return cpu->event;

@@ -204,6 +204,8 @@ struct cpu {
     uint32_t blk_eip;
     uint32_t blk_lin;       /* linear address of the block start */
     int64_t budget;         /* instructions left in this cpu_run slice */
+    int64_t budget_lost;    /* budget dropped by cpu_kick (not executed) */
+    bool kicked;
     enum cpu_event event;
     jmp_buf jmp;
     bool in_run;
