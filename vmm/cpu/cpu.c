@@ -246,29 +246,35 @@ const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot)
         return NULL;
     struct block *cur = cpu->blk;
     struct block *t = cur->link[slot];
-    uint32_t lin = cpu->seg[SEG_CS].base + eip;
-    /* A link is valid when the target lies in the same linear page as the
-     * current block (so the same frame) and was not invalidated. */
-    if (likely(t && t->valid && ((lin ^ cpu->blk_lin) & ~0xFFFu) == 0
-               && t->phys == ((cur->phys & ~0xFFFu) | (lin & 0xFFF))
-               && eip <= cpu->seg[SEG_CS].limit && t->phys2 == 0xFFFFFFFFu
-               && (t->key >> 32) == cpu->code32)) {
+    /* A link was made for a target in the same linear page as this block,
+     * reached with the same CS base: while this block runs, that page maps
+     * to the same frame (instructions that change translations end their
+     * block without a link), so the target is still the right block. */
+    if (likely(t && cur->link_eip[slot] == eip && cur->link_base[slot] == cpu->seg[SEG_CS].base
+               && t->valid && eip <= cpu->seg[SEG_CS].limit)) {
         cpu->blk = t;
         cpu->blk_eip = eip;
-        cpu->blk_lin = lin;
+        cpu->blk_lin = cpu->seg[SEG_CS].base + eip;
         cpu->budget -= t->n;
         return t->insns;
     }
-    uint32_t cur_lin = cpu->blk_lin;
+    uint32_t cur_lin = cpu->blk_lin, lin = cpu->seg[SEG_CS].base + eip;
     /* A target beyond the CS limit faults on the branch itself; a fetch
      * fault at the target belongs to the target. */
     if (unlikely(eip > cpu->seg[SEG_CS].limit))
         cpu_fault(cpu, EX_GP, 0);
     cpu_refund(cpu, cpu->cur + 1);
     cpu->cur = NULL;
+    uint64_t gen = cpu->cache_gen;
     struct block *nb = block_find(cpu, eip);
-    if (cur->valid && ((lin ^ cur_lin) & ~0xFFFu) == 0)
+    /* No link when the cache was flushed meanwhile (cur is gone), across
+     * pages, or to a block that is not cached (page-crossing). */
+    if (gen == cpu->cache_gen && cur->valid && ((lin ^ cur_lin) & ~0xFFFu) == 0
+        && nb->phys2 == 0xFFFFFFFFu) {
         cur->link[slot] = nb;
+        cur->link_eip[slot] = eip;
+        cur->link_base[slot] = cpu->seg[SEG_CS].base;
+    }
     cpu->budget -= nb->n;
     return nb->insns;
 }

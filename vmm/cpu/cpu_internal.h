@@ -159,6 +159,8 @@ struct block {
     struct block *hnext;    /* hash chain */
     struct block *pnext;    /* blocks on the same physical page */
     struct block *link[2];  /* successor cache: [0] taken/target, [1] fall-through */
+    uint32_t link_eip[2];   /* the EIP and CS base each link was made for */
+    uint32_t link_base[2];
     struct insn *insns;
     uint32_t phys;          /* physical address of the first byte */
     uint32_t phys2;         /* second page of a page-crossing last insn, or ~0 */

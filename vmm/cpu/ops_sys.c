@@ -80,7 +80,8 @@ HANDLER(lmsw)
     /* LMSW can set PE but never clear it. */
     v |= cpu->cr0 & CR0_PE;
     cpu_write_cr0(cpu, (cpu->cr0 & ~0xFu) | v);
-    return cpu_next(cpu, next_eip(cpu, i), 1);
+    cpu->eip = next_eip(cpu, i);
+    return cpu_jump(cpu);
 }
 
 HANDLER(invlpg)
@@ -88,7 +89,8 @@ HANDLER(invlpg)
     require_cpl0(cpu);
     uint32_t ea = insn_ea(cpu, i);
     cpu_tlb_flush_page(cpu, cpu->seg[i->seg].base + ea);
-    return cpu_next(cpu, next_eip(cpu, i), 1);
+    cpu->eip = next_eip(cpu, i);
+    return cpu_jump(cpu);
 }
 
 HANDLER(sldt_str)
@@ -302,7 +304,9 @@ HANDLER(mov_cr_r)
         break;
     default: cpu_ud(cpu);
     }
-    return cpu_next(cpu, next_eip(cpu, i), 1);
+    /* Translations may have changed: no block link past this point. */
+    cpu->eip = next_eip(cpu, i);
+    return cpu_jump(cpu);
 }
 
 static int dr_index(struct cpu *cpu, int n)
