@@ -27,6 +27,18 @@ static const uint8_t guest_main[] = {
     0xF4,                               /* hlt */
     0xEB, 0xFD,                         /* jmp hlt */
 };
+/* The same with interrupts enabled only for one NOP at a time: the
+ * interrupt must be taken in that window (after the instruction that
+ * follows STI), as BIOS wait loops ("sti; nop; cli") expect. */
+static const uint8_t guest_window[] = {
+    0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xD0, 0xBC, 0x00, 0x70,
+    0xC7, 0x06, 0x80, 0x00, 0x00, 0x01,
+    0xC7, 0x06, 0x82, 0x00, 0x00, 0xF0,
+    0xFB,                               /* sti */
+    0x90,                               /* nop */
+    0xFA,                               /* cli */
+    0xEB, 0xFB,                         /* jmp sti */
+};
 static const uint8_t guest_irq[] = {
     0xB0, 0x42,                         /* mov al, 0x42 */
     0xE6, 0xF4,                         /* out 0xF4, al */
@@ -43,7 +55,7 @@ struct fixture {
     uint16_t last_port;
 };
 
-static int setup(void **state)
+static int setup_with(void **state, const uint8_t *code, size_t len)
 {
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
@@ -52,7 +64,7 @@ static int setup(void **state)
     assert_true(fd >= 0);
     static uint8_t rom[65536];
     memset(rom, 0xF4, sizeof rom);
-    memcpy(rom, guest_main, sizeof guest_main);
+    memcpy(rom, code, len);
     memcpy(rom + 0x100, guest_irq, sizeof guest_irq);
     static const uint8_t reset[] = { 0xEA, 0x00, 0x00, 0x00, 0xF0 };  /* jmp F000:0000 */
     memcpy(rom + 0xFFF0, reset, sizeof reset);
@@ -66,6 +78,16 @@ static int setup(void **state)
     assert_int_equal(machine_create(&f->m, &f->cfg, &err), 0);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, guest_main, sizeof guest_main);
+}
+
+static int setup_window(void **state)
+{
+    return setup_with(state, guest_window, sizeof guest_window);
 }
 
 static int teardown(void **state)
@@ -136,11 +158,25 @@ static void test_timer_irq_wakes_hlt(void **state)
     assert_true(machine_now_ns(f->m) - t0 >= 20000000);
 }
 
+/* An IRQ raised while the guest runs "sti; nop; cli" in a loop. */
+static void test_irq_in_sti_window(void **state)
+{
+    struct fixture *f = *state;
+    f->m->intr_ack = ack;
+    f->m->intr_opaque = f;
+    f->timer = machine_timer_new(f->m, fire, f);
+    machine_timer_arm(f->m, f->timer, machine_now_ns(f->m) + 5000000);
+    assert_int_equal(machine_run(f->m), STOP_DEBUG_EXIT);
+    assert_int_equal(f->m->exit_status, (0x42 << 1) | 1);
+    assert_int_equal(f->acks, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_port_dispatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_irq_wakes_hlt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_irq_in_sti_window, setup_window, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

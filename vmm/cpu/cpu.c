@@ -217,7 +217,7 @@ static struct block *block_find(struct cpu *cpu, uint32_t eip)
         cpu_fault(cpu, EX_GP, 0);
     uint32_t lin = cpu->seg[SEG_CS].base + eip;
     uint32_t phys = fetch_phys(cpu, lin);
-    uint64_t key = phys | ((uint64_t)cpu->code32 << 32) | ((uint64_t)((cpu->eflags & F_TF) != 0) << 33);
+    uint64_t key = phys | ((uint64_t)cpu->code32 << 32) | ((uint64_t)cpu->stepping << 33);
     struct block *b = cpu->hash[hash_key(key)];
     while (b && b->key != key)
         b = b->hnext;
@@ -316,10 +316,6 @@ void cpu_nmi(struct cpu *cpu)
 
 static bool take_interrupt(struct cpu *cpu)
 {
-    if (cpu->inhibit_irq) {
-        cpu->inhibit_irq = false;
-        return false;
-    }
     if (cpu->nmi_pending && !cpu->nmi_blocked) {
         cpu->nmi_pending = false;
         cpu->nmi_blocked = true;
@@ -351,9 +347,11 @@ static void step_restore(struct cpu *cpu)
     }
 }
 
-/* TF: run one instruction (blocks decoded under TF hold one), then raise
- * the single-step trap. A fault in the instruction longjmps past the trap. */
-static void single_step(struct cpu *cpu)
+/* Runs exactly one instruction (blocks decoded while stepping hold one),
+ * then, for TF, raises the single-step trap. Used for TF and to honour the
+ * one-instruction interrupt shadow of STI and MOV SS. A fault in the
+ * instruction longjmps past the trap. */
+static void step_one(struct cpu *cpu, bool trap)
 {
     int64_t saved = cpu->budget;
     cpu->stepping = true;
@@ -367,12 +365,17 @@ static void single_step(struct cpu *cpu)
     cpu->cur = NULL;
     cpu->stepping = false;
     step_restore(cpu);
-    if (cpu->event != CPU_EVENT_BUDGET || cpu->halted)
+    if (!trap || cpu->event != CPU_EVENT_BUDGET || cpu->halted)
         return;
     cpu->dr[6] |= 0x4000;       /* BS */
     cpu->delivering = -2;
     cpu_deliver(cpu, EX_DB, 0xFFFFFFFFu, false, cpu->eip);
     cpu->delivering = -1;
+}
+
+static bool irq_pending(const struct cpu *cpu)
+{
+    return (cpu->intr_line && (cpu->eflags & F_IF)) || (cpu->nmi_pending && !cpu->nmi_blocked);
 }
 
 enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
@@ -390,7 +393,15 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
         step_restore(cpu);
     }
     while (cpu->event == CPU_EVENT_BUDGET) {
-        if (cpu->intr_line || cpu->nmi_pending || cpu->inhibit_irq)
+        if (unlikely(cpu->inhibit_irq)) {
+            /* STI / MOV SS: the next instruction runs before any interrupt. */
+            cpu->inhibit_irq = false;
+            if (irq_pending(cpu) && !cpu->halted && cpu->budget > 0) {
+                step_one(cpu, (cpu->eflags & F_TF) != 0);
+                continue;
+            }
+        }
+        if (cpu->intr_line || cpu->nmi_pending)
             if (take_interrupt(cpu))
                 continue;
         if (cpu->halted) {
@@ -400,7 +411,7 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
         if (cpu->budget <= 0)
             break;
         if (unlikely(cpu->eflags & F_TF)) {
-            single_step(cpu);
+            step_one(cpu, true);
             continue;
         }
         const struct insn *i = cpu_enter_block(cpu);

@@ -455,7 +455,7 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin)
         off += i->len;
         if (!cont)
             break;
-        if (f.crossed || n >= BLOCK_MAX_INSNS - 1 || (cpu->eflags & F_TF) || ((lin + off) & 0xFFF) == 0 || off > 0xF000) {
+        if (f.crossed || n >= BLOCK_MAX_INSNS - 1 || cpu->stepping || ((lin + off) & 0xFFF) == 0 || off > 0xF000) {
             struct insn *c = &b->insns[n++];
             memset(c, 0, sizeof *c);
             c->fn = op_continue;
