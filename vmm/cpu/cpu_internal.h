@@ -227,6 +227,7 @@ struct cpu {
     /* Software TLB, [0] supervisor, [1] user. */
     struct tlb_entry tlb[2][TLB_SIZE];
     int tlb_user;           /* cpl == 3 */
+    bool ac_check;          /* CR0.AM, EFLAGS.AC and CPL 3: user accesses take the slow path */
 
     /* Decoded-code cache. */
     struct block *hash[1u << CACHE_HASH_BITS];
@@ -270,6 +271,8 @@ void cpu_deliver(struct cpu *cpu, int vec, uint32_t err, bool is_soft, uint32_t 
 void cpu_cache_flush(struct cpu *cpu);
 void cpu_tlb_flush(struct cpu *cpu);
 void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin);
+/* Recomputes alignment checking after CR0.AM, EFLAGS.AC or CPL changed. */
+void cpu_update_ac(struct cpu *cpu);
 
 /* Finds or decodes the block at cpu->eip and returns its first record
  * (sets blk, blk_eip, blk_lin). May fault (fetch #PF/#GP). */

@@ -37,6 +37,24 @@ void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin)
         }
 }
 
+void cpu_update_ac(struct cpu *cpu)
+{
+    bool on = (cpu->cr0 & CR0_AM) && (cpu->eflags & F_AC) && cpu->cpl == 3;
+    if (on == cpu->ac_check)
+        return;
+    cpu->ac_check = on;
+    /* While checking, no user page is mapped in the TLB, so every user
+     * access reaches the slow path, where alignment is checked. */
+    for (unsigned k = 0; k < TLB_SIZE; k++)
+        cpu->tlb[1][k].rtag = cpu->tlb[1][k].wtag = TAG_NONE;
+}
+
+static void check_alignment(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
+{
+    if (unlikely(user && cpu->ac_check && (lin & (size - 1))))
+        cpu_fault(cpu, EX_AC, 0);
+}
+
 static uint32_t phys_read32(struct cpu *cpu, uint32_t addr)
 {
     struct machine *m = cpu->m;
@@ -121,6 +139,8 @@ static void tlb_fill(struct cpu *cpu, uint32_t lin, uint32_t phys, unsigned righ
     uint8_t *host = machine_phys_page(m, ppage, false);
     if (!host)
         return;         /* MMIO / open bus: always the slow path */
+    if (user && cpu->ac_check)
+        return;
     struct tlb_entry *t = &cpu->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
     bool can_read = user ? (rights & 1) : true;
     bool can_write = (user ? (rights & 2) : (rights & 4)) && (rights & 8);
@@ -192,6 +212,7 @@ static void phys_write(struct cpu *cpu, uint32_t phys, uint32_t val, unsigned si
 
 uint32_t mem_read_slow(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
 {
+    check_alignment(cpu, lin, size, user);
     if ((lin & 0xFFF) + size <= 0x1000)
         return phys_read(cpu, xlate(cpu, lin, false, user), size);
     /* Page-crossing: translate both pages before touching either. */
@@ -208,6 +229,7 @@ uint32_t mem_read_slow(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
 
 void mem_write_slow(struct cpu *cpu, uint32_t lin, uint32_t val, unsigned size, bool user)
 {
+    check_alignment(cpu, lin, size, user);
     if ((lin & 0xFFF) + size <= 0x1000) {
         phys_write(cpu, xlate(cpu, lin, true, user), val, size);
         return;

@@ -329,8 +329,6 @@ HANDLER(popf)
         mask |= F_IF;
     if (cpu_v86(cpu))
         mask = (mask | F_IF) & ~F_IOPL;
-    if (cpu->model == CPU_MODEL_486)
-        mask &= ~F_ID;
     if (sz == 2)
         mask &= 0xFFFF;
     cpu_set_eflags(cpu, v, mask);

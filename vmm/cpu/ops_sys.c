@@ -242,6 +242,7 @@ void cpu_write_cr0(struct cpu *cpu, uint32_t v)
     cpu->cr0 = v & (0xE005003Fu);
     if ((old ^ cpu->cr0) & (CR0_PE | CR0_PG | CR0_WP))
         cpu_tlb_flush(cpu);
+    cpu_update_ac(cpu);
     if ((old ^ cpu->cr0) & CR0_PE) {
         if (!(cpu->cr0 & CR0_PE))
             cpu_set_cpl(cpu, 0);

@@ -65,6 +65,7 @@ void cpu_set_cpl(struct cpu *cpu, int cpl)
 {
     cpu->cpl = cpl;
     cpu->tlb_user = cpl == 3;
+    cpu_update_ac(cpu);
 }
 
 /* Reads the 8-byte descriptor for sel; false when outside the table. */
