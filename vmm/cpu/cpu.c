@@ -239,25 +239,9 @@ const struct insn *cpu_enter_block(struct cpu *cpu)
     return b->insns;
 }
 
-const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot)
+const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot)
 {
-    cpu->eip = eip;
-    if (unlikely(cpu->budget <= 0))
-        return NULL;
     struct block *cur = cpu->blk;
-    struct block *t = cur->link[slot];
-    /* A link was made for a target in the same linear page as this block,
-     * reached with the same CS base: while this block runs, that page maps
-     * to the same frame (instructions that change translations end their
-     * block without a link), so the target is still the right block. */
-    if (likely(t && cur->link_eip[slot] == eip && cur->link_base[slot] == cpu->seg[SEG_CS].base
-               && t->valid && eip <= cpu->seg[SEG_CS].limit)) {
-        cpu->blk = t;
-        cpu->blk_eip = eip;
-        cpu->blk_lin = cpu->seg[SEG_CS].base + eip;
-        cpu->budget -= t->n;
-        return t->insns;
-    }
     uint32_t cur_lin = cpu->blk_lin, lin = cpu->seg[SEG_CS].base + eip;
     /* A target beyond the CS limit faults on the branch itself; a fetch
      * fault at the target belongs to the target. */

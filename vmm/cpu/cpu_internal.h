@@ -277,9 +277,8 @@ void cpu_update_ac(struct cpu *cpu);
 /* Finds or decodes the block at cpu->eip and returns its first record
  * (sets blk, blk_eip, blk_lin). May fault (fetch #PF/#GP). */
 const struct insn *cpu_enter_block(struct cpu *cpu);
-/* Block end: continue at eip, following the link cache slot when it is
- * still valid. Returns NULL to leave the threaded loop. */
-const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot);
+/* Block end without a usable link: look the block up (and link it). */
+const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot);
 
 /* Continue at cpu->eip after a far transfer (no link caching). */
 const struct insn *cpu_jump(struct cpu *cpu);
@@ -365,6 +364,31 @@ static inline void cpu_refund(struct cpu *cpu, const struct insn *i)
 {
     if (cpu->blk && i)
         cpu->budget += cpu->blk->n - (i - cpu->blk->insns);
+}
+
+/* Block end: continue at eip, following the link cache slot when it is
+ * still valid. Returns NULL to leave the threaded loop (budget spent or a
+ * kick). A link was made for a target in the same linear page as this
+ * block, reached with the same CS base: while this block runs, that page
+ * maps to the same frame (instructions that change translations end their
+ * block without a link), so the target is still the right block. */
+static inline const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot)
+{
+    cpu->eip = eip;
+    if (unlikely(cpu->budget <= 0))
+        return NULL;
+    struct block *cur = cpu->blk;
+    struct block *t = cur->link[slot];
+    uint32_t base = cpu->seg[SEG_CS].base;
+    if (likely(t && cur->link_eip[slot] == eip && cur->link_base[slot] == base && t->valid
+               && eip <= cpu->seg[SEG_CS].limit)) {
+        cpu->blk = t;
+        cpu->blk_eip = eip;
+        cpu->blk_lin = base + eip;
+        cpu->budget -= t->n;
+        return t->insns;
+    }
+    return cpu_next_slow(cpu, eip, slot);
 }
 
 static inline bool cpu_pm(const struct cpu *cpu)

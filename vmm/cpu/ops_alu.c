@@ -93,18 +93,17 @@ HANDLER(test_EvIv)
 }
 
 /* INC / DEC */
+/* INC/DEC keep CF; OF is set only when crossing the signed limit and AF
+ * when the low nibble wraps, so the aux word is built directly. */
 static inline uint32_t inc_dec(struct cpu *cpu, uint32_t a, bool dec, unsigned size)
 {
-    bool cf = get_cf(cpu);
-    uint32_t r;
-    if (dec) {
-        r = a - 1;
-        lf_sub(cpu, a, 1, r, size);
-    } else {
-        r = a + 1;
-        lf_add(cpu, a, 1, r, size);
-    }
-    lf_keep_cf(cpu, cf);
+    uint32_t cf = cpu->lf_aux >> 31;
+    uint32_t m = size_mask(size), msb = (m >> 1) + 1;
+    uint32_t r = dec ? a - 1 : a + 1;
+    uint32_t of = dec ? ((a & m) == msb) : ((a & m) == msb - 1);
+    uint32_t af = dec ? ((a & 0xF) == 0) : ((a & 0xF) == 0xF);
+    cpu->lf_res = sext(r, size);
+    cpu->lf_aux = (cf << LF_CF_BIT) | ((cf ^ of) << LF_PO_BIT) | (af << 3);
     return r;
 }
 
