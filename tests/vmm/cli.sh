@@ -61,3 +61,12 @@ grep -q 'instruction limit reached' err.txt || fail "no instruction-limit messag
 rc=0
 "$BIN/vmm" --bios loop.bin --timeout 0.3 --debugcon /dev/null 2>err.txt || rc=$?
 [ "$rc" -eq 1 ] && grep -q timeout err.txt || fail "timeout: exit $rc"
+
+# One REP instruction running for seconds does not hold off the timeout.
+nasm -f bin -I"$SRC/tests/vmm/guests/" -o longrep.bin "$SRC/tests/vmm/guests/longrep.asm"
+start=$(date +%s%N)
+rc=0
+"$BIN/vmm" --bios longrep.bin --timeout 0.5 --debugcon /dev/null 2>err.txt || rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$rc" -eq 1 ] && grep -q timeout err.txt || fail "long REP: exit $rc: $(cat err.txt)"
+[ "$ms" -lt 3000 ] || fail "long REP: the 0.5 s timeout took $ms ms"

@@ -42,6 +42,25 @@ static inline bool rep_step(struct cpu *cpu, const struct insn *i)
     return sreg_get(cpu, R_ECX, i->flags & IF_A16) != 0;
 }
 
+/* A REP instruction runs at most REP_CHUNK elements at a time, then
+ * continues as if interrupted (EIP stays on it), so interrupts, timers
+ * and --timeout are served during a multi-gigabyte REP. */
+#define REP_CHUNK 65536
+
+static inline bool rep_next(struct cpu *cpu, const struct insn *i, unsigned *n)
+{
+    return rep_step(cpu, i) && ++*n < REP_CHUNK;
+}
+
+static const struct insn *str_end(struct cpu *cpu, const struct insn *i, unsigned n)
+{
+    if (n < REP_CHUNK || sreg_get(cpu, R_ECX, i->flags & IF_A16) == 0)
+        return i + 1;
+    cpu->budget -= n / 16;
+    cpu->eip = insn_eip(cpu, i);
+    return cpu_jump(cpu);
+}
+
 /* REPE stops on ZF=0, REPNE on ZF=1 (CMPS, SCAS). */
 static inline bool rep_cond_done(const struct cpu *cpu, const struct insn *i)
 {
@@ -55,6 +74,7 @@ static inline bool rep_cond_done(const struct cpu *cpu, const struct insn *i)
 HANDLER(movs)
 {
     struct str_op s;
+    unsigned n = 0;
     if (!str_begin(cpu, i, &s))
         return i + 1;
     do {
@@ -62,38 +82,41 @@ HANDLER(movs)
         wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), v, s.sz);
         sreg_add(cpu, R_ESI, s.d, s.a16);
         sreg_add(cpu, R_EDI, s.d, s.a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
 }
 
 HANDLER(stos)
 {
     struct str_op s;
+    unsigned n = 0;
     if (!str_begin(cpu, i, &s))
         return i + 1;
     do {
         wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), cpu->r[R_EAX].d, s.sz);
         sreg_add(cpu, R_EDI, s.d, s.a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
 }
 
 HANDLER(lods)
 {
     struct str_op s;
+    unsigned n = 0;
     if (!str_begin(cpu, i, &s))
         return i + 1;
     do {
         setreg(cpu, R_EAX, rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz), s.sz);
         sreg_add(cpu, R_ESI, s.d, s.a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
 }
 
 /* CMPS compares [ESI] with [EDI], SCAS compares the accumulator. */
 static const struct insn *compare_string(struct cpu *cpu, const struct insn *i, bool scas)
 {
     struct str_op s;
+    unsigned n = 0;
     if (!str_begin(cpu, i, &s))
         return i + 1;
     do {
@@ -103,8 +126,8 @@ static const struct insn *compare_string(struct cpu *cpu, const struct insn *i, 
         if (!scas)
             sreg_add(cpu, R_ESI, s.d, s.a16);
         sreg_add(cpu, R_EDI, s.d, s.a16);
-    } while (rep_step(cpu, i) && !rep_cond_done(cpu, i));
-    return i + 1;
+    } while (rep_step(cpu, i) && !rep_cond_done(cpu, i) && ++n < REP_CHUNK);
+    return str_end(cpu, i, n);
 }
 
 HANDLER(cmps) { return compare_string(cpu, i, false); }
@@ -114,6 +137,7 @@ HANDLER(scas) { return compare_string(cpu, i, true); }
 static const struct insn *string_io(struct cpu *cpu, const struct insn *i, bool out)
 {
     struct str_op s;
+    unsigned n = 0;
     uint16_t port = cpu->r[R_EDX].w;
     unsigned sz = (i->op & 1) ? osize(i) : 1;
     if (!io_allowed(cpu, port, sz))
@@ -131,8 +155,8 @@ static const struct insn *string_io(struct cpu *cpu, const struct insn *i, bool 
             wr(cpu, SEG_ES, edi, machine_io_read(cpu->m, port, s.sz), s.sz);
             sreg_add(cpu, R_EDI, s.d, s.a16);
         }
-    } while (rep_step(cpu, i));
-    return i + 1;
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
 }
 
 HANDLER(ins) { return string_io(cpu, i, false); }
