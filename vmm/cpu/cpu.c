@@ -27,8 +27,19 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
     cpu->n_pages = m->ram_size >> 12;
     const char *trace = getenv("VMM_TRACE");
     cpu->trace = trace && *trace == '1';
-    cpu->blocks = calloc(CACHE_MAX_BLOCKS, sizeof *cpu->blocks);
-    cpu->insn_pool = calloc(CACHE_MAX_INSNS, sizeof *cpu->insn_pool);
+    /* VMM_CACHE_BLOCKS=N shrinks the decoded-code cache (tests use it to
+     * exercise cache flushes). */
+    cpu->max_blocks = CACHE_MAX_BLOCKS;
+    const char *cb = getenv("VMM_CACHE_BLOCKS");
+    if (cb) {
+        long n = strtol(cb, NULL, 10);
+        if (n >= 4 && n < CACHE_MAX_BLOCKS)
+            cpu->max_blocks = (unsigned)n;
+    }
+    cpu->max_insns = cpu->max_blocks * 8 > BLOCK_MAX_INSNS * 2 ? cpu->max_blocks * 8
+                                                               : BLOCK_MAX_INSNS * 2;
+    cpu->blocks = calloc(cpu->max_blocks, sizeof *cpu->blocks);
+    cpu->insn_pool = calloc(cpu->max_insns, sizeof *cpu->insn_pool);
     cpu->page_blocks = calloc(cpu->n_pages + 1, sizeof *cpu->page_blocks);
     cpu->code_lines = calloc(cpu->n_pages + 1, sizeof *cpu->code_lines);
     if (!cpu->blocks || !cpu->insn_pool || !cpu->page_blocks || !cpu->code_lines) {
@@ -168,7 +179,7 @@ static void block_register_page(struct cpu *cpu, struct block *b, uint32_t phys,
 
 static struct block *block_new(struct cpu *cpu, uint64_t key, uint32_t phys, uint32_t lin)
 {
-    if (cpu->n_blocks >= CACHE_MAX_BLOCKS || cpu->n_insns + BLOCK_MAX_INSNS > CACHE_MAX_INSNS)
+    if (cpu->n_blocks >= cpu->max_blocks || cpu->n_insns + BLOCK_MAX_INSNS > cpu->max_insns)
         cpu_cache_flush(cpu);
     struct block *b = &cpu->blocks[cpu->n_blocks++];
     memset(b, 0, sizeof *b);

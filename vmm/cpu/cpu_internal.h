@@ -179,8 +179,8 @@ struct fpu {
     int top;
 };
 
-#define CACHE_HASH_BITS 14
-#define CACHE_MAX_BLOCKS 16384
+#define CACHE_HASH_BITS 15
+#define CACHE_MAX_BLOCKS 32768
 #define CACHE_MAX_INSNS (CACHE_MAX_BLOCKS * 8)
 
 struct cpu {
@@ -234,6 +234,7 @@ struct cpu {
     struct block *blocks;
     struct insn *insn_pool;
     unsigned n_blocks, n_insns;
+    unsigned max_blocks, max_insns; /* CACHE_MAX_*, or less with VMM_CACHE_BLOCKS */
     struct block **page_blocks;     /* per RAM page: list of blocks */
     uint32_t *code_lines;           /* per RAM page: 128-byte lines holding code */
     uint32_t n_pages;
