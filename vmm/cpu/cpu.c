@@ -74,6 +74,8 @@ void cpu_reset(struct cpu *cpu)
     memset(cpu->dr, 0, sizeof cpu->dr);
     cpu->dr[6] = 0xFFFF0FF0;
     cpu->dr[7] = 0x400;
+    cpu->dbg_exec = cpu->dbg_data = false;
+    cpu->dbg_hits = 0;
     for (int s = 0; s < SEG_COUNT; s++)
         seg_set_cache(cpu, s, 0, 0, 0xFFFF, AR_P | AR_S | AR_RW | AR_ACCESSED);
     seg_set_cache(cpu, SEG_CS, 0xF000, 0xFFFF0000, 0xFFFF,
@@ -349,6 +351,8 @@ static void step_restore(struct cpu *cpu)
 static void step_one(struct cpu *cpu, bool trap)
 {
     int64_t saved = cpu->budget;
+    bool rf_before = (cpu->eflags & F_RF) != 0;
+    cpu->dbg_hits = 0;
     cpu->stepping = true;
     cpu->step_saved = saved;
     cpu->budget = 1;
@@ -360,12 +364,38 @@ static void step_one(struct cpu *cpu, bool trap)
     cpu->cur = NULL;
     cpu->stepping = false;
     step_restore(cpu);
-    if (!trap || cpu->event != CPU_EVENT_BUDGET || cpu->halted)
+    if (rf_before)
+        cpu->eflags &= ~F_RF;   /* RF covered one completed instruction */
+    uint32_t hits = cpu->dbg_hits;
+    cpu->dbg_hits = 0;
+    if ((!trap && !hits) || cpu->event != CPU_EVENT_BUDGET)
         return;
-    cpu->dr[6] |= 0x4000;       /* BS */
+    /* Debug trap after the instruction: single step and/or data breakpoints. */
+    cpu->dr[6] = (cpu->dr[6] & ~0xFu) | hits | (trap ? 0x4000 : 0);
+    cpu->halted = false;
     cpu->delivering = -2;
     cpu_deliver(cpu, EX_DB, 0xFFFFFFFFu, false, cpu->eip);
     cpu->delivering = -1;
+}
+
+/* Instruction breakpoints: a fault before the instruction at CS:EIP,
+ * suppressed for one instruction by RF. */
+static bool exec_breakpoint(struct cpu *cpu)
+{
+    if (cpu->eflags & F_RF)
+        return false;
+    uint32_t lin = cpu->seg[SEG_CS].base + cpu->eip, hits = 0;
+    for (int n = 0; n < 4; n++)
+        if (((cpu->dr[7] >> (2 * n)) & 3) && ((cpu->dr[7] >> (16 + 4 * n)) & 3) == 0
+            && cpu->dr[n] == lin)
+            hits |= 1u << n;
+    if (!hits)
+        return false;
+    cpu->dr[6] = (cpu->dr[6] & ~0xFu) | hits;
+    cpu->delivering = -2;
+    cpu_deliver(cpu, EX_DB, 0xFFFFFFFFu, false, cpu->eip);
+    cpu->delivering = -1;
+    return true;
 }
 
 static bool irq_pending(const struct cpu *cpu)
@@ -405,8 +435,11 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
         }
         if (cpu->budget <= 0)
             break;
-        if (unlikely(cpu->eflags & F_TF)) {
-            step_one(cpu, true);
+        if (unlikely((cpu->eflags & F_TF) || cpu->dbg_exec || cpu->dbg_data)) {
+            /* Stepping, or breakpoints armed: one instruction at a time. */
+            if (cpu->dbg_exec && exec_breakpoint(cpu))
+                continue;
+            step_one(cpu, (cpu->eflags & F_TF) != 0);
             continue;
         }
         const struct insn *i = cpu_enter_block(cpu);
@@ -470,6 +503,7 @@ void cpu_set_state(struct cpu *cpu, const struct cpu_state *st)
     cpu->idt_base = st->idt_base;
     cpu->idt_limit = st->idt_limit;
     memcpy(cpu->dr, st->dr, sizeof st->dr);
+    cpu_update_dbg(cpu);
     cpu_set_cpl(cpu, cpu_v86(cpu) ? 3 : cpu_pm(cpu) ? (st->seg[SEG_CS].ar & AR_DPL) >> 5 : 0);
     cpu_tlb_flush(cpu);
 }

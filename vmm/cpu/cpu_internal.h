@@ -228,6 +228,9 @@ struct cpu {
     struct tlb_entry tlb[2][TLB_SIZE];
     int tlb_user;           /* cpl == 3 */
     bool ac_check;          /* CR0.AM, EFLAGS.AC and CPL 3: user accesses take the slow path */
+    bool dbg_exec;          /* DR7 enables an instruction breakpoint */
+    bool dbg_data;          /* DR7 enables a data breakpoint: no TLB, all accesses checked */
+    uint32_t dbg_hits;      /* DR6 B0-B3 bits of data breakpoints hit by this instruction */
 
     /* Decoded-code cache. */
     struct block *hash[1u << CACHE_HASH_BITS];
@@ -274,6 +277,8 @@ void cpu_tlb_flush(struct cpu *cpu);
 void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin);
 /* Recomputes alignment checking after CR0.AM, EFLAGS.AC or CPL changed. */
 void cpu_update_ac(struct cpu *cpu);
+/* Recomputes the breakpoint state after DR0-DR7 changed. */
+void cpu_update_dbg(struct cpu *cpu);
 
 /* Finds or decodes the block at cpu->eip and returns its first record
  * (sets blk, blk_eip, blk_lin). May fault (fetch #PF/#GP). */

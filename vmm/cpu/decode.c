@@ -127,7 +127,7 @@ static const struct op_desc op_table[512] = {
     [0x106] = B(clts, 0), [0x108] = B(wbinvd, 0), B(wbinvd, 0), [0x10B] = B(op_ud, 0),
     [0x118] = X8(B(nop, M)),
     [0x120] = B(mov_r_cr, M | OD_REGONLY), B(mov_r_dr, M | OD_REGONLY),
-    B(mov_cr_r, M | OD_REGONLY | END), B(mov_dr_r, M | OD_REGONLY),
+    B(mov_cr_r, M | OD_REGONLY | END), B(mov_dr_r, M | OD_REGONLY | END),
     [0x130] = B(wrmsr, 0), B(rdtsc, 0), B(rdmsr, 0), B(rdpmc, 0), B(sysenter, END), B(sysexit, END),
     [0x140] = X8(B(cmov, M)), X8(B(cmov, M)),
     [0x180] = B(jcc_o, IV | REL | END), B(jcc_no, IV | REL | END), B(jcc_b, IV | REL | END),

@@ -49,6 +49,52 @@ void cpu_update_ac(struct cpu *cpu)
         cpu->tlb[1][k].rtag = cpu->tlb[1][k].wtag = TAG_NONE;
 }
 
+/* DR7: enable bits 0-7 (L/G per breakpoint), R/W at 16 + 4n, LEN at
+ * 18 + 4n. R/W 00 = execute, 01 = write, 11 = read or write. */
+static unsigned bp_rw(const struct cpu *cpu, int n)
+{
+    return (cpu->dr[7] >> (16 + 4 * n)) & 3;
+}
+
+static bool bp_enabled(const struct cpu *cpu, int n)
+{
+    return (cpu->dr[7] >> (2 * n)) & 3;
+}
+
+void cpu_update_dbg(struct cpu *cpu)
+{
+    bool exec = false, data = false;
+    for (int n = 0; n < 4; n++) {
+        if (!bp_enabled(cpu, n))
+            continue;
+        if (bp_rw(cpu, n) == 0)
+            exec = true;
+        else if (bp_rw(cpu, n) != 2)
+            data = true;
+    }
+    cpu->dbg_exec = exec;
+    if (data != cpu->dbg_data) {
+        cpu->dbg_data = data;
+        cpu_tlb_flush(cpu);
+    }
+}
+
+/* Data breakpoints: records which ones the access [lin, lin+size) hits. */
+static void check_data_bp(struct cpu *cpu, uint32_t lin, unsigned size, bool write)
+{
+    for (int n = 0; n < 4; n++) {
+        unsigned rw = bp_rw(cpu, n);
+        if (!bp_enabled(cpu, n) || rw == 0 || rw == 2 || (rw == 1 && !write))
+            continue;
+        uint32_t len = ((cpu->dr[7] >> (18 + 4 * n)) & 3) + 1;
+        if (len == 3)
+            len = 4;
+        uint32_t start = cpu->dr[n] & ~(len - 1);
+        if (lin - start < len || start - lin < size)
+            cpu->dbg_hits |= 1u << n;
+    }
+}
+
 static void check_alignment(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
 {
     if (unlikely(user && cpu->ac_check && (lin & (size - 1))))
@@ -139,7 +185,7 @@ static void tlb_fill(struct cpu *cpu, uint32_t lin, uint32_t phys, unsigned righ
     uint8_t *host = machine_phys_page(m, ppage, false);
     if (!host)
         return;         /* MMIO / open bus: always the slow path */
-    if (user && cpu->ac_check)
+    if ((user && cpu->ac_check) || cpu->dbg_data)
         return;
     struct tlb_entry *t = &cpu->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
     bool can_read = user ? (rights & 1) : true;
@@ -213,6 +259,8 @@ static void phys_write(struct cpu *cpu, uint32_t phys, uint32_t val, unsigned si
 uint32_t mem_read_slow(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
 {
     check_alignment(cpu, lin, size, user);
+    if (unlikely(cpu->dbg_data))
+        check_data_bp(cpu, lin, size, false);
     if ((lin & 0xFFF) + size <= 0x1000)
         return phys_read(cpu, xlate(cpu, lin, false, user), size);
     /* Page-crossing: translate both pages before touching either. */
@@ -230,6 +278,8 @@ uint32_t mem_read_slow(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
 void mem_write_slow(struct cpu *cpu, uint32_t lin, uint32_t val, unsigned size, bool user)
 {
     check_alignment(cpu, lin, size, user);
+    if (unlikely(cpu->dbg_data))
+        check_data_bp(cpu, lin, size, true);
     if ((lin & 0xFFF) + size <= 0x1000) {
         phys_write(cpu, xlate(cpu, lin, true, user), val, size);
         return;

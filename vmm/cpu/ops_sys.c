@@ -337,7 +337,12 @@ HANDLER(mov_dr_r)
     else if (n == 7)
         v = (v & 0xFFFF2BFFu) | 0x400;
     cpu->dr[n] = v;
-    return i + 1;
+    cpu_update_dbg(cpu);
+    /* Breakpoints are checked by the run loop: get back there. */
+    cpu->eip = next_eip(cpu, i);
+    if (cpu->dbg_exec || cpu->dbg_data)
+        cpu_kick(cpu);
+    return cpu_jump(cpu);
 }
 
 /* ---- model-specific ---- */
