@@ -69,4 +69,4 @@ rc=0
 "$BIN/vmm" --bios longrep.bin --timeout 0.5 --debugcon /dev/null 2>err.txt || rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$rc" -eq 1 ] && grep -q timeout err.txt || fail "long REP: exit $rc: $(cat err.txt)"
-[ "$ms" -lt 3000 ] || fail "long REP: the 0.5 s timeout took $ms ms"
+[ "$ms" -lt 10000 ] || fail "long REP: the 0.5 s timeout took $ms ms (the REP alone runs for minutes)"
