@@ -10,6 +10,9 @@ name=${TESTNAME#vmm_guest_}
 case $name in
 *_smallcache) name=${name%_smallcache}; export VMM_CACHE_BLOCKS=16 ;;
 esac
+case $name in
+alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc (gen_alu needs gcc -m32: gcc-multilib)" ;;
+esac
 nasm -f bin -I"$SRC/tests/vmm/guests/" -I"$BUILD/tests/vmm/" -o guest.bin \
     "$SRC/tests/vmm/guests/$name.asm"
 rc=0
