@@ -135,11 +135,21 @@ int main(int argc, char **argv)
     enum machine_stop why = machine_run(m);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int status = m->exit_status;
-    if (why != STOP_DEBUG_EXIT)
-        fprintf(stderr, "vmm: %s\n", m->stop_msg);
-    for (int k = 0; k < m->n_devs; k++)
+    /* One line: why the run stopped, with what the devices report. */
+    char reports[256] = "";
+    for (int k = 0; k < m->n_devs; k++) {
+        char one[96] = "";
         if (vmm_devices[k]->report)
-            vmm_devices[k]->report(m->dev_state[k], stderr);
+            vmm_devices[k]->report(m->dev_state[k], one, sizeof one);
+        if (one[0]) {
+            size_t used = strlen(reports);
+            snprintf(reports + used, sizeof reports - used, "%s%s", used ? "; " : "", one);
+        }
+    }
+    if (why != STOP_DEBUG_EXIT)
+        fprintf(stderr, "vmm: %s%s%s\n", m->stop_msg, reports[0] ? "; " : "", reports);
+    else if (reports[0])
+        fprintf(stderr, "vmm: %s\n", reports);
     if (stats) {
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         fprintf(stderr, "vmm: %llu instructions in %.3f s, %.1f MIPS\n",
