@@ -31,7 +31,8 @@ static const char usage[] =
     "\n"
     "Exit status: the guest's isa-debug-exit value (V<<1)|1 when it wrote port\n"
     "0xF4; 0 when it halted with interrupts disabled; 1 on triple fault,\n"
-    "timeout or instruction limit; 2 on wrong usage.\n";
+    "timeout or instruction limit; 2 on wrong usage.\n"
+    "Environment: VMM_TRACE=1 logs every interrupt and exception to stderr.\n";
 
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)

@@ -486,6 +486,13 @@ static uint16_t status_word(const struct fpu *f)
     return (uint16_t)((f->sw & ~0x3800) | ((f->top & 7) << 11));
 }
 
+/* Address of word k of an environment image of words of sz bytes. */
+static uint32_t env_addr(const struct fctx *c, uint32_t ea, int k, unsigned sz)
+{
+    uint32_t a = ea + (uint32_t)k * sz;
+    return (c->i->flags & IF_A16) ? (a & 0xFFFF) : a;
+}
+
 /* FNSTENV/FNSAVE layout: 14 bytes (16-bit) or 28 bytes (32-bit), real
  * and protected mode differ in how the pointers are stored. */
 static unsigned store_env(struct fctx *c, uint32_t ea)
@@ -512,12 +519,8 @@ static unsigned store_env(struct fctx *c, uint32_t ea)
         w[5] = ldp & 0xFFFF;
         w[6] = o32 ? ((ldp >> 16) & 0xFFFF) << 12 : ((ldp >> 16) & 0xF) << 12;
     }
-    for (int k = 0; k < 7; k++) {
-        uint32_t a = ea + (uint32_t)k * sz;
-        if (c->i->flags & IF_A16)
-            a &= 0xFFFF;
-        wr(cpu, seg, a, w[k], sz);
-    }
+    for (int k = 0; k < 7; k++)
+        wr(cpu, seg, env_addr(c, ea, k, sz), w[k], sz);
     return 7 * sz;
 }
 
@@ -529,12 +532,8 @@ static unsigned load_env(struct fctx *c, uint32_t ea)
     bool o32 = !(c->i->flags & IF_O16), pm = cpu_pm(cpu) && !cpu_v86(cpu);
     unsigned sz = o32 ? 4 : 2;
     uint32_t w[7];
-    for (int k = 0; k < 7; k++) {
-        uint32_t a = ea + (uint32_t)k * sz;
-        if (c->i->flags & IF_A16)
-            a &= 0xFFFF;
-        w[k] = rd(cpu, seg, a, sz);
-    }
+    for (int k = 0; k < 7; k++)
+        w[k] = rd(cpu, seg, env_addr(c, ea, k, sz), sz);
     f->cw = (uint16_t)(w[0] | 0x40);
     f->sw = (uint16_t)(w[1] & ~0x3800);
     f->top = (w[1] >> 11) & 7;

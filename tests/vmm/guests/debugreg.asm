@@ -2,11 +2,7 @@
 ; instruction (DR6.B0), RF set in the frame lets it run once; data
 ; breakpoints are traps after the access (write-only and read/write kinds,
 ; lengths), single-step and breakpoints report through DR6. Hand-derived.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define M 0x9000
 

@@ -7,11 +7,7 @@
 ; can crash the emulator. Only ring 3 runs random code; the user pages are
 ; 0x100000-0x10FFFF (code) and 0x110000-0x110FFF (stack), everything else is
 ; supervisor-only.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define PD 0x10000
 %define PT0 0x11000

@@ -4,11 +4,7 @@
 ; tests with large offsets, CMPXCHG8B, BSWAP, CPUID, RDTSC, MSRs, debug
 ; registers, hint NOPs) and #UD for every opcode P6 leaves undefined or
 ; this CPU model does not advertise (MMX, SSE, FXSR, SYSCALL...).
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define M 0x9000
 

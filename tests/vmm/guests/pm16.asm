@@ -3,11 +3,7 @@
 ; frames), a 32-bit gate entered from 16-bit code, 16-bit call gates, far
 ; calls and returns with operand-size prefixes, and a task switch to a
 ; 16-bit TSS and back. Expected values derived by hand from the SDM.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define TSS16 0x6400
 %define SEL_TSS16 0xA0

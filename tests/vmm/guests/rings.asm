@@ -2,11 +2,7 @@
 ; ring 3 (#GP, the TSS I/O permission bitmap, IOPL), INT through DPL 3
 ; and DPL 0 gates (stack switch from the TSS), a call gate with a
 ; parameter and RETF back outward, SYSENTER/SYSEXIT. Hand-derived.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
         bits 32
 pm_main:
