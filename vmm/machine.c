@@ -255,6 +255,23 @@ void machine_phys_write_slow(struct machine *m, uint32_t addr, uint32_t val, uns
     }
 }
 
+bool machine_dma_write(struct machine *m, uint32_t addr, const void *buf, uint32_t len)
+{
+    if (addr > m->ram_size || len > m->ram_size - addr)
+        return false;
+    memcpy(m->ram + addr, buf, len);
+    cpu_invalidate_code(m->cpu, addr, len);
+    return true;
+}
+
+bool machine_dma_read(struct machine *m, uint32_t addr, void *buf, uint32_t len)
+{
+    if (addr > m->ram_size || len > m->ram_size - addr)
+        return false;
+    memcpy(buf, m->ram + addr, len);
+    return true;
+}
+
 /* ---- timers ---- */
 
 int machine_timer_new(struct machine *m, timer_cb cb, void *opaque)

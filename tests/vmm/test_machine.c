@@ -171,12 +171,46 @@ static void test_irq_in_sti_window(void **state)
     assert_int_equal(f->acks, 1);
 }
 
+/* Code decoded from RAM, then replaced by a device write (DMA): the new
+ * code must run, not the blocks decoded from the old bytes. The guest
+ * writes "mov al, 0x11; out 0xF4, al" at 0000:1000 and jumps there. */
+static const uint8_t guest_dma[] = {
+    0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xD0, 0xBC, 0x00, 0x70,
+    0xC7, 0x06, 0x00, 0x10, 0xB0, 0x11, /* mov word [0x1000], 0x11B0 (mov al, 0x11) */
+    0xC7, 0x06, 0x02, 0x10, 0xE6, 0xF4, /* mov word [0x1002], 0xF4E6 (out 0xF4, al) */
+    0xEA, 0x00, 0x10, 0x00, 0x00,       /* jmp 0000:1000 */
+};
+
+static void test_dma_replaces_code(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(machine_run(f->m), STOP_DEBUG_EXIT);
+    assert_int_equal(f->m->exit_status, (0x11 << 1) | 1);
+    /* same place, new instructions: mov al, 0x22; out 0xF4, al */
+    static const uint8_t code2[] = { 0xB0, 0x22, 0xE6, 0xF4 };
+    assert_true(machine_dma_write(f->m, 0x1000, code2, sizeof code2));
+    assert_false(machine_dma_write(f->m, f->m->ram_size - 2, code2, sizeof code2));
+    struct cpu_state st;
+    cpu_get_state(f->m->cpu, &st);
+    st.eip = 0x1000;
+    cpu_set_state(f->m->cpu, &st);
+    f->m->stop = STOP_NONE;
+    assert_int_equal(machine_run(f->m), STOP_DEBUG_EXIT);
+    assert_int_equal(f->m->exit_status, (0x22 << 1) | 1);
+}
+
+static int setup_dma(void **state)
+{
+    return setup_with(state, guest_dma, sizeof guest_dma);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_port_dispatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_irq_wakes_hlt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_in_sti_window, setup_window, teardown),
+        cmocka_unit_test_setup_teardown(test_dma_replaces_code, setup_dma, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,6 +159,16 @@ void smc_write(struct cpu *cpu, uint32_t phys, unsigned size)
     cpu->code_lines[page] = 0;
 }
 
+void cpu_invalidate_code(struct cpu *cpu, uint32_t phys, uint32_t len)
+{
+    uint64_t end = (uint64_t)phys + len;
+    for (uint64_t a = phys & ~0xFFFull; a < end; a += 0x1000) {
+        uint64_t lo = a < phys ? phys : a, hi = a + 0x1000 < end ? a + 0x1000 : end;
+        if ((a >> 12) < cpu->n_pages && cpu->code_lines[a >> 12])
+            smc_write(cpu, (uint32_t)lo, (unsigned)(hi - lo));
+    }
+}
+
 static void block_register_page(struct cpu *cpu, struct block *b, uint32_t phys, uint32_t end)
 {
     uint32_t page = phys >> 12;
@@ -490,6 +500,7 @@ void cpu_set_state(struct cpu *cpu, const struct cpu_state *st)
     for (int k = 0; k < 8; k++)
         cpu->r[k].d = st->regs[k];
     cpu->eip = st->eip;
+    cpu->halted = false;        /* a loaded state runs from its EIP */
     cpu->eflags = st->eflags & ~F_ARITH;
     cpu_set_eflags(cpu, st->eflags, 0xFFFFFFFFu);
     cpu->cr0 = st->cr0 | CR0_ET;
