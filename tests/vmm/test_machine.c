@@ -199,6 +199,52 @@ static void test_dma_replaces_code(void **state)
     assert_int_equal(f->m->exit_status, (0x22 << 1) | 1);
 }
 
+/* A20 closed: 0x100000 aliases 0; open: it does not. The guest sets the
+ * gate through port 0x92 (value from the test's port 0x93), writes
+ * FFFF:0010 and reads it back through 0000:0000. */
+static const uint8_t guest_a20[] = {
+    0xE4, 0x93, 0xE6, 0x92,             /* in al, 0x93; out 0x92, al */
+    0x31, 0xC0, 0x8E, 0xD8,             /* xor ax, ax; mov ds, ax */
+    0xC6, 0x06, 0x00, 0x00, 0x00,       /* mov byte [0], 0 */
+    0xB8, 0xFF, 0xFF, 0x8E, 0xE0,       /* mov ax, 0xFFFF; mov fs, ax */
+    0x64, 0xC6, 0x06, 0x10, 0x00, 0x5A, /* mov byte [fs:0x10], 0x5A */
+    0xA0, 0x00, 0x00,                   /* mov al, [0] */
+    0xE6, 0xF4,                         /* out 0xF4, al */
+};
+
+static uint8_t a20_setting(void *opaque, uint16_t port)
+{
+    const struct fixture *f = opaque;
+    return (uint8_t)f->last_write;
+}
+
+static void a20_gate(void *opaque, uint16_t port, uint8_t val)
+{
+    const struct fixture *f = opaque;
+    cpu_set_a20(f->m->cpu, (val & 2) != 0);
+}
+
+static const struct io_ops a20_setting_io = { .read8 = a20_setting };
+static const struct io_ops a20_gate_io = { .write8 = a20_gate };
+
+static void run_a20(void **state, bool open, int want)
+{
+    struct fixture *f = *state;
+    f->last_write = open ? 2 : 0;
+    machine_register_io(f->m, 0x93, 1, &a20_setting_io, f);
+    machine_register_io(f->m, 0x92, 1, &a20_gate_io, f);
+    assert_int_equal(machine_run(f->m), STOP_DEBUG_EXIT);
+    assert_int_equal(f->m->exit_status, ((want << 1) | 1) & 0xFF);
+}
+
+static void test_a20_closed(void **state) { run_a20(state, false, 0x5A); }
+static void test_a20_open(void **state) { run_a20(state, true, 0); }
+
+static int setup_a20(void **state)
+{
+    return setup_with(state, guest_a20, sizeof guest_a20);
+}
+
 static int setup_dma(void **state)
 {
     return setup_with(state, guest_dma, sizeof guest_dma);
@@ -211,6 +257,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_irq_wakes_hlt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_in_sti_window, setup_window, teardown),
         cmocka_unit_test_setup_teardown(test_dma_replaces_code, setup_dma, teardown),
+        cmocka_unit_test_setup_teardown(test_a20_closed, setup_a20, teardown),
+        cmocka_unit_test_setup_teardown(test_a20_open, setup_a20, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
     cpu->model = cfg->model;
     cpu->cpuid_max_leaf = cfg->cpuid_max_leaf;
     cpu->n_pages = m->ram_size >> 12;
+    cpu->a20_mask = 0xFFFFFFFFu;
     const char *trace = getenv("VMM_TRACE");
     cpu->trace = trace && *trace == '1';
     /* VMM_CACHE_BLOCKS=N shrinks the decoded-code cache (tests use it to

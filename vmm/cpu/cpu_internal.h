@@ -227,6 +227,7 @@ struct cpu {
     /* Software TLB, [0] supervisor, [1] user. */
     struct tlb_entry tlb[2][TLB_SIZE];
     int tlb_user;           /* cpl == 3 */
+    uint32_t a20_mask;      /* ~(1 << 20) while the A20 gate is closed */
     bool ac_check;          /* CR0.AM, EFLAGS.AC and CPL 3: user accesses take the slow path */
     bool dbg_exec;          /* DR7 enables an instruction breakpoint */
     bool dbg_data;          /* DR7 enables a data breakpoint: no TLB, all accesses checked */

@@ -37,6 +37,18 @@ void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin)
         }
 }
 
+void cpu_set_a20(struct cpu *cpu, bool enabled)
+{
+    uint32_t mask = enabled ? 0xFFFFFFFFu : ~(1u << 20);
+    if (mask == cpu->a20_mask)
+        return;
+    cpu->a20_mask = mask;
+    /* Translations change; decoded code stays valid (it is keyed by the
+     * physical address it came from). */
+    cpu_tlb_flush(cpu);
+    cpu_kick(cpu);
+}
+
 void cpu_update_ac(struct cpu *cpu)
 {
     bool on = (cpu->cr0 & CR0_AM) && (cpu->eflags & F_AC) && cpu->cpl == 3;
@@ -131,7 +143,7 @@ static void phys_write32(struct cpu *cpu, uint32_t addr, uint32_t v)
 static uint32_t walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool *ok,
                      uint32_t *err, unsigned *rights)
 {
-    uint32_t pde_addr = (cpu->cr3 & ~0xFFFu) + ((lin >> 22) << 2);
+    uint32_t pde_addr = ((cpu->cr3 & ~0xFFFu) + ((lin >> 22) << 2)) & cpu->a20_mask;
     uint32_t pde = phys_read32(cpu, pde_addr);
     uint32_t ecode = (write ? PF_W : 0) | (user ? PF_U : 0);
     *ok = false;
@@ -145,7 +157,7 @@ static uint32_t walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool 
         pte = pde;
         phys = (pde & 0xFFC00000u) | (lin & 0x003FFFFFu);
     } else {
-        pte_addr = (pde & ~0xFFFu) + (((lin >> 12) & 0x3FF) << 2);
+        pte_addr = ((pde & ~0xFFFu) + (((lin >> 12) & 0x3FF) << 2)) & cpu->a20_mask;
         pte = phys_read32(cpu, pte_addr);
         if (!(pte & PTE_P)) {
             *err = ecode;
@@ -215,6 +227,7 @@ uint32_t mmu_translate(struct cpu *cpu, uint32_t lin, bool write, bool user, boo
         phys = lin;
         *ok = true;
     }
+    phys &= cpu->a20_mask;
     tlb_fill(cpu, lin, phys, rights, user);
     return phys;
 }
