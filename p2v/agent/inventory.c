@@ -177,6 +177,8 @@ static void write_disk(xmlTextWriterPtr w, struct agent_disk *d, int index, bool
     if (d->pt.count == 0) {     /* no table: the whole disk as one volume */
         attr(w, "filesystem", d->whole.fs[0] ? d->whole.fs : "unknown");
         attr_u64(w, "used-bytes", d->whole.used_bytes);
+        clean(d->whole.note);
+        attr(w, "note", d->whole.note);
     }
     for (int i = 0; i < d->pt.count; i++)
         if (d->pt.parts[i].bootable) {   /* the active partition the BIOS boots */

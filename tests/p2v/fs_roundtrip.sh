@@ -83,5 +83,58 @@ for kind in ntfs-512 ntfs-4096 ntfs-65536 fat12 fat16 fat32 ext2-1k ext3-4k ext4
     echo "$kind: $fs, $(grep -o 'read-bytes="[0-9]*"' "$WORK/out/$kind/manifest.xml")"
     rm -f "$img" "$WORK/$kind.cap" "$WORK/$kind.ref"
 done
+# A GPT disk (FAT16 and ext4 partitions): the table, both GPT headers and
+# the gaps in full, the volumes as their oracles copy them.
+gpt=$WORK/gpt.img
+truncate -s 64M "$gpt"
+sfdisk -q "$gpt" <<EOT
+label: gpt
+start=2048, size=40960, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=data
+start=45056, size=61440, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=linux
+EOT
+make_vol fat16 "$WORK/g1"
+make_vol ext4-4k "$WORK/g2"
+truncate -s $((40960 * 512)) "$WORK/g1"
+truncate -s $((61440 * 512)) "$WORK/g2"
+dd if="$WORK/g1" of="$gpt" bs=512 seek=2048 conv=notrunc status=none
+dd if="$WORK/g2" of="$gpt" bs=512 seek=45056 conv=notrunc status=none
+capture --name gpt --disk "$gpt" --state "$WORK/gpt.session"
+to_raw "$WORK/out/gpt/disk0.$FMT" "$WORK/gpt.cap"
+cp "$gpt" "$WORK/gpt.expect"
+fat_oracle "$WORK/g1" "$WORK/g1.ref"
+oracle ext4-4k "$WORK/g2" "$WORK/g2.ref"
+dd if="$WORK/g1.ref" of="$WORK/gpt.expect" bs=512 seek=2048 conv=notrunc status=none
+dd if="$WORK/g2.ref" of="$WORK/gpt.expect" bs=512 seek=45056 conv=notrunc status=none
+cmp "$WORK/gpt.expect" "$WORK/gpt.cap" || fail "GPT disk differs from the oracle"
+m=$WORK/out/gpt/manifest.xml
+grep -q 'scheme="gpt"' "$m" || fail "GPT not in the manifest"
+grep -q 'number="1" .*filesystem="fat16"' "$m" || fail "GPT partition 1 not FAT16"
+grep -q 'number="2" .*filesystem="ext4"' "$m" || fail "GPT partition 2 not ext4"
+rm -f "$gpt" "$WORK"/gpt.* "$WORK"/g1* "$WORK"/g2*
+
+# NTFS whose $Bitmap lost every bit (the damage ntfs-3g PR #40 calls
+# "oddly common"): the files survive, because every cluster an MFT record
+# references is captured whatever $Bitmap says, and the manifest says so.
+img=$WORK/badbitmap.img
+make_vol ntfs-4096 "$img"
+ntfscat -f "$img" '$Bitmap' >"$WORK/bitmap.bin"
+python3 - "$img" "$WORK/bitmap.bin" <<'PY'
+import sys
+img, bm = sys.argv[1], open(sys.argv[2], "rb").read()
+data = bytearray(open(img, "rb").read())
+at = data.find(bm)
+assert at > 0 and data.find(bm, at + 1) < 0, "cannot locate $Bitmap uniquely"
+data[at:at + len(bm)] = bytes(len(bm))
+open(img, "wb").write(data)
+PY
+capture --name badbitmap --disk "$img" --state "$WORK/bb.session"
+to_raw "$WORK/out/badbitmap/disk0.$FMT" "$WORK/badbitmap.cap"
+for f in a.bin b.txt; do
+    rm -f "$WORK/out.f"
+    read_back ntfs-4096 "$WORK/badbitmap.cap" "$f" "$WORK/out.f"
+    cmp -s "$WORK/f/$f" "$WORK/out.f" || fail "damaged \$Bitmap: $f lost"
+done
+grep -q 'are free in \$Bitmap; kept them' "$WORK/out/badbitmap/manifest.xml" ||
+    fail "damaged \$Bitmap not noted in the manifest"
 stop_server
 echo ok
