@@ -6,17 +6,24 @@
 # zeros) and "aged" (free space full of old random data), then times:
 #   ours      p2v capture -> p2v serve (-O vhd, or raw when vhd is missing)
 #   ours+zstd the same with --compress zstd (bytes on the wire)
+#   ours-nodig the same with --digest none (chunk checksums only)
 #   nbd-ext   nbdkit file + extentlist (the volume's used extents from
 #             partclone.ntfs -D) -> qemu-img convert -O vpc: the virt-p2v
 #             pipeline made as good as it gets
 #   nbdcopy   the same nbdkit export -> nbdcopy to null: (transport only)
 #   ntfsclone ntfsclone --save-image of the volume
 # Medians of ROUNDS (default 3). Needs root (losetup for ntfsclone/mkntfs).
+# The disks are built in WORKDIR, then copied (sparse) to OUT (tmpfs,
+# default /dev/shm/p2v-bench-out) where every tool reads them and writes
+# its output: on a shared machine the page cache does not hold a 4 GiB file,
+# and shared/reference/capture.md also wrote to tmpfs (p2v's fsyncs then
+# cost what the anchors' unsynced writes cost).
 set -eu
 P2V=$(realpath "$1")
 W=${2:-/tmp/p2v-bench}
 ROUNDS=${3:-3}
-mkdir -p "$W"
+OUT=${OUT:-/dev/shm/p2v-bench-out}
+mkdir -p "$W" "$OUT"
 cd "$W"
 DISK_BYTES=$((4 << 30))
 P_START=2048
@@ -102,61 +109,95 @@ time_cmd() {
 }
 
 FMT=vhd
-"$P2V" serve --listen 127.0.0.1:1 --dir /nonexistent -O vhd --token-file token 2>&1 | grep -q "not in this build" && FMT=raw
+"$P2V" serve --listen 127.0.0.1:1 --dir /nonexistent -O vhd --token-file "$W/token" 2>&1 | grep -q "not in this build" && FMT=raw
 
 # ours NAME [capture args]: wall and CPU (agent + server), image size, wire bytes.
 ours() {
     local name=$1; shift
     local port; port=$(free_port)
-    rm -rf out && mkdir out
-    /usr/bin/time -f "%U %S" -o srv.t "$P2V" serve --listen 127.0.0.1:$port --dir out --token-file token \
+    rm -rf "$OUT/out" && mkdir "$OUT/out"
+    /usr/bin/time -f "%U %S" -o srv.t "$P2V" serve --listen 127.0.0.1:$port --dir "$OUT/out" --token-file "$W/token" \
         -O $FMT --once 2>/dev/null &
     local srv=$!
-    for _ in $(seq 100); do grep -q listening out/serve.log 2>/dev/null && break; sleep 0.05; done
-    time_cmd agent.r "$P2V" capture --server 127.0.0.1:$port --token-file token --name b --disk "$name.img" \
-        --state "$W/b.session" -p "$@"
+    for _ in $(seq 100); do grep -q listening "$OUT/out/serve.log" 2>/dev/null && break; sleep 0.05; done
+    time_cmd agent.r "$P2V" capture --server 127.0.0.1:$port --token-file "$W/token" --name b --disk "$name.img" \
+        --state "$OUT/b.session" -p "$@"
     wait $srv
     local wire; wire=$(grep -o 'wire [0-9]*' agent.r.err | tail -1 | awk '{ print $2 }')
-    echo "$(cat agent.r) $(awk '{ print $1 + $2 }' srv.t) $(stat -c %s out/b/disk0.$FMT) ${wire:-0}"
+    echo "$(cat agent.r) $(awk '{ print $1 + $2 }' srv.t) $(stat -c %s "$OUT/out/b/disk0.$FMT") ${wire:-0}"
+}
+
+# nbd_run NAME OUT CMD...: CMD against a fresh nbdkit export of NAME with
+# its used extents; OUT gets "wall cpu" with nbdkit's CPU added.
+nbd_run() {
+    local name=$1 out=$2; shift 2
+    local port; port=$(free_port)
+    rm -f nbdkit.pid
+    /usr/bin/time -f "%U %S" -o nbdkit.t nbdkit -r -f -P nbdkit.pid -i 127.0.0.1 -p $port \
+        --filter=extentlist file "$name.img" extentlist="$OUT/$name.extents" &
+    local t=$!
+    for _ in $(seq 100); do nbdinfo --size nbd://127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.05; done
+    local cmd=() a
+    for a in "$@"; do cmd+=("${a//@URI@/nbd://127.0.0.1:$port}"); done
+    time_cmd "$out" "${cmd[@]}"
+    kill "$(cat nbdkit.pid)"
+    wait $t 2>/dev/null || true
+    awk -v extra="$(awk '{ print $1 + $2 }' nbdkit.t | tail -1)" '{ print $1, $2 + extra }' "$out" >"$out.x"
+    mv "$out.x" "$out"
 }
 
 anchor_nbd() {
-    local name=$1 port; port=$(free_port)
-    nbdkit -r -f -i 127.0.0.1 -p $port --filter=extentlist file "$name.img" extentlist="$W/$name.extents" &
-    local nbd=$!
-    for _ in $(seq 100); do nbdinfo --size nbd://127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.05; done
-    rm -f anchor.vhd
-    /usr/bin/time -f "%U %S" -o nbd.t true
-    time_cmd anchor.r qemu-img convert -f raw -O vpc "nbd://127.0.0.1:$port" anchor.vhd
-    time_cmd copy.r nbdcopy "nbd://127.0.0.1:$port" null:
-    kill $nbd; wait $nbd 2>/dev/null || true
-    echo "$(cat anchor.r) $(stat -c %s anchor.vhd) $(cat copy.r)"
+    local name=$1
+    rm -f "$OUT/anchor.vhd"
+    nbd_run "$name" anchor.r qemu-img convert -f raw -O vpc @URI@ "$OUT/anchor.vhd"
+    nbd_run "$name" copy.r nbdcopy @URI@ null:
+    echo "$(cat anchor.r) $(stat -c %s "$OUT/anchor.vhd") $(cat copy.r)"
+    rm -f "$OUT/anchor.vhd"
+}
+
+# The aged disk without the extent list: what qemu-img's zero detection
+# alone makes of stale free space (size only).
+anchor_zero_detect() {
+    rm -f "$OUT/zd.vhd"
+    qemu-img convert -f raw -O vpc "$1.img" "$OUT/zd.vhd"
+    stat -c %s "$OUT/zd.vhd"
+    rm -f "$OUT/zd.vhd"
 }
 
 anchor_ntfsclone() {
     local name=$1
     LOOP=$(losetup -r -f --show -o $((P_START * 512)) --sizelimit $((P_SECTORS * 512)) "$name.img")
-    rm -f clone.img
-    time_cmd clone.r ntfsclone -q --save-image -O clone.img "$LOOP"
+    rm -f "$OUT/clone.img"
+    time_cmd clone.r ntfsclone -q --save-image -O "$OUT/clone.img" "$LOOP"
     losetup -d "$LOOP"
     LOOP=
-    echo "$(cat clone.r) $(stat -c %s clone.img)"
+    echo "$(cat clone.r) $(stat -c %s "$OUT/clone.img")"
+    rm -f "$OUT/clone.img"
 }
 
 make_content
 for kind in fresh aged; do make_disk $kind $kind; make_extents $kind; done
-cat fresh.img aged.img >/dev/null   # into the page cache, as in the reference runs
+for kind in fresh aged; do
+    cp --sparse=always $kind.img "$OUT/$kind.img"
+    cp $kind.extents $kind.used "$OUT/"
+done
+cd "$OUT"
 
+rm -f "$W/results.txt"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in fresh aged; do
     used=$(cat $kind.used)
     for r in $(seq "$ROUNDS"); do
-        echo "$kind ours $(ours $kind)" >>results.txt
-        echo "$kind zstd $(ours $kind --compress zstd)" >>results.txt
-        echo "$kind nbd $(anchor_nbd $kind)" >>results.txt
-        echo "$kind ntfsclone $(anchor_ntfsclone $kind)" >>results.txt
+        echo "$kind ours $(ours $kind)" >>"$W/results.txt"
+        echo "$kind zstd $(ours $kind --compress zstd)" >>"$W/results.txt"
+        echo "$kind nodig $(ours $kind --digest none)" >>"$W/results.txt"
+        echo "$kind nbd $(anchor_nbd $kind)" >>"$W/results.txt"
+        echo "$kind ntfsclone $(anchor_ntfsclone $kind)" >>"$W/results.txt"
     done
-    echo "$kind used $used" >>results.txt
+    echo "$kind used $used" >>"$W/results.txt"
+    echo "$kind qemu-img-zero-detect-only $(anchor_zero_detect $kind)" >>"$W/results.txt"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+cd "$W"
+rm -rf "$OUT"
 cat results.txt

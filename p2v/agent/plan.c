@@ -54,6 +54,8 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
         d->pt.scheme = VD_PART_NONE;
         snprintf(d->whole.fs, sizeof(d->whole.fs), "%s", m.fs_name);
         d->whole.used_bytes = m.used_bytes;
+        if (m.n_warnings)
+            snprintf(d->whole.note, sizeof(d->whole.note), "%.199s", m.warning);
         for (size_t i = 0; i < m.count && ret == 0; i++)
             ret = add_full(&d->plan, m.ext[i].offset, m.ext[i].length, d->size, errp);
         vd_fs_map_free(&m);
