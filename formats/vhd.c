@@ -346,6 +346,20 @@ static uint32_t bitmap_run_end(const struct bitmap_slice *bm, uint32_t first, ui
     return s < end ? s : end;
 }
 
+/* The part of a request at OFF (LEN bytes left) that lies in one block. */
+struct block_span {
+    uint64_t blk;
+    uint32_t in_blk;    /* byte offset inside the block */
+    size_t n;           /* bytes inside this block */
+};
+
+static struct block_span span_at(const struct vhd_state *s, uint64_t off, uint64_t len)
+{
+    struct block_span sp = { off / s->block_size, (uint32_t)(off % s->block_size), 0 };
+    sp.n = s->block_size - sp.in_blk < len ? s->block_size - sp.in_blk : (size_t)len;
+    return sp;
+}
+
 /* ---- read ---- */
 
 /* Bytes this image does not hold: the parent's, or zeros. */
@@ -405,16 +419,11 @@ static int vhd_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
     if (s->type == VHD_TYPE_FIXED)
         return vd_file_pread(img, buf, len, off, errp);
     uint8_t *p = buf;
-    while (len) {
-        uint64_t blk = off / s->block_size;
-        uint32_t in_blk = (uint32_t)(off % s->block_size);
-        size_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
-        int ret = read_in_block(img, s, blk, in_blk, p, n, errp);
+    for (struct block_span sp; len; p += sp.n, off += sp.n, len -= sp.n) {
+        sp = span_at(s, off, len);
+        int ret = read_in_block(img, s, sp.blk, sp.in_blk, p, sp.n, errp);
         if (ret < 0)
             return ret;
-        p += n;
-        off += n;
-        len -= n;
     }
     return 0;
 }
@@ -595,21 +604,16 @@ static int vhd_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_
     if (s->type == VHD_TYPE_FIXED)
         return vd_file_pwrite(img, buf, len, off, errp);
     const uint8_t *p = buf;
-    while (len) {
-        uint64_t blk = off / s->block_size;
-        uint32_t in_blk = (uint32_t)(off % s->block_size);
-        size_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+    for (struct block_span sp; len; p += sp.n, off += sp.n, len -= sp.n) {
+        sp = span_at(s, off, len);
         int ret;
-        if (in_blk % VHD_SECTOR || n % VHD_SECTOR)
-            ret = write_unaligned(img, s, blk, in_blk, p, n, errp);
+        if (sp.in_blk % VHD_SECTOR || sp.n % VHD_SECTOR)
+            ret = write_unaligned(img, s, sp.blk, sp.in_blk, p, sp.n, errp);
         else
-            ret = write_sectors(img, s, blk, in_blk / VHD_SECTOR,
-                                (uint32_t)(n / VHD_SECTOR), p, errp);
+            ret = write_sectors(img, s, sp.blk, sp.in_blk / VHD_SECTOR,
+                                (uint32_t)(sp.n / VHD_SECTOR), p, errp);
         if (ret < 0)
             return ret;
-        p += n;
-        off += n;
-        len -= n;
     }
     return 0;
 }
@@ -627,13 +631,12 @@ static int vhd_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
         return fallocate(img->fd, mode, (off_t)off, (off_t)len) == 0 ? 0 : -ENOTSUP;
     if (s->type == VHD_TYPE_DIFF)
         return -ENOTSUP;
-    while (len) {
-        uint64_t blk = off / s->block_size;
-        uint32_t in_blk = (uint32_t)(off % s->block_size);
-        uint64_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
-        uint32_t e = bat_get(s, blk);
+    for (struct block_span sp; len; off += sp.n, len -= sp.n) {
+        sp = span_at(s, off, len);
+        uint64_t n = sp.n;
+        uint32_t e = bat_get(s, sp.blk);
         if (e != VHD_UNALLOCATED) {
-            uint64_t at = (uint64_t)e * VHD_SECTOR + s->bitmap_size + in_blk;
+            uint64_t at = (uint64_t)e * VHD_SECTOR + s->bitmap_size + sp.in_blk;
             if (fallocate(img->fd, mode, (off_t)at, (off_t)n) < 0) {
                 static const uint8_t zeros[65536];
                 for (uint64_t done = 0; done < n;) {
@@ -645,8 +648,6 @@ static int vhd_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
                 }
             }
         }
-        off += n;
-        len -= n;
     }
     return 0;
 }

@@ -1,10 +1,11 @@
-/* vdisk convert: the copy engine. Worker threads (8 by default; more than the cores, as workers also wait)
- * take fixed chunks in turn, ask the source's block status (through the
- * whole backing chain, so a differencing disk converts to its merged
- * content), read only data extents in large requests, skip every zero
- * 4 KiB granule, and write the rest out of order into a fresh target. The
- * target is written under a temporary name and renamed when complete, so an
- * interrupted conversion never leaves a plausible but partial OUT. */
+/* vdisk convert: the copy engine. Worker threads (8 by default: more than
+ * the cores, as workers also wait on I/O) take fixed chunks in turn, ask
+ * the source's block status (through the whole backing chain, so a
+ * differencing disk converts to its merged content), read only data
+ * extents in large requests, skip every zero 4 KiB granule, and write the
+ * rest out of order into a fresh target. The target is written under a
+ * temporary name and renamed when complete, so an interrupted conversion
+ * never leaves a plausible but partial OUT. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
