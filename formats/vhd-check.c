@@ -118,10 +118,13 @@ static int check_locators(int fd, const char *path, uint64_t hdr_off, uint64_t d
                              "0x%08x", i, (unsigned long long)at, code);
             continue;
         }
-        /* The data space is in sectors by the spec; Windows writes bytes. */
-        uint64_t reserved = (uint64_t)space * VHD_SECTOR;
-        if (reserved < length)
-            reserved = space >= length ? space : length;
+        /* The data space is in sectors by the spec, in bytes from Windows:
+         * either way it must hold the path; the region the locator claims
+         * is what the path occupies. */
+        uint64_t reserved = length;
+        if ((uint64_t)space * VHD_SECTOR < length && space < length)
+            vd_check_problem(chk, "parent locator %d at offset %llu: data space %u is smaller "
+                             "than the path length %u", i, (unsigned long long)at, space, length);
         if (offset > data_end || reserved > data_end - offset) {
             vd_check_problem(chk, "parent locator %d at offset %llu: its data at offset %llu "
                              "(%llu bytes) lies beyond the end of the data at %llu", i,
