@@ -241,7 +241,9 @@ static int image_open(const char *path, const char *format, unsigned flags,
         goto err_free;
     }
 
-    img->fd = open(path, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named by a crafted parent locator must not hang
+     * the open (file_size() then refuses it); regular files ignore it. */
+    img->fd = open(path, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
     if (img->fd < 0) {
         ret = vd_error_set_errno(errp, -errno, "cannot open '%s'", path);
         goto err_free;
@@ -604,7 +606,7 @@ int vd_image_check(const char *path, const char *format,
     const struct vd_format *drv = NULL;
     if (format && !(drv = vd_format_find(format)))
         return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return vd_error_set_errno(errp, -errno, "cannot open '%s'", path);
     struct stat st;
