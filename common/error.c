@@ -9,6 +9,7 @@
 /* Falls back to a static error when even the error cannot be allocated. */
 static struct vd_error oom_error = { -ENOMEM, "out of memory" };
 
+__attribute__((format(printf, 4, 0)))
 static int set_v(struct vd_error **errp, int code, int with_errno,
                  const char *fmt, va_list ap)
 {

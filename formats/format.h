@@ -1,0 +1,160 @@
+/* The format driver contract: one static const struct vd_format per format,
+ * listed in formats/registry.c. Only format drivers and the core include it. */
+#ifndef FORMATS_FORMAT_H
+#define FORMATS_FORMAT_H
+
+#include <sys/types.h>
+
+#include "formats/image.h"
+
+struct vd_check;
+
+/* The core's handle; drivers keep their own state in `opaque`. */
+struct vd_image {
+    const struct vd_format *drv;
+    void *opaque;               /* drv->instance_size zeroed bytes */
+    char *path;
+    int fd;
+    bool writable;
+    uint64_t size;              /* virtual size: set by drv->open */
+    struct vd_image *backing;   /* parent, opened by vd_image_open_backing */
+    char *backing_path;         /* resolved parent path, set by the driver */
+    const struct vd_image *child;   /* while opening a chain: loop detection */
+    dev_t st_dev;               /* identity of the file, for loop detection */
+    ino_t st_ino;
+};
+
+/* What a probe sees: the first bytes of the file and its last 1 KiB. */
+struct vd_probe {
+    const char *path;
+    uint64_t file_size;
+    const uint8_t *head;        /* file start */
+    size_t head_len;            /* up to 64 KiB, less for smaller files */
+    const uint8_t *tail;        /* the last tail_len bytes of the file */
+    size_t tail_len;            /* up to 1024 */
+};
+
+/* A parsed -o option list; drivers read keys with vd_options_get(). */
+struct vd_option {
+    const char *key;
+    const char *value;
+};
+
+struct vd_options {
+    int count;
+    struct vd_option items[32];
+};
+
+/* Returns the value of KEY, or NULL when not given. */
+const char *vd_options_get(const struct vd_options *opts, const char *key);
+
+/* A create option a driver accepts; the core rejects any other key. */
+struct vd_option_desc {
+    const char *key;
+    const char *help;
+};
+
+struct vd_create_args {
+    uint64_t size;                  /* requested virtual size in bytes */
+    const struct vd_options *opts;
+    /* Differencing child: the parent, opened read-only (NULL: none). */
+    struct vd_image *backing;
+    const char *backing_arg;        /* the parent path as the user gave it */
+};
+
+struct vd_format {
+    const char *name;                   /* "vhd" */
+    const char *const *aliases;         /* NULL-terminated, or NULL */
+    const char *description;
+    size_t instance_size;               /* bytes of img->opaque */
+
+    /* Scores 0..100 how surely the file is this format, from magic numbers
+     * only (100: certain; raw answers 1). Must not trust any field. */
+    int (*probe)(const struct vd_probe *p);
+
+    /* Validates all metadata before trusting it, sets img->size, and for a
+     * differencing image sets img->backing_path and, unless
+     * VD_OPEN_NO_BACKING, calls vd_image_open_backing(). img->fd is open
+     * (O_RDWR when img->writable). */
+    int (*open)(struct vd_image *img, unsigned flags, struct vd_error **errp);
+    /* Frees driver state; called once after a successful open. */
+    void (*close)(struct vd_image *img);
+
+    /* OFF + LEN is within img->size; may run concurrently from several
+     * threads. Read the parent for ranges left to it. */
+    int (*pread)(struct vd_image *img, void *buf, size_t len, uint64_t off,
+                 struct vd_error **errp);
+    /* NULL for a read-only format. Concurrent calls touch disjoint ranges;
+     * the driver serialises its own metadata updates. Must be crash-safe:
+     * data reaches the file before metadata that points at it. */
+    int (*pwrite)(struct vd_image *img, const void *buf, size_t len,
+                  uint64_t off, struct vd_error **errp);
+    /* May be NULL: the core then writes zero buffers through pwrite. */
+    int (*write_zeroes)(struct vd_image *img, uint64_t len, uint64_t off,
+                        struct vd_error **errp);
+    /* May be NULL: the core then fdatasync()s the file. */
+    int (*flush)(struct vd_image *img, struct vd_error **errp);
+
+    /* Longest single-kind run at OFF, at most LEN bytes, describing this
+     * image only: ranges left to the parent are VD_EXTENT_BACKING (the core
+     * resolves them). May be NULL: everything is data. */
+    int (*block_status)(struct vd_image *img, uint64_t off, uint64_t len,
+                        struct vd_extent *ext, struct vd_error **errp);
+
+    /* Creates PATH (which does not exist yet) from ARGS. */
+    int (*create)(const char *path, const struct vd_create_args *args,
+                  struct vd_error **errp);
+    const struct vd_option_desc *create_options;   /* {NULL} terminated */
+
+    /* Format-specific fields for vdisk info. May be NULL. */
+    void (*info)(struct vd_image *img, struct vd_info *info);
+
+    /* Structural check of an unopened file of SIZE bytes: reports every
+     * problem with vd_check_problem() and must not trust any field. Returns
+     * 0, or a negative errno (with errp set) when it cannot check at all.
+     * May be NULL: the format has no structure to check. */
+    int (*check)(int fd, const char *path, uint64_t size, struct vd_check *chk,
+                 struct vd_error **errp);
+};
+
+/* Problem reporting for drivers' check hooks. */
+struct vd_check {
+    vd_check_report_fn *report;
+    void *ctx;
+    int problems;
+};
+
+void vd_check_problem(struct vd_check *chk, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* For drivers: opens the parent at img->backing_path (probing its format)
+ * with the flags the child was opened with, and refuses loops. */
+int vd_image_open_backing(struct vd_image *img, unsigned flags,
+                          struct vd_error **errp);
+
+/* For drivers: full pread/pwrite on img->fd with EINTR and short-transfer
+ * handling; errors name the file and offset. */
+int vd_file_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
+                  struct vd_error **errp);
+int vd_file_pwrite(struct vd_image *img, const void *buf, size_t len,
+                   uint64_t off, struct vd_error **errp);
+/* The same on a bare descriptor (create, check). */
+int vd_fd_pread(int fd, const char *path, void *buf, size_t len, uint64_t off,
+                struct vd_error **errp);
+int vd_fd_pwrite(int fd, const char *path, const void *buf, size_t len,
+                 uint64_t off, struct vd_error **errp);
+
+/* Adds a format-specific field to INFO (printf-style value). */
+void vd_info_add(struct vd_info *info, const char *key, bool is_number,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void vd_info_warn(struct vd_info *info, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The registry (formats/registry.c): every driver, in probe order. */
+extern const struct vd_format *const vd_formats[];
+const struct vd_format *vd_format_find(const char *name);
+
+extern const struct vd_format vd_format_raw;
+extern const struct vd_format vd_format_vhd;
+
+#endif

@@ -1,0 +1,584 @@
+/* The image core: probing, opening chains, bounds checks, block status
+ * resolution through backing chains, create options, info and check. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats/format.h"
+
+/* Deep enough for any real undo-disk chain, shallow enough that a crafted
+ * chain cannot exhaust the stack or the descriptor table. */
+#define MAX_CHAIN_DEPTH 64
+#define PROBE_HEAD 65536
+#define PROBE_TAIL 1024
+
+static const uint8_t zero_buffer[65536];
+
+const struct vd_format *vd_format_find(const char *name)
+{
+    for (int i = 0; vd_formats[i]; i++) {
+        const struct vd_format *f = vd_formats[i];
+        if (strcmp(f->name, name) == 0)
+            return f;
+        for (int j = 0; f->aliases && f->aliases[j]; j++)
+            if (strcmp(f->aliases[j], name) == 0)
+                return f;
+    }
+    return NULL;
+}
+
+bool vd_format_known(const char *name)
+{
+    return vd_format_find(name) != NULL;
+}
+
+void vd_format_list(char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (int i = 0; vd_formats[i] && used < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", vd_formats[i]->name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+int vd_format_print_options(const char *format, FILE *out)
+{
+    const struct vd_format *f = vd_format_find(format);
+    if (!f)
+        return -EINVAL;
+    for (const struct vd_option_desc *d = f->create_options; d && d->key; d++)
+        fprintf(out, "  %s: %s\n", d->key, d->help);
+    return 0;
+}
+
+/* ---- file I/O helpers for drivers ---- */
+
+int vd_fd_pread(int fd, const char *path, void *buf, size_t len, uint64_t off,
+                struct vd_error **errp)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return vd_error_set_errno(errp, -errno, "%s: read error at offset %llu",
+                                      path, (unsigned long long)off);
+        }
+        if (n == 0)
+            return vd_error_set(errp, -EIO, "%s: unexpected end of file at offset %llu "
+                                "(the image is truncated)", path, (unsigned long long)off);
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int vd_fd_pwrite(int fd, const char *path, const void *buf, size_t len,
+                 uint64_t off, struct vd_error **errp)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return vd_error_set_errno(errp, -errno, "%s: write error at offset %llu",
+                                      path, (unsigned long long)off);
+        }
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int vd_file_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
+                  struct vd_error **errp)
+{
+    return vd_fd_pread(img->fd, img->path, buf, len, off, errp);
+}
+
+int vd_file_pwrite(struct vd_image *img, const void *buf, size_t len,
+                   uint64_t off, struct vd_error **errp)
+{
+    return vd_fd_pwrite(img->fd, img->path, buf, len, off, errp);
+}
+
+/* Size of a regular file or a block device. */
+static int file_size(int fd, const char *path, uint64_t *size, struct stat *st,
+                     struct vd_error **errp)
+{
+    if (fstat(fd, st) < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot stat", path);
+    if (S_ISREG(st->st_mode)) {
+        *size = (uint64_t)st->st_size;
+        return 0;
+    }
+    if (S_ISBLK(st->st_mode)) {
+        if (ioctl(fd, BLKGETSIZE64, size) < 0)
+            return vd_error_set_errno(errp, -errno, "%s: cannot get the device size", path);
+        return 0;
+    }
+    return vd_error_set(errp, -EINVAL, "%s: not a regular file or block device", path);
+}
+
+/* ---- probing ---- */
+
+static int probe_format(int fd, const char *path, uint64_t size,
+                        const struct vd_format **drvp, struct vd_error **errp)
+{
+    uint8_t *head = malloc(PROBE_HEAD);
+    uint8_t tail[PROBE_TAIL];
+    if (!head)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
+    size_t head_len = size < PROBE_HEAD ? (size_t)size : PROBE_HEAD;
+    size_t tail_len = size < PROBE_TAIL ? (size_t)size : PROBE_TAIL;
+    int ret = vd_fd_pread(fd, path, head, head_len, 0, errp);
+    if (ret == 0)
+        ret = vd_fd_pread(fd, path, tail, tail_len, size - tail_len, errp);
+    if (ret < 0) {
+        free(head);
+        return ret;
+    }
+    struct vd_probe p = {
+        .path = path, .file_size = size,
+        .head = head, .head_len = head_len, .tail = tail, .tail_len = tail_len,
+    };
+    int best_score = 0;
+    const struct vd_format *best = NULL;
+    for (int i = 0; vd_formats[i]; i++) {
+        int score = vd_formats[i]->probe ? vd_formats[i]->probe(&p) : 0;
+        if (score > best_score) {
+            best_score = score;
+            best = vd_formats[i];
+        }
+    }
+    free(head);
+    if (!best)
+        return vd_error_set(errp, -EINVAL, "%s: unknown image format", path);
+    *drvp = best;
+    return 0;
+}
+
+/* ---- open and close ---- */
+
+static void image_free(struct vd_image *img)
+{
+    if (!img)
+        return;
+    if (img->fd >= 0)
+        close(img->fd);
+    free(img->opaque);
+    free(img->path);
+    free(img->backing_path);
+    free(img);
+}
+
+static int image_open(const char *path, const char *format, unsigned flags,
+                      const struct vd_image *child,
+                      struct vd_image **imgp, struct vd_error **errp)
+{
+    *imgp = NULL;
+    int depth = 0;
+    for (const struct vd_image *c = child; c; c = c->child)
+        depth++;
+    if (depth > MAX_CHAIN_DEPTH)
+        return vd_error_set(errp, -ELOOP, "%s: backing chain deeper than %d images",
+                            path, MAX_CHAIN_DEPTH);
+
+    const struct vd_format *drv = NULL;
+    if (format && !(drv = vd_format_find(format))) {
+        char names[256];
+        vd_format_list(names, sizeof(names));
+        return vd_error_set(errp, -EINVAL, "unknown format '%s' (known: %s)", format, names);
+    }
+
+    struct vd_image *img = calloc(1, sizeof(*img));
+    if (!img)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
+    img->fd = -1;
+    img->child = child;
+    img->writable = (flags & VD_OPEN_WRITE) != 0;
+    img->path = strdup(path);
+    int ret;
+    if (!img->path) {
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
+        goto err_free;
+    }
+
+    img->fd = open(path, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (img->fd < 0) {
+        ret = vd_error_set_errno(errp, -errno, "cannot open '%s'", path);
+        goto err_free;
+    }
+    struct stat st;
+    uint64_t size;
+    ret = file_size(img->fd, path, &size, &st, errp);
+    if (ret < 0)
+        goto err_free;
+    img->st_dev = st.st_dev;
+    img->st_ino = st.st_ino;
+    for (const struct vd_image *c = child; c; c = c->child) {
+        if (c->st_dev == st.st_dev && c->st_ino == st.st_ino) {
+            ret = vd_error_set(errp, -ELOOP, "%s: backing chain loops back to '%s'",
+                               child->path, path);
+            goto err_free;
+        }
+    }
+
+    if (!drv) {
+        ret = probe_format(img->fd, path, size, &drv, errp);
+        if (ret < 0)
+            goto err_free;
+    }
+    img->drv = drv;
+    if (img->writable && !drv->pwrite) {
+        ret = vd_error_set(errp, -EROFS, "%s: format %s cannot be written", path, drv->name);
+        goto err_free;
+    }
+    if (drv->instance_size) {
+        img->opaque = calloc(1, drv->instance_size);
+        if (!img->opaque) {
+            ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
+            goto err_free;
+        }
+    }
+    ret = drv->open(img, flags, errp);
+    if (ret < 0)
+        goto err_free;
+    img->child = NULL;
+    *imgp = img;
+    return 0;
+
+err_free:
+    image_free(img);
+    return ret;
+}
+
+int vd_image_open(const char *path, const char *format, unsigned flags,
+                  struct vd_image **imgp, struct vd_error **errp)
+{
+    return image_open(path, format, flags, NULL, imgp, errp);
+}
+
+int vd_image_open_backing(struct vd_image *img, unsigned flags,
+                          struct vd_error **errp)
+{
+    unsigned bflags = flags & ~VD_OPEN_WRITE;
+    if (flags & VD_OPEN_WRITE_BACKING)
+        bflags |= VD_OPEN_WRITE;
+    int ret = image_open(img->backing_path, NULL, bflags, img, &img->backing, errp);
+    if (ret < 0)
+        vd_error_prefix(errp, "parent of '%s'", img->path);
+    return ret;
+}
+
+int vd_image_close(struct vd_image *img, struct vd_error **errp)
+{
+    if (!img)
+        return 0;
+    int ret = 0;
+    if (img->writable)
+        ret = vd_image_flush(img, errp);
+    if (img->drv && img->drv->close)
+        img->drv->close(img);
+    int bret = vd_image_close(img->backing, errp);
+    image_free(img);
+    return ret < 0 ? ret : bret;
+}
+
+/* ---- accessors ---- */
+
+uint64_t vd_image_size(const struct vd_image *img) { return img->size; }
+const char *vd_image_path(const struct vd_image *img) { return img->path; }
+const char *vd_image_format(const struct vd_image *img) { return img->drv->name; }
+bool vd_image_writable(const struct vd_image *img) { return img->writable; }
+struct vd_image *vd_image_backing(const struct vd_image *img) { return img->backing; }
+const char *vd_image_backing_path(const struct vd_image *img) { return img->backing_path; }
+
+/* ---- I/O ---- */
+
+static int check_range(const struct vd_image *img, uint64_t len, uint64_t off,
+                       struct vd_error **errp)
+{
+    if (off > img->size || len > img->size - off)
+        return vd_error_set(errp, -EINVAL, "%s: access at offset %llu length %llu is "
+                            "beyond the end of the disk (%llu bytes)", img->path,
+                            (unsigned long long)off, (unsigned long long)len,
+                            (unsigned long long)img->size);
+    return 0;
+}
+
+int vd_image_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
+                   struct vd_error **errp)
+{
+    int ret = check_range(img, len, off, errp);
+    if (ret < 0 || len == 0)
+        return ret;
+    return img->drv->pread(img, buf, len, off, errp);
+}
+
+int vd_image_pwrite(struct vd_image *img, const void *buf, size_t len,
+                    uint64_t off, struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    int ret = check_range(img, len, off, errp);
+    if (ret < 0 || len == 0)
+        return ret;
+    return img->drv->pwrite(img, buf, len, off, errp);
+}
+
+int vd_image_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
+                          struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    int ret = check_range(img, len, off, errp);
+    if (ret < 0 || len == 0)
+        return ret;
+    if (img->drv->write_zeroes) {
+        ret = img->drv->write_zeroes(img, len, off, errp);
+        if (ret != -ENOTSUP)
+            return ret;
+    }
+    while (len) {
+        size_t n = len < sizeof(zero_buffer) ? (size_t)len : sizeof(zero_buffer);
+        ret = img->drv->pwrite(img, zero_buffer, n, off, errp);
+        if (ret < 0)
+            return ret;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int vd_image_flush(struct vd_image *img, struct vd_error **errp)
+{
+    if (!img->writable)
+        return 0;
+    if (img->drv->flush)
+        return img->drv->flush(img, errp);
+    if (fdatasync(img->fd) < 0 && errno != EINVAL)
+        return vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    return 0;
+}
+
+int vd_image_block_status(struct vd_image *img, uint64_t off, uint64_t len,
+                          unsigned flags, struct vd_extent *ext,
+                          struct vd_error **errp)
+{
+    int ret = check_range(img, len, off, errp);
+    if (ret < 0)
+        return ret;
+    if (len == 0)
+        return vd_error_set(errp, -EINVAL, "%s: block status of an empty range", img->path);
+    if (!img->drv->block_status) {
+        *ext = (struct vd_extent){ off, len, VD_EXTENT_DATA };
+    } else {
+        ret = img->drv->block_status(img, off, len, ext, errp);
+        if (ret < 0)
+            return ret;
+        if (ext->offset != off || ext->length == 0 || ext->length > len)
+            return vd_error_set(errp, -EIO, "%s: format driver returned a bad extent "
+                                "at offset %llu", img->path, (unsigned long long)off);
+    }
+    if (ext->kind != VD_EXTENT_BACKING || (flags & VD_STATUS_SHALLOW))
+        return 0;
+
+    /* Left to the parent: the parent says what is there. Beyond the end of
+     * a smaller parent, nothing is. */
+    struct vd_image *parent = img->backing;
+    if (!parent)
+        return vd_error_set(errp, -EINVAL, "%s: the parent image is not open", img->path);
+    if (off >= parent->size) {
+        ext->kind = VD_EXTENT_UNALLOCATED;
+        return 0;
+    }
+    uint64_t plen = ext->length;
+    if (plen > parent->size - off)
+        plen = parent->size - off;
+    struct vd_extent pext;
+    ret = vd_image_block_status(parent, off, plen, flags, &pext, errp);
+    if (ret < 0)
+        return ret;
+    *ext = pext;
+    return 0;
+}
+
+/* ---- create ---- */
+
+/* Splits "k=v,k2=v2" in place; a bare "k" means "k=on". */
+static int parse_options(char *text, struct vd_options *opts, struct vd_error **errp)
+{
+    opts->count = 0;
+    if (!text)
+        return 0;
+    for (char *save = NULL, *item = strtok_r(text, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (opts->count == (int)(sizeof(opts->items) / sizeof(opts->items[0])))
+            return vd_error_set(errp, -EINVAL, "too many -o options");
+        char *eq = strchr(item, '=');
+        if (eq)
+            *eq = '\0';
+        if (!*item)
+            return vd_error_set(errp, -EINVAL, "empty option name in -o");
+        opts->items[opts->count].key = item;
+        opts->items[opts->count].value = eq ? eq + 1 : "on";
+        opts->count++;
+    }
+    return 0;
+}
+
+const char *vd_options_get(const struct vd_options *opts, const char *key)
+{
+    const char *value = NULL;
+    for (int i = 0; opts && i < opts->count; i++)
+        if (strcmp(opts->items[i].key, key) == 0)
+            value = opts->items[i].value;   /* the last one given wins */
+    return value;
+}
+
+static int check_option_keys(const struct vd_format *drv, const struct vd_options *opts,
+                             struct vd_error **errp)
+{
+    for (int i = 0; i < opts->count; i++) {
+        const struct vd_option_desc *d = drv->create_options;
+        while (d && d->key && strcmp(d->key, opts->items[i].key) != 0)
+            d++;
+        if (!d || !d->key)
+            return vd_error_set(errp, -EINVAL, "format %s has no option '%s'",
+                                drv->name, opts->items[i].key);
+    }
+    return 0;
+}
+
+int vd_image_create(const char *path, const char *format, uint64_t size,
+                    const char *options, const char *backing,
+                    struct vd_error **errp)
+{
+    const struct vd_format *drv = vd_format_find(format);
+    if (!drv) {
+        char names[256];
+        vd_format_list(names, sizeof(names));
+        return vd_error_set(errp, -EINVAL, "unknown format '%s' (known: %s)", format, names);
+    }
+    if (!drv->create)
+        return vd_error_set(errp, -ENOTSUP, "format %s cannot be created", drv->name);
+
+    char *text = options ? strdup(options) : NULL;
+    if (options && !text)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    struct vd_options opts;
+    int ret = parse_options(text, &opts, errp);
+    if (ret == 0)
+        ret = check_option_keys(drv, &opts, errp);
+
+    struct vd_image *parent = NULL;
+    if (ret == 0 && backing) {
+        ret = vd_image_open(backing, NULL, 0, &parent, errp);
+        if (ret < 0)
+            vd_error_prefix(errp, "backing file");
+        else if (size == 0)
+            size = parent->size;
+    }
+    if (ret == 0) {
+        struct vd_create_args args = {
+            .size = size, .opts = &opts, .backing = parent, .backing_arg = backing,
+        };
+        ret = drv->create(path, &args, errp);
+    }
+    vd_image_close(parent, NULL);
+    free(text);
+    return ret;
+}
+
+/* ---- info and check ---- */
+
+void vd_info_add(struct vd_info *info, const char *key, bool is_number,
+                 const char *fmt, ...)
+{
+    if (info->n_fields >= VD_INFO_MAX_FIELDS)
+        return;
+    struct vd_info_field *f = &info->fields[info->n_fields++];
+    snprintf(f->key, sizeof(f->key), "%s", key);
+    f->is_number = is_number;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->value, sizeof(f->value), fmt, ap);
+    va_end(ap);
+}
+
+void vd_info_warn(struct vd_info *info, const char *fmt, ...)
+{
+    if (info->n_warnings >= VD_INFO_MAX_WARNINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(info->warnings[info->n_warnings++], sizeof(info->warnings[0]), fmt, ap);
+    va_end(ap);
+}
+
+void vd_image_info(struct vd_image *img, struct vd_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->format = img->drv->name;
+    info->virtual_size = img->size;
+    info->backing_file = img->backing_path;
+    struct stat st;
+    if (fstat(img->fd, &st) == 0) {
+        info->actual_size = (uint64_t)st.st_blocks * 512;
+        info->file_length = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : img->size;
+    }
+    if (img->drv->info)
+        img->drv->info(img, info);
+}
+
+void vd_check_problem(struct vd_check *chk, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    chk->problems++;
+    if (chk->report)
+        chk->report(chk->ctx, line);
+}
+
+int vd_image_check(const char *path, const char *format,
+                   vd_check_report_fn *report, void *ctx,
+                   struct vd_error **errp)
+{
+    const struct vd_format *drv = NULL;
+    if (format && !(drv = vd_format_find(format)))
+        return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vd_error_set_errno(errp, -errno, "cannot open '%s'", path);
+    struct stat st;
+    uint64_t size;
+    int ret = file_size(fd, path, &size, &st, errp);
+    if (ret == 0 && !drv)
+        ret = probe_format(fd, path, size, &drv, errp);
+    if (ret == 0) {
+        struct vd_check chk = { .report = report, .ctx = ctx };
+        ret = drv->check ? drv->check(fd, path, size, &chk, errp) : 0;
+        if (ret == 0)
+            ret = chk.problems;
+    }
+    close(fd);
+    return ret;
+}

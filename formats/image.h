@@ -1,0 +1,142 @@
+/* The image library's public API: every tool reads and writes disk images
+ * through a struct vd_image, whatever the format on disk. */
+#ifndef FORMATS_IMAGE_H
+#define FORMATS_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+struct vd_image;
+
+/* Flags for vd_image_open(). Read-only is the default: a source image is
+ * never written unless the caller asks for it. */
+enum {
+    VD_OPEN_WRITE = 1u << 0,       /* open for pwrite/flush */
+    VD_OPEN_NO_BACKING = 1u << 1,  /* do not open the backing chain (info) */
+    VD_OPEN_WRITE_BACKING = 1u << 2, /* open the backing chain writable too (commit) */
+};
+
+/*
+ * Opens PATH as FORMAT ("raw", "vhd", or an alias such as "vpc"); with
+ * FORMAT NULL the format is probed: every driver scores the file and the
+ * highest score wins, raw being the fallback. Metadata is validated before
+ * anything in it is trusted. A differencing image opens its parent chain
+ * (resolved relative to the child) unless VD_OPEN_NO_BACKING.
+ */
+int vd_image_open(const char *path, const char *format, unsigned flags,
+                  struct vd_image **imgp, struct vd_error **errp);
+
+/* Flushes (when writable) and frees the image and its backing chain.
+ * Returns the flush error, if any; the image is freed in every case. */
+int vd_image_close(struct vd_image *img, struct vd_error **errp);
+
+/* Whole-request I/O at any byte offset and length inside the virtual size;
+ * a request that reaches past the end is an error (-EINVAL), never a short
+ * read. pread may be called from several threads at once; so may pwrite on
+ * disjoint ranges. Unallocated ranges read as zeros, or from the backing
+ * image when there is one. */
+int vd_image_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
+                   struct vd_error **errp);
+int vd_image_pwrite(struct vd_image *img, const void *buf, size_t len,
+                    uint64_t off, struct vd_error **errp);
+/* Makes the range read as zeros, deallocating where the format can. */
+int vd_image_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
+                          struct vd_error **errp);
+int vd_image_flush(struct vd_image *img, struct vd_error **errp);
+
+uint64_t vd_image_size(const struct vd_image *img);
+const char *vd_image_path(const struct vd_image *img);
+const char *vd_image_format(const struct vd_image *img);
+bool vd_image_writable(const struct vd_image *img);
+/* The parent of a differencing image, or NULL (also with VD_OPEN_NO_BACKING). */
+struct vd_image *vd_image_backing(const struct vd_image *img);
+/* The parent's path as resolved from the child (even with
+ * VD_OPEN_NO_BACKING), or NULL for an image without a parent. */
+const char *vd_image_backing_path(const struct vd_image *img);
+
+/* Block status: what a range holds, without reading its data. */
+enum vd_extent_kind {
+    VD_EXTENT_DATA,         /* allocated: read it */
+    VD_EXTENT_ZERO,         /* known to read as zeros (allocated or not) */
+    VD_EXTENT_UNALLOCATED,  /* no storage anywhere in the chain: reads as zeros */
+    VD_EXTENT_BACKING,      /* only with VD_STATUS_SHALLOW: left to the parent */
+};
+
+struct vd_extent {
+    uint64_t offset;
+    uint64_t length;
+    enum vd_extent_kind kind;
+};
+
+enum {
+    /* Report the top image's own allocation: ranges it leaves to its
+     * parent come back as VD_EXTENT_BACKING instead of being resolved. */
+    VD_STATUS_SHALLOW = 1u << 0,
+};
+
+/* Fills *ext with the longest run of one kind that starts at OFF, at most
+ * LEN bytes (LEN > 0, OFF + LEN within the size). */
+int vd_image_block_status(struct vd_image *img, uint64_t off, uint64_t len,
+                          unsigned flags, struct vd_extent *ext,
+                          struct vd_error **errp);
+
+/*
+ * Creates a new image. OPTIONS is the text of -o ("key=value,key=value",
+ * or NULL); keys the format does not know are an error before anything is
+ * written. BACKING (NULL for none) makes a differencing child of that
+ * image; SIZE 0 then means the parent's size.
+ */
+int vd_image_create(const char *path, const char *format, uint64_t size,
+                    const char *options, const char *backing,
+                    struct vd_error **errp);
+
+/* What `vdisk info` shows. Drivers add format-specific fields. */
+#define VD_INFO_MAX_FIELDS 24
+#define VD_INFO_MAX_WARNINGS 8
+
+struct vd_info_field {
+    char key[32];         /* JSON key, as qemu-img names it where it has one */
+    char value[160];
+    bool is_number;       /* value is a decimal integer (unquoted in JSON) */
+};
+
+struct vd_info {
+    const char *format;
+    uint64_t virtual_size;
+    uint64_t actual_size;       /* bytes the file occupies on the host */
+    uint64_t file_length;       /* bytes in the file (apparent size) */
+    uint32_t cluster_size;      /* allocation unit, 0 when none */
+    const char *backing_file;   /* resolved parent path or NULL */
+    int n_fields;
+    struct vd_info_field fields[VD_INFO_MAX_FIELDS];
+    int n_warnings;
+    char warnings[VD_INFO_MAX_WARNINGS][200];
+};
+
+/* Fills INFO for IMG (which stays owner of the strings it points to). */
+void vd_image_info(struct vd_image *img, struct vd_info *info);
+
+/*
+ * Structural check of the file at PATH (probed when FORMAT is NULL), without
+ * trusting its metadata: every problem found is passed to REPORT, one line
+ * each, naming the offset. Returns the number of problems (0: clean), or a
+ * negative errno when the file cannot be checked at all.
+ */
+typedef void vd_check_report_fn(void *ctx, const char *problem);
+int vd_image_check(const char *path, const char *format,
+                   vd_check_report_fn *report, void *ctx,
+                   struct vd_error **errp);
+
+/* The registered formats' names in probe order ("vhd, raw"), for --help
+ * and error messages. */
+void vd_format_list(char *buf, size_t len);
+bool vd_format_known(const char *name);
+/* Prints the create options FORMAT accepts, one "  key: help" line each;
+ * returns -EINVAL for an unknown format. */
+int vd_format_print_options(const char *format, FILE *out);
+
+#endif

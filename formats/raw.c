@@ -1,0 +1,105 @@
+/* raw: the disk's bytes as they are; host holes read as zeros. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats/format.h"
+
+static int raw_probe(const struct vd_probe *p)
+{
+    return 1;   /* anything is a raw image; every other format outbids this */
+}
+
+static int raw_open(struct vd_image *img, unsigned flags, struct vd_error **errp)
+{
+    struct stat st;
+    if (fstat(img->fd, &st) < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot stat", img->path);
+    if (S_ISREG(st.st_mode)) {
+        img->size = (uint64_t)st.st_size;
+    } else {
+        off_t end = lseek(img->fd, 0, SEEK_END);
+        if (end < 0)
+            return vd_error_set_errno(errp, -errno, "%s: cannot get the size", img->path);
+        img->size = (uint64_t)end;
+    }
+    return 0;
+}
+
+static int raw_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
+                     struct vd_error **errp)
+{
+    return vd_file_pread(img, buf, len, off, errp);
+}
+
+static int raw_pwrite(struct vd_image *img, const void *buf, size_t len,
+                      uint64_t off, struct vd_error **errp)
+{
+    return vd_file_pwrite(img, buf, len, off, errp);
+}
+
+static int raw_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
+                            struct vd_error **errp)
+{
+    if (fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)off, (off_t)len) == 0)
+        return 0;
+    return -ENOTSUP;    /* the core writes zeros instead */
+}
+
+/* Holes in the host file are zeros; everything else is data. */
+static int raw_block_status(struct vd_image *img, uint64_t off, uint64_t len,
+                            struct vd_extent *ext, struct vd_error **errp)
+{
+    *ext = (struct vd_extent){ off, len, VD_EXTENT_DATA };
+    off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
+    if (data < 0) {
+        if (errno == ENXIO)     /* only a hole until the end of the file */
+            ext->kind = VD_EXTENT_ZERO;
+        return 0;               /* no SEEK_DATA (block device): all data */
+    }
+    if ((uint64_t)data > off) {
+        ext->kind = VD_EXTENT_ZERO;
+        if ((uint64_t)data - off < len)
+            ext->length = (uint64_t)data - off;
+        return 0;
+    }
+    off_t hole = lseek(img->fd, (off_t)off, SEEK_HOLE);
+    if (hole > (off_t)off && (uint64_t)hole - off < len)
+        ext->length = (uint64_t)hole - off;
+    return 0;
+}
+
+static int raw_create(const char *path, const struct vd_create_args *args,
+                      struct vd_error **errp)
+{
+    if (args->backing)
+        return vd_error_set(errp, -EINVAL, "format raw cannot have a backing file");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return vd_error_set_errno(errp, -errno, "cannot create '%s'", path);
+    int ret = 0;
+    if (ftruncate(fd, (off_t)args->size) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot set the size", path);
+    if (close(fd) < 0 && ret == 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot close", path);
+    return ret;
+}
+
+static const struct vd_option_desc raw_create_options[] = {
+    { NULL, NULL },
+};
+
+const struct vd_format vd_format_raw = {
+    .name = "raw",
+    .description = "raw disk image (the disk's bytes, sparse where zero)",
+    .probe = raw_probe,
+    .open = raw_open,
+    .pread = raw_pread,
+    .pwrite = raw_pwrite,
+    .write_zeroes = raw_write_zeroes,
+    .block_status = raw_block_status,
+    .create = raw_create,
+    .create_options = raw_create_options,
+};
