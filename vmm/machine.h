@@ -110,6 +110,11 @@ struct machine {
     int (*intr_ack)(void *opaque);
     void *intr_opaque;
 
+    /* FERR#: the CPU reports an unmasked x87 exception here when CR0.NE
+     * is clear (the PC platform raises IRQ 13); may be NULL. */
+    void (*ferr)(void *opaque);
+    void *ferr_opaque;
+
     /* Devices created from the device table, with their private state. */
     void *dev_state[MACHINE_MAX_DEVICES];
     int n_devs;

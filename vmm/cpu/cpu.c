@@ -25,6 +25,8 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
     cpu->model = cfg->model;
     cpu->cpuid_max_leaf = cfg->cpuid_max_leaf;
     cpu->n_pages = m->ram_size >> 12;
+    const char *trace = getenv("VMM_TRACE");
+    cpu->trace = trace && *trace == '1';
     cpu->blocks = calloc(CACHE_MAX_BLOCKS, sizeof *cpu->blocks);
     cpu->insn_pool = calloc(CACHE_MAX_INSNS, sizeof *cpu->insn_pool);
     cpu->page_blocks = calloc(cpu->n_pages + 1, sizeof *cpu->page_blocks);
@@ -209,7 +211,7 @@ static uint32_t fetch_phys(struct cpu *cpu, uint32_t lin)
     bool ok;
     uint32_t phys = mmu_translate(cpu, lin, false, cpu->tlb_user, true, &ok);
     if (!ok)
-        cpu_fault(cpu, EX_PF, cpu->cr2);    /* mmu_translate set CR2 and encoded err */
+        cpu_fault(cpu, EX_PF, cpu->last_pf_err);
     return phys;
 }
 
@@ -219,7 +221,7 @@ static struct block *block_find(struct cpu *cpu, uint32_t eip)
         cpu_fault(cpu, EX_GP, 0);
     uint32_t lin = cpu->seg[SEG_CS].base + eip;
     uint32_t phys = fetch_phys(cpu, lin);
-    uint64_t key = phys | ((uint64_t)cpu->code32 << 32);
+    uint64_t key = phys | ((uint64_t)cpu->code32 << 32) | ((uint64_t)((cpu->eflags & F_TF) != 0) << 33);
     struct block *b = cpu->hash[hash_key(key)];
     while (b && b->key != key)
         b = b->hnext;
@@ -339,6 +341,30 @@ static bool take_interrupt(struct cpu *cpu)
     return false;
 }
 
+/* TF: run one instruction (blocks decoded under TF hold one), then raise
+ * the single-step trap. A fault in the instruction longjmps past the trap. */
+static void single_step(struct cpu *cpu)
+{
+    int64_t saved = cpu->budget;
+    cpu->stepping = true;
+    cpu->step_saved = saved;
+    cpu->budget = 1;
+    const struct insn *i = cpu_enter_block(cpu);
+    while (i) {
+        cpu->cur = i;
+        i = i->fn(cpu, i);
+    }
+    cpu->cur = NULL;
+    cpu->stepping = false;
+    cpu->budget = saved - 1;
+    if (cpu->event != CPU_EVENT_BUDGET || cpu->halted)
+        return;
+    cpu->dr[6] |= 0x4000;       /* BS */
+    cpu->delivering = -2;
+    cpu_deliver(cpu, EX_DB, 0xFFFFFFFFu, false, cpu->eip);
+    cpu->delivering = -1;
+}
+
 enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
 {
     int64_t start = max_insns > INT32_MAX ? INT32_MAX : (int64_t)max_insns;
@@ -347,6 +373,10 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
     cpu->in_run = true;
     /* A fault longjmps here after it was delivered (or after shutdown). */
     setjmp(cpu->jmp);
+    if (cpu->stepping) {
+        cpu->stepping = false;
+        cpu->budget = cpu->step_saved - 1;
+    }
     while (cpu->event == CPU_EVENT_BUDGET) {
         if (cpu->intr_line || cpu->nmi_pending || cpu->inhibit_irq)
             if (take_interrupt(cpu))
@@ -357,11 +387,16 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
         }
         if (cpu->budget <= 0)
             break;
+        if (unlikely(cpu->eflags & F_TF)) {
+            single_step(cpu);
+            continue;
+        }
         const struct insn *i = cpu_enter_block(cpu);
         while (i) {
             cpu->cur = i;
             i = i->fn(cpu, i);
         }
+        cpu->cur = NULL;
         if (cpu->m->stop != STOP_NONE && cpu->event == CPU_EVENT_BUDGET)
             cpu->event = CPU_EVENT_STOP;
     }

@@ -207,6 +207,9 @@ struct cpu {
     enum cpu_event event;
     jmp_buf jmp;
     bool in_run;
+    bool trace;             /* VMM_TRACE=1: log every interrupt and exception */
+    bool stepping;          /* executing one instruction under TF */
+    int64_t step_saved;
 
     /* Interrupts. */
     bool intr_line;

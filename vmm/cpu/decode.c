@@ -84,12 +84,12 @@ static const struct op_desc op_table[512] = {
     [0x60] = B(pusha, 0), B(popa, 0), B(bound, M | MO), B(arpl, M),
     [0x68] = B(push_Iv, IV), B(imul_GvEvIv, M | IV), B(push_Iv, S8), B(imul_GvEvIv, M | S8),
     [0x6C] = B(ins, 0), B(ins, 0), B(outs, 0), B(outs, 0),
-    [0x70] = B(jo, S8 | REL | END), B(jno, S8 | REL | END), B(jb, S8 | REL | END),
-    B(jnb, S8 | REL | END), B(jz, S8 | REL | END), B(jnz, S8 | REL | END),
-    B(jbe, S8 | REL | END), B(jnbe, S8 | REL | END), B(js, S8 | REL | END),
-    B(jns, S8 | REL | END), B(jp, S8 | REL | END), B(jnp, S8 | REL | END),
-    B(jl, S8 | REL | END), B(jnl, S8 | REL | END), B(jle, S8 | REL | END),
-    B(jnle, S8 | REL | END),
+    [0x70] = B(jcc_o, S8 | REL | END), B(jcc_no, S8 | REL | END), B(jcc_b, S8 | REL | END),
+    B(jcc_nb, S8 | REL | END), B(jcc_z, S8 | REL | END), B(jcc_nz, S8 | REL | END),
+    B(jcc_be, S8 | REL | END), B(jcc_nbe, S8 | REL | END), B(jcc_s, S8 | REL | END),
+    B(jcc_ns, S8 | REL | END), B(jcc_p, S8 | REL | END), B(jcc_np, S8 | REL | END),
+    B(jcc_l, S8 | REL | END), B(jcc_nl, S8 | REL | END), B(jcc_le, S8 | REL | END),
+    B(jcc_nle, S8 | REL | END),
     [0x80] = B(NULL, G | M | I8), B(NULL, G | M | IV), B(NULL, G | M | I8), B(NULL, G | M | S8),
     [0x84] = B(test_EbGb, M), B(test_EvGv, M), B(xchg_EbGb, M | LK), B(xchg_EvGv, M | LK),
     [0x88] = B(mov_EbGb, M), V(mov_EdGd, mov_EwGw, M), B(mov_GbEb, M), V(mov_GdEd, mov_GwEw, M),
@@ -130,12 +130,12 @@ static const struct op_desc op_table[512] = {
     B(mov_cr_r, M | OD_REGONLY | END), B(mov_dr_r, M | OD_REGONLY),
     [0x130] = B(wrmsr, 0), B(rdtsc, 0), B(rdmsr, 0), B(rdpmc, 0), B(sysenter, END), B(sysexit, END),
     [0x140] = X8(B(cmov, M)), X8(B(cmov, M)),
-    [0x180] = B(jo, IV | REL | END), B(jno, IV | REL | END), B(jb, IV | REL | END),
-    B(jnb, IV | REL | END), B(jz, IV | REL | END), B(jnz, IV | REL | END),
-    B(jbe, IV | REL | END), B(jnbe, IV | REL | END), B(js, IV | REL | END),
-    B(jns, IV | REL | END), B(jp, IV | REL | END), B(jnp, IV | REL | END),
-    B(jl, IV | REL | END), B(jnl, IV | REL | END), B(jle, IV | REL | END),
-    B(jnle, IV | REL | END),
+    [0x180] = B(jcc_o, IV | REL | END), B(jcc_no, IV | REL | END), B(jcc_b, IV | REL | END),
+    B(jcc_nb, IV | REL | END), B(jcc_z, IV | REL | END), B(jcc_nz, IV | REL | END),
+    B(jcc_be, IV | REL | END), B(jcc_nbe, IV | REL | END), B(jcc_s, IV | REL | END),
+    B(jcc_ns, IV | REL | END), B(jcc_p, IV | REL | END), B(jcc_np, IV | REL | END),
+    B(jcc_l, IV | REL | END), B(jcc_nl, IV | REL | END), B(jcc_le, IV | REL | END),
+    B(jcc_nle, IV | REL | END),
     [0x190] = X8(B(setcc, M)), X8(B(setcc, M)),
     [0x1A0] = V(push_seg32, push_seg, 0), B(pop_seg, END), B(cpuid_op, 0), B(bt_EvGv, M),
     B(shd_EvGvIb, M | I8), B(shd_EvGvCL, M),
@@ -455,7 +455,7 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin)
         off += i->len;
         if (!cont)
             break;
-        if (f.crossed || n >= BLOCK_MAX_INSNS - 1 || ((lin + off) & 0xFFF) == 0 || off > 0xF000) {
+        if (f.crossed || n >= BLOCK_MAX_INSNS - 1 || (cpu->eflags & F_TF) || ((lin + off) & 0xFFF) == 0 || off > 0xF000) {
             struct insn *c = &b->insns[n++];
             memset(c, 0, sizeof *c);
             c->fn = op_continue;

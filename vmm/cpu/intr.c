@@ -1,6 +1,8 @@
 /* Interrupt and exception delivery: the real-mode IVT, protected-mode
  * interrupt/trap/task gates with stack switches (also out of v86 mode),
  * fault-vs-trap semantics, double fault and shutdown. */
+#include <stdio.h>
+
 #include "vmm/cpu/flags.h"
 
 static bool contributory(int v)
@@ -180,6 +182,9 @@ static void pm_int(struct cpu *cpu, int vec, uint32_t err, bool is_soft, uint32_
 void cpu_deliver(struct cpu *cpu, int vec, uint32_t err, bool is_soft, uint32_t ret_eip)
 {
     cpu->last_vector = vec;
+    if (unlikely(cpu->trace))
+        fprintf(stderr, "vmm: int %02X err %08X at %04X:%08X cpl %d ret %08X\n", vec, err,
+                cpu->seg[SEG_CS].sel, cpu->eip, cpu->cpl, ret_eip);
     if (cpu_pm(cpu))
         pm_int(cpu, vec, err, is_soft, ret_eip);
     else

@@ -11,9 +11,9 @@
 ALU_FORMS_DECL(add) ALU_FORMS_DECL(or) ALU_FORMS_DECL(adc) ALU_FORMS_DECL(sbb)
 ALU_FORMS_DECL(and) ALU_FORMS_DECL(sub) ALU_FORMS_DECL(xor) ALU_FORMS_DECL(cmp)
 
-HANDLER(jo); HANDLER(jno); HANDLER(jb); HANDLER(jnb); HANDLER(jz); HANDLER(jnz);
-HANDLER(jbe); HANDLER(jnbe); HANDLER(js); HANDLER(jns); HANDLER(jp); HANDLER(jnp);
-HANDLER(jl); HANDLER(jnl); HANDLER(jle); HANDLER(jnle);
+HANDLER(jcc_o); HANDLER(jcc_no); HANDLER(jcc_b); HANDLER(jcc_nb); HANDLER(jcc_z); HANDLER(jcc_nz);
+HANDLER(jcc_be); HANDLER(jcc_nbe); HANDLER(jcc_s); HANDLER(jcc_ns); HANDLER(jcc_p); HANDLER(jcc_np);
+HANDLER(jcc_l); HANDLER(jcc_nl); HANDLER(jcc_le); HANDLER(jcc_nle);
 
 HANDLER(aaa);
 HANDLER(aad);

@@ -21,10 +21,10 @@ HANDLER(op_continue) { return cpu_next(cpu, cpu->blk_eip + i->off, 1); }
         return cpu_next(cpu, next_eip(cpu, i), 1);                      \
     }
 
-JCC(0x0, jo) JCC(0x1, jno) JCC(0x2, jb) JCC(0x3, jnb)
-JCC(0x4, jz) JCC(0x5, jnz) JCC(0x6, jbe) JCC(0x7, jnbe)
-JCC(0x8, js) JCC(0x9, jns) JCC(0xA, jp) JCC(0xB, jnp)
-JCC(0xC, jl) JCC(0xD, jnl) JCC(0xE, jle) JCC(0xF, jnle)
+JCC(0x0, jcc_o) JCC(0x1, jcc_no) JCC(0x2, jcc_b) JCC(0x3, jcc_nb)
+JCC(0x4, jcc_z) JCC(0x5, jcc_nz) JCC(0x6, jcc_be) JCC(0x7, jcc_nbe)
+JCC(0x8, jcc_s) JCC(0x9, jcc_ns) JCC(0xA, jcc_p) JCC(0xB, jcc_np)
+JCC(0xC, jcc_l) JCC(0xD, jcc_nl) JCC(0xE, jcc_le) JCC(0xF, jcc_nle)
 
 HANDLER(jmp_rel) { return cpu_next(cpu, branch_target(cpu, i), 0); }
 
