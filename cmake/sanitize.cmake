@@ -4,3 +4,10 @@ if(P2V_SANITIZE)
                         -fno-sanitize-recover=all)
     add_link_options(-fsanitize=${P2V_SANITIZE})
 endif()
+
+# Fuzz builds (-DP2V_FUZZ=ON, clang): everything gets coverage instrumentation
+# for libFuzzer plus ASan and UBSan; tests/fuzz links the fuzzer driver.
+if(P2V_FUZZ)
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=address,undefined)
+endif()

@@ -144,6 +144,11 @@ int vd_fd_pread(int fd, const char *path, void *buf, size_t len, uint64_t off,
 int vd_fd_pwrite(int fd, const char *path, const void *buf, size_t len,
                  uint64_t off, struct vd_error **errp);
 
+/* For drivers whose bytes sit in the file as they are (raw, fixed VHD):
+ * host holes are ZERO, everything else DATA. */
+int vd_file_block_status(struct vd_image *img, uint64_t off, uint64_t len,
+                         struct vd_extent *ext);
+
 /* Adds a format-specific field to INFO (printf-style value). */
 void vd_info_add(struct vd_info *info, const char *key, bool is_number,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -116,6 +116,29 @@ int vd_file_pwrite(struct vd_image *img, const void *buf, size_t len,
     return vd_fd_pwrite(img->fd, img->path, buf, len, off, errp);
 }
 
+/* Holes in the host file are zeros; everything else is data. */
+int vd_file_block_status(struct vd_image *img, uint64_t off, uint64_t len,
+                         struct vd_extent *ext)
+{
+    *ext = (struct vd_extent){ off, len, VD_EXTENT_DATA };
+    off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
+    if (data < 0) {
+        if (errno == ENXIO)     /* only a hole until the end of the file */
+            ext->kind = VD_EXTENT_ZERO;
+        return 0;               /* no SEEK_DATA (block device): all data */
+    }
+    if ((uint64_t)data > off) {
+        ext->kind = VD_EXTENT_ZERO;
+        if ((uint64_t)data - off < len)
+            ext->length = (uint64_t)data - off;
+        return 0;
+    }
+    off_t hole = lseek(img->fd, (off_t)off, SEEK_HOLE);
+    if (hole > (off_t)off && (uint64_t)hole - off < len)
+        ext->length = (uint64_t)hole - off;
+    return 0;
+}
+
 /* Size of a regular file or a block device. */
 static int file_size(int fd, const char *path, uint64_t *size, struct stat *st,
                      struct vd_error **errp)

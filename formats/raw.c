@@ -48,27 +48,10 @@ static int raw_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
     return -ENOTSUP;    /* the core writes zeros instead */
 }
 
-/* Holes in the host file are zeros; everything else is data. */
 static int raw_block_status(struct vd_image *img, uint64_t off, uint64_t len,
                             struct vd_extent *ext, struct vd_error **errp)
 {
-    *ext = (struct vd_extent){ off, len, VD_EXTENT_DATA };
-    off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
-    if (data < 0) {
-        if (errno == ENXIO)     /* only a hole until the end of the file */
-            ext->kind = VD_EXTENT_ZERO;
-        return 0;               /* no SEEK_DATA (block device): all data */
-    }
-    if ((uint64_t)data > off) {
-        ext->kind = VD_EXTENT_ZERO;
-        if ((uint64_t)data - off < len)
-            ext->length = (uint64_t)data - off;
-        return 0;
-    }
-    off_t hole = lseek(img->fd, (off_t)off, SEEK_HOLE);
-    if (hole > (off_t)off && (uint64_t)hole - off < len)
-        ext->length = (uint64_t)hole - off;
-    return 0;
+    return vd_file_block_status(img, off, len, ext);
 }
 
 static int raw_create(const char *path, const struct vd_create_args *args,

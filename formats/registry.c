@@ -4,6 +4,7 @@
 #include "formats/format.h"
 
 const struct vd_format *const vd_formats[] = {
+    &vd_format_vhd,
     &vd_format_raw,
     NULL,
 };

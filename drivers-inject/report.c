@@ -1,0 +1,187 @@
+/* Writes the report as JSON and as a summary for people. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/endian.h"
+#include "drivers-inject/report.h"
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7F)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void json_str_array(FILE *out, char *const *items, int n)
+{
+    fputc('[', out);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", out);
+        json_str(out, items[i]);
+    }
+    fputc(']', out);
+}
+
+static void mounted_text(const struct mounted_device *m, char *buf, size_t len)
+{
+    if (m->len == 12) {
+        snprintf(buf, len, "signature 0x%08X offset %llu", get_le32(m->data),
+                 (unsigned long long)get_le64(m->data + 4));
+        return;
+    }
+    if (m->len >= 8 && memcmp(m->data, "DMIO:ID:", 8) == 0) {
+        snprintf(buf, len, "GPT partition");
+        return;
+    }
+    snprintf(buf, len, "%zu bytes", m->len);
+}
+
+void report_json(FILE *out, const struct inject *ctx, const struct report_meta *m)
+{
+    const struct guest *g = &ctx->g;
+    fputs("{\n  \"image\": ", out);
+    json_str(out, m->image);
+    if (m->into) {
+        fputs(",\n  \"into\": ", out);
+        json_str(out, m->into);
+    }
+    fprintf(out, ",\n  \"target\": ");
+    json_str(out, ctx->opts.target->name);
+    fprintf(out, ",\n  \"dry_run\": %s,\n  \"status\": ", ctx->opts.dry_run ? "true" : "false");
+    json_str(out, m->status);
+    fprintf(out, ",\n  \"ready\": %s", ctx->n_missing == 0 && m->ran ? "true" : "false");
+    if (m->ran) {
+        fputs(",\n  \"guest\": {\n    \"os\": \"windows\",\n    \"product\": ", out);
+        json_str(out, g->product);
+        fprintf(out, ",\n    \"version\": \"%d.%d\",\n    \"build\": ", g->major, g->minor);
+        json_str(out, g->build);
+        fputs(",\n    \"service_pack\": ", out);
+        json_str(out, g->service_pack);
+        fputs(",\n    \"system_root\": ", out);
+        char root[80];
+        snprintf(root, sizeof(root), "\\%s", g->systemroot);
+        json_str(out, root);
+        fprintf(out, ",\n    \"system_partition\": %d", ctx->pt.parts[g->system_part].number);
+        fprintf(out, ",\n    \"current_control_set\": \"ControlSet%03d\"", g->current_set);
+        if (g->lkg_set)
+            fprintf(out, ",\n    \"last_known_good_control_set\": \"ControlSet%03d\"", g->lkg_set);
+        else
+            fputs(",\n    \"last_known_good_control_set\": null", out);
+        fputs(",\n    \"hal\": {\"id\": ", out);
+        json_str(out, g->hal.id);
+        fputs(", \"file\": ", out);
+        json_str(out, g->hal.file);
+        fputs(", \"name\": ", out);
+        json_str(out, g->hal.known ? g->hal.name : "unknown");
+        fprintf(out, ", \"acpi\": %s, \"apic\": %s, \"mp\": %s}", g->hal.acpi ? "true" : "false",
+                g->hal.apic ? "true" : "false", g->hal.mp ? "true" : "false");
+        fputs(",\n    \"boot_controller_services\": ", out);
+        char *svc[MAX_NAMES], *dev[MAX_NAMES], *ent[MAX_BOOT_ENTRIES];
+        for (int i = 0; i < g->n_boot_services; i++)
+            svc[i] = (char *)(uintptr_t)g->boot_services[i];
+        for (int i = 0; i < g->n_boot_devices; i++)
+            dev[i] = (char *)(uintptr_t)g->boot_devices[i];
+        for (int i = 0; i < g->n_boot_entries; i++)
+            ent[i] = (char *)(uintptr_t)g->boot_entries[i];
+        json_str_array(out, svc, g->n_boot_services);
+        fputs(",\n    \"boot_controller_devices\": ", out);
+        json_str_array(out, dev, g->n_boot_devices);
+        fputs(",\n    \"boot_ini\": {\"default\": ", out);
+        json_str(out, g->boot_default);
+        fputs(", \"entries\": ", out);
+        json_str_array(out, ent, g->n_boot_entries);
+        fprintf(out, "},\n    \"disk_signature\": \"0x%08X\",\n    \"mounted_devices\": [", g->disk_signature);
+        for (int i = 0; i < g->n_mounted; i++) {
+            char text[96];
+            mounted_text(&g->mounted[i], text, sizeof(text));
+            fputs(i ? ",\n      {\"name\": " : "\n      {\"name\": ", out);
+            json_str(out, g->mounted[i].name);
+            fputs(", \"value\": ", out);
+            json_str(out, text);
+            fputc('}', out);
+        }
+        fputs("]\n  },\n  \"fixups\": [", out);
+        for (int i = 0; fixups[i]; i++) {
+            fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", out);
+            json_str(out, fixups[i]->name);
+            fprintf(out, ", \"applies\": %s, \"does\": ", fixups[i]->applies(ctx) ? "true" : "false");
+            json_str(out, fixups[i]->describe(ctx));
+            fputc('}', out);
+        }
+        fputs("\n  ]", out);
+    }
+    fputs(",\n  \"changes\": [", out);
+    for (int i = 0; i < ctx->n_changes; i++) {
+        fputs(i ? ",\n    {\"fixup\": " : "\n    {\"fixup\": ", out);
+        json_str(out, ctx->changes[i].fixup);
+        fputs(", \"change\": ", out);
+        json_str(out, ctx->changes[i].text);
+        fputc('}', out);
+    }
+    fputs(ctx->n_changes ? "\n  ],\n  \"missing\": " : "],\n  \"missing\": ", out);
+    json_str_array(out, ctx->missing, ctx->n_missing);
+    fputs(",\n  \"notes\": ", out);
+    json_str_array(out, ctx->notes, ctx->n_notes);
+    fputs("\n}\n", out);
+}
+
+void report_summary(FILE *out, const struct inject *ctx, const struct report_meta *m)
+{
+    const struct guest *g = &ctx->g;
+    fprintf(out, "Image:            %s%s%s\n", m->image, m->into ? " -> " : "", m->into ? m->into : "");
+    if (m->ran) {
+        fprintf(out, "Guest:            %s (%d.%d build %s)%s%s\n", g->product, g->major, g->minor, g->build,
+                g->service_pack[0] ? ", " : "", g->service_pack);
+        fprintf(out, "System root:      partition %d, \\%s\n", ctx->pt.parts[g->system_part].number, g->systemroot);
+        fprintf(out, "Control sets:     current ControlSet%03d, last known good ", g->current_set);
+        if (g->lkg_set)
+            fprintf(out, "ControlSet%03d\n", g->lkg_set);
+        else
+            fprintf(out, "none\n");
+        fprintf(out, "HAL:              %s%s%s%s\n", g->hal.known ? g->hal.name : "unknown",
+                g->hal.known ? " (" : "", g->hal.file, g->hal.known ? ")" : "");
+        fprintf(out, "Boot controller:  ");
+        for (int i = 0; i < g->n_boot_services; i++)
+            fprintf(out, "%s%s", i ? ", " : "", g->boot_services[i]);
+        for (int i = 0; i < g->n_boot_devices; i++)
+            fprintf(out, "%s%s", i || g->n_boot_services ? "; " : "", g->boot_devices[i]);
+        fprintf(out, "%s\n", g->n_boot_services || g->n_boot_devices ? "" : "none found");
+        fprintf(out, "boot.ini default: %s\n", g->boot_default[0] ? g->boot_default : "(none)");
+        for (int i = 0; i < g->n_boot_entries; i++)
+            fprintf(out, "  entry:          %s\n", g->boot_entries[i]);
+        fprintf(out, "Disk signature:   0x%08X\n", g->disk_signature);
+        for (int i = 0; i < g->n_mounted; i++) {
+            char text[96];
+            mounted_text(&g->mounted[i], text, sizeof(text));
+            fprintf(out, "  mounted:        %s = %s\n", g->mounted[i].name, text);
+        }
+        fprintf(out, "Target:           %s (%s IDE)\n", ctx->opts.target->name, ctx->opts.target->ide_name);
+    }
+    fprintf(out, "\n%s (%d):\n", ctx->opts.dry_run ? "Changes that would be made" : "Changes made", ctx->n_changes);
+    /* Keys created on the way to a value are in the JSON report; the
+     * values set under them say the same for people. */
+    int created = 0;
+    for (int i = 0; i < ctx->n_changes; i++) {
+        if (strncmp(ctx->changes[i].text, "created key ", 12) == 0) {
+            created++;
+            continue;
+        }
+        fprintf(out, "  [%s] %s\n", ctx->changes[i].fixup, ctx->changes[i].text);
+    }
+    if (created)
+        fprintf(out, "  (and %d registry keys created for these values)\n", created);
+    for (int i = 0; i < ctx->n_notes; i++)
+        fprintf(out, "Note: %s\n", ctx->notes[i]);
+    for (int i = 0; i < ctx->n_missing; i++)
+        fprintf(out, "Missing: %s\n", ctx->missing[i]);
+    fprintf(out, "Result: %s\n", m->status);
+}

@@ -1,0 +1,20 @@
+/* The change report: JSON (--report FILE, --output=json) and a readable
+ * summary. */
+#ifndef DRIVERS_INJECT_REPORT_H
+#define DRIVERS_INJECT_REPORT_H
+
+#include <stdio.h>
+
+#include "drivers-inject/inject.h"
+
+struct report_meta {
+    const char *image;
+    const char *into;       /* NULL without --into */
+    const char *status;     /* "ready", "nothing to do", "cannot be made ready" */
+    bool ran;               /* inspection succeeded, fixups ran */
+};
+
+void report_json(FILE *out, const struct inject *ctx, const struct report_meta *m);
+void report_summary(FILE *out, const struct inject *ctx, const struct report_meta *m);
+
+#endif

@@ -1,0 +1,337 @@
+/* NTFS: the used clusters are those set in $Bitmap, united with the
+ * clusters NTFS itself cannot do without whatever $Bitmap says ($Boot,
+ * $MFT's own extents, $MFTMirr, $Bitmap's extents). $MFT clusters missing
+ * from $Bitmap are counted as a warning: a damaged bitmap is "oddly common"
+ * (ntfs-3g PR #40) and trusting it alone loses data. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/endian.h"
+#include "formats/fs/fs.h"
+
+#define NTFS_ATTR_END 0xFFFFFFFFu
+#define NTFS_ATTR_LIST 0x20u
+#define NTFS_ATTR_DATA 0x80u
+#define NTFS_FILE_BITMAP 6
+#define NTFS_MAX_RUNS (1u << 20)
+
+struct ntfs_run {
+    uint64_t vcn, lcn, len;     /* clusters */
+};
+
+struct ntfs_runlist {
+    size_t count, capacity;
+    struct ntfs_run *r;
+    uint64_t data_size;         /* bytes of the attribute's value */
+};
+
+struct ntfs {
+    const struct vd_fs_source *src;
+    uint32_t cluster_size;
+    uint32_t record_size;
+    uint64_t clusters;
+    struct ntfs_runlist mft;
+};
+
+static int is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+
+static int ntfs_probe(const uint8_t *b, size_t len)
+{
+    return len >= 512 && memcmp(b + 3, "NTFS    ", 8) == 0 && b[510] == 0x55 && b[511] == 0xAA;
+}
+
+/* Decodes the mapping pairs in [p, end) into RL; every run must lie on the
+ * volume. */
+static int decode_runs(const struct ntfs *fs, const uint8_t *p, const uint8_t *end,
+                       uint64_t rec_off, struct ntfs_runlist *rl, struct vd_error **errp)
+{
+    uint64_t vcn = 0;
+    int64_t lcn = 0;
+    while (p < end && *p) {
+        unsigned len_bytes = *p & 0x0F, off_bytes = *p >> 4;
+        if (len_bytes == 0 || len_bytes > 8 || off_bytes > 8 || p + 1 + len_bytes + off_bytes > end)
+            return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: malformed run list",
+                                (unsigned long long)rec_off);
+        p++;
+        uint64_t n = 0;
+        for (unsigned i = 0; i < len_bytes; i++)
+            n |= (uint64_t)p[i] << (8 * i);
+        p += len_bytes;
+        int64_t delta = 0;
+        if (off_bytes) {
+            uint64_t d = 0;
+            for (unsigned i = 0; i < off_bytes; i++)
+                d |= (uint64_t)p[i] << (8 * i);
+            if (off_bytes < 8 && (p[off_bytes - 1] & 0x80))
+                d |= ~(uint64_t)0 << (8 * off_bytes);
+            memcpy(&delta, &d, sizeof(delta));
+            p += off_bytes;
+        }
+        if (n == 0 || n > fs->clusters || vcn + n > fs->clusters * 2)
+            return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: run length out of range",
+                                (unsigned long long)rec_off);
+        if (off_bytes) {
+            if ((delta < 0 && (uint64_t)-delta > (uint64_t)lcn) ||
+                (delta > 0 && (uint64_t)delta > fs->clusters))
+                return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: run outside the volume",
+                                    (unsigned long long)rec_off);
+            lcn += delta;
+            if ((uint64_t)lcn >= fs->clusters || n > fs->clusters - (uint64_t)lcn)
+                return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: run outside the volume",
+                                    (unsigned long long)rec_off);
+            if (rl->count == rl->capacity) {
+                size_t cap = rl->capacity ? rl->capacity * 2 : 16;
+                if (cap > NTFS_MAX_RUNS)
+                    return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: too many runs",
+                                        (unsigned long long)rec_off);
+                struct ntfs_run *nr = realloc(rl->r, cap * sizeof(*nr));
+                if (!nr)
+                    return vd_error_set(errp, -ENOMEM, "out of memory for an NTFS run list");
+                rl->r = nr;
+                rl->capacity = cap;
+            }
+            rl->r[rl->count++] = (struct ntfs_run){ vcn, (uint64_t)lcn, n };
+        }
+        vcn += n;   /* a sparse run (no offset) only advances the VCN */
+    }
+    return 0;
+}
+
+/* Reads BYTES at byte OFF of the attribute described by RL; unmapped
+ * (sparse) parts read as zeros. */
+static int read_runs(const struct ntfs *fs, const struct ntfs_runlist *rl,
+                     uint8_t *buf, size_t len, uint64_t off, struct vd_error **errp)
+{
+    uint64_t cs = fs->cluster_size;
+    memset(buf, 0, len);
+    for (size_t i = 0; i < rl->count; i++) {
+        uint64_t rs = rl->r[i].vcn * cs, re = rs + rl->r[i].len * cs;
+        uint64_t s = off > rs ? off : rs, e = off + len < re ? off + len : re;
+        if (s >= e)
+            continue;
+        int ret = fs->src->pread(fs->src->ctx, buf + (s - off), (size_t)(e - s),
+                                 rl->r[i].lcn * cs + (s - rs), errp);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* Checks a FILE record's header and undoes its update sequence fixups. */
+static int fixup_record(const struct ntfs *fs, uint8_t *rec, uint64_t where,
+                        struct vd_error **errp)
+{
+    uint32_t size = fs->record_size;
+    uint32_t usa_ofs = get_le16(rec + 4), usa_count = get_le16(rec + 6);
+    if (memcmp(rec, "FILE", 4) != 0 || usa_count != size / 512 + 1 ||
+        usa_ofs < 0x28 || usa_ofs + 2u * usa_count > size)
+        return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad FILE header",
+                            (unsigned long long)where);
+    uint16_t usn = get_le16(rec + usa_ofs);
+    for (uint32_t i = 1; i < usa_count; i++) {
+        uint8_t *tail = rec + i * 512 - 2;
+        if (get_le16(tail) != usn)
+            return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: torn write (fixup mismatch)",
+                                (unsigned long long)where);
+        memcpy(tail, rec + usa_ofs + 2 * i, 2);
+    }
+    return 0;
+}
+
+/* Finds the unnamed $DATA attribute of REC and decodes it into RL (a
+ * resident value is returned through *resident and *resident_len). An
+ * attribute list means the runs may continue in other records: -ENOTSUP. */
+static int find_data(const struct ntfs *fs, const uint8_t *rec, uint64_t where,
+                     struct ntfs_runlist *rl, const uint8_t **resident,
+                     uint32_t *resident_len, struct vd_error **errp)
+{
+    uint32_t size = fs->record_size;
+    uint32_t in_use = get_le32(rec + 0x18);
+    uint32_t off = get_le16(rec + 0x14);
+    if (in_use > size)
+        in_use = size;
+    while (off + 16 <= in_use) {
+        const uint8_t *a = rec + off;
+        uint32_t type = get_le32(a), alen = get_le32(a + 4);
+        if (type == NTFS_ATTR_END)
+            break;
+        if (alen < 16 || alen > in_use - off || (alen & 7))
+            return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad attribute length",
+                                (unsigned long long)where);
+        if (type == NTFS_ATTR_LIST)
+            return vd_error_set(errp, -ENOTSUP, "NTFS record at offset %llu: attribute list not supported",
+                                (unsigned long long)where);
+        if (type == NTFS_ATTR_DATA && a[9] == 0) {
+            if (a[8] == 0) {        /* resident */
+                uint32_t vlen = get_le32(a + 0x10), voff = get_le16(a + 0x14);
+                if (voff > alen || vlen > alen - voff)
+                    return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad resident value",
+                                        (unsigned long long)where);
+                *resident = a + voff;
+                *resident_len = vlen;
+                return 0;
+            }
+            if (alen < 0x40 || get_le64(a + 0x10) != 0)
+                return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad non-resident $DATA",
+                                    (unsigned long long)where);
+            uint32_t roff = get_le16(a + 0x20);
+            if (roff < 0x40 || roff >= alen)
+                return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad run list offset",
+                                    (unsigned long long)where);
+            rl->data_size = get_le64(a + 0x30);
+            return decode_runs(fs, a + roff, a + alen, where, rl, errp);
+        }
+        off += alen;
+    }
+    return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: no $DATA attribute",
+                        (unsigned long long)where);
+}
+
+static int add_runs(const struct ntfs *fs, struct vd_fs_map *map,
+                    const struct ntfs_runlist *rl, struct vd_error **errp)
+{
+    for (size_t i = 0; i < rl->count; i++) {
+        int ret = vd_fs_map_add(map, rl->r[i].lcn * fs->cluster_size,
+                                rl->r[i].len * fs->cluster_size, fs->src->size, errp);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int bit_set(const uint8_t *bm, uint64_t c) { return bm[c >> 3] >> (c & 7) & 1; }
+
+static int ntfs_map(const struct vd_fs_source *src, struct vd_fs_map *map,
+                    struct vd_error **errp)
+{
+    uint8_t b[512];
+    int ret = src->pread(src->ctx, b, sizeof(b), 0, errp);
+    if (ret < 0)
+        return ret;
+    struct ntfs fs = { .src = src };
+    uint32_t bps = get_le16(b + 0x0B);
+    uint32_t spc = b[0x0D] > 0x80 ? 1u << (256 - b[0x0D] > 31 ? 31 : 256 - b[0x0D]) : b[0x0D];
+    int8_t cpr = (int8_t)b[0x40];
+    uint64_t total = get_le64(b + 0x28), mft_lcn = get_le64(b + 0x30);
+    uint64_t mirr_lcn = get_le64(b + 0x38);
+    uint64_t cs = (uint64_t)bps * spc;
+    if (bps < 256 || bps > 4096 || !is_pow2(bps) || !is_pow2(spc) || cs > (2u << 20))
+        return vd_error_set(errp, -EUCLEAN, "NTFS boot sector at offset 0: bad cluster geometry");
+    uint64_t rs = cpr > 0 ? (uint64_t)cpr * cs : cpr < 0 && cpr > -31 ? 1ull << -cpr : 0;
+    if (rs < 512 || rs > 65536 || !is_pow2(rs))
+        return vd_error_set(errp, -EUCLEAN, "NTFS boot sector at offset 0: bad MFT record size");
+    if (total == 0 || total > src->size / bps)
+        return vd_error_set(errp, -EUCLEAN, "NTFS boot sector at offset 0: %llu sectors do not fit the volume",
+                            (unsigned long long)total);
+    fs.cluster_size = (uint32_t)cs;
+    fs.record_size = (uint32_t)rs;
+    fs.clusters = total * bps / cs;
+    if (mft_lcn >= fs.clusters || mirr_lcn >= fs.clusters || fs.clusters < 2)
+        return vd_error_set(errp, -EUCLEAN, "NTFS boot sector at offset 0: $MFT outside the volume");
+    map->cluster_size = fs.cluster_size;
+
+    uint8_t *rec = malloc(rs);
+    struct ntfs_runlist bmrl = { 0 };
+    uint8_t *bitmap = NULL;
+    if (!rec)
+        return vd_error_set(errp, -ENOMEM, "out of memory reading $MFT");
+    /* $MFT's own record 0 is found through the boot sector, not the MFT. */
+    uint64_t where = mft_lcn * cs;
+    if (rs > src->size - where) {
+        ret = vd_error_set(errp, -EUCLEAN, "NTFS: $MFT record 0 past the end of the volume");
+        goto out;
+    }
+    const uint8_t *res = NULL;
+    uint32_t res_len = 0;
+    ret = src->pread(src->ctx, rec, rs, where, errp);
+    if (ret == 0)
+        ret = fixup_record(&fs, rec, where, errp);
+    if (ret == 0)
+        ret = find_data(&fs, rec, where, &fs.mft, &res, &res_len, errp);
+    if (ret == 0 && res)
+        ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: resident $MFT data",
+                           (unsigned long long)where);
+    if (ret < 0)
+        goto out;
+
+    /* $Bitmap (record 6) through $MFT's run list. */
+    where = NTFS_FILE_BITMAP * rs;
+    ret = read_runs(&fs, &fs.mft, rec, rs, where, errp);
+    if (ret == 0)
+        ret = fixup_record(&fs, rec, where, errp);
+    if (ret == 0)
+        ret = find_data(&fs, rec, where, &bmrl, &res, &res_len, errp);
+    if (ret < 0)
+        goto out;
+    uint64_t bm_len = (fs.clusters + 7) / 8;
+    bitmap = malloc(bm_len);
+    if (!bitmap) {
+        ret = vd_error_set(errp, -ENOMEM, "out of memory for $Bitmap");
+        goto out;
+    }
+    if (res) {
+        if (res_len < bm_len) {
+            ret = vd_error_set(errp, -EUCLEAN, "NTFS: $Bitmap shorter than the volume");
+            goto out;
+        }
+        memcpy(bitmap, res, bm_len);
+    } else {
+        if (bmrl.data_size < bm_len) {
+            ret = vd_error_set(errp, -EUCLEAN, "NTFS: $Bitmap shorter than the volume");
+            goto out;
+        }
+        ret = read_runs(&fs, &bmrl, bitmap, bm_len, 0, errp);
+        if (ret < 0)
+            goto out;
+    }
+
+    /* Clusters in use per $Bitmap, in runs. */
+    for (uint64_t c = 0; c < fs.clusters && ret == 0;) {
+        if ((c & 7) == 0 && c + 8 <= fs.clusters && bitmap[c >> 3] == 0) {
+            c += 8;
+            continue;
+        }
+        if (!bit_set(bitmap, c)) {
+            c++;
+            continue;
+        }
+        uint64_t start = c;
+        while (c < fs.clusters && bit_set(bitmap, c))
+            c++;
+        ret = vd_fs_map_add(map, start * cs, (c - start) * cs, src->size, errp);
+    }
+    if (ret < 0)
+        goto out;
+
+    /* Check $Bitmap against $MFT's own extents; keep them whatever it says. */
+    uint64_t missing = 0;
+    for (size_t i = 0; i < fs.mft.count; i++)
+        for (uint64_t c = fs.mft.r[i].lcn; c < fs.mft.r[i].lcn + fs.mft.r[i].len; c++)
+            missing += !bit_set(bitmap, c);
+    if (missing)
+        vd_fs_map_warn(map, "NTFS: %llu clusters of $MFT are free in $Bitmap; kept them",
+                       (unsigned long long)missing);
+    ret = add_runs(&fs, map, &fs.mft, errp);
+    if (ret == 0)
+        ret = add_runs(&fs, map, &bmrl, errp);
+    if (ret == 0)   /* $Boot: 8 KiB of boot code whatever the cluster size */
+        ret = vd_fs_map_add(map, 0, cs > 8192 ? cs : 8192, src->size, errp);
+    if (ret == 0)
+        ret = vd_fs_map_add(map, mirr_lcn * cs, (4 * rs + cs - 1) / cs * cs, src->size, errp);
+    if (ret == 0)   /* past the last cluster: the backup boot sector */
+        ret = vd_fs_map_add(map, fs.clusters * cs, src->size, src->size, errp);
+out:
+    free(bitmap);
+    free(bmrl.r);
+    free(fs.mft.r);
+    free(rec);
+    return ret;
+}
+
+const struct vd_fs_driver vd_fs_ntfs = {
+    .name = "ntfs",
+    .probe = ntfs_probe,
+    .map = ntfs_map,
+};

@@ -1,0 +1,782 @@
+/* VHD fixed, dynamic and differencing disks: probe, open, read, write,
+ * block status, info. Create is in vhd-create.c, check in vhd-check.c.
+ *
+ * Crash safety of block allocation (dynamic and differencing): the footer
+ * is first written at the new end of the file, then the block's bitmap and
+ * data, then the BAT entry. A process killed at any point leaves a file
+ * whose footer is at its end and whose BAT points only at complete blocks;
+ * at worst an unreferenced block is left behind. Inside an allocated block
+ * data is written before the bitmap bits that make it visible. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/endian.h"
+#include "formats/vhd.h"
+
+/* ---- probe ---- */
+
+static int vhd_probe(const struct vd_probe *p)
+{
+    int score = 0;
+    if (p->head_len >= VHD_FOOTER_SIZE && memcmp(p->head, "conectix", 8) == 0)
+        score = vhd_footer_valid(p->head) ? 100 : 50;
+    /* A fixed disk has its footer only at the end: 512 bytes, or 511 from
+     * early Virtual PC. A cookie with a bad checksum still wins over raw so
+     * that the damage is reported rather than read as a raw disk. */
+    for (size_t len = VHD_FOOTER_SIZE; len >= VHD_FOOTER_SIZE - 1 && score < 100; len--) {
+        if (p->tail_len < len)
+            continue;
+        const uint8_t *f = p->tail + p->tail_len - len;
+        if (memcmp(f, "conectix", 8) != 0)
+            continue;
+        uint8_t footer[VHD_FOOTER_SIZE] = {0};
+        memcpy(footer, f, len);
+        int s = vhd_footer_valid(footer) ? 100 : 50;
+        if (s > score)
+            score = s;
+    }
+    return score;
+}
+
+/* ---- open ---- */
+
+static uint32_t bat_get(const struct vhd_state *s, uint64_t block)
+{
+    return __atomic_load_n(&s->bat[block], __ATOMIC_ACQUIRE);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every allocated block lies after the metadata, before the footer, and
+ * apart from every other block. */
+static int validate_bat(struct vd_image *img, struct vhd_state *s, uint64_t meta_end,
+                        struct vd_error **errp)
+{
+    uint64_t extent = (uint64_t)s->bitmap_size + s->block_size;
+    uint64_t count = 0;
+    for (uint32_t i = 0; i < s->max_entries; i++)
+        if (s->bat[i] != VHD_UNALLOCATED)
+            count++;
+    if (count == 0)
+        return 0;
+    uint64_t *starts = malloc(count * sizeof(*starts));
+    if (!starts)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    uint64_t n = 0;
+    int ret = 0;
+    for (uint32_t i = 0; i < s->max_entries && ret == 0; i++) {
+        if (s->bat[i] == VHD_UNALLOCATED)
+            continue;
+        uint64_t start = (uint64_t)s->bat[i] * VHD_SECTOR;
+        if (start + extent > s->data_end)
+            ret = vd_error_set(errp, -EINVAL, "%s: BAT entry %u points to a block at offset "
+                               "%llu that ends beyond the data end at offset %llu (truncated "
+                               "or corrupt)", img->path, i, (unsigned long long)start,
+                               (unsigned long long)s->data_end);
+        else if (start < meta_end)
+            ret = vd_error_set(errp, -EINVAL, "%s: BAT entry %u points to a block at offset "
+                               "%llu inside the metadata (before offset %llu)", img->path, i,
+                               (unsigned long long)start, (unsigned long long)meta_end);
+        starts[n++] = start;
+    }
+    if (ret == 0) {
+        qsort(starts, n, sizeof(*starts), cmp_u64);
+        for (uint64_t i = 1; i < n && ret == 0; i++)
+            if (starts[i] < starts[i - 1] + extent)
+                ret = vd_error_set(errp, -EINVAL, "%s: blocks at offsets %llu and %llu overlap",
+                                   img->path, (unsigned long long)starts[i - 1],
+                                   (unsigned long long)starts[i]);
+    }
+    free(starts);
+    return ret;
+}
+
+static int open_parent(struct vd_image *img, struct vhd_state *s, unsigned flags,
+                       uint64_t file_size, struct vd_error **errp)
+{
+    int ret = vhd_find_parent(img->fd, img->path, file_size, s->header,
+                              &img->backing_path, errp);
+    if (ret < 0 || (flags & VD_OPEN_NO_BACKING))
+        return ret;
+    ret = vd_image_open_backing(img, flags, errp);
+    if (ret < 0)
+        return ret;
+    struct vd_image *parent = img->backing;
+    char want[40], have[40];
+    vhd_format_uuid(s->header + VHD_H_PARENT_UUID, want, sizeof(want));
+    if (parent->drv != &vd_format_vhd)
+        ret = vd_error_set(errp, -EINVAL, "%s: parent '%s' is a %s image, not the VHD "
+                           "with UUID %s", img->path, parent->path, parent->drv->name, want);
+    else {
+        const struct vhd_state *ps = parent->opaque;
+        vhd_format_uuid(ps->footer + VHD_F_UUID, have, sizeof(have));
+        if (memcmp(ps->footer + VHD_F_UUID, s->header + VHD_H_PARENT_UUID, 16) != 0)
+            ret = vd_error_set(errp, -EINVAL, "%s: parent '%s' has UUID %s, but this "
+                               "differencing disk expects %s (wrong parent)", img->path,
+                               parent->path, have, want);
+    }
+    if (ret < 0) {
+        vd_image_close(parent, NULL);
+        img->backing = NULL;
+    }
+    return ret;
+}
+
+static int open_dynamic(struct vd_image *img, struct vhd_state *s, unsigned flags,
+                        uint64_t file_size, struct vd_error **errp)
+{
+    uint64_t hdr_off = get_be64(s->footer + VHD_F_DATA_OFFSET);
+    if (hdr_off > s->data_end || s->data_end - hdr_off < VHD_HEADER_SIZE)
+        return vd_error_set(errp, -EINVAL, "%s: dynamic header offset %llu in the footer "
+                            "is beyond the end of the data", img->path,
+                            (unsigned long long)hdr_off);
+    int ret = vd_file_pread(img, s->header, VHD_HEADER_SIZE, hdr_off, errp);
+    if (ret < 0)
+        return ret;
+    if (memcmp(s->header, "cxsparse", 8) != 0)
+        return vd_error_set(errp, -EINVAL, "%s: no dynamic header (\"cxsparse\") at offset %llu",
+                            img->path, (unsigned long long)hdr_off);
+    uint32_t sum = vhd_checksum(s->header, VHD_HEADER_SIZE, VHD_H_CHECKSUM);
+    if (get_be32(s->header + VHD_H_CHECKSUM) != sum)
+        return vd_error_set(errp, -EINVAL, "%s: bad dynamic header checksum at offset %llu "
+                            "(stored 0x%08x, computed 0x%08x)", img->path,
+                            (unsigned long long)hdr_off,
+                            get_be32(s->header + VHD_H_CHECKSUM), sum);
+    s->bat_offset = get_be64(s->header + VHD_H_TABLE_OFFSET);
+    s->max_entries = get_be32(s->header + VHD_H_MAX_ENTRIES);
+    s->block_size = get_be32(s->header + VHD_H_BLOCK_SIZE);
+    const char *why = vhd_block_size_problem(s->block_size);
+    if (why)
+        return vd_error_set(errp, -EINVAL, "%s: block size %u at offset %llu is %s", img->path,
+                            s->block_size, (unsigned long long)(hdr_off + VHD_H_BLOCK_SIZE), why);
+    s->bitmap_size = vhd_bitmap_size(s->block_size);
+    s->sectors_per_block = s->block_size / VHD_SECTOR;
+    uint64_t needed = (img->size + s->block_size - 1) / s->block_size;
+    if (s->max_entries > VHD_MAX_BAT_ENTRIES || needed > s->max_entries)
+        return vd_error_set(errp, -EINVAL, "%s: the BAT has %u entries, but a disk of %llu "
+                            "bytes needs %llu (header at offset %llu)", img->path,
+                            s->max_entries, (unsigned long long)img->size,
+                            (unsigned long long)needed, (unsigned long long)hdr_off);
+    uint64_t bat_bytes = (uint64_t)s->max_entries * 4;
+    if (s->bat_offset > s->data_end || bat_bytes > s->data_end - s->bat_offset)
+        return vd_error_set(errp, -EINVAL, "%s: the BAT at offset %llu (%llu bytes) runs "
+                            "beyond the end of the data", img->path,
+                            (unsigned long long)s->bat_offset, (unsigned long long)bat_bytes);
+    s->bat = malloc(bat_bytes ? bat_bytes : 1);
+    if (!s->bat)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory for the BAT", img->path);
+    ret = vd_file_pread(img, s->bat, bat_bytes, s->bat_offset, errp);
+    if (ret < 0)
+        return ret;
+    for (uint32_t i = 0; i < s->max_entries; i++)
+        s->bat[i] = get_be32(&s->bat[i]);
+    uint64_t meta_end = hdr_off + VHD_HEADER_SIZE;
+    if (s->bat_offset + bat_bytes > meta_end)
+        meta_end = s->bat_offset + bat_bytes;
+    ret = validate_bat(img, s, meta_end, errp);
+    if (ret < 0)
+        return ret;
+    if (s->type == VHD_TYPE_DIFF)
+        return open_parent(img, s, flags, file_size, errp);
+    return 0;
+}
+
+static void vhd_close(struct vd_image *img)
+{
+    struct vhd_state *s = img->opaque;
+    free(s->bat);
+    s->bat = NULL;
+    if (s->lock_ready) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->rmw_lock);
+    }
+    s->lock_ready = false;
+}
+
+static int vhd_open(struct vd_image *img, unsigned flags, struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    struct stat st;
+    if (fstat(img->fd, &st) < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot stat", img->path);
+    uint64_t file_size = (uint64_t)st.st_size;
+    if (!S_ISREG(st.st_mode)) {
+        off_t end = lseek(img->fd, 0, SEEK_END);
+        if (end < 0)
+            return vd_error_set_errno(errp, -errno, "%s: cannot get the size", img->path);
+        file_size = (uint64_t)end;
+    }
+    uint64_t footer_off;
+    struct vd_error *ferr = NULL;
+    int ret = vhd_read_end_footer(img->fd, img->path, file_size, s->footer, &footer_off, &ferr);
+    if (ret < 0) {
+        /* No footer cookie at the end, but a dynamic disk keeps a copy at
+         * offset 0: an interrupted growth by another writer. Readable (the
+         * BAT references only complete blocks), not writable. */
+        uint8_t copy[VHD_FOOTER_SIZE];
+        uint32_t type;
+        bool no_footer = ferr && strstr(ferr->msg, "no VHD footer") != NULL;
+        if (!no_footer || file_size < 3 * VHD_FOOTER_SIZE ||
+            vd_file_pread(img, copy, VHD_FOOTER_SIZE, 0, NULL) < 0 ||
+            !vhd_footer_valid(copy) ||
+            ((type = get_be32(copy + VHD_F_TYPE)) != VHD_TYPE_DYNAMIC && type != VHD_TYPE_DIFF)) {
+            if (errp && !*errp && ferr)
+                *errp = ferr;
+            else
+                vd_error_free(ferr);
+            return ret;
+        }
+        vd_error_free(ferr);
+        if (img->writable)
+            return vd_error_set(errp, -EINVAL, "%s: the footer at the end of the file is "
+                                "missing (interrupted write?); run 'vdisk check'", img->path);
+        memcpy(s->footer, copy, VHD_FOOTER_SIZE);
+        s->footer_from_copy = true;
+        footer_off = file_size;
+    }
+    s->data_end = footer_off;
+    uint32_t type = get_be32(s->footer + VHD_F_TYPE);
+    if (type != VHD_TYPE_FIXED && type != VHD_TYPE_DYNAMIC && type != VHD_TYPE_DIFF)
+        return vd_error_set(errp, -EINVAL, "%s: unknown VHD disk type %u in the footer at "
+                            "offset %llu", img->path, type,
+                            (unsigned long long)(footer_off + VHD_F_TYPE));
+    s->type = (enum vhd_type)type;
+    /* The virtual size is the footer's current_size whatever the creator:
+     * reading the CHS size instead would drop the end of the disk. */
+    img->size = get_be64(s->footer + VHD_F_CUR_SIZE);
+    if (img->size > VHD_MAX_READ_SIZE)
+        return vd_error_set(errp, -EINVAL, "%s: absurd virtual size %llu bytes in the footer "
+                            "at offset %llu (the VHD maximum is 2 TiB)", img->path,
+                            (unsigned long long)img->size,
+                            (unsigned long long)(footer_off + VHD_F_CUR_SIZE));
+    if (s->type == VHD_TYPE_FIXED) {
+        if (img->size > footer_off)
+            return vd_error_set(errp, -EINVAL, "%s: fixed VHD of %llu bytes, but only %llu "
+                                "bytes precede the footer (truncated)", img->path,
+                                (unsigned long long)img->size, (unsigned long long)footer_off);
+        return 0;
+    }
+    if (pthread_mutex_init(&s->lock, NULL) != 0)
+        return vd_error_set(errp, -ENOMEM, "%s: cannot create a lock", img->path);
+    if (pthread_mutex_init(&s->rmw_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        return vd_error_set(errp, -ENOMEM, "%s: cannot create a lock", img->path);
+    }
+    s->lock_ready = true;
+    ret = open_dynamic(img, s, flags, file_size, errp);
+    if (ret < 0)
+        vhd_close(img);
+    return ret;
+}
+
+/* ---- sector bitmaps ---- */
+
+/* A slice of one block's bitmap: the bytes for sectors [first, last]. */
+struct bitmap_slice {
+    uint8_t local[512];
+    uint8_t *bytes;
+    uint32_t base;          /* sector of bit 7 of bytes[0] */
+    uint32_t len;
+};
+
+static int bitmap_load(struct vd_image *img, uint64_t block_off, uint32_t first,
+                       uint32_t last, struct bitmap_slice *bm, struct vd_error **errp)
+{
+    bm->base = first / 8 * 8;
+    bm->len = last / 8 - first / 8 + 1;
+    bm->bytes = bm->len <= sizeof(bm->local) ? bm->local : malloc(bm->len);
+    if (!bm->bytes)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = vd_file_pread(img, bm->bytes, bm->len, block_off + first / 8, errp);
+    if (ret < 0 && bm->bytes != bm->local)
+        free(bm->bytes);
+    return ret;
+}
+
+static void bitmap_free(struct bitmap_slice *bm)
+{
+    if (bm->bytes != bm->local)
+        free(bm->bytes);
+}
+
+/* The spec's bitmaps are MSB first: sector 0 is bit 7 of byte 0. */
+static bool bitmap_test(const struct bitmap_slice *bm, uint32_t sector)
+{
+    uint32_t i = sector - bm->base;
+    return bm->bytes[i / 8] & (0x80 >> (i % 8));
+}
+
+static void bitmap_set(struct bitmap_slice *bm, uint32_t sector)
+{
+    uint32_t i = sector - bm->base;
+    bm->bytes[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+}
+
+/* First sector after FIRST (up to END, exclusive) whose bit differs. */
+static uint32_t bitmap_run_end(const struct bitmap_slice *bm, uint32_t first, uint32_t end)
+{
+    bool bit = bitmap_test(bm, first);
+    uint32_t s = first + 1;
+    while (s < end) {
+        uint32_t i = s - bm->base;
+        if (i % 8 == 0 && s + 8 <= end && bm->bytes[i / 8] == (bit ? 0xff : 0)) {
+            s += 8;
+            continue;
+        }
+        if (bitmap_test(bm, s) != bit)
+            break;
+        s++;
+    }
+    return s < end ? s : end;
+}
+
+/* ---- read ---- */
+
+/* Bytes this image does not hold: the parent's, or zeros. */
+static int read_below(struct vd_image *img, const struct vhd_state *s, uint8_t *buf,
+                      size_t len, uint64_t off, struct vd_error **errp)
+{
+    if (s->type != VHD_TYPE_DIFF) {
+        memset(buf, 0, len);
+        return 0;
+    }
+    struct vd_image *parent = img->backing;
+    if (!parent)
+        return vd_error_set(errp, -EINVAL, "%s: the parent image is not open", img->path);
+    size_t from_parent = 0;
+    if (off < parent->size)
+        from_parent = parent->size - off < len ? (size_t)(parent->size - off) : len;
+    memset(buf + from_parent, 0, len - from_parent);
+    return from_parent ? vd_image_pread(parent, buf, from_parent, off, errp) : 0;
+}
+
+/* LEN bytes at byte IN_BLK of block BLK (all inside the block). */
+static int read_in_block(struct vd_image *img, const struct vhd_state *s, uint64_t blk,
+                         uint32_t in_blk, uint8_t *buf, size_t len, struct vd_error **errp)
+{
+    uint64_t off = blk * s->block_size + in_blk;
+    uint32_t e = bat_get(s, blk);
+    if (e == VHD_UNALLOCATED)
+        return read_below(img, s, buf, len, off, errp);
+    uint64_t block_off = (uint64_t)e * VHD_SECTOR;
+    uint64_t data_off = block_off + s->bitmap_size;
+    uint32_t first = in_blk / VHD_SECTOR;
+    uint32_t end = (uint32_t)((in_blk + len + VHD_SECTOR - 1) / VHD_SECTOR);
+    struct bitmap_slice bm;
+    int ret = bitmap_load(img, block_off, first, end - 1, &bm, errp);
+    if (ret < 0)
+        return ret;
+    uint32_t pos = in_blk, stop = in_blk + (uint32_t)len;
+    for (uint32_t sec = first; sec < end && ret == 0;) {
+        uint32_t run_end = bitmap_run_end(&bm, sec, end);
+        uint32_t to = run_end * VHD_SECTOR < stop ? run_end * VHD_SECTOR : stop;
+        uint8_t *dst = buf + (pos - in_blk);
+        if (bitmap_test(&bm, sec))
+            ret = vd_file_pread(img, dst, to - pos, data_off + pos, errp);
+        else
+            ret = read_below(img, s, dst, to - pos, blk * s->block_size + pos, errp);
+        pos = to;
+        sec = run_end;
+    }
+    bitmap_free(&bm);
+    return ret;
+}
+
+static int vhd_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
+                     struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    if (s->type == VHD_TYPE_FIXED)
+        return vd_file_pread(img, buf, len, off, errp);
+    uint8_t *p = buf;
+    while (len) {
+        uint64_t blk = off / s->block_size;
+        uint32_t in_blk = (uint32_t)(off % s->block_size);
+        size_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+        int ret = read_in_block(img, s, blk, in_blk, p, n, errp);
+        if (ret < 0)
+            return ret;
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* ---- write ---- */
+
+static int write_footer_at(struct vd_image *img, struct vhd_state *s, uint64_t off,
+                           struct vd_error **errp)
+{
+    return vd_file_pwrite(img, s->footer, VHD_FOOTER_SIZE, off, errp);
+}
+
+/* With s->lock held: a new block for sectors [first, first + count) of
+ * block BLK holding DATA, in the crash-safe order described on top. */
+static int allocate_block(struct vd_image *img, struct vhd_state *s, uint64_t blk,
+                          uint32_t first, uint32_t count, const uint8_t *data,
+                          struct vd_error **errp)
+{
+    uint64_t start = (s->data_end + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
+    uint64_t new_end = start + s->bitmap_size + s->block_size;
+    if (start / VHD_SECTOR >= VHD_UNALLOCATED)
+        return vd_error_set(errp, -EFBIG, "%s: the VHD file cannot grow beyond 2 TiB",
+                            img->path);
+    int ret = write_footer_at(img, s, new_end, errp);
+    if (ret < 0)
+        return ret;
+    uint8_t *bitmap = calloc(1, s->bitmap_size);
+    if (!bitmap)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    struct bitmap_slice bm = { .bytes = bitmap, .base = 0, .len = s->bitmap_size };
+    for (uint32_t i = first; i < first + count; i++)
+        bitmap_set(&bm, i);
+    if (first == 0) {
+        struct iovec iov[2] = {
+            { bitmap, s->bitmap_size },
+            { (void *)(uintptr_t)data, (size_t)count * VHD_SECTOR },
+        };
+        size_t want = s->bitmap_size + (size_t)count * VHD_SECTOR;
+        ssize_t n = pwritev(img->fd, iov, 2, (off_t)start);
+        if (n < 0 || (size_t)n != want) {
+            /* Short or failed vectored write: redo it plainly. */
+            ret = vd_file_pwrite(img, bitmap, s->bitmap_size, start, errp);
+            if (ret == 0)
+                ret = vd_file_pwrite(img, data, (size_t)count * VHD_SECTOR,
+                                     start + s->bitmap_size, errp);
+        }
+    } else {
+        ret = vd_file_pwrite(img, data, (size_t)count * VHD_SECTOR,
+                             start + s->bitmap_size + (uint64_t)first * VHD_SECTOR, errp);
+        if (ret == 0)
+            ret = vd_file_pwrite(img, bitmap, s->bitmap_size, start, errp);
+    }
+    free(bitmap);
+    if (ret < 0)
+        return ret;
+    uint8_t entry[4];
+    put_be32(entry, (uint32_t)(start / VHD_SECTOR));
+    ret = vd_file_pwrite(img, entry, 4, s->bat_offset + blk * 4, errp);
+    if (ret < 0)
+        return ret;
+    s->data_end = new_end;
+    __atomic_store_n(&s->bat[blk], (uint32_t)(start / VHD_SECTOR), __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Whole sectors [first, first + count) of block BLK. */
+static int write_sectors(struct vd_image *img, struct vhd_state *s, uint64_t blk,
+                         uint32_t first, uint32_t count, const uint8_t *data,
+                         struct vd_error **errp)
+{
+    uint32_t e = bat_get(s, blk);
+    int ret;
+    if (e == VHD_UNALLOCATED) {
+        pthread_mutex_lock(&s->lock);
+        e = s->bat[blk];
+        ret = 0;
+        if (e == VHD_UNALLOCATED)
+            ret = allocate_block(img, s, blk, first, count, data, errp);
+        pthread_mutex_unlock(&s->lock);
+        if (ret < 0 || e == VHD_UNALLOCATED)
+            return ret;
+    }
+    uint64_t block_off = (uint64_t)e * VHD_SECTOR;
+    struct bitmap_slice bm;
+    ret = bitmap_load(img, block_off, first, first + count - 1, &bm, errp);
+    if (ret < 0)
+        return ret;
+    bool all_set = bitmap_test(&bm, first) && bitmap_run_end(&bm, first, first + count) ==
+                                                   first + count;
+    bitmap_free(&bm);
+    /* Data first: until its bits are set, the old content stays visible. */
+    ret = vd_file_pwrite(img, data, (size_t)count * VHD_SECTOR,
+                         block_off + s->bitmap_size + (uint64_t)first * VHD_SECTOR, errp);
+    if (ret < 0 || all_set)
+        return ret;
+    pthread_mutex_lock(&s->lock);
+    ret = bitmap_load(img, block_off, first, first + count - 1, &bm, errp);
+    if (ret == 0) {
+        for (uint32_t i = first; i < first + count; i++)
+            bitmap_set(&bm, i);
+        ret = vd_file_pwrite(img, bm.bytes, bm.len, block_off + bm.base / 8, errp);
+        bitmap_free(&bm);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* A write that starts or ends inside a sector: the sector's other bytes
+ * come from what the disk reads there now (the parent's, for a sector a
+ * differencing disk does not hold yet). */
+static int write_unaligned(struct vd_image *img, struct vhd_state *s, uint64_t blk,
+                           uint32_t in_blk, const uint8_t *data, size_t len,
+                           struct vd_error **errp)
+{
+    uint32_t a_start = in_blk / VHD_SECTOR * VHD_SECTOR;
+    uint32_t a_end = (uint32_t)((in_blk + len + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR);
+    uint8_t *tmp = malloc(a_end - a_start);
+    if (!tmp)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    pthread_mutex_lock(&s->rmw_lock);
+    int ret = read_in_block(img, s, blk, a_start, tmp, VHD_SECTOR, errp);
+    if (ret == 0 && a_end - a_start > VHD_SECTOR)
+        ret = read_in_block(img, s, blk, a_end - VHD_SECTOR,
+                            tmp + (a_end - a_start - VHD_SECTOR), VHD_SECTOR, errp);
+    if (ret == 0) {
+        memcpy(tmp + (in_blk - a_start), data, len);
+        ret = write_sectors(img, s, blk, a_start / VHD_SECTOR,
+                            (a_end - a_start) / VHD_SECTOR, tmp, errp);
+    }
+    pthread_mutex_unlock(&s->rmw_lock);
+    free(tmp);
+    return ret;
+}
+
+static int vhd_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
+                      struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    if (s->type == VHD_TYPE_FIXED)
+        return vd_file_pwrite(img, buf, len, off, errp);
+    const uint8_t *p = buf;
+    while (len) {
+        uint64_t blk = off / s->block_size;
+        uint32_t in_blk = (uint32_t)(off % s->block_size);
+        size_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+        int ret;
+        if (in_blk % VHD_SECTOR || n % VHD_SECTOR)
+            ret = write_unaligned(img, s, blk, in_blk, p, n, errp);
+        else
+            ret = write_sectors(img, s, blk, in_blk / VHD_SECTOR,
+                                (uint32_t)(n / VHD_SECTOR), p, errp);
+        if (ret < 0)
+            return ret;
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Zeros without deallocating anything: a fixed disk's or an allocated
+ * block's bytes are punched (they then read as zeros, and the bitmap still
+ * says "here"); a dynamic disk's unallocated blocks already read as zeros.
+ * A differencing disk must shadow its parent, so the core writes zeros. */
+static int vhd_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
+                            struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    const int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+    if (s->type == VHD_TYPE_FIXED)
+        return fallocate(img->fd, mode, (off_t)off, (off_t)len) == 0 ? 0 : -ENOTSUP;
+    if (s->type == VHD_TYPE_DIFF)
+        return -ENOTSUP;
+    while (len) {
+        uint64_t blk = off / s->block_size;
+        uint32_t in_blk = (uint32_t)(off % s->block_size);
+        uint64_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+        uint32_t e = bat_get(s, blk);
+        if (e != VHD_UNALLOCATED) {
+            uint64_t at = (uint64_t)e * VHD_SECTOR + s->bitmap_size + in_blk;
+            if (fallocate(img->fd, mode, (off_t)at, (off_t)n) < 0) {
+                static const uint8_t zeros[65536];
+                for (uint64_t done = 0; done < n;) {
+                    size_t k = n - done < sizeof(zeros) ? (size_t)(n - done) : sizeof(zeros);
+                    int ret = vd_file_pwrite(img, zeros, k, at + done, errp);
+                    if (ret < 0)
+                        return ret;
+                    done += k;
+                }
+            }
+        }
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int vhd_flush(struct vd_image *img, struct vd_error **errp)
+{
+    if (fdatasync(img->fd) < 0 && errno != EINVAL)
+        return vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    return 0;
+}
+
+/* ---- block status ---- */
+
+static int vhd_block_status(struct vd_image *img, uint64_t off, uint64_t len,
+                            struct vd_extent *ext, struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    if (s->type == VHD_TYPE_FIXED)
+        return vd_file_block_status(img, off, len, ext);
+    enum vd_extent_kind absent = s->type == VHD_TYPE_DIFF ? VD_EXTENT_BACKING
+                                                          : VD_EXTENT_UNALLOCATED;
+    uint64_t pos = off, end = off + len;
+    bool have_kind = false;
+    enum vd_extent_kind kind = absent;
+    while (pos < end) {
+        uint64_t blk = pos / s->block_size;
+        uint64_t blk_start = blk * s->block_size;
+        uint64_t blk_end = blk_start + s->block_size < end ? blk_start + s->block_size : end;
+        uint32_t e = bat_get(s, blk);
+        enum vd_extent_kind k;
+        uint64_t run_end;
+        if (e == VHD_UNALLOCATED) {
+            k = absent;
+            run_end = blk_end;
+        } else {
+            uint32_t first = (uint32_t)((pos - blk_start) / VHD_SECTOR);
+            uint32_t last_end = (uint32_t)((blk_end - blk_start + VHD_SECTOR - 1) / VHD_SECTOR);
+            struct bitmap_slice bm;
+            int ret = bitmap_load(img, (uint64_t)e * VHD_SECTOR, first, last_end - 1, &bm, errp);
+            if (ret < 0)
+                return ret;
+            k = bitmap_test(&bm, first) ? VD_EXTENT_DATA : absent;
+            run_end = blk_start + (uint64_t)bitmap_run_end(&bm, first, last_end) * VHD_SECTOR;
+            if (run_end > blk_end)
+                run_end = blk_end;
+            bitmap_free(&bm);
+        }
+        if (have_kind && k != kind)
+            break;
+        kind = k;
+        have_kind = true;
+        pos = run_end;
+    }
+    *ext = (struct vd_extent){ off, pos - off, kind };
+    return 0;
+}
+
+/* ---- info ---- */
+
+static void add_text4(struct vd_info *info, const char *key, const uint8_t *p)
+{
+    char text[5];
+    for (int i = 0; i < 4; i++)
+        text[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : p[i] ? '?' : ' ';
+    text[4] = '\0';
+    /* Keep what identifies the creator: "d2v\0" shows as "d2v ". */
+    vd_info_add(info, key, false, "%s", text);
+}
+
+static void add_time(struct vd_info *info, const char *key, uint32_t vhd_time)
+{
+    time_t t = (time_t)vhd_time + VHD_EPOCH;
+    struct tm tm;
+    char buf[32] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    vd_info_add(info, key, false, "%s", buf);
+}
+
+static void vhd_info(struct vd_image *img, struct vd_info *info)
+{
+    struct vhd_state *s = img->opaque;
+    const uint8_t *f = s->footer;
+    static const char *const types[] = { [2] = "fixed", [3] = "dynamic", [4] = "differencing" };
+    vd_info_add(info, "subformat", false, "%s", types[s->type]);
+    add_text4(info, "creator-app", f + VHD_F_CREATOR_APP);
+    uint32_t ver = get_be32(f + VHD_F_CREATOR_VER);
+    vd_info_add(info, "creator-version", false, "%u.%u", ver >> 16, ver & 0xffff);
+    add_text4(info, "creator-os", f + VHD_F_CREATOR_OS);
+    struct vhd_geometry g = vhd_geometry_of(f);
+    vd_info_add(info, "geometry", false, "%u/%u/%u", g.cylinders, g.heads, g.sectors);
+    vd_info_add(info, "chs-size", true, "%llu", (unsigned long long)vhd_chs_bytes(g));
+    vd_info_add(info, "current-size", true, "%llu", (unsigned long long)img->size);
+    vd_info_add(info, "original-size", true, "%llu",
+                (unsigned long long)get_be64(f + VHD_F_ORIG_SIZE));
+    char uuid[40];
+    vhd_format_uuid(f + VHD_F_UUID, uuid, sizeof(uuid));
+    vd_info_add(info, "uuid", false, "%s", uuid);
+    add_time(info, "timestamp", get_be32(f + VHD_F_TIMESTAMP));
+    if (f[VHD_F_SAVED_STATE])
+        vd_info_warn(info, "the saved-state flag is set: the disk belongs to a saved VM");
+    if (s->footer_from_copy)
+        vd_info_warn(info, "the footer at the end of the file is missing; using the copy at "
+                     "offset 0 (run 'vdisk check')");
+    uint64_t chs = vhd_chs_bytes(g);
+    bool max_chs = g.cylinders == 65535 && g.heads == 16 && g.sectors == 255;
+    if (chs != img->size && !max_chs)
+        vd_info_warn(info, "CHS geometry %u/%u/%u describes %llu bytes, but the footer's "
+                     "current size is %llu; vdisk uses the current size (qemu may use the CHS "
+                     "size for this creator)", g.cylinders, g.heads, g.sectors,
+                     (unsigned long long)chs, (unsigned long long)img->size);
+    if (s->type == VHD_TYPE_FIXED)
+        return;
+    info->cluster_size = s->block_size;
+    vd_info_add(info, "block-size", true, "%u", s->block_size);
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < s->max_entries; i++)
+        used += bat_get(s, i) != VHD_UNALLOCATED;
+    vd_info_add(info, "allocated-blocks", true, "%u", used);
+    vd_info_add(info, "bat-entries", true, "%u", s->max_entries);
+    if (s->type != VHD_TYPE_DIFF)
+        return;
+    vhd_format_uuid(s->header + VHD_H_PARENT_UUID, uuid, sizeof(uuid));
+    vd_info_add(info, "parent-uuid", false, "%s", uuid);
+    char name[160];
+    vhd_parent_name(s->header, name, sizeof(name));
+    vd_info_add(info, "parent-name", false, "%s", name);
+    add_time(info, "parent-timestamp", get_be32(s->header + VHD_H_PARENT_TIME));
+    for (int i = 0; i < VHD_LOCATOR_COUNT; i++) {
+        const uint8_t *loc = s->header + VHD_H_LOCATORS + i * VHD_LOCATOR_SIZE;
+        if (!get_be32(loc))
+            continue;
+        char key[32];
+        snprintf(key, sizeof(key), "parent-locator-%d", i);
+        char *path = NULL;
+        struct vd_error *err = NULL;
+        if (vhd_locator_path(img->fd, img->path, s->data_end + VHD_FOOTER_SIZE, s->header, i,
+                             &path, &err) == 0)
+            vd_info_add(info, key, false, "%.4s %s", (const char *)loc, path);
+        else
+            vd_info_add(info, key, false, "%.4s (%s)", (const char *)loc,
+                        err ? err->msg : "not a path vdisk reads");
+        vd_error_free(err);
+        free(path);
+    }
+}
+
+static const struct vd_option_desc vhd_create_options[] = {
+    { "subformat", "dynamic (default) or fixed" },
+    { "size", "chs (default: round the size up to whole CHS geometry, so that every "
+              "VHD reader sees the same disk) or exact (keep the byte size; CHS 65535/16/255)" },
+    { "azure", "on: a fixed VHD whose size is rounded up to a whole number of MiB, "
+               "as Azure requires" },
+    { "block_size", "dynamic and differencing block size (default 2M; power of two, "
+                    "4K..256M)" },
+    { NULL, NULL },
+};
+
+static const char *const vhd_aliases[] = { "vpc", NULL };
+
+const struct vd_format vd_format_vhd = {
+    .name = "vhd",
+    .aliases = vhd_aliases,
+    .description = "Microsoft Virtual Hard Disk (fixed, dynamic, differencing)",
+    .instance_size = sizeof(struct vhd_state),
+    .probe = vhd_probe,
+    .open = vhd_open,
+    .close = vhd_close,
+    .pread = vhd_pread,
+    .pwrite = vhd_pwrite,
+    .write_zeroes = vhd_write_zeroes,
+    .flush = vhd_flush,
+    .block_status = vhd_block_status,
+    .create = vhd_create,
+    .create_options = vhd_create_options,
+    .info = vhd_info,
+    .check = vhd_check,
+};

@@ -1,0 +1,816 @@
+/* p2v capture: inventory, then stream every disk's used chunks to the
+ * server over one connection the agent opens; reconnect and resume from
+ * the server's durable point when the connection or either side dies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "p2v/agent/agent.h"
+#include "p2v/proto/auth.h"
+
+#define DIGEST_RING 256
+#define RETRY_DEFAULT_S 600
+#define HANDSHAKE_TIMEOUT_MS 30000
+
+struct digest_snapshot {
+    int disk;
+    uint64_t offset;
+    struct p2v_digest before;
+};
+
+struct inject_range {
+    uint64_t first, last;       /* sectors, inclusive */
+};
+
+struct agent {
+    struct capture_opts o;
+    struct p2v_token tok;
+    struct agent_disk *disks;
+    int ndisks;
+    char name[P2V_MAX_NAME + 1];
+    uint8_t session[P2V_SESSION_ID_SIZE];
+    bool have_session;
+    bool zstd;                  /* negotiated for this connection */
+    bool fatal;                 /* the last error must not be retried */
+    uint8_t *raw;
+    uint8_t *zbuf;
+    size_t zcap;
+    ZSTD_CCtx *zc;
+    struct p2v_digest dig;
+    struct digest_snapshot ring[DIGEST_RING];
+    unsigned ring_pos;
+    uint64_t bad_scan_end[P2V_MAX_DISKS];   /* sectors below this were examined */
+    struct inject_range *inject;    /* P2V_TEST_BAD_SECTORS */
+    size_t ninject;
+    long corrupt_chunk;             /* P2V_TEST_CORRUPT_CHUNK */
+    long chunks_sent;
+    /* progress and rate */
+    uint64_t total_used, done_used, wire_before;
+    double t_start, t_last_print;
+    double rate_t0;
+    uint64_t rate_bytes;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int fatal_error(struct agent *a, int code)
+{
+    a->fatal = true;
+    return code;
+}
+
+/* ---- test hooks (documented in docs/p2v.md as test-only) ---- */
+
+static int parse_inject(struct agent *a, const char *spec, struct vd_error **errp)
+{
+    const char *p = spec;
+    while (*p) {
+        char *end;
+        unsigned long long first = strtoull(p, &end, 10), last = first;
+        if (end == p)
+            return vd_error_set(errp, -EINVAL, "P2V_TEST_BAD_SECTORS: expected N or N-M, comma separated");
+        if (*end == '-') {
+            p = end + 1;
+            last = strtoull(p, &end, 10);
+            if (end == p || last < first)
+                return vd_error_set(errp, -EINVAL, "P2V_TEST_BAD_SECTORS: bad range");
+        }
+        struct inject_range *n = realloc(a->inject, (a->ninject + 1) * sizeof(*n));
+        if (!n)
+            return vd_error_set(errp, -ENOMEM, "out of memory");
+        a->inject = n;
+        a->inject[a->ninject++] = (struct inject_range){ first, last };
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return vd_error_set(errp, -EINVAL, "P2V_TEST_BAD_SECTORS: expected N or N-M, comma separated");
+    }
+    return 0;
+}
+
+static bool injected(const struct agent *a, uint64_t first, uint64_t last)
+{
+    for (size_t i = 0; i < a->ninject; i++)
+        if (a->inject[i].first <= last && a->inject[i].last >= first)
+            return true;
+    return false;
+}
+
+/* ---- reading ---- */
+
+static int record_bad(struct agent_disk *d, uint64_t sector)
+{
+    if (d->nbad && d->bad[d->nbad - 1].first + d->bad[d->nbad - 1].count == sector) {
+        d->bad[d->nbad - 1].count++;
+        return 0;
+    }
+    if (d->nbad == d->bad_cap) {
+        size_t cap = d->bad_cap ? d->bad_cap * 2 : 16;
+        struct bad_range *n = realloc(d->bad, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        d->bad = n;
+        d->bad_cap = cap;
+    }
+    d->bad[d->nbad++] = (struct bad_range){ sector, 1 };
+    return 0;
+}
+
+/* Reads [off, off + len) of disk DI into BUF. An unreadable sector is
+ * retried, then left as zeros and listed; only other errors fail. */
+static int read_piece(struct agent *a, int di, uint8_t *buf, size_t len, uint64_t off,
+                      struct vd_error **errp)
+{
+    struct agent_disk *d = &a->disks[di];
+    uint64_t s0 = off / 512, s1 = (off + len - 1) / 512;
+    if (!injected(a, s0, s1)) {
+        struct vd_error *err = NULL;
+        int ret = vd_image_pread(d->img, buf, len, off, &err);
+        if (ret != -EIO) {
+            if (ret < 0) {
+                *errp = err;
+                return fatal_error(a, ret);
+            }
+            return 0;
+        }
+        vd_error_free(err);
+    }
+    /* Sector by sector: save what can be read. */
+    for (uint64_t s = s0; s <= s1; s++) {
+        uint64_t so = s * 512 > off ? s * 512 : off;
+        uint64_t se = (s + 1) * 512 < off + len ? (s + 1) * 512 : off + len;
+        int ret = -EIO;
+        for (int attempt = 0; attempt < 3 && ret == -EIO; attempt++) {
+            if (injected(a, s, s))
+                break;
+            struct vd_error *err = NULL;
+            ret = vd_image_pread(d->img, buf + (so - off), (size_t)(se - so), so, &err);
+            if (ret < 0 && ret != -EIO) {
+                *errp = err;
+                return fatal_error(a, ret);
+            }
+            vd_error_free(err);
+        }
+        if (ret == 0)
+            continue;
+        memset(buf + (so - off), 0, (size_t)(se - so));
+        if (s >= a->bad_scan_end[di] && record_bad(d, s) < 0)
+            return fatal_error(a, vd_error_set(errp, -ENOMEM, "out of memory"));
+    }
+    return 0;
+}
+
+/* The first plan extent that ends after OFF. */
+static size_t plan_find(const struct agent_disk *d, uint64_t off)
+{
+    size_t lo = 0, hi = d->plan.count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->plan.ext[mid].offset + d->plan.ext[mid].length <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Fills a->raw with chunk [off, off + len): planned bytes read, the rest
+ * zeros. Returns the planned bytes (0: nothing to read, buffer untouched). */
+static int64_t read_chunk(struct agent *a, int di, uint64_t off, size_t len,
+                          struct vd_error **errp)
+{
+    struct agent_disk *d = &a->disks[di];
+    uint64_t end = off + len, used = 0;
+    size_t i = plan_find(d, off);
+    if (i == d->plan.count || d->plan.ext[i].offset >= end)
+        return 0;
+    /* Whole chunk in one extent: no zero filling needed. */
+    if (d->plan.ext[i].offset <= off && d->plan.ext[i].offset + d->plan.ext[i].length >= end) {
+        int ret = read_piece(a, di, a->raw, len, off, errp);
+        used = len;
+        if (ret < 0)
+            return ret;
+    } else {
+        memset(a->raw, 0, len);
+        for (; i < d->plan.count && d->plan.ext[i].offset < end; i++) {
+            uint64_t s = d->plan.ext[i].offset > off ? d->plan.ext[i].offset : off;
+            uint64_t e = d->plan.ext[i].offset + d->plan.ext[i].length;
+            if (e > end)
+                e = end;
+            int ret = read_piece(a, di, a->raw + (s - off), (size_t)(e - s), s, errp);
+            if (ret < 0)
+                return ret;
+            used += e - s;
+        }
+    }
+    if (end / 512 > a->bad_scan_end[di])
+        a->bad_scan_end[di] = end / 512;
+    return (int64_t)used;
+}
+
+/* ---- progress ---- */
+
+static void progress(struct agent *a, bool last)
+{
+    if (!a->o.progress)
+        return;
+    double t = now_s();
+    if (!last && t - a->t_last_print < 0.5)
+        return;
+    a->t_last_print = t;
+    double el = t - a->t_start, rate = el > 0 ? a->done_used / el : 0;
+    double left = rate > 0 ? (double)(a->total_used - a->done_used) / rate : 0;
+    bool tty = isatty(2);
+    fprintf(stderr, "%s%.1f/%.1f MB used (%.0f%%)  %.0f MB/s  ETA %d:%02d%s",
+            tty ? "\r" : "", a->done_used / 1e6, a->total_used / 1e6,
+            a->total_used ? 100.0 * a->done_used / a->total_used : 100.0, rate / 1e6,
+            (int)left / 60, (int)left % 60, tty && !last ? "   " : "\n");
+    fflush(stderr);
+}
+
+static void rate_limit(struct agent *a, size_t sent)
+{
+    if (a->o.rate_mb <= 0)
+        return;
+    a->rate_bytes += sent;
+    double due = a->rate_t0 + a->rate_bytes / (a->o.rate_mb * 1e6);
+    double t = now_s();
+    if (due > t)
+        sleep_s(due - t);
+}
+
+/* ---- the session ---- */
+
+static int save_state(struct agent *a, struct vd_error **errp)
+{
+    char tmp[PATH_MAX + 8], hex[33];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", a->o.state_file);
+    p2v_hex(a->session, sizeof(a->session), hex);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return fatal_error(a, vd_error_set_errno(errp, -errno, "%s: cannot write the session file", tmp));
+    fprintf(f, "p2v-agent-session 1\nname %s\nsession %s\n", a->name, hex);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, a->o.state_file) < 0)
+        return fatal_error(a, vd_error_set_errno(errp, -errno, "%s: cannot write the session file",
+                                                 a->o.state_file));
+    return 0;
+}
+
+static void load_state(struct agent *a)
+{
+    FILE *f = fopen(a->o.state_file, "re");
+    if (!f)
+        return;
+    char name[P2V_MAX_NAME + 2] = "", hex[40] = "";
+    int v = 0;
+    if (fscanf(f, "p2v-agent-session %d\nname %65s\nsession %39s", &v, name, hex) == 3 && v == 1 &&
+        strcmp(name, a->name) == 0 && p2v_unhex(hex, a->session, sizeof(a->session)))
+        a->have_session = true;
+    fclose(f);
+}
+
+static int expect(struct agent *a, struct p2v_conn *c, struct p2v_msg *m,
+                  enum p2v_msg_type want, int timeout_ms, struct vd_error **errp)
+{
+    int ret = p2v_conn_recv(c, m, timeout_ms, errp);
+    if (ret == -ETIMEDOUT && !*errp)
+        return vd_error_set(errp, -ETIMEDOUT, "%s: no answer from the server", a->o.server);
+    if (ret < 0)
+        return ret;
+    if (m->type == P2V_MSG_ERROR) {
+        vd_error_set(errp, -EACCES, "the server refused: %s", m->u.error.text);
+        /* busy: our own previous connection may still be closing */
+        return m->u.error.code == P2V_ERR_BUSY ? -EBUSY : fatal_error(a, -EACCES);
+    }
+    if (m->type != want)
+        return vd_error_set(errp, -EPROTO, "expected %s from the server, got %s",
+                            p2v_msg_name(want), p2v_msg_name(m->type));
+    return 0;
+}
+
+static int handshake(struct agent *a, struct p2v_conn *c, uint64_t *resume,
+                     struct vd_error **errp)
+{
+    struct p2v_msg m = { .type = P2V_MSG_HELLO };
+    uint8_t nonce[P2V_NONCE_SIZE], proof[P2V_MAC_SIZE];
+    int ret = p2v_random(nonce, sizeof(nonce), errp);
+    if (ret < 0)
+        return fatal_error(a, ret);
+    m.u.hello.version = P2V_PROTO_VERSION;
+    m.u.hello.caps = a->o.compress ? P2V_CAP_ZSTD : 0;
+    memcpy(m.u.hello.nonce, nonce, sizeof(nonce));
+    if ((ret = p2v_conn_send(c, &m, errp)) < 0 ||
+        (ret = expect(a, c, &m, P2V_MSG_CHALLENGE, HANDSHAKE_TIMEOUT_MS, errp)) < 0)
+        return ret;
+    if (m.u.challenge.version != P2V_PROTO_VERSION)
+        return fatal_error(a, vd_error_set(errp, -EPROTO, "the server speaks protocol version %u, not %u",
+                                           m.u.challenge.version, P2V_PROTO_VERSION));
+    a->zstd = a->o.compress && (m.u.challenge.caps & P2V_CAP_ZSTD);
+    uint8_t server_nonce[P2V_NONCE_SIZE];
+    memcpy(server_nonce, m.u.challenge.nonce, sizeof(server_nonce));
+    m = (struct p2v_msg){ .type = P2V_MSG_AUTH };
+    p2v_proof(&a->tok, "agent", server_nonce, nonce, m.u.auth.proof);
+    if ((ret = p2v_conn_send(c, &m, errp)) < 0 ||
+        (ret = expect(a, c, &m, P2V_MSG_AUTH_OK, HANDSHAKE_TIMEOUT_MS, errp)) < 0)
+        return ret;
+    /* Nothing about this machine goes out before the server proved it
+     * knows the token too. */
+    p2v_proof(&a->tok, "server", nonce, server_nonce, proof);
+    if (!p2v_mac_equal(proof, m.u.auth_ok.proof))
+        return fatal_error(a, vd_error_set(errp, -EACCES,
+                                           "%s does not know the token: not our server, or a different token file",
+                                           a->o.server));
+
+    m = (struct p2v_msg){ .type = P2V_MSG_SESSION };
+    if (a->have_session)
+        memcpy(m.u.session.id, a->session, sizeof(a->session));
+    m.u.session.caps = a->zstd ? P2V_CAP_ZSTD : 0;
+    m.u.session.ndisks = (uint8_t)a->ndisks;
+    snprintf(m.u.session.name, sizeof(m.u.session.name), "%s", a->name);
+    for (int i = 0; i < a->ndisks; i++) {
+        m.u.session.disks[i].size = a->disks[i].size;
+        m.u.session.disks[i].sector_size = a->disks[i].sector_size;
+    }
+    if ((ret = p2v_conn_send(c, &m, errp)) < 0 ||
+        (ret = expect(a, c, &m, P2V_MSG_SESSION_OK, HANDSHAKE_TIMEOUT_MS, errp)) < 0)
+        return ret;
+    if (m.u.session_ok.ndisks != a->ndisks)
+        return fatal_error(a, vd_error_set(errp, -EPROTO, "the server answered for %u disks, not %d",
+                                           m.u.session_ok.ndisks, a->ndisks));
+    for (int i = 0; i < a->ndisks; i++) {
+        resume[i] = m.u.session_ok.resume[i];
+        if (resume[i] > a->disks[i].size ||
+            (resume[i] % P2V_CHUNK_SIZE && resume[i] != a->disks[i].size))
+            return fatal_error(a, vd_error_set(errp, -EPROTO, "the server asked to resume disk %d at offset %llu",
+                                               i, (unsigned long long)resume[i]));
+    }
+    memcpy(a->session, m.u.session_ok.id, sizeof(a->session));
+    a->have_session = true;
+    return save_state(a, errp);
+}
+
+static int send_manifest(struct agent *a, struct p2v_conn *c, bool final, struct vd_error **errp)
+{
+    uint8_t *xml;
+    int len;
+    int ret = agent_manifest_build(a->disks, a->ndisks, a->name, final, &xml, &len, errp);
+    if (ret < 0)
+        return fatal_error(a, ret);
+    struct p2v_msg m = { .type = P2V_MSG_MANIFEST };
+    m.u.manifest.final = final;
+    m.u.manifest.xml = xml;
+    m.u.manifest.len = (uint32_t)len;
+    ret = p2v_conn_send(c, &m, errp);
+    free(xml);
+    return ret;
+}
+
+/* Recomputes the digest of disk DI up to END by reading (nothing is sent). */
+static int rebuild_digest(struct agent *a, int di, uint64_t end, struct vd_error **errp)
+{
+    struct agent_disk *d = &a->disks[di];
+    p2v_digest_init(&a->dig);
+    for (uint64_t off = 0; off < end; off += P2V_CHUNK_SIZE) {
+        size_t len = d->size - off < P2V_CHUNK_SIZE ? (size_t)(d->size - off) : P2V_CHUNK_SIZE;
+        int64_t used = read_chunk(a, di, off, len, errp);
+        if (used < 0)
+            return (int)used;
+        if (used > 0 && !p2v_all_zero(a->raw, len))
+            p2v_digest_chunk(&a->dig, off, a->raw, len);
+        a->done_used += (uint64_t)used;
+        progress(a, false);
+    }
+    return 0;
+}
+
+static int send_chunk(struct agent *a, struct p2v_conn *c, int di, uint64_t off,
+                      size_t len, struct vd_error **errp)
+{
+    struct p2v_msg m = { .type = P2V_MSG_CHUNK };
+    m.u.chunk.disk = (uint8_t)di;
+    m.u.chunk.offset = off;
+    m.u.chunk.raw_len = (uint32_t)len;
+    m.u.chunk.checksum = XXH3_64bits(a->raw, len);
+    if (p2v_all_zero(a->raw, len)) {
+        m.u.chunk.encoding = P2V_ENC_ZERO;
+    } else {
+        struct digest_snapshot *s = &a->ring[a->ring_pos++ % DIGEST_RING];
+        s->disk = di;
+        s->offset = off;
+        s->before = a->dig;
+        p2v_digest_chunk(&a->dig, off, a->raw, len);
+        m.u.chunk.encoding = P2V_ENC_RAW;
+        m.u.chunk.payload = a->raw;
+        m.u.chunk.payload_len = (uint32_t)len;
+        if (a->zstd) {
+            size_t z = ZSTD_compressCCtx(a->zc, a->zbuf, a->zcap, a->raw, len, 1);
+            if (!ZSTD_isError(z) && z < len) {
+                m.u.chunk.encoding = P2V_ENC_ZSTD;
+                m.u.chunk.payload = a->zbuf;
+                m.u.chunk.payload_len = (uint32_t)z;
+            }
+        }
+        if (++a->chunks_sent == a->corrupt_chunk)
+            ((uint8_t *)(uintptr_t)m.u.chunk.payload)[m.u.chunk.payload_len / 2] ^= 0x5A;
+    }
+    uint64_t before = p2v_conn_bytes_sent(c);
+    int ret = p2v_conn_send(c, &m, errp);
+    rate_limit(a, (size_t)(p2v_conn_bytes_sent(c) - before));
+    return ret;
+}
+
+/* Goes back to the chunk the server asked for again. */
+static int rewind_to(struct agent *a, int di, uint64_t off, uint64_t *pos,
+                     struct vd_error **errp)
+{
+    struct agent_disk *d = &a->disks[di];
+    if (off % P2V_CHUNK_SIZE || off >= d->size || off > *pos)
+        return fatal_error(a, vd_error_set(errp, -EPROTO, "the server asked again for offset %llu of disk %d",
+                                           (unsigned long long)off, di));
+    a->done_used -= agent_plan_bytes(d, off, *pos - off);
+    *pos = off;
+    for (unsigned i = 0; i < DIGEST_RING; i++) {
+        const struct digest_snapshot *s = &a->ring[(a->ring_pos - 1 - i) % DIGEST_RING];
+        if (i >= a->ring_pos)
+            break;
+        if (s->disk == di && s->offset == off) {
+            a->dig = s->before;
+            return 0;
+        }
+    }
+    /* The chunk was all zeros (not hashed) or too far back: recompute. */
+    a->done_used -= agent_plan_bytes(d, 0, off);
+    return rebuild_digest(a, di, off, errp);
+}
+
+/* Handles one server message that may arrive while streaming. */
+static int on_message(struct agent *a, const struct p2v_msg *m, int di, uint64_t *pos,
+                      struct vd_error **errp)
+{
+    switch (m->type) {
+    case P2V_MSG_ACK:
+        return 0;
+    case P2V_MSG_NAK:
+        if (m->u.nak.disk != di)
+            return fatal_error(a, vd_error_set(errp, -EPROTO, "NAK for disk %u while sending disk %d",
+                                               m->u.nak.disk, di));
+        return rewind_to(a, di, m->u.nak.offset, pos, errp);
+    case P2V_MSG_ERROR:
+        vd_error_set(errp, -EIO, "the server failed: %s", m->u.error.text);
+        return fatal_error(a, -EIO);
+    default:
+        return vd_error_set(errp, -EPROTO, "unexpected %s from the server", p2v_msg_name(m->type));
+    }
+}
+
+static int stream_disk(struct agent *a, struct p2v_conn *c, int di, uint64_t resume,
+                       struct vd_error **errp)
+{
+    struct agent_disk *d = &a->disks[di];
+    struct p2v_msg m;
+    int ret = rebuild_digest(a, di, resume, errp);
+    if (ret < 0)
+        return ret;
+    uint64_t pos = resume;
+    for (;;) {
+        while (pos < d->size) {
+            size_t len = d->size - pos < P2V_CHUNK_SIZE ? (size_t)(d->size - pos) : P2V_CHUNK_SIZE;
+            int64_t used = read_chunk(a, di, pos, len, errp);
+            if (used < 0)
+                return (int)used;
+            if (used > 0 && (ret = send_chunk(a, c, di, pos, len, errp)) < 0)
+                return ret;
+            a->done_used += (uint64_t)used;
+            pos += len;
+            progress(a, false);
+            /* Drain what the server sent meanwhile (ACKs, a NAK). */
+            while ((ret = p2v_conn_recv(c, &m, 0, errp)) == 0)
+                if ((ret = on_message(a, &m, di, &pos, errp)) < 0)
+                    return ret;
+            if (ret != -ETIMEDOUT || *errp)
+                return ret;
+        }
+        m = (struct p2v_msg){ .type = P2V_MSG_DISK_END };
+        m.u.disk_end.disk = (uint8_t)di;
+        for (size_t i = 0; i < d->nbad; i++)
+            m.u.disk_end.bad_sectors += (uint32_t)d->bad[i].count;
+        p2v_digest_final(&a->dig, m.u.disk_end.sha256);
+        memcpy(d->sha256, m.u.disk_end.sha256, 32);
+        if ((ret = p2v_conn_send(c, &m, errp)) < 0)
+            return ret;
+        for (;;) {
+            if ((ret = p2v_conn_recv(c, &m, -1, errp)) < 0)
+                return ret;
+            if (m.type == P2V_MSG_DISK_DONE && m.u.disk_done.disk == di)
+                break;
+            if ((ret = on_message(a, &m, di, &pos, errp)) < 0)
+                return ret;
+            if (pos < d->size)
+                break;      /* a NAK: send again from there */
+        }
+        if (pos < d->size)
+            continue;
+        if (!m.u.disk_done.ok)
+            return fatal_error(a, vd_error_set(errp, -EIO,
+                                               "disk %d (%s): the server's SHA-256 differs from ours; the image is not complete",
+                                               di, d->path));
+        d->verified = true;
+        return 0;
+    }
+}
+
+static int run_session(struct agent *a, struct vd_error **errp)
+{
+    struct p2v_conn *c;
+    uint64_t resume[P2V_MAX_DISKS];
+    int ret = p2v_connect(a->o.server, a->o.use_tls ? &a->o.tls : NULL, &c, errp);
+    if (ret < 0)
+        return ret;
+    a->done_used = 0;
+    ret = handshake(a, c, resume, errp);
+    if (ret == 0)
+        ret = send_manifest(a, c, false, errp);
+    for (int i = 0; i < a->ndisks && ret == 0; i++) {
+        memset(a->bad_scan_end, 0, sizeof(a->bad_scan_end));
+        if (a->disks[i].verified)
+            a->done_used += a->disks[i].plan.used_bytes;
+        else
+            ret = stream_disk(a, c, i, resume[i], errp);
+    }
+    if (ret == 0)
+        ret = send_manifest(a, c, true, errp);
+    struct p2v_msg m = { .type = P2V_MSG_FINISH };
+    if (ret == 0)
+        ret = p2v_conn_send(c, &m, errp);
+    while (ret == 0) {
+        ret = p2v_conn_recv(c, &m, -1, errp);
+        if (ret == 0 && m.type == P2V_MSG_FINISH_OK)
+            break;
+        if (ret == 0 && m.type == P2V_MSG_ERROR) {
+            vd_error_set(errp, -EIO, "the server could not finish: %s", m.u.error.text);
+            ret = fatal_error(a, -EIO);
+        }
+        /* late ACKs are fine */
+    }
+    a->wire_before += p2v_conn_bytes_sent(c);
+    p2v_conn_close(c);
+    return ret;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: p2v capture --server HOST:PORT --token-file FILE [options]\n"
+"Captures this machine's disks (or the given disks or image files) to a p2v\n"
+"server: only the used blocks, checksummed, optionally compressed, resumable.\n"
+"\n"
+"  --server HOST:PORT     the conversion host running `p2v serve`\n"
+"  --token-file FILE      the shared token (one line, at least 16 bytes)\n"
+"  --name NAME            machine name on the server (default: host name)\n"
+"  --disk DEV|FILE        a disk or image file to capture (repeatable;\n"
+"                         default: every fixed disk in /sys/block)\n"
+"  --compress zstd|none   compress chunks with zstd level 1 (default: none)\n"
+"  --rate MB/s            limit the bandwidth used\n"
+"  --state FILE           session file for resuming after a restart\n"
+"                         (default: /var/tmp/p2v-capture-NAME.session)\n"
+"  --retry-for SECONDS    keep reconnecting this long after a failure (600)\n"
+"  --tls                  use TLS 1.3; needs --server-cert-sha256 or --ca\n"
+"  --server-cert-sha256 HEX  pin the server certificate's SHA-256\n"
+"  --ca FILE              verify the server certificate against FILE\n"
+"  -p, --progress         show used bytes done, rate and ETA\n"
+"  -v, --verbose          report reconnections on stderr\n"
+"  -h, --help             this text\n"
+"Exit status: 0 captured and verified, 1 failed, 2 usage error.\n");
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "p2v capture: %s%s%s; see p2v capture --help\n", msg, arg ? ": " : "", arg ? arg : "");
+    return 2;
+}
+
+static void default_name(char *out, size_t len)
+{
+    char host[256] = "machine";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    host[strcspn(host, ".")] = 0;
+    size_t j = 0;
+    for (size_t i = 0; host[i] && j + 1 < len; i++)
+        out[j++] = p2v_name_valid((char[]){ host[i], 0 }) ? host[i] : '-';
+    out[j] = 0;
+    if (!p2v_name_valid(out))
+        snprintf(out, len, "machine");
+}
+
+int p2v_capture_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "server", required_argument, NULL, 's' },
+        { "token-file", required_argument, NULL, 't' },
+        { "name", required_argument, NULL, 'n' },
+        { "disk", required_argument, NULL, 'd' },
+        { "compress", required_argument, NULL, 'c' },
+        { "rate", required_argument, NULL, 'r' },
+        { "state", required_argument, NULL, 'S' },
+        { "retry-for", required_argument, NULL, 'R' },
+        { "tls", no_argument, NULL, 'T' },
+        { "server-cert-sha256", required_argument, NULL, 'P' },
+        { "ca", required_argument, NULL, 'C' },
+        { "progress", no_argument, NULL, 'p' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct agent *a = calloc(1, sizeof(*a));
+    if (!a) {
+        fprintf(stderr, "p2v capture: out of memory\n");
+        return 1;
+    }
+    struct capture_opts *o = &a->o;
+    o->retry_seconds = RETRY_DEFAULT_S;
+    bool verbose = false;
+    int opt, rc = 2;
+    struct vd_error *err = NULL;
+    char (*found)[PATH_MAX] = NULL;
+    char *end;
+    optind = 1;
+    opterr = 0;     /* our own one-line messages */
+    while ((opt = getopt_long(argc, argv, ":pvh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's': o->server = optarg; break;
+        case 't': o->token_file = optarg; break;
+        case 'n': o->name = optarg; break;
+        case 'S': o->state_file = optarg; break;
+        case 'T': o->use_tls = true; break;
+        case 'P': o->tls.cert_sha256 = optarg; break;
+        case 'C': o->tls.ca_file = optarg; break;
+        case 'p': o->progress = true; break;
+        case 'v': verbose = true; break;
+        case 'h': usage(stdout); rc = 0; goto out_free;
+        case 'd':
+            if (o->ndisks == P2V_MAX_DISKS) {
+                rc = usage_error("too many --disk (at most 32)", NULL);
+                goto out_free;
+            }
+            o->disks[o->ndisks++] = optarg;
+            break;
+        case 'c':
+            if (strcmp(optarg, "zstd") && strcmp(optarg, "none")) {
+                rc = usage_error("--compress takes zstd or none", optarg);
+                goto out_free;
+            }
+            o->compress = !strcmp(optarg, "zstd");
+            break;
+        case 'r':
+            o->rate_mb = strtod(optarg, &end);
+            if (*end || !(o->rate_mb > 0)) {
+                rc = usage_error("--rate takes a positive number of MB/s", optarg);
+                goto out_free;
+            }
+            break;
+        case 'R':
+            o->retry_seconds = (int)strtol(optarg, &end, 10);
+            if (*end || o->retry_seconds < 0 || o->retry_seconds > 86400 * 7) {
+                rc = usage_error("--retry-for takes seconds", optarg);
+                goto out_free;
+            }
+            break;
+        case ':':
+            rc = usage_error("missing argument for", argv[optind - 1]);
+            goto out_free;
+        default:
+            rc = usage_error("unknown option", argv[optind - 1]);
+            goto out_free;
+        }
+    }
+    if (optind < argc) {
+        rc = usage_error("unexpected argument", argv[optind]);
+        goto out_free;
+    }
+    if (!o->server || !o->token_file) {
+        rc = usage_error("--server and --token-file are required", NULL);
+        goto out_free;
+    }
+    if (o->use_tls && !o->tls.cert_sha256 && !o->tls.ca_file) {
+        rc = usage_error("--tls needs --server-cert-sha256 or --ca (the server must be pinned)", NULL);
+        goto out_free;
+    }
+    if (!o->use_tls && (o->tls.cert_sha256 || o->tls.ca_file)) {
+        rc = usage_error("--server-cert-sha256 and --ca need --tls", NULL);
+        goto out_free;
+    }
+    if (o->name && !p2v_name_valid(o->name)) {
+        rc = usage_error("--name must be 1-64 of A-Z a-z 0-9 . _ - (not starting with '.')", o->name);
+        goto out_free;
+    }
+    if (o->name)
+        snprintf(a->name, sizeof(a->name), "%s", o->name);
+    else
+        default_name(a->name, sizeof(a->name));
+    char state_default[PATH_MAX];
+    if (!o->state_file) {
+        snprintf(state_default, sizeof(state_default), "/var/tmp/p2v-capture-%s.session", a->name);
+        o->state_file = state_default;
+    }
+
+    rc = 1;
+    const char *env;
+    if (p2v_token_read(o->token_file, &a->tok, &err) < 0)
+        goto report;
+    if ((env = getenv("P2V_TEST_BAD_SECTORS")) && parse_inject(a, env, &err) < 0)
+        goto report;
+    if ((env = getenv("P2V_TEST_CORRUPT_CHUNK")))
+        a->corrupt_chunk = strtol(env, NULL, 10);
+
+    if (o->ndisks == 0) {
+        found = calloc(P2V_MAX_DISKS, PATH_MAX);
+        if (!found) {
+            vd_error_set(&err, -ENOMEM, "out of memory");
+            goto report;
+        }
+        int n = agent_list_fixed_disks(found, P2V_MAX_DISKS, &err);
+        if (n < 0)
+            goto report;
+        for (int i = 0; i < n; i++)
+            o->disks[o->ndisks++] = found[i];
+    }
+    a->disks = calloc((size_t)o->ndisks, sizeof(*a->disks));
+    a->raw = malloc(P2V_CHUNK_SIZE);
+    a->zcap = ZSTD_compressBound(P2V_CHUNK_SIZE);
+    a->zbuf = malloc(a->zcap);
+    a->zc = ZSTD_createCCtx();
+    if (!a->disks || !a->raw || !a->zbuf || !a->zc) {
+        vd_error_set(&err, -ENOMEM, "out of memory");
+        goto report;
+    }
+    for (int i = 0; i < o->ndisks; i++) {
+        if (agent_disk_open(&a->disks[i], o->disks[i], &err) < 0)
+            goto report;
+        a->ndisks++;
+        a->total_used += a->disks[i].plan.used_bytes;
+    }
+    load_state(a);
+
+    a->t_start = a->rate_t0 = now_s();
+    double last_contact = now_s();
+    for (;;) {
+        a->fatal = false;
+        uint64_t before = a->done_used;
+        int ret = run_session(a, &err);
+        if (ret == 0)
+            break;
+        if (a->fatal)
+            goto report;
+        if (a->done_used > before)
+            last_contact = now_s();
+        if (now_s() - last_contact > o->retry_seconds) {
+            vd_error_prefix(&err, "gave up after %d s of failed reconnects", o->retry_seconds);
+            goto report;
+        }
+        if (verbose)
+            fprintf(stderr, "p2v capture: %s; reconnecting\n", err ? err->msg : "connection lost");
+        vd_error_clear(&err);
+        sleep_s(1);
+    }
+    progress(a, true);
+    unlink(o->state_file);
+    rc = 0;
+    goto out_free;
+report:
+    vd_error_report("p2v capture", err);
+out_free:
+    for (int i = 0; i < a->ndisks; i++)
+        agent_disk_close(&a->disks[i]);
+    free(found);
+    free(a->disks);
+    free(a->raw);
+    free(a->zbuf);
+    ZSTD_freeCCtx(a->zc);
+    free(a->inject);
+    free(a);
+    return rc;
+}

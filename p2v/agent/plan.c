@@ -1,0 +1,222 @@
+/* Which bytes of a disk capture reads: the used extents of every volume
+ * whose filesystem we can map; everything else (the MBR, gaps between
+ * partitions, extended boot records, swap, unknown volumes) in full. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "p2v/agent/agent.h"
+
+static void read_sys_string(const char *path, char *out, size_t len)
+{
+    out[0] = 0;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    if (fgets(out, (int)len, f)) {
+        size_t n = strlen(out);
+        while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+            out[--n] = 0;
+    }
+    fclose(f);
+}
+
+static bool is_swap(struct vd_image *img, const struct vd_partition *p)
+{
+    char sig[10];
+    if (p->length < 4096 || vd_image_pread(img, sig, 10, p->start + 4086, NULL) < 0)
+        return false;
+    return memcmp(sig, "SWAPSPACE2", 10) == 0 || memcmp(sig, "SWAP-SPACE", 10) == 0;
+}
+
+static int add_full(struct vd_fs_map *plan, uint64_t off, uint64_t len, uint64_t size,
+                    struct vd_error **errp)
+{
+    return vd_fs_map_add(plan, off, len, size, errp);
+}
+
+static int plan_disk(struct agent_disk *d, struct vd_error **errp)
+{
+    struct vd_error *perr = NULL;
+    d->pt_status = vd_partition_table_read(d->img, &d->pt, &perr);
+    vd_error_free(perr);
+    if (d->pt_status < 0 || d->pt.scheme == VD_PART_NONE) {
+        /* No table we trust: the disk may be one volume, else all of it. */
+        d->pt.count = 0;
+        struct vd_fs_source src;
+        struct vd_fs_image_ctx ctx;
+        struct vd_fs_map m;
+        vd_fs_source_image(&src, &ctx, d->img, 0, d->size);
+        struct vd_error *ferr = NULL;
+        if (vd_fs_map_volume(&src, &m, &ferr) == 0) {
+            for (size_t i = 0; i < m.count; i++)
+                add_full(&d->plan, m.ext[i].offset, m.ext[i].length, d->size, NULL);
+        } else {
+            add_full(&d->plan, 0, d->size, d->size, NULL);
+        }
+        vd_error_free(ferr);
+        vd_fs_map_free(&m);
+        vd_fs_map_finish(&d->plan);
+        return 0;
+    }
+    /* Volumes we map, sorted by start; the rest of the disk is read in full. */
+    uint64_t covered_end = 0;
+    int order[VD_MAX_PARTITIONS], n = 0;
+    for (int i = 0; i < d->pt.count; i++)
+        if (!d->pt.parts[i].extended)
+            order[n++] = i;
+    for (int i = 1; i < n; i++)         /* insertion sort: at most 256 */
+        for (int j = i; j > 0 && d->pt.parts[order[j]].start < d->pt.parts[order[j - 1]].start; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (int k = 0; k < n; k++) {
+        const struct vd_partition *p = &d->pt.parts[order[k]];
+        struct agent_volume *v = &d->vol[order[k]];
+        struct vd_fs_source src;
+        struct vd_fs_image_ctx ctx;
+        struct vd_fs_map m;
+        struct vd_error *ferr = NULL;
+        if (p->start < covered_end) {
+            snprintf(v->note, sizeof(v->note), "overlaps another partition: read in full");
+            v->used_bytes = p->length;
+            if (p->start + p->length > covered_end) {
+                if (add_full(&d->plan, covered_end, p->start + p->length - covered_end, d->size, errp) < 0)
+                    return -ENOMEM;
+                covered_end = p->start + p->length;
+            }
+            continue;
+        }
+        if (p->start > covered_end && add_full(&d->plan, covered_end, p->start - covered_end, d->size, errp) < 0)
+            return -ENOMEM;
+        covered_end = p->start + p->length;
+        vd_fs_source_image(&src, &ctx, d->img, p->start, p->length);
+        int ret = vd_fs_map_volume(&src, &m, &ferr);
+        if (ret == 0) {
+            snprintf(v->fs, sizeof(v->fs), "%s", m.fs_name);
+            v->used_bytes = m.used_bytes;
+            if (m.n_warnings)
+                snprintf(v->note, sizeof(v->note), "%.199s", m.warning);
+            for (size_t i = 0; i < m.count && ret == 0; i++)
+                ret = add_full(&d->plan, p->start + m.ext[i].offset, m.ext[i].length, d->size, errp);
+            vd_fs_map_free(&m);
+            if (ret < 0)
+                return ret;
+            continue;
+        }
+        if (ret != -ENOENT)
+            snprintf(v->note, sizeof(v->note), "%.180s: read in full", ferr ? ferr->msg : "unmapped");
+        else if (is_swap(d->img, p))
+            snprintf(v->fs, sizeof(v->fs), "swap");
+        vd_error_free(ferr);
+        vd_fs_map_free(&m);
+        v->used_bytes = p->length;
+        if (add_full(&d->plan, p->start, p->length, d->size, errp) < 0)
+            return -ENOMEM;
+    }
+    if (covered_end < d->size && add_full(&d->plan, covered_end, d->size - covered_end, d->size, errp) < 0)
+        return -ENOMEM;
+    vd_fs_map_finish(&d->plan);
+    return 0;
+}
+
+int agent_disk_open(struct agent_disk *d, const char *path, struct vd_error **errp)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->path, sizeof(d->path), "%s", path);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return vd_error_set_errno(errp, -errno, "%s", path);
+    d->sector_size = 512;
+    if (S_ISBLK(st.st_mode)) {
+        char sys[PATH_MAX + 64], buf[64];
+        const char *base = strrchr(path, '/');
+        snprintf(d->dev, sizeof(d->dev), "%s", base ? base + 1 : path);
+        snprintf(sys, sizeof(sys), "/sys/class/block/%s/queue/logical_block_size", d->dev);
+        read_sys_string(sys, buf, sizeof(buf));
+        if (atoi(buf) == 512 || atoi(buf) == 4096)
+            d->sector_size = (uint32_t)atoi(buf);
+        snprintf(sys, sizeof(sys), "/sys/class/block/%s/device/model", d->dev);
+        read_sys_string(sys, d->model, sizeof(d->model));
+        snprintf(sys, sizeof(sys), "/sys/class/block/%s/device/serial", d->dev);
+        read_sys_string(sys, d->serial, sizeof(d->serial));
+        if (!d->serial[0]) {
+            snprintf(sys, sizeof(sys), "/sys/class/block/%s/serial", d->dev);
+            read_sys_string(sys, d->serial, sizeof(d->serial));
+        }
+    }
+    /* A device or a raw file is read as it is; an image file through its
+     * format (probed), so a VHD source is captured as the disk it holds. */
+    int ret = vd_image_open(path, S_ISBLK(st.st_mode) ? "raw" : NULL, 0, &d->img, errp);
+    if (ret < 0)
+        return ret;
+    d->size = vd_image_size(d->img);
+    if (d->size == 0) {
+        vd_image_close(d->img, NULL);
+        d->img = NULL;
+        return vd_error_set(errp, -EINVAL, "%s: empty disk", path);
+    }
+    ret = plan_disk(d, errp);
+    if (ret < 0) {
+        agent_disk_close(d);
+        return ret;
+    }
+    return 0;
+}
+
+void agent_disk_close(struct agent_disk *d)
+{
+    if (d->img)
+        vd_image_close(d->img, NULL);
+    d->img = NULL;
+    vd_fs_map_free(&d->plan);
+    free(d->bad);
+    d->bad = NULL;
+}
+
+uint64_t agent_plan_bytes(const struct agent_disk *d, uint64_t off, uint64_t len)
+{
+    uint64_t total = 0, end = off + len;
+    for (size_t i = 0; i < d->plan.count; i++) {
+        uint64_t s = d->plan.ext[i].offset, e = s + d->plan.ext[i].length;
+        if (s < off) s = off;
+        if (e > end) e = end;
+        if (s < e)
+            total += e - s;
+    }
+    return total;
+}
+
+int agent_list_fixed_disks(char paths[][PATH_MAX], int max, struct vd_error **errp)
+{
+    DIR *dir = opendir("/sys/block");
+    if (!dir)
+        return vd_error_set_errno(errp, -errno, "/sys/block");
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) && n < max) {
+        char sys[PATH_MAX], buf[32];
+        const char *nm = de->d_name;
+        if (nm[0] == '.' || !strncmp(nm, "loop", 4) || !strncmp(nm, "ram", 3) ||
+            !strncmp(nm, "zram", 4) || !strncmp(nm, "sr", 2) || !strncmp(nm, "dm-", 3) ||
+            !strncmp(nm, "md", 2) || !strncmp(nm, "fd", 2))
+            continue;
+        snprintf(sys, sizeof(sys), "/sys/block/%s/removable", nm);
+        read_sys_string(sys, buf, sizeof(buf));
+        if (strcmp(buf, "0") != 0)
+            continue;
+        snprintf(sys, sizeof(sys), "/sys/block/%s/size", nm);
+        read_sys_string(sys, buf, sizeof(buf));
+        if (strtoull(buf, NULL, 10) == 0)
+            continue;
+        snprintf(paths[n++], PATH_MAX, "/dev/%s", nm);
+    }
+    closedir(dir);
+    if (n == 0)
+        return vd_error_set(errp, -ENODEV, "no fixed disk found in /sys/block; name one with --disk");
+    return n;
+}

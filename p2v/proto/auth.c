@@ -1,0 +1,161 @@
+/* Challenge-response with the shared token, the whole-disk digest, helpers. */
+#define OPENSSL_SUPPRESS_DEPRECATED  /* SHA256_CTX: the one digest state we can save */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "common/endian.h"
+#include "p2v/proto/auth.h"
+
+int p2v_token_read(const char *path, struct p2v_token *tok, struct vd_error **errp)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot open the token file", path);
+    ssize_t n = read(fd, tok->bytes, sizeof(tok->bytes));
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return vd_error_set_errno(errp, -e, "%s: cannot read the token file", path);
+    while (n > 0 && (tok->bytes[n - 1] == '\n' || tok->bytes[n - 1] == '\r'))
+        n--;
+    if ((size_t)n == sizeof(tok->bytes))
+        return vd_error_set(errp, -EINVAL, "%s: token longer than %d bytes", path, P2V_MAX_TOKEN - 1);
+    if (n < P2V_MIN_TOKEN)
+        return vd_error_set(errp, -EINVAL, "%s: token shorter than %d bytes", path, P2V_MIN_TOKEN);
+    tok->len = (size_t)n;
+    return 0;
+}
+
+void p2v_proof(const struct p2v_token *tok, const char *role, const uint8_t first[32],
+               const uint8_t second[32], uint8_t out[32])
+{
+    uint8_t msg[80];
+    size_t rl = strlen(role);
+    memcpy(msg, role, rl);
+    memcpy(msg + rl, first, 32);
+    memcpy(msg + rl + 32, second, 32);
+    unsigned olen = 32;
+    HMAC(EVP_sha256(), tok->bytes, (int)tok->len, msg, rl + 64, out, &olen);
+}
+
+bool p2v_mac_equal(const uint8_t a[32], const uint8_t b[32])
+{
+    return CRYPTO_memcmp(a, b, 32) == 0;
+}
+
+int p2v_random(void *buf, size_t len, struct vd_error **errp)
+{
+    if (RAND_bytes(buf, (int)len) != 1)
+        return vd_error_set(errp, -EIO, "no random numbers from OpenSSL");
+    return 0;
+}
+
+void p2v_digest_init(struct p2v_digest *d)
+{
+    SHA256_Init(&d->ctx);
+}
+
+void p2v_digest_chunk(struct p2v_digest *d, uint64_t offset, const void *data, size_t len)
+{
+    uint8_t head[12];
+    put_le64(head, offset);
+    put_le32(head + 8, (uint32_t)len);
+    SHA256_Update(&d->ctx, head, sizeof(head));
+    SHA256_Update(&d->ctx, data, len);
+}
+
+void p2v_digest_final(const struct p2v_digest *d, uint8_t out[32])
+{
+    SHA256_CTX copy = d->ctx;
+    SHA256_Final(out, &copy);
+}
+
+/* h[8], Nl, Nh, data[16], num, md_len: 28 words, each 8 hex digits. */
+static unsigned int *digest_word(SHA256_CTX *c, int i)
+{
+    if (i < 8) return &c->h[i];
+    if (i == 8) return &c->Nl;
+    if (i == 9) return &c->Nh;
+    if (i < 26) return &c->data[i - 10];
+    return i == 26 ? &c->num : &c->md_len;
+}
+
+void p2v_digest_save(const struct p2v_digest *d, char hex[P2V_DIGEST_STATE_HEX + 1])
+{
+    SHA256_CTX c = d->ctx;
+    for (int i = 0; i < 28; i++)
+        snprintf(hex + 8 * i, 9, "%08x", *digest_word(&c, i));
+}
+
+int p2v_digest_load(struct p2v_digest *d, const char *hex)
+{
+    uint8_t raw[112];
+    if (strlen(hex) != P2V_DIGEST_STATE_HEX || !p2v_unhex(hex, raw, sizeof(raw)))
+        return -EINVAL;
+    SHA256_Init(&d->ctx);
+    for (int i = 0; i < 28; i++)
+        *digest_word(&d->ctx, i) = get_be32(raw + 4 * i);
+    if (d->ctx.num >= SHA256_CBLOCK || d->ctx.md_len != SHA256_DIGEST_LENGTH)
+        return -EINVAL;
+    return 0;
+}
+
+bool p2v_all_zero(const void *p, size_t len)
+{
+    const uint8_t *b = p;
+    size_t i = 0;
+    for (; i < len && (i & 7); i++)
+        if (b[i])
+            return false;
+    for (; i + 64 <= len; i += 64) {
+        uint64_t acc = 0, w[8];
+        memcpy(w, b + i, 64);
+        for (int k = 0; k < 8; k++)
+            acc |= w[k];
+        if (acc)
+            return false;
+    }
+    for (; i < len; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+void p2v_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int nibble(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool p2v_unhex(const char *hex, uint8_t *out, size_t n)
+{
+    if (strlen(hex) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int a = nibble(hex[2 * i]), b = nibble(hex[2 * i + 1]);
+        if (a < 0 || b < 0)
+            return false;
+        out[i] = (uint8_t)(a << 4 | b);
+    }
+    return true;
+}

@@ -1,0 +1,54 @@
+/* Shared-token challenge-response, per-disk digests, small helpers shared
+ * by the agent and the server. */
+#ifndef P2V_PROTO_AUTH_H
+#define P2V_PROTO_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/sha.h>
+
+#include "common/error.h"
+
+#define P2V_MAX_TOKEN 1024
+#define P2V_MIN_TOKEN 16
+
+struct p2v_token {
+    size_t len;
+    uint8_t bytes[P2V_MAX_TOKEN];
+};
+
+/* Reads the token file (one line; a trailing newline is not part of it). */
+int p2v_token_read(const char *path, struct p2v_token *tok, struct vd_error **errp);
+
+/* HMAC-SHA256(token, ROLE || FIRST || SECOND): the server proves itself
+ * with ("server", agent nonce, server nonce), the agent with ("agent",
+ * server nonce, agent nonce). The token itself never crosses the wire. */
+void p2v_proof(const struct p2v_token *tok, const char *role, const uint8_t first[32],
+               const uint8_t second[32], uint8_t out[32]);
+bool p2v_mac_equal(const uint8_t a[32], const uint8_t b[32]);
+int p2v_random(void *buf, size_t len, struct vd_error **errp);
+
+/* The whole-disk digest (docs/protocol.md): SHA-256 over every chunk that
+ * is not all zeros, in offset order, each as le64 offset || le32 length ||
+ * content. It depends on the disk's content alone, so either side and an
+ * offline tool compute the same value. */
+struct p2v_digest {
+    SHA256_CTX ctx;
+};
+#define P2V_DIGEST_STATE_HEX (28 * 8)
+
+void p2v_digest_init(struct p2v_digest *d);
+void p2v_digest_chunk(struct p2v_digest *d, uint64_t offset, const void *data, size_t len);
+void p2v_digest_final(const struct p2v_digest *d, uint8_t out[32]);
+/* The running state as hex, for the server's resume journal. */
+void p2v_digest_save(const struct p2v_digest *d, char hex[P2V_DIGEST_STATE_HEX + 1]);
+int p2v_digest_load(struct p2v_digest *d, const char *hex);
+
+bool p2v_all_zero(const void *p, size_t len);
+void p2v_hex(const uint8_t *in, size_t n, char *out);
+/* Parses exactly 2*N hex digits; false otherwise. */
+bool p2v_unhex(const char *hex, uint8_t *out, size_t n);
+
+#endif

@@ -1,0 +1,807 @@
+/* p2v serve: accepts agents (one thread each), authenticates them with the
+ * shared token, writes each machine's disks into DIR/NAME/ through the
+ * image library, verifies every chunk and each disk's digest, and keeps a
+ * journal so that either side may die and the capture resumes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+
+#define XC(s) ((const xmlChar *)(s))
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "p2v/proto/conn.h"
+#include "p2v/server/server.h"
+
+#define MAX_CONNECTIONS 64
+#define SYNC_EVERY_CHUNKS 32
+#define MAX_RESENDS 5
+#define HANDSHAKE_TIMEOUT_MS 30000
+#define IDLE_LIMIT_S 120
+
+/* Set by SIGINT/SIGTERM: the one piece of process-wide state a signal
+ * handler can touch. Everything else hangs off struct server. */
+static volatile sig_atomic_t stop_requested;
+
+struct server {
+    const char *dir;
+    const char *format;
+    bool once, force;
+    struct p2v_token tok;
+    SSL_CTX *tls;
+    int log_fd;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int running;                            /* connection threads */
+    int completed, failed;                  /* captures finished */
+    char active[MAX_CONNECTIONS][P2V_MAX_NAME + 1];
+};
+
+struct conn_ctx {
+    struct server *srv;
+    int fd;
+    struct p2v_conn *c;
+    struct srv_session *sess;
+    int sess_log;
+    uint8_t *buf;
+    ZSTD_DCtx *dctx;
+    bool claimed;
+    /* the chunk asked for again, while later ones are dropped */
+    int nak_disk;
+    uint64_t nak_offset;
+    int resends;
+    unsigned since_sync;
+    time_t last_sync;
+    uint64_t chunks, raw_bytes, dropped;
+};
+
+static void on_signal(int sig)
+{
+    stop_requested = 1;
+}
+
+static void write_log(int fd, const char *text)
+{
+    char line[1400];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (fd < 0)
+        return;
+    gmtime_r(&now, &tm);
+    size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    n += (size_t)snprintf(line + n, sizeof(line) - n - 1, "%s", text);
+    if (n > sizeof(line) - 2)
+        n = sizeof(line) - 2;
+    line[n++] = '\n';
+    if (write(fd, line, n) < 0) {
+        /* the log is best effort */
+    }
+}
+
+/* Server-wide log (DIR/serve.log), and the machine's own (DIR/NAME/log). */
+static void slog(struct conn_ctx *cc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void slog(struct conn_ctx *cc, const char *fmt, ...)
+{
+    char msg[1100], full[1300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof(full), "%s [%s] %s", p2v_conn_peer(cc->c),
+             cc->sess ? cc->sess->name : "-", msg);
+    write_log(cc->srv->log_fd, full);
+    write_log(cc->sess_log, full);
+}
+
+static void server_log(struct server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void server_log(struct server *s, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    write_log(s->log_fd, msg);
+}
+
+/* Refuses the peer: one logged reason, one ERROR message. */
+static int refuse(struct conn_ctx *cc, enum p2v_error_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int refuse(struct conn_ctx *cc, enum p2v_error_code code, const char *fmt, ...)
+{
+    char msg[P2V_MAX_ERROR_TEXT + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    slog(cc, "refused: %s", msg);
+    p2v_conn_send_error(cc->c, code, msg);
+    return -EPROTO;
+}
+
+static bool claim_name(struct server *s, const char *name)
+{
+    bool ok = true;
+    int free_slot = -1;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < MAX_CONNECTIONS; i++) {
+        if (!s->active[i][0] && free_slot < 0)
+            free_slot = i;
+        if (s->active[i][0] && !strcmp(s->active[i], name))
+            ok = false;
+    }
+    if (ok && free_slot >= 0)
+        snprintf(s->active[free_slot], sizeof(s->active[0]), "%s", name);
+    pthread_mutex_unlock(&s->lock);
+    return ok && free_slot >= 0;
+}
+
+static void release_name(struct server *s, const char *name)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < MAX_CONNECTIONS; i++)
+        if (!strcmp(s->active[i], name))
+            s->active[i][0] = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Makes every processed chunk durable: image data first, then the journal
+ * that points past it. */
+static int make_durable(struct conn_ctx *cc, struct vd_error **errp)
+{
+    struct srv_session *s = cc->sess;
+    bool changed = false;
+    for (int i = 0; i < s->ndisks; i++) {
+        struct srv_disk *d = &s->disks[i];
+        if (d->received == d->durable || !d->img)
+            continue;
+        int ret = vd_image_flush(d->img, errp);
+        if (ret < 0)
+            return ret;
+        d->durable = d->received;
+        d->dig_durable = d->dig;
+        changed = true;
+    }
+    cc->since_sync = 0;
+    cc->last_sync = time(NULL);
+    return changed ? srv_state_save(s, errp) : 0;
+}
+
+static void close_images(struct srv_session *s)
+{
+    for (int i = 0; i < s->ndisks; i++) {
+        if (s->disks[i].img)
+            vd_image_close(s->disks[i].img, NULL);
+        s->disks[i].img = NULL;
+    }
+}
+
+static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
+{
+    struct srv_session *s = cc->sess;
+    for (int i = 0; i < s->ndisks; i++) {
+        char path[PATH_MAX + 32];
+        srv_image_path(s, i, path, sizeof(path));
+        if (create) {
+            unlink(path);
+            const char *opts = strcmp(s->format, "vhd") ? NULL : "subformat=dynamic,size=exact";
+            int ret = vd_image_create(path, s->format, s->disks[i].size, opts, NULL, errp);
+            if (ret < 0)
+                return ret;
+        }
+        int ret = vd_image_open(path, s->format, VD_OPEN_WRITE, &s->disks[i].img, errp);
+        if (ret < 0)
+            return ret;
+        if (vd_image_size(s->disks[i].img) != s->disks[i].size)
+            return vd_error_set(errp, -EUCLEAN, "%s: size differs from the journal", path);
+    }
+    return 0;
+}
+
+/* Opens or creates DIR/NAME for the SESSION message M. */
+static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
+{
+    struct server *srv = cc->srv;
+    struct srv_session *s = calloc(1, sizeof(*s));
+    struct vd_error *err = NULL;
+    if (!s)
+        return refuse(cc, P2V_ERR_IO, "out of memory");
+    cc->sess = s;
+    snprintf(s->name, sizeof(s->name), "%s", m->u.session.name);
+    snprintf(s->dir, sizeof(s->dir), "%s/%s", srv->dir, s->name);
+    if (mkdir(s->dir, 0755) < 0 && errno != EEXIST)
+        return refuse(cc, P2V_ERR_IO, "cannot create the machine directory: %s", strerror(errno));
+    char logpath[PATH_MAX + 8];
+    snprintf(logpath, sizeof(logpath), "%s/log", s->dir);
+    cc->sess_log = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+    int ret = srv_state_load(s, &err);
+    bool same = ret == 0 && !memcmp(s->id, m->u.session.id, sizeof(s->id)) &&
+                s->ndisks == m->u.session.ndisks;
+    for (int i = 0; same && i < s->ndisks; i++)
+        same = s->disks[i].size == m->u.session.disks[i].size;
+    if (ret == -EUCLEAN) {
+        slog(cc, "%s; starting over", err->msg);
+        vd_error_clear(&err);
+    }
+    if (ret == 0 && s->complete && !same && !srv->force)
+        return refuse(cc, P2V_ERR_REFUSED,
+                      "%s holds a complete capture; the server must run with --force to overwrite it",
+                      s->dir);
+    if (same && strcmp(s->format, srv->format) == 0) {
+        ret = open_images(cc, false, &err);
+        if (ret < 0) {
+            slog(cc, "cannot reopen the images: %s", err->msg);
+            vd_error_free(err);
+            return refuse(cc, P2V_ERR_IO, "the server cannot reopen the images");
+        }
+        for (int i = 0; i < s->ndisks; i++)
+            slog(cc, "resuming disk %d at offset %llu of %llu%s", i,
+                 (unsigned long long)s->disks[i].durable, (unsigned long long)s->disks[i].size,
+                 s->disks[i].verified ? " (verified)" : "");
+        return 0;
+    }
+    if (ret == 0)
+        slog(cc, "discarding the %s capture of an earlier session", s->complete ? "complete" : "unfinished");
+    /* A new session. */
+    char id[33];
+    memset(s->disks, 0, sizeof(s->disks));
+    s->complete = false;
+    s->ndisks = m->u.session.ndisks;
+    snprintf(s->format, sizeof(s->format), "%s", srv->format);
+    if (p2v_random(s->id, sizeof(s->id), &err) < 0) {
+        vd_error_free(err);
+        return refuse(cc, P2V_ERR_IO, "no random numbers");
+    }
+    for (int i = 0; i < s->ndisks; i++) {
+        s->disks[i].size = m->u.session.disks[i].size;
+        s->disks[i].sector_size = m->u.session.disks[i].sector_size;
+        p2v_digest_init(&s->disks[i].dig);
+        s->disks[i].dig_durable = s->disks[i].dig;
+    }
+    ret = open_images(cc, true, &err);
+    if (ret == 0)
+        ret = srv_state_save(s, &err);
+    if (ret < 0) {
+        slog(cc, "cannot create the images: %s", err->msg);
+        vd_error_free(err);
+        return refuse(cc, P2V_ERR_IO, "the server cannot create the images");
+    }
+    p2v_hex(s->id, sizeof(s->id), id);
+    slog(cc, "new session %s: %d disk(s), %s", id, s->ndisks, s->format);
+    return 0;
+}
+
+static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
+{
+    struct vd_error *err = NULL;
+    int ret = p2v_conn_recv(cc->c, m, HANDSHAKE_TIMEOUT_MS, &err);
+    if (ret < 0 || m->type != P2V_MSG_HELLO) {
+        slog(cc, "refused: %s", ret < 0 ? (err ? err->msg : "no HELLO in time") : "expected HELLO");
+        vd_error_free(err);
+        if (ret != -ECONNRESET)
+            p2v_conn_send_error(cc->c, P2V_ERR_PROTOCOL, "expected HELLO");
+        return -EPROTO;
+    }
+    if (m->u.hello.version != P2V_PROTO_VERSION)
+        return refuse(cc, P2V_ERR_PROTOCOL, "protocol version %u is not supported (this server speaks %u)",
+                      m->u.hello.version, P2V_PROTO_VERSION);
+    uint8_t agent_nonce[P2V_NONCE_SIZE], nonce[P2V_NONCE_SIZE], want[P2V_MAC_SIZE];
+    memcpy(agent_nonce, m->u.hello.nonce, sizeof(agent_nonce));
+    if (p2v_random(nonce, sizeof(nonce), NULL) < 0)
+        return refuse(cc, P2V_ERR_IO, "no random numbers");
+    struct p2v_msg ch = { .type = P2V_MSG_CHALLENGE };
+    ch.u.challenge.version = P2V_PROTO_VERSION;
+    ch.u.challenge.caps = P2V_CAP_ZSTD;
+    memcpy(ch.u.challenge.nonce, nonce, sizeof(nonce));
+    if (p2v_conn_send(cc->c, &ch, NULL) < 0)
+        return -ECONNRESET;
+    ret = p2v_conn_recv(cc->c, m, HANDSHAKE_TIMEOUT_MS, &err);
+    if (ret < 0 || m->type != P2V_MSG_AUTH) {
+        slog(cc, "refused: %s", ret < 0 ? (err ? err->msg : "no AUTH in time") : "expected AUTH");
+        vd_error_free(err);
+        return -EPROTO;
+    }
+    p2v_proof(&cc->srv->tok, "agent", nonce, agent_nonce, want);
+    if (!p2v_mac_equal(want, m->u.auth.proof))
+        return refuse(cc, P2V_ERR_AUTH, "authentication failed (wrong token)");
+    struct p2v_msg ok = { .type = P2V_MSG_AUTH_OK };
+    p2v_proof(&cc->srv->tok, "server", agent_nonce, nonce, ok.u.auth_ok.proof);
+    if (p2v_conn_send(cc->c, &ok, NULL) < 0)
+        return -ECONNRESET;
+    ret = p2v_conn_recv(cc->c, m, HANDSHAKE_TIMEOUT_MS, &err);
+    if (ret < 0 || m->type != P2V_MSG_SESSION) {
+        slog(cc, "refused: %s", ret < 0 ? (err ? err->msg : "no SESSION in time") : "expected SESSION");
+        if (ret != -ECONNRESET)
+            p2v_conn_send_error(cc->c, P2V_ERR_PROTOCOL, ret < 0 && err ? err->msg : "expected SESSION");
+        vd_error_free(err);
+        return -EPROTO;
+    }
+    if (!p2v_name_valid(m->u.session.name))
+        return refuse(cc, P2V_ERR_REFUSED, "invalid machine name (path separators or other characters not in [A-Za-z0-9._-])");
+    for (int i = 0; i < m->u.session.ndisks; i++) {
+        const struct p2v_disk_desc *d = &m->u.session.disks[i];
+        if (d->size == 0 || d->size > (64ull << 40) ||
+            (d->sector_size != 512 && d->sector_size != 4096))
+            return refuse(cc, P2V_ERR_REFUSED, "disk %d: size %llu or sector size %u out of range", i,
+                          (unsigned long long)d->size, d->sector_size);
+    }
+    if (!claim_name(cc->srv, m->u.session.name))
+        return refuse(cc, P2V_ERR_BUSY, "'%s' is being captured by another connection",
+                      m->u.session.name);
+    cc->claimed = true;
+    bool zstd = m->u.session.caps & P2V_CAP_ZSTD;
+    ret = start_session(cc, m);
+    if (ret < 0)
+        return ret;
+    slog(cc, "agent authenticated, compression %s", zstd ? "zstd" : "none");
+    ok = (struct p2v_msg){ .type = P2V_MSG_SESSION_OK };
+    memcpy(ok.u.session_ok.id, cc->sess->id, sizeof(ok.u.session_ok.id));
+    ok.u.session_ok.ndisks = (uint8_t)cc->sess->ndisks;
+    for (int i = 0; i < cc->sess->ndisks; i++)
+        ok.u.session_ok.resume[i] = cc->sess->disks[i].durable;
+    return p2v_conn_send(cc->c, &ok, NULL) < 0 ? -ECONNRESET : 0;
+}
+
+static int on_manifest(struct conn_ctx *cc, const struct p2v_msg *m)
+{
+    xmlDocPtr doc = xmlReadMemory((const char *)m->u.manifest.xml, (int)m->u.manifest.len,
+                                  "manifest.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                  XML_PARSE_NOWARNING);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    bool ok = root && !xmlStrcmp(root->name, XC("p2v-manifest"));
+    xmlFreeDoc(doc);
+    if (!ok)
+        return refuse(cc, P2V_ERR_PROTOCOL, "the manifest is not a well-formed p2v-manifest document");
+    struct vd_error *err = NULL;
+    if (srv_write_file(cc->sess->dir, "manifest.xml", m->u.manifest.xml, m->u.manifest.len, &err) < 0) {
+        slog(cc, "%s", err->msg);
+        vd_error_free(err);
+        return refuse(cc, P2V_ERR_IO, "the server cannot write the manifest");
+    }
+    return 0;
+}
+
+static int send_nak(struct conn_ctx *cc, int disk, uint64_t offset, const char *why)
+{
+    if (++cc->resends > MAX_RESENDS)
+        return refuse(cc, P2V_ERR_PROTOCOL, "disk %d offset %llu: %s %d times; giving up",
+                      disk, (unsigned long long)offset, why, MAX_RESENDS);
+    slog(cc, "disk %d offset %llu: %s; asked for it again", disk, (unsigned long long)offset, why);
+    cc->nak_disk = disk;
+    cc->nak_offset = offset;
+    struct p2v_msg m = { .type = P2V_MSG_NAK };
+    m.u.nak.disk = (uint8_t)disk;
+    m.u.nak.offset = offset;
+    return p2v_conn_send(cc->c, &m, NULL) < 0 ? -ECONNRESET : 0;
+}
+
+static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
+{
+    struct srv_session *s = cc->sess;
+    const struct p2v_chunk *ch = &m->u.chunk;
+    if (ch->disk >= s->ndisks)
+        return refuse(cc, P2V_ERR_PROTOCOL, "chunk for disk %u of %d", ch->disk, s->ndisks);
+    struct srv_disk *d = &s->disks[ch->disk];
+    if (cc->nak_disk >= 0 && (ch->disk != cc->nak_disk || ch->offset != cc->nak_offset)) {
+        cc->dropped++;      /* sent before the agent saw our NAK */
+        return 0;
+    }
+    if (d->verified)
+        return refuse(cc, P2V_ERR_PROTOCOL, "chunk for disk %u, which is complete", ch->disk);
+    if (ch->offset % P2V_CHUNK_SIZE || ch->offset >= d->size)
+        return refuse(cc, P2V_ERR_PROTOCOL, "disk %u: chunk offset %llu outside the disk or not chunk-aligned",
+                      ch->disk, (unsigned long long)ch->offset);
+    uint64_t want = d->size - ch->offset < P2V_CHUNK_SIZE ? d->size - ch->offset : P2V_CHUNK_SIZE;
+    if (ch->raw_len != want)
+        return refuse(cc, P2V_ERR_PROTOCOL, "disk %u offset %llu: chunk length %u, expected %llu",
+                      ch->disk, (unsigned long long)ch->offset, ch->raw_len, (unsigned long long)want);
+    if (ch->offset < d->received)
+        return refuse(cc, P2V_ERR_PROTOCOL, "disk %u offset %llu: chunk already received",
+                      ch->disk, (unsigned long long)ch->offset);
+    const uint8_t *data = cc->buf;
+    if (ch->encoding == P2V_ENC_ZERO) {
+        memset(cc->buf, 0, ch->raw_len);
+    } else if (ch->encoding == P2V_ENC_RAW) {
+        data = ch->payload;
+    } else {
+        size_t n = ZSTD_decompressDCtx(cc->dctx, cc->buf, ch->raw_len, ch->payload, ch->payload_len);
+        if (ZSTD_isError(n) || n != ch->raw_len)
+            return send_nak(cc, ch->disk, ch->offset, "chunk does not decompress");
+    }
+    if (XXH3_64bits(data, ch->raw_len) != ch->checksum)
+        return send_nak(cc, ch->disk, ch->offset, "checksum mismatch");
+    cc->nak_disk = -1;
+    cc->resends = 0;
+    struct vd_error *err = NULL;
+    if (ch->encoding != P2V_ENC_ZERO && !p2v_all_zero(data, ch->raw_len)) {
+        /* Whole chunks: an image allocates in blocks of 1-2 MiB anyway (VHD),
+         * and all-zero chunks are never written, so they stay unallocated. */
+        if (vd_image_pwrite(d->img, data, ch->raw_len, ch->offset, &err) < 0) {
+            slog(cc, "%s", err->msg);
+            vd_error_free(err);
+            return refuse(cc, P2V_ERR_IO, "the server cannot write disk %u", ch->disk);
+        }
+        p2v_digest_chunk(&d->dig, ch->offset, data, ch->raw_len);
+    }
+    d->received = ch->offset + ch->raw_len;
+    cc->chunks++;
+    cc->raw_bytes += ch->raw_len;
+    /* A durable point every 32 chunks or every second, whichever first. */
+    if (++cc->since_sync >= SYNC_EVERY_CHUNKS || time(NULL) != cc->last_sync) {
+        if (make_durable(cc, &err) < 0) {
+            slog(cc, "%s", err->msg);
+            vd_error_free(err);
+            return refuse(cc, P2V_ERR_IO, "the server cannot sync its images");
+        }
+        struct p2v_msg ack = { .type = P2V_MSG_ACK };
+        ack.u.ack.disk = ch->disk;
+        ack.u.ack.offset = d->durable;
+        if (p2v_conn_send(cc->c, &ack, NULL) < 0)
+            return -ECONNRESET;
+    }
+    return 0;
+}
+
+static int on_disk_end(struct conn_ctx *cc, const struct p2v_msg *m)
+{
+    struct srv_session *s = cc->sess;
+    uint8_t di = m->u.disk_end.disk;
+    if (cc->nak_disk >= 0)
+        return 0;           /* the agent will send the chunk again, then this */
+    if (di >= s->ndisks)
+        return refuse(cc, P2V_ERR_PROTOCOL, "DISK_END for disk %u of %d", di, s->ndisks);
+    struct srv_disk *d = &s->disks[di];
+    struct vd_error *err = NULL;
+    uint8_t ours[32];
+    char a_hex[65], o_hex[65];
+    bool ok;
+    if (d->verified) {
+        ok = !memcmp(d->final, m->u.disk_end.sha256, 32);
+        memcpy(ours, d->final, 32);
+    } else {
+        d->received = d->size;
+        p2v_digest_final(&d->dig, ours);
+        ok = !memcmp(ours, m->u.disk_end.sha256, 32);
+        if (ok) {
+            d->verified = true;
+            memcpy(d->final, ours, 32);
+        }
+    }
+    p2v_hex(ours, 32, o_hex);
+    p2v_hex(m->u.disk_end.sha256, 32, a_hex);
+    if (!ok) {
+        slog(cc, "disk %u: SHA-256 mismatch (agent %s, server %s); the disk will be sent again", di, a_hex, o_hex);
+        d->received = d->durable = 0;
+        p2v_digest_init(&d->dig);
+        d->dig_durable = d->dig;
+        cc->since_sync = 0;
+        if (srv_state_save(s, &err) < 0) {
+            slog(cc, "%s", err->msg);
+            vd_error_free(err);
+        }
+        pthread_mutex_lock(&cc->srv->lock);
+        cc->srv->failed++;
+        pthread_cond_broadcast(&cc->srv->changed);
+        pthread_mutex_unlock(&cc->srv->lock);
+    } else {
+        if (make_durable(cc, &err) < 0 || srv_state_save(s, &err) < 0) {
+            slog(cc, "%s", err->msg);
+            vd_error_free(err);
+            return refuse(cc, P2V_ERR_IO, "the server cannot sync disk %u", di);
+        }
+        slog(cc, "disk %u complete: %llu bytes, %u bad sectors, SHA-256 %s", di,
+             (unsigned long long)d->size, m->u.disk_end.bad_sectors, o_hex);
+    }
+    struct p2v_msg done = { .type = P2V_MSG_DISK_DONE };
+    done.u.disk_done.disk = di;
+    done.u.disk_done.ok = ok;
+    return p2v_conn_send(cc->c, &done, NULL) < 0 ? -ECONNRESET : 0;
+}
+
+static int on_finish(struct conn_ctx *cc)
+{
+    struct srv_session *s = cc->sess;
+    struct vd_error *err = NULL;
+    for (int i = 0; i < s->ndisks; i++)
+        if (!s->disks[i].verified)
+            return refuse(cc, P2V_ERR_PROTOCOL, "FINISH before disk %d was verified", i);
+    close_images(s);
+    s->complete = true;
+    if (srv_state_save(s, &err) < 0) {
+        slog(cc, "%s", err->msg);
+        vd_error_free(err);
+        return refuse(cc, P2V_ERR_IO, "the server cannot record completion");
+    }
+    slog(cc, "capture complete; received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
+         (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes, (unsigned long long)cc->dropped);
+    struct p2v_msg ok = { .type = P2V_MSG_FINISH_OK };
+    p2v_conn_send(cc->c, &ok, NULL);
+    pthread_mutex_lock(&cc->srv->lock);
+    cc->srv->completed++;
+    pthread_cond_broadcast(&cc->srv->changed);
+    pthread_mutex_unlock(&cc->srv->lock);
+    return 1;   /* done: close */
+}
+
+static void serve_connection(struct conn_ctx *cc)
+{
+    struct vd_error *err = NULL;
+    struct p2v_msg m;
+    if (p2v_conn_accept(cc->fd, cc->srv->tls, &cc->c, &err) < 0) {
+        server_log(cc->srv, "connection refused: %s", err->msg);
+        vd_error_free(err);
+        return;
+    }
+    if (handshake(cc, &m) < 0)
+        return;
+    int idle = 0, ret = 0;
+    while (ret == 0) {
+        if (stop_requested) {
+            slog(cc, "server stopping");
+            p2v_conn_send_error(cc->c, P2V_ERR_IO, "the server is stopping; resume later");
+            break;
+        }
+        ret = p2v_conn_recv(cc->c, &m, 1000, &err);
+        if (ret == -ETIMEDOUT && !err) {
+            ret = 0;
+            if (++idle > IDLE_LIMIT_S) {
+                slog(cc, "agent silent for %d s; closing", IDLE_LIMIT_S);
+                break;
+            }
+            continue;
+        }
+        idle = 0;
+        if (ret < 0) {
+            if (ret == -ECONNRESET)
+                slog(cc, "connection lost: %s", err ? err->msg : "closed");
+            else
+                refuse(cc, P2V_ERR_PROTOCOL, "%s", err ? err->msg : "receive failed");
+            vd_error_clear(&err);
+            break;
+        }
+        switch (m.type) {
+        case P2V_MSG_CHUNK: ret = on_chunk(cc, &m); break;
+        case P2V_MSG_MANIFEST: ret = on_manifest(cc, &m); break;
+        case P2V_MSG_DISK_END: ret = on_disk_end(cc, &m); break;
+        case P2V_MSG_FINISH: ret = on_finish(cc); break;
+        default:
+            ret = refuse(cc, P2V_ERR_PROTOCOL, "unexpected %s message", p2v_msg_name(m.type));
+        }
+    }
+    /* Whatever ended the connection, what was received is kept. */
+    if (cc->sess && !cc->sess->complete && make_durable(cc, &err) < 0) {
+        slog(cc, "%s", err->msg);
+        vd_error_clear(&err);
+    }
+    if (cc->sess && !cc->sess->complete) {
+        slog(cc, "received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
+             (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes,
+             (unsigned long long)cc->dropped);
+        for (int i = 0; i < cc->sess->ndisks; i++)
+            slog(cc, "disk %d durable up to offset %llu", i, (unsigned long long)cc->sess->disks[i].durable);
+    }
+}
+
+static void *connection_thread(void *arg)
+{
+    struct conn_ctx *cc = arg;
+    struct server *srv = cc->srv;
+    cc->sess_log = -1;
+    cc->nak_disk = -1;
+    cc->last_sync = time(NULL);
+    cc->buf = malloc(P2V_CHUNK_SIZE);
+    cc->dctx = ZSTD_createDCtx();
+    if (cc->buf && cc->dctx)
+        serve_connection(cc);
+    else
+        close(cc->fd);
+    if (cc->sess) {
+        close_images(cc->sess);
+        if (cc->claimed)
+            release_name(srv, cc->sess->name);
+        free(cc->sess);
+    }
+    if (cc->sess_log >= 0)
+        close(cc->sess_log);
+    p2v_conn_close(cc->c);
+    ZSTD_freeDCtx(cc->dctx);
+    free(cc->buf);
+    free(cc);
+    pthread_mutex_lock(&srv->lock);
+    srv->running--;
+    pthread_cond_broadcast(&srv->changed);
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: p2v serve --listen ADDR:PORT --dir DIR --token-file FILE [options]\n"
+"Receives captures from `p2v capture` agents, several at once. Each machine\n"
+"lands in DIR/NAME/: manifest.xml, disk0.vhd, disk1.vhd, ..., state, log.\n"
+"\n"
+"  --listen ADDR:PORT     where to listen (e.g. 0.0.0.0:7711)\n"
+"  --dir DIR              where machines land (must exist)\n"
+"  --token-file FILE      the shared token (one line, at least 16 bytes)\n"
+"  -O, --output-format vhd|raw  image format (default vhd: dynamic, exact size)\n"
+"  --once                 exit after one capture completes (status 0) or\n"
+"                         fails its digest check (status 1)\n"
+"  --force                replace a complete capture of the same name\n"
+"  --tls --cert FILE --key FILE  TLS 1.3 with this certificate (PEM)\n"
+"  -h, --help             this text\n"
+"The log is DIR/serve.log (and DIR/NAME/log per machine).\n"
+"Exit status: 0 stopped or --once succeeded, 1 failed, 2 usage error.\n");
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "p2v serve: %s%s%s; see p2v serve --help\n", msg, arg ? ": " : "", arg ? arg : "");
+    return 2;
+}
+
+int p2v_serve_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "dir", required_argument, NULL, 'd' },
+        { "token-file", required_argument, NULL, 't' },
+        { "output-format", required_argument, NULL, 'O' },
+        { "once", no_argument, NULL, '1' },
+        { "force", no_argument, NULL, 'f' },
+        { "tls", no_argument, NULL, 'T' },
+        { "cert", required_argument, NULL, 'c' },
+        { "key", required_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct server srv = { .format = "vhd", .log_fd = -1 };
+    const char *listen_addr = NULL, *token_file = NULL, *cert = NULL, *key = NULL;
+    bool tls = false;
+    int opt;
+    optind = 1;
+    opterr = 0;     /* our own one-line messages */
+    while ((opt = getopt_long(argc, argv, ":O:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'l': listen_addr = optarg; break;
+        case 'd': srv.dir = optarg; break;
+        case 't': token_file = optarg; break;
+        case 'O': srv.format = optarg; break;
+        case '1': srv.once = true; break;
+        case 'f': srv.force = true; break;
+        case 'T': tls = true; break;
+        case 'c': cert = optarg; break;
+        case 'k': key = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case ':': return usage_error("missing argument for", argv[optind - 1]);
+        default: return usage_error("unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if (!listen_addr || !srv.dir || !token_file)
+        return usage_error("--listen, --dir and --token-file are required", NULL);
+    if (strcmp(srv.format, "vhd") && strcmp(srv.format, "raw"))
+        return usage_error("-O takes vhd or raw", srv.format);
+    if (tls != (cert && key) || (!tls && (cert || key)))
+        return usage_error("--tls needs both --cert and --key (and they need --tls)", NULL);
+
+    struct vd_error *err = NULL;
+    int lfd = -1, rc = 1;
+    struct stat st;
+    if (!vd_format_known(srv.format)) {
+        fprintf(stderr, "p2v serve: the %s format is not in this build (vhd is on its way); use -O raw\n",
+                srv.format);
+        return 1;
+    }
+    if (stat(srv.dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "p2v serve: %s: not a directory\n", srv.dir);
+        return 1;
+    }
+    if (p2v_token_read(token_file, &srv.tok, &err) < 0)
+        goto report;
+    if (tls && p2v_tls_server_ctx(cert, key, &srv.tls, &err) < 0)
+        goto report;
+    char logpath[PATH_MAX];
+    snprintf(logpath, sizeof(logpath), "%s/serve.log", srv.dir);
+    srv.log_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (srv.log_fd < 0) {
+        vd_error_set_errno(&err, -errno, "%s", logpath);
+        goto report;
+    }
+    if (p2v_listen(listen_addr, &lfd, &err) < 0)
+        goto report;
+    pthread_mutex_init(&srv.lock, NULL);
+    pthread_cond_init(&srv.changed, NULL);
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    server_log(&srv, "listening on %s, writing %s images to %s%s", listen_addr, srv.format, srv.dir,
+               tls ? " (TLS 1.3)" : "");
+
+    rc = 0;
+    while (!stop_requested) {
+        pthread_mutex_lock(&srv.lock);
+        bool done = srv.once && (srv.completed || srv.failed);
+        pthread_mutex_unlock(&srv.lock);
+        if (done)
+            break;
+        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        pthread_mutex_lock(&srv.lock);
+        bool full = srv.running >= MAX_CONNECTIONS;
+        if (!full)
+            srv.running++;
+        pthread_mutex_unlock(&srv.lock);
+        struct conn_ctx *cc = full ? NULL : calloc(1, sizeof(*cc));
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (cc) {
+            cc->srv = &srv;
+            cc->fd = fd;
+        }
+        if (!cc || pthread_create(&th, &attr, connection_thread, cc) != 0) {
+            server_log(&srv, "connection refused: %s", full ? "too many connections" : "out of resources");
+            close(fd);
+            free(cc);
+            if (!full) {
+                pthread_mutex_lock(&srv.lock);
+                srv.running--;
+                pthread_mutex_unlock(&srv.lock);
+            }
+        }
+        pthread_attr_destroy(&attr);
+    }
+    close(lfd);
+    /* Let connections finish their durable point; they poll stop_requested
+     * every second, and --once waits for agents still at work. */
+    if (srv.once)
+        stop_requested = 1;
+    pthread_mutex_lock(&srv.lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    while (srv.running > 0 &&
+           pthread_cond_timedwait(&srv.changed, &srv.lock, &until) != ETIMEDOUT)
+        ;
+    bool failed = srv.once && srv.failed && !srv.completed;
+    pthread_mutex_unlock(&srv.lock);
+    server_log(&srv, "stopped");
+    if (failed) {
+        fprintf(stderr, "p2v serve: the capture failed its digest check; see %s\n", logpath);
+        rc = 1;
+    }
+    if (srv.running > 0)
+        return rc;  /* threads still hold the server; leave it to exit() */
+    p2v_tls_server_ctx_free(srv.tls);
+    close(srv.log_fd);
+    return rc;
+report:
+    vd_error_report("p2v serve", err);
+    if (srv.log_fd >= 0)
+        close(srv.log_fd);
+    p2v_tls_server_ctx_free(srv.tls);
+    return rc;
+}

@@ -1,0 +1,45 @@
+# NT 4.0 booting through scsi(0) with a vendor RAID miniport and no
+# atapi.sys: fails naming the file; with --drivers holding the media's
+# compressed ATAPI.SY_ it enables atapi, rewrites boot.ini to multi(0)
+# keeping the scsi() entries and NTBOOTDD.SYS, and a second run is a no-op.
+source "$SRC/tests/lib.sh"
+source "$SRC/tests/drivers-inject/guest.sh"
+need reglookup ntfscat sha256sum
+
+make_guest disk.img nt4
+before=$(sha256sum <disk.img)
+expect_fail 1 'atapi\.sys not found in the image or in --drivers; supply it from the Windows NT 4\.0 SP6' \
+    "$BIN/drivers-inject" disk.img
+[ "$(sha256sum <disk.img)" = "$before" ] || fail "a failed run changed the image"
+
+mkdir media
+placeholder atapi.sys "nt4 sp6a atapi.sys"
+gcab -c -z media/ATAPI.SY_ atapi.sys
+"$BIN/drivers-inject" --drivers media --report r.json disk.img >out.txt
+grep -q '"version": "4.0"' r.json || fail "version"
+grep -q '"system_root": "\\\\WINNT"' r.json || fail "system root"
+grep -q '"id": "mps_mp"' r.json || fail "NT4 HAL from hal.dll VERSIONINFO"
+grep -q '"boot_controller_services": \["aac"\]' r.json || fail "boot controller"
+
+reg_dump disk.img 'WINNT/system32/config/SYSTEM' sys.csv
+for cs in ControlSet001 ControlSet002; do
+    expect_reg sys.csv "/$cs/Services/atapi/Start,DWORD,0x00000000"
+    expect_reg sys.csv "/$cs/Services/atapi/Group,SZ,SCSI miniport"
+    expect_reg sys.csv "/$cs/Services/atapi/Type,DWORD,0x00000001"
+done
+grep -qi 'CriticalDeviceDatabase' sys.csv && fail "NT 4.0 got a CriticalDeviceDatabase"
+extract_file disk.img 'WINNT/system32/drivers/atapi.sys' got
+grep -q 'nt4 sp6a atapi.sys' got || fail "atapi.sys content"
+extract_file disk.img 'boot.ini' boot.ini
+tr -d '\r' <boot.ini >b.txt
+grep -qx 'default=multi(0)disk(0)rdisk(0)partition(1)\\WINNT' b.txt || { cat b.txt >&2; fail "boot.ini default"; }
+grep -qx 'multi(0)disk(0)rdisk(0)partition(1)\\WINNT="Windows NT Server Version 4.0"' b.txt || fail "multi entry"
+grep -qx 'multi(0)disk(0)rdisk(0)partition(1)\\WINNT="Windows NT Server Version 4.0 \[VGA mode\]" /basevideo /sos' b.txt || fail "multi VGA entry"
+grep -qx 'scsi(0)disk(0)rdisk(0)partition(1)\\WINNT="Windows NT Server Version 4.0"' b.txt || fail "original entry not kept"
+grep -q $'\r$' boot.ini || fail "boot.ini lost its CRLF line ends"
+extract_file disk.img 'NTBOOTDD.SYS' got
+grep -q 'aac.sys as NTBOOTDD.SYS' got || fail "NTBOOTDD.SYS touched"
+
+after=$(sha256sum <disk.img)
+"$BIN/drivers-inject" --drivers media disk.img | grep -q 'Result: nothing to do' || fail "second run"
+[ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"

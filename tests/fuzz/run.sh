@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer harness of a P2V_FUZZ build briefly on its seed
+# corpus: run.sh BUILD_DIR SECONDS. A harness fuzz_X gets its seeds from
+# tests/fuzz/seeds-X.sh when that script exists (given vdisk and a folder).
+set -eu
+build=$(cd "$1" && pwd) seconds=${2:-30}
+here=$(cd "$(dirname "$0")" && pwd)
+corpus_root=$(mktemp -d "${TMPDIR:-/tmp}/p2vkit-fuzz.XXXXXX")
+trap 'rm -rf "$corpus_root"' EXIT
+status=0
+for harness in "$build"/fuzz/fuzz_*; do
+    [ -x "$harness" ] || continue
+    name=$(basename "$harness"); name=${name#fuzz_}
+    corpus=$corpus_root/$name
+    mkdir -p "$corpus"
+    if [ -x "$here/seeds-$name.sh" ]; then
+        "$here/seeds-$name.sh" "$build/bin/vdisk" "$corpus"
+    fi
+    echo "fuzz_$name: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
+    ASAN_OPTIONS=detect_leaks=1 "$harness" -max_total_time="$seconds" -timeout=10 \
+        -rss_limit_mb=1024 -print_final_stats=0 "$corpus" >"$corpus_root/$name.log" 2>&1 || {
+        tail -40 "$corpus_root/$name.log" >&2
+        echo "fuzz_$name found a problem" >&2
+        status=1
+    }
+done
+exit $status

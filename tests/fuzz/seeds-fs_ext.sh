@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Seed corpus for fuzz_fs_ext: small ext2 and ext4 volumes made now with
+# mke2fs. Usage: seeds-fs_ext.sh VDISK OUTDIR (VDISK unused).
+set -eu
+out=$2
+mkdir -p "$out"
+command -v mke2fs >/dev/null || exit 0
+mke2fs -q -F -t ext2 "$out/ext2" 256k >/dev/null 2>&1
+mke2fs -q -F -t ext4 -O ^has_journal "$out/ext4" 512k >/dev/null 2>&1

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Seed corpus for fuzz_fs_fat: FAT12 and FAT16 volumes made now with
+# mkfs.fat and mtools. Usage: seeds-fs_fat.sh VDISK OUTDIR (VDISK unused).
+set -eu
+out=$2
+mkdir -p "$out"
+command -v mkfs.fat >/dev/null || exit 0
+mkfs.fat -C "$out/fat12" 360 >/dev/null
+mkfs.fat -F 16 -s 1 -C "$out/fat16" 4096 >/dev/null
+head -c 20000 /dev/urandom >"$out/f"
+MTOOLS_SKIP_CHECK=1 mcopy -i "$out/fat12" "$out/f" ::/F 2>/dev/null || true
+rm -f "$out/f"

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""A hostile p2v agent for tests: speaks protocol version 1 (docs/protocol.md)
+correctly up to a point, then sends one kind of bad input. Usage:
+badclient.py PORT TOKENFILE CASE. Exits 0 when the server refused as
+expected (an ERROR message or a closed connection, never a hang)."""
+import hashlib, hmac, os, socket, struct, sys
+
+port, token_file, case = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+token = open(token_file, "rb").read().rstrip(b"\r\n")
+HELLO, CHALLENGE, AUTH, AUTH_OK, SESSION, SESSION_OK, MANIFEST, CHUNK = range(1, 9)
+ERROR = 15
+
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+
+def send(t, body):
+    s.sendall(b"P2" + bytes([t, 0]) + struct.pack("<I", len(body)) + body)
+
+def recv():
+    h = b""
+    while len(h) < 8:
+        d = s.recv(8 - len(h))
+        if not d:
+            return None, b""
+        h += d
+    n = struct.unpack("<I", h[4:])[0]
+    b = b""
+    while len(b) < n:
+        d = s.recv(n - len(b))
+        if not d:
+            return None, b""
+        b += d
+    return h[2], b
+
+def refused():
+    """The server answers ERROR or closes; either is a refusal."""
+    try:
+        while True:
+            t, b = recv()
+            if t is None:
+                return "closed"
+            if t == ERROR:
+                return "error: " + b[4:].decode("ascii", "replace")
+    except socket.timeout:
+        sys.exit("server neither refused nor closed within 10 s")
+
+def handshake(tok=token):
+    nonce = os.urandom(32)
+    send(HELLO, struct.pack("<HH", 1, 0) + nonce)
+    t, b = recv()
+    assert t == CHALLENGE, t
+    snonce = b[4:36]
+    send(AUTH, hmac.new(tok, b"agent" + snonce + nonce, hashlib.sha256).digest())
+
+def session(name=b"bad", size=1 << 20):
+    send(SESSION, bytes(16) + bytes([0, 1, len(name)]) + name + struct.pack("<QI", size, 512))
+    t, b = recv()
+    return t
+
+if case == "wrong-token":
+    handshake(b"not-the-token-0123456789")
+elif case == "bad-magic":
+    s.sendall(b"XX\x01\x00\x24\x00\x00\x00" + bytes(36))
+elif case == "oversized":
+    s.sendall(b"P2\x01\x00" + struct.pack("<I", 1 << 30))
+elif case == "truncated-hello":
+    send(HELLO, b"\x01\x00")
+elif case == "path-name":
+    handshake()
+    t, _ = recv()
+    assert t == AUTH_OK, t
+    send(SESSION, bytes(16) + bytes([0, 1, 9]) + b"../escape" + struct.pack("<QI", 1 << 20, 512))
+elif case == "offset-outside":
+    handshake()
+    t, _ = recv()
+    assert t == AUTH_OK, t
+    assert session() == SESSION_OK
+    data = bytes(4096)
+    send(CHUNK, bytes([0, 0, 0, 0]) + struct.pack("<IQQ", 4096, 64 << 20, 0) + data)
+elif case == "chunk-too-long":
+    handshake()
+    t, _ = recv()
+    assert t == AUTH_OK, t
+    assert session() == SESSION_OK
+    send(CHUNK, bytes([0, 0, 0, 0]) + struct.pack("<IQQ", 2 << 20, 0, 0))
+else:
+    sys.exit("unknown case " + case)
+print(case, "->", refused())

@@ -1,0 +1,56 @@
+# An MBR disk with a half-full NTFS, a FAT32 and an ext4 (logical) volume,
+# fresh and aged, captured over loopback: files and used blocks identical,
+# free space zeros, the aged image no larger than the fresh one, the digest
+# right, the manifest valid against docs/manifest.xsd.
+source "$SRC/tests/p2v/lib.sh"
+need mkntfs ntfscp ntfscat ntfsclone ntfsls ntfstruncate mkfs.fat mcopy mdel \
+     mkfs.ext4 debugfs partclone.fat32 partclone.extfs sfdisk xmllint python3
+[ "$FMT" = raw ] || need qemu-img
+
+make_disk "$WORK/fresh.img" fresh
+make_disk "$WORK/aged.img" aged
+start_server "$WORK/out"
+capture --name fresh --disk "$WORK/fresh.img" --state "$WORK/fresh.session"
+capture --name aged --disk "$WORK/aged.img" --state "$WORK/aged.session" --compress zstd
+stop_server
+
+for kind in fresh aged; do
+    dir=$WORK/out/$kind
+    img=$dir/disk0.$FMT
+    [ -f "$img" ] || fail "$kind: no image $img"
+    grep -q '^complete 1$' "$dir/state" || fail "$kind: not marked complete"
+    xmllint --noout --schema "$SRC/docs/manifest.xsd" "$dir/manifest.xml" 2>"$WORK/xmllint.err" ||
+        { cat "$WORK/xmllint.err" >&2; fail "$kind: manifest does not validate"; }
+    to_raw "$img" "$WORK/$kind.cap"
+    [ "$(stat -c %s "$WORK/$kind.cap")" = "$(stat -c %s "$WORK/$kind.img")" ] || fail "$kind: size differs"
+    # File by file, through each filesystem's own tools.
+    check_files "$WORK/$kind.cap"
+    # Block by block: the volumes as ntfsclone/partclone copy them (used
+    # blocks, zeros in free space), the MBR, gaps and EBRs as they are.
+    expected_disk "$WORK/$kind.img" "$WORK/$kind.expect"
+    cmp "$WORK/$kind.expect" "$WORK/$kind.cap" || fail "$kind: captured disk differs from the used-block oracle"
+    # The digest in the manifest is the one this test computes itself.
+    want=$(disk_digest "$WORK/$kind.cap")
+    grep -q "sha256=\"$want\"" "$dir/manifest.xml" || fail "$kind: manifest digest is not $want"
+    grep -q 'verified="true"' "$dir/manifest.xml" || fail "$kind: digest not verified"
+done
+
+# The aged disk really had stale data in its free space ...
+cmp -s "$WORK/aged.img" "$WORK/aged.expect" && fail "aged disk has no stale data: test is void"
+# ... and it did not make the image any larger.
+fresh_size=$(allocated "$WORK/out/fresh/disk0.$FMT")
+aged_size=$(allocated "$WORK/out/aged/disk0.$FMT")
+echo "image bytes: fresh $fresh_size, aged $aged_size ($FMT)"
+[ "$aged_size" -le "$fresh_size" ] || fail "aged image ($aged_size) larger than fresh ($fresh_size)"
+
+# The manifest says what the source is.
+m=$WORK/out/fresh/manifest.xml
+grep -q 'mbr-signature="0x1234abcd"' "$m" || fail "MBR signature missing"
+grep -q 'number="1" start="1048576" length="33554432" type="0x07" bootable="true" filesystem="ntfs"' "$m" ||
+    fail "NTFS partition not described"
+grep -q 'filesystem="fat32"' "$m" || fail "FAT32 not recognised"
+grep -q 'number="5".*filesystem="ext4"' "$m" || fail "ext4 logical partition not recognised"
+grep -q '<cpu count=' "$m" || fail "no CPU inventory"
+grep -q '<memory bytes=' "$m" || fail "no memory inventory"
+grep -q '<firmware type="\(bios\|uefi\)"' "$m" || fail "no firmware type"
+echo "ok"

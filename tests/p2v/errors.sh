@@ -1,0 +1,64 @@
+# Refusals and recovery: a wrong token, malformed and oversized messages,
+# a name with path separators, an offset outside the disk (all refused with
+# a logged reason, the server staying up); a corrupted chunk detected and
+# sent again; usage errors with one line and exit 2.
+source "$SRC/tests/p2v/lib.sh"
+need mkntfs ntfscp ntfsls ntfstruncate mkfs.fat mcopy mdel mkfs.ext4 debugfs sfdisk python3
+[ "$FMT" = raw ] || need qemu-img
+
+make_disk "$WORK/src.img" fresh
+start_server "$WORK/out"
+log=$WORK/out/serve.log
+
+# A wrong token: the agent is refused, the server logs why.
+echo "some-other-token-0123456789" >"$WORK/wrong"
+expect_fail 1 "refused: authentication failed" \
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/wrong" --name x \
+    --disk "$WORK/src.img" --state "$WORK/x.session" --retry-for 0
+grep -q "refused: authentication failed (wrong token)" "$log" || fail "wrong token not logged"
+[ ! -e "$WORK/out/x" ] || fail "a refused agent got a machine directory"
+
+# Hostile peers, each refused with a logged reason.
+run_bad() {
+    timeout 20 python3 "$SRC/tests/p2v/badclient.py" "$PORT" "$WORK/token" "$1" || fail "badclient $1"
+    grep -q -- "$2" "$log" || { cat "$log" >&2; fail "$1: no '$2' in the server log"; }
+}
+run_bad wrong-token "authentication failed (wrong token)"
+run_bad bad-magic "bad magic"
+run_bad oversized "over the limit"
+run_bad truncated-hello "HELLO message truncated"
+run_bad path-name "invalid machine name"
+run_bad offset-outside "outside the disk"
+run_bad chunk-too-long "out of range"
+[ ! -e "$WORK/escape" ] && [ ! -e "$WORK/out/../escape" ] || fail "a path-separator name escaped DIR"
+
+# A chunk corrupted on the way (test hook) is detected and sent again.
+P2V_TEST_CORRUPT_CHUNK=3 capture --name corrupt --disk "$WORK/src.img" --state "$WORK/c.session" --compress zstd
+grep -q "checksum mismatch; asked for it again" "$WORK/out/corrupt/log" ||
+    grep -q "does not decompress; asked for it again" "$WORK/out/corrupt/log" || fail "corruption not detected"
+capture --name clean --disk "$WORK/src.img" --state "$WORK/k.session"
+to_raw "$WORK/out/corrupt/disk0.$FMT" "$WORK/corrupt.raw"
+to_raw "$WORK/out/clean/disk0.$FMT" "$WORK/clean.raw"
+cmp "$WORK/clean.raw" "$WORK/corrupt.raw" || fail "image with a re-sent chunk differs"
+
+# A complete capture is never overwritten without --force.
+expect_fail 1 "holds a complete capture" \
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name clean \
+    --disk "$WORK/src.img" --state "$WORK/new.session" --retry-for 0
+stop_server
+
+# Usage errors: one line, exit 2.
+expect_fail 2 "required" "$P2V" capture --server 127.0.0.1:1
+expect_fail 2 "--compress takes zstd or none" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --compress lz9
+expect_fail 2 "--name must be" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --name a/b
+expect_fail 2 "--tls needs" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --tls
+expect_fail 2 "unknown option" "$P2V" serve --bogus
+expect_fail 2 "-O takes vhd or raw" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file "$WORK/token" -O qcow9
+expect_fail 2 "unknown command" "$P2V" frobnicate
+expect_fail 1 "token shorter" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file /dev/null -O raw
+expect_fail 1 "cannot connect" "$P2V" capture --server "127.0.0.1:$(free_port)" --token-file "$WORK/token" \
+    --disk "$WORK/src.img" --state "$WORK/n.session" --retry-for 0
+"$P2V" --help | grep -q capture || fail "p2v --help"
+"$P2V" capture --help | grep -q -- --server || fail "capture --help"
+"$P2V" serve --help | grep -q -- --listen || fail "serve --help"
+echo ok

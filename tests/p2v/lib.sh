@@ -1,0 +1,160 @@
+# Sourced by the p2v tests: server start/stop over loopback and oracles.
+source "$SRC/tests/lib.sh"
+source "$SRC/tests/p2v/mkdisk.sh"
+
+P2V=$BIN/p2v
+SERVER_PIDS=()
+cleanup_servers() {
+    local p
+    for p in "${SERVER_PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${SERVER_PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+}
+trap cleanup_servers EXIT
+
+echo "p2vkit-test-token-0123456789" >"$WORK/token"
+
+# The image format the server writes: vhd once the driver is in the build.
+out_format() {
+    local rc=0
+    "$P2V" serve --listen 127.0.0.1:1 --dir /nonexistent-p2v --token-file "$WORK/token" -O vhd \
+        2>"$WORK/fmt.err" || rc=$?
+    if grep -q "not in this build" "$WORK/fmt.err"; then echo raw; else echo vhd; fi
+}
+FMT=${P2V_TEST_FORMAT:-$(out_format)}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server DIR [extra args...]: starts `p2v serve` on a free loopback
+# port in the background; sets PORT and SERVER_PID.
+start_server() {
+    local dir=$1; shift
+    mkdir -p "$dir"
+    PORT=${PORT:-$(free_port)}
+    "$P2V" serve --listen "127.0.0.1:$PORT" --dir "$dir" --token-file "$WORK/token" -O "$FMT" "$@" \
+        2>>"$WORK/server.err" &
+    SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
+    local i
+    for i in $(seq 100); do
+        grep -q "listening on 127.0.0.1:$PORT" "$dir/serve.log" 2>/dev/null && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; fail "server did not start"; }
+        sleep 0.05
+    done
+    fail "server did not start listening within 5 s"
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+capture() {
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 "$@"
+}
+# capture_bg ARGS...: the same in the background; AGENT_PID is p2v itself.
+capture_bg() {
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 "$@" &
+    AGENT_PID=$!
+}
+
+# to_raw IMAGE OUT: the image's disk content as a raw file, read by an
+# independent tool (qemu-img) when it is a VHD.
+to_raw() {
+    if [ "$FMT" = vhd ]; then
+        qemu-img convert -f vpc -O raw "$1" "$2"
+    else
+        cp --sparse=always "$1" "$2"
+    fi
+}
+
+# The whole-disk digest as docs/protocol.md defines it, computed here
+# independently of p2v.
+disk_digest() {
+    python3 - "$1" <<'PY'
+import hashlib, struct, sys
+h = hashlib.sha256()
+off = 0
+with open(sys.argv[1], "rb") as f:
+    while True:
+        b = f.read(1 << 20)
+        if not b:
+            break
+        if b.count(0) != len(b):
+            h.update(struct.pack("<QI", off, len(b)) + b)
+        off += len(b)
+print(h.hexdigest())
+PY
+}
+
+# Bytes the image file occupies on the host.
+allocated() {
+    echo $(( $(stat -c '%b * %B' "$1") ))
+}
+
+# part_extract DISK START SECTORS OUT
+part_extract() {
+    dd if="$1" of="$4" bs=512 skip="$2" count="$3" status=none
+}
+
+# expected_disk SRC OUT: what a capture of SRC must produce, built with the
+# filesystems' own tools: each volume as ntfsclone/partclone copy it (used
+# blocks only, zeros elsewhere), everything outside the volumes as it is.
+expected_disk() {
+    local src=$1 out=$2 t=$WORK/expect.$$
+    mkdir -p "$t"
+    cp "$src" "$out"
+    part_extract "$src" $P1_START $P1_SECTORS "$t/p1"
+    ntfsclone -q --overwrite "$t/p1.ref" "$t/p1" >/dev/null 2>&1
+    part_extract "$src" $P2_START $P2_SECTORS "$t/p2"
+    truncate -s $((P2_SECTORS * 512)) "$t/p2.ref"
+    partclone.fat32 -q -b -O "$t/p2.ref" -s "$t/p2" -L "$t/pc.log" >/dev/null 2>&1
+    part_extract "$src" $P5_START $P5_SECTORS "$t/p5"
+    truncate -s $((P5_SECTORS * 512)) "$t/p5.ref"
+    partclone.extfs -q -b -O "$t/p5.ref" -s "$t/p5" -L "$t/pc.log" >/dev/null 2>&1
+    # partclone copies whole inode tables; the tail the kernel never reads
+    # (dumpe2fs: "N unused inodes") is expected as zeros.
+    dumpe2fs "$t/p5" 2>/dev/null | python3 -c '
+import re, sys
+t = sys.stdin.read()
+bs = int(re.search(r"Block size:\s+(\d+)", t).group(1))
+ipg = int(re.search(r"Inodes per group:\s+(\d+)", t).group(1))
+isz = int(re.search(r"Inode size:\s+(\d+)", t).group(1))
+with open(sys.argv[1], "r+b") as f:
+    for g in re.finditer(r"Inode table at (\d+)-(\d+).*?(\d+) unused inodes", t, re.S):
+        a, b, unused = map(int, g.groups())
+        keep = ((ipg - unused) * isz + bs - 1) // bs
+        f.seek((a + keep) * bs)
+        f.write(bytes((b - a + 1 - keep) * bs))
+' "$t/p5.ref"
+    dd if="$t/p1.ref" of="$out" bs=512 seek=$P1_START conv=notrunc status=none
+    dd if="$t/p2.ref" of="$out" bs=512 seek=$P2_START conv=notrunc status=none
+    dd if="$t/p5.ref" of="$out" bs=512 seek=$P5_START conv=notrunc status=none
+    rm -rf "$t"
+}
+
+# check_files IMAGE: every file of $WORK/files, read back from each volume
+# of the captured (raw) IMAGE with the filesystem's own tools.
+check_files() {
+    local img=$1 t=$WORK/files.$$ f name
+    mkdir -p "$t"
+    part_extract "$img" $P1_START $P1_SECTORS "$t/p1"
+    part_extract "$img" $P2_START $P2_SECTORS "$t/p2"
+    part_extract "$img" $P5_START $P5_SECTORS "$t/p5"
+    for f in "$WORK"/files/*; do
+        name=$(basename "$f")
+        ntfscat -f "$t/p1" "/$name" >"$t/out" 2>/dev/null || fail "ntfscat $name failed"
+        cmp -s "$f" "$t/out" || fail "NTFS: $name differs"
+        MTOOLS_SKIP_CHECK=1 mcopy -n -i "$t/p2" "::/$name" "$t/out" || fail "mcopy $name failed"
+        cmp -s "$f" "$t/out" || fail "FAT32: $name differs"
+        rm -f "$t/out"
+        debugfs -R "dump /$name $t/out" "$t/p5" >/dev/null 2>&1
+        cmp -s "$f" "$t/out" || fail "ext4: $name differs"
+    done
+    rm -rf "$t"
+}

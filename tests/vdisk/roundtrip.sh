@@ -1,0 +1,53 @@
+# raw -> VHD (fixed, dynamic; CHS-rounded and exact sizes) -> raw is
+# byte-identical, for sizes that are and are not CHS multiples, including
+# a sparse image over 4 GiB.
+source "$SRC/tests/lib.sh"
+V=$BIN/vdisk
+
+make_source() {   # NAME SIZE: sparse file with data at the start, middle, end
+    truncate -s "$2" "$1"
+    head -c 3000000 /dev/urandom | dd of="$1" conv=notrunc status=none
+    head -c 70000 /dev/urandom | dd of="$1" bs=512 seek=$(( $2 / 1024 + 3 )) conv=notrunc status=none
+    head -c 4096 /dev/urandom | dd of="$1" bs=512 seek=$(( $2 / 512 - 8 )) conv=notrunc status=none
+    printf 'tail' | dd of="$1" bs=1 seek=$(( $2 - 4 )) conv=notrunc status=none
+}
+
+# zero_tail A B: B is A followed only by zeros.
+zero_tail() {
+    local a=$(stat -c %s "$1") b=$(stat -c %s "$2")
+    [ "$b" -ge "$a" ] || fail "$2 is smaller than $1"
+    cmp -n "$a" "$1" "$2" || fail "$2 differs from $1"
+    [ "$b" = "$a" ] || cmp -n $((b - a)) -i "$a:0" "$2" /dev/zero || fail "$2 tail not zero"
+}
+
+# 10514432 is a CHS multiple (302/4/17); 10 MiB + 512 and 5 GiB + 512 are not.
+for size in 10514432 10486272 5368709632; do
+    make_source src.raw $size
+    for sub in dynamic fixed; do
+        for sizing in chs exact; do
+            $V convert -O vhd -o subformat=$sub,size=$sizing src.raw out.vhd
+            $V check out.vhd >/dev/null || fail "check $sub $sizing $size"
+            $V convert -O raw out.vhd back.raw
+            if [ $sizing = exact ]; then
+                cmp src.raw back.raw || fail "$sub exact $size not identical"
+            else
+                zero_tail src.raw back.raw
+                # CHS rounding: the size is a whole geometry, never smaller.
+                vs=$($V info --output=json out.vhd | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
+                chs=$($V info --output=json out.vhd | python3 -c 'import json,sys; print(json.load(sys.stdin)["format-specific"]["data"]["chs-size"])')
+                [ "$vs" = "$chs" ] || [ $size -gt 136899993600 ] || fail "size $vs is not the CHS size $chs"
+            fi
+            rm -f out.vhd back.raw
+        done
+    done
+    # The merged image's content equals the source, by vdisk compare too.
+    $V convert -O vhd src.raw d.vhd && $V compare src.raw d.vhd >/dev/null
+    rm -f src.raw d.vhd
+done
+
+# Azure: fixed, a whole number of MiB, file = N MiB + 512.
+make_source az.raw 10486272
+$V convert -O vhd -o azure=on az.raw az.vhd
+[ "$(stat -c %s az.vhd)" = $((11 * 1048576 + 512)) ] || fail "azure size $(stat -c %s az.vhd)"
+$V convert -O raw az.vhd az.back && zero_tail az.raw az.back
+echo OK

@@ -1,0 +1,93 @@
+/* vdisk commit: merge a differencing child into its parent. Only the
+ * sectors the child holds are copied; the child is left as it is and reads
+ * the same afterwards (its sectors now equal the parent's). Interrupted,
+ * the parent holds a mix, the child still reads the same, and running
+ * commit again completes it. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "formats/image.h"
+#include "vdisk/vdisk.h"
+
+#define STEP (4u << 20)
+
+static const char help[] =
+    "usage: vdisk commit [-f FMT] [-p] CHILD\n"
+    "Writes every sector CHILD holds into its parent (the next image of its\n"
+    "backing chain). CHILD is not changed and reads the same afterwards.\n"
+    "  -f, --format=FMT   format of CHILD (default: probed)\n"
+    "  -p, --progress     show progress on a terminal\n"
+    "  -h, --help         this text\n";
+
+int vdisk_commit(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "format", required_argument, NULL, 'f' },
+        { "progress", no_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *format = NULL;
+    bool progress = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "+f:ph", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': format = optarg; break;
+        case 'p': progress = true; break;
+        case 'h': fputs(help, stdout); return VDISK_OK;
+        default: return vdisk_bad_option("commit", argv);
+        }
+    }
+    if (vdisk_one_image("commit", argc, format))
+        return VDISK_USAGE;
+    struct vd_error *err = NULL;
+    struct vd_image *child = NULL;
+    uint8_t *buf = malloc(STEP);
+    int rc = VDISK_FAILED;
+    if (!buf) {
+        vd_error_set(&err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    if (vd_image_open(argv[optind], format, VD_OPEN_WRITE_BACKING, &child, &err) < 0)
+        goto out;
+    struct vd_image *parent = vd_image_backing(child);
+    if (!parent) {
+        vd_error_set(&err, -EINVAL, "%s: not a differencing image; nothing to commit",
+                     argv[optind]);
+        goto out;
+    }
+    uint64_t size = vd_image_size(child);
+    if (vd_image_size(parent) < size)
+        size = vd_image_size(parent);
+    struct vdisk_progress prog;
+    vdisk_progress_start(&prog, progress, size);
+    for (uint64_t off = 0; off < size;) {
+        struct vd_extent e;
+        uint64_t len = size - off < STEP ? size - off : STEP;
+        if (vd_image_block_status(child, off, len, VD_STATUS_SHALLOW, &e, &err) < 0)
+            goto out;
+        int ret = 0;
+        if (e.kind == VD_EXTENT_DATA) {
+            ret = vd_image_pread(child, buf, (size_t)e.length, off, &err);
+            if (ret == 0)
+                ret = vd_image_pwrite(parent, buf, (size_t)e.length, off, &err);
+        } else if (e.kind == VD_EXTENT_ZERO) {
+            ret = vd_image_write_zeroes(parent, e.length, off, &err);
+        }
+        if (ret < 0)
+            goto out;
+        off += e.length;
+        vdisk_progress_update(&prog, off);
+    }
+    if (vd_image_flush(parent, &err) < 0)
+        goto out;
+    vdisk_progress_finish(&prog, size);
+    printf("Image committed.\n");
+    rc = VDISK_OK;
+out:
+    if (vd_image_close(child, rc == VDISK_OK ? &err : NULL) < 0)
+        rc = VDISK_FAILED;
+    free(buf);
+    return rc == VDISK_OK ? rc : vdisk_fail(err);
+}
