@@ -9,14 +9,15 @@ variant=${TESTNAME#platform_linux_}
 g=$(guest linux)
 case $variant in
 raw)
+    # No pattern: the default rules see the initramfs power the guest off.
     before=$(sha256sum <"$g/linux.raw")
-    check_verdict 0 "booted expected output 'VMM-LINUX-MARKER" --timeout 300 -m 256 \
-        --expect VMM-LINUX-MARKER --serial serial.txt "$g/linux.raw"
+    check_verdict 0 "booted guest powered off cleanly \(ACPI S5\)" --timeout 300 -m 256 \
+        --serial serial.txt "$g/linux.raw"
+    grep -q 'VMM-LINUX-MARKER: init reached' serial.txt || fail "marker missing from the serial log"
     [ "$(sha256sum <"$g/linux.raw")" = "$before" ] || fail "the image changed"
     ;;
 vhd|vhd-diff)
     need qemu-img
-    [ -f "$SRC/formats/vhd.c" ] || skip "the VHD driver (branch vhd) is not merged yet"
     qemu-img convert -f raw -O vpc -o subformat=dynamic "$g/linux.raw" linux.vhd
     disk=linux.vhd
     if [ "$variant" = vhd-diff ]; then
@@ -31,7 +32,8 @@ iso)
         --expect VMM-LINUX-MARKER --cdrom "$g/linux.iso" --boot d
     ;;
 panic)
-    check_verdict 1 "panic 'Kernel panic - not syncing" --timeout 300 -m 256 "$g/linux-panic.raw"
+    check_verdict 1 "panic '.*Kernel panic - not syncing: VFS: Unable to mount root" --timeout 300 -m 256 \
+        "$g/linux-panic.raw"
     ;;
 *)
     fail "unknown variant $variant"

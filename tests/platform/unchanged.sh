@@ -10,11 +10,15 @@ before=$(sha256sum <disk.raw)
 check_verdict 0 "booted expected output 'readback-ok VMM-TEST-MARKER" --timeout 60 \
     --expect 'readback-ok VMM-TEST-MARKER' disk.raw
 [ "$(sha256sum <disk.raw)" = "$before" ] || fail "the image changed during --check"
-timeout 60 "$BIN/vmm" --snapshot --timeout 5 --serial serial.txt disk.raw 2>/dev/null || true
+rc=0
+"$BIN/vmm" --snapshot --timeout 120 --serial serial.txt disk.raw 2>/dev/null || rc=$?
+[ "$rc" -eq 33 ] || fail "the guest did not leave through the debug-exit port (exit $rc)"
 grep -q 'readback-ok' serial.txt || fail "the guest did not run under --snapshot"
 [ "$(sha256sum <disk.raw)" = "$before" ] || fail "the image changed under --snapshot"
 # Without either, the write reaches the image (LBA 1 becomes 0xA5s).
-timeout 60 "$BIN/vmm" --timeout 5 --serial serial2.txt disk.raw 2>/dev/null || true
+rc=0
+"$BIN/vmm" --timeout 120 --serial serial2.txt disk.raw 2>/dev/null || rc=$?
+[ "$rc" -eq 33 ] || fail "the guest did not leave through the debug-exit port (exit $rc)"
 head -c 512 /dev/zero | tr '\0' '\245' >a5.bin
 dd if=disk.raw bs=512 skip=1 count=1 status=none | cmp -s - a5.bin \
     || fail "a normal run did not write the image"

@@ -1,7 +1,9 @@
 /* The PIIX3 PCI-to-ISA bridge (00:01.0, 8086:7000): a multi-function
  * header so that the IDE and power-management functions behind it are
  * found, the PIRQ route registers (0x60-0x63) the BIOS programs, and the
- * reset control register at 0xCF9. The ELCR lives with the PIC (pic.c).
+ * reset control register at 0xCF9, and the x87 error line: FERR# from the
+ * CPU raises IRQ 13 until the guest writes port 0xF0. The ELCR lives with
+ * the PIC (pic.c).
  * No PCI device raises INTx yet (IDE runs in compatibility mode on IRQ
  * 14/15, the PM SCI is wired to IRQ 9), so the routes are only stored. */
 #include <errno.h>
@@ -55,9 +57,27 @@ static void rcr_write(void *opaque, uint16_t port, uint8_t val)
 
 static const struct io_ops rcr_io = { .read8 = rcr_read, .write8 = rcr_write };
 
+static void ferr(void *opaque)
+{
+    struct piix3 *p = opaque;
+    pc_set_irq(p->m, 13, true);
+}
+
+static void ferr_clear(void *opaque, uint16_t port, uint8_t val)
+{
+    (void)port, (void)val;
+    struct piix3 *p = opaque;
+    pc_set_irq(p->m, 13, false);
+}
+
+static const struct io_ops ferr_io = { .write8 = ferr_clear };
+
 static void piix3_reset(void *state)
 {
-    piix3_defaults(state);
+    struct piix3 *p = state;
+    piix3_defaults(p);
+    if (p->m)
+        pc_set_irq(p->m, 13, false);
 }
 
 static int piix3_init(struct machine *m, void *state, struct vd_error **errp)
@@ -72,6 +92,9 @@ static int piix3_init(struct machine *m, void *state, struct vd_error **errp)
     if (p->reset_timer < 0)
         return vd_error_set(errp, -ENOSPC, "piix3: no free machine timer");
     machine_register_io(m, 0xCF9, 1, &rcr_io, p);
+    machine_register_io(m, 0xF0, 1, &ferr_io, p);
+    m->ferr = ferr;
+    m->ferr_opaque = p;
     return pci_register(m, &p->f, errp);
 }
 

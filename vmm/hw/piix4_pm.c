@@ -12,7 +12,8 @@
 #define PM_IO_SIZE 64
 
 enum { PM1_STS = 0, PM1_EN = 2, PM1_CNT = 4, PM_TMR = 8 };
-enum { STS_TMROF = 0x0001, STS_GBL = 0x0020, STS_PWRBTN = 0x0100, STS_WAK = 0x8000 };
+enum { STS_TMROF = 0x0001, STS_GBL = 0x0020, STS_PWRBTN = 0x0100, STS_SLPBTN = 0x0200,
+       STS_RTC = 0x0400, STS_WAK = 0x8000 };
 enum { CNT_SCI_EN = 0x0001, CNT_SLP_EN = 0x2000 };
 
 struct piix4_pm {
@@ -105,7 +106,7 @@ static void pm_write16(void *opaque, uint16_t port, uint16_t val)
     struct piix4_pm *p = opaque;
     switch (port - p->io_base) {
     case PM1_STS: p->sts &= (uint16_t)~val; break;     /* write 1 to clear */
-    case PM1_EN: p->en = val & (STS_TMROF | STS_GBL | STS_PWRBTN); break;
+    case PM1_EN: p->en = val & (STS_TMROF | STS_GBL | STS_PWRBTN | STS_SLPBTN | STS_RTC); break;
     case PM1_CNT: write_cnt(p, val); break;
     default: return;
     }

@@ -1,7 +1,8 @@
 ; Boot sector (or El Torito no-emulation image): prints a marker through the
 ; BIOS (int 10h, so it lands on the VGA text screen) and on COM1, then
 ; halts with interrupts enabled. With -DWRITE_TEST it first writes LBA 1
-; through int 13h and reads it back, printing readback-ok when it matches.
+; through int 13h and reads it back, printing readback-ok when it matches,
+; and at the end leaves through the debug-exit port (vmm exits with 33).
 bits 16
 org 0x7c00
 start:
@@ -60,6 +61,10 @@ start:
 %endif
     mov si, msg
     call print
+%ifdef WRITE_TEST
+    mov al, 0x10
+    out 0xf4, al
+%endif
 .done:
     hlt
     jmp .done
