@@ -2,6 +2,8 @@
 # bench/platform: time from start to a guest's marker, vmm against
 # qemu-system-i386 -accel tcg on the same images in the same run.
 #   bench/platform/run.sh [BUILD_DIR] [RUNS]
+# BENCH_GUESTS="bootsector linux memtest" picks guests; BENCH_TIMEOUT
+# (seconds, default 300) bounds each run.
 # Guests: the boot sector (SeaBIOS POST + boot, marker on COM1), the 32-bit
 # Linux disk (marker printed by its initramfs) and memtest86+ (its first
 # screen on COM1). Prints one line per engine and guest: the median of RUNS
@@ -77,12 +79,19 @@ bench() {      # bench LABEL MARKER DISK_ARGS_VMM -- DISK_ARGS_QEMU
 }
 
 echo "bench/platform: $runs runs each, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-bs=$guests/bootsectors/hello.raw
-bench "boot sector (POST to marker)" bootsector-ok \
-    -m 128 "$bs" -- -m 128 -drive file="$bs",format=raw,snapshot=on
-lx=$guests/linux/linux.raw
-bench "Linux 686 to marker" VMM-LINUX-MARKER \
-    -m 256 --snapshot "$lx" -- -m 256 -drive file="$lx",format=raw,snapshot=on
-mt=$guests/memtest/memtest.raw
-bench "memtest86+ first screen" "Memtest86+" \
-    -m 64 --snapshot "$mt" -- -m 64 -drive file="$mt",format=raw,snapshot=on
+for g in ${BENCH_GUESTS:-bootsector linux memtest}; do
+    case $g in
+    bootsector)
+        bs=$guests/bootsectors/hello.raw
+        bench "boot sector (POST to marker)" bootsector-ok \
+            -m 128 "$bs" -- -m 128 -drive file="$bs",format=raw,snapshot=on ;;
+    linux)
+        lx=$guests/linux/linux.raw
+        bench "Linux 686 to marker" VMM-LINUX-MARKER \
+            -m 256 --snapshot "$lx" -- -m 256 -drive file="$lx",format=raw,snapshot=on ;;
+    memtest)
+        mt=$guests/memtest/memtest.raw
+        bench "memtest86+ first screen" "Memtest86+" \
+            -m 64 --snapshot "$mt" -- -m 64 -drive file="$mt",format=raw,snapshot=on ;;
+    esac
+done

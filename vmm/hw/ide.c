@@ -572,7 +572,7 @@ static void atapi_send_chunk(struct ide_channel *c)
     if (chunk > c->atapi_limit)
         chunk = c->atapi_limit;
     if (chunk > c->atapi_total)
-        chunk = c->atapi_total;
+        chunk = (uint32_t)c->atapi_total;
     /* The drive tells the host how much this DRQ phase carries. */
     c->lcyl = (uint8_t)chunk;
     c->hcyl = (uint8_t)(chunk >> 8);
@@ -793,7 +793,7 @@ static void atapi_read(struct ide_channel *c, struct ide_drive *d, uint64_t lba,
     c->lba = lba;
     c->remaining = count;
     c->pos = c->len = c->fill = 0;
-    c->atapi_total = count * ATAPI_SECTOR;
+    c->atapi_total = (uint64_t)count * ATAPI_SECTOR;
     if (c->feature & 1) {
         c->xfer = XFER_DMA;
         c->status = ST_DRDY | ST_DSC | ST_DRQ;

@@ -47,7 +47,7 @@ struct ide_channel {
     uint32_t block;                         /* sectors per DRQ block */
     bool write;                             /* data goes to the disk */
     uint32_t atapi_limit;                   /* byte count limit of the packet command */
-    uint32_t atapi_total;                   /* bytes of the reply still to send, buffered or not */
+    uint64_t atapi_total;                   /* bytes of the reply still to send, buffered or not */
     /* Bus-master DMA. */
     uint8_t bm_cmd, bm_status;
     uint32_t bm_prdt;

@@ -255,6 +255,9 @@ static int uart_init_port(struct machine *m, struct uart *u, int index, const ch
     u->in_fd_flags = -1;
     u->poll_timer = -1;
     if (path && strcmp(path, "stdio") == 0) {
+        /* Someone is watching: every byte shows at once (guests that draw
+         * with escape sequences send no newlines for a long time). */
+        setvbuf(stdout, NULL, _IONBF, 0);
         u->out = stdout;
         u->in_fd = STDIN_FILENO;
     } else if (path) {
