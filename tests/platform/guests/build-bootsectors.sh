@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Assembles the boot-sector guests into OUTDIR as 1 MiB raw disks
-# (hello.raw, hello-write.raw, triple.raw, spin.raw), a blank disk
+# (hello.raw, hello-write.raw, triple.raw, spin.raw, bluescreen.raw,
+# prompt.raw), a blank disk
 # (blank.raw, no OS) and an El Torito CD (hello.iso).
 # Needs: nasm, xorriso.
 set -eu -o pipefail
@@ -18,6 +19,8 @@ asm hello hello
 asm hello-write hello -DWRITE_TEST
 asm triple triple
 asm spin spin
+asm bluescreen bluescreen
+asm prompt prompt
 truncate -s 1M blank.raw
 rm -rf iso && mkdir iso
 cp hello.bin iso/boot.bin
