@@ -12,7 +12,8 @@
 
 #define MAX_ROM_SIZE (16u << 20)
 #define LOW_BIOS_WINDOW (128u << 10)    /* copied below 1 MiB, as qemu -bios */
-#define RUN_SLICE 200000u               /* instructions between clock checks */
+#define RUN_SLICE 200000u               /* most instructions between clock checks */
+#define MIN_SLICE 2000u
 
 static uint64_t host_ns(void)
 {
@@ -254,6 +255,24 @@ void machine_phys_write_slow(struct machine *m, uint32_t addr, uint32_t val, uns
     }
 }
 
+bool machine_dma_write(struct machine *m, uint32_t addr, const void *buf, uint32_t len)
+{
+    if (addr > m->ram_size || len > m->ram_size - addr)
+        return false;
+    memcpy(m->ram + addr, buf, len);
+    if (m->cpu)                     /* device tests run without a CPU */
+        cpu_invalidate_code(m->cpu, addr, len);
+    return true;
+}
+
+bool machine_dma_read(struct machine *m, uint32_t addr, void *buf, uint32_t len)
+{
+    if (addr > m->ram_size || len > m->ram_size - addr)
+        return false;
+    memcpy(buf, m->ram + addr, len);
+    return true;
+}
+
 /* ---- timers ---- */
 
 int machine_timer_new(struct machine *m, timer_cb cb, void *opaque)
@@ -335,8 +354,20 @@ enum machine_stop machine_run(struct machine *m)
     uint64_t executed = 0;
     uint64_t timeout_ns = cfg->timeout_sec > 0 ? (uint64_t)(cfg->timeout_sec * 1e9) : UINT64_MAX;
     char pc[32];
+    /* Instructions per microsecond, measured on the previous slices: the
+     * slice is sized to end near the next timer deadline. */
+    uint64_t ipus = 100;
     while (m->stop == STOP_NONE) {
         uint64_t slice = RUN_SLICE;
+        uint64_t t0 = machine_now_ns(m), deadline = next_deadline(m);
+        if (deadline != UINT64_MAX) {
+            uint64_t us = deadline > t0 ? (deadline - t0) / 1000 : 0;
+            slice = us * ipus;
+            if (slice < MIN_SLICE)
+                slice = MIN_SLICE;
+            if (slice > RUN_SLICE)
+                slice = RUN_SLICE;
+        }
         if (cfg->max_instructions) {
             if (executed >= cfg->max_instructions) {
                 cpu_describe_pc(m->cpu, pc, sizeof pc);
@@ -348,9 +379,14 @@ enum machine_stop machine_run(struct machine *m)
             if (cfg->max_instructions - executed < slice)
                 slice = cfg->max_instructions - executed;
         }
+        uint64_t before = executed;
         enum cpu_event ev = cpu_run(m->cpu, slice, &executed);
         m->insns = executed;
         uint64_t now = machine_now_ns(m);
+        if (ev == CPU_EVENT_BUDGET && now > t0 + 20000 && executed - before >= MIN_SLICE) {
+            uint64_t rate = (executed - before) * 1000 / (now - t0);
+            ipus = (ipus * 3 + (rate ? rate : 1)) / 4;
+        }
         if (ev == CPU_EVENT_SHUTDOWN) {
             cpu_describe_pc(m->cpu, pc, sizeof pc);
             char msg[96];

@@ -157,6 +157,12 @@ void machine_io_write(struct machine *m, uint16_t port, uint32_t val, unsigned s
 uint32_t machine_phys_read_slow(struct machine *m, uint32_t addr, unsigned size);
 void machine_phys_write_slow(struct machine *m, uint32_t addr, uint32_t val, unsigned size);
 
+/* Device (DMA) access to guest RAM: bounds-checked, and a write drops any
+ * code the CPU decoded from the bytes it changes. Returns false when the
+ * range is not all RAM (nothing is transferred then). */
+bool machine_dma_write(struct machine *m, uint32_t addr, const void *buf, uint32_t len);
+bool machine_dma_read(struct machine *m, uint32_t addr, void *buf, uint32_t len);
+
 /* Host pointer for a physical page (RAM or ROM), or NULL for MMIO/open bus. */
 uint8_t *machine_phys_page(struct machine *m, uint32_t addr, bool write);
 

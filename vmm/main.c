@@ -61,7 +61,8 @@ static const char usage[] =
     "Exit status with --check: 0 when the guest booted, 1 when it did not, 2 on\n"
     "wrong usage. Otherwise: the guest's isa-debug-exit value (V<<1)|1 when it\n"
     "wrote port 0xF4; 0 when it powered off or halted with interrupts disabled;\n"
-    "1 on triple fault, timeout or instruction limit; 2 on wrong usage.\n";
+    "1 on triple fault, timeout or instruction limit; 2 on wrong usage.\n"
+    "Environment: VMM_TRACE=1 logs every interrupt and exception to stderr.\n";
 
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
@@ -288,13 +289,23 @@ int main(int argc, char **argv)
         verdict_print(verdict, stdout, json, secs);
         status = verdict_kind(verdict) == VERDICT_BOOTED ? 0 : 1;
     } else {
-        if (why != STOP_DEBUG_EXIT && why != STOP_POWEROFF)
-            fprintf(stderr, "vmm: %s\n", m->stop_msg);
+        /* One line: why the run stopped, with what the devices report. */
+        char reports[256] = "";
+        for (int k = 0; k < m->n_devs; k++) {
+            char one[96] = "";
+            if (vmm_devices[k]->report)
+                vmm_devices[k]->report(m->dev_state[k], one, sizeof one);
+            if (one[0]) {
+                size_t used = strlen(reports);
+                snprintf(reports + used, sizeof reports - used, "%s%s", used ? "; " : "", one);
+            }
+        }
         if (why == STOP_POWEROFF)
             status = 0;
-        for (int k = 0; k < m->n_devs; k++)
-            if (vmm_devices[k]->report)
-                vmm_devices[k]->report(m->dev_state[k], stderr);
+        if (why != STOP_DEBUG_EXIT && why != STOP_POWEROFF)
+            fprintf(stderr, "vmm: %s%s%s\n", m->stop_msg, reports[0] ? "; " : "", reports);
+        else if (reports[0])
+            fprintf(stderr, "vmm: %s\n", reports);
     }
     if (stats)
         fprintf(stderr, "vmm: %llu instructions in %.3f s, %.1f MIPS\n",

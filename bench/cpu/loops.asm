@@ -39,7 +39,17 @@ done:   mov dx, 0xE9
         out dx, al
         mov al, 0
         out 0xF4, al
+        mov dx, 0x8900
+        mov si, shutdown
+.s:     cs lodsb
+        test al, al
+        jz .h
+        out dx, al
+        jmp .s
+.h:     cli
         hlt
+        jmp .h
+shutdown: db "Shutdown", 0
         times 0xFFF0-($-$$) db 0
         jmp 0xF000:start
         times 0x10000-($-$$) db 0

@@ -5,6 +5,14 @@
 . "$SRC/tests/lib.sh"
 need nasm
 name=${TESTNAME#vmm_guest_}
+# vmm_guest_<name>_smallcache: the same payload with a tiny decoded-code
+# cache, so that cache flushes happen all the time.
+case $name in
+*_smallcache) name=${name%_smallcache}; export VMM_CACHE_BLOCKS=16 ;;
+esac
+case $name in
+alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc (gen_alu needs gcc -m32: gcc-multilib)" ;;
+esac
 nasm -f bin -I"$SRC/tests/vmm/guests/" -I"$BUILD/tests/vmm/" -o guest.bin \
     "$SRC/tests/vmm/guests/$name.asm"
 rc=0

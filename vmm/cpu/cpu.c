@@ -25,10 +25,22 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
     cpu->model = cfg->model;
     cpu->cpuid_max_leaf = cfg->cpuid_max_leaf;
     cpu->n_pages = m->ram_size >> 12;
+    cpu->a20_mask = 0xFFFFFFFFu;
     const char *trace = getenv("VMM_TRACE");
     cpu->trace = trace && *trace == '1';
-    cpu->blocks = calloc(CACHE_MAX_BLOCKS, sizeof *cpu->blocks);
-    cpu->insn_pool = calloc(CACHE_MAX_INSNS, sizeof *cpu->insn_pool);
+    /* VMM_CACHE_BLOCKS=N shrinks the decoded-code cache (tests use it to
+     * exercise cache flushes). */
+    cpu->max_blocks = CACHE_MAX_BLOCKS;
+    const char *cb = getenv("VMM_CACHE_BLOCKS");
+    if (cb) {
+        long n = strtol(cb, NULL, 10);
+        if (n >= 4 && n < CACHE_MAX_BLOCKS)
+            cpu->max_blocks = (unsigned)n;
+    }
+    cpu->max_insns = cpu->max_blocks * 8 > BLOCK_MAX_INSNS * 2 ? cpu->max_blocks * 8
+                                                               : BLOCK_MAX_INSNS * 2;
+    cpu->blocks = calloc(cpu->max_blocks, sizeof *cpu->blocks);
+    cpu->insn_pool = calloc(cpu->max_insns, sizeof *cpu->insn_pool);
     cpu->page_blocks = calloc(cpu->n_pages + 1, sizeof *cpu->page_blocks);
     cpu->code_lines = calloc(cpu->n_pages + 1, sizeof *cpu->code_lines);
     if (!cpu->blocks || !cpu->insn_pool || !cpu->page_blocks || !cpu->code_lines) {
@@ -63,6 +75,8 @@ void cpu_reset(struct cpu *cpu)
     memset(cpu->dr, 0, sizeof cpu->dr);
     cpu->dr[6] = 0xFFFF0FF0;
     cpu->dr[7] = 0x400;
+    cpu->dbg_exec = cpu->dbg_data = false;
+    cpu->dbg_hits = 0;
     for (int s = 0; s < SEG_COUNT; s++)
         seg_set_cache(cpu, s, 0, 0, 0xFFFF, AR_P | AR_S | AR_RW | AR_ACCESSED);
     seg_set_cache(cpu, SEG_CS, 0xF000, 0xFFFF0000, 0xFFFF,
@@ -144,8 +158,16 @@ void smc_write(struct cpu *cpu, uint32_t phys, unsigned size)
         block_invalidate(cpu, b);
     cpu->page_blocks[page] = NULL;
     cpu->code_lines[page] = 0;
-    /* Blocks whose page-crossing last instruction ends on this page are
-     * found through their second page only at lookup (phys2 check). */
+}
+
+void cpu_invalidate_code(struct cpu *cpu, uint32_t phys, uint32_t len)
+{
+    uint64_t end = (uint64_t)phys + len;
+    for (uint64_t a = phys & ~0xFFFull; a < end; a += 0x1000) {
+        uint64_t lo = a < phys ? phys : a, hi = a + 0x1000 < end ? a + 0x1000 : end;
+        if ((a >> 12) < cpu->n_pages && cpu->code_lines[a >> 12])
+            smc_write(cpu, (uint32_t)lo, (unsigned)(hi - lo));
+    }
 }
 
 static void block_register_page(struct cpu *cpu, struct block *b, uint32_t phys, uint32_t end)
@@ -170,7 +192,7 @@ static void block_register_page(struct cpu *cpu, struct block *b, uint32_t phys,
 
 static struct block *block_new(struct cpu *cpu, uint64_t key, uint32_t phys, uint32_t lin)
 {
-    if (cpu->n_blocks >= CACHE_MAX_BLOCKS || cpu->n_insns + BLOCK_MAX_INSNS > CACHE_MAX_INSNS)
+    if (cpu->n_blocks >= cpu->max_blocks || cpu->n_insns + BLOCK_MAX_INSNS > cpu->max_insns)
         cpu_cache_flush(cpu);
     struct block *b = &cpu->blocks[cpu->n_blocks++];
     memset(b, 0, sizeof *b);
@@ -187,15 +209,13 @@ static struct block *block_new(struct cpu *cpu, uint64_t key, uint32_t phys, uin
         end = phys + last->off + last->len;
     }
     if (b->phys2 != 0xFFFFFFFFu) {
-        block_register_page(cpu, b, phys, (phys | 0xFFF) + 1);
-        /* The second page's bytes: a separate list entry is not possible
-         * with one pnext, so mark its lines and rely on the phys2 check. */
-        uint32_t p2 = b->phys2 >> 12;
-        if (p2 < cpu->n_pages)
-            cpu->code_lines[p2] |= 1;
-    } else {
-        block_register_page(cpu, b, phys, end);
+        /* A block whose last instruction crosses into another page is used
+         * once and not cached: a store to either page could change it, and
+         * it would have to sit on two pages' lists. Such instructions are
+         * rare; decoding them again is cheaper than tracking them. */
+        return b;
     }
+    block_register_page(cpu, b, phys, end);
     unsigned h = hash_key(key);
     b->hnext = cpu->hash[h];
     cpu->hash[h] = b;
@@ -221,20 +241,10 @@ static struct block *block_find(struct cpu *cpu, uint32_t eip)
         cpu_fault(cpu, EX_GP, 0);
     uint32_t lin = cpu->seg[SEG_CS].base + eip;
     uint32_t phys = fetch_phys(cpu, lin);
-    uint64_t key = phys | ((uint64_t)cpu->code32 << 32) | ((uint64_t)((cpu->eflags & F_TF) != 0) << 33);
+    uint64_t key = phys | ((uint64_t)cpu->code32 << 32) | ((uint64_t)cpu->stepping << 33);
     struct block *b = cpu->hash[hash_key(key)];
     while (b && b->key != key)
         b = b->hnext;
-    if (b && b->phys2 != 0xFFFFFFFFu) {
-        /* The last instruction crosses into a page whose mapping may have
-         * changed: check it still translates to the same frame. */
-        const struct insn *last = &b->insns[b->n - 1];
-        uint32_t p2 = fetch_phys(cpu, (lin + last->off + last->len - 1) & ~0xFFFu);
-        if ((p2 & ~0xFFFu) != b->phys2) {
-            block_invalidate(cpu, b);
-            b = NULL;
-        }
-    }
     if (!b) {
         cpu->blk_eip = eip;     /* for faults raised by the decoder */
         cpu->cur = NULL;
@@ -253,36 +263,26 @@ const struct insn *cpu_enter_block(struct cpu *cpu)
     return b->insns;
 }
 
-const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot)
+const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot)
 {
-    cpu->eip = eip;
-    if (unlikely(cpu->budget <= 0))
-        return NULL;
     struct block *cur = cpu->blk;
-    struct block *t = cur->link[slot];
-    uint32_t lin = cpu->seg[SEG_CS].base + eip;
-    /* A link is valid when the target lies in the same linear page as the
-     * current block (so the same frame) and was not invalidated. */
-    if (likely(t && t->valid && ((lin ^ cpu->blk_lin) & ~0xFFFu) == 0
-               && t->phys == ((cur->phys & ~0xFFFu) | (lin & 0xFFF))
-               && eip <= cpu->seg[SEG_CS].limit && t->phys2 == 0xFFFFFFFFu
-               && (t->key >> 32) == cpu->code32)) {
-        cpu->blk = t;
-        cpu->blk_eip = eip;
-        cpu->blk_lin = lin;
-        cpu->budget -= t->n;
-        return t->insns;
-    }
-    uint32_t cur_lin = cpu->blk_lin;
+    uint32_t cur_lin = cpu->blk_lin, lin = cpu->seg[SEG_CS].base + eip;
     /* A target beyond the CS limit faults on the branch itself; a fetch
      * fault at the target belongs to the target. */
     if (unlikely(eip > cpu->seg[SEG_CS].limit))
         cpu_fault(cpu, EX_GP, 0);
     cpu_refund(cpu, cpu->cur + 1);
     cpu->cur = NULL;
+    uint64_t gen = cpu->cache_gen;
     struct block *nb = block_find(cpu, eip);
-    if (cur->valid && ((lin ^ cur_lin) & ~0xFFFu) == 0)
+    /* No link when the cache was flushed meanwhile (cur is gone), across
+     * pages, or to a block that is not cached (page-crossing). */
+    if (gen == cpu->cache_gen && cur->valid && ((lin ^ cur_lin) & ~0xFFFu) == 0
+        && nb->phys2 == 0xFFFFFFFFu) {
         cur->link[slot] = nb;
+        cur->link_eip[slot] = eip;
+        cur->link_base[slot] = cpu->seg[SEG_CS].base;
+    }
     cpu->budget -= nb->n;
     return nb->insns;
 }
@@ -301,7 +301,12 @@ const struct insn *cpu_jump(struct cpu *cpu)
 
 void cpu_kick(struct cpu *cpu)
 {
+    /* The instructions not run still count as not run: keep them apart
+     * so cpu_run reports what actually executed. */
+    if (cpu->budget > 0)
+        cpu->budget_lost += cpu->budget;
     cpu->budget = 0;
+    cpu->kicked = true;
 }
 
 void cpu_set_irq(struct cpu *cpu, bool level)
@@ -319,10 +324,6 @@ void cpu_nmi(struct cpu *cpu)
 
 static bool take_interrupt(struct cpu *cpu)
 {
-    if (cpu->inhibit_irq) {
-        cpu->inhibit_irq = false;
-        return false;
-    }
     if (cpu->nmi_pending && !cpu->nmi_blocked) {
         cpu->nmi_pending = false;
         cpu->nmi_blocked = true;
@@ -341,11 +342,28 @@ static bool take_interrupt(struct cpu *cpu)
     return false;
 }
 
-/* TF: run one instruction (blocks decoded under TF hold one), then raise
- * the single-step trap. A fault in the instruction longjmps past the trap. */
-static void single_step(struct cpu *cpu)
+/* After a single-stepped instruction: the budget of the slice minus one,
+ * unless the instruction kicked the CPU (then the rest counts as lost). */
+static void step_restore(struct cpu *cpu)
+{
+    int64_t rest = cpu->step_saved - 1;
+    if (cpu->kicked) {
+        cpu->budget_lost += rest > 0 ? rest : 0;
+        cpu->budget = 0;
+    } else {
+        cpu->budget = rest;
+    }
+}
+
+/* Runs exactly one instruction (blocks decoded while stepping hold one),
+ * then, for TF, raises the single-step trap. Used for TF and to honour the
+ * one-instruction interrupt shadow of STI and MOV SS. A fault in the
+ * instruction longjmps past the trap. */
+static void step_one(struct cpu *cpu, bool trap)
 {
     int64_t saved = cpu->budget;
+    bool rf_before = (cpu->eflags & F_RF) != 0;
+    cpu->dbg_hits = 0;
     cpu->stepping = true;
     cpu->step_saved = saved;
     cpu->budget = 1;
@@ -356,29 +374,70 @@ static void single_step(struct cpu *cpu)
     }
     cpu->cur = NULL;
     cpu->stepping = false;
-    cpu->budget = saved - 1;
-    if (cpu->event != CPU_EVENT_BUDGET || cpu->halted)
+    step_restore(cpu);
+    if (rf_before)
+        cpu->eflags &= ~F_RF;   /* RF covered one completed instruction */
+    uint32_t hits = cpu->dbg_hits;
+    cpu->dbg_hits = 0;
+    if ((!trap && !hits) || cpu->event != CPU_EVENT_BUDGET)
         return;
-    cpu->dr[6] |= 0x4000;       /* BS */
+    /* Debug trap after the instruction: single step and/or data breakpoints. */
+    cpu->dr[6] = (cpu->dr[6] & ~0xFu) | hits | (trap ? 0x4000 : 0);
+    cpu->halted = false;
     cpu->delivering = -2;
     cpu_deliver(cpu, EX_DB, 0xFFFFFFFFu, false, cpu->eip);
     cpu->delivering = -1;
+}
+
+/* Instruction breakpoints: a fault before the instruction at CS:EIP,
+ * suppressed for one instruction by RF. */
+static bool exec_breakpoint(struct cpu *cpu)
+{
+    if (cpu->eflags & F_RF)
+        return false;
+    uint32_t lin = cpu->seg[SEG_CS].base + cpu->eip, hits = 0;
+    for (int n = 0; n < 4; n++)
+        if (((cpu->dr[7] >> (2 * n)) & 3) && ((cpu->dr[7] >> (16 + 4 * n)) & 3) == 0
+            && cpu->dr[n] == lin)
+            hits |= 1u << n;
+    if (!hits)
+        return false;
+    cpu->dr[6] = (cpu->dr[6] & ~0xFu) | hits;
+    cpu->delivering = -2;
+    cpu_deliver(cpu, EX_DB, 0xFFFFFFFFu, false, cpu->eip);
+    cpu->delivering = -1;
+    return true;
+}
+
+static bool irq_pending(const struct cpu *cpu)
+{
+    return (cpu->intr_line && (cpu->eflags & F_IF)) || (cpu->nmi_pending && !cpu->nmi_blocked);
 }
 
 enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
 {
     int64_t start = max_insns > INT32_MAX ? INT32_MAX : (int64_t)max_insns;
     cpu->budget = start;
+    cpu->budget_lost = 0;
+    cpu->kicked = false;
     cpu->event = CPU_EVENT_BUDGET;
     cpu->in_run = true;
     /* A fault longjmps here after it was delivered (or after shutdown). */
     setjmp(cpu->jmp);
     if (cpu->stepping) {
         cpu->stepping = false;
-        cpu->budget = cpu->step_saved - 1;
+        step_restore(cpu);
     }
     while (cpu->event == CPU_EVENT_BUDGET) {
-        if (cpu->intr_line || cpu->nmi_pending || cpu->inhibit_irq)
+        if (unlikely(cpu->inhibit_irq)) {
+            /* STI / MOV SS: the next instruction runs before any interrupt. */
+            cpu->inhibit_irq = false;
+            if (irq_pending(cpu) && !cpu->halted && cpu->budget > 0) {
+                step_one(cpu, (cpu->eflags & F_TF) != 0);
+                continue;
+            }
+        }
+        if (cpu->intr_line || cpu->nmi_pending)
             if (take_interrupt(cpu))
                 continue;
         if (cpu->halted) {
@@ -387,8 +446,11 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
         }
         if (cpu->budget <= 0)
             break;
-        if (unlikely(cpu->eflags & F_TF)) {
-            single_step(cpu);
+        if (unlikely((cpu->eflags & F_TF) || cpu->dbg_exec || cpu->dbg_data)) {
+            /* Stepping, or breakpoints armed: one instruction at a time. */
+            if (cpu->dbg_exec && exec_breakpoint(cpu))
+                continue;
+            step_one(cpu, (cpu->eflags & F_TF) != 0);
             continue;
         }
         const struct insn *i = cpu_enter_block(cpu);
@@ -401,9 +463,10 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
             cpu->event = CPU_EVENT_STOP;
     }
     cpu->in_run = false;
-    int64_t done = start - (cpu->budget < 0 ? 0 : cpu->budget);
-    if (cpu->budget < 0)
-        done = start;
+    /* A negative budget means the last block ran past the slice. */
+    int64_t done = start - cpu->budget - cpu->budget_lost;
+    if (done < 0)
+        done = 0;
     cpu->insn_total += (uint64_t)done;
     *executed += (uint64_t)done;
     return cpu->event;
@@ -438,6 +501,7 @@ void cpu_set_state(struct cpu *cpu, const struct cpu_state *st)
     for (int k = 0; k < 8; k++)
         cpu->r[k].d = st->regs[k];
     cpu->eip = st->eip;
+    cpu->halted = false;        /* a loaded state runs from its EIP */
     cpu->eflags = st->eflags & ~F_ARITH;
     cpu_set_eflags(cpu, st->eflags, 0xFFFFFFFFu);
     cpu->cr0 = st->cr0 | CR0_ET;
@@ -451,6 +515,7 @@ void cpu_set_state(struct cpu *cpu, const struct cpu_state *st)
     cpu->idt_base = st->idt_base;
     cpu->idt_limit = st->idt_limit;
     memcpy(cpu->dr, st->dr, sizeof st->dr);
+    cpu_update_dbg(cpu);
     cpu_set_cpl(cpu, cpu_v86(cpu) ? 3 : cpu_pm(cpu) ? (st->seg[SEG_CS].ar & AR_DPL) >> 5 : 0);
     cpu_tlb_flush(cpu);
 }

@@ -75,6 +75,14 @@ void cpu_nmi(struct cpu *cpu);
 void cpu_get_state(const struct cpu *cpu, struct cpu_state *st);
 void cpu_set_state(struct cpu *cpu, const struct cpu_state *st);
 
+/* The A20 gate (port 0x92 / keyboard controller on a PC): when closed,
+ * physical address bit 20 is forced to 0. Open at creation and reset. */
+void cpu_set_a20(struct cpu *cpu, bool enabled);
+
+/* Guest RAM [phys, phys+len) was written behind the CPU's back (device
+ * DMA): drop decoded code and write mappings that depend on it. */
+void cpu_invalidate_code(struct cpu *cpu, uint32_t phys, uint32_t len);
+
 /* For messages: "CS:EIP" of the current instruction. */
 void cpu_describe_pc(const struct cpu *cpu, char *buf, unsigned len);
 

@@ -159,6 +159,8 @@ struct block {
     struct block *hnext;    /* hash chain */
     struct block *pnext;    /* blocks on the same physical page */
     struct block *link[2];  /* successor cache: [0] taken/target, [1] fall-through */
+    uint32_t link_eip[2];   /* the EIP and CS base each link was made for */
+    uint32_t link_base[2];
     struct insn *insns;
     uint32_t phys;          /* physical address of the first byte */
     uint32_t phys2;         /* second page of a page-crossing last insn, or ~0 */
@@ -177,8 +179,8 @@ struct fpu {
     int top;
 };
 
-#define CACHE_HASH_BITS 14
-#define CACHE_MAX_BLOCKS 16384
+#define CACHE_HASH_BITS 15
+#define CACHE_MAX_BLOCKS 32768
 #define CACHE_MAX_INSNS (CACHE_MAX_BLOCKS * 8)
 
 struct cpu {
@@ -204,6 +206,8 @@ struct cpu {
     uint32_t blk_eip;
     uint32_t blk_lin;       /* linear address of the block start */
     int64_t budget;         /* instructions left in this cpu_run slice */
+    int64_t budget_lost;    /* budget dropped by cpu_kick (not executed) */
+    bool kicked;
     enum cpu_event event;
     jmp_buf jmp;
     bool in_run;
@@ -223,12 +227,18 @@ struct cpu {
     /* Software TLB, [0] supervisor, [1] user. */
     struct tlb_entry tlb[2][TLB_SIZE];
     int tlb_user;           /* cpl == 3 */
+    uint32_t a20_mask;      /* ~(1 << 20) while the A20 gate is closed */
+    bool ac_check;          /* CR0.AM, EFLAGS.AC and CPL 3: user accesses take the slow path */
+    bool dbg_exec;          /* DR7 enables an instruction breakpoint */
+    bool dbg_data;          /* DR7 enables a data breakpoint: no TLB, all accesses checked */
+    uint32_t dbg_hits;      /* DR6 B0-B3 bits of data breakpoints hit by this instruction */
 
     /* Decoded-code cache. */
     struct block *hash[1u << CACHE_HASH_BITS];
     struct block *blocks;
     struct insn *insn_pool;
     unsigned n_blocks, n_insns;
+    unsigned max_blocks, max_insns; /* CACHE_MAX_*, or less with VMM_CACHE_BLOCKS */
     struct block **page_blocks;     /* per RAM page: list of blocks */
     uint32_t *code_lines;           /* per RAM page: 128-byte lines holding code */
     uint32_t n_pages;
@@ -266,13 +276,16 @@ void cpu_deliver(struct cpu *cpu, int vec, uint32_t err, bool is_soft, uint32_t 
 void cpu_cache_flush(struct cpu *cpu);
 void cpu_tlb_flush(struct cpu *cpu);
 void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin);
+/* Recomputes alignment checking after CR0.AM, EFLAGS.AC or CPL changed. */
+void cpu_update_ac(struct cpu *cpu);
+/* Recomputes the breakpoint state after DR0-DR7 changed. */
+void cpu_update_dbg(struct cpu *cpu);
 
 /* Finds or decodes the block at cpu->eip and returns its first record
  * (sets blk, blk_eip, blk_lin). May fault (fetch #PF/#GP). */
 const struct insn *cpu_enter_block(struct cpu *cpu);
-/* Block end: continue at eip, following the link cache slot when it is
- * still valid. Returns NULL to leave the threaded loop. */
-const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot);
+/* Block end without a usable link: look the block up (and link it). */
+const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot);
 
 /* Continue at cpu->eip after a far transfer (no link caching). */
 const struct insn *cpu_jump(struct cpu *cpu);
@@ -307,17 +320,16 @@ void iret(struct cpu *cpu, bool o32);
 void seg_load_cs(struct cpu *cpu, uint16_t sel, uint32_t lo, uint32_t hi, int cpl);
 int seg_check_code(struct cpu *cpu, uint16_t sel, uint32_t *lo, uint32_t *hi);
 void seg_tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp);
-void seg_check_inner_ss(struct cpu *cpu, uint16_t ss, int dpl, uint32_t *lo, uint32_t *hi);
 /* A stack being built before SS is loaded (privilege change). */
 struct new_stack {
     struct seg ss;
     uint32_t sp;
+    uint32_t lo, hi;        /* the SS descriptor */
     bool user;
 };
-void ns_init(struct cpu *cpu, struct new_stack *ns, uint16_t sel, uint32_t lo, uint32_t hi,
-             uint32_t sp, int cpl);
+void ns_open_inner(struct cpu *cpu, int dpl, struct new_stack *ns);
 void ns_push(struct cpu *cpu, struct new_stack *ns, uint32_t v, unsigned size);
-void ns_commit(struct cpu *cpu, struct new_stack *ns, uint32_t lo, uint32_t hi);
+void ns_commit(struct cpu *cpu, struct new_stack *ns);
 bool io_allowed(struct cpu *cpu, uint16_t port, unsigned size);
 void task_switch(struct cpu *cpu, uint16_t sel, int reason, uint32_t next_eip, uint32_t err);
 enum { TS_JMP, TS_CALL, TS_IRET, TS_INT };
@@ -359,6 +371,31 @@ static inline void cpu_refund(struct cpu *cpu, const struct insn *i)
 {
     if (cpu->blk && i)
         cpu->budget += cpu->blk->n - (i - cpu->blk->insns);
+}
+
+/* Block end: continue at eip, following the link cache slot when it is
+ * still valid. Returns NULL to leave the threaded loop (budget spent or a
+ * kick). A link was made for a target in the same linear page as this
+ * block, reached with the same CS base: while this block runs, that page
+ * maps to the same frame (instructions that change translations end their
+ * block without a link), so the target is still the right block. */
+static inline const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot)
+{
+    cpu->eip = eip;
+    if (unlikely(cpu->budget <= 0))
+        return NULL;
+    struct block *cur = cpu->blk;
+    struct block *t = cur->link[slot];
+    uint32_t base = cpu->seg[SEG_CS].base;
+    if (likely(t && cur->link_eip[slot] == eip && cur->link_base[slot] == base && t->valid
+               && eip <= cpu->seg[SEG_CS].limit)) {
+        cpu->blk = t;
+        cpu->blk_eip = eip;
+        cpu->blk_lin = base + eip;
+        cpu->budget -= t->n;
+        return t->insns;
+    }
+    return cpu_next_slow(cpu, eip, slot);
 }
 
 static inline bool cpu_pm(const struct cpu *cpu)
@@ -496,6 +533,28 @@ static inline void set_rm(struct cpu *cpu, const struct insn *i, uint32_t v, uns
 {
     if (i->flags & IF_MEM)
         wr(cpu, i->seg, insn_ea(cpu, i), v, size);
+    else
+        setreg(cpu, i->rm, v, size);
+}
+
+/* Read-modify-write of the r/m operand: rmw_load checks write access
+ * (so a read-only page or segment faults before anything changes) and
+ * returns the value; rmw_store writes the result back. */
+static inline uint32_t rmw_load(struct cpu *cpu, const struct insn *i, unsigned size, uint32_t *lin)
+{
+    if (i->flags & IF_MEM) {
+        *lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
+        return lin_read(cpu, *lin, size);
+    }
+    *lin = 0;
+    return getreg(cpu, i->rm, size);
+}
+
+static inline void rmw_store(struct cpu *cpu, const struct insn *i, uint32_t lin, uint32_t v,
+                             unsigned size)
+{
+    if (i->flags & IF_MEM)
+        lin_write(cpu, lin, v, size);
     else
         setreg(cpu, i->rm, v, size);
 }

@@ -127,7 +127,7 @@ static const struct op_desc op_table[512] = {
     [0x106] = B(clts, 0), [0x108] = B(wbinvd, 0), B(wbinvd, 0), [0x10B] = B(op_ud, 0),
     [0x118] = X8(B(nop, M)),
     [0x120] = B(mov_r_cr, M | OD_REGONLY), B(mov_r_dr, M | OD_REGONLY),
-    B(mov_cr_r, M | OD_REGONLY | END), B(mov_dr_r, M | OD_REGONLY),
+    B(mov_cr_r, M | OD_REGONLY | END), B(mov_dr_r, M | OD_REGONLY | END),
     [0x130] = B(wrmsr, 0), B(rdtsc, 0), B(rdmsr, 0), B(rdpmc, 0), B(sysenter, END), B(sysexit, END),
     [0x140] = X8(B(cmov, M)), X8(B(cmov, M)),
     [0x180] = B(jcc_o, IV | REL | END), B(jcc_no, IV | REL | END), B(jcc_b, IV | REL | END),
@@ -455,7 +455,7 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin)
         off += i->len;
         if (!cont)
             break;
-        if (f.crossed || n >= BLOCK_MAX_INSNS - 1 || (cpu->eflags & F_TF) || ((lin + off) & 0xFFF) == 0 || off > 0xF000) {
+        if (f.crossed || n >= BLOCK_MAX_INSNS - 1 || cpu->stepping || ((lin + off) & 0xFFF) == 0 || off > 0xF000) {
             struct insn *c = &b->insns[n++];
             memset(c, 0, sizeof *c);
             c->fn = op_continue;

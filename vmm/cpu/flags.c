@@ -32,6 +32,7 @@ void cpu_set_eflags(struct cpu *cpu, uint32_t val, uint32_t mask)
     uint32_t f = (cur & ~mask) | (val & mask);
     lf_set(cpu, f & F_CF, f & F_PF, f & F_AF, f & F_ZF, f & F_SF, f & F_OF);
     cpu->eflags = (f & ~F_ARITH & 0x003F7FD5u) | 0x2;
+    cpu_update_ac(cpu);
     /* Single-stepping is handled by the run loop: get back there. */
     if (f & F_TF)
         cpu_kick(cpu);

@@ -175,47 +175,28 @@ static long double x_const(int k, uint16_t *sw)
     return r;
 }
 
-static long double x_ld32(uint32_t v, uint16_t *sw)
-{
-    long double r;
-    __asm__ volatile("flds %2\n\tfnstsw %1" : "=t"(r), "=am"(*sw) : "m"(v));
-    return r;
-}
-
-static long double x_ld64(uint64_t v, uint16_t *sw)
-{
-    long double r;
-    __asm__ volatile("fldl %2\n\tfnstsw %1" : "=t"(r), "=am"(*sw) : "m"(v));
-    return r;
-}
-
-static uint32_t x_st32(long double a, uint16_t *sw)
-{
-    uint32_t v;
-    __asm__ volatile("fsts %0\n\tfnstsw %1" : "=m"(v), "=am"(*sw) : "t"(a));
-    return v;
-}
-
-static uint64_t x_st64(long double a, uint16_t *sw)
-{
-    uint64_t v;
-    __asm__ volatile("fstl %0\n\tfnstsw %1" : "=m"(v), "=am"(*sw) : "t"(a));
-    return v;
-}
-
-static uint16_t x_ist16(long double a, uint16_t *sw)
-{
-    uint16_t v;
-    __asm__ volatile("fists %0\n\tfnstsw %1" : "=m"(v), "=am"(*sw) : "t"(a));
-    return v;
-}
-
-static uint32_t x_ist32(long double a, uint16_t *sw)
-{
-    uint32_t v;
-    __asm__ volatile("fistl %0\n\tfnstsw %1" : "=m"(v), "=am"(*sw) : "t"(a));
-    return v;
-}
+/* Memory-format conversions through the host x87 (rounding, overflow and
+ * SNaN signalling as the hardware does them). */
+#define X87_LOAD(name, type, insn)                                            \
+    static long double name(type v, uint16_t *sw)                             \
+    {                                                                         \
+        long double r;                                                        \
+        __asm__ volatile(insn " %2\n\tfnstsw %1" : "=t"(r), "=am"(*sw) : "m"(v)); \
+        return r;                                                             \
+    }
+#define X87_STORE(name, type, insn)                                           \
+    static type name(long double a, uint16_t *sw)                             \
+    {                                                                         \
+        type v;                                                               \
+        __asm__ volatile(insn " %0\n\tfnstsw %1" : "=m"(v), "=am"(*sw) : "t"(a)); \
+        return v;                                                             \
+    }
+X87_LOAD(x_ld32, uint32_t, "flds")
+X87_LOAD(x_ld64, uint64_t, "fldl")
+X87_STORE(x_st32, uint32_t, "fsts")
+X87_STORE(x_st64, uint64_t, "fstl")
+X87_STORE(x_ist16, uint16_t, "fists")
+X87_STORE(x_ist32, uint32_t, "fistl")
 
 static uint64_t x_ist64(long double a, uint16_t *sw)
 {
@@ -378,6 +359,28 @@ static void compare(struct fpu *f, long double a, long double b, bool quiet)
     fpu_exc(f, s & (SW_IE | SW_DE));
 }
 
+/* FCOM/FUCOM st(0), st(i); an empty operand is a stack underflow with
+ * "unordered" as the result. */
+static void compare_regs(struct fpu *f, int i, bool quiet)
+{
+    if (st_empty(f, 0) || st_empty(f, i)) {
+        underflow(f);
+        set_cc(f, SW_C0 | SW_C2 | SW_C3);
+    } else {
+        compare(f, st_get(f, 0), st_get(f, i), quiet);
+    }
+}
+
+static void fcmov(struct cpu *cpu, struct fpu *f, int i, unsigned cc)
+{
+    if (st_empty(f, i) || st_empty(f, 0)) {
+        underflow(f);
+        return;
+    }
+    if (cond(cpu, cc))
+        st_set(f, 0, st_get(f, i));
+}
+
 static void comi(struct cpu *cpu, struct fpu *f, int i, bool quiet, bool pop)
 {
     if (st_empty(f, 0) || st_empty(f, i)) {
@@ -454,6 +457,15 @@ static void mem_arith(struct fctx *c)
 
 /* ---- environment images ---- */
 
+/* After CW or SW were loaded: an unmasked exception flag is pending. */
+static void update_pending(struct fpu *f)
+{
+    if (f->sw & SW_EXC & ~f->cw)
+        f->sw |= SW_ES | SW_B;
+    else
+        f->sw &= ~(SW_ES | SW_B);
+}
+
 static uint16_t full_tag_word(const struct fpu *f)
 {
     uint16_t tw = 0;
@@ -472,6 +484,13 @@ static uint16_t full_tag_word(const struct fpu *f)
 static uint16_t status_word(const struct fpu *f)
 {
     return (uint16_t)((f->sw & ~0x3800) | ((f->top & 7) << 11));
+}
+
+/* Address of word k of an environment image of words of sz bytes. */
+static uint32_t env_addr(const struct fctx *c, uint32_t ea, int k, unsigned sz)
+{
+    uint32_t a = ea + (uint32_t)k * sz;
+    return (c->i->flags & IF_A16) ? (a & 0xFFFF) : a;
 }
 
 /* FNSTENV/FNSAVE layout: 14 bytes (16-bit) or 28 bytes (32-bit), real
@@ -500,12 +519,8 @@ static unsigned store_env(struct fctx *c, uint32_t ea)
         w[5] = ldp & 0xFFFF;
         w[6] = o32 ? ((ldp >> 16) & 0xFFFF) << 12 : ((ldp >> 16) & 0xF) << 12;
     }
-    for (int k = 0; k < 7; k++) {
-        uint32_t a = ea + (uint32_t)k * sz;
-        if (c->i->flags & IF_A16)
-            a &= 0xFFFF;
-        wr(cpu, seg, a, w[k], sz);
-    }
+    for (int k = 0; k < 7; k++)
+        wr(cpu, seg, env_addr(c, ea, k, sz), w[k], sz);
     return 7 * sz;
 }
 
@@ -517,12 +532,8 @@ static unsigned load_env(struct fctx *c, uint32_t ea)
     bool o32 = !(c->i->flags & IF_O16), pm = cpu_pm(cpu) && !cpu_v86(cpu);
     unsigned sz = o32 ? 4 : 2;
     uint32_t w[7];
-    for (int k = 0; k < 7; k++) {
-        uint32_t a = ea + (uint32_t)k * sz;
-        if (c->i->flags & IF_A16)
-            a &= 0xFFFF;
-        w[k] = rd(cpu, seg, a, sz);
-    }
+    for (int k = 0; k < 7; k++)
+        w[k] = rd(cpu, seg, env_addr(c, ea, k, sz), sz);
     f->cw = (uint16_t)(w[0] | 0x40);
     f->sw = (uint16_t)(w[1] & ~0x3800);
     f->top = (w[1] >> 11) & 7;
@@ -544,11 +555,7 @@ static unsigned load_env(struct fctx *c, uint32_t ea)
         f->fdp = (w[5] & 0xFFFF) | ((w[6] >> 12) << 16);
         f->fds = 0;
     }
-    /* An unmasked exception loaded from the image is pending again. */
-    if (f->sw & SW_EXC & ~f->cw)
-        f->sw |= SW_ES | SW_B;
-    else
-        f->sw &= ~(SW_ES | SW_B);
+    update_pending(f);
     return 7 * sz;
 }
 
@@ -701,35 +708,29 @@ static void fpu_mem(struct fctx *c)
         } else if (op == 7 && reg == 6) {
             if (!bcd_store(c, v))
                 return;
-        } else if (op == 1) {
-            uint32_t r = x_st32(v, &hs);
-            if (host_flags(f, hs) && !empty)
-                return;
-            wr32(cpu, seg, c->ea, r);
-        } else if (op == 5) {
-            uint64_t r = x_st64(v, &hs);
-            if (host_flags(f, hs) && !empty)
-                return;
-            uint32_t lin = seg_lin(cpu, seg, c->ea, 8, true);
-            lin_write(cpu, lin, (uint32_t)r, 4);
-            lin_write(cpu, lin + 4, (uint32_t)(r >> 32), 4);
-        } else if (op == 3) {
-            uint32_t r = x_ist32(v, &hs);
-            if (host_flags(f, hs) && !empty)
-                return;
-            wr32(cpu, seg, c->ea, r);
-        } else if (reg == 7) {
-            uint64_t r = x_ist64(v, &hs);
-            if (host_flags(f, hs) && !empty)
-                return;
-            uint32_t lin = seg_lin(cpu, seg, c->ea, 8, true);
-            lin_write(cpu, lin, (uint32_t)r, 4);
-            lin_write(cpu, lin + 4, (uint32_t)(r >> 32), 4);
         } else {
-            uint16_t r = x_ist16(v, &hs);
+            uint64_t r;
+            unsigned size = 4;
+            if (op == 1) {
+                r = x_st32(v, &hs);
+            } else if (op == 5) {
+                r = x_st64(v, &hs);
+                size = 8;
+            } else if (op == 3) {
+                r = x_ist32(v, &hs);
+            } else if (reg == 7) {
+                r = x_ist64(v, &hs);
+                size = 8;
+            } else {
+                r = x_ist16(v, &hs);
+                size = 2;
+            }
             if (host_flags(f, hs) && !empty)
                 return;
-            wr16(cpu, seg, c->ea, r);
+            uint32_t lin = seg_lin(cpu, seg, c->ea, size, true);
+            lin_write(cpu, lin, (uint32_t)r, size > 4 ? 4 : size);
+            if (size == 8)
+                lin_write(cpu, lin + 4, (uint32_t)(r >> 32), 4);
         }
         if (pop)
             fpu_pop(f);
@@ -740,10 +741,7 @@ static void fpu_mem(struct fctx *c)
         return;
     case 1 * 8 + 5: /* FLDCW */
         f->cw = (uint16_t)(rd16(cpu, seg, c->ea) | 0x40);
-        if (f->sw & SW_EXC & ~f->cw)
-            f->sw |= SW_ES | SW_B;
-        else
-            f->sw &= ~(SW_ES | SW_B);
+        update_pending(f);
         return;
     case 1 * 8 + 6: /* FNSTENV: also masks all exceptions */
         store_env(c, c->ea);
@@ -801,12 +799,7 @@ static void fpu_reg(struct fctx *c)
         if (reg == 2 || reg == 3) {
             if (op == 6 && !(reg == 3 && r == 1))
                 cpu_ud(cpu);
-            if (st_empty(f, 0) || st_empty(f, (int)r)) {
-                underflow(f);
-                set_cc(f, SW_C0 | SW_C2 | SW_C3);
-            } else {
-                compare(f, st_get(f, 0), st_get(f, (int)r), false);
-            }
+            compare_regs(f, (int)r, false);
             if (reg == 3)
                 fpu_pop(f);
             if (op == 6)
@@ -875,21 +868,11 @@ static void fpu_reg(struct fctx *c)
     case 2:
         if (reg <= 3 && p6) {   /* FCMOVcc */
             static const uint8_t cc[4] = { 0x2, 0x4, 0x6, 0xA };
-            if (st_empty(f, (int)r) || st_empty(f, 0)) {
-                underflow(f);
-                return;
-            }
-            if (cond(cpu, cc[reg]))
-                st_set(f, 0, st_get(f, (int)r));
+            fcmov(cpu, f, (int)r, cc[reg]);
             return;
         }
         if (reg == 5 && r == 1) { /* FUCOMPP */
-            if (st_empty(f, 0) || st_empty(f, 1)) {
-                underflow(f);
-                set_cc(f, SW_C0 | SW_C2 | SW_C3);
-            } else {
-                compare(f, st_get(f, 0), st_get(f, 1), true);
-            }
+            compare_regs(f, 1, true);
             fpu_pop(f);
             fpu_pop(f);
             return;
@@ -898,12 +881,7 @@ static void fpu_reg(struct fctx *c)
     case 3:
         if (reg <= 3 && p6) {   /* FCMOVNcc */
             static const uint8_t cc[4] = { 0x3, 0x5, 0x7, 0xB };
-            if (st_empty(f, (int)r) || st_empty(f, 0)) {
-                underflow(f);
-                return;
-            }
-            if (cond(cpu, cc[reg]))
-                st_set(f, 0, st_get(f, (int)r));
+            fcmov(cpu, f, (int)r, cc[reg]);
             return;
         }
         if (reg == 4) {
@@ -938,12 +916,7 @@ static void fpu_reg(struct fctx *c)
             return;
         case 4: /* FUCOM */
         case 5: /* FUCOMP */
-            if (st_empty(f, 0) || st_empty(f, (int)r)) {
-                underflow(f);
-                set_cc(f, SW_C0 | SW_C2 | SW_C3);
-            } else {
-                compare(f, st_get(f, 0), st_get(f, (int)r), true);
-            }
+            compare_regs(f, (int)r, true);
             if (reg == 5)
                 fpu_pop(f);
             return;

@@ -130,12 +130,8 @@ static void pm_int(struct cpu *cpu, int vec, uint32_t err, bool is_soft, uint32_
     if (!(ar & AR_DC) && dpl < cpu->cpl) {
         if (v86 && dpl != 0)
             cpu_fault(cpu, EX_GP, serr);
-        uint16_t nss;
-        uint32_t nesp, slo, shi;
-        seg_tss_stack(cpu, dpl, &nss, &nesp);
-        seg_check_inner_ss(cpu, nss, dpl, &slo, &shi);
         struct new_stack ns;
-        ns_init(cpu, &ns, nss, slo, shi, nesp, dpl);
+        ns_open_inner(cpu, dpl, &ns);
         if (v86) {
             ns_push(cpu, &ns, cpu->seg[SEG_GS].sel, sz);
             ns_push(cpu, &ns, cpu->seg[SEG_FS].sel, sz);
@@ -153,7 +149,7 @@ static void pm_int(struct cpu *cpu, int vec, uint32_t err, bool is_soft, uint32_
         if (!trap)
             cpu->eflags &= ~F_IF;
         seg_load_cs(cpu, sel, lo, hi, dpl);
-        ns_commit(cpu, &ns, slo, shi);
+        ns_commit(cpu, &ns);
         if (v86) {
             seg_set_cache(cpu, SEG_ES, 0, 0, 0, 0);
             seg_set_cache(cpu, SEG_DS, 0, 0, 0, 0);

@@ -37,6 +37,82 @@ void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin)
         }
 }
 
+void cpu_set_a20(struct cpu *cpu, bool enabled)
+{
+    uint32_t mask = enabled ? 0xFFFFFFFFu : ~(1u << 20);
+    if (mask == cpu->a20_mask)
+        return;
+    cpu->a20_mask = mask;
+    /* Translations change; decoded code stays valid (it is keyed by the
+     * physical address it came from). */
+    cpu_tlb_flush(cpu);
+    cpu_kick(cpu);
+}
+
+void cpu_update_ac(struct cpu *cpu)
+{
+    bool on = (cpu->cr0 & CR0_AM) && (cpu->eflags & F_AC) && cpu->cpl == 3;
+    if (on == cpu->ac_check)
+        return;
+    cpu->ac_check = on;
+    /* While checking, no user page is mapped in the TLB, so every user
+     * access reaches the slow path, where alignment is checked. */
+    for (unsigned k = 0; k < TLB_SIZE; k++)
+        cpu->tlb[1][k].rtag = cpu->tlb[1][k].wtag = TAG_NONE;
+}
+
+/* DR7: enable bits 0-7 (L/G per breakpoint), R/W at 16 + 4n, LEN at
+ * 18 + 4n. R/W 00 = execute, 01 = write, 11 = read or write. */
+static unsigned bp_rw(const struct cpu *cpu, int n)
+{
+    return (cpu->dr[7] >> (16 + 4 * n)) & 3;
+}
+
+static bool bp_enabled(const struct cpu *cpu, int n)
+{
+    return (cpu->dr[7] >> (2 * n)) & 3;
+}
+
+void cpu_update_dbg(struct cpu *cpu)
+{
+    bool exec = false, data = false;
+    for (int n = 0; n < 4; n++) {
+        if (!bp_enabled(cpu, n))
+            continue;
+        if (bp_rw(cpu, n) == 0)
+            exec = true;
+        else if (bp_rw(cpu, n) != 2)
+            data = true;
+    }
+    cpu->dbg_exec = exec;
+    if (data != cpu->dbg_data) {
+        cpu->dbg_data = data;
+        cpu_tlb_flush(cpu);
+    }
+}
+
+/* Data breakpoints: records which ones the access [lin, lin+size) hits. */
+static void check_data_bp(struct cpu *cpu, uint32_t lin, unsigned size, bool write)
+{
+    for (int n = 0; n < 4; n++) {
+        unsigned rw = bp_rw(cpu, n);
+        if (!bp_enabled(cpu, n) || rw == 0 || rw == 2 || (rw == 1 && !write))
+            continue;
+        uint32_t len = ((cpu->dr[7] >> (18 + 4 * n)) & 3) + 1;
+        if (len == 3)
+            len = 4;
+        uint32_t start = cpu->dr[n] & ~(len - 1);
+        if (lin - start < len || start - lin < size)
+            cpu->dbg_hits |= 1u << n;
+    }
+}
+
+static void check_alignment(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
+{
+    if (unlikely(user && cpu->ac_check && (lin & (size - 1))))
+        cpu_fault(cpu, EX_AC, 0);
+}
+
 static uint32_t phys_read32(struct cpu *cpu, uint32_t addr)
 {
     struct machine *m = cpu->m;
@@ -67,7 +143,7 @@ static void phys_write32(struct cpu *cpu, uint32_t addr, uint32_t v)
 static uint32_t walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool *ok,
                      uint32_t *err, unsigned *rights)
 {
-    uint32_t pde_addr = (cpu->cr3 & ~0xFFFu) + ((lin >> 22) << 2);
+    uint32_t pde_addr = ((cpu->cr3 & ~0xFFFu) + ((lin >> 22) << 2)) & cpu->a20_mask;
     uint32_t pde = phys_read32(cpu, pde_addr);
     uint32_t ecode = (write ? PF_W : 0) | (user ? PF_U : 0);
     *ok = false;
@@ -81,7 +157,7 @@ static uint32_t walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool 
         pte = pde;
         phys = (pde & 0xFFC00000u) | (lin & 0x003FFFFFu);
     } else {
-        pte_addr = (pde & ~0xFFFu) + (((lin >> 12) & 0x3FF) << 2);
+        pte_addr = ((pde & ~0xFFFu) + (((lin >> 12) & 0x3FF) << 2)) & cpu->a20_mask;
         pte = phys_read32(cpu, pte_addr);
         if (!(pte & PTE_P)) {
             *err = ecode;
@@ -121,6 +197,8 @@ static void tlb_fill(struct cpu *cpu, uint32_t lin, uint32_t phys, unsigned righ
     uint8_t *host = machine_phys_page(m, ppage, false);
     if (!host)
         return;         /* MMIO / open bus: always the slow path */
+    if ((user && cpu->ac_check) || cpu->dbg_data)
+        return;
     struct tlb_entry *t = &cpu->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
     bool can_read = user ? (rights & 1) : true;
     bool can_write = (user ? (rights & 2) : (rights & 4)) && (rights & 8);
@@ -149,6 +227,7 @@ uint32_t mmu_translate(struct cpu *cpu, uint32_t lin, bool write, bool user, boo
         phys = lin;
         *ok = true;
     }
+    phys &= cpu->a20_mask;
     tlb_fill(cpu, lin, phys, rights, user);
     return phys;
 }
@@ -192,6 +271,9 @@ static void phys_write(struct cpu *cpu, uint32_t phys, uint32_t val, unsigned si
 
 uint32_t mem_read_slow(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
 {
+    check_alignment(cpu, lin, size, user);
+    if (unlikely(cpu->dbg_data))
+        check_data_bp(cpu, lin, size, false);
     if ((lin & 0xFFF) + size <= 0x1000)
         return phys_read(cpu, xlate(cpu, lin, false, user), size);
     /* Page-crossing: translate both pages before touching either. */
@@ -208,6 +290,9 @@ uint32_t mem_read_slow(struct cpu *cpu, uint32_t lin, unsigned size, bool user)
 
 void mem_write_slow(struct cpu *cpu, uint32_t lin, uint32_t val, unsigned size, bool user)
 {
+    check_alignment(cpu, lin, size, user);
+    if (unlikely(cpu->dbg_data))
+        check_data_bp(cpu, lin, size, true);
     if ((lin & 0xFFF) + size <= 0x1000) {
         phys_write(cpu, xlate(cpu, lin, true, user), val, size);
         return;

@@ -93,18 +93,17 @@ HANDLER(test_EvIv)
 }
 
 /* INC / DEC */
+/* INC/DEC keep CF; OF is set only when crossing the signed limit and AF
+ * when the low nibble wraps, so the aux word is built directly. */
 static inline uint32_t inc_dec(struct cpu *cpu, uint32_t a, bool dec, unsigned size)
 {
-    bool cf = get_cf(cpu);
-    uint32_t r;
-    if (dec) {
-        r = a - 1;
-        lf_sub(cpu, a, 1, r, size);
-    } else {
-        r = a + 1;
-        lf_add(cpu, a, 1, r, size);
-    }
-    lf_keep_cf(cpu, cf);
+    uint32_t cf = cpu->lf_aux >> 31;
+    uint32_t m = size_mask(size), msb = (m >> 1) + 1;
+    uint32_t r = dec ? a - 1 : a + 1;
+    uint32_t of = dec ? ((a & m) == msb) : ((a & m) == msb - 1);
+    uint32_t af = dec ? ((a & 0xF) == 0) : ((a & 0xF) == 0xF);
+    cpu->lf_res = sext(r, size);
+    cpu->lf_aux = (cf << LF_CF_BIT) | ((cf ^ of) << LF_PO_BIT) | (af << 3);
     return r;
 }
 
@@ -115,12 +114,8 @@ HANDLER(dec_r16) { cpu->r[i->reg].w = (uint16_t)inc_dec(cpu, cpu->r[i->reg].w, t
 
 static inline void inc_dec_rm(struct cpu *cpu, const struct insn *i, bool dec, unsigned size)
 {
-    if (i->flags & IF_MEM) {
-        uint32_t lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
-        lin_write(cpu, lin, inc_dec(cpu, lin_read(cpu, lin, size), dec, size), size);
-    } else {
-        setreg(cpu, i->rm, inc_dec(cpu, getreg(cpu, i->rm, size), dec, size), size);
-    }
+    uint32_t lin, a = rmw_load(cpu, i, size, &lin);
+    rmw_store(cpu, i, lin, inc_dec(cpu, a, dec, size), size);
 }
 
 HANDLER(inc_Eb) { inc_dec_rm(cpu, i, false, 1); return i + 1; }
@@ -131,13 +126,7 @@ HANDLER(dec_Ev) { inc_dec_rm(cpu, i, true, osize(i)); return i + 1; }
 /* Group 3: NOT, NEG, MUL, IMUL, DIV, IDIV. */
 static inline void rmw_unary(struct cpu *cpu, const struct insn *i, unsigned size, bool neg)
 {
-    uint32_t lin = 0, a;
-    if (i->flags & IF_MEM) {
-        lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
-        a = lin_read(cpu, lin, size);
-    } else {
-        a = getreg(cpu, i->rm, size);
-    }
+    uint32_t lin, a = rmw_load(cpu, i, size, &lin);
     uint32_t r;
     if (neg) {
         r = 0 - a;
@@ -145,10 +134,7 @@ static inline void rmw_unary(struct cpu *cpu, const struct insn *i, unsigned siz
     } else {
         r = ~a;
     }
-    if (i->flags & IF_MEM)
-        lin_write(cpu, lin, r, size);
-    else
-        setreg(cpu, i->rm, r, size);
+    rmw_store(cpu, i, lin, r, size);
 }
 
 HANDLER(not_Eb) { rmw_unary(cpu, i, 1, false); return i + 1; }
@@ -374,13 +360,8 @@ static uint32_t shift_op(struct cpu *cpu, int op, uint32_t a, unsigned cnt, unsi
 
 static inline void shift_rm(struct cpu *cpu, const struct insn *i, unsigned cnt, unsigned size)
 {
-    if (i->flags & IF_MEM) {
-        uint32_t lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
-        uint32_t a = lin_read(cpu, lin, size);
-        lin_write(cpu, lin, shift_op(cpu, i->reg, a, cnt, size), size);
-    } else {
-        setreg(cpu, i->rm, shift_op(cpu, i->reg, getreg(cpu, i->rm, size), cnt, size), size);
-    }
+    uint32_t lin, a = rmw_load(cpu, i, size, &lin);
+    rmw_store(cpu, i, lin, shift_op(cpu, i->reg, a, cnt, size), size);
 }
 
 HANDLER(shift_EbIb) { shift_rm(cpu, i, i->imm, 1); return i + 1; }
@@ -397,13 +378,7 @@ static void dshift(struct cpu *cpu, const struct insn *i, unsigned cnt)
     cnt &= 31;
     if (cnt == 0)
         return;
-    uint32_t lin = 0, a;
-    if (i->flags & IF_MEM) {
-        lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
-        a = lin_read(cpu, lin, size);
-    } else {
-        a = getreg(cpu, i->rm, size);
-    }
+    uint32_t lin, a = rmw_load(cpu, i, size, &lin);
     uint32_t b = getreg(cpu, i->reg, size), r, mask = size_mask(size);
     bool cf, left = i->op < 0xA8;
     /* 16-bit counts above 16 take bits from a again (P6 behaviour: the
@@ -423,10 +398,7 @@ static void dshift(struct cpu *cpu, const struct insn *i, unsigned cnt)
     uint32_t msb = 1u << (size * 8 - 1);
     lf_logic(cpu, r, size);
     lf_set_cf_of(cpu, cf, ((r ^ a) & msb) != 0);
-    if (i->flags & IF_MEM)
-        lin_write(cpu, lin, r, size);
-    else
-        setreg(cpu, i->rm, r, size);
+    rmw_store(cpu, i, lin, r, size);
 }
 
 HANDLER(shd_EvGvIb) { dshift(cpu, i, i->imm); return i + 1; }
@@ -611,13 +583,7 @@ HANDLER(cwd)
  * mismatch), as the locked bus cycle does. */
 static void cmpxchg(struct cpu *cpu, const struct insn *i, unsigned size)
 {
-    uint32_t lin = 0, d;
-    if (i->flags & IF_MEM) {
-        lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
-        d = lin_read(cpu, lin, size);
-    } else {
-        d = getreg(cpu, i->rm, size);
-    }
+    uint32_t lin, d = rmw_load(cpu, i, size, &lin);
     uint32_t acc = getreg(cpu, R_EAX, size);
     alu(cpu, ALU_CMP, acc, d, size);
     uint32_t nv = d;
@@ -625,10 +591,7 @@ static void cmpxchg(struct cpu *cpu, const struct insn *i, unsigned size)
         nv = getreg(cpu, i->reg, size);
     else
         setreg(cpu, R_EAX, d, size);
-    if (i->flags & IF_MEM)
-        lin_write(cpu, lin, nv, size);
-    else
-        setreg(cpu, i->rm, nv, size);
+    rmw_store(cpu, i, lin, nv, size);
 }
 
 HANDLER(cmpxchg_Eb) { cmpxchg(cpu, i, 1); return i + 1; }
@@ -636,20 +599,11 @@ HANDLER(cmpxchg_Ev) { cmpxchg(cpu, i, osize(i)); return i + 1; }
 
 static void xadd(struct cpu *cpu, const struct insn *i, unsigned size)
 {
-    uint32_t lin = 0, d;
-    if (i->flags & IF_MEM) {
-        lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
-        d = lin_read(cpu, lin, size);
-    } else {
-        d = getreg(cpu, i->rm, size);
-    }
+    uint32_t lin, d = rmw_load(cpu, i, size, &lin);
     uint32_t s = getreg(cpu, i->reg, size);
     uint32_t r = alu(cpu, ALU_ADD, d, s, size);
     setreg(cpu, i->reg, d, size);
-    if (i->flags & IF_MEM)
-        lin_write(cpu, lin, r, size);
-    else
-        setreg(cpu, i->rm, r, size);
+    rmw_store(cpu, i, lin, r, size);
 }
 
 HANDLER(xadd_Eb) { xadd(cpu, i, 1); return i + 1; }

@@ -49,15 +49,9 @@ HANDLER(lea)
 static inline void xchg_rm(struct cpu *cpu, const struct insn *i, unsigned size)
 {
     uint32_t r = getreg(cpu, i->reg, size);
-    if (i->flags & IF_MEM) {
-        uint32_t lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, true);
-        uint32_t m = lin_read(cpu, lin, size);
-        lin_write(cpu, lin, r, size);
-        setreg(cpu, i->reg, m, size);
-    } else {
-        setreg(cpu, i->reg, getreg(cpu, i->rm, size), size);
-        setreg(cpu, i->rm, r, size);
-    }
+    uint32_t lin, m = rmw_load(cpu, i, size, &lin);
+    rmw_store(cpu, i, lin, r, size);
+    setreg(cpu, i->reg, m, size);
 }
 
 HANDLER(xchg_EbGb) { xchg_rm(cpu, i, 1); return i + 1; }
@@ -335,8 +329,6 @@ HANDLER(popf)
         mask |= F_IF;
     if (cpu_v86(cpu))
         mask = (mask | F_IF) & ~F_IOPL;
-    if (cpu->model == CPU_MODEL_486)
-        mask &= ~F_ID;
     if (sz == 2)
         mask &= 0xFFFF;
     cpu_set_eflags(cpu, v, mask);

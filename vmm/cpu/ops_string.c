@@ -4,9 +4,11 @@
 #include "vmm/cpu/flags.h"
 #include "vmm/cpu/ops.h"
 
-struct str_regs {
+/* Per-instruction string state: element size, address size, step. */
+struct str_op {
+    unsigned sz;
     bool a16;
-    int32_t delta;
+    int32_t d;
 };
 
 static inline uint32_t sreg_get(const struct cpu *cpu, int r, bool a16)
@@ -22,22 +24,16 @@ static inline void sreg_add(struct cpu *cpu, int r, int32_t d, bool a16)
         cpu->r[r].d += (uint32_t)d;
 }
 
-static inline unsigned str_size(const struct insn *i)
+/* Sets up s; false when a REP prefix finds the count already zero. */
+static inline bool str_begin(const struct cpu *cpu, const struct insn *i, struct str_op *s)
 {
-    return (i->op & 1) ? osize(i) : 1;
+    s->sz = (i->op & 1) ? osize(i) : 1;
+    s->a16 = (i->flags & IF_A16) != 0;
+    s->d = (cpu->eflags & F_DF) ? -(int32_t)s->sz : (int32_t)s->sz;
+    return !(i->flags & (IF_REP | IF_REPNE)) || sreg_get(cpu, R_ECX, s->a16) != 0;
 }
 
-static inline int32_t str_delta(const struct cpu *cpu, unsigned size)
-{
-    return (cpu->eflags & F_DF) ? -(int32_t)size : (int32_t)size;
-}
-
-/* REP prefix bookkeeping: true while elements remain. */
-static inline bool rep_more(const struct cpu *cpu, const struct insn *i)
-{
-    return !(i->flags & (IF_REP | IF_REPNE)) || sreg_get(cpu, R_ECX, i->flags & IF_A16) != 0;
-}
-
+/* One element done: decrements the count under REP; true while more remain. */
 static inline bool rep_step(struct cpu *cpu, const struct insn *i)
 {
     if (!(i->flags & (IF_REP | IF_REPNE)))
@@ -46,51 +42,26 @@ static inline bool rep_step(struct cpu *cpu, const struct insn *i)
     return sreg_get(cpu, R_ECX, i->flags & IF_A16) != 0;
 }
 
-HANDLER(movs)
+/* A REP instruction runs at most REP_CHUNK elements at a time, then
+ * continues as if interrupted (EIP stays on it), so interrupts, timers
+ * and --timeout are served during a multi-gigabyte REP. */
+#define REP_CHUNK 65536
+
+static inline bool rep_next(struct cpu *cpu, const struct insn *i, unsigned *n)
 {
-    unsigned sz = str_size(i);
-    bool a16 = i->flags & IF_A16;
-    int32_t d = str_delta(cpu, sz);
-    if (!rep_more(cpu, i))
-        return i + 1;
-    do {
-        uint32_t v = rd(cpu, i->seg, sreg_get(cpu, R_ESI, a16), sz);
-        wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, a16), v, sz);
-        sreg_add(cpu, R_ESI, d, a16);
-        sreg_add(cpu, R_EDI, d, a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
+    return rep_step(cpu, i) && ++*n < REP_CHUNK;
 }
 
-HANDLER(stos)
+static const struct insn *str_end(struct cpu *cpu, const struct insn *i, unsigned n)
 {
-    unsigned sz = str_size(i);
-    bool a16 = i->flags & IF_A16;
-    int32_t d = str_delta(cpu, sz);
-    uint32_t v = cpu->r[R_EAX].d;
-    if (!rep_more(cpu, i))
+    if (n < REP_CHUNK || sreg_get(cpu, R_ECX, i->flags & IF_A16) == 0)
         return i + 1;
-    do {
-        wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, a16), v, sz);
-        sreg_add(cpu, R_EDI, d, a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
+    cpu->budget -= n / 16;
+    cpu->eip = insn_eip(cpu, i);
+    return cpu_jump(cpu);
 }
 
-HANDLER(lods)
-{
-    unsigned sz = str_size(i);
-    bool a16 = i->flags & IF_A16;
-    int32_t d = str_delta(cpu, sz);
-    if (!rep_more(cpu, i))
-        return i + 1;
-    do {
-        setreg(cpu, R_EAX, rd(cpu, i->seg, sreg_get(cpu, R_ESI, a16), sz), sz);
-        sreg_add(cpu, R_ESI, d, a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
-}
-
+/* REPE stops on ZF=0, REPNE on ZF=1 (CMPS, SCAS). */
 static inline bool rep_cond_done(const struct cpu *cpu, const struct insn *i)
 {
     if (i->flags & IF_REP)
@@ -100,82 +71,93 @@ static inline bool rep_cond_done(const struct cpu *cpu, const struct insn *i)
     return true;
 }
 
-static void cmp_flags(struct cpu *cpu, uint32_t a, uint32_t b, unsigned sz)
+HANDLER(movs)
 {
-    uint32_t r = a - b;
-    lf_sub(cpu, a, b, r, sz);
-}
-
-HANDLER(cmps)
-{
-    unsigned sz = str_size(i);
-    bool a16 = i->flags & IF_A16;
-    int32_t d = str_delta(cpu, sz);
-    if (!rep_more(cpu, i))
-        return i + 1;
-    for (;;) {
-        uint32_t a = rd(cpu, i->seg, sreg_get(cpu, R_ESI, a16), sz);
-        uint32_t b = rd(cpu, SEG_ES, sreg_get(cpu, R_EDI, a16), sz);
-        cmp_flags(cpu, a, b, sz);
-        sreg_add(cpu, R_ESI, d, a16);
-        sreg_add(cpu, R_EDI, d, a16);
-        if (!rep_step(cpu, i) || rep_cond_done(cpu, i))
-            break;
-    }
-    return i + 1;
-}
-
-HANDLER(scas)
-{
-    unsigned sz = str_size(i);
-    bool a16 = i->flags & IF_A16;
-    int32_t d = str_delta(cpu, sz);
-    if (!rep_more(cpu, i))
-        return i + 1;
-    for (;;) {
-        uint32_t b = rd(cpu, SEG_ES, sreg_get(cpu, R_EDI, a16), sz);
-        cmp_flags(cpu, getreg(cpu, R_EAX, sz), b, sz);
-        sreg_add(cpu, R_EDI, d, a16);
-        if (!rep_step(cpu, i) || rep_cond_done(cpu, i))
-            break;
-    }
-    return i + 1;
-}
-
-HANDLER(ins)
-{
-    unsigned sz = str_size(i);
-    bool a16 = i->flags & IF_A16;
-    int32_t d = str_delta(cpu, sz);
-    uint16_t port = cpu->r[R_EDX].w;
-    if (!io_allowed(cpu, port, sz))
-        cpu_fault(cpu, EX_GP, 0);
-    if (!rep_more(cpu, i))
+    struct str_op s;
+    unsigned n = 0;
+    if (!str_begin(cpu, i, &s))
         return i + 1;
     do {
-        uint32_t edi = sreg_get(cpu, R_EDI, a16);
-        seg_lin(cpu, SEG_ES, edi, sz, true);  /* check before the port read */
-        uint32_t v = machine_io_read(cpu->m, port, sz);
-        wr(cpu, SEG_ES, edi, v, sz);
-        sreg_add(cpu, R_EDI, d, a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
+        uint32_t v = rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz);
+        wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), v, s.sz);
+        sreg_add(cpu, R_ESI, s.d, s.a16);
+        sreg_add(cpu, R_EDI, s.d, s.a16);
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
 }
 
-HANDLER(outs)
+HANDLER(stos)
 {
-    unsigned sz = str_size(i);
-    bool a16 = i->flags & IF_A16;
-    int32_t d = str_delta(cpu, sz);
-    uint16_t port = cpu->r[R_EDX].w;
-    if (!io_allowed(cpu, port, sz))
-        cpu_fault(cpu, EX_GP, 0);
-    if (!rep_more(cpu, i))
+    struct str_op s;
+    unsigned n = 0;
+    if (!str_begin(cpu, i, &s))
         return i + 1;
     do {
-        uint32_t v = rd(cpu, i->seg, sreg_get(cpu, R_ESI, a16), sz);
-        machine_io_write(cpu->m, port, v, sz);
-        sreg_add(cpu, R_ESI, d, a16);
-    } while (rep_step(cpu, i));
-    return i + 1;
+        wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), cpu->r[R_EAX].d, s.sz);
+        sreg_add(cpu, R_EDI, s.d, s.a16);
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
 }
+
+HANDLER(lods)
+{
+    struct str_op s;
+    unsigned n = 0;
+    if (!str_begin(cpu, i, &s))
+        return i + 1;
+    do {
+        setreg(cpu, R_EAX, rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz), s.sz);
+        sreg_add(cpu, R_ESI, s.d, s.a16);
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
+}
+
+/* CMPS compares [ESI] with [EDI], SCAS compares the accumulator. */
+static const struct insn *compare_string(struct cpu *cpu, const struct insn *i, bool scas)
+{
+    struct str_op s;
+    unsigned n = 0;
+    if (!str_begin(cpu, i, &s))
+        return i + 1;
+    do {
+        uint32_t a = scas ? getreg(cpu, R_EAX, s.sz) : rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz);
+        uint32_t b = rd(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), s.sz);
+        lf_sub(cpu, a, b, a - b, s.sz);
+        if (!scas)
+            sreg_add(cpu, R_ESI, s.d, s.a16);
+        sreg_add(cpu, R_EDI, s.d, s.a16);
+    } while (rep_step(cpu, i) && !rep_cond_done(cpu, i) && ++n < REP_CHUNK);
+    return str_end(cpu, i, n);
+}
+
+HANDLER(cmps) { return compare_string(cpu, i, false); }
+HANDLER(scas) { return compare_string(cpu, i, true); }
+
+/* INS/OUTS: the I/O permission check comes before anything moves. */
+static const struct insn *string_io(struct cpu *cpu, const struct insn *i, bool out)
+{
+    struct str_op s;
+    unsigned n = 0;
+    uint16_t port = cpu->r[R_EDX].w;
+    unsigned sz = (i->op & 1) ? osize(i) : 1;
+    if (!io_allowed(cpu, port, sz))
+        cpu_fault(cpu, EX_GP, 0);
+    if (!str_begin(cpu, i, &s))
+        return i + 1;
+    do {
+        if (out) {
+            uint32_t v = rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz);
+            machine_io_write(cpu->m, port, v, s.sz);
+            sreg_add(cpu, R_ESI, s.d, s.a16);
+        } else {
+            uint32_t edi = sreg_get(cpu, R_EDI, s.a16);
+            seg_lin(cpu, SEG_ES, edi, s.sz, true);  /* check before the port read */
+            wr(cpu, SEG_ES, edi, machine_io_read(cpu->m, port, s.sz), s.sz);
+            sreg_add(cpu, R_EDI, s.d, s.a16);
+        }
+    } while (rep_next(cpu, i, &n));
+    return str_end(cpu, i, n);
+}
+
+HANDLER(ins) { return string_io(cpu, i, false); }
+HANDLER(outs) { return string_io(cpu, i, true); }

@@ -80,7 +80,8 @@ HANDLER(lmsw)
     /* LMSW can set PE but never clear it. */
     v |= cpu->cr0 & CR0_PE;
     cpu_write_cr0(cpu, (cpu->cr0 & ~0xFu) | v);
-    return cpu_next(cpu, next_eip(cpu, i), 1);
+    cpu->eip = next_eip(cpu, i);
+    return cpu_jump(cpu);
 }
 
 HANDLER(invlpg)
@@ -88,7 +89,8 @@ HANDLER(invlpg)
     require_cpl0(cpu);
     uint32_t ea = insn_ea(cpu, i);
     cpu_tlb_flush_page(cpu, cpu->seg[i->seg].base + ea);
-    return cpu_next(cpu, next_eip(cpu, i), 1);
+    cpu->eip = next_eip(cpu, i);
+    return cpu_jump(cpu);
 }
 
 HANDLER(sldt_str)
@@ -240,6 +242,7 @@ void cpu_write_cr0(struct cpu *cpu, uint32_t v)
     cpu->cr0 = v & (0xE005003Fu);
     if ((old ^ cpu->cr0) & (CR0_PE | CR0_PG | CR0_WP))
         cpu_tlb_flush(cpu);
+    cpu_update_ac(cpu);
     if ((old ^ cpu->cr0) & CR0_PE) {
         if (!(cpu->cr0 & CR0_PE))
             cpu_set_cpl(cpu, 0);
@@ -302,7 +305,9 @@ HANDLER(mov_cr_r)
         break;
     default: cpu_ud(cpu);
     }
-    return cpu_next(cpu, next_eip(cpu, i), 1);
+    /* Translations may have changed: no block link past this point. */
+    cpu->eip = next_eip(cpu, i);
+    return cpu_jump(cpu);
 }
 
 static int dr_index(struct cpu *cpu, int n)
@@ -332,7 +337,12 @@ HANDLER(mov_dr_r)
     else if (n == 7)
         v = (v & 0xFFFF2BFFu) | 0x400;
     cpu->dr[n] = v;
-    return i + 1;
+    cpu_update_dbg(cpu);
+    /* Breakpoints are checked by the run loop: get back there. */
+    cpu->eip = next_eip(cpu, i);
+    if (cpu->dbg_exec || cpu->dbg_data)
+        cpu_kick(cpu);
+    return cpu_jump(cpu);
 }
 
 /* ---- model-specific ---- */

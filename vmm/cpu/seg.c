@@ -65,6 +65,7 @@ void cpu_set_cpl(struct cpu *cpu, int cpl)
 {
     cpu->cpl = cpl;
     cpu->tlb_user = cpl == 3;
+    cpu_update_ac(cpu);
 }
 
 /* Reads the 8-byte descriptor for sel; false when outside the table. */
@@ -233,18 +234,22 @@ void seg_tss_stack(struct cpu *cpu, int dpl, uint16_t *ss, uint32_t *esp)
     }
 }
 
-/* Validates the inner SS selector taken from a TSS for privilege dpl. */
-void seg_check_inner_ss(struct cpu *cpu, uint16_t ss, int dpl, uint32_t *lo, uint32_t *hi)
+/* Validates a new SS selector for privilege level pl: a writable data
+ * segment with RPL = DPL = pl. vec is the fault for a bad selector (#TS for
+ * one taken from a TSS, #GP for one popped by RET/IRET); not present is
+ * #SS either way. */
+static void check_stack_sel(struct cpu *cpu, uint16_t ss, int pl, int vec, uint32_t *lo,
+                            uint32_t *hi)
 {
     uint16_t err = ss & 0xFFFC;
     if ((ss & ~3u) == 0)
-        cpu_fault(cpu, EX_TS, 0);
+        cpu_fault(cpu, vec, 0);
     if (!desc_read(cpu, ss, lo, hi))
-        cpu_fault(cpu, EX_TS, err);
+        cpu_fault(cpu, vec, err);
     uint16_t ar = desc_ar(*hi);
-    if ((int)(ss & 3) != dpl || (int)((ar & AR_DPL) >> 5) != dpl || !(ar & AR_S) || (ar & AR_CODE)
+    if ((int)(ss & 3) != pl || (int)((ar & AR_DPL) >> 5) != pl || !(ar & AR_S) || (ar & AR_CODE)
         || !(ar & AR_RW))
-        cpu_fault(cpu, EX_TS, err);
+        cpu_fault(cpu, vec, err);
     if (!(ar & AR_P))
         cpu_fault(cpu, EX_SS, err);
 }
@@ -260,21 +265,26 @@ void ns_push(struct cpu *cpu, struct new_stack *ns, uint32_t v, unsigned size)
     ns->sp = (ns->ss.ar & AR_DB) ? sp : ((ns->sp & 0xFFFF0000u) | sp);
 }
 
-void ns_init(struct cpu *cpu, struct new_stack *ns, uint16_t sel, uint32_t lo,
-                    uint32_t hi, uint32_t sp, int cpl)
+/* Opens the inner stack of privilege dpl from the TSS (checked) as a
+ * stack to push on before SS is loaded. */
+void ns_open_inner(struct cpu *cpu, int dpl, struct new_stack *ns)
 {
+    uint16_t sel;
+    uint32_t sp;
+    seg_tss_stack(cpu, dpl, &sel, &sp);
+    check_stack_sel(cpu, sel, dpl, EX_TS, &ns->lo, &ns->hi);
     ns->ss.sel = sel;
-    ns->ss.base = desc_base(lo, hi);
-    ns->ss.limit = desc_limit(lo, hi);
-    ns->ss.ar = desc_ar(hi | 0x100);
+    ns->ss.base = desc_base(ns->lo, ns->hi);
+    ns->ss.limit = desc_limit(ns->lo, ns->hi);
+    ns->ss.ar = desc_ar(ns->hi | 0x100);
     seg_recompute_windows(&ns->ss, true);
     ns->sp = sp;
-    ns->user = cpl == 3;
+    ns->user = dpl == 3;
 }
 
-void ns_commit(struct cpu *cpu, struct new_stack *ns, uint32_t lo, uint32_t hi)
+void ns_commit(struct cpu *cpu, struct new_stack *ns)
 {
-    desc_set_accessed(cpu, ns->ss.sel, hi);
+    desc_set_accessed(cpu, ns->ss.sel, ns->hi);
     seg_set_cache(cpu, SEG_SS, ns->ss.sel, ns->ss.base, ns->ss.limit, ns->ss.ar);
     if (cpu->stack32)
         cpu->r[R_ESP].d = ns->sp;
@@ -314,12 +324,8 @@ static void call_gate(struct cpu *cpu, uint16_t gsel, uint32_t glo, uint32_t ghi
     uint32_t ret = cpu->eip;
     if (!(ar & AR_DC) && dpl < cpu->cpl) {
         /* More privileged: switch to the inner stack and copy parameters. */
-        uint16_t nss;
-        uint32_t nesp, slo, shi;
-        seg_tss_stack(cpu, dpl, &nss, &nesp);
-        seg_check_inner_ss(cpu, nss, dpl, &slo, &shi);
         struct new_stack ns;
-        ns_init(cpu, &ns, nss, slo, shi, nesp, dpl);
+        ns_open_inner(cpu, dpl, &ns);
         unsigned nparam = ghi & 0x1F;
         uint32_t old_sp = cpu->r[R_ESP].d, old_ss = cpu->seg[SEG_SS].sel;
         ns_push(cpu, &ns, old_ss, sz);
@@ -333,7 +339,7 @@ static void call_gate(struct cpu *cpu, uint16_t gsel, uint32_t glo, uint32_t ghi
         if (off > desc_limit(lo, hi))
             cpu_fault(cpu, EX_GP, 0);
         seg_load_cs(cpu, sel, lo, hi, dpl);
-        ns_commit(cpu, &ns, slo, shi);
+        ns_commit(cpu, &ns);
     } else {
         uint32_t sp = (cpu->r[R_ESP].d - 2 * sz) & sp_mask(cpu);
         seg_lin(cpu, SEG_SS, sp, 2 * sz, true);
@@ -452,17 +458,7 @@ static void pm_return(struct cpu *cpu, uint16_t cs, uint32_t eip, unsigned sz, u
     uint32_t nesp = rd(cpu, SEG_SS, sp & sp_mask(cpu), sz);
     uint16_t nss = (uint16_t)rd(cpu, SEG_SS, (sp + sz) & sp_mask(cpu), sz);
     uint32_t slo, shi;
-    uint16_t serr = nss & 0xFFFC;
-    if ((nss & ~3u) == 0)
-        cpu_fault(cpu, EX_GP, 0);
-    if (!desc_read(cpu, nss, &slo, &shi))
-        cpu_fault(cpu, EX_GP, serr);
-    uint16_t sar = desc_ar(shi);
-    if ((int)(nss & 3) != rpl || (int)((sar & AR_DPL) >> 5) != rpl || !(sar & AR_S) || (sar & AR_CODE)
-        || !(sar & AR_RW))
-        cpu_fault(cpu, EX_GP, serr);
-    if (!(sar & AR_P))
-        cpu_fault(cpu, EX_SS, serr);
+    check_stack_sel(cpu, nss, rpl, EX_GP, &slo, &shi);
     if (eip > desc_limit(lo, hi))
         cpu_fault(cpu, EX_GP, 0);
     seg_load_cs(cpu, cs, lo, hi, rpl);

@@ -140,6 +140,10 @@ void task_switch(struct cpu *cpu, uint16_t sel, int reason, uint32_t next, uint3
     }
     seg_set_cache(cpu, SEG_TR, sel, nbase, nlimit, (uint16_t)(desc_ar(hi | 0x100) | TSS_BUSY));
     cpu->cr0 |= CR0_TS;
+    cpu->dr[7] &= ~0x55u;       /* local breakpoint enables end with the task */
+    cpu_update_dbg(cpu);
+    if (cpu->dbg_exec || cpu->dbg_data)
+        cpu_kick(cpu);
     if (new32 && (cpu->cr0 & CR0_PG))
         cpu_write_cr3(cpu, ncr3);
     for (int r = 0; r < 8; r++)

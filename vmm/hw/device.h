@@ -18,8 +18,9 @@ struct vmm_device_ops {
     int (*init)(struct machine *m, void *state, struct vd_error **errp);
     /* Puts the device in its power-on state (may be NULL). */
     void (*reset)(void *state);
-    /* Prints a one-line summary on exit, e.g. the last POST code (may be NULL). */
-    void (*report)(void *state, FILE *f);
+    /* A short summary for the exit line, e.g. "last POST code 0x42";
+     * writes nothing when there is nothing to say (may be NULL). */
+    void (*report)(void *state, char *buf, size_t len);
     /* Releases what init acquired (may be NULL). */
     void (*fini)(void *state);
 };

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/cpu/cpu.h"
 #include "vmm/hw/pc.h"
 
 enum { ST_OBF = 0x01, ST_SYS = 0x04, ST_CMD = 0x08, ST_UNLOCKED = 0x10, ST_AUX_OBF = 0x20 };
@@ -77,9 +78,18 @@ static void request_reset(struct i8042 *k)
     machine_timer_arm(k->m, k->reset_timer, 0);
 }
 
+/* The A20 line is output port bit 1 (also driven by port 0x92). */
+static void set_a20(struct i8042 *k, bool on)
+{
+    k->out_port = (uint8_t)(on ? k->out_port | 0x02 : k->out_port & ~0x02);
+    if (k->m->cpu)
+        cpu_set_a20(k->m->cpu, on);
+}
+
 static void set_out_port(struct i8042 *k, uint8_t val)
 {
     k->out_port = val;
+    set_a20(k, val & 0x02);
     if (!(val & 0x01))
         request_reset(k);
 }
@@ -215,8 +225,8 @@ static void controller_command(struct i8042 *k, uint8_t cmd)
     case 0xAE: k->ccb &= (uint8_t)~CCB_KBD_OFF; break;
     case 0xC0: push(k, 0x80, false); break;     /* input port: keyboard not inhibited */
     case 0xD0: push(k, k->out_port, false); break;
-    case 0xDD: k->out_port &= (uint8_t)~0x02; break;  /* A20 off */
-    case 0xDF: k->out_port |= 0x02; break;              /* A20 on */
+    case 0xDD: set_a20(k, false); break;
+    case 0xDF: set_a20(k, true); break;
     default: break;                             /* unknown commands are ignored */
     }
 }
@@ -276,10 +286,7 @@ static void i8042_write8(void *opaque, uint16_t port, uint8_t val)
     case 0x92:
         /* Bit 1 is the A20 gate shared with the output port; bit 0 is a
          * fast reset on its rising edge. */
-        if (val & 0x02)
-            k->out_port |= 0x02;
-        else
-            k->out_port &= (uint8_t)~0x02;
+        set_a20(k, val & 0x02);
         if ((val & 0x01) && !(k->port92 & 0x01))
             request_reset(k);
         k->port92 = val & ~0x02;

@@ -263,9 +263,9 @@ static int64_t dma_move(struct ide_channel *c, uint8_t *buf, uint32_t len, uint3
     /* A table is at most 64 KiB long (one PRD per 8 bytes of a page-aligned
      * 64 KiB region); more entries than that means a loop in guest memory. */
     for (int k = 0; k < 8192 && done < len; k++, prd += 8) {
-        if ((uint64_t)prd + 8 > m->ram_size)
+        uint8_t e[8];
+        if (!machine_dma_read(m, prd, e, 8))
             return -1;
-        const uint8_t *e = m->ram + prd;
         uint32_t addr = (e[0] | e[1] << 8 | e[2] << 16 | (uint32_t)e[3] << 24) & ~1u;
         uint32_t count = e[4] | e[5] << 8;
         bool eot = e[7] & 0x80;
@@ -279,12 +279,11 @@ static int64_t dma_move(struct ide_channel *c, uint8_t *buf, uint32_t len, uint3
             skip = 0;
             if (n > len - done)
                 n = len - done;
-            if ((uint64_t)a + n > m->ram_size)
+            /* Through the machine: a write drops code the CPU decoded there. */
+            bool ok = to_memory ? machine_dma_write(m, a, buf + done, n)
+                                : machine_dma_read(m, a, buf + done, n);
+            if (!ok)
                 return -1;
-            if (to_memory)
-                memcpy(m->ram + a, buf + done, n);
-            else
-                memcpy(buf + done, m->ram + a, n);
             done += n;
         }
         if (eot) {

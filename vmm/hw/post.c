@@ -1,5 +1,7 @@
 /* POST code latch on port 0x80: firmware writes progress codes here; the
  * last one is shown on exit, which tells where a guest stopped. */
+#include <stdio.h>
+
 #include "vmm/hw/device.h"
 
 struct post {
@@ -31,11 +33,11 @@ static int post_init(struct machine *m, void *state, struct vd_error **errp)
     return 0;
 }
 
-static void post_report(void *state, FILE *f)
+static void post_report(void *state, char *buf, size_t len)
 {
     const struct post *p = state;
     if (p->seen)
-        fprintf(f, "vmm: last POST code 0x%02X\n", p->code);
+        snprintf(buf, len, "last POST code 0x%02X", p->code);
 }
 
 const struct vmm_device_ops post_device = {

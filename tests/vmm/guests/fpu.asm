@@ -4,11 +4,7 @@
 ; (tags, overflow, underflow), masked exception responses, unmasked
 ; exceptions reported as #MF with CR0.NE at the next waiting instruction,
 ; FSTENV/FSAVE/FRSTOR images and 80-bit loads and stores.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define M 0x9000                    ; memory operands
 

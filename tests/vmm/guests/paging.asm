@@ -3,11 +3,7 @@
 ; dirty bits, INVLPG and CR3 reloads, page-crossing accesses, and stores
 ; into code through an alias mapping (self-modifying code is tracked by
 ; physical address). Expected values are derived by hand from the SDM.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define PD 0x10000
 %define PT0 0x11000

@@ -1,11 +1,7 @@
 ; Protected mode, CPL 0: exception vectors with their error codes and
 ; fault/trap EIPs (hand-derived from the SDM), segment descriptor checks on
 ; loads and accesses, #DF through a task gate (as NT sets it up).
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
         bits 32
 pm_main:

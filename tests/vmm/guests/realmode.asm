@@ -188,6 +188,17 @@ ud_insn:
         xor ax, ax
         mov es, ax
 
+        ; an instruction that crosses a 4 KiB page boundary, then a store
+        ; to its bytes on the second page
+        mov byte [0x2FFE], 0xB8         ; mov ax, 0x3333
+        mov word [0x2FFF], 0x3333
+        mov byte [0x3001], 0xCB         ; retf
+        call 0x0000:0x2FFE
+        CHECK ax, 0x3333
+        mov byte [0x3000], 0x44
+        call 0x0000:0x2FFE
+        CHECK ax, 0x4433
+
         PUTS `realmode: all checks passed\n`
         jmp pass16
 

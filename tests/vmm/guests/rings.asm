@@ -2,11 +2,7 @@
 ; ring 3 (#GP, the TSS I/O permission bitmap, IOPL), INT through DPL 3
 ; and DPL 0 gates (stack switch from the TSS), a call gate with a
 ; parameter and RETF back outward, SYSENTER/SYSEXIT. Hand-derived.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
         bits 32
 pm_main:
@@ -14,6 +10,9 @@ pm_main:
         SET_GATE 0x80, int80, 0xEE          ; DPL 3
         SET_GATE 0x81, back_to_ring0, 0xEE
         SET_GATE 0x82, int80, 0x8E          ; DPL 0
+        mov eax, cr0
+        or eax, 0x40000                     ; CR0.AM
+        mov cr0, eax
         mov ecx, 0x174                      ; SYSENTER_CS/ESP/EIP
         xor edx, edx
         mov eax, SEL_CODE32
@@ -68,6 +67,21 @@ ring3:  mov ax, SEL_DATA3
         CHECK32 [VAR0 + 16], 0xC0FFEE
         CHECK32 [VAR0 + 20], SEL_CODE3
         CHECK32 [VAR0 + 24], STACK_TOP - 8 - 20    ; inner ESP: ds, eax, then 5 dwords
+
+%ifndef QEMU_DIFF   ; QEMU 7.2 TCG does not implement alignment checking
+        ; alignment check: CR0.AM (set by ring 0) and EFLAGS.AC at CPL 3
+        pushfd
+        or dword [esp], 0x40000
+        popfd
+        EXPECT_FAULT 17, 0, {mov eax, [0x9001]}
+        EXPECT_FAULT 17, 0, {mov word [0x9003], ax}
+        mov eax, [0x9004]                   ; aligned: fine
+        mov al, [0x9003]                    ; bytes are always aligned
+        pushfd
+        and dword [esp], ~0x40000
+        popfd
+        mov eax, [0x9001]                   ; AC clear: no check
+%endif
 
         ; SYSENTER / SYSEXIT
         mov dword [VAR0 + 28], 0

@@ -2,11 +2,7 @@
 ; link (NT), JMP through a task gate and back, INT through an IDT task
 ; gate; busy bits, NT, the back link, saved registers, LDTR from the TSS.
 ; Expected values are derived by hand from the SDM.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define GDT_TYPE(sel) byte [GDT_BASE + (sel) + 5]
 

@@ -4,11 +4,7 @@
 ; instructions (CLI, STI, PUSHF, POPF, INT n, IRET) and privileged ones
 ; raising #GP(0) to the monitor with EIP at the instruction; port access
 ; through the TSS I/O bitmap. Hand-derived from the SDM.
-%include "boot.inc"
-
-start:  jmp pm_setup
-%include "pm.inc"
-%include "pmlib.inc"
+%include "pmtest.inc"
 
 %define V86_DS 0x0800               ; DS in v86 mode: offsets from 0x8000
 %define V(addr) ((addr) - 0x8000)
