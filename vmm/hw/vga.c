@@ -470,6 +470,8 @@ int vga_screenshot(struct vga *v, const char *path, struct vd_error **errp)
 static void vga_reset(void *state)
 {
     struct vga *v = state;
+    if (!v->vram)
+        return;                         /* no VGA on this machine */
     v->misc = 0x01;                     /* colour: CRTC at 0x3D4 */
     memset(v->seq, 0, sizeof v->seq);
     memset(v->gc, 0, sizeof v->gc);
