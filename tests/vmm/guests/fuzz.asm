@@ -77,15 +77,7 @@ pm_main:
 
 ; xorshift32 in EAX
 rand:   mov eax, [SEED]
-        mov edx, eax
-        shl edx, 13
-        xor eax, edx
-        mov edx, eax
-        shr edx, 17
-        xor eax, edx
-        mov edx, eax
-        shl edx, 5
-        xor eax, edx
+        XORSHIFT32
         mov [SEED], eax
         ret
 

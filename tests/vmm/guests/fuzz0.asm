@@ -16,15 +16,7 @@ pm_main:
         mov eax, (SEED * 0x9E3779B9 + 1) & 0xFFFFFFFF
         mov edi, REGION
         mov ecx, REGION_SIZE / 4
-.fill:  mov edx, eax                        ; xorshift32
-        shl edx, 13
-        xor eax, edx
-        mov edx, eax
-        shr edx, 17
-        xor eax, edx
-        mov edx, eax
-        shl edx, 5
-        xor eax, edx
+.fill:  XORSHIFT32
         mov [edi], eax
         add edi, 4
         loop .fill
