@@ -260,7 +260,8 @@ bool machine_dma_write(struct machine *m, uint32_t addr, const void *buf, uint32
     if (addr > m->ram_size || len > m->ram_size - addr)
         return false;
     memcpy(m->ram + addr, buf, len);
-    cpu_invalidate_code(m->cpu, addr, len);
+    if (m->cpu)                     /* device tests run without a CPU */
+        cpu_invalidate_code(m->cpu, addr, len);
     return true;
 }
 
@@ -287,7 +288,8 @@ void machine_timer_arm(struct machine *m, int id, uint64_t deadline_ns)
 {
     if (id >= 0 && id < m->n_timers) {
         m->timers[id].deadline_ns = deadline_ns;
-        cpu_kick(m->cpu);
+        if (m->cpu)                 /* devices arm timers before the CPU exists */
+            cpu_kick(m->cpu);
     }
 }
 
@@ -396,7 +398,9 @@ enum machine_stop machine_run(struct machine *m)
             uint64_t d = next_deadline(m);
             struct cpu_state st;
             cpu_get_state(m->cpu, &st);
-            if (d == UINT64_MAX && !(st.eflags & 0x200)) {
+            /* Only an NMI could end a HLT with IF clear, and no device
+             * raises one: the guest has stopped for good. */
+            if (!(st.eflags & 0x200)) {
                 cpu_describe_pc(m->cpu, pc, sizeof pc);
                 char msg[96];
                 snprintf(msg, sizeof msg, "guest halted with interrupts disabled at %s", pc);

@@ -14,6 +14,7 @@
 
 struct cpu;
 struct machine;
+struct pc_config;
 
 /* Port-I/O handlers for one device. Any of the callbacks may be NULL: a
  * missing read returns all ones, a missing write is dropped. Wider accesses
@@ -44,6 +45,7 @@ struct machine_config {
     int cpuid_max_leaf;             /* -1: model default */
     uint64_t max_instructions;      /* 0: no limit */
     double timeout_sec;             /* 0: none */
+    const struct pc_config *pc;     /* PC platform options (vmm/hw/pc.h), NULL: none */
 };
 
 /* Why machine_run() returned. */
@@ -54,6 +56,8 @@ enum machine_stop {
     STOP_HALTED,            /* HLT with interrupts disabled: nothing can wake it */
     STOP_INSN_LIMIT,
     STOP_TIMEOUT,
+    STOP_POWEROFF,          /* ACPI S5 through PIIX4 PM1a_CNT */
+    STOP_VERDICT,           /* the verdict engine has decided */
 };
 
 typedef void (*timer_cb)(void *opaque, uint64_t now_ns);

@@ -1,5 +1,6 @@
-/* vmm: runs a firmware image on the software x86 CPU in a bare machine
- * (debug console, POST port, debug-exit port, COM1 transmitter). */
+/* vmm: boots disk images on an emulated i440FX PC through SeaBIOS
+ * (`vmm DISK...`, `vmm --check DISK...` for a boot verdict), or runs a
+ * firmware image on the bare machine (`vmm --bios FILE`, the CPU tests). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -10,28 +11,57 @@
 
 #include "common/error.h"
 #include "vmm/cpu/cpu.h"
+#include "vmm/firmware.h"
 #include "vmm/hw/device.h"
+#include "vmm/hw/pc.h"
+#include "vmm/hw/vga.h"
 #include "vmm/machine.h"
+#include "vmm/verdict.h"
 
 static const char usage[] =
-    "Usage: vmm --bios FILE [options]\n"
-    "Runs FILE as the firmware of a bare PC (loaded at the top of 4 GiB and of\n"
-    "the first megabyte; the CPU starts at F000:FFF0).\n"
+    "Usage: vmm [options] DISK...\n"
+    "       vmm --check [--timeout SEC] [--expect REGEX] [--output=json] DISK...\n"
+    "       vmm --bios FILE [options]\n"
+    "Boots disk images (raw or VHD fixed/dynamic/differencing, probed) on an\n"
+    "emulated i440FX/PIIX PC through SeaBIOS. The first DISK is the primary\n"
+    "master, the second the primary slave, the next ones the secondary channel.\n"
+    "With --bios and no disk, runs FILE as the firmware of the machine.\n"
     "\n"
-    "  --bios FILE              firmware image (multiple of 4 KiB, up to 16 MiB)\n"
-    "  -m, --memory MB          guest RAM in MiB (default 32, 2..3072)\n"
-    "  --debugcon FILE          bytes written to ports 0x402/0xE9 (default stderr)\n"
-    "  --serial FILE|stdio      COM1 output (default discarded)\n"
+    "  --check                  boot, watch, and end with one line\n"
+    "                           'verdict: KIND detail' (disks get a copy-on-write\n"
+    "                           overlay: the images are never written)\n"
+    "  --expect REGEX           success is REGEX (extended) on a serial port or the\n"
+    "                           text screen; default: a login or shell prompt, or a\n"
+    "                           clean power-off\n"
+    "  --timeout SEC            stop after SEC seconds (--check default 300)\n"
+    "  --output=json            print the verdict as JSON\n"
+    "  --cdrom ISO              an ATAPI CD-ROM on the secondary master\n"
+    "  --boot c|d               boot from the hard disk (default) or the CD-ROM\n"
+    "  --snapshot               copy-on-write overlay in memory outside --check too\n"
+    "  --bios FILE              firmware (default " FIRMWARE_BIOS_DEFAULT ")\n"
+    "  --vga-bios FILE          VGA BIOS (default " FIRMWARE_VGA_DEFAULT ")\n"
+    "  --vga std|none           VGA card, or none: headless, SeaBIOS prints to COM1\n"
+    "  --no-apic                no local/IO APIC (Standard-PC HAL guests; there is no\n"
+    "                           APIC yet, so this is always the case)\n"
+    "  -m, --memory MB          guest RAM in MiB (default 128 with disks, 32 without;\n"
+    "                           2..3072)\n"
+    "  --serial FILE|stdio      COM1 (default: stdio when running a disk without\n"
+    "                           --check, else discarded)\n"
+    "  --serial2 FILE           COM2 output\n"
+    "  --screen-dump FILE       write the final text screen to FILE\n"
+    "  --screenshot FILE.png    write the final screen to FILE.png\n"
+    "  --debugcon FILE          bytes written to ports 0x402/0xE9 (default: stderr,\n"
+    "                           discarded with disks)\n"
     "  --cpu 486|pentium|p6     CPU model and CPUID profile (default p6)\n"
     "  --cpuid-max-leaf N       cap the CPUID maximum leaf (NT 4.0 needs 2)\n"
-    "  --max-instructions N     stop after N instructions (exit 1)\n"
-    "  --timeout SEC            stop after SEC seconds of wall time (exit 1)\n"
+    "  --max-instructions N     stop after N instructions\n"
     "  --stats                  print instructions executed and MIPS on exit\n"
     "  -h, --help               this text\n"
     "\n"
-    "Exit status: the guest's isa-debug-exit value (V<<1)|1 when it wrote port\n"
-    "0xF4; 0 when it halted with interrupts disabled; 1 on triple fault,\n"
-    "timeout or instruction limit; 2 on wrong usage.\n"
+    "Exit status with --check: 0 when the guest booted, 1 when it did not, 2 on\n"
+    "wrong usage. Otherwise: the guest's isa-debug-exit value (V<<1)|1 when it\n"
+    "wrote port 0xF4; 0 when it powered off or halted with interrupts disabled;\n"
+    "1 on triple fault, timeout or instruction limit; 2 on wrong usage.\n"
     "Environment: VMM_TRACE=1 logs every interrupt and exception to stderr.\n";
 
 __attribute__((format(printf, 1, 2)))
@@ -57,27 +87,52 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+static void write_screen_dump(struct machine *m, const char *path)
+{
+    struct vga *vga = vga_of(m);
+    static char text[16384];
+    text[0] = 0;
+    if (vga && vga_screen_text(vga, text, sizeof text) == 0)
+        snprintf(text, sizeof text, "(the display is in a graphics mode)\n");
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) == EOF || fclose(f) != 0)
+        fprintf(stderr, "vmm: cannot write the screen dump %s: %s\n", path, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_BIOS = 256, OPT_DEBUGCON, OPT_SERIAL, OPT_CPU, OPT_LEAF, OPT_MAXI, OPT_TIMEOUT,
-           OPT_STATS };
+           OPT_STATS, OPT_CHECK, OPT_EXPECT, OPT_OUTPUT, OPT_CDROM, OPT_BOOT, OPT_SNAPSHOT,
+           OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS };
     static const struct option opts[] = {
         { "bios", required_argument, NULL, OPT_BIOS },
         { "memory", required_argument, NULL, 'm' },
         { "debugcon", required_argument, NULL, OPT_DEBUGCON },
         { "serial", required_argument, NULL, OPT_SERIAL },
+        { "serial2", required_argument, NULL, OPT_SERIAL2 },
         { "cpu", required_argument, NULL, OPT_CPU },
         { "cpuid-max-leaf", required_argument, NULL, OPT_LEAF },
         { "max-instructions", required_argument, NULL, OPT_MAXI },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "stats", no_argument, NULL, OPT_STATS },
+        { "check", no_argument, NULL, OPT_CHECK },
+        { "expect", required_argument, NULL, OPT_EXPECT },
+        { "output", required_argument, NULL, OPT_OUTPUT },
+        { "cdrom", required_argument, NULL, OPT_CDROM },
+        { "boot", required_argument, NULL, OPT_BOOT },
+        { "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+        { "no-apic", no_argument, NULL, OPT_NO_APIC },
+        { "screen-dump", required_argument, NULL, OPT_SCREEN_DUMP },
+        { "screenshot", required_argument, NULL, OPT_SCREENSHOT },
+        { "vga", required_argument, NULL, OPT_VGA },
+        { "vga-bios", required_argument, NULL, OPT_VGA_BIOS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct machine_config cfg = {
-        .ram_mb = 32, .cpu_model = "p6", .cpuid_max_leaf = -1,
-    };
-    bool stats = false;
+    struct machine_config cfg = { .ram_mb = 0, .cpu_model = "p6", .cpuid_max_leaf = -1 };
+    struct pc_config pc = { .boot = 'c' };
+    bool stats = false, check = false, json = false, serial_set = false, debugcon_set = false;
+    const char *expect = NULL, *cdrom = NULL, *screen_dump = NULL, *screenshot = NULL;
     uint64_t v;
     int c;
     opterr = 0;
@@ -89,8 +144,9 @@ int main(int argc, char **argv)
                 return usage_error("-m wants a RAM size in MiB from 2 to 3072, not '%s'", optarg);
             cfg.ram_mb = (uint32_t)v;
             break;
-        case OPT_DEBUGCON: cfg.debugcon_path = optarg; break;
-        case OPT_SERIAL: cfg.serial_path = optarg; break;
+        case OPT_DEBUGCON: cfg.debugcon_path = optarg; debugcon_set = true; break;
+        case OPT_SERIAL: cfg.serial_path = optarg; serial_set = true; break;
+        case OPT_SERIAL2: pc.serial2_path = optarg; break;
         case OPT_CPU:
             if (cpu_model_parse(optarg) < 0)
                 return usage_error("--cpu wants 486, pentium or p6, not '%s'", optarg);
@@ -109,53 +165,152 @@ int main(int argc, char **argv)
         case OPT_TIMEOUT: {
             char *end;
             double t = strtod(optarg, &end);
-            if (end == optarg || *end || !(t > 0))
+            if (end == optarg || *end || !(t > 0) || t > 1e6)
                 return usage_error("--timeout wants a positive number of seconds, not '%s'", optarg);
             cfg.timeout_sec = t;
             break;
         }
         case OPT_STATS: stats = true; break;
+        case OPT_CHECK: check = true; break;
+        case OPT_EXPECT: expect = optarg; break;
+        case OPT_OUTPUT:
+            if (strcmp(optarg, "json") == 0)
+                json = true;
+            else if (strcmp(optarg, "text") != 0)
+                return usage_error("--output wants json or text, not '%s'", optarg);
+            break;
+        case OPT_CDROM: cdrom = optarg; break;
+        case OPT_BOOT:
+            if (strcmp(optarg, "c") != 0 && strcmp(optarg, "d") != 0)
+                return usage_error("--boot wants c (hard disk) or d (CD-ROM), not '%s'", optarg);
+            pc.boot = optarg[0];
+            break;
+        case OPT_SNAPSHOT: pc.snapshot = true; break;
+        case OPT_NO_APIC: pc.no_apic = true; break;
+        case OPT_SCREEN_DUMP: screen_dump = optarg; break;
+        case OPT_SCREENSHOT: screenshot = optarg; break;
+        case OPT_VGA:
+            if (strcmp(optarg, "none") == 0)
+                pc.no_vga = true;
+            else if (strcmp(optarg, "std") != 0)
+                return usage_error("--vga wants std or none, not '%s'", optarg);
+            break;
+        case OPT_VGA_BIOS: pc.vga_rom_path = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return usage_error("option '%s' needs an argument", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!cfg.bios_path)
-        return usage_error("%s", "--bios FILE is required");
+    /* Disks fill the IDE positions in order; the CD-ROM takes the
+     * secondary master (QEMU's -cdrom place) and disks go around it. */
+    int pos = 0;
+    if (cdrom) {
+        pc.drives[2].path = cdrom;
+        pc.drives[2].cdrom = true;
+    }
+    for (int k = optind; k < argc; k++) {
+        while (pos < PC_MAX_DRIVES && pc.drives[pos].path)
+            pos++;
+        if (pos == PC_MAX_DRIVES)
+            return usage_error("too many disks: IDE has %d positions", PC_MAX_DRIVES);
+        pc.drives[pos].path = argv[k];
+    }
+    bool pc_mode = optind < argc || cdrom;
+    if (!pc_mode && !cfg.bios_path)
+        return usage_error("%s", "no DISK given (--bios FILE is required for a run without disks)");
+    if (!pc_mode && check)
+        return usage_error("%s", "--check needs a DISK or --cdrom");
+    if (pc.boot == 'd' && !cdrom)
+        return usage_error("%s", "--boot d needs --cdrom");
+    if (expect && !check)
+        return usage_error("%s", "--expect only makes sense with --check");
 
     struct vd_error *err = NULL;
+    struct verdict *verdict = NULL;
+    if (pc_mode) {
+        if (!cfg.bios_path)
+            cfg.bios_path = FIRMWARE_BIOS_DEFAULT;
+        if (!cfg.ram_mb)
+            cfg.ram_mb = 128;
+        if (check) {
+            pc.snapshot = true;             /* --check never writes an image */
+            if (!cfg.timeout_sec)
+                cfg.timeout_sec = 300;
+            if (verdict_create(&verdict, expect, &err) < 0) {
+                vd_error_report("vmm", err);
+                return 2;
+            }
+            pc.verdict = verdict;
+        } else if (!serial_set) {
+            cfg.serial_path = "stdio";
+        }
+        if (!debugcon_set)
+            cfg.debugcon_path = "/dev/null";
+        cfg.pc = &pc;
+    } else if (!cfg.ram_mb) {
+        cfg.ram_mb = 32;
+    }
+    if (firmware_check_bios(cfg.bios_path, &err) < 0) {
+        vd_error_report("vmm", err);
+        verdict_destroy(verdict);
+        return 1;
+    }
+
     struct machine *m;
     if (machine_create(&m, &cfg, &err) < 0) {
         vd_error_report("vmm", err);
+        verdict_destroy(verdict);
+        return 1;
+    }
+    if (verdict && verdict_attach(verdict, m, &err) < 0) {
+        vd_error_report("vmm", err);
+        machine_destroy(m);
+        verdict_destroy(verdict);
         return 1;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     enum machine_stop why = machine_run(m);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     int status = m->exit_status;
-    /* One line: why the run stopped, with what the devices report. */
-    char reports[256] = "";
-    for (int k = 0; k < m->n_devs; k++) {
-        char one[96] = "";
-        if (vmm_devices[k]->report)
-            vmm_devices[k]->report(m->dev_state[k], one, sizeof one);
-        if (one[0]) {
-            size_t used = strlen(reports);
-            snprintf(reports + used, sizeof reports - used, "%s%s", used ? "; " : "", one);
-        }
+
+    if (screen_dump)
+        write_screen_dump(m, screen_dump);
+    if (screenshot) {
+        struct vga *vga = vga_of(m);
+        if (!vga || pc.no_vga || !pc_mode)
+            fprintf(stderr, "vmm: no screenshot: the machine has no VGA\n");
+        else if (vga_screenshot(vga, screenshot, &err) < 0)
+            vd_error_report("vmm", err);
     }
-    if (why != STOP_DEBUG_EXIT)
-        fprintf(stderr, "vmm: %s%s%s\n", m->stop_msg, reports[0] ? "; " : "", reports);
-    else if (reports[0])
-        fprintf(stderr, "vmm: %s\n", reports);
-    if (stats) {
-        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (verdict) {
+        verdict_finish(verdict, why, m->stop_msg);
+        verdict_print(verdict, stdout, json, secs);
+        status = verdict_kind(verdict) == VERDICT_BOOTED ? 0 : 1;
+    } else {
+        /* One line: why the run stopped, with what the devices report. */
+        char reports[256] = "";
+        for (int k = 0; k < m->n_devs; k++) {
+            char one[96] = "";
+            if (vmm_devices[k]->report)
+                vmm_devices[k]->report(m->dev_state[k], one, sizeof one);
+            if (one[0]) {
+                size_t used = strlen(reports);
+                snprintf(reports + used, sizeof reports - used, "%s%s", used ? "; " : "", one);
+            }
+        }
+        if (why == STOP_POWEROFF)
+            status = 0;
+        if (why != STOP_DEBUG_EXIT && why != STOP_POWEROFF)
+            fprintf(stderr, "vmm: %s%s%s\n", m->stop_msg, reports[0] ? "; " : "", reports);
+        else if (reports[0])
+            fprintf(stderr, "vmm: %s\n", reports);
+    }
+    if (stats)
         fprintf(stderr, "vmm: %llu instructions in %.3f s, %.1f MIPS\n",
                 (unsigned long long)m->insns, secs, secs > 0 ? (double)m->insns / secs / 1e6 : 0.0);
-    }
     machine_destroy(m);
+    verdict_destroy(verdict);
     return status;
 }

@@ -1,0 +1,359 @@
+/* The verdict engine (see verdict.h). Serial output is cut into lines with
+ * ANSI escape sequences removed; each complete line, the line in progress
+ * (prompts have no newline) and each screen row are matched against the
+ * patterns. Hang detection samples the CPU: halted with interrupts off is
+ * a hang at once; still spinning in the same few hundred bytes of code
+ * with interrupts off and no output when the timeout comes (for at least
+ * HANG_NS) is a hang too. */
+#include "vmm/verdict.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/cpu/cpu.h"
+#include "vmm/hw/vga.h"
+
+#define LINE_MAX_LEN 512
+#define SAMPLE_NS 100000000u            /* screen and CPU every 100 ms */
+#define PROMPT_IDLE_NS 1000000000u      /* a prompt waits for input: 1 s without output */
+#define HANG_NS 5000000000ull           /* a spin this long when the timeout comes is a hang */
+#define SPIN_WINDOW 256u                /* EIP within this many bytes: the same loop */
+#define SCREEN_BYTES 16384
+
+struct serial_line {
+    char buf[LINE_MAX_LEN];
+    size_t len;
+    int esc;                            /* 0 none, 1 after ESC, 2 inside CSI */
+    uint64_t last_byte_ns;
+};
+
+struct verdict {
+    regex_t expect;
+    bool have_expect;
+    regex_t prompt, panic, stop, nobootdev;
+    struct machine *m;
+    int timer;
+    struct serial_line line[2];
+    enum verdict_kind kind;
+    char detail[320];
+    uint64_t last_output_ns;
+    /* Spin detection. */
+    bool spinning;
+    uint32_t spin_eip, spin_cs, spin_base;
+    uint64_t spin_since_ns;
+    char screen[SCREEN_BYTES];
+};
+
+static const char *const kind_names[] = {
+    [VERDICT_NONE] = "none",
+    [VERDICT_BOOTED] = "booted",
+    [VERDICT_BLUESCREEN] = "bluescreen",
+    [VERDICT_PANIC] = "panic",
+    [VERDICT_NO_BOOTABLE_DEVICE] = "no-bootable-device",
+    [VERDICT_TRIPLE_FAULT] = "triple-fault",
+    [VERDICT_HANG] = "hang",
+    [VERDICT_TIMEOUT] = "timeout",
+};
+
+const char *verdict_kind_name(enum verdict_kind k)
+{
+    return kind_names[k];
+}
+
+enum verdict_kind verdict_kind(const struct verdict *v)
+{
+    return v->kind;
+}
+
+const char *verdict_detail(const struct verdict *v)
+{
+    return v->detail;
+}
+
+int verdict_create(struct verdict **out, const char *expect, struct vd_error **errp)
+{
+    struct verdict *v = calloc(1, sizeof *v);
+    if (!v)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    v->timer = -1;
+    if (expect) {
+        int rc = regcomp(&v->expect, expect, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char msg[128];
+            regerror(rc, &v->expect, msg, sizeof msg);
+            free(v);
+            return vd_error_set(errp, -EINVAL, "--expect '%s': %s", expect, msg);
+        }
+        v->have_expect = true;
+    }
+    /* A prompt: "login:" or a shell's "# " / "$ " / "> " ending the line. */
+    regcomp(&v->prompt, "(login: ?$)|(^[^ ]{0,64}[#$>] ?$)|([@:~][^ ]{0,64}[#$] ?$)",
+            REG_EXTENDED | REG_NOSUB);
+    regcomp(&v->panic, "Kernel panic - not syncing", REG_EXTENDED | REG_NOSUB);
+    regcomp(&v->stop, "\\*\\*\\* STOP: (0x[0-9A-Fa-f]{8}) *(\\([^)]*\\))?", REG_EXTENDED);
+    regcomp(&v->nobootdev, "No bootable device", REG_EXTENDED | REG_NOSUB);
+    *out = v;
+    return 0;
+}
+
+void verdict_destroy(struct verdict *v)
+{
+    if (!v)
+        return;
+    if (v->have_expect)
+        regfree(&v->expect);
+    regfree(&v->prompt);
+    regfree(&v->panic);
+    regfree(&v->stop);
+    regfree(&v->nobootdev);
+    free(v);
+}
+
+__attribute__((format(printf, 4, 5)))
+static void decide(struct verdict *v, enum verdict_kind kind, const char *where,
+                   const char *fmt, ...)
+{
+    if (v->kind != VERDICT_NONE)
+        return;
+    v->kind = kind;
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(v->detail, sizeof v->detail, "%s%s%s", what, where ? " on " : "", where ? where : "");
+    if (v->m)
+        machine_request_stop(v->m, STOP_VERDICT, kind == VERDICT_BOOTED ? 0 : 1, v->detail);
+}
+
+static bool matches(const regex_t *re, const char *s)
+{
+    return regexec(re, s, 0, NULL, 0) == 0;
+}
+
+/* Rules applied to any piece of text (a serial line or a screen row). */
+static void check_text(struct verdict *v, const char *text, const char *where, bool complete)
+{
+    if (v->kind != VERDICT_NONE)
+        return;
+    char quoted[96];
+    snprintf(quoted, sizeof quoted, "%.80s", text);
+    if (v->have_expect && matches(&v->expect, text)) {
+        decide(v, VERDICT_BOOTED, where, "expected output '%s'", quoted);
+        return;
+    }
+    if (matches(&v->panic, text)) {
+        decide(v, VERDICT_PANIC, where, "'%s'", quoted);
+        return;
+    }
+    regmatch_t mt[3];
+    if (regexec(&v->stop, text, 3, mt, 0) == 0) {
+        char stop[120];
+        int n = snprintf(stop, sizeof stop, "STOP %.*s", (int)(mt[1].rm_eo - mt[1].rm_so),
+                         text + mt[1].rm_so);
+        if (mt[2].rm_so >= 0 && n > 0 && (size_t)n < sizeof stop)
+            snprintf(stop + n, sizeof stop - (size_t)n, " %.*s",
+                     (int)(mt[2].rm_eo - mt[2].rm_so), text + mt[2].rm_so);
+        decide(v, VERDICT_BLUESCREEN, where, "%s", stop);
+        return;
+    }
+    if (matches(&v->nobootdev, text)) {
+        decide(v, VERDICT_NO_BOOTABLE_DEVICE, where, "SeaBIOS: '%s'", quoted);
+        return;
+    }
+    if (!complete && !v->have_expect && matches(&v->prompt, text))
+        decide(v, VERDICT_BOOTED, where, "prompt '%s'", quoted);
+}
+
+void verdict_serial_byte(struct verdict *v, int port, uint8_t byte)
+{
+    static const char *const names[2] = { "COM1", "COM2" };
+    struct serial_line *l = &v->line[port & 1];
+    uint64_t now = v->m ? machine_now_ns(v->m) : 0;
+    l->last_byte_ns = now;
+    v->last_output_ns = now;
+    v->spinning = false;
+    /* Drop ANSI escape sequences (memtest86+ draws its screen with them). */
+    if (l->esc == 1) {
+        l->esc = byte == '[' ? 2 : 0;
+        return;
+    }
+    if (l->esc == 2) {
+        if (byte >= 0x40 && byte <= 0x7E)
+            l->esc = 0;
+        return;
+    }
+    if (byte == 0x1B) {
+        l->esc = 1;
+        return;
+    }
+    if (byte == '\n' || byte == '\r') {
+        if (l->len) {
+            l->buf[l->len] = 0;
+            check_text(v, l->buf, names[port & 1], true);
+        }
+        l->len = 0;
+        return;
+    }
+    if (byte < 0x20 && byte != '\t')
+        return;
+    if (l->len + 1 < LINE_MAX_LEN)
+        l->buf[l->len++] = (char)byte;
+    /* Patterns that must not wait for a newline (a marker printed without
+     * one) are tried on the line in progress when the guest goes quiet. */
+}
+
+void verdict_check_screen(struct verdict *v, const char *screen)
+{
+    char row[256];
+    const char *p = screen;
+    while (*p && v->kind == VERDICT_NONE) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n >= sizeof row)
+            n = sizeof row - 1;
+        memcpy(row, p, n);
+        row[n] = 0;
+        if (n)
+            check_text(v, row, "the screen", true);
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+}
+
+static void sample_cpu(struct verdict *v, uint64_t now)
+{
+    struct cpu_state st;
+    cpu_get_state(v->m->cpu, &st);
+    uint32_t eip = st.seg[SEG_CS].base + st.eip;
+    bool irq_off = !(st.eflags & 0x200);
+    bool same_loop = v->spinning && irq_off
+                     && eip - v->spin_eip + SPIN_WINDOW / 2 <= SPIN_WINDOW;
+    if (!same_loop) {
+        /* (Re)start watching from here; serial output also restarts it. */
+        v->spinning = irq_off;
+        v->spin_eip = eip;
+        v->spin_cs = st.seg[SEG_CS].sel;
+        v->spin_base = st.seg[SEG_CS].base;
+        v->spin_since_ns = now;
+        return;
+    }
+    /* A spin is only called a hang when the timeout ends it (see
+     * verdict_finish): a kernel decompressor also runs for seconds with
+     * interrupts off in a few hundred bytes of code, silently. */
+}
+
+static void sample(void *opaque, uint64_t now)
+{
+    struct verdict *v = opaque;
+    struct vga *vga = vga_of(v->m);
+    if (vga && vga_screen_text(vga, v->screen, sizeof v->screen) > 0)
+        verdict_check_screen(v, v->screen);
+    static const char *const names[2] = { "COM1", "COM2" };
+    for (int k = 0; k < 2 && v->kind == VERDICT_NONE; k++) {
+        struct serial_line *l = &v->line[k];
+        if (l->len && now - l->last_byte_ns >= PROMPT_IDLE_NS / 10) {
+            l->buf[l->len] = 0;
+            check_text(v, l->buf, names[k], now - l->last_byte_ns < PROMPT_IDLE_NS);
+        }
+    }
+    if (v->kind == VERDICT_NONE)
+        sample_cpu(v, now);
+    if (v->kind == VERDICT_NONE)
+        machine_timer_arm(v->m, v->timer, now + SAMPLE_NS);
+}
+
+int verdict_attach(struct verdict *v, struct machine *m, struct vd_error **errp)
+{
+    v->m = m;
+    v->timer = machine_timer_new(m, sample, v);
+    if (v->timer < 0)
+        return vd_error_set(errp, -ENOSPC, "verdict: no free machine timer");
+    machine_timer_arm(m, v->timer, machine_now_ns(m) + SAMPLE_NS);
+    return 0;
+}
+
+void verdict_finish(struct verdict *v, enum machine_stop why, const char *stop_msg)
+{
+    if (v->kind != VERDICT_NONE)
+        return;
+    /* A last look: the screen as it was left, and unfinished serial lines. */
+    struct vga *vga = v->m ? vga_of(v->m) : NULL;
+    if (vga && vga_screen_text(vga, v->screen, sizeof v->screen) > 0)
+        verdict_check_screen(v, v->screen);
+    static const char *const names[2] = { "COM1", "COM2" };
+    for (int k = 0; k < 2 && v->kind == VERDICT_NONE; k++) {
+        struct serial_line *l = &v->line[k];
+        if (l->len) {
+            l->buf[l->len] = 0;
+            check_text(v, l->buf, names[k], why != STOP_TIMEOUT);
+        }
+    }
+    if (v->kind != VERDICT_NONE)
+        return;
+    char pc[32] = "?";
+    if (v->m && v->m->cpu)
+        cpu_describe_pc(v->m->cpu, pc, sizeof pc);
+    switch (why) {
+    case STOP_POWEROFF:
+        decide(v, VERDICT_BOOTED, NULL, "%s", "guest powered off cleanly (ACPI S5)");
+        break;
+    case STOP_TRIPLE_FAULT:
+        decide(v, VERDICT_TRIPLE_FAULT, NULL, "%s", stop_msg);
+        break;
+    case STOP_HALTED:
+        decide(v, VERDICT_HANG, NULL, "%s", stop_msg);
+        break;
+    case STOP_TIMEOUT:
+        if (v->spinning && v->m && machine_now_ns(v->m) - v->spin_since_ns >= HANG_NS) {
+            char since[64];
+            snprintf(since, sizeof since, "%04X:%08X for the last %.0f s", v->spin_cs,
+                     v->spin_eip - v->spin_base,
+                     (double)(machine_now_ns(v->m) - v->spin_since_ns) / 1e9);
+            decide(v, VERDICT_HANG, NULL, "spinning with interrupts disabled at %s", since);
+        }
+        else
+            decide(v, VERDICT_TIMEOUT, NULL, "no verdict before the timeout (CPU at %s)", pc);
+        break;
+    case STOP_DEBUG_EXIT:
+        decide(v, VERDICT_TIMEOUT, NULL, "%s", "guest left through the debug-exit port without a verdict");
+        break;
+    default:
+        decide(v, VERDICT_TIMEOUT, NULL, "%s", stop_msg[0] ? stop_msg : "stopped without a verdict");
+        break;
+    }
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7F)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void verdict_print(const struct verdict *v, FILE *f, bool json, double seconds)
+{
+    if (json) {
+        fprintf(f, "{\"verdict\": ");
+        json_string(f, verdict_kind_name(v->kind));
+        fprintf(f, ", \"detail\": ");
+        json_string(f, v->detail);
+        fprintf(f, ", \"booted\": %s, \"seconds\": %.3f}\n",
+                v->kind == VERDICT_BOOTED ? "true" : "false", seconds);
+    } else {
+        fprintf(f, "verdict: %s %s\n", verdict_kind_name(v->kind), v->detail);
+    }
+    fflush(f);
+}
