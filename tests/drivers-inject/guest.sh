@@ -171,3 +171,4 @@ reg_dump() {
 expect_reg() {
     grep -qiF -- "$2," "$1" || { grep -iF -- "${2%%,*}" "$1" >&2 || true; fail "registry: missing $2"; }
 }
+
