@@ -11,7 +11,7 @@
 #include "formats/image.h"
 #include "formats/part/part.h"
 
-struct ntfs_vol;
+struct guest_vol;
 struct hive;
 struct driver_packs;
 struct linux_guest;
@@ -106,7 +106,7 @@ struct inject {
     struct inject_opts opts;
     struct vd_image *img;
     struct vd_partition_table pt;
-    struct ntfs_vol *vol;
+    struct guest_vol *vol;
     struct guest g;
     struct hive *system, *software;
     struct driver_packs *packs;

@@ -18,6 +18,7 @@
 #include "drivers-inject/inspect.h"
 #include "drivers-inject/linux-guest.h"
 #include "drivers-inject/ntfs-volume.h"
+#include "drivers-inject/volume.h"
 #include "drivers-inject/report.h"
 
 #define PROG "drivers-inject"
@@ -58,7 +59,7 @@ static void inject_free(struct inject *ctx)
     hive_free(ctx->software);
     linux_close(ctx);
     if (ctx->vol)
-        ntfs_vol_close(ctx->vol, NULL);
+        vol_close(ctx->vol, NULL);
     if (ctx->img)
         vd_image_close(ctx->img, NULL);
     packs_free(ctx->packs);
@@ -96,7 +97,7 @@ static int run_fixups(struct inject *ctx, struct vd_error **errp)
 static int commit(struct inject *ctx, const char *image, const char *into, struct vd_error **errp)
 {
     const struct vd_partition *part = &ctx->pt.parts[ctx->g.system_part];
-    ntfs_vol_close(ctx->vol, NULL);
+    vol_close(ctx->vol, NULL);
     ctx->vol = NULL;
     vd_image_close(ctx->img, NULL);
     ctx->img = NULL;
@@ -110,15 +111,15 @@ static int commit(struct inject *ctx, const char *image, const char *into, struc
     int ret = vd_image_open(target, NULL, VD_OPEN_WRITE, &ctx->img, errp);
     if (ret < 0)
         return ret;
-    ret = ntfs_vol_open(ctx->img, part->start, part->length, true, &ctx->vol, errp);
+    ret = vol_open(ctx->img, part->start, part->length, true, &ctx->vol, errp);
     for (int i = 0; ret == 0 && i < ctx->n_files; i++)
-        ret = ntfs_vol_write(ctx->vol, ctx->files[i].path, ctx->files[i].data, ctx->files[i].len, errp);
+        ret = vol_write(ctx->vol, ctx->files[i].path, ctx->files[i].data, ctx->files[i].len, errp);
     if (ret == 0)
         ret = hive_write_back(ctx->system, ctx->vol, errp);
     if (ret == 0)
         ret = hive_write_back(ctx->software, ctx->vol, errp);
     if (ctx->vol) {
-        int r = ntfs_vol_close(ctx->vol, ret == 0 ? errp : NULL);
+        int r = vol_close(ctx->vol, ret == 0 ? errp : NULL);
         ctx->vol = NULL;
         if (ret == 0)
             ret = r;

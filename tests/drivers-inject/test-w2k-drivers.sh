@@ -32,7 +32,7 @@ expect_fail 2 'unknown --target' "$BIN/drivers-inject" --target bochs disk.img
 expect_fail 2 '--hal takes' "$BIN/drivers-inject" --hal mps disk.img
 expect_fail 2 'unknown or incomplete option' "$BIN/drivers-inject" --frobnicate disk.img
 expect_fail 1 'nosuch\.img' "$BIN/drivers-inject" nosuch.img
-expect_fail 1 'no NTFS volume with a Windows directory' "$BIN/drivers-inject" driver.cab
+expect_fail 1 'no NTFS or FAT volume with a Windows directory' "$BIN/drivers-inject" driver.cab
 
 # --into writes the changes into a new differencing VHD child of a VHD
 # and never into the captured image. vhdiinfo (libvhdi) confirms the
