@@ -185,7 +185,7 @@ populate_fat() {
 extract_file() {
     local part; part=$(mktemp "$WORK/part.XXXXXX")
     dd if="$1" of="$part" bs=1M iflag=skip_bytes skip=$((63 * 512)) status=none
-    if [ "$(dd if="$part" bs=1 skip=54 count=4 status=none)" = FAT1 ]; then
+    if [ "$(dd if="$part" bs=1 skip=54 count=4 status=none | tr -d '\0')" = FAT1 ]; then
         rm -f "$3"
         MTOOLS_SKIP_CHECK=1 mcopy -n -i "$part" "::/$2" "$3"
     else
