@@ -289,6 +289,9 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
     if (!ctx->vol) {
         if (saw_linux)
             return linux_inspect(ctx, errp);
+        /* A volume that would not mount is the likelier cause: say so. */
+        if (ctx->n_notes)
+            return vd_error_set(errp, -EIO, "%s: no Windows volume could be read: %s", path, ctx->notes[0]);
         return vd_error_set(errp, -ENOENT, "%s: no NTFS or FAT volume with a Windows directory "
                             "(WINDOWS or WINNT with system32\\config\\SYSTEM) found", path);
     }
