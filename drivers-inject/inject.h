@@ -97,6 +97,7 @@ struct inject_opts {
     const char **drivers;
     int n_drivers;
     bool dry_run;
+    const char *into;               /* --into CHILD, or NULL */
     const char *hal;                /* NULL, "standard", "acpi-up" */
     const char **disable_services;
     int n_disable_services;

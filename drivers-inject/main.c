@@ -132,6 +132,28 @@ static int commit(struct inject *ctx, const char *image, const char *into, struc
     return ret;
 }
 
+/* Linux: libguestfs writes; through the NBD bridge it writes into IMAGE
+ * reopened writable, or into the new --into child. */
+static int commit_linux(struct inject *ctx, const char *image, const char *into, struct vd_error **errp)
+{
+    struct vd_image *w = NULL;
+    int ret = 0;
+    if (linux_needs_image(ctx)) {
+        if (into && (ret = vd_image_create(into, "vhd", 0, NULL, image, errp)) < 0)
+            return ret;
+        if ((ret = vd_image_open(into ? into : image, NULL, VD_OPEN_WRITE, &w, errp)) < 0)
+            return ret;
+    }
+    ret = linux_commit(ctx, w, errp);
+    if (w) {
+        linux_stop(ctx);    /* the bridge must stop before W closes */
+        int r = vd_image_close(w, ret == 0 ? errp : NULL);
+        if (ret == 0)
+            ret = r;
+    }
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_TARGET = 256, OPT_DRIVERS, OPT_DRY_RUN, OPT_REPORT, OPT_OUTPUT, OPT_INTO, OPT_HAL, OPT_DISABLE };
@@ -178,7 +200,7 @@ int main(int argc, char **argv)
             }
             json = strcmp(optarg, "json") == 0;
             break;
-        case OPT_INTO: into = optarg; break;
+        case OPT_INTO: into = ctx.opts.into = optarg; break;
         case OPT_HAL:
             if (strcmp(optarg, "standard") != 0 && strcmp(optarg, "acpi-up") != 0) {
                 rc = usage_error("--hal takes standard or acpi-up", optarg);
@@ -212,8 +234,6 @@ int main(int argc, char **argv)
         ret = vd_image_open(image, NULL, 0, &ctx.img, &err);
     if (ret == 0)
         ret = inspect_guest(&ctx, &err);
-    if (ret == 0 && into && ctx.g.kind == OS_LINUX)
-        ret = vd_error_set(&err, -ENOTSUP, "--into: not supported for Linux guests yet (libguestfs writes the image itself)");
     if (ret == 0) {
         meta.ran = true;
         ret = run_fixups(&ctx, &err);
@@ -221,7 +241,7 @@ int main(int argc, char **argv)
     if (ret == 0 && ctx.n_missing == 0) {
         meta.status = ctx.n_changes == 0 ? "nothing to do" : ctx.opts.dry_run ? "ready after these changes" : "ready";
         if (ctx.n_changes && !ctx.opts.dry_run)
-            ret = ctx.g.kind == OS_LINUX ? linux_commit(&ctx, &err) : commit(&ctx, image, into, &err);
+            ret = ctx.g.kind == OS_LINUX ? commit_linux(&ctx, image, into, &err) : commit(&ctx, image, into, &err);
     }
     if (ret < 0)
         meta.status = "error";

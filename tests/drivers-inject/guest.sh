@@ -207,3 +207,7 @@ expect_reg() {
     grep -qiF -- "$2," "$1" || { grep -iF -- "${2%%,*}" "$1" >&2 || true; fail "registry: missing $2"; }
 }
 
+
+# CMD | contains PATTERN: like grep -q, but reads all of its input, so the
+# writer never dies of SIGPIPE (which pipefail would turn into a failure).
+contains() { grep "$@" >/dev/null; }

@@ -25,8 +25,8 @@ expect_reg sys.csv "/ControlSet001/Control/CrashControl/AutoReboot,DWORD,0x00000
 extract_file disk.img 'WINNT/system32/drivers/atapi.sys' got
 grep -q 'nt4 sp6a atapi.sys' got || fail "atapi.sys content"
 extract_file disk.img 'boot.ini' boot.ini
-tr -d '\r' <boot.ini | grep -qx 'default=multi(0)disk(0)rdisk(0)partition(1)\\WINNT' || fail "boot.ini default"
-tr -d '\r' <boot.ini | grep -qx 'scsi(0)disk(0)rdisk(0)partition(1)\\WINNT="Windows NT Server Version 4.0"' || fail "original entry"
+tr -d '\r' <boot.ini | contains -x 'default=multi(0)disk(0)rdisk(0)partition(1)\\WINNT' || fail "boot.ini default"
+tr -d '\r' <boot.ini | contains -x 'scsi(0)disk(0)rdisk(0)partition(1)\\WINNT="Windows NT Server Version 4.0"' || fail "original entry"
 extract_file disk.img 'NTBOOTDD.SYS' got
 grep -q 'aac.sys as NTBOOTDD.SYS' got || fail "NTBOOTDD.SYS touched"
 heads=$(od -An -tu2 -j $((63 * 512 + 0x1A)) -N2 disk.img | tr -d ' ')
@@ -35,5 +35,5 @@ dd if=disk.img of=part.img bs=1M iflag=skip_bytes skip=$((63 * 512)) status=none
 fsck.fat -n part.img >fsck.txt 2>&1 || { cat fsck.txt >&2; fail "fsck.fat"; }
 
 after=$(sha256sum <disk.img)
-"$BIN/drivers-inject" --drivers media disk.img | grep -q 'Result: nothing to do' || fail "second run"
+"$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"
