@@ -160,7 +160,7 @@ static int mount_fstab(struct inject *ctx, struct vd_error **errp)
             continue;
         if (mp[0] != '/' || strcmp(mp, "/") == 0 || lx->n_mounts >= LINUX_MAX_MOUNTS)
             continue;
-        char dev[64] = "";
+        char dev[136] = "";
         int part;
         if (linux_map_device(spec, &part) && part)
             snprintf(dev, sizeof(dev), "/dev/sda%d", part);
@@ -171,6 +171,8 @@ static int mount_fstab(struct inject *ctx, struct vd_error **errp)
                 snprintf(dev, sizeof(dev), "%s", d);
             free(d);
         }
+        else if (strncmp(spec, "/dev/mapper/", 12) == 0 || strncmp(spec, "/dev/", 5) == 0)
+            snprintf(dev, sizeof(dev), "%s", spec);    /* an LVM volume: same name in the appliance */
         if (!dev[0] || strcmp(type, "swap") == 0)
             continue;
         if (guestfs_mount_ro(lx->gfs, dev, mp) < 0)
@@ -223,9 +225,27 @@ int linux_inspect(struct inject *ctx, struct vd_error **errp)
     }
     if (guestfs_launch(lx->gfs) < 0)
         return gfs_error(ctx, errp, "launch");
+    /* Candidates for the root: partitions, then LVM logical volumes. */
     char **parts = guestfs_list_partitions(lx->gfs);
     if (!parts)
         return gfs_error(ctx, errp, "list partitions");
+    char **lvs = guestfs_lvs(lx->gfs);
+    size_t np = 0, nl = 0;
+    while (parts[np])
+        np++;
+    while (lvs && lvs[nl])
+        nl++;
+    char **all = realloc(parts, (np + nl + 1) * sizeof(*all));
+    if (!all) {
+        free_strings(parts);
+        free_strings(lvs);
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    }
+    parts = all;
+    for (size_t i = 0; i < nl; i++)
+        parts[np + i] = lvs[i];
+    parts[np + nl] = NULL;
+    free(lvs);
     /* The root is the filesystem with /etc/fstab. Mounted read-only so that
      * a run with nothing to do does not change a byte (no mount count). */
     for (size_t i = 0; parts[i] && !lx->root_dev[0]; i++) {

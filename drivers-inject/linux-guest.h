@@ -28,12 +28,12 @@ struct nbd_bridge;
 struct linux_guest {
     struct guestfs_h *gfs;
     struct nbd_bridge *bridge;  /* NULL when libguestfs reads the file */
-    char root_dev[32];      /* appliance name, "/dev/sda2" */
+    char root_dev[136];     /* appliance name, "/dev/sda2" or an LV */
     char distro[128];
     char kernels[LINUX_MAX_KERNELS][64];
     int n_kernels;
     bool libata;            /* the newest kernel names IDE disks sdX */
-    char mount_dev[LINUX_MAX_MOUNTS][32];
+    char mount_dev[LINUX_MAX_MOUNTS][136];
     char mount_point[LINUX_MAX_MOUNTS][128];
     int n_mounts;
     struct linux_rebuild rebuilds[LINUX_MAX_REBUILDS];

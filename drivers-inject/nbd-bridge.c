@@ -54,11 +54,12 @@ struct nbd_bridge {
     uint64_t size;
 };
 
-static int read_full(int fd, void *buf, size_t len)
+/* Moves exactly LEN bytes (a short transfer is the peer going away). */
+static int transfer(int fd, void *buf, size_t len, bool out)
 {
     uint8_t *p = buf;
     while (len) {
-        ssize_t n = read(fd, p, len);
+        ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -69,19 +70,14 @@ static int read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
+static int read_full(int fd, void *buf, size_t len)
+{
+    return transfer(fd, buf, len, false);
+}
+
 static int write_full(int fd, const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return transfer(fd, (void *)(uintptr_t)buf, len, true);
 }
 
 static int option_reply(int fd, uint32_t option, uint32_t type, const void *data, uint32_t len)

@@ -6,6 +6,8 @@
 # (a busybox script in this generated guest). Dry run and second run leave
 # the image byte-identical. Checked with debugfs, which shares no code.
 source "$SRC/tests/lib.sh"
+# Like grep -q, but reads all its input (no SIGPIPE for the writer under pipefail).
+contains() { grep "$@" >/dev/null; }
 need mkfs.ext4 mkfs.ext2 sfdisk debugfs gzip cpio busybox sha256sum vhdiinfo
 [ -e /usr/lib/x86_64-linux-gnu/guestfs/supermin.d ] || need libguestfs-test-tool
 
