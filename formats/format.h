@@ -109,6 +109,13 @@ struct vd_format {
     /* Format-specific fields for vdisk info. May be NULL. */
     void (*info)(struct vd_image *img, struct vd_info *info);
 
+    /* Where the bytes at OFF are stored as they are in img->fd: sets
+     * *file_off and *run (1..LEN contiguous bytes of this image's own
+     * data). -ENOENT when they are not (unallocated, the parent's, or
+     * encoded). May be NULL: never. Lets a copy read the file in place. */
+    int (*file_extent)(struct vd_image *img, uint64_t off, uint64_t len,
+                       uint64_t *file_off, uint64_t *run);
+
     /* Structural check of an unopened file of SIZE bytes: reports every
      * problem with vd_check_problem() and must not trust any field. Returns
      * 0, or a negative errno (with errp set) when it cannot check at all.

@@ -241,7 +241,9 @@ static int image_open(const char *path, const char *format, unsigned flags,
         goto err_free;
     }
 
-    img->fd = open(path, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named by a crafted parent locator must not hang
+     * the open (file_size() then refuses it); regular files ignore it. */
+    img->fd = open(path, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
     if (img->fd < 0) {
         ret = vd_error_set_errno(errp, -errno, "cannot open '%s'", path);
         goto err_free;
@@ -397,6 +399,22 @@ int vd_image_flush(struct vd_image *img, struct vd_error **errp)
     if (fdatasync(img->fd) < 0 && errno != EINVAL)
         return vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
     return 0;
+}
+
+int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
+                         uint64_t *file_off, uint64_t *run)
+{
+    if (!img->drv->file_extent)
+        return -ENOTSUP;
+    if (len == 0 || off > img->size || len > img->size - off)
+        return -EINVAL;
+    return img->drv->file_extent(img, off, len, file_off, run);
+}
+
+void vd_image_start_writeback(struct vd_image *img)
+{
+    if (img->writable)
+        sync_file_range(img->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 int vd_image_block_status(struct vd_image *img, uint64_t off, uint64_t len,
@@ -588,7 +606,7 @@ int vd_image_check(const char *path, const char *format,
     const struct vd_format *drv = NULL;
     if (format && !(drv = vd_format_find(format)))
         return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return vd_error_set_errno(errp, -errno, "cannot open '%s'", path);
     struct stat st;

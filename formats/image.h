@@ -47,6 +47,10 @@ int vd_image_pwrite(struct vd_image *img, const void *buf, size_t len,
 int vd_image_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
                           struct vd_error **errp);
 int vd_image_flush(struct vd_image *img, struct vd_error **errp);
+/* Starts writing the file's dirty pages back without waiting, so that a
+ * later flush has less to wait for (a long copy calls it as it goes). A
+ * hint: does nothing where the host cannot. */
+void vd_image_start_writeback(struct vd_image *img);
 
 uint64_t vd_image_size(const struct vd_image *img);
 const char *vd_image_path(const struct vd_image *img);
@@ -83,6 +87,13 @@ enum {
 int vd_image_block_status(struct vd_image *img, uint64_t off, uint64_t len,
                           unsigned flags, struct vd_extent *ext,
                           struct vd_error **errp);
+
+/* Where IMG's own bytes at OFF lie in its file, stored as they are (raw, a
+ * fixed VHD, a present run of a dynamic VHD block): sets *file_off and *run
+ * (1..LEN bytes). -ENOENT when they are not stored that way, -ENOTSUP when
+ * the format cannot tell. Lets a copy map the file and read it in place. */
+int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
+                         uint64_t *file_off, uint64_t *run);
 
 /*
  * Creates a new image. OPTIONS is the text of -o ("key=value,key=value",

@@ -54,6 +54,14 @@ static int raw_block_status(struct vd_image *img, uint64_t off, uint64_t len,
     return vd_file_block_status(img, off, len, ext);
 }
 
+static int raw_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
+                           uint64_t *file_off, uint64_t *run)
+{
+    *file_off = off;
+    *run = len;
+    return 0;
+}
+
 static int raw_create(const char *path, const struct vd_create_args *args,
                       struct vd_error **errp)
 {
@@ -83,6 +91,7 @@ const struct vd_format vd_format_raw = {
     .pwrite = raw_pwrite,
     .write_zeroes = raw_write_zeroes,
     .block_status = raw_block_status,
+    .file_extent = raw_file_extent,
     .create = raw_create,
     .create_options = raw_create_options,
 };

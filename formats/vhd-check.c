@@ -118,10 +118,13 @@ static int check_locators(int fd, const char *path, uint64_t hdr_off, uint64_t d
                              "0x%08x", i, (unsigned long long)at, code);
             continue;
         }
-        /* The data space is in sectors by the spec; Windows writes bytes. */
-        uint64_t reserved = (uint64_t)space * VHD_SECTOR;
-        if (reserved < length)
-            reserved = space >= length ? space : length;
+        /* The data space is in sectors by the spec, in bytes from Windows:
+         * either way it must hold the path; the region the locator claims
+         * is what the path occupies. */
+        uint64_t reserved = length;
+        if ((uint64_t)space * VHD_SECTOR < length && space < length)
+            vd_check_problem(chk, "parent locator %d at offset %llu: data space %u is smaller "
+                             "than the path length %u", i, (unsigned long long)at, space, length);
         if (offset > data_end || reserved > data_end - offset) {
             vd_check_problem(chk, "parent locator %d at offset %llu: its data at offset %llu "
                              "(%llu bytes) lies beyond the end of the data at %llu", i,
@@ -187,7 +190,8 @@ static int check_dynamic(int fd, const char *path, uint64_t size, const uint8_t 
     uint64_t needed = (vsize + block_size - 1) / block_size;
     if (entries < needed)
         vd_check_problem(chk, "dynamic header at offset %llu: %u BAT entries cannot map "
-                         "%llu bytes (%llu needed)", (unsigned long long)(hdr_off + VHD_H_MAX_ENTRIES),
+                         "%llu bytes (%llu needed)",
+                         (unsigned long long)(hdr_off + VHD_H_MAX_ENTRIES),
                          entries, (unsigned long long)vsize, (unsigned long long)needed);
     if (entries > VHD_MAX_BAT_ENTRIES) {
         vd_check_problem(chk, "dynamic header at offset %llu: absurd BAT size of %u entries",
@@ -281,10 +285,12 @@ int vhd_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
     if (type == VHD_TYPE_FIXED) {
         if (get_be64(footer + VHD_F_DATA_OFFSET) != UINT64_MAX)
             vd_check_problem(chk, "footer at offset %llu: a fixed disk's data offset should "
-                             "be 0xFFFFFFFFFFFFFFFF", (unsigned long long)(footer_off + VHD_F_DATA_OFFSET));
+                             "be 0xFFFFFFFFFFFFFFFF",
+                             (unsigned long long)(footer_off + VHD_F_DATA_OFFSET));
         if (vsize > footer_off)
             vd_check_problem(chk, "fixed disk of %llu bytes, but the footer is at offset %llu "
-                             "(truncated)", (unsigned long long)vsize, (unsigned long long)footer_off);
+                             "(truncated)", (unsigned long long)vsize,
+                             (unsigned long long)footer_off);
         return 0;
     }
     if (type != VHD_TYPE_DYNAMIC && type != VHD_TYPE_DIFF)

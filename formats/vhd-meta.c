@@ -221,12 +221,15 @@ int vhd_locator_path(int fd, const char *child_path, uint64_t file_size,
                      struct vd_error **errp)
 {
     const uint8_t *loc = header + VHD_H_LOCATORS + i * VHD_LOCATOR_SIZE;
-    bool relative = memcmp(loc, "W2ru", 4) == 0;
-    if (!relative && memcmp(loc, "W2ku", 4) != 0)
+    /* W2ru/W2ku: UTF-16LE. Wi2r/Wi2k: the deprecated single-byte forms
+     * of Virtual PC 2004 / Virtual Server 2005 era disks. */
+    bool wide = memcmp(loc, "W2ru", 4) == 0 || memcmp(loc, "W2ku", 4) == 0;
+    bool narrow = memcmp(loc, "Wi2r", 4) == 0 || memcmp(loc, "Wi2k", 4) == 0;
+    if (!wide && !narrow)
         return -ENOENT;
     uint32_t length = get_be32(loc + 8);
     uint64_t offset = get_be64(loc + 16);
-    if (length == 0 || length > 8192 || (length & 1) || offset > file_size ||
+    if (length == 0 || length > 8192 || (wide && (length & 1)) || offset > file_size ||
         length > file_size - offset)
         return vd_error_set(errp, -EINVAL, "%s: parent locator %d (%.4s) at offset %llu "
                             "with length %u is out of bounds", child_path, i, (const char *)loc,
@@ -236,7 +239,16 @@ int vhd_locator_path(int fd, const char *child_path, uint64_t file_size,
     if (ret < 0)
         return ret;
     char name[PATH_MAX];
-    utf16_to_utf8(raw, length, false, name, sizeof(name));
+    if (wide) {
+        utf16_to_utf8(raw, length, false, name, sizeof(name));
+    } else {
+        /* Code page bytes: ASCII kept, anything else read as Latin-1. */
+        size_t used = 0;
+        name[0] = '\0';
+        for (uint32_t k = 0; k < length && raw[k]; k++)
+            if (!put_utf8(name, sizeof(name), &used, raw[k]))
+                break;
+    }
     if (!name[0])
         return vd_error_set(errp, -EINVAL, "%s: parent locator %d (%.4s) at offset %llu "
                             "is empty", child_path, i, (const char *)loc,
@@ -259,10 +271,11 @@ int vhd_find_parent(int fd, const char *child_path, uint64_t file_size,
     char tried[768] = "";
     size_t used = 0;
     /* Relative locators first: they survive moving the pair together. */
-    for (int pass = 0; pass < 2; pass++) {
+    static const char *const order[] = { "W2ru", "Wi2r", "W2ku", "Wi2k" };
+    for (int pass = 0; pass < 4; pass++) {
         for (int i = 0; i < VHD_LOCATOR_COUNT; i++) {
             const uint8_t *code = header + VHD_H_LOCATORS + i * VHD_LOCATOR_SIZE;
-            if (memcmp(code, pass == 0 ? "W2ru" : "W2ku", 4) != 0)
+            if (memcmp(code, order[pass], 4) != 0)
                 continue;
             char *cand = NULL;
             int ret = vhd_locator_path(fd, child_path, file_size, header, i, &cand, errp);

@@ -199,6 +199,7 @@ static void vhd_close(struct vd_image *img)
     if (s->lock_ready) {
         pthread_mutex_destroy(&s->lock);
         pthread_mutex_destroy(&s->rmw_lock);
+        pthread_cond_destroy(&s->alloc_done);
     }
     s->lock_ready = false;
 }
@@ -272,6 +273,11 @@ static int vhd_open(struct vd_image *img, unsigned flags, struct vd_error **errp
         pthread_mutex_destroy(&s->lock);
         return vd_error_set(errp, -ENOMEM, "%s: cannot create a lock", img->path);
     }
+    if (pthread_cond_init(&s->alloc_done, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->rmw_lock);
+        return vd_error_set(errp, -ENOMEM, "%s: cannot create a lock", img->path);
+    }
     s->lock_ready = true;
     ret = open_dynamic(img, s, flags, file_size, errp);
     if (ret < 0)
@@ -340,6 +346,20 @@ static uint32_t bitmap_run_end(const struct bitmap_slice *bm, uint32_t first, ui
     return s < end ? s : end;
 }
 
+/* The part of a request at OFF (LEN bytes left) that lies in one block. */
+struct block_span {
+    uint64_t blk;
+    uint32_t in_blk;    /* byte offset inside the block */
+    size_t n;           /* bytes inside this block */
+};
+
+static struct block_span span_at(const struct vhd_state *s, uint64_t off, uint64_t len)
+{
+    struct block_span sp = { off / s->block_size, (uint32_t)(off % s->block_size), 0 };
+    sp.n = s->block_size - sp.in_blk < len ? s->block_size - sp.in_blk : (size_t)len;
+    return sp;
+}
+
 /* ---- read ---- */
 
 /* Bytes this image does not hold: the parent's, or zeros. */
@@ -399,16 +419,11 @@ static int vhd_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
     if (s->type == VHD_TYPE_FIXED)
         return vd_file_pread(img, buf, len, off, errp);
     uint8_t *p = buf;
-    while (len) {
-        uint64_t blk = off / s->block_size;
-        uint32_t in_blk = (uint32_t)(off % s->block_size);
-        size_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
-        int ret = read_in_block(img, s, blk, in_blk, p, n, errp);
+    for (struct block_span sp; len; p += sp.n, off += sp.n, len -= sp.n) {
+        sp = span_at(s, off, len);
+        int ret = read_in_block(img, s, sp.blk, sp.in_blk, p, sp.n, errp);
         if (ret < 0)
             return ret;
-        p += n;
-        off += n;
-        len -= n;
     }
     return 0;
 }
@@ -421,26 +436,19 @@ static int write_footer_at(struct vd_image *img, struct vhd_state *s, uint64_t o
     return vd_file_pwrite(img, s->footer, VHD_FOOTER_SIZE, off, errp);
 }
 
-/* With s->lock held: a new block for sectors [first, first + count) of
- * block BLK holding DATA, in the crash-safe order described on top. */
-static int allocate_block(struct vd_image *img, struct vhd_state *s, uint64_t blk,
+/* Writes a new block at START: its bitmap (marking sectors [first, first +
+ * count)) and DATA, into space reserved (and followed by a footer) already. */
+static int fill_new_block(struct vd_image *img, struct vhd_state *s, uint64_t start,
                           uint32_t first, uint32_t count, const uint8_t *data,
                           struct vd_error **errp)
 {
-    uint64_t start = (s->data_end + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
-    uint64_t new_end = start + s->bitmap_size + s->block_size;
-    if (start / VHD_SECTOR >= VHD_UNALLOCATED)
-        return vd_error_set(errp, -EFBIG, "%s: the VHD file cannot grow beyond 2 TiB",
-                            img->path);
-    int ret = write_footer_at(img, s, new_end, errp);
-    if (ret < 0)
-        return ret;
     uint8_t *bitmap = calloc(1, s->bitmap_size);
     if (!bitmap)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
     struct bitmap_slice bm = { .bytes = bitmap, .base = 0, .len = s->bitmap_size };
     for (uint32_t i = first; i < first + count; i++)
         bitmap_set(&bm, i);
+    int ret = 0;
     if (first == 0) {
         struct iovec iov[2] = {
             { bitmap, s->bitmap_size },
@@ -462,16 +470,66 @@ static int allocate_block(struct vd_image *img, struct vhd_state *s, uint64_t bl
             ret = vd_file_pwrite(img, bitmap, s->bitmap_size, start, errp);
     }
     free(bitmap);
+    return ret;
+}
+
+static bool pending_has(const struct vhd_state *s, uint64_t blk)
+{
+    for (int i = 0; i < s->npending; i++)
+        if (s->pending[i] == blk)
+            return true;
+    return false;
+}
+
+/* A new block for sectors [first, first + count) of block BLK holding
+ * DATA, in the crash-safe order described on top. Space is reserved and
+ * the footer moved under the lock (so footers land in order and the file
+ * always ends with one); the data is written outside it, so that writers
+ * of different blocks run in parallel. Returns 1 when another writer
+ * allocated the block meanwhile (the caller writes into it). */
+static int allocate_block(struct vd_image *img, struct vhd_state *s, uint64_t blk,
+                          uint32_t first, uint32_t count, const uint8_t *data,
+                          struct vd_error **errp)
+{
+    pthread_mutex_lock(&s->lock);
+    while (s->bat[blk] == VHD_UNALLOCATED &&
+           (pending_has(s, blk) || s->npending == VHD_MAX_PENDING))
+        pthread_cond_wait(&s->alloc_done, &s->lock);
+    if (s->bat[blk] != VHD_UNALLOCATED) {
+        pthread_mutex_unlock(&s->lock);
+        return 1;
+    }
+    uint64_t start = (s->data_end + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
+    uint64_t new_end = start + s->bitmap_size + s->block_size;
+    int ret = 0;
+    if (start / VHD_SECTOR >= VHD_UNALLOCATED)
+        ret = vd_error_set(errp, -EFBIG, "%s: the VHD file cannot grow beyond 2 TiB",
+                           img->path);
+    if (ret == 0)
+        ret = write_footer_at(img, s, new_end, errp);
+    if (ret == 0) {
+        s->data_end = new_end;
+        s->pending[s->npending++] = blk;
+    }
+    pthread_mutex_unlock(&s->lock);
     if (ret < 0)
         return ret;
+
+    ret = fill_new_block(img, s, start, first, count, data, errp);
     uint8_t entry[4];
     put_be32(entry, (uint32_t)(start / VHD_SECTOR));
-    ret = vd_file_pwrite(img, entry, 4, s->bat_offset + blk * 4, errp);
-    if (ret < 0)
-        return ret;
-    s->data_end = new_end;
-    __atomic_store_n(&s->bat[blk], (uint32_t)(start / VHD_SECTOR), __ATOMIC_RELEASE);
-    return 0;
+    if (ret == 0)
+        ret = vd_file_pwrite(img, entry, 4, s->bat_offset + blk * 4, errp);
+
+    pthread_mutex_lock(&s->lock);
+    if (ret == 0)
+        __atomic_store_n(&s->bat[blk], (uint32_t)(start / VHD_SECTOR), __ATOMIC_RELEASE);
+    for (int i = 0; i < s->npending; i++)
+        if (s->pending[i] == blk)
+            s->pending[i] = s->pending[--s->npending];
+    pthread_cond_broadcast(&s->alloc_done);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
 }
 
 /* Whole sectors [first, first + count) of block BLK. */
@@ -482,14 +540,10 @@ static int write_sectors(struct vd_image *img, struct vhd_state *s, uint64_t blk
     uint32_t e = bat_get(s, blk);
     int ret;
     if (e == VHD_UNALLOCATED) {
-        pthread_mutex_lock(&s->lock);
-        e = s->bat[blk];
-        ret = 0;
-        if (e == VHD_UNALLOCATED)
-            ret = allocate_block(img, s, blk, first, count, data, errp);
-        pthread_mutex_unlock(&s->lock);
-        if (ret < 0 || e == VHD_UNALLOCATED)
+        ret = allocate_block(img, s, blk, first, count, data, errp);
+        if (ret <= 0)
             return ret;
+        e = bat_get(s, blk);
     }
     uint64_t block_off = (uint64_t)e * VHD_SECTOR;
     struct bitmap_slice bm;
@@ -550,21 +604,16 @@ static int vhd_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_
     if (s->type == VHD_TYPE_FIXED)
         return vd_file_pwrite(img, buf, len, off, errp);
     const uint8_t *p = buf;
-    while (len) {
-        uint64_t blk = off / s->block_size;
-        uint32_t in_blk = (uint32_t)(off % s->block_size);
-        size_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+    for (struct block_span sp; len; p += sp.n, off += sp.n, len -= sp.n) {
+        sp = span_at(s, off, len);
         int ret;
-        if (in_blk % VHD_SECTOR || n % VHD_SECTOR)
-            ret = write_unaligned(img, s, blk, in_blk, p, n, errp);
+        if (sp.in_blk % VHD_SECTOR || sp.n % VHD_SECTOR)
+            ret = write_unaligned(img, s, sp.blk, sp.in_blk, p, sp.n, errp);
         else
-            ret = write_sectors(img, s, blk, in_blk / VHD_SECTOR,
-                                (uint32_t)(n / VHD_SECTOR), p, errp);
+            ret = write_sectors(img, s, sp.blk, sp.in_blk / VHD_SECTOR,
+                                (uint32_t)(sp.n / VHD_SECTOR), p, errp);
         if (ret < 0)
             return ret;
-        p += n;
-        off += n;
-        len -= n;
     }
     return 0;
 }
@@ -582,13 +631,12 @@ static int vhd_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
         return fallocate(img->fd, mode, (off_t)off, (off_t)len) == 0 ? 0 : -ENOTSUP;
     if (s->type == VHD_TYPE_DIFF)
         return -ENOTSUP;
-    while (len) {
-        uint64_t blk = off / s->block_size;
-        uint32_t in_blk = (uint32_t)(off % s->block_size);
-        uint64_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
-        uint32_t e = bat_get(s, blk);
+    for (struct block_span sp; len; off += sp.n, len -= sp.n) {
+        sp = span_at(s, off, len);
+        uint64_t n = sp.n;
+        uint32_t e = bat_get(s, sp.blk);
         if (e != VHD_UNALLOCATED) {
-            uint64_t at = (uint64_t)e * VHD_SECTOR + s->bitmap_size + in_blk;
+            uint64_t at = (uint64_t)e * VHD_SECTOR + s->bitmap_size + sp.in_blk;
             if (fallocate(img->fd, mode, (off_t)at, (off_t)n) < 0) {
                 static const uint8_t zeros[65536];
                 for (uint64_t done = 0; done < n;) {
@@ -600,8 +648,6 @@ static int vhd_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
                 }
             }
         }
-        off += n;
-        len -= n;
     }
     return 0;
 }
@@ -656,6 +702,36 @@ static int vhd_block_status(struct vd_image *img, uint64_t off, uint64_t len,
         pos = run_end;
     }
     *ext = (struct vd_extent){ off, pos - off, kind };
+    return 0;
+}
+
+static int vhd_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
+                           uint64_t *file_off, uint64_t *run)
+{
+    struct vhd_state *s = img->opaque;
+    if (s->type == VHD_TYPE_FIXED) {
+        *file_off = off;
+        *run = len;
+        return 0;
+    }
+    uint64_t blk = off / s->block_size;
+    uint32_t in_blk = (uint32_t)(off % s->block_size);
+    uint32_t e = bat_get(s, blk);
+    if (e == VHD_UNALLOCATED)
+        return -ENOENT;
+    uint64_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+    uint32_t first = in_blk / VHD_SECTOR;
+    uint32_t end = (uint32_t)((in_blk + n + VHD_SECTOR - 1) / VHD_SECTOR);
+    struct bitmap_slice bm;
+    if (bitmap_load(img, (uint64_t)e * VHD_SECTOR, first, end - 1, &bm, NULL) < 0)
+        return -EIO;
+    bool present = bitmap_test(&bm, first);
+    uint64_t run_end = (uint64_t)bitmap_run_end(&bm, first, end) * VHD_SECTOR;
+    bitmap_free(&bm);
+    if (!present)
+        return -ENOENT;
+    *file_off = (uint64_t)e * VHD_SECTOR + s->bitmap_size + in_blk;
+    *run = (run_end < in_blk + n ? run_end : in_blk + n) - in_blk;
     return 0;
 }
 
@@ -775,6 +851,7 @@ const struct vd_format vd_format_vhd = {
     .write_zeroes = vhd_write_zeroes,
     .flush = vhd_flush,
     .block_status = vhd_block_status,
+    .file_extent = vhd_file_extent,
     .create = vhd_create,
     .create_options = vhd_create_options,
     .info = vhd_info,

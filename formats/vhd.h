@@ -24,6 +24,8 @@
 /* 16M entries = a 64 MiB BAT: far above any real disk, and it keeps memory
  * bounded against a crafted header. */
 #define VHD_MAX_BAT_ENTRIES (16u << 20)
+/* Blocks being allocated at once (one per writer thread). */
+#define VHD_MAX_PENDING 32
 /* CHS 65535/16/255: "the geometry cannot describe this size; use the
  * footer's current_size" (qemu's force_size and every reader agree). */
 #define VHD_MAX_CHS_SECTORS (65535ull * 16 * 255)
@@ -78,8 +80,13 @@ struct vhd_state {
     /* In-memory BAT (sector offsets, host order). Entries are read and
      * published with atomics so that readers need no lock. */
     uint32_t *bat;
-    /* Serialises block allocation, bitmap updates and footer moves. */
+    /* Serialises space reservation, footer moves and bitmap updates. A
+     * block being filled is listed in pending[]; other writers to it wait
+     * on alloc_done until its BAT entry is published. */
     pthread_mutex_t lock;
+    pthread_cond_t alloc_done;
+    uint64_t pending[VHD_MAX_PENDING];
+    int npending;
     /* Serialises writes that cover part of a sector (read-modify-write). */
     pthread_mutex_t rmw_lock;
     bool lock_ready;

@@ -1,8 +1,9 @@
 /* NTFS: the used clusters are those set in $Bitmap, united with the
  * clusters NTFS itself cannot do without whatever $Bitmap says ($Boot,
- * $MFT's own extents, $MFTMirr, $Bitmap's extents). $MFT clusters missing
- * from $Bitmap are counted as a warning: a damaged bitmap is "oddly common"
- * (ntfs-3g PR #40) and trusting it alone loses data. */
+ * $MFT's own extents, $MFTMirr, $Bitmap's extents) and with every cluster
+ * that an in-use MFT record's non-resident attribute references. Clusters
+ * in use but free in $Bitmap are counted as a warning: a damaged bitmap is
+ * "oddly common" (ntfs-3g PR #40) and trusting it alone loses data. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #define NTFS_ATTR_LIST 0x20u
 #define NTFS_ATTR_DATA 0x80u
 #define NTFS_FILE_BITMAP 6
+#define NTFS_FILE_BADCLUS 8
 #define NTFS_MAX_RUNS (1u << 20)
 
 struct ntfs_run {
@@ -69,7 +71,9 @@ static int decode_runs(const struct ntfs *fs, const uint8_t *p, const uint8_t *e
             memcpy(&delta, &d, sizeof(delta));
             p += off_bytes;
         }
-        if (n == 0 || n > fs->clusters || vcn + n > fs->clusters * 2)
+        /* Sparse runs may span more than the volume (a sparse file can be
+         * larger); 2^40 clusters keeps every VCN * cluster size in range. */
+        if (n == 0 || n > (1ull << 40) || vcn > (1ull << 40) || (off_bytes && n > fs->clusters))
             return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: run length out of range",
                                 (unsigned long long)rec_off);
         if (off_bytes) {
@@ -203,6 +207,82 @@ static int add_runs(const struct ntfs *fs, struct vd_fs_map *map,
 
 static int bit_set(const uint8_t *bm, uint64_t c) { return bm[c >> 3] >> (c & 7) & 1; }
 
+/* Adds RL's runs to MAP, counting the clusters $Bitmap calls free. */
+static int add_checked_runs(const struct ntfs *fs, struct vd_fs_map *map,
+                            const struct ntfs_runlist *rl, const uint8_t *bitmap,
+                            uint64_t *missing, struct vd_error **errp)
+{
+    for (size_t i = 0; i < rl->count; i++)
+        for (uint64_t c = rl->r[i].lcn; c < rl->r[i].lcn + rl->r[i].len; c++)
+            *missing += !bit_set(bitmap, c);
+    return add_runs(fs, map, rl, errp);
+}
+
+/* Every in-use record of $MFT: the clusters its non-resident attributes
+ * reference. A damaged record is skipped (its clusters are then only
+ * captured if $Bitmap has them); only read errors fail. */
+static int walk_mft(const struct ntfs *fs, struct vd_fs_map *map, const uint8_t *bitmap,
+                    uint64_t *missing, uint64_t *damaged, struct vd_error **errp)
+{
+    uint64_t total = fs->mft.data_size, rs = fs->record_size;
+    uint64_t limit = fs->clusters * fs->cluster_size;
+    size_t block = 1u << 20;        /* a multiple of any record size */
+    uint8_t *buf = malloc(block);
+    struct ntfs_runlist rl = { 0 };
+    int ret = 0;
+    if (!buf)
+        return vd_error_set(errp, -ENOMEM, "out of memory reading $MFT");
+    if (total > limit)
+        total = limit;
+    for (uint64_t off = 0; off < total && ret == 0; off += block) {
+        size_t len = total - off < block ? (size_t)(total - off) : block;
+        len -= len % rs;
+        if (len == 0 || (ret = read_runs(fs, &fs->mft, buf, len, off, errp)) < 0)
+            break;
+        for (size_t r = 0; r < len && ret == 0; r += rs) {
+            uint8_t *rec = buf + r;
+            if (memcmp(rec, "FILE", 4) != 0 || !(get_le16(rec + 0x16) & 1))
+                continue;   /* never used, or deleted */
+            if ((off + r) / rs == NTFS_FILE_BADCLUS)
+                continue;   /* its $Bad stream maps the clusters NOT to read */
+            struct vd_error *rerr = NULL;
+            if (fixup_record(fs, rec, off + r, &rerr) < 0) {
+                vd_error_free(rerr);
+                (*damaged)++;
+                continue;
+            }
+            uint32_t in_use = get_le32(rec + 0x18), aoff = get_le16(rec + 0x14);
+            if (in_use > rs)
+                in_use = (uint32_t)rs;
+            while (aoff + 16 <= in_use && ret == 0) {
+                const uint8_t *a = rec + aoff;
+                uint32_t type = get_le32(a), alen = get_le32(a + 4);
+                if (type == NTFS_ATTR_END)
+                    break;
+                if (alen < 16 || alen > in_use - aoff || (alen & 7)) {
+                    (*damaged)++;
+                    break;
+                }
+                uint32_t roff = alen >= 0x40 ? get_le16(a + 0x20) : 0;
+                if (a[8] && roff >= 0x40 && roff < alen) {
+                    rl.count = 0;
+                    if (decode_runs(fs, a + roff, a + alen, off + r, &rl, &rerr) < 0) {
+                        vd_error_free(rerr);
+                        rerr = NULL;
+                        (*damaged)++;
+                    } else {
+                        ret = add_checked_runs(fs, map, &rl, bitmap, missing, errp);
+                    }
+                }
+                aoff += alen;
+            }
+        }
+    }
+    free(rl.r);
+    free(buf);
+    return ret;
+}
+
 static int ntfs_map(const struct vd_fs_source *src, struct vd_fs_map *map,
                     struct vd_error **errp)
 {
@@ -305,15 +385,21 @@ static int ntfs_map(const struct vd_fs_source *src, struct vd_fs_map *map,
     if (ret < 0)
         goto out;
 
-    /* Check $Bitmap against $MFT's own extents; keep them whatever it says. */
-    uint64_t missing = 0;
-    for (size_t i = 0; i < fs.mft.count; i++)
-        for (uint64_t c = fs.mft.r[i].lcn; c < fs.mft.r[i].lcn + fs.mft.r[i].len; c++)
-            missing += !bit_set(bitmap, c);
-    if (missing)
+    /* Check $Bitmap against $MFT's own extents and against what every
+     * record references; keep those clusters whatever $Bitmap says. */
+    uint64_t missing = 0, mft_missing = 0, damaged = 0;
+    ret = add_checked_runs(&fs, map, &fs.mft, bitmap, &mft_missing, errp);
+    if (ret == 0)
+        ret = walk_mft(&fs, map, bitmap, &missing, &damaged, errp);
+    if (mft_missing)
         vd_fs_map_warn(map, "NTFS: %llu clusters of $MFT are free in $Bitmap; kept them",
+                       (unsigned long long)mft_missing);
+    else if (missing)
+        vd_fs_map_warn(map, "NTFS: %llu clusters in use by files are free in $Bitmap; kept them",
                        (unsigned long long)missing);
-    ret = add_runs(&fs, map, &fs.mft, errp);
+    if (damaged)
+        vd_fs_map_warn(map, "NTFS: %llu damaged MFT records or attributes skipped",
+                       (unsigned long long)damaged);
     if (ret == 0)
         ret = add_runs(&fs, map, &bmrl, errp);
     if (ret == 0)   /* $Boot: 8 KiB of boot code whatever the cluster size */

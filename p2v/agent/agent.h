@@ -34,6 +34,7 @@ struct agent_disk {
     int pt_status;              /* 0, or the -errno reading the table */
     struct vd_partition_table pt;
     struct agent_volume vol[VD_MAX_PARTITIONS];
+    struct agent_volume whole;  /* the disk as one volume, when it has no table */
     struct vd_fs_map plan;      /* disk-absolute byte ranges to read */
     size_t nbad, bad_cap;
     struct bad_range *bad;      /* unreadable sectors, sent as zeros */
@@ -49,6 +50,7 @@ struct capture_opts {
     const char *disks[P2V_MAX_DISKS];
     int ndisks;
     bool compress;
+    bool no_digest;             /* --digest none: chunk checksums only */
     double rate_mb;             /* 0: unlimited */
     bool progress;
     int retry_seconds;          /* give up reconnecting after this long */
@@ -68,6 +70,7 @@ uint64_t agent_plan_bytes(const struct agent_disk *d, uint64_t off, uint64_t len
 
 /* inventory.c: the XML manifest (docs/manifest.md). */
 int agent_manifest_build(struct agent_disk *disks, int ndisks, const char *name,
-                         bool final, uint8_t **xml, int *len, struct vd_error **errp);
+                         bool final, bool no_digest, uint8_t **xml, int *len,
+                         struct vd_error **errp);
 
 #endif

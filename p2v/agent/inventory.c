@@ -153,7 +153,8 @@ static void write_nics(xmlTextWriterPtr w)
     closedir(dir);
 }
 
-static void write_disk(xmlTextWriterPtr w, struct agent_disk *d, int index, bool final)
+static void write_disk(xmlTextWriterPtr w, struct agent_disk *d, int index, bool final,
+                       bool no_digest)
 {
     char buf[PATH_MAX];
     xmlTextWriterStartElement(w, XC("disk"));
@@ -173,6 +174,12 @@ static void write_disk(xmlTextWriterPtr w, struct agent_disk *d, int index, bool
     attr(w, "scheme", d->pt_status < 0 ? "unreadable" : vd_part_scheme_name(d->pt.scheme));
     if (d->pt_status == 0 && d->pt.scheme != VD_PART_NONE)
         xmlTextWriterWriteFormatAttribute(w, XC("mbr-signature"), "0x%08x", d->pt.mbr_signature);
+    if (d->pt.count == 0) {     /* no table: the whole disk as one volume */
+        attr(w, "filesystem", d->whole.fs[0] ? d->whole.fs : "unknown");
+        attr_u64(w, "used-bytes", d->whole.used_bytes);
+        clean(d->whole.note);
+        attr(w, "note", d->whole.note);
+    }
     for (int i = 0; i < d->pt.count; i++)
         if (d->pt.parts[i].bootable) {   /* the active partition the BIOS boots */
             xmlTextWriterWriteFormatAttribute(w, XC("boot-partition"), "%d", d->pt.parts[i].number);
@@ -210,7 +217,9 @@ static void write_disk(xmlTextWriterPtr w, struct agent_disk *d, int index, bool
     if (final) {
         char hex[65];
         p2v_hex(d->sha256, 32, hex);
-        attr(w, "sha256", hex);
+        if (!no_digest)
+            attr(w, "sha256", hex);
+        attr(w, "digest", no_digest ? "none" : "sha256");
         attr(w, "verified", d->verified ? "true" : "false");
     }
     xmlTextWriterEndElement(w);
@@ -233,7 +242,8 @@ static void write_disk(xmlTextWriterPtr w, struct agent_disk *d, int index, bool
 }
 
 int agent_manifest_build(struct agent_disk *disks, int ndisks, const char *name,
-                         bool final, uint8_t **xml, int *len, struct vd_error **errp)
+                         bool final, bool no_digest, uint8_t **xml, int *len,
+                         struct vd_error **errp)
 {
     xmlBufferPtr buf = xmlBufferCreate();
     xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
@@ -261,7 +271,7 @@ int agent_manifest_build(struct agent_disk *disks, int ndisks, const char *name,
     write_system(w);
     write_nics(w);
     for (int i = 0; i < ndisks; i++)
-        write_disk(w, &disks[i], i, final);
+        write_disk(w, &disks[i], i, final, no_digest);
     xmlTextWriterEndElement(w);
     int ret = xmlTextWriterEndDocument(w);
     xmlFreeTextWriter(w);

@@ -40,27 +40,39 @@ static int add_full(struct vd_fs_map *plan, uint64_t off, uint64_t len, uint64_t
 
 static int plan_disk(struct agent_disk *d, struct vd_error **errp)
 {
+    /* A filesystem starting at sector 0 is the whole disk (a floppy, a
+     * "superfloppy" USB stick, LILO on the raw device), even when its boot
+     * sector ends in 55 AA like an MBR. */
+    struct vd_fs_source src;
+    struct vd_fs_image_ctx ctx;
+    struct vd_fs_map m;
+    struct vd_error *ferr = NULL;
+    vd_fs_source_image(&src, &ctx, d->img, 0, d->size);
+    int ret = vd_fs_map_volume(&src, &m, &ferr);
+    vd_error_free(ferr);
+    if (ret == 0) {
+        d->pt.scheme = VD_PART_NONE;
+        snprintf(d->whole.fs, sizeof(d->whole.fs), "%s", m.fs_name);
+        d->whole.used_bytes = m.used_bytes;
+        if (m.n_warnings)
+            snprintf(d->whole.note, sizeof(d->whole.note), "%.199s", m.warning);
+        for (size_t i = 0; i < m.count && ret == 0; i++)
+            ret = add_full(&d->plan, m.ext[i].offset, m.ext[i].length, d->size, errp);
+        vd_fs_map_free(&m);
+        vd_fs_map_finish(&d->plan);
+        return ret;
+    }
+    vd_fs_map_free(&m);
     struct vd_error *perr = NULL;
     d->pt_status = vd_partition_table_read(d->img, &d->pt, &perr);
     vd_error_free(perr);
-    if (d->pt_status < 0 || d->pt.scheme == VD_PART_NONE) {
-        /* No table we trust: the disk may be one volume, else all of it. */
+    if (d->pt_status < 0 || d->pt.scheme == VD_PART_NONE || d->pt.count == 0) {
+        /* No table we trust and no filesystem: read it all. */
         d->pt.count = 0;
-        struct vd_fs_source src;
-        struct vd_fs_image_ctx ctx;
-        struct vd_fs_map m;
-        vd_fs_source_image(&src, &ctx, d->img, 0, d->size);
-        struct vd_error *ferr = NULL;
-        if (vd_fs_map_volume(&src, &m, &ferr) == 0) {
-            for (size_t i = 0; i < m.count; i++)
-                add_full(&d->plan, m.ext[i].offset, m.ext[i].length, d->size, NULL);
-        } else {
-            add_full(&d->plan, 0, d->size, d->size, NULL);
-        }
-        vd_error_free(ferr);
-        vd_fs_map_free(&m);
+        d->whole.used_bytes = d->size;
+        ret = add_full(&d->plan, 0, d->size, d->size, errp);
         vd_fs_map_finish(&d->plan);
-        return 0;
+        return ret;
     }
     /* Volumes we map, sorted by start; the rest of the disk is read in full. */
     uint64_t covered_end = 0;
@@ -77,10 +89,7 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
     for (int k = 0; k < n; k++) {
         const struct vd_partition *p = &d->pt.parts[order[k]];
         struct agent_volume *v = &d->vol[order[k]];
-        struct vd_fs_source src;
-        struct vd_fs_image_ctx ctx;
-        struct vd_fs_map m;
-        struct vd_error *ferr = NULL;
+        ferr = NULL;
         if (p->start < covered_end) {
             snprintf(v->note, sizeof(v->note), "overlaps another partition: read in full");
             v->used_bytes = p->length;
@@ -95,7 +104,7 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
             return -ENOMEM;
         covered_end = p->start + p->length;
         vd_fs_source_image(&src, &ctx, d->img, p->start, p->length);
-        int ret = vd_fs_map_volume(&src, &m, &ferr);
+        ret = vd_fs_map_volume(&src, &m, &ferr);
         if (ret == 0) {
             snprintf(v->fs, sizeof(v->fs), "%s", m.fs_name);
             v->used_bytes = m.used_bytes;

@@ -232,6 +232,10 @@ int p2v_tls_server_ctx(const char *cert, const char *key, SSL_CTX **ctxp,
         SSL_CTX_free(ctx);
         return tls_error(errp, "TLS setup");
     }
+    /* No session tickets: a ticket arriving after the handshake would make
+     * the agent's "anything to read?" poll block on a record that carries
+     * no message. */
+    SSL_CTX_set_num_tickets(ctx, 0);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         SSL_CTX_free(ctx);
         return tls_error(errp, cert);

@@ -41,7 +41,10 @@ enum p2v_msg_type {
     P2V_MSG_TYPE_MAX,
 };
 
-enum { P2V_CAP_ZSTD = 1u << 0 };
+enum {
+    P2V_CAP_ZSTD = 1u << 0,         /* chunks may be zstd-compressed */
+    P2V_CAP_NO_DIGEST = 1u << 1,    /* SESSION only: no whole-disk SHA-256 */
+};
 
 enum p2v_chunk_encoding {
     P2V_ENC_RAW = 0,

@@ -231,8 +231,9 @@ static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
     cc->sess_log = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 
     int ret = srv_state_load(s, &err);
+    bool no_digest = m->u.session.caps & P2V_CAP_NO_DIGEST;
     bool same = ret == 0 && !memcmp(s->id, m->u.session.id, sizeof(s->id)) &&
-                s->ndisks == m->u.session.ndisks;
+                s->ndisks == m->u.session.ndisks && s->no_digest == no_digest;
     for (int i = 0; same && i < s->ndisks; i++)
         same = s->disks[i].size == m->u.session.disks[i].size;
     if (ret == -EUCLEAN) {
@@ -262,6 +263,7 @@ static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
     char id[33];
     memset(s->disks, 0, sizeof(s->disks));
     s->complete = false;
+    s->no_digest = no_digest;
     s->ndisks = m->u.session.ndisks;
     snprintf(s->format, sizeof(s->format), "%s", srv->format);
     if (p2v_random(s->id, sizeof(s->id), &err) < 0) {
@@ -349,7 +351,8 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
     ret = start_session(cc, m);
     if (ret < 0)
         return ret;
-    slog(cc, "agent authenticated, compression %s", zstd ? "zstd" : "none");
+    slog(cc, "agent authenticated, compression %s, digest %s", zstd ? "zstd" : "none",
+         cc->sess->no_digest ? "none" : "sha256");
     ok = (struct p2v_msg){ .type = P2V_MSG_SESSION_OK };
     memcpy(ok.u.session_ok.id, cc->sess->id, sizeof(ok.u.session_ok.id));
     ok.u.session_ok.ndisks = (uint8_t)cc->sess->ndisks;
@@ -437,7 +440,8 @@ static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
             vd_error_free(err);
             return refuse(cc, P2V_ERR_IO, "the server cannot write disk %u", ch->disk);
         }
-        p2v_digest_chunk(&d->dig, ch->offset, data, ch->raw_len);
+        if (!s->no_digest)
+            p2v_digest_chunk(&d->dig, ch->offset, data, ch->raw_len);
     }
     d->received = ch->offset + ch->raw_len;
     cc->chunks++;
@@ -476,7 +480,11 @@ static int on_disk_end(struct conn_ctx *cc, const struct p2v_msg *m)
         memcpy(ours, d->final, 32);
     } else {
         d->received = d->size;
-        p2v_digest_final(&d->dig, ours);
+        /* Without a digest, every chunk's checksum held: that is all. */
+        if (s->no_digest)
+            memset(ours, 0, sizeof(ours));
+        else
+            p2v_digest_final(&d->dig, ours);
         ok = !memcmp(ours, m->u.disk_end.sha256, 32);
         if (ok) {
             d->verified = true;
@@ -506,7 +514,8 @@ static int on_disk_end(struct conn_ctx *cc, const struct p2v_msg *m)
             return refuse(cc, P2V_ERR_IO, "the server cannot sync disk %u", di);
         }
         slog(cc, "disk %u complete: %llu bytes, %u bad sectors, SHA-256 %s", di,
-             (unsigned long long)d->size, m->u.disk_end.bad_sectors, o_hex);
+             (unsigned long long)d->size, m->u.disk_end.bad_sectors,
+             s->no_digest ? "not computed (--digest none: chunk checksums only)" : o_hex);
     }
     struct p2v_msg done = { .type = P2V_MSG_DISK_DONE };
     done.u.disk_done.disk = di;

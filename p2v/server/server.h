@@ -30,6 +30,7 @@ struct srv_session {
     uint8_t id[P2V_SESSION_ID_SIZE];
     char format[16];
     bool complete;
+    bool no_digest;         /* the agent asked for chunk checksums only */
     int ndisks;
     struct srv_disk disks[P2V_MAX_DISKS];
 };

@@ -59,8 +59,8 @@ int srv_state_save(const struct srv_session *s, struct vd_error **errp)
     size_t n = 0;
     p2v_hex(s->id, sizeof(s->id), id);
     n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-                          "p2v-state 1\nsession %s\nformat %s\ncomplete %d\ndisks %d\n",
-                          id, s->format, s->complete, s->ndisks);
+                          "p2v-state 1\nsession %s\nformat %s\ncomplete %d\ndigest %s\ndisks %d\n",
+                          id, s->format, s->complete, s->no_digest ? "none" : "sha256", s->ndisks);
     for (int i = 0; i < s->ndisks; i++) {
         const struct srv_disk *d = &s->disks[i];
         char dig[P2V_DIGEST_STATE_HEX + 1], fin[65];
@@ -84,10 +84,11 @@ int srv_state_load(struct srv_session *s, struct vd_error **errp)
     FILE *f = fopen(path, "re");
     if (!f)
         return errno == ENOENT ? -ENOENT : vd_error_set_errno(errp, -errno, "%s", path);
-    char id[40], fmt[16], dig[P2V_DIGEST_STATE_HEX + 8], fin[70];
+    char id[40], fmt[16], dig[P2V_DIGEST_STATE_HEX + 8], fin[70], mode[16];
     int v, complete, ndisks, ret = 0;
-    if (fscanf(f, "p2v-state %d\nsession %39s\nformat %15s\ncomplete %d\ndisks %d\n",
-               &v, id, fmt, &complete, &ndisks) != 5 || v != 1 ||
+    if (fscanf(f, "p2v-state %d\nsession %39s\nformat %15s\ncomplete %d\ndigest %15s\ndisks %d\n",
+               &v, id, fmt, &complete, mode, &ndisks) != 6 || v != 1 ||
+        (strcmp(mode, "sha256") && strcmp(mode, "none")) ||
         !p2v_unhex(id, s->id, sizeof(s->id)) || ndisks < 1 || ndisks > P2V_MAX_DISKS ||
         (strcmp(fmt, "vhd") && strcmp(fmt, "raw"))) {
         ret = vd_error_set(errp, -EUCLEAN, "%s: damaged journal header", path);
@@ -95,6 +96,7 @@ int srv_state_load(struct srv_session *s, struct vd_error **errp)
     }
     snprintf(s->format, sizeof(s->format), "%s", fmt);
     s->complete = complete != 0;
+    s->no_digest = !strcmp(mode, "none");
     s->ndisks = ndisks;
     for (int i = 0; i < ndisks; i++) {
         struct srv_disk *d = &s->disks[i];

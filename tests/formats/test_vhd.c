@@ -286,6 +286,35 @@ static void test_bad_footer_checksum(void **state)
     assert_true(vd_image_check(path, NULL, NULL, NULL, &err) > 0);
 }
 
+/* write_zeroes deallocates nothing: zeros read back, blocks stay, and a
+ * differencing child still shadows its parent with zeros. */
+static void test_write_zeroes(void **state)
+{
+    struct vd_error *err = NULL;
+    uint8_t buf[8192];
+    for (int diff = 0; diff < 2; diff++) {
+        assert_int_equal(vd_image_create(parent_path, "vhd", 4 << 20, "size=exact", NULL, &err), 0);
+        struct vd_image *p = open_rw(parent_path);
+        memset(buf, 0xab, sizeof(buf));
+        assert_int_equal(vd_image_pwrite(p, buf, sizeof(buf), 8192, &err), 0);
+        vd_image_close(p, NULL);
+        const char *target = parent_path;
+        if (diff) {
+            assert_int_equal(vd_image_create(path, "vhd", 0, NULL, parent_path, &err), 0);
+            target = path;
+        }
+        struct vd_image *img = open_rw(target);
+        assert_int_equal(vd_image_write_zeroes(img, 4096, 8192 + 1024, &err), 0);
+        assert_int_equal(vd_image_pread(img, buf, sizeof(buf), 8192, &err), 0);
+        for (size_t i = 0; i < sizeof(buf); i++)
+            assert_int_equal(buf[i], i >= 1024 && i < 5120 ? 0 : 0xab);
+        vd_image_close(img, NULL);
+        assert_int_equal(vd_image_check(target, NULL, NULL, NULL, &err), 0);
+        unlink(path);
+        unlink(parent_path);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +328,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_fixed_and_511, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_footer_checksum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

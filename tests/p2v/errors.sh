@@ -2,6 +2,7 @@
 # a name with path separators, an offset outside the disk (all refused with
 # a logged reason, the server staying up); a corrupted chunk detected and
 # sent again; usage errors with one line and exit 2.
+P2V_TEST_FORMAT=raw   # the other tests write VHD
 source "$SRC/tests/p2v/lib.sh"
 need mkntfs ntfscp ntfsls ntfstruncate mkfs.fat mcopy mdel mkfs.ext4 debugfs sfdisk python3
 [ "$FMT" = raw ] || need qemu-img
@@ -41,6 +42,14 @@ to_raw "$WORK/out/corrupt/disk0.$FMT" "$WORK/corrupt.raw"
 to_raw "$WORK/out/clean/disk0.$FMT" "$WORK/clean.raw"
 cmp "$WORK/clean.raw" "$WORK/corrupt.raw" || fail "image with a re-sent chunk differs"
 
+# --digest none: chunk checksums only, same image, said so in the manifest.
+capture --name nodigest --disk "$WORK/src.img" --state "$WORK/nd.session" --digest none
+to_raw "$WORK/out/nodigest/disk0.$FMT" "$WORK/nodigest.raw"
+cmp "$WORK/clean.raw" "$WORK/nodigest.raw" || fail "--digest none image differs"
+grep -q 'digest="none" verified="true"' "$WORK/out/nodigest/manifest.xml" || fail "--digest none not in the manifest"
+grep -q 'SHA-256 not computed' "$WORK/out/nodigest/log" || fail "--digest none not logged"
+grep -q '^digest none$' "$WORK/out/nodigest/state" || fail "--digest none not journaled"
+
 # A complete capture is never overwritten without --force.
 expect_fail 1 "holds a complete capture" \
     "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name clean \
@@ -51,6 +60,7 @@ stop_server
 expect_fail 2 "required" "$P2V" capture --server 127.0.0.1:1
 expect_fail 2 "--compress takes zstd or none" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --compress lz9
 expect_fail 2 "--name must be" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --name a/b
+expect_fail 2 "--digest takes sha256 or none" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --digest md5
 expect_fail 2 "--tls needs" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --tls
 expect_fail 2 "unknown option" "$P2V" serve --bogus
 expect_fail 2 "-O takes vhd or raw" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file "$WORK/token" -O qcow9

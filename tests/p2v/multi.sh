@@ -4,7 +4,7 @@
 # TLS 1.3 with a pinned certificate.
 source "$SRC/tests/p2v/lib.sh"
 need mkntfs ntfscp ntfsls ntfstruncate mkfs.fat mcopy mdel mkfs.ext4 debugfs sfdisk python3 \
-     openssl xmllint partclone.fat32 partclone.extfs partclone.fat ntfsclone
+     openssl xmllint partclone.fat32 partclone.extfs ntfsclone dumpe2fs
 [ "$FMT" = raw ] || need qemu-img
 
 make_disk "$WORK/src.img" aged
@@ -37,12 +37,25 @@ done
 to_raw "$WORK/out/two/disk1.$FMT" "$WORK/floppy.raw"
 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$WORK/floppy.raw" ::/LOG.TXT "$WORK/log.out"
 cmp "$WORK/files/log.txt" "$WORK/log.out" || fail "floppy: file differs"
-cp "$WORK/floppy.img" "$WORK/floppy.ref"
-partclone.fat -q -b -O "$WORK/floppy.ref" -s "$WORK/floppy.img" -L "$WORK/pc.log" >/dev/null 2>&1
+fat_oracle "$WORK/floppy.img" "$WORK/floppy.ref"
 cmp "$WORK/floppy.ref" "$WORK/floppy.raw" || fail "floppy: used blocks differ"
 grep -q 'index="1" source="[^"]*floppy.img"' "$WORK/out/two/manifest.xml" || fail "disk 1 not in the manifest"
+grep -q 'scheme="none" filesystem="fat12"' "$WORK/out/two/manifest.xml" || fail "floppy not recognised as FAT12"
 xmllint --noout --schema "$SRC/docs/manifest.xsd" "$WORK/out/two/manifest.xml" 2>/dev/null ||
     fail "manifest of two does not validate"
+
+# A block device (a read-only loop device over the source) is captured the
+# same way as the file, and described as a device.
+if loopdev=$(losetup -r -f --show "$WORK/src.img" 2>/dev/null); then
+    trap 'losetup -d "$loopdev" 2>/dev/null || true; cleanup_servers' EXIT
+    capture --name dev --disk "$loopdev" --state "$WORK/dev.session"
+    losetup -d "$loopdev"
+    to_raw "$WORK/out/dev/disk0.$FMT" "$WORK/dev.raw"
+    cmp "$WORK/expect.raw" "$WORK/dev.raw" || fail "capture of $loopdev differs"
+    grep -q 'kind="device"' "$WORK/out/dev/manifest.xml" || fail "$loopdev not described as a device"
+else
+    echo "no loop device here: block device capture not exercised" >&2
+fi
 
 # 2. Unreadable sectors: retried, listed, sent as zeros; the capture goes on.
 P2V_TEST_BAD_SECTORS=100-103,2049,69700 capture --name bad --disk "$WORK/src.img" --state "$WORK/bad.session"

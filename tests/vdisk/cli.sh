@@ -58,6 +58,10 @@ printf 'y' | dd of=e.raw bs=1 seek=700 conv=notrunc status=none
 rc=0; $V compare e.vhd e.raw >out.txt || rc=$?
 [ $rc = 1 ] && grep -q 'Content mismatch at offset 700!' out.txt || { cat out.txt; fail "compare diff"; }
 
+# -p draws progress only on a terminal: scripts see nothing.
+$V convert -p -O raw e.vhd p.raw 2>err.txt && [ ! -s err.txt ] || fail "progress outside a terminal"
+$V create -f vhd big.vhd 10G && $V info big.vhd | grep -q '(10737893376 bytes)' || fail "10G"
+
 # convert refuses to write over its own input.
 expect_fail 1 "refusing to write 'e.vhd'" $V convert -O vhd e.vhd e.vhd
 ln -s e.vhd link.vhd

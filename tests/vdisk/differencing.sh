@@ -52,6 +52,32 @@ $V compare moved/kids/c1.vhd c1.raw >/dev/null || fail "moved pair"
 expect_fail 1 "parent 'p.vhd' not found" $V convert -O raw kids/c1.vhd x.raw
 mv base/deep/p.away base/deep/p.vhd
 
+# A Virtual PC 2004-era child with only a single-byte Wi2r locator.
+$V create -f vhd -b kids/c1.vhd old.vhd
+$PY - <<'PY'
+import struct
+d = bytearray(open("old.vhd", "rb").read())
+h = 512
+for i in range(8):
+    loc = h + 576 + 24 * i
+    code = bytes(d[loc:loc + 4])
+    if code == b"W2ku":
+        d[loc:loc + 24] = bytes(24)          # drop the absolute locator
+    elif code == b"W2ru":
+        off = struct.unpack(">Q", d[loc + 16:loc + 24])[0]
+        path = b".\\kids\\c1.vhd"
+        d[off:off + 512] = path.ljust(512, b"\0")
+        d[loc:loc + 4] = b"Wi2r"
+        struct.pack_into(">I", d, loc + 8, len(path))
+d[h + 64:h + 576] = bytes(512)               # and the parent name
+struct.pack_into(">I", d, h + 36, 0)
+struct.pack_into(">I", d, h + 36, ~sum(d[h:h + 1024]) & 0xffffffff)
+open("old.vhd", "wb").write(d)
+PY
+$V info old.vhd | grep -q 'Wi2r \./kids/c1.vhd' || { $V info old.vhd; fail "Wi2r locator"; }
+$V compare old.vhd c1.raw >/dev/null || fail "child found through Wi2r"
+$V check old.vhd >/dev/null || fail "check of the Wi2r child"
+
 # qemu-img silently ignores the parent (reads zeros); vdisk does not.
 if command -v qemu-img >/dev/null; then
     qemu-img convert -f vpc -O raw kids/c1.vhd q.raw

@@ -99,6 +99,12 @@ both_fail "backing chain loops back to '\./p.vhd'" c.vhd
 expect_fail 1 "loops" $V convert -O raw p.vhd out.raw
 expect_fail 1 "loops" $V info p.vhd
 
+# A parent locator naming a FIFO must not hang the open.
+rm -f p.vhd c.vhd; $V create -f vhd -o size=exact p.vhd 4M; $V create -f vhd -b p.vhd c.vhd
+rm p.vhd; mkfifo p.vhd
+expect_fail 1 "not a regular file or block device" timeout 10 $V info c.vhd
+rm p.vhd
+
 # Creating: absurd sizes are refused before anything is written.
 expect_fail 1 "more than the VHD maximum of 2040 GiB" $V create -f vhd big.vhd 2041G
 expect_fail 1 "more than the VHD maximum of 2040 GiB" $V create -f vhd -o subformat=fixed big.vhd 3T

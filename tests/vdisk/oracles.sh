@@ -51,4 +51,30 @@ for opts in subformat=dynamic subformat=fixed subformat=dynamic,force_size=on \
 done
 qemu-img create -f vpc -o subformat=dynamic qc.vhd 100M >/dev/null
 $V check qc.vhd >/dev/null && $V map qc.vhd | grep -q unallocated || fail "qemu-img create"
+
+# Creators whose CHS geometry is smaller than current_size (Disk2vhd's
+# "d2v\0", Azure's "wa\0\0"): vdisk reads the whole disk and warns; qemu
+# uses the CHS size for these creators and loses the end of the disk.
+for creator in 'd2v\x00' 'wa\x00\x00' 'win ' 'vpc '; do
+    rm -f cr.vhd; $V create -f vhd -o size=exact cr.vhd 10M
+    "$BUILD/tests/vd-write" cr.vhd $((10485760 - 4096)) 4096 9
+    $PY - "$creator" <<'PY'
+import struct, sys
+creator = sys.argv[1].encode().decode("unicode_escape").encode("latin-1")
+d = bytearray(open("cr.vhd", "rb").read())
+for at in (0, len(d) - 512):
+    d[at + 28:at + 32] = creator
+    struct.pack_into(">HBB", d, at + 56, 301, 4, 17)      # the spec's CHS: 10,479,616 bytes
+    struct.pack_into(">I", d, at + 64, 0)
+    struct.pack_into(">I", d, at + 64, ~sum(d[at:at + 512]) & 0xffffffff)
+open("cr.vhd", "wb").write(d)
+PY
+    $V info cr.vhd >info.txt
+    grep -q 'virtual size: .*(10485760 bytes)' info.txt || { cat info.txt; fail "creator $creator: size"; }
+    grep -q 'warning: CHS geometry 301/4/17 describes 10479616 bytes' info.txt || fail "creator $creator: no CHS warning"
+    $V convert -O raw cr.vhd cr.raw
+    [ "$(stat -c %s cr.raw)" = 10485760 ] && [ "$(tail -c 4096 cr.raw | tr -d '\0' | wc -c)" -gt 0 ] ||
+        fail "creator $creator: the end of the disk was lost"
+    rm -f cr.raw
+done
 echo OK

@@ -45,6 +45,18 @@ for size in 10514432 10486272 5368709632; do
     rm -f src.raw d.vhd
 done
 
+# Memory stays bounded whatever the size: a sparse 2000 GiB disk (above the
+# largest CHS geometry) to a dynamic VHD and back, each under 256 MiB peak.
+truncate -s 2000G huge.raw
+printf 'start' | dd of=huge.raw conv=notrunc status=none
+printf 'end' | dd of=huge.raw bs=1 seek=$(( (2000 << 30) - 3 )) conv=notrunc status=none
+/usr/bin/time -f %M -o rss1 $V convert -O vhd huge.raw huge.vhd
+/usr/bin/time -f %M -o rss2 $V convert -O raw huge.vhd huge.back
+for f in rss1 rss2; do [ "$(cat $f)" -lt 262144 ] || fail "peak memory $(cat $f) KiB"; done
+[ "$(stat -c %s huge.back)" = $((2000 << 30)) ] || fail "2000 GiB size not kept"
+$V compare huge.raw huge.back >/dev/null || fail "2000 GiB round trip"
+rm -f huge.raw huge.vhd huge.back
+
 # Azure: fixed, a whole number of MiB, file = N MiB + 512.
 make_source az.raw 10486272
 $V convert -O vhd -o azure=on az.raw az.vhd

@@ -1,0 +1,70 @@
+# The vmm command line: --help, usage errors (one line, exit 2), a missing
+# BIOS file, triple fault reporting, instruction limit and the debug ports.
+. "$SRC/tests/lib.sh"
+need nasm
+"$BIN/vmm" --help | grep -q -- '--bios FILE'
+expect_fail 2 'bios FILE is required' "$BIN/vmm"
+expect_fail 2 "unknown option '--frobnicate'" "$BIN/vmm" --frobnicate
+expect_fail 2 "--cpu wants 486, pentium or p6" "$BIN/vmm" --bios x --cpu 8086
+expect_fail 2 "-m wants a RAM size" "$BIN/vmm" --bios x -m 0
+expect_fail 2 "needs an argument" "$BIN/vmm" --bios
+expect_fail 1 'cannot open BIOS image nonexistent.bin' "$BIN/vmm" --bios nonexistent.bin
+
+# Triple fault: real mode, IDT limit 0, then INT 3 -> #GP -> #DF -> shutdown.
+cat >tf.asm <<'ASM'
+        bits 16
+        org 0
+start:  lidt [cs:idtr]
+        mov al, 0x42
+        out 0x80, al
+        int3
+idtr:   dw 0
+        dd 0
+        times 0xFFF0-($-$$) db 0
+        jmp 0xF000:start
+        times 0x10000-($-$$) db 0
+ASM
+nasm -f bin -o tf.bin tf.asm
+expect_fail 1 '^vmm: triple fault \(shutdown\) at F000:0000000[0-9A-F]; last POST code 0x42$' \
+    "$BIN/vmm" --bios tf.bin
+
+# An endless loop stops at the instruction limit; debugcon/serial output.
+cat >loop.asm <<'ASM'
+        bits 16
+        org 0
+start:  mov al, 'D'
+        out 0xE9, al
+        mov dx, 0x402
+        in al, dx
+        out dx, al
+        mov dx, 0x3FD
+        in al, dx
+        and al, 0x60
+        mov dx, 0x3F8
+        mov al, 'S'
+        out dx, al
+.l:     jmp .l
+        times 0xFFF0-($-$$) db 0
+        jmp 0xF000:start
+        times 0x10000-($-$$) db 0
+ASM
+nasm -f bin -o loop.bin loop.asm
+rc=0
+"$BIN/vmm" --bios loop.bin --max-instructions 100000 --debugcon dc.txt --serial ser.txt \
+    2>err.txt || rc=$?
+[ "$rc" -eq 1 ] || fail "instruction limit: exit $rc"
+grep -q 'instruction limit reached' err.txt || fail "no instruction-limit message"
+[ "$(cat dc.txt)" = "D$(printf '\xe9')" ] || fail "debugcon output wrong: $(od -c dc.txt)"
+[ "$(cat ser.txt)" = "S" ] || fail "serial output wrong"
+rc=0
+"$BIN/vmm" --bios loop.bin --timeout 0.3 --debugcon /dev/null 2>err.txt || rc=$?
+[ "$rc" -eq 1 ] && grep -q timeout err.txt || fail "timeout: exit $rc"
+
+# One REP instruction running for seconds does not hold off the timeout.
+nasm -f bin -I"$SRC/tests/vmm/guests/" -o longrep.bin "$SRC/tests/vmm/guests/longrep.asm"
+start=$(date +%s%N)
+rc=0
+"$BIN/vmm" --bios longrep.bin --timeout 0.5 --debugcon /dev/null 2>err.txt || rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$rc" -eq 1 ] && grep -q timeout err.txt || fail "long REP: exit $rc: $(cat err.txt)"
+[ "$ms" -lt 10000 ] || fail "long REP: the 0.5 s timeout took $ms ms (the REP alone runs for minutes)"

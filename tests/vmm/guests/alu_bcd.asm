@@ -1,0 +1,3 @@
+; ALU group bcd: see alu.inc and tests/vmm/gen_alu.c
+%include "alu_bcd.inc"
+%include "alu.inc"

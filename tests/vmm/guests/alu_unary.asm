@@ -1,0 +1,3 @@
+; ALU group unary: see alu.inc and tests/vmm/gen_alu.c
+%include "alu_unary.inc"
+%include "alu.inc"

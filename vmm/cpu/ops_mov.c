@@ -1,0 +1,338 @@
+/* Data movement: MOV in all forms, LEA, XCHG, MOVZX/MOVSX, CMOVcc, SETcc,
+ * BSWAP, the stack (PUSH/POP, PUSHA/POPA, ENTER/LEAVE), segment register
+ * loads, far pointers, XLAT and the flag-register instructions. */
+#include "vmm/cpu/flags.h"
+#include "vmm/cpu/ops.h"
+
+/* MOV */
+HANDLER(mov_EbGb) { set_rm(cpu, i, *reg8p(cpu, i->reg), 1); return i + 1; }
+HANDLER(mov_GbEb) { *reg8p(cpu, i->reg) = (uint8_t)get_rm(cpu, i, 1); return i + 1; }
+HANDLER(mov_EwGw) { set_rm(cpu, i, cpu->r[i->reg].w, 2); return i + 1; }
+HANDLER(mov_GwEw) { cpu->r[i->reg].w = (uint16_t)get_rm(cpu, i, 2); return i + 1; }
+HANDLER(mov_EdGd)
+{
+    if (i->flags & IF_MEM)
+        wr32(cpu, i->seg, insn_ea(cpu, i), cpu->r[i->reg].d);
+    else
+        cpu->r[i->rm].d = cpu->r[i->reg].d;
+    return i + 1;
+}
+HANDLER(mov_GdEd)
+{
+    if (i->flags & IF_MEM)
+        cpu->r[i->reg].d = rd32(cpu, i->seg, insn_ea(cpu, i));
+    else
+        cpu->r[i->reg].d = cpu->r[i->rm].d;
+    return i + 1;
+}
+HANDLER(mov_EbIb) { set_rm(cpu, i, i->imm, 1); return i + 1; }
+HANDLER(mov_EvIv) { set_rm(cpu, i, i->imm, osize(i)); return i + 1; }
+HANDLER(mov_r8Ib) { *reg8p(cpu, i->reg) = (uint8_t)i->imm; return i + 1; }
+HANDLER(mov_r32Id) { cpu->r[i->reg].d = i->imm; return i + 1; }
+HANDLER(mov_r16Iw) { cpu->r[i->reg].w = (uint16_t)i->imm; return i + 1; }
+
+/* MOV AL/eAX <-> moffs: the offset is in disp (base/index are R_ZERO). */
+HANDLER(mov_ALOb) { cpu->r[R_EAX].b[0] = rd8(cpu, i->seg, insn_ea(cpu, i)); return i + 1; }
+HANDLER(mov_eAXOv) { setreg(cpu, R_EAX, rd(cpu, i->seg, insn_ea(cpu, i), osize(i)), osize(i)); return i + 1; }
+HANDLER(mov_ObAL) { wr8(cpu, i->seg, insn_ea(cpu, i), cpu->r[R_EAX].b[0]); return i + 1; }
+HANDLER(mov_OveAX) { wr(cpu, i->seg, insn_ea(cpu, i), cpu->r[R_EAX].d, osize(i)); return i + 1; }
+
+HANDLER(lea)
+{
+    uint32_t ea = cpu->r[i->base].d + (cpu->r[i->index].d << i->scale) + i->disp;
+    if (i->flags & IF_A16)
+        ea &= 0xFFFF;
+    setreg(cpu, i->reg, ea, osize(i));
+    return i + 1;
+}
+
+static inline void xchg_rm(struct cpu *cpu, const struct insn *i, unsigned size)
+{
+    uint32_t r = getreg(cpu, i->reg, size);
+    uint32_t lin, m = rmw_load(cpu, i, size, &lin);
+    rmw_store(cpu, i, lin, r, size);
+    setreg(cpu, i->reg, m, size);
+}
+
+HANDLER(xchg_EbGb) { xchg_rm(cpu, i, 1); return i + 1; }
+HANDLER(xchg_EvGv) { xchg_rm(cpu, i, osize(i)); return i + 1; }
+HANDLER(xchg_eAX)
+{
+    unsigned sz = osize(i);
+    uint32_t a = getreg(cpu, R_EAX, sz);
+    setreg(cpu, R_EAX, getreg(cpu, i->reg, sz), sz);
+    setreg(cpu, i->reg, a, sz);
+    return i + 1;
+}
+HANDLER(nop) { return i + 1; }
+
+HANDLER(movzx_b) { setreg(cpu, i->reg, get_rm(cpu, i, 1), osize(i)); return i + 1; }
+HANDLER(movzx_w) { setreg(cpu, i->reg, get_rm(cpu, i, 2), osize(i)); return i + 1; }
+HANDLER(movsx_b) { setreg(cpu, i->reg, (uint32_t)(int8_t)get_rm(cpu, i, 1), osize(i)); return i + 1; }
+HANDLER(movsx_w) { setreg(cpu, i->reg, (uint32_t)(int16_t)get_rm(cpu, i, 2), osize(i)); return i + 1; }
+
+/* CMOVcc reads its source even when the condition is false (so a bad
+ * address faults either way); a false 32-bit CMOV leaves the register. */
+HANDLER(cmov)
+{
+    unsigned sz = osize(i);
+    uint32_t v = get_rm(cpu, i, sz);
+    if (cond(cpu, i->op & 0xF))
+        setreg(cpu, i->reg, v, sz);
+    return i + 1;
+}
+
+HANDLER(setcc) { set_rm(cpu, i, cond(cpu, i->op & 0xF), 1); return i + 1; }
+
+HANDLER(bswap)
+{
+    if (i->flags & IF_O16)
+        cpu->r[i->reg].w = 0;   /* undefined; P6 clears the low word */
+    else
+        cpu->r[i->reg].d = __builtin_bswap32(cpu->r[i->reg].d);
+    return i + 1;
+}
+
+/* Stack */
+HANDLER(push_r32) { push(cpu, cpu->r[i->reg].d, 4); return i + 1; }
+HANDLER(push_r16) { push(cpu, cpu->r[i->reg].w, 2); return i + 1; }
+HANDLER(pop_r32) { uint32_t v = pop(cpu, 4); cpu->r[i->reg].d = v; return i + 1; }
+HANDLER(pop_r16) { uint32_t v = pop(cpu, 2); cpu->r[i->reg].w = (uint16_t)v; return i + 1; }
+HANDLER(push_Iv) { push(cpu, i->imm, osize(i)); return i + 1; }
+HANDLER(push_Ev) { unsigned sz = osize(i); push(cpu, get_rm(cpu, i, sz), sz); return i + 1; }
+
+/* POP Ev: ESP is incremented before the destination address is computed. */
+HANDLER(pop_Ev)
+{
+    unsigned sz = osize(i);
+    uint32_t sp = cpu->r[R_ESP].d;
+    uint32_t v = pop(cpu, sz);
+    if (i->flags & IF_MEM) {
+        uint32_t ea = insn_ea(cpu, i);
+        uint32_t nsp = cpu->r[R_ESP].d;
+        cpu->r[R_ESP].d = sp;       /* restartable if the store faults */
+        wr(cpu, i->seg, ea, v, sz);
+        cpu->r[R_ESP].d = nsp;
+    } else {
+        setreg(cpu, i->rm, v, sz);
+    }
+    return i + 1;
+}
+
+HANDLER(push_seg) { push(cpu, cpu->seg[i->reg].sel, osize(i)); return i + 1; }
+
+/* A 32-bit push of a segment register writes only 16 bits on P6; the
+ * stack pointer still moves by 4. */
+HANDLER(push_seg32)
+{
+    uint32_t sp = (cpu->r[R_ESP].d - 4) & sp_mask(cpu);
+    wr16(cpu, SEG_SS, sp, cpu->seg[i->reg].sel);
+    set_sp(cpu, sp);
+    return i + 1;
+}
+
+HANDLER(pop_seg)
+{
+    unsigned sz = osize(i);
+    uint32_t sp = cpu->r[R_ESP].d & sp_mask(cpu);
+    uint16_t sel = rd16(cpu, SEG_SS, sp);
+    rd(cpu, SEG_SS, sp, sz);    /* the whole slot must be readable */
+    seg_load(cpu, i->reg, sel);
+    set_sp(cpu, sp + sz);
+    if (i->reg == SEG_SS)
+        cpu->inhibit_irq = true;
+    return cpu_next(cpu, next_eip(cpu, i), 1);
+}
+
+HANDLER(pusha)
+{
+    unsigned sz = osize(i);
+    uint32_t sp = cpu->r[R_ESP].d;
+    uint32_t m = sp_mask(cpu);
+    /* check the lowest slot first so a fault leaves everything intact */
+    seg_lin(cpu, SEG_SS, (sp - 8 * sz) & m, sz, true);
+    for (int r = 0; r < 8; r++) {
+        uint32_t v = r == R_ESP ? sp : cpu->r[r].d;
+        sp -= sz;
+        wr(cpu, SEG_SS, sp & m, v, sz);
+    }
+    set_sp(cpu, sp);
+    return i + 1;
+}
+
+HANDLER(popa)
+{
+    unsigned sz = osize(i);
+    uint32_t sp = cpu->r[R_ESP].d, m = sp_mask(cpu);
+    uint32_t v[8];
+    for (int r = 7; r >= 0; r--) {
+        v[r] = rd(cpu, SEG_SS, sp & m, sz);
+        sp += sz;
+    }
+    for (int r = 0; r < 8; r++)
+        if (r != R_ESP)
+            setreg(cpu, r, v[r], sz);
+    set_sp(cpu, sp);
+    return i + 1;
+}
+
+HANDLER(enter)
+{
+    unsigned sz = osize(i);
+    uint32_t m = sp_mask(cpu);
+    uint16_t alloc = (uint16_t)i->imm;
+    unsigned level = i->imm2 & 31;
+    uint32_t sp = cpu->r[R_ESP].d;
+    uint32_t bp = cpu->r[R_EBP].d;
+    sp -= sz;
+    wr(cpu, SEG_SS, sp & m, bp, sz);
+    uint32_t frame = sp;
+    if (level) {
+        for (unsigned l = 1; l < level; l++) {
+            bp -= sz;
+            uint32_t v = rd(cpu, SEG_SS, bp & (cpu->stack32 ? 0xFFFFFFFFu : 0xFFFFu), sz);
+            sp -= sz;
+            wr(cpu, SEG_SS, sp & m, v, sz);
+        }
+        sp -= sz;
+        wr(cpu, SEG_SS, sp & m, frame, sz);
+    }
+    sp -= alloc;
+    seg_lin(cpu, SEG_SS, sp & m, 1, true);
+    setreg(cpu, R_EBP, frame, sz);
+    set_sp(cpu, sp);
+    return i + 1;
+}
+
+HANDLER(leave)
+{
+    unsigned sz = osize(i);
+    uint32_t bp = cpu->r[R_EBP].d & sp_mask(cpu);
+    uint32_t v = rd(cpu, SEG_SS, bp, sz);
+    set_sp(cpu, bp + sz);
+    setreg(cpu, R_EBP, v, sz);
+    return i + 1;
+}
+
+/* Segment registers */
+HANDLER(mov_EwSw)
+{
+    if (i->reg > SEG_GS)
+        cpu_ud(cpu);
+    uint16_t sel = cpu->seg[i->reg].sel;
+    if (i->flags & IF_MEM)
+        wr16(cpu, i->seg, insn_ea(cpu, i), sel);
+    else
+        setreg(cpu, i->rm, sel, osize(i) == 4 ? 4 : 2);
+    return i + 1;
+}
+
+HANDLER(mov_SwEw)
+{
+    if (i->reg > SEG_GS || i->reg == SEG_CS)
+        cpu_ud(cpu);
+    seg_load(cpu, i->reg, (uint16_t)get_rm(cpu, i, 2));
+    if (i->reg == SEG_SS)
+        cpu->inhibit_irq = true;
+    return cpu_next(cpu, next_eip(cpu, i), 1);
+}
+
+/* LDS/LES/LSS/LFS/LGS: the segment is in imm2. */
+HANDLER(load_far)
+{
+    unsigned sz = osize(i);
+    uint32_t ea = insn_ea(cpu, i);
+    uint32_t off = rd(cpu, i->seg, ea, sz);
+    uint32_t sea = ea + sz;
+    if (i->flags & IF_A16)
+        sea &= 0xFFFF;
+    uint16_t sel = rd16(cpu, i->seg, sea);
+    seg_load(cpu, i->imm2, sel);
+    setreg(cpu, i->reg, off, sz);
+    return cpu_next(cpu, next_eip(cpu, i), 1);
+}
+
+HANDLER(xlat)
+{
+    uint32_t ea = cpu->r[R_EBX].d + cpu->r[R_EAX].b[0];
+    if (i->flags & IF_A16)
+        ea &= 0xFFFF;
+    cpu->r[R_EAX].b[0] = rd8(cpu, i->seg, ea);
+    return i + 1;
+}
+
+/* Flags */
+HANDLER(clc) { lf_set_cf_of(cpu, false, get_of(cpu)); return i + 1; }
+HANDLER(stc) { lf_set_cf_of(cpu, true, get_of(cpu)); return i + 1; }
+HANDLER(cmc) { lf_set_cf_of(cpu, !get_cf(cpu), get_of(cpu)); return i + 1; }
+HANDLER(cld) { cpu->eflags &= ~F_DF; return i + 1; }
+HANDLER(std) { cpu->eflags |= F_DF; return i + 1; }
+
+static int iopl(const struct cpu *cpu)
+{
+    return (cpu->eflags & F_IOPL) >> 12;
+}
+
+HANDLER(cli)
+{
+    if (cpu_pm(cpu) && cpu->cpl > iopl(cpu))
+        cpu_fault(cpu, EX_GP, 0);
+    cpu->eflags &= ~F_IF;
+    return i + 1;
+}
+
+HANDLER(sti)
+{
+    if (cpu_pm(cpu) && cpu->cpl > iopl(cpu))
+        cpu_fault(cpu, EX_GP, 0);
+    if (!(cpu->eflags & F_IF)) {
+        cpu->eflags |= F_IF;
+        cpu->inhibit_irq = true;
+        if (cpu->intr_line)
+            cpu_kick(cpu);
+    }
+    return cpu_next(cpu, next_eip(cpu, i), 1);
+}
+
+HANDLER(sahf)
+{
+    uint32_t ah = cpu->r[R_EAX].b[1];
+    lf_set(cpu, ah & F_CF, ah & F_PF, ah & F_AF, ah & F_ZF, ah & F_SF, get_of(cpu));
+    return i + 1;
+}
+
+HANDLER(lahf)
+{
+    cpu->r[R_EAX].b[1] = (uint8_t)cpu_get_eflags(cpu);
+    return i + 1;
+}
+
+HANDLER(pushf)
+{
+    if (cpu_v86(cpu) && iopl(cpu) < 3)
+        cpu_fault(cpu, EX_GP, 0);
+    /* VM and RF are never pushed set. */
+    push(cpu, cpu_get_eflags(cpu) & ~(F_VM | F_RF), osize(i));
+    return i + 1;
+}
+
+HANDLER(popf)
+{
+    if (cpu_v86(cpu) && iopl(cpu) < 3)
+        cpu_fault(cpu, EX_GP, 0);
+    unsigned sz = osize(i);
+    uint32_t v = pop(cpu, sz);
+    uint32_t mask = F_ARITH | F_TF | F_DF | F_NT | F_AC | F_ID;
+    if (!cpu_pm(cpu) || cpu->cpl == 0)
+        mask |= F_IOPL | F_IF;
+    else if (cpu->cpl <= iopl(cpu))
+        mask |= F_IF;
+    if (cpu_v86(cpu))
+        mask = (mask | F_IF) & ~F_IOPL;
+    if (sz == 2)
+        mask &= 0xFFFF;
+    cpu_set_eflags(cpu, v, mask);
+    if (cpu->intr_line && (cpu->eflags & F_IF))
+        cpu_kick(cpu);
+    return cpu_next(cpu, next_eip(cpu, i), 1);
+}
