@@ -9,7 +9,7 @@
 
 #include "drivers-inject/driverpack.h"
 #include "drivers-inject/inject.h"
-#include "drivers-inject/ntfs-volume.h"
+#include "drivers-inject/volume.h"
 
 /* The IDE controller each target emulates and what its platform offers
  * the HAL. vmm follows the i440FX/PIIX3 + PIIX4 PM plan (ACPI, IOAPIC);
@@ -105,7 +105,7 @@ static struct staged_file *find_staged(struct inject *ctx, const char *path)
 
 bool inject_file_exists(struct inject *ctx, const char *path)
 {
-    return find_staged(ctx, path) || ntfs_vol_exists(ctx->vol, path);
+    return find_staged(ctx, path) || vol_exists(ctx->vol, path);
 }
 
 int inject_stage_file(struct inject *ctx, const char *path, uint8_t *data, size_t len)

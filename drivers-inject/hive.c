@@ -10,7 +10,7 @@
 
 #include "drivers-inject/driverpack.h"
 #include "drivers-inject/hive.h"
-#include "drivers-inject/ntfs-volume.h"
+#include "drivers-inject/volume.h"
 
 /* Hives of NT-era systems stay well below this; SOFTWARE of a busy 2003
  * server is some 30 MB. */
@@ -31,12 +31,12 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-int hive_load(struct ntfs_vol *vol, const char *guest_path, const char *label,
+int hive_load(struct guest_vol *vol, const char *guest_path, const char *label,
               struct hive **hp, struct vd_error **errp)
 {
     uint8_t *data;
     size_t len;
-    int ret = ntfs_vol_read(vol, guest_path, MAX_HIVE_SIZE, &data, &len, errp);
+    int ret = vol_read(vol, guest_path, MAX_HIVE_SIZE, &data, &len, errp);
     if (ret < 0)
         return ret;
     struct hive *hv = calloc(1, sizeof(*hv));
@@ -94,7 +94,7 @@ int hive_serialize(struct hive *hv, uint8_t **datap, size_t *lenp, struct vd_err
     return host_read_file(hv->tmp, MAX_HIVE_SIZE, datap, lenp, errp);
 }
 
-int hive_write_back(struct hive *hv, struct ntfs_vol *vol, struct vd_error **errp)
+int hive_write_back(struct hive *hv, struct guest_vol *vol, struct vd_error **errp)
 {
     if (!hv || !hv->dirty)
         return 0;
@@ -103,7 +103,7 @@ int hive_write_back(struct hive *hv, struct ntfs_vol *vol, struct vd_error **err
     int ret = hive_serialize(hv, &data, &len, errp);
     if (ret < 0)
         return ret;
-    ret = ntfs_vol_write(vol, hv->guest_path, data, len, errp);
+    ret = vol_write(vol, hv->guest_path, data, len, errp);
     free(data);
     if (ret == 0)
         hv->dirty = false;

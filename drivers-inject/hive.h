@@ -23,11 +23,11 @@ struct hive {
 };
 
 /* Loads GUEST_PATH from the volume; -ENOENT when absent. */
-int hive_load(struct ntfs_vol *vol, const char *guest_path, const char *label,
+int hive_load(struct guest_vol *vol, const char *guest_path, const char *label,
               struct hive **hp, struct vd_error **errp);
 void hive_free(struct hive *hv);
 /* Commits a dirty hive and writes it back into the volume. */
-int hive_write_back(struct hive *hv, struct ntfs_vol *vol, struct vd_error **errp);
+int hive_write_back(struct hive *hv, struct guest_vol *vol, struct vd_error **errp);
 /* The committed bytes of a dirty hive (for tests and staging). */
 int hive_serialize(struct hive *hv, uint8_t **datap, size_t *lenp, struct vd_error **errp);
 

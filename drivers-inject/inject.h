@@ -11,7 +11,7 @@
 #include "formats/image.h"
 #include "formats/part/part.h"
 
-struct ntfs_vol;
+struct guest_vol;
 struct hive;
 struct driver_packs;
 struct linux_guest;
@@ -97,6 +97,7 @@ struct inject_opts {
     const char **drivers;
     int n_drivers;
     bool dry_run;
+    const char *into;               /* --into CHILD, or NULL */
     const char *hal;                /* NULL, "standard", "acpi-up" */
     const char **disable_services;
     int n_disable_services;
@@ -106,7 +107,7 @@ struct inject {
     struct inject_opts opts;
     struct vd_image *img;
     struct vd_partition_table pt;
-    struct ntfs_vol *vol;
+    struct guest_vol *vol;
     struct guest g;
     struct hive *system, *software;
     struct driver_packs *packs;

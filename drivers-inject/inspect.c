@@ -13,7 +13,7 @@
 #include "drivers-inject/hive.h"
 #include "drivers-inject/inspect.h"
 #include "drivers-inject/linux-guest.h"
-#include "drivers-inject/ntfs-volume.h"
+#include "drivers-inject/volume.h"
 
 #define MAX_BOOT_INI 65536
 #define MAX_CAB (256u << 20)
@@ -99,7 +99,7 @@ static void detect_hal(struct inject *ctx)
     uint8_t *data;
     size_t len;
     struct vd_error *err = NULL;
-    if (ntfs_vol_read(ctx->vol, file, 8u << 20, &data, &len, &err) == 0) {
+    if (vol_read(ctx->vol, file, 8u << 20, &data, &len, &err) == 0) {
         hal_from_file(data, len, &g->hal);
         free(data);
     }
@@ -204,7 +204,7 @@ static int add_image_cabs(struct inject *ctx, struct vd_error **errp)
         uint8_t *data;
         size_t len;
         struct vd_error *err = NULL;
-        int ret = ntfs_vol_read(ctx->vol, path, MAX_CAB, &data, &len, &err);
+        int ret = vol_read(ctx->vol, path, MAX_CAB, &data, &len, &err);
         vd_error_clear(&err);
         if (ret < 0)
             continue;
@@ -225,7 +225,7 @@ static int find_systemroot(struct inject *ctx)
     for (int i = 0; systemroots[i]; i++) {
         char p[128];
         snprintf(p, sizeof(p), "%s\\system32\\config\\SYSTEM", systemroots[i]);
-        if (ntfs_vol_exists(ctx->vol, p)) {
+        if (vol_exists(ctx->vol, p)) {
             snprintf(ctx->g.systemroot, sizeof(ctx->g.systemroot), "%s", systemroots[i]);
             return 0;
         }
@@ -235,13 +235,7 @@ static int find_systemroot(struct inject *ctx)
 
 static int open_volume(struct inject *ctx, const struct vd_partition *part, struct vd_error **errp)
 {
-    uint8_t sector[512];
-    int ret = vd_image_pread(ctx->img, sector, sizeof(sector), part->start, errp);
-    if (ret < 0)
-        return ret;
-    if (!ntfs_boot_sector_is_ntfs(sector))
-        return -ENOTSUP;
-    return ntfs_vol_open(ctx->img, part->start, part->length, false, &ctx->vol, errp);
+    return vol_open(ctx->img, part->start, part->length, false, &ctx->vol, errp);
 }
 
 static bool is_ext_fs(struct vd_image *img, const struct vd_partition *part)
@@ -250,15 +244,6 @@ static bool is_ext_fs(struct vd_image *img, const struct vd_partition *part)
     if (part->length < 2048 || vd_image_pread(img, sb, 2, part->start + 1024 + 56, NULL) < 0)
         return false;
     return get_le16(sb) == 0xEF53;
-}
-
-static bool is_fat_fs(struct vd_image *img, const struct vd_partition *part)
-{
-    uint8_t bs[512];
-    if (part->length < 512 || vd_image_pread(img, bs, 512, part->start, NULL) < 0)
-        return false;
-    return bs[510] == 0x55 && bs[511] == 0xAA &&
-           (memcmp(bs + 54, "FAT", 3) == 0 || memcmp(bs + 82, "FAT32", 5) == 0);
 }
 
 int inspect_guest(struct inject *ctx, struct vd_error **errp)
@@ -276,7 +261,7 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
         ctx->pt.parts[0].length = vd_image_size(ctx->img);
     }
     g->disk_signature = ctx->pt.mbr_signature;
-    bool saw_linux = false, saw_fat = false;
+    bool saw_linux = false;
     for (int i = 0; i < ctx->pt.count; i++) {
         const struct vd_partition *part = &ctx->pt.parts[i];
         if (part->extended || part->length == 0)
@@ -285,7 +270,6 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
         ret = open_volume(ctx, part, &err);
         if (ret == -ENOTSUP) {
             saw_linux |= is_ext_fs(ctx->img, part);
-            saw_fat |= is_fat_fs(ctx->img, part);
             continue;
         }
         if (ret < 0) {
@@ -299,16 +283,16 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
             g->arc_partition = arc_partition_number(&ctx->pt, i);
             break;
         }
-        ntfs_vol_close(ctx->vol, NULL);
+        vol_close(ctx->vol, NULL);
         ctx->vol = NULL;
     }
     if (!ctx->vol) {
         if (saw_linux)
             return linux_inspect(ctx, errp);
-        if (saw_fat)
-            return vd_error_set(errp, -ENOTSUP, "%s: the only Windows candidate is a FAT volume; FAT system "
-                                "volumes are not supported yet (see docs/drivers-inject.md)", path);
-        return vd_error_set(errp, -ENOENT, "%s: no NTFS volume with a Windows directory "
+        /* A volume that would not mount is the likelier cause: say so. */
+        if (ctx->n_notes)
+            return vd_error_set(errp, -EIO, "%s: no Windows volume could be read: %s", path, ctx->notes[0]);
+        return vd_error_set(errp, -ENOENT, "%s: no NTFS or FAT volume with a Windows directory "
                             "(WINDOWS or WINNT with system32\\config\\SYSTEM) found", path);
     }
     g->kind = OS_WINDOWS;
@@ -365,7 +349,7 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
     uint8_t *ini;
     size_t len;
     struct vd_error *err = NULL;
-    if (ntfs_vol_read(ctx->vol, "boot.ini", MAX_BOOT_INI, &ini, &len, &err) == 0) {
+    if (vol_read(ctx->vol, "boot.ini", MAX_BOOT_INI, &ini, &len, &err) == 0) {
         g->boot_ini = malloc(len + 1);
         if (!g->boot_ini) {
             free(ini);

@@ -9,6 +9,7 @@
 #include <guestfs.h>
 
 #include "drivers-inject/linux-guest.h"
+#include "drivers-inject/nbd-bridge.h"
 
 #define MAX_TEXT (4u << 20)
 
@@ -159,7 +160,7 @@ static int mount_fstab(struct inject *ctx, struct vd_error **errp)
             continue;
         if (mp[0] != '/' || strcmp(mp, "/") == 0 || lx->n_mounts >= LINUX_MAX_MOUNTS)
             continue;
-        char dev[64] = "";
+        char dev[136] = "";
         int part;
         if (linux_map_device(spec, &part) && part)
             snprintf(dev, sizeof(dev), "/dev/sda%d", part);
@@ -170,6 +171,8 @@ static int mount_fstab(struct inject *ctx, struct vd_error **errp)
                 snprintf(dev, sizeof(dev), "%s", d);
             free(d);
         }
+        else if (strncmp(spec, "/dev/mapper/", 12) == 0 || strncmp(spec, "/dev/", 5) == 0)
+            snprintf(dev, sizeof(dev), "%s", spec);    /* an LVM volume: same name in the appliance */
         if (!dev[0] || strcmp(type, "swap") == 0)
             continue;
         if (guestfs_mount_ro(lx->gfs, dev, mp) < 0)
@@ -185,10 +188,6 @@ static int mount_fstab(struct inject *ctx, struct vd_error **errp)
 int linux_inspect(struct inject *ctx, struct vd_error **errp)
 {
     const char *path = vd_image_path(ctx->img);
-    if (strcmp(vd_image_format(ctx->img), "raw") != 0 || vd_image_backing(ctx->img))
-        return vd_error_set(errp, -ENOTSUP, "%s: Linux guests are reached through libguestfs, which cannot "
-                            "read %s images through our library yet; convert to raw first", path,
-                            vd_image_format(ctx->img));
     struct linux_guest *lx = calloc(1, sizeof(*lx));
     if (!lx)
         return vd_error_set(errp, -ENOMEM, "out of memory");
@@ -205,14 +204,48 @@ int linux_inspect(struct inject *ctx, struct vd_error **errp)
         char *settings[] = { (char *)(uintptr_t)"force_tcg", NULL };
         guestfs_set_backend_settings(lx->gfs, settings);
     }
-    if (guestfs_add_drive_opts(lx->gfs, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
-                               GUESTFS_ADD_DRIVE_OPTS_READONLY, ctx->opts.dry_run ? 1 : 0, -1) < 0)
-        return gfs_error(ctx, errp, path);
+    bool direct = strcmp(vd_image_format(ctx->img), "raw") == 0 && !vd_image_backing(ctx->img) &&
+                  !ctx->opts.into;
+    if (direct) {
+        if (guestfs_add_drive_opts(lx->gfs, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+                                   GUESTFS_ADD_DRIVE_OPTS_READONLY, ctx->opts.dry_run ? 1 : 0, -1) < 0)
+            return gfs_error(ctx, errp, path);
+    } else {
+        int ret = nbd_bridge_start(ctx->img, !ctx->opts.dry_run, &lx->bridge, errp);
+        if (ret < 0)
+            return ret;
+        char server[128];
+        snprintf(server, sizeof(server), "unix:%s", nbd_bridge_socket(lx->bridge));
+        char *servers[] = { server, NULL };
+        if (guestfs_add_drive_opts(lx->gfs, "", GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+                                   GUESTFS_ADD_DRIVE_OPTS_PROTOCOL, "nbd",
+                                   GUESTFS_ADD_DRIVE_OPTS_SERVER, servers,
+                                   GUESTFS_ADD_DRIVE_OPTS_READONLY, ctx->opts.dry_run ? 1 : 0, -1) < 0)
+            return gfs_error(ctx, errp, "add the NBD drive");
+    }
     if (guestfs_launch(lx->gfs) < 0)
         return gfs_error(ctx, errp, "launch");
+    /* Candidates for the root: partitions, then LVM logical volumes. */
     char **parts = guestfs_list_partitions(lx->gfs);
     if (!parts)
         return gfs_error(ctx, errp, "list partitions");
+    char **lvs = guestfs_lvs(lx->gfs);
+    size_t np = 0, nl = 0;
+    while (parts[np])
+        np++;
+    while (lvs && lvs[nl])
+        nl++;
+    char **all = realloc(parts, (np + nl + 1) * sizeof(*all));
+    if (!all) {
+        free_strings(parts);
+        free_strings(lvs);
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    }
+    parts = all;
+    for (size_t i = 0; i < nl; i++)
+        parts[np + i] = lvs[i];
+    parts[np + nl] = NULL;
+    free(lvs);
     /* The root is the filesystem with /etc/fstab. Mounted read-only so that
      * a run with nothing to do does not change a byte (no mount count). */
     for (size_t i = 0; parts[i] && !lx->root_dev[0]; i++) {
@@ -241,10 +274,17 @@ int linux_inspect(struct inject *ctx, struct vd_error **errp)
     return mount_fstab(ctx, errp);
 }
 
-int linux_commit(struct inject *ctx, struct vd_error **errp)
+bool linux_needs_image(const struct inject *ctx)
+{
+    return ctx->lx && ctx->lx->bridge;
+}
+
+int linux_commit(struct inject *ctx, struct vd_image *write_img, struct vd_error **errp)
 {
     struct linux_guest *lx = ctx->lx;
     guestfs_h *g = lx->gfs;
+    if (lx->bridge && write_img)
+        nbd_bridge_switch(lx->bridge, write_img);
     if (guestfs_umount_all(g) < 0 || guestfs_mount(g, lx->root_dev, "/") < 0)
         return gfs_error(ctx, errp, "remount read-write");
     for (int i = 0; i < lx->n_mounts; i++)
@@ -271,15 +311,28 @@ int linux_commit(struct inject *ctx, struct vd_error **errp)
     }
     if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
         return gfs_error(ctx, errp, "unmount and shut down");
+    /* qemu has disconnected: no request can reach WRITE_IMG any more. */
+    nbd_bridge_stop(lx->bridge);
+    lx->bridge = NULL;
     return 0;
+}
+
+void linux_stop(struct inject *ctx)
+{
+    if (!ctx->lx)
+        return;
+    if (ctx->lx->gfs)
+        guestfs_close(ctx->lx->gfs);
+    ctx->lx->gfs = NULL;
+    nbd_bridge_stop(ctx->lx->bridge);
+    ctx->lx->bridge = NULL;
 }
 
 void linux_close(struct inject *ctx)
 {
     if (!ctx->lx)
         return;
-    if (ctx->lx->gfs)
-        guestfs_close(ctx->lx->gfs);
+    linux_stop(ctx);
     free(ctx->lx);
     ctx->lx = NULL;
 }

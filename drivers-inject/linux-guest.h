@@ -2,8 +2,9 @@
  * without KVM: 20-60 s to launch). Inspection mounts everything read-only;
  * the fixups stage files (guest paths) and initramfs rebuild commands; the
  * commit remounts read-write, writes them and runs the guest's own tools.
- * libguestfs gets the image file directly, so only raw images without a
- * backing chain are supported for now (a VHD chain needs an NBD bridge). */
+ * libguestfs gets a raw image file directly; any other image (a VHD, a
+ * differencing chain, a --into child) is served to it by an in-process NBD
+ * bridge over the image library. */
 #ifndef DRIVERS_INJECT_LINUX_GUEST_H
 #define DRIVERS_INJECT_LINUX_GUEST_H
 
@@ -22,14 +23,17 @@ struct linux_rebuild {
     char module[32];        /* that must then be in it */
 };
 
+struct nbd_bridge;
+
 struct linux_guest {
     struct guestfs_h *gfs;
-    char root_dev[32];      /* appliance name, "/dev/sda2" */
+    struct nbd_bridge *bridge;  /* NULL when libguestfs reads the file */
+    char root_dev[136];     /* appliance name, "/dev/sda2" or an LV */
     char distro[128];
     char kernels[LINUX_MAX_KERNELS][64];
     int n_kernels;
     bool libata;            /* the newest kernel names IDE disks sdX */
-    char mount_dev[LINUX_MAX_MOUNTS][32];
+    char mount_dev[LINUX_MAX_MOUNTS][136];
     char mount_point[LINUX_MAX_MOUNTS][128];
     int n_mounts;
     struct linux_rebuild rebuilds[LINUX_MAX_REBUILDS];
@@ -38,8 +42,14 @@ struct linux_guest {
 
 /* Launches libguestfs on the image and fills ctx->lx. */
 int linux_inspect(struct inject *ctx, struct vd_error **errp);
-/* Writes ctx->files into the guest and runs the staged rebuilds. */
-int linux_commit(struct inject *ctx, struct vd_error **errp);
+/* Whether the commit needs a writable image handle (the NBD bridge). */
+bool linux_needs_image(const struct inject *ctx);
+/* Writes ctx->files into the guest and runs the staged rebuilds; through
+ * the bridge, writes go to WRITE_IMG (the image reopened writable, or the
+ * --into child). */
+int linux_commit(struct inject *ctx, struct vd_image *write_img, struct vd_error **errp);
+/* Ends the appliance and the bridge; the inspection results stay. */
+void linux_stop(struct inject *ctx);
 void linux_close(struct inject *ctx);
 
 /* Reads a guest file as text (NUL-terminated); -ENOENT when absent. */

@@ -18,6 +18,7 @@
 #include "drivers-inject/inspect.h"
 #include "drivers-inject/linux-guest.h"
 #include "drivers-inject/ntfs-volume.h"
+#include "drivers-inject/volume.h"
 #include "drivers-inject/report.h"
 
 #define PROG "drivers-inject"
@@ -58,7 +59,7 @@ static void inject_free(struct inject *ctx)
     hive_free(ctx->software);
     linux_close(ctx);
     if (ctx->vol)
-        ntfs_vol_close(ctx->vol, NULL);
+        vol_close(ctx->vol, NULL);
     if (ctx->img)
         vd_image_close(ctx->img, NULL);
     packs_free(ctx->packs);
@@ -96,7 +97,7 @@ static int run_fixups(struct inject *ctx, struct vd_error **errp)
 static int commit(struct inject *ctx, const char *image, const char *into, struct vd_error **errp)
 {
     const struct vd_partition *part = &ctx->pt.parts[ctx->g.system_part];
-    ntfs_vol_close(ctx->vol, NULL);
+    vol_close(ctx->vol, NULL);
     ctx->vol = NULL;
     vd_image_close(ctx->img, NULL);
     ctx->img = NULL;
@@ -110,15 +111,15 @@ static int commit(struct inject *ctx, const char *image, const char *into, struc
     int ret = vd_image_open(target, NULL, VD_OPEN_WRITE, &ctx->img, errp);
     if (ret < 0)
         return ret;
-    ret = ntfs_vol_open(ctx->img, part->start, part->length, true, &ctx->vol, errp);
+    ret = vol_open(ctx->img, part->start, part->length, true, &ctx->vol, errp);
     for (int i = 0; ret == 0 && i < ctx->n_files; i++)
-        ret = ntfs_vol_write(ctx->vol, ctx->files[i].path, ctx->files[i].data, ctx->files[i].len, errp);
+        ret = vol_write(ctx->vol, ctx->files[i].path, ctx->files[i].data, ctx->files[i].len, errp);
     if (ret == 0)
         ret = hive_write_back(ctx->system, ctx->vol, errp);
     if (ret == 0)
         ret = hive_write_back(ctx->software, ctx->vol, errp);
     if (ctx->vol) {
-        int r = ntfs_vol_close(ctx->vol, ret == 0 ? errp : NULL);
+        int r = vol_close(ctx->vol, ret == 0 ? errp : NULL);
         ctx->vol = NULL;
         if (ret == 0)
             ret = r;
@@ -128,6 +129,28 @@ static int commit(struct inject *ctx, const char *image, const char *into, struc
         ret = vd_image_pwrite(ctx->img, ctx->raws[i].data, 512, ctx->raws[i].offset, errp);
     if (ret == 0)
         ret = vd_image_flush(ctx->img, errp);
+    return ret;
+}
+
+/* Linux: libguestfs writes; through the NBD bridge it writes into IMAGE
+ * reopened writable, or into the new --into child. */
+static int commit_linux(struct inject *ctx, const char *image, const char *into, struct vd_error **errp)
+{
+    struct vd_image *w = NULL;
+    int ret = 0;
+    if (linux_needs_image(ctx)) {
+        if (into && (ret = vd_image_create(into, "vhd", 0, NULL, image, errp)) < 0)
+            return ret;
+        if ((ret = vd_image_open(into ? into : image, NULL, VD_OPEN_WRITE, &w, errp)) < 0)
+            return ret;
+    }
+    ret = linux_commit(ctx, w, errp);
+    if (w) {
+        linux_stop(ctx);    /* the bridge must stop before W closes */
+        int r = vd_image_close(w, ret == 0 ? errp : NULL);
+        if (ret == 0)
+            ret = r;
+    }
     return ret;
 }
 
@@ -177,7 +200,7 @@ int main(int argc, char **argv)
             }
             json = strcmp(optarg, "json") == 0;
             break;
-        case OPT_INTO: into = optarg; break;
+        case OPT_INTO: into = ctx.opts.into = optarg; break;
         case OPT_HAL:
             if (strcmp(optarg, "standard") != 0 && strcmp(optarg, "acpi-up") != 0) {
                 rc = usage_error("--hal takes standard or acpi-up", optarg);
@@ -211,8 +234,6 @@ int main(int argc, char **argv)
         ret = vd_image_open(image, NULL, 0, &ctx.img, &err);
     if (ret == 0)
         ret = inspect_guest(&ctx, &err);
-    if (ret == 0 && into && ctx.g.kind == OS_LINUX)
-        ret = vd_error_set(&err, -ENOTSUP, "--into: not supported for Linux guests yet (libguestfs writes the image itself)");
     if (ret == 0) {
         meta.ran = true;
         ret = run_fixups(&ctx, &err);
@@ -220,7 +241,7 @@ int main(int argc, char **argv)
     if (ret == 0 && ctx.n_missing == 0) {
         meta.status = ctx.n_changes == 0 ? "nothing to do" : ctx.opts.dry_run ? "ready after these changes" : "ready";
         if (ctx.n_changes && !ctx.opts.dry_run)
-            ret = ctx.g.kind == OS_LINUX ? linux_commit(&ctx, &err) : commit(&ctx, image, into, &err);
+            ret = ctx.g.kind == OS_LINUX ? commit_linux(&ctx, image, into, &err) : commit(&ctx, image, into, &err);
     }
     if (ret < 0)
         meta.status = "error";

@@ -21,6 +21,7 @@
 #include <ntfs-3g/volume.h>
 
 #include "drivers-inject/ntfs-volume.h"
+#include "drivers-inject/volume.h"
 
 #define MAX_PATH_DEPTH 32
 
@@ -417,3 +418,46 @@ out:
         ret = vd_error_set_errno(errp, -errno, "%s: cannot close the file", path);
     return ret;
 }
+
+/* The guest_vol table entry: NTFS through the functions above. */
+static int ops_open(struct vd_image *img, uint64_t offset, uint64_t length, bool writable,
+                    void **privp, struct vd_error **errp)
+{
+    struct ntfs_vol *v;
+    int ret = ntfs_vol_open(img, offset, length, writable, &v, errp);
+    if (ret == 0)
+        *privp = v;
+    return ret;
+}
+
+static bool ops_exists(void *priv, const char *path)
+{
+    return ntfs_vol_exists(priv, path);
+}
+
+static int ops_read(void *priv, const char *path, size_t max, uint8_t **datap, size_t *lenp,
+                    struct vd_error **errp)
+{
+    return ntfs_vol_read(priv, path, max, datap, lenp, errp);
+}
+
+static int ops_write(void *priv, const char *path, const uint8_t *data, size_t len,
+                     struct vd_error **errp)
+{
+    return ntfs_vol_write(priv, path, data, len, errp);
+}
+
+static int ops_close(void *priv, struct vd_error **errp)
+{
+    return ntfs_vol_close(priv, errp);
+}
+
+const struct guest_vol_ops ntfs_vol_ops = {
+    .name = "NTFS",
+    .probe = ntfs_boot_sector_is_ntfs,
+    .open = ops_open,
+    .exists = ops_exists,
+    .read = ops_read,
+    .write = ops_write,
+    .close = ops_close,
+};

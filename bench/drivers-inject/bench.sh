@@ -14,6 +14,7 @@ trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 source "$SRC/tests/lib.sh"
 source "$SRC/tests/drivers-inject/guest.sh"
+BIN=$BIN
 
 make_guest disk.img w2k3 cab dirty stale size=1024
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
@@ -25,4 +26,10 @@ if [ "${ANCHOR:-0}" = 1 ] && command -v virt-v2v >/dev/null; then
     mkdir out
     export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
     echo "virt-v2v:     $(t virt-v2v -i disk anchor.img -o local -os out -of raw) s"
+    # What it changed for storage: the converted disk's SYSTEM hive.
+    out=$(ls out/*-sda)
+    reg_dump "$out" 'WINDOWS/system32/config/SYSTEM' v2v.csv
+    echo "virt-v2v result: atapi $(grep -i '^/ControlSet001/Services/atapi/Start,' v2v.csv | cut -d, -f3)," \
+        "PIIX3 CDDB entries: $(grep -ci 'CriticalDeviceDatabase/pci#ven_8086&dev_7010/Service' v2v.csv)," \
+        "IntelIde service: $(grep -ci '^/ControlSet001/Services/IntelIde,' v2v.csv)"
 fi

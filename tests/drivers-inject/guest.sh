@@ -1,10 +1,11 @@
 # Generates NT-era guest disks for the drivers-inject tests (sourced).
-# make_guest IMAGE VARIANT [cab] [dirty] [stale] [size=MB]
+# make_guest IMAGE VARIANT [cab] [dirty] [stale] [fat] [size=MB]
 #   VARIANT: nt4 | w2k | xp | w2k3
 #   cab:   the IDE drivers are only in Driver Cache\i386\driver.cab
 #          (2000/XP/2003); without it they are nowhere in the image
 #   dirty: HKLM\SYSTEM\Setup SystemSetupInProgress=1
 #   stale: MountedDevices recorded for another disk signature and offset
+#   fat:   the system volume is FAT16 (mkfs.fat, populated with mtools)
 # The disk is a raw MBR image (signature 0x4E543031) with one NTFS partition
 # at sector 63, made with mkntfs with the 255-head geometry of a RAID BIOS.
 # It boots off an Adaptec RAID miniport (aac) with atapi disabled.
@@ -87,9 +88,9 @@ software_reg() {   # VARIANT
 
 make_guest() {
     local image=$1 v=$2; shift 2
-    local cab=no dirty=no stale=no size=64
+    local cab=no dirty=no stale=no fat=no size=64
     for o in "$@"; do
-        case $o in cab) cab=yes ;; dirty) dirty=yes ;; stale) stale=yes ;; size=*) size=${o#size=} ;; esac
+        case $o in cab) cab=yes ;; dirty) dirty=yes ;; stale) stale=yes ;; fat) fat=yes ;; size=*) size=${o#size=} ;; esac
     done
     local d; d=$(mktemp -d "$WORK/guest.XXXXXX")
     local root=WINDOWS
@@ -140,22 +141,56 @@ make_guest() {
         args+=("$d/driver.cab=$root\\Driver Cache\\i386\\driver.cab")
     fi
 
-    local sectors=$((size * 2048))
+    local sectors=$((size * 2048)) type=7
+    [ $fat = yes ] && type=6
     truncate -s ${size}M "$image"
-    printf 'label: dos\nlabel-id: 0x4e543031\nstart=63, type=7, bootable\n' | sfdisk -q "$image" >/dev/null
+    printf 'label: dos\nlabel-id: 0x4e543031\nstart=63, type=%s, bootable\n' $type | sfdisk -q "$image" >/dev/null
     truncate -s $(((sectors - 63) * 512)) "$d/part.img"
-    mkntfs -q -Q -F -s 512 -p 63 -H 255 -S 63 -L SYSTEM "$d/part.img" >/dev/null 2>&1
-    dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((63 * 512)) conv=notrunc,sparse status=none
-    "$HELPERS/mkguest" "$image" $((63 * 512)) "${args[@]}"
+    if [ $fat = yes ]; then
+        need mkfs.fat mcopy
+        mkfs.fat -F 16 -h 63 -g 255/63 -n SYSTEM "$d/part.img" >/dev/null
+        populate_fat "$d/part.img" "${args[@]}"
+        dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((63 * 512)) conv=notrunc,sparse status=none
+    else
+        mkntfs -q -Q -F -s 512 -p 63 -H 255 -S 63 -L SYSTEM "$d/part.img" >/dev/null 2>&1
+        dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((63 * 512)) conv=notrunc,sparse status=none
+        "$HELPERS/mkguest" "$image" $((63 * 512)) "${args[@]}"
+    fi
     rm -rf "$d"
 }
 
-# extract_file IMAGE GUEST_PATH OUT: through ntfs-3g's ntfscat (an oracle
-# that shares no code with drivers-inject).
+# populate_fat PART HOST=GUEST...: with mtools, from make_guest's list.
+populate_fat() {
+    local part=$1 a host guest dir acc c
+    shift
+    for a in "$@"; do
+        host=${a%%=*}
+        guest=${a#*=}
+        guest=${guest//\\//}
+        if [ "$host" = DIR ]; then dir=$guest; else dir=${guest%/*}; [ "$dir" = "$guest" ] && dir=; fi
+        acc=
+        local IFS=/
+        for c in $dir; do
+            acc="$acc/$c"
+            MTOOLS_SKIP_CHECK=1 mmd -i "$part" "::$acc" 2>/dev/null || true
+        done
+        unset IFS
+        [ "$host" = DIR ] || MTOOLS_SKIP_CHECK=1 mcopy -o -i "$part" "$host" "::/$guest"
+    done
+}
+
+# extract_file IMAGE GUEST_PATH OUT: through ntfs-3g's ntfscat or, on a FAT
+# volume, mtools' mcopy (oracles that share no code with drivers-inject's
+# NTFS path).
 extract_file() {
     local part; part=$(mktemp "$WORK/part.XXXXXX")
     dd if="$1" of="$part" bs=1M iflag=skip_bytes skip=$((63 * 512)) status=none
-    ntfscat "$part" "$2" >"$3"
+    if [ "$(dd if="$part" bs=1 skip=54 count=4 status=none | tr -d '\0')" = FAT1 ]; then
+        rm -f "$3"
+        MTOOLS_SKIP_CHECK=1 mcopy -n -i "$part" "::/$2" "$3"
+    else
+        ntfscat "$part" "$2" >"$3"
+    fi
     rm -f "$part"
 }
 
@@ -171,3 +206,8 @@ reg_dump() {
 expect_reg() {
     grep -qiF -- "$2," "$1" || { grep -iF -- "${2%%,*}" "$1" >&2 || true; fail "registry: missing $2"; }
 }
+
+
+# CMD | contains PATTERN: like grep -q, but reads all of its input, so the
+# writer never dies of SIGPIPE (which pipefail would turn into a failure).
+contains() { grep "$@" >/dev/null; }

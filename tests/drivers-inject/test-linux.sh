@@ -6,7 +6,9 @@
 # (a busybox script in this generated guest). Dry run and second run leave
 # the image byte-identical. Checked with debugfs, which shares no code.
 source "$SRC/tests/lib.sh"
-need mkfs.ext4 mkfs.ext2 sfdisk debugfs gzip cpio busybox sha256sum
+# Like grep -q, but reads all its input (no SIGPIPE for the writer under pipefail).
+contains() { grep "$@" >/dev/null; }
+need mkfs.ext4 mkfs.ext2 sfdisk debugfs gzip cpio busybox sha256sum vhdiinfo
 [ -e /usr/lib/x86_64-linux-gnu/guestfs/supermin.d ] || need libguestfs-test-tool
 
 KV=2.6.32-5-686
@@ -71,9 +73,11 @@ mkfs.ext4 -q -F -U $ROOT_UUID -d root root.img
 dd if=boot.img of=disk.img bs=1M oflag=seek_bytes seek=$((2048 * 512)) conv=notrunc status=none
 dd if=root.img of=disk.img bs=1M oflag=seek_bytes seek=$((34816 * 512)) conv=notrunc status=none
 rm -f boot.img root.img
+# The same guest as a dynamic VHD, for the NBD bridge and --into below.
+"$BIN/vdisk" convert -O vhd disk.img disk.vhd
 
-guest_cat() {   # PARTITION_START_SECTOR SIZE_SECTORS PATH
-    dd if=disk.img of=p.img bs=512 skip=$1 count=$2 status=none
+guest_cat() {   # PARTITION_START_SECTOR SIZE_SECTORS PATH [IMAGE]
+    dd if="${4:-disk.img}" of=p.img bs=512 skip=$1 count=$2 status=none
     debugfs -R "cat $3" p.img 2>/dev/null
     rm -f p.img
 }
@@ -93,8 +97,8 @@ grep -q '^# /etc/fstab of server1' fstab || fail "fstab comment lost"
 grep -q '^proc  ' fstab || fail "fstab proc line"
 guest_cat 2048 32768 /grub/menu.lst >menu.lst
 grep -q "kernel /vmlinuz-$KV root=/dev/sda2 ro quiet" menu.lst || { cat menu.lst >&2; fail "menu.lst"; }
-guest_cat 2048 32768 /grub/device.map | grep -qx '(hd0) /dev/sda' || fail "device.map"
-guest_cat 34816 96256 /etc/initramfs-tools/modules | grep -qx ata_piix || fail "initramfs-tools/modules"
+guest_cat 2048 32768 /grub/device.map | contains -x '(hd0) /dev/sda' || fail "device.map"
+guest_cat 34816 96256 /etc/initramfs-tools/modules | contains -x ata_piix || fail "initramfs-tools/modules"
 guest_cat 2048 32768 /initrd.img-$KV | gzip -dc | cpio -t --quiet >list
 grep -q "lib/modules/$KV/kernel/drivers/ata/ata_piix.ko" list || { cat list >&2; fail "initrd lacks ata_piix"; }
 grep -q "cciss.ko" list || fail "initrd lost cciss"
@@ -103,3 +107,15 @@ after=$(sha256sum <disk.img)
 "$BIN/drivers-inject" disk.img >again.txt
 grep -q 'Result: nothing to do' again.txt || { cat again.txt >&2; fail "second run"; }
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote to the image"
+
+# A VHD is served to libguestfs through the in-process NBD bridge; --into
+# puts every change into a new differencing child and none into the VHD.
+h=$(sha256sum <disk.vhd)
+"$BIN/drivers-inject" --into child.vhd --report vhd.json disk.vhd >vhd.txt || { cat vhd.txt >&2; fail "--into on a VHD"; }
+grep -q '"status": "ready"' vhd.json || fail "VHD run not ready"
+[ "$(sha256sum <disk.vhd)" = "$h" ] || fail "--into wrote to the parent VHD"
+vhdiinfo child.vhd | contains 'Parent filename.*disk.vhd' || fail "child.vhd is not a child of disk.vhd"
+"$BIN/vdisk" convert -O raw child.vhd merged.img
+guest_cat 34816 96256 /etc/fstab merged.img | contains "^UUID=$ROOT_UUID  */  " || fail "fstab through the chain"
+guest_cat 2048 32768 /initrd.img-$KV merged.img | gzip -dc | cpio -t --quiet | contains ata_piix.ko \
+    || fail "initrd through the chain"

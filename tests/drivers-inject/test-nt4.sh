@@ -41,5 +41,5 @@ extract_file disk.img 'NTBOOTDD.SYS' got
 grep -q 'aac.sys as NTBOOTDD.SYS' got || fail "NTBOOTDD.SYS touched"
 
 after=$(sha256sum <disk.img)
-"$BIN/drivers-inject" --drivers media disk.img | grep -q 'Result: nothing to do' || fail "second run"
+"$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"

@@ -60,7 +60,7 @@ expect_reg sys.csv '/MountedDevices/\DosDevices\C:,BINARY,10TN%00~%00%00%00%00%0
 expect_reg sys.csv '/MountedDevices/\??\Volume{7f8a2b10-0000-11d1-9a0c-806d6172696f},BINARY,10TN%00~%00%00%00%00%00%00'
 # hivexregedit reads the written hive as well.
 extract_file disk.img 'WINDOWS/system32/config/SYSTEM' sys.hiv
-hivexregedit --export sys.hiv '\ControlSet002\Services\IntelIde' | grep -q '"Start"=dword:00000000' || fail "hivexregedit"
+hivexregedit --export sys.hiv '\ControlSet002\Services\IntelIde' | contains '"Start"=dword:00000000' || fail "hivexregedit"
 
 # The driver files came out of the image's own driver.cab.
 for f in intelide.sys pciide.sys pciidex.sys; do

@@ -67,11 +67,11 @@ extract_file disk.img 'WINDOWS/system32/ntkrnlup.exe' got
 grep -q 'xp driver.cab ntoskrnl.exe' got || fail "UP kernel content"
 extract_file disk.img 'boot.ini' boot.ini
 tr -d '\r' <boot.ini >b.txt
-sed -n '/\[operating systems\]/{n;p}' b.txt | grep -qx 'multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS="xp \[ACPI Uniprocessor PC (PIC) HAL\]" /fastdetect /HAL=halacpi.dll /KERNEL=ntkrnlup.exe' \
+sed -n '/\[operating systems\]/{n;p}' b.txt | contains -x 'multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS="xp \[ACPI Uniprocessor PC (PIC) HAL\]" /fastdetect /HAL=halacpi.dll /KERNEL=ntkrnlup.exe' \
     || { cat b.txt >&2; fail "HAL boot.ini entry is not first"; }
 grep -qx 'multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS="xp" /fastdetect' b.txt || fail "original entry lost"
 
 after=$(sha256sum <disk.img)
 "$BIN/drivers-inject" --target virtualserver --hal acpi-up --drivers lsi.zip --disable-service cpqwmgmt disk.img \
-    | grep -q 'Result: nothing to do' || fail "second run"
+    | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"

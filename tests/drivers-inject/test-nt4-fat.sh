@@ -1,0 +1,39 @@
+# NT 4.0 on FAT16 (common: NT 4.0 setup formats FAT and converts later),
+# booting through scsi(0): the same repair through the FAT path (mtools on
+# a copy of the partition, changed chunks written back through the image
+# library). Dry run and second run byte-identical; fsck.fat finds the
+# volume clean afterwards.
+source "$SRC/tests/lib.sh"
+source "$SRC/tests/drivers-inject/guest.sh"
+need reglookup mcopy fsck.fat sha256sum
+
+make_guest disk.img nt4 fat
+mkdir media
+placeholder atapi.sys "nt4 sp6a atapi.sys"
+gcab -c -z media/ATAPI.SY_ atapi.sys
+before=$(sha256sum <disk.img)
+"$BIN/drivers-inject" --dry-run --drivers media disk.img >dry.txt
+[ "$(sha256sum <disk.img)" = "$before" ] || fail "--dry-run changed the image"
+grep -q 'Result: ready after these changes' dry.txt || { cat dry.txt >&2; fail "dry run"; }
+
+"$BIN/drivers-inject" --drivers media --report r.json disk.img >out.txt
+grep -q '"status": "ready"' r.json || { cat out.txt >&2; fail "not ready"; }
+reg_dump disk.img 'WINNT/system32/config/SYSTEM' sys.csv
+expect_reg sys.csv "/ControlSet001/Services/atapi/Start,DWORD,0x00000000"
+expect_reg sys.csv "/ControlSet002/Services/atapi/Start,DWORD,0x00000000"
+expect_reg sys.csv "/ControlSet001/Control/CrashControl/AutoReboot,DWORD,0x00000000"
+extract_file disk.img 'WINNT/system32/drivers/atapi.sys' got
+grep -q 'nt4 sp6a atapi.sys' got || fail "atapi.sys content"
+extract_file disk.img 'boot.ini' boot.ini
+tr -d '\r' <boot.ini | contains -x 'default=multi(0)disk(0)rdisk(0)partition(1)\\WINNT' || fail "boot.ini default"
+tr -d '\r' <boot.ini | contains -x 'scsi(0)disk(0)rdisk(0)partition(1)\\WINNT="Windows NT Server Version 4.0"' || fail "original entry"
+extract_file disk.img 'NTBOOTDD.SYS' got
+grep -q 'aac.sys as NTBOOTDD.SYS' got || fail "NTBOOTDD.SYS touched"
+heads=$(od -An -tu2 -j $((63 * 512 + 0x1A)) -N2 disk.img | tr -d ' ')
+[ "$heads" = 16 ] || fail "FAT boot sector heads $heads"
+dd if=disk.img of=part.img bs=1M iflag=skip_bytes skip=$((63 * 512)) status=none
+fsck.fat -n part.img >fsck.txt 2>&1 || { cat fsck.txt >&2; fail "fsck.fat"; }
+
+after=$(sha256sum <disk.img)
+"$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
+[ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Seeds for fuzz_bootini: an NT 4.0 scsi() boot.ini and a 2003 one.
+# Usage: seeds-bootini.sh VDISK DIR
+set -eu
+dir=$2
+printf '[boot loader]\r\ntimeout=30\r\ndefault=scsi(0)disk(0)rdisk(0)partition(1)\\WINNT\r\n[operating systems]\r\nscsi(0)disk(0)rdisk(0)partition(1)\\WINNT="NT 4.0"\r\nscsi(0)disk(0)rdisk(0)partition(1)\\WINNT="NT 4.0 [VGA]" /basevideo /sos\r\n' >"$dir/nt4"
+printf '[boot loader]\ntimeout=30\ndefault=multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS\n[operating systems]\nmulti(0)disk(0)rdisk(0)partition(1)\\WINDOWS="2003" /fastdetect\n' >"$dir/w2k3"
