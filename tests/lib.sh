@@ -16,3 +16,7 @@ expect_fail() {
     [ "$lines" -eq 1 ] || { cat "$WORK/err.txt" >&2; fail "'$*' printed $lines error lines, wanted 1"; }
     grep -Eq -- "$pattern" "$WORK/err.txt" || { cat "$WORK/err.txt" >&2; fail "'$*': error does not match /$pattern/"; }
 }
+
+# Note for test authors: under `set -o pipefail`, `cmd | grep -q X` can fail
+# spuriously (grep -q exits at the first match and cmd dies of SIGPIPE);
+# write `cmd | grep X >/dev/null` so that grep reads everything.

@@ -15,4 +15,4 @@ truncate -s 100 tiny.raw
 expect_fail 1 "too small" "$BIN/vmm" --check tiny.raw
 truncate -s 1M blank.raw
 expect_fail 1 "cannot open VGA BIOS missing-vga.bin" "$BIN/vmm" --check --vga-bios missing-vga.bin blank.raw
-"$BIN/vmm" --help | grep -q -- '--check' || fail "--help does not describe --check"
+"$BIN/vmm" --help | grep -- '--check' >/dev/null || fail "--help does not describe --check"

@@ -5,9 +5,9 @@ V=$BIN/vdisk
 need python3
 
 for cmd in info create convert check compare map commit; do
-    $V $cmd --help | grep -q "usage: vdisk $cmd" || fail "$cmd --help"
+    $V $cmd --help | grep "usage: vdisk $cmd" >/dev/null || fail "$cmd --help"
 done
-$V --help | grep -q 'exit status' || fail "vdisk --help"
+$V --help | grep 'exit status' >/dev/null || fail "vdisk --help"
 expect_fail 2 "unknown command 'frob'" $V frob
 expect_fail 2 "vdisk create: -f FMT is required" $V create x.vhd 1M
 expect_fail 2 "bad size '12Q'" $V create -f vhd x.vhd 12Q
@@ -30,10 +30,10 @@ d = j["format-specific"]["data"]
 assert d["subformat"] == "dynamic" and d["geometry"] == "65535/16/255", d
 assert d["creator-app"] == "vdsk" and j["cluster-size"] == 2097152, j
 PY
-$V info e.vhd | grep -q '^geometry: 65535/16/255$' || fail "info geometry"
+$V info e.vhd | grep '^geometry: 65535/16/255$' >/dev/null || fail "info geometry"
 
 # check: clean image exit 0; JSON lists problems.
-$V check e.vhd | grep -q 'No errors' || fail "check clean"
+$V check e.vhd | grep 'No errors' >/dev/null || fail "check clean"
 $V check --output=json e.vhd | python3 -c 'import json,sys; assert json.load(sys.stdin)["problems"] == []'
 
 # map: an empty dynamic disk is one unallocated extent; after a write, data.
@@ -46,7 +46,7 @@ $V map e.vhd | grep -Eq '^0x200 +0x400 +data$' || { $V map e.vhd; fail "map afte
 # compare: identical across formats; a zero tail is a warning (exit 0), -s
 # makes it a difference; a different byte gives its offset and exit 1.
 $V convert -O raw e.vhd e.raw
-$V compare e.vhd e.raw | grep -q 'Images are identical' || fail "compare same"
+$V compare e.vhd e.raw | grep 'Images are identical' >/dev/null || fail "compare same"
 truncate -s 2M e2.raw && dd if=e.raw of=e2.raw conv=notrunc status=none
 $V compare e.vhd e2.raw >out.txt || fail "zero tail should be identical"
 grep -q 'Warning: Image size mismatch' out.txt && grep -q 'identical' out.txt || fail "zero tail message"
@@ -60,7 +60,7 @@ rc=0; $V compare e.vhd e.raw >out.txt || rc=$?
 
 # -p draws progress only on a terminal: scripts see nothing.
 $V convert -p -O raw e.vhd p.raw 2>err.txt && [ ! -s err.txt ] || fail "progress outside a terminal"
-$V create -f vhd big.vhd 10G && $V info big.vhd | grep -q '(10737893376 bytes)' || fail "10G"
+$V create -f vhd big.vhd 10G && $V info big.vhd | grep '(10737893376 bytes)' >/dev/null || fail "10G"
 
 # convert refuses to write over its own input.
 expect_fail 1 "refusing to write 'e.vhd'" $V convert -O vhd e.vhd e.vhd
@@ -74,7 +74,7 @@ $V create -f vhd -b base.vhd top.vhd
 "$BUILD/tests/vd-write" top.vhd 1049088 70000 2
 $V convert -O raw top.vhd before.raw
 expect_fail 1 "not a differencing image" $V commit base.vhd
-$V commit top.vhd | grep -q 'Image committed' || fail commit
+$V commit top.vhd | grep 'Image committed' >/dev/null || fail commit
 $V compare top.vhd before.raw >/dev/null || fail "child changed by commit"
 $V compare base.vhd before.raw >/dev/null || fail "parent lacks the committed data"
 $V check base.vhd >/dev/null && $V check top.vhd >/dev/null

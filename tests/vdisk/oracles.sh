@@ -42,7 +42,7 @@ for opts in subformat=dynamic subformat=fixed subformat=dynamic,force_size=on \
             subformat=fixed,force_size=on; do
     qemu-img convert -f raw -O vpc -o $opts src.raw q.vhd
     qemu-img convert -f vpc -O raw q.vhd q.raw
-    $V info q.vhd | grep -q '^file format: vhd$' || fail "$opts not probed as vhd"
+    $V info q.vhd | grep '^file format: vhd$' >/dev/null || fail "$opts not probed as vhd"
     $V check q.vhd >/dev/null || fail "check of qemu's $opts"
     $V convert -O raw q.vhd v.raw
     [ "$(sha_size v.raw)" = "$(sha_size q.raw)" ] || fail "vdisk reads qemu's $opts differently"
@@ -50,7 +50,7 @@ for opts in subformat=dynamic subformat=fixed subformat=dynamic,force_size=on \
     rm -f q.vhd q.raw v.raw
 done
 qemu-img create -f vpc -o subformat=dynamic qc.vhd 100M >/dev/null
-$V check qc.vhd >/dev/null && $V map qc.vhd | grep -q unallocated || fail "qemu-img create"
+$V check qc.vhd >/dev/null && $V map qc.vhd | grep unallocated >/dev/null || fail "qemu-img create"
 
 # Creators whose CHS geometry is smaller than current_size (Disk2vhd's
 # "d2v\0", Azure's "wa\0\0"): vdisk reads the whole disk and warns; qemu

@@ -2,7 +2,7 @@
 # BIOS file, triple fault reporting, instruction limit and the debug ports.
 . "$SRC/tests/lib.sh"
 need nasm
-"$BIN/vmm" --help | grep -q -- '--bios FILE'
+"$BIN/vmm" --help | grep -- '--bios FILE' >/dev/null
 expect_fail 2 'bios FILE is required' "$BIN/vmm"
 expect_fail 2 "unknown option '--frobnicate'" "$BIN/vmm" --frobnicate
 expect_fail 2 "--cpu wants 486, pentium or p6" "$BIN/vmm" --bios x --cpu 8086
