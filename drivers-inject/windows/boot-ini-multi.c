@@ -45,11 +45,13 @@ static int apply(struct inject *ctx, struct vd_error **errp)
     if (!to_multi(def_arc, new_arc, sizeof(new_arc)))
         return inject_missing(ctx, "boot.ini default \"%s\" is a scsi() path without partition(); "
                               "fix boot.ini by hand", def_arc) < 0 ? -ENOMEM : 0;
-    size_t cap = strlen(g->boot_ini) * 2 + 1024;
-    char *out = malloc(cap);
-    if (!out)
+    /* The new text grows as it is written: a boot.ini from the guest may
+     * list any number of entries that each gain a converted copy. */
+    char *out = NULL;
+    size_t out_len = 0;
+    FILE *f = open_memstream(&out, &out_len);
+    if (!f)
         return vd_error_set(errp, -ENOMEM, "out of memory");
-    size_t o = 0;
     bool in_os = false, inserted = false;
     const char *nl = strstr(g->boot_ini, "\r\n") ? "\r\n" : "\n";
     for (const char *p = g->boot_ini; *p;) {
@@ -67,10 +69,10 @@ static int apply(struct inject *ctx, struct vd_error **errp)
         if (*t == '[')
             in_os = strncasecmp(t, "[operating systems]", 19) == 0;
         if (!in_os && strncasecmp(t, "default", 7) == 0 && strchr(t, '=')) {
-            o += (size_t)snprintf(out + o, cap - o, "default=%s%s", new_arc, nl);
+            fprintf(f, "default=%s%s", new_arc, nl);
             continue;
         }
-        o += (size_t)snprintf(out + o, cap - o, "%s%s", line, nl);
+        fprintf(f, "%s%s", line, nl);
         if (in_os && *t == '[' && !inserted) {
             /* Converted copies of every entry that boots the default path. */
             for (int i = 0; i < g->n_boot_entries; i++) {
@@ -78,13 +80,17 @@ static int apply(struct inject *ctx, struct vd_error **errp)
                 boot_ini_arc(g->boot_entries[i], arc, sizeof(arc));
                 if (strcasecmp(arc, def_arc) != 0)
                     continue;
-                o += (size_t)snprintf(out + o, cap - o, "%s%s%s", new_arc,
-                                      g->boot_entries[i] + strlen(arc), nl);
+                size_t arc_len = strlen(arc), entry_len = strlen(g->boot_entries[i]);
+                fprintf(f, "%s%s%s", new_arc,
+                        g->boot_entries[i] + (arc_len < entry_len ? arc_len : entry_len), nl);
             }
             inserted = true;
         }
     }
-    out[o < cap ? o : cap - 1] = '\0';
+    if (fclose(f) != 0) {
+        free(out);
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    }
     if (!inserted) {
         free(out);
         return inject_missing(ctx, "boot.ini has no [operating systems] section") < 0 ? -ENOMEM : 0;
