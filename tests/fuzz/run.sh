@@ -2,6 +2,9 @@
 # Runs every libFuzzer harness of a P2V_FUZZ build briefly on its seed
 # corpus: run.sh BUILD_DIR SECONDS. A harness fuzz_X gets its seeds from
 # tests/fuzz/seeds-X.sh when that script exists (given vdisk and a folder).
+# The mutation seed is fixed (FUZZ_SEED, default 1) so that CI explores the
+# same inputs every run and a red run reproduces; for a longer random
+# search, run it by hand with FUZZ_SEED=0 (random) and more seconds.
 set -eu
 build=$(cd "$1" && pwd) seconds=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +20,7 @@ for harness in "$build"/fuzz/fuzz_*; do
         "$here/seeds-$name.sh" "$build/bin/vdisk" "$corpus"
     fi
     echo "fuzz_$name: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
-    ASAN_OPTIONS=detect_leaks=1 "$harness" -max_total_time="$seconds" -timeout=10 \
+    ASAN_OPTIONS=detect_leaks=1 "$harness" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=1024 -print_final_stats=0 "$corpus" >"$corpus_root/$name.log" 2>&1 || {
         tail -40 "$corpus_root/$name.log" >&2
         echo "fuzz_$name found a problem" >&2
