@@ -209,6 +209,11 @@ static const struct mmio_range *find_mmio(const struct machine *m, uint32_t addr
     return NULL;
 }
 
+bool machine_is_mmio(const struct machine *m, uint32_t addr)
+{
+    return find_mmio(m, addr) != NULL;
+}
+
 uint8_t *machine_phys_page(struct machine *m, uint32_t addr, bool write)
 {
     if (addr < m->ram_size) {

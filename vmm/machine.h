@@ -153,6 +153,10 @@ uint64_t machine_now_ns(const struct machine *m);
 uint32_t machine_io_read(struct machine *m, uint16_t port, unsigned size);
 void machine_io_write(struct machine *m, uint16_t port, uint32_t val, unsigned size);
 
+/* True when an MMIO range decodes ADDR (ranges may lie below the top of
+ * RAM, as the VGA window or a PCI BAR does, and move when a BAR does). */
+bool machine_is_mmio(const struct machine *m, uint32_t addr);
+
 /* Physical accesses that miss RAM: ROM, MMIO, or open bus. */
 uint32_t machine_phys_read_slow(struct machine *m, uint32_t addr, unsigned size);
 void machine_phys_write_slow(struct machine *m, uint32_t addr, uint32_t val, unsigned size);

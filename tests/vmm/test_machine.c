@@ -240,6 +240,47 @@ static void run_a20(void **state, bool open, int want)
 static void test_a20_closed(void **state) { run_a20(state, false, 0x5A); }
 static void test_a20_open(void **state) { run_a20(state, true, 0); }
 
+/* An MMIO range below the top of RAM (as the VGA window or a PCI BAR placed
+ * there) takes the guest's accesses instead of the RAM behind it: the
+ * guest reads D000:0010 (the device answers 0x5A), writes it back to
+ * D000:0020 (the device records it) and exits with what it read. */
+static const uint8_t guest_mmio[] = {
+    0xB8, 0x00, 0xD0, 0x8E, 0xD8,       /* mov ax, 0xD000; mov ds, ax */
+    0xA0, 0x10, 0x00,                   /* mov al, [0x10] */
+    0xA2, 0x20, 0x00,                   /* mov [0x20], al */
+    0xE6, 0xF4,                         /* out 0xF4, al */
+};
+
+static uint32_t mmio_read(void *opaque, uint32_t addr, unsigned size)
+{
+    return addr == 0x10 ? 0x5A : 0;
+}
+
+static void mmio_write(void *opaque, uint32_t addr, uint32_t val, unsigned size)
+{
+    struct fixture *f = opaque;
+    f->last_port = (uint16_t)addr;
+    f->last_write = (uint8_t)val;
+}
+
+static const struct mmio_ops test_mmio = { .read = mmio_read, .write = mmio_write };
+
+static void test_mmio_below_ram_top(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(machine_register_mmio(f->m, 0xD0000, 0x1000, &test_mmio, f), 0);
+    assert_int_equal(machine_run(f->m), STOP_DEBUG_EXIT);
+    assert_int_equal(f->m->exit_status, ((0x5A << 1) | 1) & 0xFF);
+    assert_int_equal(f->last_port, 0x20);
+    assert_int_equal(f->last_write, 0x5A);
+    assert_int_equal(f->m->ram[0xD0020], 0);    /* the RAM behind it is untouched */
+}
+
+static int setup_mmio(void **state)
+{
+    return setup_with(state, guest_mmio, sizeof guest_mmio);
+}
+
 static int setup_a20(void **state)
 {
     return setup_with(state, guest_a20, sizeof guest_a20);
@@ -259,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dma_replaces_code, setup_dma, teardown),
         cmocka_unit_test_setup_teardown(test_a20_closed, setup_a20, teardown),
         cmocka_unit_test_setup_teardown(test_a20_open, setup_a20, teardown),
+        cmocka_unit_test_setup_teardown(test_mmio_below_ram_top, setup_mmio, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -246,10 +246,13 @@ static uint32_t xlate(struct cpu *cpu, uint32_t lin, bool write, bool user)
     return phys;
 }
 
+/* The slow data path: pages the TLB does not map directly, among them MMIO
+ * pages below the top of RAM, which must reach their device. (Page-table
+ * walks use phys_read32 and go to RAM: no guest keeps page tables in MMIO.) */
 static uint32_t phys_read(struct cpu *cpu, uint32_t phys, unsigned size)
 {
     struct machine *m = cpu->m;
-    if (phys < m->ram_size && size <= m->ram_size - phys) {
+    if (phys < m->ram_size && size <= m->ram_size - phys && !machine_is_mmio(m, phys)) {
         uint32_t v = 0;
         memcpy(&v, m->ram + phys, size);
         return v;
@@ -260,7 +263,7 @@ static uint32_t phys_read(struct cpu *cpu, uint32_t phys, unsigned size)
 static void phys_write(struct cpu *cpu, uint32_t phys, uint32_t val, unsigned size)
 {
     struct machine *m = cpu->m;
-    if (phys < m->ram_size && size <= m->ram_size - phys) {
+    if (phys < m->ram_size && size <= m->ram_size - phys && !machine_is_mmio(m, phys)) {
         if (cpu->code_lines[phys >> 12])
             smc_write(cpu, phys, size);
         memcpy(m->ram + phys, &val, size);

@@ -3,9 +3,9 @@
  * ROM BARs, and renders the screen for --screen-dump, --screenshot and the
  * verdict engine.
  *
- * The legacy window 0xA0000-0xBFFFF is plain RAM on this machine: the CPU
- * reaches RAM without consulting MMIO ranges below the top of RAM, so
- * planar (16-colour) modes cannot be emulated yet; text modes and VBE
+ * The legacy window 0xA0000-0xBFFFF is plain RAM on this machine (not yet
+ * registered as MMIO with plane logic behind it), so planar (16-colour)
+ * modes are not emulated yet; text modes and VBE
  * linear-framebuffer modes work. In text mode the character/attribute
  * pairs are read from RAM at 0xB8000 (0xB0000 for monochrome), and the
  * font from where the VGA BIOS loaded it (plane 2 through the 0xA0000
