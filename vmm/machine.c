@@ -217,7 +217,7 @@ bool machine_is_mmio(const struct machine *m, uint32_t addr)
 uint8_t *machine_phys_page(struct machine *m, uint32_t addr, bool write)
 {
     if (addr < m->ram_size) {
-        if (find_mmio(m, addr))
+        if (find_mmio(m, addr) || (write && machine_ram_readonly(m, addr)))
             return NULL;
         return m->ram + (addr & ~0xFFFu);
     }
@@ -254,9 +254,9 @@ void machine_phys_write_slow(struct machine *m, uint32_t addr, uint32_t val, uns
     }
     for (unsigned k = 0; k < size; k++) {
         uint32_t a = addr + k;
-        if (a < m->ram_size)
+        if (a < m->ram_size && !machine_ram_readonly(m, a))
             m->ram[a] = (uint8_t)(val >> (8 * k));
-        /* ROM and open bus: writes are dropped */
+        /* ROM, read-only RAM and open bus: writes are dropped */
     }
 }
 
@@ -264,10 +264,38 @@ bool machine_dma_write(struct machine *m, uint32_t addr, const void *buf, uint32
 {
     if (addr > m->ram_size || len > m->ram_size - addr)
         return false;
-    memcpy(m->ram + addr, buf, len);
+    const uint8_t *src = buf;
+    uint32_t done = 0;
+    /* Below MACHINE_RO_LIMIT page by page, skipping read-only pages. */
+    while (done < len && addr + done < MACHINE_RO_LIMIT) {
+        uint32_t a = addr + done, n = 0x1000 - (a & 0xFFF);
+        if (n > len - done)
+            n = len - done;
+        if (!machine_ram_readonly(m, a))
+            memcpy(m->ram + a, src + done, n);
+        done += n;
+    }
+    memcpy(m->ram + addr + done, src + done, len - done);
     if (m->cpu)                     /* device tests run without a CPU */
         cpu_invalidate_code(m->cpu, addr, len);
     return true;
+}
+
+void machine_set_ram_readonly(struct machine *m, uint32_t base, uint32_t size, bool readonly)
+{
+    if (base >= MACHINE_RO_LIMIT || size == 0)
+        return;
+    uint32_t first = base >> 12;
+    uint64_t end = (uint64_t)base + size;
+    uint32_t last = end >= MACHINE_RO_LIMIT ? (MACHINE_RO_LIMIT >> 12) - 1
+                                            : (uint32_t)((end - 1) >> 12);
+    bool changed = false;
+    for (uint32_t p = first; p <= last; p++) {
+        changed |= m->ram_ro[p] != readonly;
+        m->ram_ro[p] = readonly;
+    }
+    if (changed && m->cpu)
+        cpu_ram_protection_changed(m->cpu, first << 12, (last - first + 1) << 12);
 }
 
 bool machine_dma_read(struct machine *m, uint32_t addr, void *buf, uint32_t len)

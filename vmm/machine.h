@@ -63,6 +63,8 @@ enum machine_stop {
 typedef void (*timer_cb)(void *opaque, uint64_t now_ns);
 
 #define MACHINE_MAX_TIMERS 32
+/* RAM below this address can be made read-only page by page (shadow RAM). */
+#define MACHINE_RO_LIMIT 0x100000u
 #define MACHINE_MAX_MMIO 32
 #define MACHINE_MAX_DEVICES 32
 
@@ -94,6 +96,11 @@ struct machine {
     uint8_t *rom;
     uint32_t rom_size;
     uint32_t rom_base;          /* 4 GiB - rom_size */
+
+    /* RAM pages below 1 MiB whose writes are dropped, as a ROM's are: the
+     * chipset's shadow-RAM write protection (the i440FX PAM registers).
+     * Reads are unaffected. Changed only through machine_set_ram_readonly. */
+    bool ram_ro[MACHINE_RO_LIMIT >> 12];
 
     struct io_port *ports;      /* 65536 entries */
     struct mmio_range mmio[MACHINE_MAX_MMIO];
@@ -162,13 +169,26 @@ uint32_t machine_phys_read_slow(struct machine *m, uint32_t addr, unsigned size)
 void machine_phys_write_slow(struct machine *m, uint32_t addr, uint32_t val, unsigned size);
 
 /* Device (DMA) access to guest RAM: bounds-checked, and a write drops any
- * code the CPU decoded from the bytes it changes. Returns false when the
+ * code the CPU decoded from the bytes it changes; the bytes of read-only
+ * pages are not written (as a ROM's would not be). Returns false when the
  * range is not all RAM (nothing is transferred then). */
 bool machine_dma_write(struct machine *m, uint32_t addr, const void *buf, uint32_t len);
 bool machine_dma_read(struct machine *m, uint32_t addr, void *buf, uint32_t len);
 
-/* Host pointer for a physical page (RAM or ROM), or NULL for MMIO/open bus. */
+/* Host pointer for a physical page (RAM or ROM), or NULL for MMIO/open bus
+ * (and, for write, for ROM and read-only RAM). */
 uint8_t *machine_phys_page(struct machine *m, uint32_t addr, bool write);
+
+/* Makes the RAM pages of [base, base+size) below MACHINE_RO_LIMIT read-only
+ * (writes by the CPU and by DMA are dropped) or writable again; the CPU
+ * drops its write mappings of pages that change. base and size are
+ * rounded out to whole 4 KiB pages. */
+void machine_set_ram_readonly(struct machine *m, uint32_t base, uint32_t size, bool readonly);
+
+static inline bool machine_ram_readonly(const struct machine *m, uint32_t addr)
+{
+    return addr < MACHINE_RO_LIMIT && m->ram_ro[addr >> 12];
+}
 
 /* Stops the run loop at the next instruction boundary. */
 void machine_request_stop(struct machine *m, enum machine_stop why,

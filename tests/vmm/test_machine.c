@@ -237,6 +237,28 @@ static void run_a20(void **state, bool open, int want)
     assert_int_equal(f->m->exit_status, ((want << 1) | 1) & 0xFF);
 }
 
+/* DMA into read-only RAM (shadow RAM write-protected, machine_set_ram_readonly)
+ * is dropped page by page; the writable pages of the same transfer change. */
+static void test_dma_readonly(void **state)
+{
+    struct fixture *f = *state;
+    struct machine *m = f->m;
+    uint8_t buf[0x20], back[0x20];
+    memset(buf, 0xAB, sizeof buf);
+    machine_set_ram_readonly(m, 0xE0000, 0x8000, false);
+    machine_set_ram_readonly(m, 0xE4000, 0x4000, true);
+    assert_true(machine_ram_readonly(m, 0xE4000) && machine_ram_readonly(m, 0xE7FFF));
+    assert_false(machine_ram_readonly(m, 0xE3FFF) || machine_ram_readonly(m, 0xE0000));
+    memset(m->ram + 0xE3FF0, 0, sizeof buf);
+    assert_true(machine_dma_write(m, 0xE3FF0, buf, sizeof buf));
+    assert_true(machine_dma_read(m, 0xE3FF0, back, sizeof back));
+    for (unsigned k = 0; k < sizeof back; k++)
+        assert_int_equal(back[k], k < 0x10 ? 0xAB : 0);
+    machine_set_ram_readonly(m, 0xE4000, 0x4000, false);
+    assert_true(machine_dma_write(m, 0xE3FF0, buf, sizeof buf));
+    assert_memory_equal(m->ram + 0xE3FF0, buf, sizeof buf);
+}
+
 static void test_a20_closed(void **state) { run_a20(state, false, 0x5A); }
 static void test_a20_open(void **state) { run_a20(state, true, 0); }
 
@@ -298,6 +320,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_irq_wakes_hlt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_in_sti_window, setup_window, teardown),
         cmocka_unit_test_setup_teardown(test_dma_replaces_code, setup_dma, teardown),
+        cmocka_unit_test_setup_teardown(test_dma_readonly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a20_closed, setup_a20, teardown),
         cmocka_unit_test_setup_teardown(test_a20_open, setup_a20, teardown),
         cmocka_unit_test_setup_teardown(test_mmio_below_ram_top, setup_mmio, teardown),

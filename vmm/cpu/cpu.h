@@ -83,6 +83,11 @@ void cpu_set_a20(struct cpu *cpu, bool enabled);
  * DMA): drop decoded code and write mappings that depend on it. */
 void cpu_invalidate_code(struct cpu *cpu, uint32_t phys, uint32_t len);
 
+/* The machine made RAM pages of [phys, phys+len) read-only or writable
+ * (machine_set_ram_readonly): the CPU drops its write mappings of them.
+ * Reads and decoded code stay valid: the bytes did not change. */
+void cpu_ram_protection_changed(struct cpu *cpu, uint32_t phys, uint32_t len);
+
 /* For messages: "CS:EIP" of the current instruction. */
 void cpu_describe_pc(const struct cpu *cpu, char *buf, unsigned len);
 

@@ -37,6 +37,18 @@ void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin)
         }
 }
 
+void cpu_ram_protection_changed(struct cpu *cpu, uint32_t phys, uint32_t len)
+{
+    /* Only write entries can point at a page that turned read-only; the
+     * next write to a page that turned writable refills its entry. */
+    for (int u = 0; u < 2; u++)
+        for (unsigned k = 0; k < TLB_SIZE; k++) {
+            struct tlb_entry *t = &cpu->tlb[u][k];
+            if (t->wtag != TAG_NONE && t->phys - phys < len)
+                t->wtag = TAG_NONE;
+        }
+}
+
 void cpu_set_a20(struct cpu *cpu, bool enabled)
 {
     uint32_t mask = enabled ? 0xFFFFFFFFu : ~(1u << 20);
@@ -128,6 +140,8 @@ static void phys_write32(struct cpu *cpu, uint32_t addr, uint32_t v)
 {
     struct machine *m = cpu->m;
     if (addr <= m->ram_size - 4) {
+        if (machine_ram_readonly(m, addr))
+            return;
         if (cpu->code_lines[addr >> 12])
             smc_write(cpu, addr, 4);
         memcpy(m->ram + addr, &v, 4);
@@ -264,6 +278,8 @@ static void phys_write(struct cpu *cpu, uint32_t phys, uint32_t val, unsigned si
 {
     struct machine *m = cpu->m;
     if (phys < m->ram_size && size <= m->ram_size - phys && !machine_is_mmio(m, phys)) {
+        if (machine_ram_readonly(m, phys))
+            return;     /* shadow RAM write-protected: a ROM drops the write */
         if (cpu->code_lines[phys >> 12])
             smc_write(cpu, phys, size);
         memcpy(m->ram + phys, &val, size);

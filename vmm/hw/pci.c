@@ -4,9 +4,16 @@
  * pci_register(); BAR sizing and placement are handled here and reported
  * to the device through bar_changed.
  *
- * PAM: the registers are kept and read back, but the BIOS area below
- * 1 MiB stays plain RAM whatever they say: the CPU accesses RAM directly
- * and has no hook for read-only or ROM-backed ranges (see docs/vmm.md). */
+ * PAM (0x59-0x5F): the write-enable bits are real. A segment whose WE bit
+ * is clear drops writes, as the ROM behind it would (machine_set_ram_readonly);
+ * with WE set, writes go to the shadow RAM. Reads always come from RAM:
+ * this machine copies the BIOS into that RAM at reset and never lets it
+ * change while writes are off, so "read enable off: read the ROM" gives
+ * the same bytes whenever the firmware left the segment read-only. (A
+ * firmware that writes shadow RAM and then turns reads back to the ROM
+ * would still read its own bytes; SeaBIOS does not do that.) The 0xC0000-
+ * 0xDFFFF segments have no ROM behind them here (no ISA option ROMs): they
+ * read as RAM too. */
 #include <errno.h>
 #include <string.h>
 
@@ -199,6 +206,28 @@ static const struct io_ops pci_io = {
     .write8 = pci_write8, .write16 = pci_write16, .write32 = pci_write32,
 };
 
+#define PAM0 0x59
+
+/* Applies the PAM write-enable bits: register PAM0 + k holds two 4-bit
+ * fields (bit 1/5 = write enable); PAM0's high field is 0xF0000-0xFFFFF,
+ * then 16 KiB segments from 0xC0000 in order, low field first. */
+static void pam_apply(struct pci_host *h)
+{
+    const uint8_t *pam = h->i440fx.config + PAM0;
+    machine_set_ram_readonly(h->m, 0xF0000, 0x10000, !(pam[0] & 0x20));
+    for (unsigned seg = 0; seg < 12; seg++) {
+        uint8_t field = (uint8_t)(pam[1 + seg / 2] >> (4 * (seg % 2)));
+        machine_set_ram_readonly(h->m, 0xC0000 + seg * 0x4000, 0x4000, !(field & 0x2));
+    }
+}
+
+static void i440fx_written(struct pci_func *f, unsigned reg, uint32_t val, unsigned size)
+{
+    (void)val;
+    if (reg <= PAM0 + 6 && reg + size > PAM0)
+        pam_apply(f->opaque);
+}
+
 static void i440fx_defaults(struct pci_func *f)
 {
     f->config[0x04] = 0x06;                     /* memory and bus master on */
@@ -216,6 +245,7 @@ static void pci_reset(void *state)
     struct pci_host *h = state;
     h->address = 0;
     i440fx_defaults(&h->i440fx);
+    pam_apply(h);
 }
 
 static int pci_init(struct machine *m, void *state, struct vd_error **errp)
@@ -227,7 +257,9 @@ static int pci_init(struct machine *m, void *state, struct vd_error **errp)
     pci_func_init(f, 0x00, 0x8086, 0x1237, 0x06000002, h);
     for (int k = 0x50; k < 0x80; k++)
         f->wmask[k] = 0xFF;                     /* PAM, DRAM rows, SMRAM, ... */
+    f->config_written = i440fx_written;
     i440fx_defaults(f);
+    pam_apply(h);
     h->funcs[0] = f;
     machine_register_io(m, 0xCF8, 1, &pci_io, h);
     machine_register_io(m, 0xCFA, 2, &pci_io, h);
