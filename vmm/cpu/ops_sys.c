@@ -195,8 +195,8 @@ HANDLER(verr_verw)
     uint16_t sel = (uint16_t)get_rm(cpu, i, 2);
     uint32_t lo, hi;
     bool ok = desc_visible(cpu, sel, &lo, &hi);
-    uint16_t ar = desc_ar(hi);
     if (ok) {
+        uint16_t ar = desc_ar(hi);
         if (!(ar & AR_S))
             ok = false;
         else if (write)

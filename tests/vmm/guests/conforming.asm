@@ -158,6 +158,21 @@ r3_ret: CHECK32 [VAR0], SEL_CONF0 | 3
         EXPECT_FAULT 13, 0, {mov [fs:0x9000], eax}  ; code is never writable
 %endif
 
+        ; LAR/VERR see conforming code at any CPL, not DPL 0 non-conforming
+        mov cx, SEL_CONF0
+        lar ebx, cx
+        CHECK_ZF 1
+        and ebx, 0x00F0FE00                     ; (without the accessed bit)
+        CHECK32 ebx, 0x00C09E00
+        verr cx
+        CHECK_ZF 1
+        mov cx, SEL_CONFX
+        verr cx                                 ; execute-only
+        CHECK_ZF 0
+        mov cx, SEL_CODE32
+        lar ebx, cx
+        CHECK_ZF 0
+
         ; conforming code at CPL 3 -> ring-0 handler -> IRET back outward:
         ; the handler left DS = conforming code (kept), ES = DPL 0 data (nulled)
         jmp SEL_CONF0:r3_conf2

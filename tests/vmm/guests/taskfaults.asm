@@ -7,7 +7,8 @@
 ; advises, finds the new task as its back link with the new task's EIP and
 ; registers saved in its TSS. Then a JMP/CALL to the still-busy TSS, also
 ; through a task gate, is #GP(TSS selector) in the old task, and a valid
-; switch to it works once its busy bit is cleared.
+; switch to it works once its busy bit is cleared; an IRET with NT set to
+; a back link that is not busy is #TS(back link) in the old task.
 ; Expected values derived by hand from the SDM.
 %include "pmtest.inc"
 
@@ -118,6 +119,22 @@ pm_main:
         CHECK32 eax, SEL_TSS0
         mov al, [GDT_BASE + SEL_TSS1 + 5]
         CHECK32 eax, 0x8B
+        ; IRET with NT set to a back link that is not busy: #TS(back link),
+        ; in the old task (recorded by the ordinary #TS gate again)
+        SET_GATE 10, exc_stub_10, 0x8E
+        call reset_task1
+        mov word [TSS0], SEL_TSS1
+        pushfd
+        or dword [esp], 0x4000
+        popfd
+        EXPECT_FAULT 10, SEL_TSS1, {iretd}
+        pushfd
+        and dword [esp], ~0x4000
+        popfd
+        xor eax, eax
+        str ax
+        CHECK32 eax, SEL_TSS0
+
         ; free again: a valid switch runs the task
         call reset_task1
         mov dword [H_COUNT], 0
