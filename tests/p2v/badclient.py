@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A hostile p2v agent for tests: speaks protocol version 1 (docs/protocol.md)
+"""A hostile p2v agent for tests: speaks protocol version 2 (docs/protocol.md)
 correctly up to a point, then sends one kind of bad input. Usage:
 badclient.py PORT TOKENFILE CASE. Exits 0 when the server refused as
 expected (an ERROR message or a closed connection, never a hang)."""
@@ -45,7 +45,7 @@ def refused():
 
 def handshake(tok=token):
     nonce = os.urandom(32)
-    send(HELLO, struct.pack("<HH", 1, 0) + nonce)
+    send(HELLO, struct.pack("<HH", 2, 0) + nonce)
     t, b = recv()
     assert t == CHALLENGE, t
     snonce = b[4:36]
