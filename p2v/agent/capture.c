@@ -809,8 +809,10 @@ static int run_session(struct agent *a, struct vd_error **errp)
     ret = handshake(a, c, resume, errp);
     if (ret == 0)
         ret = send_manifest(a, c, false, errp);
+    /* bad_scan_end survives reconnects: the chunks below the resume point
+     * are read again for the digest, and their bad sectors are listed
+     * already. */
     for (int i = 0; i < a->ndisks && ret == 0; i++) {
-        memset(a->bad_scan_end, 0, sizeof(a->bad_scan_end));
         if (a->disks[i].verified)
             a->done_used += a->disks[i].plan.used_bytes;
         else
