@@ -114,6 +114,7 @@ struct conn_ctx {
     struct writer w;
     uint64_t accepted[P2V_MAX_DISKS];   /* chunks below this are queued or written */
     bool claimed;
+    bool zstd;                  /* the session negotiated zstd chunks */
     /* the chunk asked for again, while later ones are dropped */
     int nak_disk;
     uint64_t nak_offset;
@@ -401,11 +402,11 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
         return refuse(cc, P2V_ERR_BUSY, "'%s' is being captured by another connection",
                       m->u.session.name);
     cc->claimed = true;
-    bool zstd = m->u.session.caps & P2V_CAP_ZSTD;
+    cc->zstd = m->u.session.caps & P2V_CAP_ZSTD;
     ret = start_session(cc, m);
     if (ret < 0)
         return ret;
-    slog(cc, "agent authenticated, compression %s, digest %s", zstd ? "zstd" : "none",
+    slog(cc, "agent authenticated, compression %s, digest %s", cc->zstd ? "zstd" : "none",
          cc->sess->no_digest ? "none" : "sha256");
     ok = (struct p2v_msg){ .type = P2V_MSG_SESSION_OK };
     memcpy(ok.u.session_ok.id, cc->sess->id, sizeof(ok.u.session_ok.id));
@@ -614,8 +615,17 @@ static int writer_init(struct conn_ctx *cc)
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     for (int i = 0; i < WRITE_QUEUE; i++)
-        if (!(w->q[i].frame = malloc(P2V_HEADER_SIZE + P2V_MAX_BODY)) ||
-            !(w->q[i].plain = malloc(P2V_CHUNK_SIZE)))
+        if (!(w->q[i].frame = malloc(P2V_HEADER_SIZE + P2V_MAX_BODY)))
+            return -ENOMEM;
+    return 0;
+}
+
+/* Buffers and contexts for decompression, once the session asks for zstd. */
+static int writer_init_zstd(struct conn_ctx *cc)
+{
+    struct writer *w = &cc->w;
+    for (int i = 0; i < WRITE_QUEUE; i++)
+        if (!(w->q[i].plain = malloc(P2V_CHUNK_SIZE)))
             return -ENOMEM;
     for (int i = 0; i < w->nverifiers; i++)
         if (!(w->dctx[i] = ZSTD_createDCtx()))
@@ -727,6 +737,9 @@ static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
                       ch->disk, (unsigned long long)ch->offset, ch->raw_len, (unsigned long long)want);
     if (ch->offset < cc->accepted[ch->disk])
         return refuse(cc, P2V_ERR_PROTOCOL, "disk %u offset %llu: chunk already received",
+                      ch->disk, (unsigned long long)ch->offset);
+    if (ch->encoding == P2V_ENC_ZSTD && !cc->zstd)
+        return refuse(cc, P2V_ERR_PROTOCOL, "disk %u offset %llu: zstd chunk, but zstd was not negotiated",
                       ch->disk, (unsigned long long)ch->offset);
     struct writer *w = &cc->w;
     pthread_mutex_lock(&w->lock);
@@ -858,8 +871,8 @@ static void serve_connection(struct conn_ctx *cc)
     for (int i = 0; i < cc->sess->ndisks; i++)
         cc->accepted[i] = cc->sess->disks[i].durable;
     int idle = 0, ret = 0;
-    if (writer_start(cc) < 0) {
-        refuse(cc, P2V_ERR_IO, "the server cannot start a thread");
+    if ((cc->zstd && writer_init_zstd(cc) < 0) || writer_start(cc) < 0) {
+        refuse(cc, P2V_ERR_IO, "the server is out of memory or threads");
         return;
     }
     while (ret == 0) {

@@ -31,6 +31,15 @@ run_bad truncated-hello "HELLO message truncated"
 run_bad path-name "invalid machine name"
 run_bad offset-outside "outside the disk"
 run_bad chunk-too-long "out of range"
+run_bad zstd-not-negotiated "zstd was not negotiated"
+run_bad chunk-replayed "chunk already received"
+# ... and its first, good chunk was checked (SHA-256 checksum) and written
+# (logged when the server has closed that connection).
+for i in $(seq 50); do
+    grep -q "\[bad\] received 1 chunks (1048576 bytes)" "$log" && break
+    [ "$i" -lt 50 ] || fail "chunk-replayed: the good chunk was not taken"
+    sleep 0.1
+done
 [ ! -e "$WORK/escape" ] && [ ! -e "$WORK/out/../escape" ] || fail "a path-separator name escaped DIR"
 
 # A chunk corrupted on the way (test hook) is detected and sent again.
