@@ -696,14 +696,16 @@ static void writer_drain(struct conn_ctx *cc)
 static int writer_report(struct conn_ctx *cc)
 {
     struct writer *w = &cc->w;
+    char why[sizeof(w->why)];
     pthread_mutex_lock(&w->lock);
     int code = w->fail_code, disk = w->ack_disk, req = w->req_disk;
     uint64_t offset = w->ack_offset, req_offset = w->req_offset;
     const char *req_why = w->req_why;
+    memcpy(why, w->why, sizeof(why));
     w->ack_disk = w->req_disk = -1;
     pthread_mutex_unlock(&w->lock);
     if (code)
-        return refuse(cc, code, "%s", w->why);
+        return refuse(cc, code, "%s", why);
     if (req >= 0 && send_nak(cc, req, req_offset, req_why) < 0)
         return -ECONNRESET;
     if (disk < 0)
