@@ -291,11 +291,12 @@ static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
                 s->ndisks == m->u.session.ndisks && s->no_digest == no_digest;
     for (int i = 0; same && i < s->ndisks; i++)
         same = s->disks[i].size == m->u.session.disks[i].size;
-    if (ret == -EUCLEAN) {
-        slog(cc, "%s; starting over", err->msg);
+    bool old_complete = ret == -ENOTSUP && s->complete;
+    if (ret == -EUCLEAN || ret == -ENOTSUP) {
+        slog(cc, "%s; %s", err->msg, old_complete && !srv->force ? "kept" : "starting over");
         vd_error_clear(&err);
     }
-    if (ret == 0 && s->complete && !same && !srv->force)
+    if ((ret == 0 || old_complete) && s->complete && !same && !srv->force)
         return refuse(cc, P2V_ERR_REFUSED,
                       "%s holds a complete capture; the server must run with --force to overwrite it",
                       s->dir);
