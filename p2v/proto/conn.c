@@ -386,6 +386,13 @@ int p2v_conn_recv(struct p2v_conn *c, struct p2v_msg *m, int timeout_ms,
     return p2v_msg_decode(type, c->buf + P2V_HEADER_SIZE, (size_t)len, m, errp);
 }
 
+uint8_t *p2v_conn_swap_buffer(struct p2v_conn *c, uint8_t *fresh)
+{
+    uint8_t *old = c->buf;
+    c->buf = fresh;
+    return old;
+}
+
 void p2v_conn_send_error(struct p2v_conn *c, enum p2v_error_code code, const char *text)
 {
     struct p2v_msg m = { .type = P2V_MSG_ERROR };

@@ -37,6 +37,10 @@ int p2v_conn_send(struct p2v_conn *c, const struct p2v_msg *m, struct vd_error *
  * next receive. */
 int p2v_conn_recv(struct p2v_conn *c, struct p2v_msg *m, int timeout_ms,
                   struct vd_error **errp);
+/* Installs FRESH (P2V_HEADER_SIZE + P2V_MAX_BODY bytes) as the receive
+ * buffer and returns the old one, which still holds the last message: a
+ * receiver hands a chunk on without copying it. */
+uint8_t *p2v_conn_swap_buffer(struct p2v_conn *c, uint8_t *fresh);
 /* Sends an ERROR message, ignoring failure (the connection is going away). */
 void p2v_conn_send_error(struct p2v_conn *c, enum p2v_error_code code, const char *text);
 const char *p2v_conn_peer(const struct p2v_conn *c);

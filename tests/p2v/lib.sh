@@ -69,20 +69,18 @@ to_raw() {
 }
 
 # The whole-disk digest as docs/protocol.md defines it, computed here
-# independently of p2v.
+# independently of p2v: SHA-256(le64 size || SHA-256 of each 1 MiB chunk).
 disk_digest() {
     python3 - "$1" <<'PY'
-import hashlib, struct, sys
-h = hashlib.sha256()
-off = 0
+import hashlib, os, struct, sys
+size = os.path.getsize(sys.argv[1])
+h = hashlib.sha256(struct.pack("<Q", size))
 with open(sys.argv[1], "rb") as f:
     while True:
         b = f.read(1 << 20)
         if not b:
             break
-        if b.count(0) != len(b):
-            h.update(struct.pack("<QI", off, len(b)) + b)
-        off += len(b)
+        h.update(hashlib.sha256(b).digest())
 print(h.hexdigest())
 PY
 }
