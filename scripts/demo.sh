@@ -28,7 +28,7 @@ echo "Debian packages: installed"
 
 section "Build (cmake, build/bin)"
 mkdir -p "$out"
-if ! { cmake -S . -B build && cmake --build build -j"$(nproc)"; } >"$out/build.log" 2>&1; then
+if ! { cmake -S . -B build && cmake --build build -j"$(nproc)" --target vdisk p2v drivers-inject vmm; } >"$out/build.log" 2>&1; then
     tail -n 30 "$out/build.log" >&2
     die "the build failed (whole log: $out/build.log)"
 fi
