@@ -2,6 +2,7 @@
 #ifndef P2V_PROTO_CONN_H
 #define P2V_PROTO_CONN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -19,6 +20,10 @@ struct p2v_tls_client {
 
 /* Splits "HOST:PORT" ("[v6]:PORT" too) and resolves it. */
 int p2v_listen(const char *addr, int *fdp, struct vd_error **errp);
+
+/* "HOST:PORT" ("[HOST]:PORT" for IPv6) of a bound socket, numeric, so a
+ * listener on port 0 can say which port it got. */
+void p2v_local_address(int fd, char *buf, size_t len);
 int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
                 struct p2v_conn **connp, struct vd_error **errp);
 

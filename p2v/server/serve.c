@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1062,7 +1063,9 @@ int p2v_serve_main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    server_log(&srv, "listening on %s, writing %s images to %s%s", listen_addr, srv.format, srv.dir,
+    char bound[NI_MAXHOST + NI_MAXSERV + 4];
+    p2v_local_address(lfd, bound, sizeof(bound));
+    server_log(&srv, "listening on %s, writing %s images to %s%s", bound, srv.format, srv.dir,
                tls ? " (TLS 1.3)" : "");
 
     rc = 0;
