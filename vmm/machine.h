@@ -110,6 +110,11 @@ struct machine {
     int (*intr_ack)(void *opaque);
     void *intr_opaque;
 
+    /* The local APIC (vmm/hw/lapic.c), NULL without one: the CPU then
+     * advertises the APIC in CPUID and reports IA32_APIC_BASE writes. */
+    void (*apic_base_changed)(void *opaque, uint64_t val);
+    void *apic_opaque;
+
     /* FERR#: the CPU reports an unmasked x87 exception here when CR0.NE
      * is clear (the PC platform raises IRQ 13); may be NULL. */
     void (*ferr)(void *opaque);
