@@ -43,6 +43,9 @@ void pc_set_irq(struct machine *m, int irq, bool level);
 /* The 8259 pair's INTR output: to the CPU, through the local APIC's LINT0
  * when there is one. */
 void pc_pic_output(struct machine *m, bool level);
+/* PCI interrupt pin INTX (0-3: INTA-INTD) of function DEVFN to LEVEL,
+ * through the PIIX3's PIRQ routing (piix3.c). */
+void pc_set_pci_irq(struct machine *m, uint8_t devfn, int intx, bool level);
 /* An edge on an ISA line: up then down. */
 void pc_pulse_irq(struct machine *m, int irq);
 
