@@ -37,8 +37,9 @@ uint32_t cpu_feature_edx(const struct cpu *cpu)
 {
     uint32_t f = profiles[cpu->model].features;
     /* The on-chip APIC, when the machine has one (not with --no-apic) and
-     * IA32_APIC_BASE has not disabled it (a P6 then hides it, too). */
-    if (cpu->model != CPU_MODEL_486 && cpu->m->apic_base_changed
+     * IA32_APIC_BASE has not disabled it (a P6 then hides it, too). Only
+     * the P6 profile: it is the one with the MSR. */
+    if (cpu->model == CPU_MODEL_P6 && cpu->m->apic_base_changed
         && (cpu->apic_base & APIC_BASE_ENABLE))
         f |= FEAT_APIC;
     return f;

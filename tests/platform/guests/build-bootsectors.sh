@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Assembles the boot-sector guests into OUTDIR as 1 MiB raw disks
 # (hello.raw, hello-write.raw, triple.raw, spin.raw, bluescreen.raw,
-# prompt.raw), a blank disk
+# prompt.raw, planar.raw: VGA mode 12h drawing), a blank disk
 # (blank.raw, no OS) and an El Torito CD (hello.iso).
 # Needs: nasm, xorriso.
 set -eu -o pipefail
@@ -11,7 +11,7 @@ mkdir -p "$out"
 cd "$out"
 asm() {     # asm NAME SOURCE [nasm options]
     local name=$1 src=$2; shift 2
-    nasm -f bin "$@" -o "$name.bin" "$here/$src.asm"
+    nasm -f bin -I"$here/" "$@" -o "$name.bin" "$here/$src.asm"
     cp "$name.bin" "$name.raw"
     truncate -s 1M "$name.raw"
 }
@@ -21,6 +21,7 @@ asm triple triple
 asm spin spin
 asm bluescreen bluescreen
 asm prompt prompt
+asm planar planar
 truncate -s 1M blank.raw
 rm -rf iso && mkdir iso
 cp hello.bin iso/boot.bin
