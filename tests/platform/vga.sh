@@ -1,7 +1,8 @@
-# VGA planar graphics: a boot sector sets mode 12h, draws through the
-# graphics controller's write modes 0-3, the map mask and read mode 1, and
-# has the VGA BIOS print a STOP line over it (guests/planar.asm); the
-# screenshot must show each pixel where the VGA puts it.
+# VGA graphics: a boot sector sets mode 12h, draws through the graphics
+# controller's write modes 0-3, the map mask and read mode 1, and has the
+# VGA BIOS print a STOP line over it (guests/planar.asm); another draws in
+# mode 13h (guests/mode13.asm); the screenshots must show each pixel
+# where the VGA puts it.
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/platform/lib-platform.sh"
 need nasm xorriso python3
@@ -10,7 +11,7 @@ check_verdict 0 "booted expected output 'VMM-TEST-MARKER: planar-ok' on (COM1|th
     --timeout 60 --expect 'VMM-TEST-MARKER: planar-ok' --serial serial.txt \
     --screenshot screen.png "$g/planar.raw"
 grep 'cmp=0F' serial.txt >/dev/null || fail "read mode 1 colour compare: $(grep -a cmp= serial.txt)"
-python3 - screen.png <<'PY' || fail "the screenshot does not show what the guest drew"
+cat >check.py <<'PY'
 import struct, sys, zlib
 
 def read_png(path):
@@ -43,20 +44,31 @@ def read_png(path):
         prev = line
     return w, h, rows
 
-w, h, rows = read_png(sys.argv[1])
-px = lambda x, y: tuple(rows[y][3 * x:3 * x + 3])
+w, h, rows = read_png(sys.argv[2])
+px = lambda x, y: tuple(rows[y][3 * x:3 * x + 3]) if y < h and x < w else None
 BLUE, WHITE, RED, MAGENTA = (0, 0, 0xAA), (0xFF, 0xFF, 0xFF), (0xAA, 0, 0), (0xAA, 0, 0xAA)
-want = [((w, h), (640, 480), "size")]
-want += [(px(x, 100), WHITE if x < 4 else BLUE, "row 100 x %d" % x) for x in range(8)]
-want += [(px(80 + x, 200), BLUE if x < 4 else RED, "row 200 x %d" % (80 + x)) for x in range(8)]
-want += [(px(40 + x, 300), px(x, 100), "row 300 x %d" % (40 + x)) for x in range(8)]
-want += [(px(x, 400), MAGENTA, "row 400 x %d" % x) for x in range(8)]
-want += [(px(x, y), BLUE, "background %d,%d" % (x, y)) for x, y in ((639, 479), (320, 240), (8, 100))]
-# The STOP text: white glyph pixels in the first two character rows.
-white = sum(px(x, y) == WHITE for y in range(32) for x in range(640))
-want.append((white > 400, True, "white text pixels in the top rows (%d)" % white))
+if sys.argv[1] == "mode13":
+    size = (320, 200)
+    want = [(px(10, 100), RED, "pixel 10,100"), (px(319, 199), WHITE, "pixel 319,199"),
+            (px(0, 0), BLUE, "pixel 0,0"), (px(11, 100), BLUE, "pixel 11,100")]
+else:
+    size = (640, 480)
+    want = [(px(x, 100), WHITE if x < 4 else BLUE, "row 100 x %d" % x) for x in range(8)]
+    want += [(px(80 + x, 200), BLUE if x < 4 else RED, "row 200 x %d" % (80 + x)) for x in range(8)]
+    want += [(px(40 + x, 300), px(x, 100), "row 300 x %d" % (40 + x)) for x in range(8)]
+    want += [(px(x, 400), MAGENTA, "row 400 x %d" % x) for x in range(8)]
+    want += [(px(x, y), BLUE, "background %d,%d" % (x, y)) for x, y in ((639, 479), (320, 240), (8, 100))]
+    # The STOP text: white glyph pixels in the first two character rows.
+    white = sum(px(x, y) == WHITE for y in range(32) for x in range(640))
+    want.append((white > 400, True, "white text pixels in the top rows (%d)" % white))
+if (w, h) != size:
+    sys.exit("size %dx%d, want %dx%d" % (w, h, size[0], size[1]))
 bad = [(what, got, exp) for got, exp, what in want if got != exp]
 for what, got, exp in bad:
     print("%s: got %s, want %s" % (what, got, exp), file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
+python3 check.py planar screen.png || fail "the mode 12h screenshot does not show what the guest drew"
+check_verdict 0 "booted expected output 'VMM-TEST-MARKER: mode13-ok' on (COM1|the screen)" \
+    --timeout 60 --expect 'VMM-TEST-MARKER: mode13-ok' --screenshot mode13.png "$g/mode13.raw"
+python3 check.py mode13 mode13.png || fail "the mode 13h screenshot does not show what the guest drew"

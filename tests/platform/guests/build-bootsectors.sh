@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Assembles the boot-sector guests into OUTDIR as 1 MiB raw disks
 # (hello.raw, hello-write.raw, triple.raw, spin.raw, bluescreen.raw,
-# prompt.raw, planar.raw: VGA mode 12h drawing), a blank disk
-# (blank.raw, no OS) and an El Torito CD (hello.iso).
+# prompt.raw, planar.raw and mode13.raw: VGA mode 12h and 13h drawings),
+# a blank disk (blank.raw, no OS) and an El Torito CD (hello.iso).
 # Needs: nasm, xorriso.
 set -eu -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +22,7 @@ asm spin spin
 asm bluescreen bluescreen
 asm prompt prompt
 asm planar planar
+asm mode13 mode13
 truncate -s 1M blank.raw
 rm -rf iso && mkdir iso
 cp hello.bin iso/boot.bin

@@ -4,8 +4,6 @@
 ; through int 13h and reads it back, printing readback-ok when it matches,
 ; and at the end leaves through the debug-exit port (vmm exits with 33).
 %include "bootsector.inc"
-bits 16
-org 0x7c00
 start:
     boot_start
     mov [drive], dl

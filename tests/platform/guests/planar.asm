@@ -9,8 +9,6 @@
 ;   row 400, x 0-7 magenta (map mask plane 2 only over blue)
 ; and COM1 "cmp=0F" (read mode 1 at row 200 byte 10, comparing with red).
 %include "bootsector.inc"
-bits 16
-org 0x7c00
 start:
     boot_start
     com1_init
