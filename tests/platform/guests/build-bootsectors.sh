@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Assembles the boot-sector guests into OUTDIR as 1 MiB raw disks
 # (hello.raw, hello-write.raw, triple.raw, spin.raw, bluescreen.raw,
-# prompt.raw, planar.raw and mode13.raw: VGA mode 12h and 13h drawings),
+# prompt.raw, planar.raw and mode13.raw: VGA mode 12h and 13h drawings,
+# apicmsr.raw: the APIC as the CPU sees it),
 # a blank disk (blank.raw, no OS) and an El Torito CD (hello.iso).
 # Needs: nasm, xorriso.
 set -eu -o pipefail
@@ -23,6 +24,7 @@ asm bluescreen bluescreen
 asm prompt prompt
 asm planar planar
 asm mode13 mode13
+asm apicmsr apicmsr
 truncate -s 1M blank.raw
 rm -rf iso && mkdir iso
 cp hello.bin iso/boot.bin
