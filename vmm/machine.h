@@ -106,7 +106,8 @@ struct machine {
     struct cpu *cpu;
 
     /* Interrupt controller hook: the CPU calls intr_ack when it takes an
-     * external interrupt; the PIC (next issue) fills this in. */
+     * external interrupt; the local APIC fills this in, or the 8259 PIC
+     * on a machine without one. */
     int (*intr_ack)(void *opaque);
     void *intr_opaque;
 

@@ -8,7 +8,8 @@
  * and the timer (one-shot and periodic on a 1 GHz bus clock as QEMU's,
  * counted from the machine's virtual clock and fired by a machine timer).
  * LINT0 in ExtINT mode passes the 8259's INTR through (virtual wire; set
- * at reset as on QEMU's BSP), LINT1 in NMI mode raises NMI.
+ * at reset as on QEMU's BSP); an LVT entry, IPI or I/O APIC message in NMI
+ * mode raises NMI (nothing on this board drives LINT1, the NMI pin).
  * Not modelled: other CPUs, SMI, thermal and performance-counter events
  * (their LVT entries only read back), level-triggered fixed LINT inputs
  * (taken as edges), the focus processor check. */
