@@ -35,8 +35,26 @@ pe32_stub() {
 # copy landed where.
 placeholder() { printf 'MZ p2vkit placeholder %s\n' "$2" >"$1"; }
 
-system_reg() {   # VARIANT DIRTY STALE
-    local v=$1 dirty=$2 stale=$3
+# le_hex VALUE BYTES: VALUE as .reg hex bytes, little-endian.
+le_hex() {
+    local i out=
+    for ((i = 0; i < $2; i++)); do out+=$(printf '%02x,' $((($1 >> (8 * i)) & 255))); done
+    echo "${out%,}"
+}
+
+# NT 4.0's DISK\Information for one disk with one partition lettered C:
+# (ntddft.h: DISK_CONFIG_HEADER, DISK_REGISTRY, DISK_DESCRIPTION,
+# DISK_PARTITION), then an empty FT_REGISTRY. disk_information SIG OFFSET LENGTH
+disk_information() {
+    local z4=00,00,00,00
+    printf 'hex:%s' "$(le_hex 3 4),$z4,$z4,$(le_hex 44 4),$(le_hex 64 4),$(le_hex 108 4),$(le_hex 4 4),$z4,$z4,$z4,$z4"
+    printf ',%s' "$(le_hex 1 2),00,00" "$(le_hex 1 2),00,00,$(le_hex $1 4)"
+    printf ',%s' "$(le_hex 4 4),$z4,$(le_hex $2 8),$(le_hex $3 8),$(le_hex $3 8),$z4,$z4"
+    printf ',%s' "43,01,01,00,00,00,00,00,00,00,00,00" "$z4"
+}
+
+system_reg() {   # VARIANT DIRTY STALE SIZE_MB
+    local v=$1 dirty=$2 stale=$3 size=$4
     echo 'Windows Registry Editor Version 5.00'
     echo
     printf '[\\Select]\n"Current"=dword:00000001\n"Default"=dword:00000001\n"LastKnownGood"=dword:00000002\n"Failed"=dword:00000000\n\n'
@@ -63,6 +81,12 @@ system_reg() {   # VARIANT DIRTY STALE
                 $cs $cs $cs $cs "$(multi_sz $hal)"
         fi
     done
+    if [ "$v" = nt4 ]; then
+        # Stale: recorded for another disk, with the partition 1 MiB in.
+        local sig=0x4E543031 off=$((63 * 512)) len=$(((size * 2048 - 63) * 512))
+        [ "$stale" = yes ] && sig=0xDEADBEEF off=1048576 len=$(((size * 2048 - 2048) * 512))
+        printf '[\\DISK]\n"Information"=%s\n\n' "$(disk_information $sig $off $len)"
+    fi
     if [ "$v" != nt4 ]; then
         local sig=$SIG_HEX off=$OFF_HEX
         if [ "$stale" = yes ]; then sig=ef,be,ad,de; off=00,00,10,00,00,00,00,00; fi
@@ -98,7 +122,7 @@ make_guest() {
     "$HELPERS/mkhive" "$d/SYSTEM"
     "$HELPERS/mkhive" "$d/SOFTWARE"
     "$HELPERS/mkhive" "$d/SAM"
-    system_reg $v $dirty $stale >"$d/system.reg"
+    system_reg $v $dirty $stale $size >"$d/system.reg"
     software_reg $v >"$d/software.reg"
     hivexregedit --merge "$d/SYSTEM" "$d/system.reg"
     hivexregedit --merge "$d/SOFTWARE" "$d/software.reg"

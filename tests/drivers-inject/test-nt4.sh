@@ -20,6 +20,10 @@ grep -q '"version": "4.0"' r.json || fail "version"
 grep -q '"system_root": "\\\\WINNT"' r.json || fail "system root"
 grep -q '"id": "mps_mp"' r.json || fail "NT4 HAL from hal.dll VERSIONINFO"
 grep -q '"boot_controller_services": \["aac"\]' r.json || fail "boot controller"
+# DISK\Information (drive letters) already matches this disk: reported, untouched.
+grep -q '"signature": "0x4E543031", "offset": 32256, "length": 67076608, "letter": "C", "ft_type": 4' r.json \
+    || fail "DISK\\Information not reported"
+contains '"fixup": "nt4-disk-registry"' r.json && fail "DISK\\Information changed although it matched"
 
 reg_dump disk.img 'WINNT/system32/config/SYSTEM' sys.csv
 for cs in ControlSet001 ControlSet002; do
