@@ -6,6 +6,7 @@
 #   dirty: HKLM\SYSTEM\Setup SystemSetupInProgress=1
 #   stale: MountedDevices recorded for another disk signature and offset
 #   fat:   the system volume is FAT16 (mkfs.fat, populated with mtools)
+#   superfloppy: no partition table, the NTFS volume starts at sector 0
 # The disk is a raw MBR image (signature 0x4E543031) with one NTFS partition
 # at sector 63, made with mkntfs with the 255-head geometry of a RAID BIOS.
 # It boots off an Adaptec RAID miniport (aac) with atapi disabled.
@@ -112,9 +113,10 @@ software_reg() {   # VARIANT
 
 make_guest() {
     local image=$1 v=$2; shift 2
-    local cab=no dirty=no stale=no fat=no size=64
+    local cab=no dirty=no stale=no fat=no size=64 start=63
     for o in "$@"; do
-        case $o in cab) cab=yes ;; dirty) dirty=yes ;; stale) stale=yes ;; fat) fat=yes ;; size=*) size=${o#size=} ;; esac
+        case $o in cab) cab=yes ;; dirty) dirty=yes ;; stale) stale=yes ;; fat) fat=yes ;; size=*) size=${o#size=} ;;
+            superfloppy) start=0 ;; esac
     done
     local d; d=$(mktemp -d "$WORK/guest.XXXXXX")
     local root=WINDOWS
@@ -168,17 +170,17 @@ make_guest() {
     local sectors=$((size * 2048)) type=7
     [ $fat = yes ] && type=6
     truncate -s ${size}M "$image"
-    printf 'label: dos\nlabel-id: 0x4e543031\nstart=63, type=%s, bootable\n' $type | sfdisk -q "$image" >/dev/null
-    truncate -s $(((sectors - 63) * 512)) "$d/part.img"
+    [ $start = 0 ] || printf 'label: dos\nlabel-id: 0x4e543031\nstart=63, type=%s, bootable\n' $type | sfdisk -q "$image" >/dev/null
+    truncate -s $(((sectors - start) * 512)) "$d/part.img"
     if [ $fat = yes ]; then
         need mkfs.fat mcopy
         mkfs.fat -F 16 -h 63 -g 255/63 -n SYSTEM "$d/part.img" >/dev/null
         populate_fat "$d/part.img" "${args[@]}"
         dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((63 * 512)) conv=notrunc,sparse status=none
     else
-        mkntfs -q -Q -F -s 512 -p 63 -H 255 -S 63 -L SYSTEM "$d/part.img" >/dev/null 2>&1
-        dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((63 * 512)) conv=notrunc,sparse status=none
-        "$HELPERS/mkguest" "$image" $((63 * 512)) "${args[@]}"
+        mkntfs -q -Q -F -s 512 -p $start -H 255 -S 63 -L SYSTEM "$d/part.img" >/dev/null 2>&1
+        dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((start * 512)) conv=notrunc,sparse status=none
+        "$HELPERS/mkguest" "$image" $((start * 512)) "${args[@]}"
     fi
     rm -rf "$d"
 }
@@ -203,12 +205,13 @@ populate_fat() {
     done
 }
 
-# extract_file IMAGE GUEST_PATH OUT: through ntfs-3g's ntfscat or, on a FAT
+# extract_file IMAGE GUEST_PATH OUT (the volume at sector PART_START, 63
+# unless set): through ntfs-3g's ntfscat or, on a FAT
 # volume, mtools' mcopy (oracles that share no code with drivers-inject's
 # NTFS path).
 extract_file() {
     local part; part=$(mktemp "$WORK/part.XXXXXX")
-    dd if="$1" of="$part" bs=1M iflag=skip_bytes skip=$((63 * 512)) status=none
+    dd if="$1" of="$part" bs=1M iflag=skip_bytes skip=$((${PART_START:-63} * 512)) status=none
     if [ "$(dd if="$part" bs=1 skip=54 count=4 status=none | tr -d '\0')" = FAT1 ]; then
         rm -f "$3"
         MTOOLS_SKIP_CHECK=1 mcopy -n -i "$part" "::/$2" "$3"

@@ -47,3 +47,15 @@ grep -q 'aac.sys as NTBOOTDD.SYS' got || fail "NTBOOTDD.SYS touched"
 after=$(sha256sum <disk.img)
 "$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"
+
+# A new MBR without a signature (as some imaging tools write): NT 4.0
+# would invent one and lose its letters; the one DISK\Information recorded
+# is put back.
+cp disk.img zeroed.img
+printf '\0\0\0\0' | dd of=zeroed.img bs=1 seek=440 conv=notrunc status=none
+"$BIN/drivers-inject" --drivers media --report z.json zeroed.img >z.txt || { cat z.txt >&2; fail "zeroed signature run"; }
+grep -q 'MBR disk signature 0x00000000 -> 0x4E543031 (as recorded in DISK\\\\Information)' z.json \
+    || { cat z.txt >&2; fail "signature not restored from DISK\\Information"; }
+[ "$(od -An -tx4 -j 440 -N4 zeroed.img | tr -d ' ')" = 4e543031 ] || fail "MBR signature not written"
+contains 'DISK\\\\Information: disk signature' z.json && fail "DISK\\Information changed instead of the MBR"
+true
