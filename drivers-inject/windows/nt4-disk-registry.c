@@ -8,6 +8,7 @@
  * MBR signature gets the recorded one back. FT sets (mirrors, stripes) are
  * reported, not rebuilt. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,9 @@ static int volumes(const struct inject *ctx, const struct vd_partition *vols[])
     return n;
 }
 
-static const struct disk_reg_disk *this_disk(const struct inject *ctx, char sys_letter)
+static const struct disk_reg_disk *this_disk(const struct inject *ctx, const struct disk_registry *dr,
+                                             char sys_letter)
 {
-    const struct disk_registry *dr = &ctx->g.disk_reg;
     for (int d = 0; d < dr->n_disks; d++)
         if (ctx->g.disk_signature && dr->disks[d].signature == ctx->g.disk_signature)
             return &dr->disks[d];
@@ -50,23 +51,28 @@ static int oom(struct vd_error **errp)
 static int apply(struct inject *ctx, struct vd_error **errp)
 {
     struct guest *g = &ctx->g;
-    char sys_letter = guest_system_letter(ctx);
-    const struct disk_reg_disk *disk = this_disk(ctx, sys_letter);
-    if (!disk)
-        return inject_note(ctx, "DISK\\Information has no entry for this disk (signature 0x%08X) or for %c:; "
-                           "NT 4.0 will assign letters at boot", g->disk_signature, sys_letter) < 0 ? oom(errp) : 0;
-    if (g->disk_signature == 0 && disk->signature != 0) {
-        int ret = inject_restore_signature(ctx, disk->signature, "DISK\\Information", errp);
-        if (ret < 0)
-            return ret;
-    }
     size_t len;
     hive_type type;
     uint8_t *data = hive_get_binary(ctx->system, "DISK", "Information", &len, &type);
     if (!data)
         return vd_error_set(errp, -EIO, "SYSTEM\\DISK\\Information: cannot read it again");
-    /* Inspection parsed this very value: every offset below lies inside it. */
-    int ret = 0;
+    /* Parsed again here, so every offset written below is known to lie inside DATA. */
+    struct disk_registry dr;
+    int ret = disk_registry_parse(data, len, &dr, errp);
+    char sys_letter = guest_system_letter(ctx);
+    const struct disk_reg_disk *disk = ret < 0 ? NULL : this_disk(ctx, &dr, sys_letter);
+    if (!disk) {
+        free(data);
+        if (ret < 0)
+            return ret;
+        return inject_note(ctx, "DISK\\Information has no entry for this disk (signature 0x%08X) or for %c:; "
+                           "NT 4.0 will assign letters at boot", g->disk_signature, sys_letter) < 0 ? oom(errp) : 0;
+    }
+    if (g->disk_signature == 0 && disk->signature != 0 &&
+        (ret = inject_restore_signature(ctx, disk->signature, "DISK\\Information", errp)) < 0) {
+        free(data);
+        return ret;
+    }
     if (disk->signature != g->disk_signature) {
         put_le32(data + disk->at + 4, g->disk_signature);
         ret = inject_change(ctx, "DISK\\Information: disk signature 0x%08X -> 0x%08X", disk->signature,
@@ -76,7 +82,7 @@ static int apply(struct inject *ctx, struct vd_error **errp)
     int n_vols = volumes(ctx, vols);
     const struct vd_partition *sys = &ctx->pt.parts[g->system_part];
     for (int j = 0; j < disk->count && ret == 0; j++) {
-        const struct disk_reg_partition *p = &g->disk_reg.parts[disk->first + j];
+        const struct disk_reg_partition *p = &dr.parts[disk->first + j];
         const struct vd_partition *v = NULL;
         for (int k = 0; k < n_vols && !v; k++)
             if (vols[k]->start == p->offset)
@@ -98,7 +104,7 @@ static int apply(struct inject *ctx, struct vd_error **errp)
             put_le64(data + p->at + DISK_REG_PART_FT_LENGTH, v->length);    /* not an FT member: the same */
         char letter[4] = "-";
         if (p->letter)
-            letter[0] = p->letter, letter[1] = ':', letter[2] = '\0';
+            snprintf(letter, sizeof(letter), "%c:", p->letter);
         ret = inject_change(ctx, "DISK\\Information: partition %s offset %llu length %llu -> offset %llu "
                             "length %llu", letter, (unsigned long long)p->offset, (unsigned long long)p->length,
                             (unsigned long long)v->start, (unsigned long long)v->length);
