@@ -82,7 +82,9 @@ mount -t proc proc /proc
 for f in $(cat /load); do insmod "/lib/modules/$(sed 's/ .*//' /proc/sys/kernel/osrelease)/$f" || echo "initramfs: cannot load $f"; done
 root=$(sed -n 's/.*root=\([^ ]*\).*/\1/p' /proc/cmdline)
 i=0
-while [ ! -b "$root" ] && [ $i -lt 10 ]; do sleep 1; i=$((i + 1)); done
+# Disks are probed asynchronously, and slowly on an emulated CPU: wait as
+# initramfs-tools does (rootdelay), though not for its 180 s.
+while [ ! -b "$root" ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
 mount -t ext4 -o ro "$root" /root || { echo "initramfs: cannot mount the root $root"; exit 1; }
 exec switch_root /root /sbin/init
 EOF_INIT
