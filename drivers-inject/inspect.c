@@ -147,6 +147,24 @@ static void read_mounted_devices(struct inject *ctx)
     free(vals);
 }
 
+/* NT 4.0's drive letters: a malformed value is noted, not fatal (the
+ * fixup then leaves it alone). */
+static int read_disk_registry(struct inject *ctx)
+{
+    size_t len;
+    hive_type t;
+    uint8_t *data = hive_get_binary(ctx->system, "DISK", "Information", &len, &t);
+    if (!data)
+        return 0;
+    struct vd_error *err = NULL;
+    int ret = 0;
+    if (disk_registry_parse(data, len, &ctx->g.disk_reg, &err) < 0)
+        ret = inject_note(ctx, "%s; left as is", err->msg) < 0 ? -ENOMEM : 0;
+    vd_error_free(err);
+    free(data);
+    return ret;
+}
+
 /* IDE and disk-class services are not the captured machine's controller. */
 static bool generic_storage_service(const char *s)
 {
@@ -365,5 +383,7 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
     detect_hal(ctx);
     detect_boot_controller(ctx);
     read_mounted_devices(ctx);
+    if (read_disk_registry(ctx) < 0)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
     return add_image_cabs(ctx, errp);
 }
