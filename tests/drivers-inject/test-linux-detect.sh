@@ -26,4 +26,7 @@ truncate -s 64M fat.img
 echo 'start=2048, type=6' | sfdisk -q fat.img
 mkfs.fat -F 16 --offset 2048 fat.img >/dev/null
 expect_fail 1 "fat.img: no NTFS or FAT volume with a Windows directory" "$BIN/drivers-inject" --dry-run fat.img
+"$BIN/drivers-inject" --dry-run --output=json fat.img >fat.json 2>/dev/null && fail "fat.img: exit 0"
+python3 -c 'import json,sys; s=json.load(open("fat.json"))["status"]; sys.exit(s != "no guest OS found")' ||
+    fail "fat.img: JSON status is not 'no guest OS found'"
 echo ok
