@@ -66,8 +66,12 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
     struct vd_error *perr = NULL;
     d->pt_status = vd_partition_table_read(d->img, &d->pt, &perr);
     vd_error_free(perr);
-    if (d->pt_status < 0 || d->pt.scheme == VD_PART_NONE || d->pt.count == 0) {
-        /* No table we trust and no filesystem: read it all. */
+    if (d->pt_status < 0 || d->pt.scheme == VD_PART_NONE || d->pt.scheme == VD_PART_SUPERFLOPPY ||
+        d->pt.count == 0) {
+        /* No table we trust and no filesystem we can map (a superfloppy's
+         * volume failed to map above): read it all. */
+        if (d->pt.scheme == VD_PART_SUPERFLOPPY)
+            d->pt.scheme = VD_PART_NONE;
         d->pt.count = 0;
         d->whole.used_bytes = d->size;
         ret = add_full(&d->plan, 0, d->size, d->size, errp);

@@ -53,4 +53,28 @@ grep -q 'number="5".*filesystem="ext4"' "$m" || fail "ext4 logical partition not
 grep -q '<cpu count=' "$m" || fail "no CPU inventory"
 grep -q '<memory bytes=' "$m" || fail "no memory inventory"
 grep -q '<firmware type="\(bios\|uefi\)"' "$m" || fail "no firmware type"
+# A superfloppy (NTFS at sector 0, no partition table) whose MFT is damaged,
+# so its volume cannot be mapped: read in full, described as scheme none,
+# and the manifest still validates.
+truncate -s 16M "$WORK/sf.img"
+mkntfs -F -Q "$WORK/sf.img" >/dev/null 2>&1
+python3 - "$WORK/sf.img" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    b = f.read(512)
+    mft = struct.unpack_from("<Q", b, 0x30)[0] * struct.unpack_from("<H", b, 11)[0] * b[13]
+    f.seek(mft)
+    assert f.read(4) == b"FILE"
+    f.seek(mft)
+    f.write(b"XXXX")
+PY
+start_server "$WORK/out"
+capture --name sf --disk "$WORK/sf.img" --state "$WORK/sf.session"
+stop_server
+grep '<partition-table scheme="none" filesystem="unknown" used-bytes="16777216"/>' "$WORK/out/sf/manifest.xml" \
+    >/dev/null || fail "damaged superfloppy not described as one unknown volume read in full"
+xmllint --noout --schema "$SRC/docs/manifest.xsd" "$WORK/out/sf/manifest.xml" 2>"$WORK/xmllint.err" ||
+    { cat "$WORK/xmllint.err" >&2; fail "superfloppy: manifest does not validate"; }
+to_raw "$WORK/out/sf/disk0.$FMT" "$WORK/sf.cap"
+cmp "$WORK/sf.img" "$WORK/sf.cap" || fail "damaged superfloppy not captured byte for byte"
 echo "ok"
