@@ -2,7 +2,8 @@
 # mode 12h), from synthetic boot sectors (guests/gfxstop.asm): blue fill
 # with white text and the STOP line in RAM (ANSI, UTF-16LE) gives the code;
 # without the line, bluescreen without a code, before the timeout; a grey
-# screen, and colour 4 on the VGA BIOS's palette (red), are no bluescreen.
+# screen, colour 4 on the VGA BIOS's palette (red) and a blue screen
+# without text are no bluescreen (each with the STOP line in RAM).
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/platform/lib-platform.sh"
 need nasm python3
@@ -28,3 +29,4 @@ check_verdict 1 'bluescreen \(graphical STOP screen; code not found in memory\)$
     --timeout 3 "$g/gfxstop-nostop.raw"
 check_verdict 1 'timeout no verdict before the timeout' --timeout 3 "$g/gfxstop-grey.raw"
 check_verdict 1 'timeout no verdict before the timeout' --timeout 3 "$g/gfxstop-vgapal.raw"
+check_verdict 1 'timeout no verdict before the timeout' --timeout 3 "$g/gfxstop-notext.raw"

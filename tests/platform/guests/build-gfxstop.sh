@@ -2,8 +2,8 @@
 # Assembles the graphical STOP screen boot sectors (gfxstop.asm) into
 # OUTDIR as 1 MiB raw disks: gfxstop.raw (ANSI STOP line in RAM),
 # gfxstop-utf16.raw, gfxstop-nostop.raw (no STOP line), gfxstop-grey.raw
-# (a grey screen) and gfxstop-vgapal.raw (colour 4 on the VGA BIOS's
-# palette, red). Needs: nasm.
+# (a grey screen), gfxstop-vgapal.raw (colour 4 on the VGA BIOS's
+# palette, red) and gfxstop-notext.raw (blue, no text). Needs: nasm.
 set -eu -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-.}
@@ -19,3 +19,4 @@ asm gfxstop-utf16 -DUTF16
 asm gfxstop-nostop -DNO_STOP
 asm gfxstop-grey -DGREY
 asm gfxstop-vgapal -DVGA_PAL
+asm gfxstop-notext -DNO_TEXT

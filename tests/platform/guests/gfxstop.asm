@@ -11,6 +11,7 @@
 ;   UTF16     the formatted line in UTF-16LE
 ;   GREY      the screen in colour 7 (grey, a desktop), not 4
 ;   VGA_PAL   the VGA BIOS's palette kept: colour 4 is red
+;   NO_TEXT   no white bands: a blue screen without text
 %include "bootsector.inc"
 start:
     boot_start
@@ -40,6 +41,7 @@ start:
     xor di, di
     mov cx, 640 / 8 * 480
     rep stosb                   ; write mode 0, bit mask FFh: the fill
+%ifndef NO_TEXT
     mov ax, 0x0f00              ; colour 15, white
     out dx, ax
     mov ax, 0x6608              ; bit mask: two pixels of each four
@@ -56,6 +58,7 @@ start:
     add di, 8 * 80
     dec bx
     jnz .band
+%endif
 .idle:
     sti
     hlt
