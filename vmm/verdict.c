@@ -40,6 +40,8 @@
 #define BLUE_SHARE_PCT 60               /* of the coarse sample in one blue colour */
 #define LIGHT_MIN 64                    /* light pixels (on every other line) that make text */
 #define BLUE_STABLE_NS 1000000000ull    /* a STOP screen stays: unchanged this long before RAM is searched */
+#define BLUE_IDLE_INSNS 20000u          /* fewer between samples at one EIP: the CPU waits in HLT */
+#define BLUE_BUSY_INSNS 20000000u       /* or this many since the change: a loop that draws nothing */
 #define BLUE_SETTLE_NS 10000000000ull   /* no STOP line in RAM: the screen must stay this long */
 #define STOP_LINE_MAX 200
 
@@ -65,9 +67,12 @@ struct verdict {
     uint32_t spin_eip, spin_cs, spin_base;
     uint64_t spin_since_ns;
     /* Graphical STOP screen: shown on the last sample, since when
-     * unchanged (a hash of its pixels), RAM searched for this one. */
-    bool blue_shown, blue_searched;
-    uint64_t blue_hash, blue_since_ns;
+     * unchanged (a hash of its pixels), RAM searched for this one; the
+     * CPU since then: instructions and EIP at the last sample, idle on
+     * every sample. */
+    bool blue_shown, blue_searched, blue_idle;
+    uint64_t blue_hash, blue_since_ns, blue_since_insns, blue_insns;
+    uint32_t blue_eip;
     char screen[SCREEN_BYTES];
 };
 
@@ -333,11 +338,14 @@ static bool stop_line_in_ram(const struct verdict *v, char *out, size_t len)
 }
 
 /* The graphical STOP screen rule (see the top of this file). A screen
- * that stayed unchanged for BLUE_STABLE_NS (one still being drawn may be
- * followed by a success marker) has RAM searched for its STOP line;
- * without one the verdict waits until the screen has stayed for
- * BLUE_SETTLE_NS (bootvid's other blue screen, autochk's, moves on), or
- * for the end of the run (FINAL). */
+ * still being drawn may yet be followed by a success marker, so RAM is
+ * searched for the STOP line only when the machine sits on the screen:
+ * unchanged for BLUE_STABLE_NS while the CPU either waited in HLT on
+ * every sample or ran BLUE_BUSY_INSNS instructions (time alone is not
+ * enough: the clock is the host's, and a starved host process sees a
+ * second pass between two glyphs). Without a STOP line the verdict waits
+ * until the screen has stayed for BLUE_SETTLE_NS (bootvid's other blue
+ * screen, autochk's, moves on), or for the end of the run (FINAL). */
 static void check_graphics(struct verdict *v, const struct vga *vga, uint64_t now, bool final)
 {
     uint64_t hash = 0;
@@ -345,15 +353,27 @@ static void check_graphics(struct verdict *v, const struct vga *vga, uint64_t no
         v->blue_shown = false;
         return;
     }
+    struct cpu_state st;
+    cpu_get_state(v->m->cpu, &st);
+    uint32_t eip = st.seg[SEG_CS].base + st.eip;
+    uint64_t insns = v->m->insns;
     if (!v->blue_shown || hash != v->blue_hash) {
         v->blue_shown = true;
         v->blue_searched = false;
+        v->blue_idle = true;
         v->blue_hash = hash;
         v->blue_since_ns = now;
+        v->blue_since_insns = insns;
+    } else if (eip != v->blue_eip || insns - v->blue_insns >= BLUE_IDLE_INSNS) {
+        v->blue_idle = false;
     }
+    v->blue_eip = eip;
+    v->blue_insns = insns;
     uint64_t stayed = now - v->blue_since_ns;
-    bool settled = stayed >= BLUE_SETTLE_NS;
-    if (!final && !settled && (v->blue_searched || stayed < BLUE_STABLE_NS))
+    bool sitting = stayed >= BLUE_STABLE_NS
+                   && (v->blue_idle || insns - v->blue_since_insns >= BLUE_BUSY_INSNS);
+    bool settled = sitting && stayed >= BLUE_SETTLE_NS;
+    if (!final && !settled && (v->blue_searched || !sitting))
         return;
     v->blue_searched = true;
     char stop[STOP_LINE_MAX + 8];

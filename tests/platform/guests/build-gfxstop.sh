@@ -3,7 +3,8 @@
 # OUTDIR as 1 MiB raw disks: gfxstop.raw (ANSI STOP line in RAM),
 # gfxstop-utf16.raw, gfxstop-nostop.raw (no STOP line), gfxstop-grey.raw
 # (a grey screen), gfxstop-vgapal.raw (colour 4 on the VGA BIOS's
-# palette, red) and gfxstop-notext.raw (blue, no text). Needs: nasm.
+# palette, red), gfxstop-notext.raw (blue, no text) and gfxstop-spin.raw
+# (a busy loop instead of HLT). Needs: nasm.
 set -eu -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-.}
@@ -20,3 +21,4 @@ asm gfxstop-nostop -DNO_STOP
 asm gfxstop-grey -DGREY
 asm gfxstop-vgapal -DVGA_PAL
 asm gfxstop-notext -DNO_TEXT
+asm gfxstop-spin -DSPIN

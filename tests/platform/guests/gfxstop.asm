@@ -12,6 +12,7 @@
 ;   GREY      the screen in colour 7 (grey, a desktop), not 4
 ;   VGA_PAL   the VGA BIOS's palette kept: colour 4 is red
 ;   NO_TEXT   no white bands: a blue screen without text
+;   SPIN      a busy loop with interrupts disabled instead of STI/HLT
 %include "bootsector.inc"
 start:
     boot_start
@@ -59,10 +60,16 @@ start:
     dec bx
     jnz .band
 %endif
+%ifdef SPIN
+    cli
+.idle:
+    jmp .idle
+%else
 .idle:
     sti
     hlt
     jmp .idle
+%endif
 
 attrs: db 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0
 dac:   db 0, 0, 0,  0x20, 0, 0,  0, 0x20, 0,  0x20, 0x20, 0,  0, 0, 0x20
