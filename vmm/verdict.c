@@ -306,8 +306,8 @@ static bool graphical_bluescreen(const struct vga *vga, uint64_t *hash)
     return lights >= LIGHT_MIN;
 }
 
-/* Whether TEXT (STEP 1: ANSI, 2: UTF-16LE) at P starts with the ASCII
- * string PAT; copies the printable line there into LINE when it does. */
+/* Copies the printable text at P (STEP 1: ANSI, 2: UTF-16LE) into LINE;
+ * true when it starts with "*** STOP: 0x". */
 static bool stop_line_at(const uint8_t *p, const uint8_t *end, size_t step, char *line)
 {
     static const char pat[] = "*** STOP: 0x";
