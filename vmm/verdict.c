@@ -4,7 +4,20 @@
  * patterns. Hang detection samples the CPU: halted with interrupts off is
  * a hang at once; still spinning in the same few hundred bytes of code
  * with interrupts off and no output when the timeout comes (for at least
- * HANG_NS) is a hang too. */
+ * HANG_NS) is a hang too.
+ *
+ * Windows 2000, XP and 2003 draw their STOP screen through bootvid.dll in
+ * VGA mode 12h, not as text: a graphics screen mostly filled with one
+ * blue colour (judged from the DAC, since bootvid loads its own palette in
+ * which index 4 is blue) with light text on it is a graphical STOP screen.
+ * bootvid's font is Microsoft's, so the text is not read off the pixels:
+ * KeBugCheckEx formats "*** STOP: 0x%08X (0x%08X,...)" into a buffer
+ * before handing it to InbvDisplayString, and a machine sitting on the
+ * blue screen leaves that buffer in RAM, so guest RAM is searched for the
+ * line (ANSI and UTF-16LE) and parsed with the text-screen pattern; the
+ * unformatted format string itself does not match it. NOT VERIFIED
+ * against a real Windows guest (none can be booted here: no install
+ * media); the tests use synthetic mode 12h screens. */
 #include "vmm/verdict.h"
 
 #include <errno.h>
@@ -22,6 +35,15 @@
 #define HANG_NS 5000000000ull           /* a spin this long when the timeout comes is a hang */
 #define SPIN_WINDOW 256u                /* EIP within this many bytes: the same loop */
 #define SCREEN_BYTES 16384
+#define BLUE_GRID_X 40                  /* coarse sample for the blue fill */
+#define BLUE_GRID_Y 30
+#define BLUE_SHARE_PCT 60               /* of the coarse sample in one blue colour */
+#define LIGHT_MIN 64                    /* light pixels (on every other line) that make text */
+#define BLUE_STABLE_NS 1000000000ull    /* a STOP screen stays: unchanged this long before RAM is searched */
+#define BLUE_IDLE_INSNS 20000u          /* fewer between samples at one EIP: the CPU waits in HLT */
+#define BLUE_BUSY_INSNS 20000000u       /* or this many since the change: a loop that draws nothing */
+#define BLUE_SETTLE_NS 10000000000ull   /* no STOP line in RAM: the screen must stay this long */
+#define STOP_LINE_MAX 200
 
 struct serial_line {
     char buf[LINE_MAX_LEN];
@@ -44,6 +66,13 @@ struct verdict {
     bool spinning;
     uint32_t spin_eip, spin_cs, spin_base;
     uint64_t spin_since_ns;
+    /* Graphical STOP screen: shown on the last sample, since when
+     * unchanged (a hash of its pixels), RAM searched for this one; the
+     * CPU since then: instructions and EIP at the last sample, idle on
+     * every sample. */
+    bool blue_shown, blue_searched, blue_idle;
+    uint64_t blue_hash, blue_since_ns, blue_since_insns, blue_insns;
+    uint32_t blue_eip;
     char screen[SCREEN_BYTES];
 };
 
@@ -134,6 +163,19 @@ static bool matches(const regex_t *re, const char *s)
     return regexec(re, s, 0, NULL, 0) == 0;
 }
 
+/* "STOP 0x0000007B (0x...,...)" from TEXT when it holds a STOP line. */
+static bool parse_stop(const struct verdict *v, const char *text, char *out, size_t len)
+{
+    regmatch_t mt[3];
+    if (regexec(&v->stop, text, 3, mt, 0) != 0)
+        return false;
+    int n = snprintf(out, len, "STOP %.*s", (int)(mt[1].rm_eo - mt[1].rm_so), text + mt[1].rm_so);
+    if (mt[2].rm_so >= 0 && n > 0 && (size_t)n < len)
+        snprintf(out + n, len - (size_t)n, " %.*s", (int)(mt[2].rm_eo - mt[2].rm_so),
+                 text + mt[2].rm_so);
+    return true;
+}
+
 /* Rules applied to any piece of text (a serial line or a screen row). */
 static void check_text(struct verdict *v, const char *text, const char *where, bool complete)
 {
@@ -149,14 +191,8 @@ static void check_text(struct verdict *v, const char *text, const char *where, b
         decide(v, VERDICT_PANIC, where, "'%s'", quoted);
         return;
     }
-    regmatch_t mt[3];
-    if (regexec(&v->stop, text, 3, mt, 0) == 0) {
-        char stop[120];
-        int n = snprintf(stop, sizeof stop, "STOP %.*s", (int)(mt[1].rm_eo - mt[1].rm_so),
-                         text + mt[1].rm_so);
-        if (mt[2].rm_so >= 0 && n > 0 && (size_t)n < sizeof stop)
-            snprintf(stop + n, sizeof stop - (size_t)n, " %.*s",
-                     (int)(mt[2].rm_eo - mt[2].rm_so), text + mt[2].rm_so);
+    char stop[120];
+    if (parse_stop(v, text, stop, sizeof stop)) {
         decide(v, VERDICT_BLUESCREEN, where, "%s", stop);
         return;
     }
@@ -225,6 +261,128 @@ void verdict_check_screen(struct verdict *v, const char *screen)
     }
 }
 
+static bool blue_dominant(const uint8_t *rgb)
+{
+    return rgb[2] >= 0x50 && rgb[0] * 2 <= rgb[2] && rgb[1] * 2 <= rgb[2];
+}
+
+static bool light(const uint8_t *rgb)
+{
+    return rgb[0] >= 0xA0 && rgb[1] >= 0xA0 && rgb[2] >= 0xA0;
+}
+
+/* Whether the VGA shows a graphical STOP screen: at least BLUE_SHARE_PCT
+ * of a coarse grid in one blue-dominant colour, then (only then) every
+ * other line scanned for light text pixels. *HASH: of the pixels scanned,
+ * to tell a screen that stays from one that changes. */
+static bool graphical_bluescreen(const struct vga *vga, uint64_t *hash)
+{
+    int w, h;
+    if (!vga_graphics_size(vga, &w, &h))
+        return false;
+    unsigned count[256] = { 0 }, best = 0;
+    for (int j = 0; j < BLUE_GRID_Y; j++)
+        for (int i = 0; i < BLUE_GRID_X; i++)
+            count[vga_graphics_pixel(vga, (2 * i + 1) * w / (2 * BLUE_GRID_X),
+                                     (2 * j + 1) * h / (2 * BLUE_GRID_Y))]++;
+    for (unsigned k = 1; k < 256; k++)
+        if (count[k] > count[best])
+            best = k;
+    uint8_t rgb[256][3];
+    for (unsigned k = 0; k < 256; k++)
+        vga_dac_rgb(vga, (uint8_t)k, rgb[k]);
+    if (!blue_dominant(rgb[best]) || count[best] * 100 < BLUE_SHARE_PCT * BLUE_GRID_X * BLUE_GRID_Y)
+        return false;
+    unsigned lights = 0;
+    uint64_t fnv = 0xcbf29ce484222325ull;
+    for (int y = 0; y < h; y += 2) {
+        for (int x = 0; x < w; x++) {
+            uint8_t idx = vga_graphics_pixel(vga, x, y);
+            fnv = (fnv ^ idx) * 0x100000001b3ull;
+            lights += light(rgb[idx]);
+        }
+    }
+    *hash = fnv;
+    return lights >= LIGHT_MIN;
+}
+
+/* Copies the printable text at P (STEP 1: ANSI, 2: UTF-16LE) into LINE;
+ * true when it starts with "*** STOP: 0x". */
+static bool stop_line_at(const uint8_t *p, const uint8_t *end, size_t step, char *line)
+{
+    static const char pat[] = "*** STOP: 0x";
+    size_t n = 0;
+    for (const uint8_t *q = p; n < STOP_LINE_MAX && q + step <= end; q += step) {
+        if (*q < 0x20 || *q >= 0x7F || (step == 2 && q[1] != 0))
+            break;
+        line[n++] = (char)*q;
+    }
+    line[n] = 0;
+    return n >= sizeof pat - 1 && memcmp(line, pat, sizeof pat - 1) == 0;
+}
+
+/* The first parseable STOP line in guest RAM, ANSI or UTF-16LE, as
+ * "STOP 0x... (...)". Skips the format string ("0x%08lX" does not parse).
+ * memchr finds the candidates: one pass at memory speed for both forms. */
+static bool stop_line_in_ram(const struct verdict *v, char *out, size_t len)
+{
+    const uint8_t *p = v->m->ram, *end = p + v->m->ram_size;
+    char line[STOP_LINE_MAX + 1];
+    while ((p = memchr(p, '*', (size_t)(end - p))) != NULL) {
+        for (size_t step = 1; step <= 2; step++)
+            if (stop_line_at(p, end, step, line) && parse_stop(v, line, out, len))
+                return true;
+        p++;
+    }
+    return false;
+}
+
+/* The graphical STOP screen rule (see the top of this file). A screen
+ * still being drawn may yet be followed by a success marker, so RAM is
+ * searched for the STOP line only when the machine sits on the screen:
+ * unchanged for BLUE_STABLE_NS while the CPU either waited in HLT on
+ * every sample or ran BLUE_BUSY_INSNS instructions (time alone is not
+ * enough: the clock is the host's, and a starved host process sees a
+ * second pass between two glyphs). Without a STOP line the verdict waits
+ * until the screen has stayed for BLUE_SETTLE_NS (bootvid's other blue
+ * screen, autochk's, moves on), or for the end of the run (FINAL). */
+static void check_graphics(struct verdict *v, const struct vga *vga, uint64_t now, bool final)
+{
+    uint64_t hash = 0;
+    if (!graphical_bluescreen(vga, &hash)) {
+        v->blue_shown = false;
+        return;
+    }
+    struct cpu_state st;
+    cpu_get_state(v->m->cpu, &st);
+    uint32_t eip = st.seg[SEG_CS].base + st.eip;
+    uint64_t insns = v->m->insns;
+    if (!v->blue_shown || hash != v->blue_hash) {
+        v->blue_shown = true;
+        v->blue_searched = false;
+        v->blue_idle = true;
+        v->blue_hash = hash;
+        v->blue_since_ns = now;
+        v->blue_since_insns = insns;
+    } else if (eip != v->blue_eip || insns - v->blue_insns >= BLUE_IDLE_INSNS) {
+        v->blue_idle = false;
+    }
+    v->blue_eip = eip;
+    v->blue_insns = insns;
+    uint64_t stayed = now - v->blue_since_ns;
+    bool sitting = stayed >= BLUE_STABLE_NS
+                   && (v->blue_idle || insns - v->blue_since_insns >= BLUE_BUSY_INSNS);
+    bool settled = sitting && stayed >= BLUE_SETTLE_NS;
+    if (!final && !settled && (v->blue_searched || !sitting))
+        return;
+    v->blue_searched = true;
+    char stop[STOP_LINE_MAX + 8];
+    if (stop_line_in_ram(v, stop, sizeof stop))
+        decide(v, VERDICT_BLUESCREEN, "the graphical screen (code found in guest RAM)", "%s", stop);
+    else if (final || settled)
+        decide(v, VERDICT_BLUESCREEN, NULL, "%s", "(graphical STOP screen; code not found in memory)");
+}
+
 static void sample_cpu(struct verdict *v, uint64_t now)
 {
     struct cpu_state st;
@@ -253,6 +411,8 @@ static void sample(void *opaque, uint64_t now)
     struct vga *vga = vga_of(v->m);
     if (vga && vga_screen_text(vga, v->screen, sizeof v->screen) > 0)
         verdict_check_screen(v, v->screen);
+    else if (vga)
+        check_graphics(v, vga, now, false);
     static const char *const names[2] = { "COM1", "COM2" };
     for (int k = 0; k < 2 && v->kind == VERDICT_NONE; k++) {
         struct serial_line *l = &v->line[k];
@@ -285,6 +445,8 @@ void verdict_finish(struct verdict *v, enum machine_stop why, const char *stop_m
     struct vga *vga = v->m ? vga_of(v->m) : NULL;
     if (vga && vga_screen_text(vga, v->screen, sizeof v->screen) > 0)
         verdict_check_screen(v, v->screen);
+    else if (vga)
+        check_graphics(v, vga, machine_now_ns(v->m), true);
     static const char *const names[2] = { "COM1", "COM2" };
     for (int k = 0; k < 2 && v->kind == VERDICT_NONE; k++) {
         struct serial_line *l = &v->line[k];

@@ -516,37 +516,67 @@ static uint8_t palette_index(const struct vga *v, unsigned c)
     return (uint8_t)(hi | (p & 0x3F));
 }
 
-/* Graphics modes through the legacy window: 16-colour planar (a pixel's
- * colour is one bit from each plane) and 256-colour chain-4 (one byte per
- * pixel), sized from the CRTC. */
-static uint8_t *render_graphics(const struct vga *v, int *w, int *h)
+/* The size of the legacy-window graphics mode (16-colour planar or
+ * 256-colour chain-4, from the CRTC), false when it is not one this
+ * renders (text, VBE, or registers not programmed yet). */
+static bool graphics_size(const struct vga *v, int *w, int *h)
 {
+    if (!v->vram || (v->vbe[VBE_ENABLE] & VBE_ENABLED) || text_mode(v))
+        return false;
     bool shift256 = v->gc[5] & 0x40;
     int width = (v->crtc[1] + 1) * (shift256 ? 4 : 8);
     int height = display_lines(v) / ((v->crtc[9] & 0x1F) + 1) / (v->crtc[9] & 0x80 ? 2 : 1);
     if (width < 8 || width > 2048 || height < 1 || height > 2048)
-        return NULL;                    /* not a mode this renders */
+        return false;
+    *w = width;
+    *h = height;
+    return true;
+}
+
+/* The DAC index of pixel X,Y of the graphics mode graphics_size accepted:
+ * in planar modes one bit from each plane through the colour plane enable
+ * and the attribute palette, in chain-4 one byte. */
+static uint8_t graphics_pixel(const struct vga *v, int x, int y)
+{
     uint32_t start = start_address(v);
-    uint32_t line = (uint32_t)v->crtc[0x13] * (shift256 ? 8 : 2);
+    if (v->gc[5] & 0x40) {
+        uint32_t b = 4 * start + (uint32_t)y * v->crtc[0x13] * 8u + (uint32_t)x;
+        return plane_byte(v, b / 4, b % 4);
+    }
+    uint32_t d = start + (uint32_t)y * v->crtc[0x13] * 2u + (uint32_t)x / 8;
+    unsigned bit = 7 - ((unsigned)x & 7), c = 0;
+    for (unsigned p = 0; p < 4; p++)
+        c |= ((plane_byte(v, d, p) >> bit) & 1u) << p;
+    return palette_index(v, c & v->attr[0x12] & 0x0F);
+}
+
+bool vga_graphics_size(const struct vga *v, int *w, int *h)
+{
+    return graphics_size(v, w, h);
+}
+
+uint8_t vga_graphics_pixel(const struct vga *v, int x, int y)
+{
+    return graphics_pixel(v, x, y);
+}
+
+void vga_dac_rgb(const struct vga *v, uint8_t index, uint8_t rgb[3])
+{
+    dac_rgb(v, index, rgb);
+}
+
+/* Graphics modes through the legacy window, rendered pixel by pixel. */
+static uint8_t *render_graphics(const struct vga *v, int *w, int *h)
+{
+    int width, height;
+    if (!graphics_size(v, &width, &height))
+        return NULL;                    /* not a mode this renders */
     uint8_t *img = malloc((size_t)width * (size_t)height * 3);
     if (!img)
         return NULL;
-    for (int y = 0; y < height; y++) {
-        for (int x = 0; x < width; x++) {
-            uint8_t idx;
-            if (shift256) {
-                uint32_t b = 4 * start + (uint32_t)y * line + (uint32_t)x;
-                idx = plane_byte(v, b / 4, b % 4);
-            } else {
-                uint32_t d = start + (uint32_t)y * line + (uint32_t)x / 8;
-                unsigned bit = 7 - ((unsigned)x & 7), c = 0;
-                for (unsigned p = 0; p < 4; p++)
-                    c |= ((plane_byte(v, d, p) >> bit) & 1u) << p;
-                idx = palette_index(v, c & v->attr[0x12] & 0x0F);
-            }
-            dac_rgb(v, idx, img + ((size_t)y * (size_t)width + (size_t)x) * 3);
-        }
-    }
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++)
+            dac_rgb(v, graphics_pixel(v, x, y), img + ((size_t)y * (size_t)width + (size_t)x) * 3);
     *w = width;
     *h = height;
     return img;

@@ -19,6 +19,15 @@ struct machine;
 int vga_screen_text(struct vga *v, char *buf, size_t len);
 /* Writes the current screen (text or VBE graphics) as a PNG. */
 int vga_screenshot(struct vga *v, const char *path, struct vd_error **errp);
+/* Read-only pixel access for the verdict engine, without rendering the
+ * frame. vga_graphics_size: true with the size when the display is in a
+ * legacy-window graphics mode (16-colour planar 0Dh-12h, 256-colour
+ * chain-4 13h; not text, not VBE). vga_graphics_pixel: the DAC index of
+ * pixel X,Y (0 <= X < W, 0 <= Y < H) after the attribute palette.
+ * vga_dac_rgb: DAC entry INDEX as 8-bit RGB. */
+bool vga_graphics_size(const struct vga *v, int *w, int *h);
+uint8_t vga_graphics_pixel(const struct vga *v, int x, int y);
+void vga_dac_rgb(const struct vga *v, uint8_t index, uint8_t rgb[3]);
 /* The device's state on machine M, or NULL when there is no VGA. */
 struct vga *vga_of(struct machine *m);
 
