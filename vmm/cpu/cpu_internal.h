@@ -365,6 +365,19 @@ static inline uint32_t next_eip(const struct cpu *cpu, const struct insn *i)
     return cpu->code32 ? e : (e & 0xFFFF);
 }
 
+/* Continue with the next record of the block. The handler tail-calls it
+ * (the compiler turns this into a jump), so a block's records run as a
+ * chain of jumps without a return to the run loop between them; only a
+ * block end (cpu_next, cpu_jump) or leaving (NULL) returns. cur is what a
+ * fault reports as the faulting instruction. A chain is at most one block
+ * long, so without tail calls (-O0) the stack stays shallow. */
+static inline const struct insn *insn_next(struct cpu *cpu, const struct insn *n)
+{
+    cpu->cur = n;
+    return n->fn(cpu, n);
+}
+#define NEXT_INSN(i) return insn_next(cpu, (i) + 1)
+
 /* Leaving a block before record i: give back the budget of the records
  * that will not run. */
 static inline void cpu_refund(struct cpu *cpu, const struct insn *i)
