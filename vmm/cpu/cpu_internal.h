@@ -227,6 +227,7 @@ struct cpu {
     /* Software TLB, [0] supervisor, [1] user. */
     struct tlb_entry tlb[2][TLB_SIZE];
     int tlb_user;           /* cpl == 3 */
+    struct tlb_entry *tlb_cur;  /* tlb[tlb_user] (cpu_set_cpl keeps it) */
     uint32_t a20_mask;      /* ~(1 << 20) while the A20 gate is closed */
     bool ac_check;          /* CR0.AM, EFLAGS.AC and CPL 3: user accesses take the slow path */
     bool dbg_exec;          /* DR7 enables an instruction breakpoint */
@@ -428,6 +429,12 @@ static inline uint32_t insn_ea(const struct cpu *cpu, const struct insn *i)
     return (i->flags & IF_A16) ? (ea & 0xFFFF) : ea;
 }
 
+/* The same with 32-bit addressing (handlers specialised for it). */
+static inline uint32_t ea32(const struct cpu *cpu, const struct insn *i)
+{
+    return cpu->r[i->base].d + (cpu->r[i->index].d << i->scale) + i->disp;
+}
+
 /* ---- guest memory through segments and the TLB ---- */
 
 static inline uint32_t seg_lin(struct cpu *cpu, int segi, uint32_t ea, unsigned size, bool write)
@@ -439,10 +446,20 @@ static inline uint32_t seg_lin(struct cpu *cpu, int segi, uint32_t ea, unsigned 
     return s->base + ea;
 }
 
+/* The TLB hit test is one compare: the entry is chosen by the page of the
+ * first byte and compared with the page of the last byte. An entry only
+ * ever holds the page its index names, so a match means both bytes are
+ * in that page (an access crossing into the next page, or wrapping at
+ * 4 GiB, cannot match and takes the slow path). */
+static inline uint32_t tlb_tag_last(uint32_t lin, unsigned size)
+{
+    return (lin + size - 1) & ~0xFFFu;
+}
+
 static inline uint32_t lin_read(struct cpu *cpu, uint32_t lin, unsigned size)
 {
-    const struct tlb_entry *t = &cpu->tlb[cpu->tlb_user][(lin >> 12) & (TLB_SIZE - 1)];
-    if (likely(t->rtag == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)) {
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (likely(t->rtag == tlb_tag_last(lin, size))) {
         const uint8_t *p = (const uint8_t *)(t->add + lin);
         if (size == 4) { uint32_t v; memcpy(&v, p, 4); return v; }
         if (size == 2) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -453,8 +470,8 @@ static inline uint32_t lin_read(struct cpu *cpu, uint32_t lin, unsigned size)
 
 static inline void lin_write(struct cpu *cpu, uint32_t lin, uint32_t val, unsigned size)
 {
-    const struct tlb_entry *t = &cpu->tlb[cpu->tlb_user][(lin >> 12) & (TLB_SIZE - 1)];
-    if (likely(t->wtag == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)) {
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (likely(t->wtag == tlb_tag_last(lin, size))) {
         uint8_t *p = (uint8_t *)(t->add + lin);
         if (size == 4) { uint32_t v = val; memcpy(p, &v, 4); }
         else if (size == 2) { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); }

@@ -22,15 +22,22 @@ static inline uint32_t alu(struct cpu *cpu, int op, uint32_t a, uint32_t b, unsi
     return r;
 }
 
+/* One ALU operation on a memory destination at ea and a given source. */
+static inline void alu_mem(struct cpu *cpu, const struct insn *i, int op, uint32_t ea, uint32_t b,
+                           unsigned size)
+{
+    uint32_t lin = seg_lin(cpu, i->seg, ea, size, op != ALU_CMP);
+    uint32_t a = lin_read(cpu, lin, size);
+    uint32_t r = alu(cpu, op, a, b, size);
+    if (op != ALU_CMP)
+        lin_write(cpu, lin, r, size);
+}
+
 /* One ALU operation on an r/m destination and a given source. */
 static inline void alu_rm(struct cpu *cpu, const struct insn *i, int op, uint32_t b, unsigned size)
 {
     if (i->flags & IF_MEM) {
-        uint32_t lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, op != ALU_CMP);
-        uint32_t a = lin_read(cpu, lin, size);
-        uint32_t r = alu(cpu, op, a, b, size);
-        if (op != ALU_CMP)
-            lin_write(cpu, lin, r, size);
+        alu_mem(cpu, i, op, insn_ea(cpu, i), b, size);
     } else {
         uint32_t r = alu(cpu, op, getreg(cpu, i->rm, size), b, size);
         if (op != ALU_CMP)
@@ -58,7 +65,17 @@ static inline void alu_reg(struct cpu *cpu, const struct insn *i, int op, int ds
     HANDLER(name##_AXIw) { alu_reg(cpu, i, op, R_EAX, i->imm & 0xFFFF, 2); NEXT_INSN(i); } \
     HANDLER(name##_EbIb) { alu_rm(cpu, i, op, i->imm & 0xFF, 1); NEXT_INSN(i); }       \
     HANDLER(name##_EdId) { alu_rm(cpu, i, op, i->imm, 4); NEXT_INSN(i); }              \
-    HANDLER(name##_EwIw) { alu_rm(cpu, i, op, i->imm & 0xFFFF, 2); NEXT_INSN(i); }
+    HANDLER(name##_EwIw) { alu_rm(cpu, i, op, i->imm & 0xFFFF, 2); NEXT_INSN(i); }       \
+    HANDLER(name##_EdGd_r) { alu_reg(cpu, i, op, i->rm, cpu->r[i->reg].d, 4); NEXT_INSN(i); } \
+    HANDLER(name##_EdGd_m) { alu_mem(cpu, i, op, ea32(cpu, i), cpu->r[i->reg].d, 4); NEXT_INSN(i); } \
+    HANDLER(name##_GdEd_r) { alu_reg(cpu, i, op, i->reg, cpu->r[i->rm].d, 4); NEXT_INSN(i); } \
+    HANDLER(name##_GdEd_m)                                                               \
+    {                                                                                    \
+        alu_reg(cpu, i, op, i->reg, rd32(cpu, i->seg, ea32(cpu, i)), 4);                 \
+        NEXT_INSN(i);                                                                    \
+    }                                                                                    \
+    HANDLER(name##_EdId_r) { alu_reg(cpu, i, op, i->rm, i->imm, 4); NEXT_INSN(i); }      \
+    HANDLER(name##_EdId_m) { alu_mem(cpu, i, op, ea32(cpu, i), i->imm, 4); NEXT_INSN(i); }
 
 ALU_FORMS(add, ALU_ADD)
 ALU_FORMS(or, ALU_OR)
@@ -77,6 +94,7 @@ HANDLER(test_EvGv)
     lf_logic(cpu, get_rm(cpu, i, sz) & getreg(cpu, i->reg, sz), sz);
     NEXT_INSN(i);
 }
+HANDLER(test_EdGd_r) { lf_logic(cpu, cpu->r[i->rm].d & cpu->r[i->reg].d, 4); NEXT_INSN(i); }
 HANDLER(test_ALIb) { lf_logic(cpu, cpu->r[R_EAX].b[0] & i->imm, 1); NEXT_INSN(i); }
 HANDLER(test_eAXIv)
 {
@@ -285,7 +303,7 @@ HANDLER(idiv_Ev)
 }
 
 /* Shifts and rotates: group 2, operation in ModRM.reg. */
-static uint32_t shift_op(struct cpu *cpu, int op, uint32_t a, unsigned cnt, unsigned size)
+static inline uint32_t shift_op(struct cpu *cpu, int op, uint32_t a, unsigned cnt, unsigned size)
 {
     unsigned bits = size * 8;
     uint32_t mask = size_mask(size), msb = 1u << (bits - 1);
@@ -370,6 +388,11 @@ HANDLER(shift_Eb1) { shift_rm(cpu, i, 1, 1); NEXT_INSN(i); }
 HANDLER(shift_Ev1) { shift_rm(cpu, i, 1, osize(i)); NEXT_INSN(i); }
 HANDLER(shift_EbCL) { shift_rm(cpu, i, cpu->r[R_ECX].b[0], 1); NEXT_INSN(i); }
 HANDLER(shift_EvCL) { shift_rm(cpu, i, cpu->r[R_ECX].b[0], osize(i)); NEXT_INSN(i); }
+
+/* SHL/SHR/SAR of a 32-bit register by an immediate (specialised forms). */
+HANDLER(shl_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 4, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
+HANDLER(shr_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 5, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
+HANDLER(sar_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 7, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
 
 /* SHLD / SHRD: the op field tells them apart (0xA4/A5 left, 0xAC/AD right). */
 static void dshift(struct cpu *cpu, const struct insn *i, unsigned cnt)
