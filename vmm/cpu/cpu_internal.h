@@ -228,6 +228,7 @@ struct cpu {
     struct tlb_entry tlb[2][TLB_SIZE];
     int tlb_user;           /* cpl == 3 */
     struct tlb_entry *tlb_cur;  /* tlb[tlb_user] (cpu_set_cpl keeps it) */
+    uint32_t tlb_large_lo, tlb_large_hi;    /* 4 MiB regions with entries of 4 MiB pages */
     uint32_t a20_mask;      /* ~(1 << 20) while the A20 gate is closed */
     bool ac_check;          /* CR0.AM, EFLAGS.AC and CPL 3: user accesses take the slow path */
     bool dbg_exec;          /* DR7 enables an instruction breakpoint */
