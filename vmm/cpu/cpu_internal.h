@@ -492,6 +492,30 @@ static inline void wr(struct cpu *cpu, int segi, uint32_t ea, uint32_t val, unsi
     lin_write(cpu, seg_lin(cpu, segi, ea, size, true), val, size);
 }
 
+/* The fast path of a data access, for handlers specialised by operand
+ * form: the host address of the size bytes at ea in segment segi when the
+ * segment's window allows the access and the TLB maps the page for it
+ * (a write entry also allows reading); NULL otherwise. On NULL the
+ * handler tail-calls its generic form, which redoes the access through
+ * the slow paths (faults, MMIO, page crossing, code pages, breakpoints),
+ * so the fast path needs no call and no saved registers. */
+static inline uint8_t *fast_host(struct cpu *cpu, int segi, uint32_t ea, unsigned size, bool write)
+{
+    const struct seg *s = &cpu->seg[segi];
+    uint64_t lo = write ? s->wlo : s->rlo, hi = write ? s->whi : s->rhi;
+    if (unlikely(ea < lo || (uint64_t)ea + size - 1 > hi))
+        return NULL;
+    uint32_t lin = s->base + ea;
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (unlikely((write ? t->wtag : t->rtag) != tlb_tag_last(lin, size)))
+        return NULL;
+    return (uint8_t *)(t->add + lin);
+}
+
+static inline uint32_t host_ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint16_t host_ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline void host_st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
 #define rd8(c, s, e) ((uint8_t)rd(c, s, e, 1))
 #define rd16(c, s, e) ((uint16_t)rd(c, s, e, 2))
 #define rd32(c, s, e) rd(c, s, e, 4)

@@ -33,6 +33,19 @@ static inline void alu_mem(struct cpu *cpu, const struct insn *i, int op, uint32
         lin_write(cpu, lin, r, size);
 }
 
+/* The same on a 32-bit memory operand with 32-bit addressing, through
+ * the fast path only; false (nothing done) when that is not possible. */
+static inline bool alu_mem_fast(struct cpu *cpu, const struct insn *i, int op, uint32_t b)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, op != ALU_CMP);
+    if (unlikely(!p))
+        return false;
+    uint32_t r = alu(cpu, op, host_ld32(p), b, 4);
+    if (op != ALU_CMP)
+        host_st32(p, r);
+    return true;
+}
+
 /* One ALU operation on an r/m destination and a given source. */
 static inline void alu_rm(struct cpu *cpu, const struct insn *i, int op, uint32_t b, unsigned size)
 {
@@ -67,15 +80,28 @@ static inline void alu_reg(struct cpu *cpu, const struct insn *i, int op, int ds
     HANDLER(name##_EdId) { alu_rm(cpu, i, op, i->imm, 4); NEXT_INSN(i); }              \
     HANDLER(name##_EwIw) { alu_rm(cpu, i, op, i->imm & 0xFFFF, 2); NEXT_INSN(i); }       \
     HANDLER(name##_EdGd_r) { alu_reg(cpu, i, op, i->rm, cpu->r[i->reg].d, 4); NEXT_INSN(i); } \
-    HANDLER(name##_EdGd_m) { alu_mem(cpu, i, op, ea32(cpu, i), cpu->r[i->reg].d, 4); NEXT_INSN(i); } \
+    HANDLER(name##_EdGd_m)                                                               \
+    {                                                                                    \
+        if (unlikely(!alu_mem_fast(cpu, i, op, cpu->r[i->reg].d)))                       \
+            return name##_EdGd(cpu, i);                                                  \
+        NEXT_INSN(i);                                                                    \
+    }                                                                                    \
     HANDLER(name##_GdEd_r) { alu_reg(cpu, i, op, i->reg, cpu->r[i->rm].d, 4); NEXT_INSN(i); } \
     HANDLER(name##_GdEd_m)                                                               \
     {                                                                                    \
-        alu_reg(cpu, i, op, i->reg, rd32(cpu, i->seg, ea32(cpu, i)), 4);                 \
+        const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, false);               \
+        if (unlikely(!p))                                                                \
+            return name##_GdEd(cpu, i);                                                  \
+        alu_reg(cpu, i, op, i->reg, host_ld32(p), 4);                                    \
         NEXT_INSN(i);                                                                    \
     }                                                                                    \
     HANDLER(name##_EdId_r) { alu_reg(cpu, i, op, i->rm, i->imm, 4); NEXT_INSN(i); }      \
-    HANDLER(name##_EdId_m) { alu_mem(cpu, i, op, ea32(cpu, i), i->imm, 4); NEXT_INSN(i); }
+    HANDLER(name##_EdId_m)                                                               \
+    {                                                                                    \
+        if (unlikely(!alu_mem_fast(cpu, i, op, i->imm)))                                 \
+            return name##_EdId(cpu, i);                                                  \
+        NEXT_INSN(i);                                                                    \
+    }
 
 ALU_FORMS(add, ALU_ADD)
 ALU_FORMS(or, ALU_OR)

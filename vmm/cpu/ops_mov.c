@@ -28,15 +28,64 @@ HANDLER(mov_GdEd)
 /* Specialised at decode time: 32-bit operands, register (_r) or memory
  * with 32-bit addressing (_m). */
 HANDLER(mov_EdGd_r) { cpu->r[i->rm].d = cpu->r[i->reg].d; NEXT_INSN(i); }
-HANDLER(mov_EdGd_m) { wr32(cpu, i->seg, ea32(cpu, i), cpu->r[i->reg].d); NEXT_INSN(i); }
+HANDLER(mov_EdGd_m)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, true);
+    if (unlikely(!p))
+        return mov_EdGd(cpu, i);
+    host_st32(p, cpu->r[i->reg].d);
+    NEXT_INSN(i);
+}
 HANDLER(mov_GdEd_r) { cpu->r[i->reg].d = cpu->r[i->rm].d; NEXT_INSN(i); }
-HANDLER(mov_GdEd_m) { cpu->r[i->reg].d = rd32(cpu, i->seg, ea32(cpu, i)); NEXT_INSN(i); }
-HANDLER(mov_EbGb_m) { wr8(cpu, i->seg, ea32(cpu, i), *reg8p(cpu, i->reg)); NEXT_INSN(i); }
-HANDLER(mov_GbEb_m) { *reg8p(cpu, i->reg) = rd8(cpu, i->seg, ea32(cpu, i)); NEXT_INSN(i); }
-HANDLER(mov_EdId_m) { wr32(cpu, i->seg, ea32(cpu, i), i->imm); NEXT_INSN(i); }
+HANDLER(mov_GdEd_m)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, false);
+    if (unlikely(!p))
+        return mov_GdEd(cpu, i);
+    cpu->r[i->reg].d = host_ld32(p);
+    NEXT_INSN(i);
+}
+HANDLER(mov_EbGb_m)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 1, true);
+    if (unlikely(!p))
+        return mov_EbGb(cpu, i);
+    *p = *reg8p(cpu, i->reg);
+    NEXT_INSN(i);
+}
+HANDLER(mov_GbEb_m)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 1, false);
+    if (unlikely(!p))
+        return mov_GbEb(cpu, i);
+    *reg8p(cpu, i->reg) = *p;
+    NEXT_INSN(i);
+}
+HANDLER(mov_EdId_m)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, true);
+    if (unlikely(!p))
+        return mov_EvIv(cpu, i);
+    host_st32(p, i->imm);
+    NEXT_INSN(i);
+}
 HANDLER(movzx_b_r32) { cpu->r[i->reg].d = *reg8p(cpu, i->rm); NEXT_INSN(i); }
-HANDLER(movzx_b_m32) { cpu->r[i->reg].d = rd8(cpu, i->seg, ea32(cpu, i)); NEXT_INSN(i); }
-HANDLER(movzx_w_m32) { cpu->r[i->reg].d = rd16(cpu, i->seg, ea32(cpu, i)); NEXT_INSN(i); }
+HANDLER(movzx_b_m32)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 1, false);
+    if (unlikely(!p))
+        return movzx_b(cpu, i);
+    cpu->r[i->reg].d = *p;
+    NEXT_INSN(i);
+}
+HANDLER(movzx_w_m32)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 2, false);
+    if (unlikely(!p))
+        return movzx_w(cpu, i);
+    cpu->r[i->reg].d = host_ld16(p);
+    NEXT_INSN(i);
+}
 HANDLER(lea_32) { cpu->r[i->reg].d = ea32(cpu, i); NEXT_INSN(i); }
 HANDLER(mov_EbIb) { set_rm(cpu, i, i->imm, 1); NEXT_INSN(i); }
 HANDLER(mov_EvIv) { set_rm(cpu, i, i->imm, osize(i)); NEXT_INSN(i); }
