@@ -200,6 +200,11 @@ struct op_special {
     { n##_EdGd, n##_EdGd_r, n##_EdGd_m, -1 }, { n##_GdEd, n##_GdEd_r, n##_GdEd_m, -1 }, \
     { n##_EdId, n##_EdId_r, n##_EdId_m, -1 }
 
+/* SHL, SHR, SAL (= SHL) and SAR of a register: ModRM.reg 4, 5, 6, 7. */
+#define SHIFT_SPECIAL(gen, cnt) \
+    { gen, shl_r32_##cnt, NULL, 4 }, { gen, shr_r32_##cnt, NULL, 5 }, \
+    { gen, shl_r32_##cnt, NULL, 6 }, { gen, sar_r32_##cnt, NULL, 7 }
+
 static const struct op_special specials[] = {
     { mov_EdGd, mov_EdGd_r, mov_EdGd_m, -1 },
     { mov_GdEd, mov_GdEd_r, mov_GdEd_m, -1 },
@@ -210,10 +215,7 @@ static const struct op_special specials[] = {
     { movzx_w, NULL, movzx_w_m32, -1 },
     { lea, NULL, lea_32, -1 },
     { test_EvGv, test_EdGd_r, NULL, -1 },
-    { shift_EvIb, shl_r32_Ib, NULL, 4 },
-    { shift_EvIb, shr_r32_Ib, NULL, 5 },
-    { shift_EvIb, shl_r32_Ib, NULL, 6 },
-    { shift_EvIb, sar_r32_Ib, NULL, 7 },
+    SHIFT_SPECIAL(shift_EvIb, Ib), SHIFT_SPECIAL(shift_EvCL, CL), SHIFT_SPECIAL(shift_Ev1, 1),
     ALU_SPECIAL(add), ALU_SPECIAL(or), ALU_SPECIAL(adc), ALU_SPECIAL(sbb),
     ALU_SPECIAL(and), ALU_SPECIAL(sub), ALU_SPECIAL(xor), ALU_SPECIAL(cmp),
 };

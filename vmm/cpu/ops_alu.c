@@ -419,6 +419,12 @@ HANDLER(shift_EvCL) { shift_rm(cpu, i, cpu->r[R_ECX].b[0], osize(i)); NEXT_INSN(
 HANDLER(shl_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 4, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
 HANDLER(shr_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 5, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
 HANDLER(sar_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 7, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
+HANDLER(shl_r32_CL) { cpu->r[i->rm].d = shift_op(cpu, 4, cpu->r[i->rm].d, cpu->r[R_ECX].b[0], 4); NEXT_INSN(i); }
+HANDLER(shr_r32_CL) { cpu->r[i->rm].d = shift_op(cpu, 5, cpu->r[i->rm].d, cpu->r[R_ECX].b[0], 4); NEXT_INSN(i); }
+HANDLER(sar_r32_CL) { cpu->r[i->rm].d = shift_op(cpu, 7, cpu->r[i->rm].d, cpu->r[R_ECX].b[0], 4); NEXT_INSN(i); }
+HANDLER(shl_r32_1) { cpu->r[i->rm].d = shift_op(cpu, 4, cpu->r[i->rm].d, 1, 4); NEXT_INSN(i); }
+HANDLER(shr_r32_1) { cpu->r[i->rm].d = shift_op(cpu, 5, cpu->r[i->rm].d, 1, 4); NEXT_INSN(i); }
+HANDLER(sar_r32_1) { cpu->r[i->rm].d = shift_op(cpu, 7, cpu->r[i->rm].d, 1, 4); NEXT_INSN(i); }
 
 /* SHLD / SHRD: the op field tells them apart (0xA4/A5 left, 0xAC/AD right). */
 static void dshift(struct cpu *cpu, const struct insn *i, unsigned cnt)

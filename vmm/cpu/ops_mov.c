@@ -156,9 +156,49 @@ HANDLER(bswap)
 }
 
 /* Stack */
-HANDLER(push_r32) { push(cpu, cpu->r[i->reg].d, 4); NEXT_INSN(i); }
+/* PUSH/POP r32: with a 32-bit stack and the TLB mapping the slot, the
+ * access goes straight to the host page; otherwise (16-bit stack, faults,
+ * slow pages) the generic code, kept out of line so that the fast path
+ * needs no saved registers. */
+static __attribute__((noinline)) const struct insn *push_r32_any(struct cpu *cpu,
+                                                                const struct insn *i)
+{
+    push(cpu, cpu->r[i->reg].d, 4);
+    NEXT_INSN(i);
+}
+
+HANDLER(push_r32)
+{
+    uint32_t sp = cpu->r[R_ESP].d - 4;
+    uint8_t *p = cpu->stack32 ? fast_host(cpu, SEG_SS, sp, 4, true) : NULL;
+    if (unlikely(!p))
+        return push_r32_any(cpu, i);
+    host_st32(p, cpu->r[i->reg].d);
+    cpu->r[R_ESP].d = sp;
+    NEXT_INSN(i);
+}
+
 HANDLER(push_r16) { push(cpu, cpu->r[i->reg].w, 2); NEXT_INSN(i); }
-HANDLER(pop_r32) { uint32_t v = pop(cpu, 4); cpu->r[i->reg].d = v; NEXT_INSN(i); }
+
+static __attribute__((noinline)) const struct insn *pop_r32_any(struct cpu *cpu,
+                                                               const struct insn *i)
+{
+    uint32_t v = pop(cpu, 4);
+    cpu->r[i->reg].d = v;
+    NEXT_INSN(i);
+}
+
+HANDLER(pop_r32)
+{
+    uint32_t sp = cpu->r[R_ESP].d;
+    const uint8_t *p = cpu->stack32 ? fast_host(cpu, SEG_SS, sp, 4, false) : NULL;
+    if (unlikely(!p))
+        return pop_r32_any(cpu, i);
+    uint32_t v = host_ld32(p);
+    cpu->r[R_ESP].d = sp + 4;
+    cpu->r[i->reg].d = v;   /* POP ESP: the popped value wins */
+    NEXT_INSN(i);
+}
 HANDLER(pop_r16) { uint32_t v = pop(cpu, 2); cpu->r[i->reg].w = (uint16_t)v; NEXT_INSN(i); }
 HANDLER(push_Iv) { push(cpu, i->imm, osize(i)); NEXT_INSN(i); }
 HANDLER(push_Ev) { unsigned sz = osize(i); push(cpu, get_rm(cpu, i, sz), sz); NEXT_INSN(i); }
