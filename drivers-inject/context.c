@@ -7,7 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/endian.h"
 #include "drivers-inject/driverpack.h"
+#include "drivers-inject/hive.h"
 #include "drivers-inject/inject.h"
 #include "drivers-inject/volume.h"
 
@@ -158,6 +160,32 @@ bool guest_is_nt4(const struct guest *g)
 bool guest_is_nt5(const struct guest *g)
 {
     return g->kind == OS_WINDOWS && g->major == 5;
+}
+
+char guest_system_letter(const struct inject *ctx)
+{
+    char *root = ctx->software ? hive_get_string(ctx->software, "Microsoft\\Windows NT\\CurrentVersion",
+                                                 "SystemRoot") : NULL;
+    char letter = root && root[0] && root[1] == ':' ? (char)(root[0] & ~0x20) : 'C';
+    free(root);
+    return letter;
+}
+
+int inject_restore_signature(struct inject *ctx, uint32_t sig, const char *source,
+                             struct vd_error **errp)
+{
+    /* A blank signature makes Windows invent one; restore the recorded one. */
+    uint8_t mbr[512];
+    int ret = vd_image_pread(ctx->img, mbr, sizeof(mbr), 0, errp);
+    if (ret < 0)
+        return ret;
+    put_le32(mbr + 440, sig);
+    if ((ret = inject_stage_raw(ctx, 0, mbr)) < 0 ||
+        (ret = inject_change(ctx, "MBR disk signature 0x00000000 -> 0x%08X (as recorded in %s)", sig,
+                             source)) < 0)
+        return vd_error_set(errp, ret, "out of memory");
+    ctx->g.disk_signature = sig;
+    return 0;
 }
 
 void guest_name(const struct guest *g, char *buf, size_t len)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "drivers-inject/disk-registry.h"
 #include "formats/image.h"
 #include "formats/part/part.h"
 
@@ -71,6 +72,7 @@ struct guest {
     int arc_partition;      /* partition(N) as ARC paths count it */
     struct mounted_device mounted[MAX_MOUNTED];
     int n_mounted;
+    struct disk_registry disk_reg;  /* NT 4.0's DISK\Information */
 };
 
 /* One change made (or, with --dry-run, to be made). */
@@ -161,6 +163,14 @@ int inject_ensure_driver(struct inject *ctx, const char *file, bool *found,
 /* The control sets a fixup writes: current, then last-known-good when it
  * is a different set. Returns the count (1 or 2). */
 int control_sets(const struct inject *ctx, int sets[2]);
+
+/* The system drive letter, from SOFTWARE's SystemRoot ("C:\\WINNT"); 'C'
+ * when it does not say. */
+char guest_system_letter(const struct inject *ctx);
+/* A disk whose MBR signature was zeroed gets SIG (as the registry recorded
+ * it) back: stages the MBR and records the change. */
+int inject_restore_signature(struct inject *ctx, uint32_t sig, const char *source,
+                             struct vd_error **errp);
 
 /* "Windows 2000 SP4", for messages. */
 void guest_name(const struct guest *g, char *buf, size_t len);

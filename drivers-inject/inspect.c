@@ -147,6 +147,24 @@ static void read_mounted_devices(struct inject *ctx)
     free(vals);
 }
 
+/* NT 4.0's drive letters: a malformed value is noted, not fatal (the
+ * fixup then leaves it alone). */
+static int read_disk_registry(struct inject *ctx)
+{
+    size_t len;
+    hive_type t;
+    uint8_t *data = hive_get_binary(ctx->system, "DISK", "Information", &len, &t);
+    if (!data)
+        return 0;
+    struct vd_error *err = NULL;
+    int ret = 0;
+    if (disk_registry_parse(data, len, &ctx->g.disk_reg, &err) < 0)
+        ret = inject_note(ctx, "%s; left as is", err->msg) < 0 ? -ENOMEM : 0;
+    vd_error_free(err);
+    free(data);
+    return ret;
+}
+
 /* IDE and disk-class services are not the captured machine's controller. */
 static bool generic_storage_service(const char *s)
 {
@@ -238,12 +256,38 @@ static int open_volume(struct inject *ctx, const struct vd_partition *part, stru
     return vol_open(ctx->img, part->start, part->length, false, &ctx->vol, errp);
 }
 
-static bool is_ext_fs(struct vd_image *img, const struct vd_partition *part)
+static bool has_magic(struct vd_image *img, const struct vd_partition *part, uint64_t off,
+                      const char *magic, size_t len)
 {
-    uint8_t sb[2];
-    if (part->length < 2048 || vd_image_pread(img, sb, 2, part->start + 1024 + 56, NULL) < 0)
+    uint8_t buf[8];
+    if (len > sizeof(buf) || part->length < off + len ||
+        vd_image_pread(img, buf, len, part->start + off, NULL) < 0)
         return false;
-    return get_le16(sb) == 0xEF53;
+    return memcmp(buf, magic, len) == 0;
+}
+
+/* A partition libguestfs's inspection should look at: a Linux filesystem
+ * by its magic (ext2/3/4, XFS, btrfs), or a Linux, LVM or Linux RAID
+ * partition by its type (an LVM physical volume holds the root of many
+ * old distributions, and /boot may be XFS). */
+static bool is_linux_part(struct vd_image *img, const struct vd_partition *part)
+{
+    static const uint8_t gpt_linux_types[][16] = {
+        /* 0FC63DAF-8483-4772-8E79-3D69D8477DE4: Linux filesystem */
+        { 0xAF, 0x3D, 0xC6, 0x0F, 0x83, 0x84, 0x72, 0x47, 0x8E, 0x79, 0x3D, 0x69, 0xD8, 0x47, 0x7D, 0xE4 },
+        /* E6D6D379-F507-44C2-A23C-238F2A3DF928: Linux LVM */
+        { 0x79, 0xD3, 0xD6, 0xE6, 0x07, 0xF5, 0xC2, 0x44, 0xA2, 0x3C, 0x23, 0x8F, 0x2A, 0x3D, 0xF9, 0x28 },
+        /* A19D880F-05FC-4D3B-A006-743F0F84911E: Linux RAID */
+        { 0x0F, 0x88, 0x9D, 0xA1, 0xFC, 0x05, 0x3B, 0x4D, 0xA0, 0x06, 0x74, 0x3F, 0x0F, 0x84, 0x91, 0x1E },
+    };
+    if (part->mbr_type == 0x83 || part->mbr_type == 0x8E || part->mbr_type == 0xFD)
+        return true;
+    for (size_t i = 0; i < sizeof(gpt_linux_types) / sizeof(gpt_linux_types[0]); i++)
+        if (memcmp(part->gpt_type, gpt_linux_types[i], 16) == 0)
+            return true;
+    return has_magic(img, part, 1024 + 56, "\x53\xEF", 2) ||      /* ext2/3/4 */
+           has_magic(img, part, 0, "XFSB", 4) ||
+           has_magic(img, part, 65536 + 64, "_BHRfS_M", 8);        /* btrfs */
 }
 
 int inspect_guest(struct inject *ctx, struct vd_error **errp)
@@ -269,7 +313,7 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
         struct vd_error *err = NULL;
         ret = open_volume(ctx, part, &err);
         if (ret == -ENOTSUP) {
-            saw_linux |= is_ext_fs(ctx->img, part);
+            saw_linux |= is_linux_part(ctx->img, part);
             continue;
         }
         if (ret < 0) {
@@ -365,5 +409,7 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
     detect_hal(ctx);
     detect_boot_controller(ctx);
     read_mounted_devices(ctx);
+    if (read_disk_registry(ctx) < 0)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
     return add_image_cabs(ctx, errp);
 }

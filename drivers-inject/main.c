@@ -232,8 +232,11 @@ int main(int argc, char **argv)
         ret = packs_add_path(ctx.packs, ctx.opts.drivers[i], &err);
     if (ret == 0)
         ret = vd_image_open(image, NULL, 0, &ctx.img, &err);
-    if (ret == 0)
+    bool no_guest = false;
+    if (ret == 0) {
         ret = inspect_guest(&ctx, &err);
+        no_guest = ret == -ENOENT;      /* readable, but no Windows or Linux system on it */
+    }
     if (ret == 0) {
         meta.ran = true;
         ret = run_fixups(&ctx, &err);
@@ -244,7 +247,7 @@ int main(int argc, char **argv)
             ret = ctx.g.kind == OS_LINUX ? commit_linux(&ctx, image, into, &err) : commit(&ctx, image, into, &err);
     }
     if (ret < 0)
-        meta.status = "error";
+        meta.status = no_guest ? "no guest OS found" : "error";
 
     if (report_file) {
         FILE *f = fopen(report_file, "w");

@@ -18,9 +18,7 @@
 #include "drivers-inject/nbd-bridge.h"
 
 #define NBD_MAGIC 0x4e42444d41474943ull      /* "NBDMAGIC" */
-#define NBD_IHAVEOPT 0x49484156454F5054ull
 #define NBD_REPLY_MAGIC 0x3e889045565a9ull
-#define NBD_REQUEST_MAGIC 0x25609513u
 #define NBD_SIMPLE_REPLY_MAGIC 0x67446698u
 #define NBD_OPT_EXPORT_NAME 1
 #define NBD_OPT_ABORT 2
@@ -28,19 +26,14 @@
 #define NBD_REP_ACK 1
 #define NBD_REP_INFO 3
 #define NBD_REP_ERR_UNSUP 0x80000001u
+#define NBD_REP_ERR_INVALID 0x80000003u
+#define NBD_FLAG_FIXED_NEWSTYLE 1
+#define NBD_FLAG_NO_ZEROES 2
 #define NBD_FLAG_HAS_FLAGS 1
 #define NBD_FLAG_READ_ONLY 2
 #define NBD_FLAG_SEND_FLUSH 4
 #define NBD_FLAG_SEND_TRIM 32
 #define NBD_FLAG_SEND_WRITE_ZEROES 64
-#define NBD_CMD_READ 0
-#define NBD_CMD_WRITE 1
-#define NBD_CMD_DISC 2
-#define NBD_CMD_FLUSH 3
-#define NBD_CMD_TRIM 4
-#define NBD_CMD_WRITE_ZEROES 6
-#define MAX_REQUEST (32u << 20)
-#define MAX_OPTION 4096
 
 struct nbd_bridge {
     char dir[64];
@@ -70,125 +63,199 @@ static int transfer(int fd, void *buf, size_t len, bool out)
     return 0;
 }
 
-static int read_full(int fd, void *buf, size_t len)
+int nbd_parse_option(const uint8_t h[NBD_OPTION_HEADER], struct nbd_option *o)
 {
-    return transfer(fd, buf, len, false);
+    if (get_be64(h) != NBD_IHAVEOPT)
+        return -1;
+    o->option = get_be32(h + 8);
+    o->length = get_be32(h + 12);
+    return o->length > NBD_MAX_OPTION ? -1 : 0;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
+uint32_t nbd_check_go(const uint8_t *data, uint32_t len)
 {
-    return transfer(fd, (void *)(uintptr_t)buf, len, true);
+    /* u32 name length, name, u16 number of info requests, u16 each. */
+    if (len < 6)
+        return NBD_REP_ERR_INVALID;
+    uint32_t name_len = get_be32(data);
+    if (name_len > len - 6)
+        return NBD_REP_ERR_INVALID;
+    uint32_t n_info = get_be16(data + 4 + name_len);
+    return len - 6 - name_len == 2 * n_info ? 0 : NBD_REP_ERR_INVALID;
 }
 
-static int option_reply(int fd, uint32_t option, uint32_t type, const void *data, uint32_t len)
+int nbd_parse_request(const uint8_t rq[NBD_REQUEST_HEADER], uint64_t size, bool writable,
+                      struct nbd_request *r)
+{
+    if (get_be32(rq) != NBD_REQUEST_MAGIC)
+        return -1;
+    r->flags = get_be16(rq + 4);
+    r->type = get_be16(rq + 6);
+    memcpy(r->handle, rq + 8, 8);
+    r->offset = get_be64(rq + 16);
+    r->length = get_be32(rq + 24);
+    if (r->type == NBD_CMD_DISC)
+        return -1;
+    bool in_export = r->length <= NBD_MAX_REQUEST && r->offset <= size && r->length <= size - r->offset;
+    if (r->type == NBD_CMD_WRITE && !in_export)
+        return -1;  /* its payload cannot be skipped safely: hang up */
+    switch (r->type) {
+    case NBD_CMD_READ:
+    case NBD_CMD_TRIM:
+        return in_export ? 0 : EINVAL;
+    case NBD_CMD_WRITE:
+    case NBD_CMD_WRITE_ZEROES:
+        return !in_export ? EINVAL : !writable ? EPERM : 0;
+    case NBD_CMD_FLUSH:
+        return 0;
+    default:
+        return EINVAL;
+    }
+}
+
+static int option_reply(struct nbd_session *s, uint32_t option, uint32_t type, const void *data,
+                        uint32_t len)
 {
     uint8_t h[20];
     put_be64(h, NBD_REPLY_MAGIC);
     put_be32(h + 8, option);
     put_be32(h + 12, type);
     put_be32(h + 16, len);
-    return write_full(fd, h, sizeof(h)) < 0 || (len && write_full(fd, data, len) < 0) ? -1 : 0;
+    return s->send(s->opaque, h, sizeof(h)) < 0 || (len && s->send(s->opaque, data, len) < 0) ? -1 : 0;
 }
 
-static uint16_t export_flags(const struct nbd_bridge *b)
+static uint16_t export_flags(const struct nbd_session *s)
 {
     return NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES |
-           (b->writable ? 0 : NBD_FLAG_READ_ONLY);
+           (s->writable ? 0 : NBD_FLAG_READ_ONLY);
 }
 
 /* Handshake; returns 0 when the client enters transmission. */
-static int handshake(struct nbd_bridge *b, int fd)
+static int handshake(struct nbd_session *s)
 {
     uint8_t hello[18];
     put_be64(hello, NBD_MAGIC);
     put_be64(hello + 8, NBD_IHAVEOPT);
-    put_be16(hello + 16, 1 | 2);    /* FIXED_NEWSTYLE | NO_ZEROES */
+    put_be16(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
     uint8_t cflags[4];
-    if (write_full(fd, hello, sizeof(hello)) < 0 || read_full(fd, cflags, 4) < 0)
+    if (s->send(s->opaque, hello, sizeof(hello)) < 0 || s->recv(s->opaque, cflags, 4) < 0)
         return -1;
-    bool no_zeroes = get_be32(cflags) & 2;
+    uint32_t client_flags = get_be32(cflags);
+    if (client_flags & ~(uint32_t)(NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES))
+        return -1;  /* the protocol says: flags we do not know end the session */
+    bool no_zeroes = client_flags & NBD_FLAG_NO_ZEROES;
     for (;;) {
-        uint8_t oh[16];
-        if (read_full(fd, oh, sizeof(oh)) < 0 || get_be64(oh) != NBD_IHAVEOPT)
+        uint8_t oh[NBD_OPTION_HEADER];
+        struct nbd_option o;
+        if (s->recv(s->opaque, oh, sizeof(oh)) < 0 || nbd_parse_option(oh, &o) < 0)
             return -1;
-        uint32_t option = get_be32(oh + 8), len = get_be32(oh + 12);
-        if (len > MAX_OPTION)
+        uint8_t data[NBD_MAX_OPTION];
+        if (o.length && s->recv(s->opaque, data, o.length) < 0)
             return -1;
-        uint8_t data[MAX_OPTION];
-        if (len && read_full(fd, data, len) < 0)
-            return -1;
-        if (option == NBD_OPT_EXPORT_NAME) {
+        if (o.option == NBD_OPT_EXPORT_NAME) {
             uint8_t r[10 + 124];
             memset(r, 0, sizeof(r));
-            put_be64(r, b->size);
-            put_be16(r + 8, export_flags(b));
-            return write_full(fd, r, no_zeroes ? 10 : sizeof(r));
+            put_be64(r, s->size);
+            put_be16(r + 8, export_flags(s));
+            return s->send(s->opaque, r, no_zeroes ? 10 : sizeof(r));
         }
-        if (option == NBD_OPT_GO) {
+        if (o.option == NBD_OPT_GO) {
+            uint32_t err = nbd_check_go(data, o.length);
+            if (err) {
+                if (option_reply(s, o.option, err, NULL, 0) < 0)
+                    return -1;
+                continue;
+            }
             uint8_t info[12];
             put_be16(info, 0);      /* NBD_INFO_EXPORT */
-            put_be64(info + 2, b->size);
-            put_be16(info + 10, export_flags(b));
-            if (option_reply(fd, option, NBD_REP_INFO, info, sizeof(info)) < 0 ||
-                option_reply(fd, option, NBD_REP_ACK, NULL, 0) < 0)
+            put_be64(info + 2, s->size);
+            put_be16(info + 10, export_flags(s));
+            if (option_reply(s, o.option, NBD_REP_INFO, info, sizeof(info)) < 0 ||
+                option_reply(s, o.option, NBD_REP_ACK, NULL, 0) < 0)
                 return -1;
             return 0;
         }
-        if (option == NBD_OPT_ABORT) {
-            option_reply(fd, option, NBD_REP_ACK, NULL, 0);
+        if (o.option == NBD_OPT_ABORT) {
+            option_reply(s, o.option, NBD_REP_ACK, NULL, 0);
             return -1;
         }
-        if (option_reply(fd, option, NBD_REP_ERR_UNSUP, NULL, 0) < 0)
+        if (option_reply(s, o.option, NBD_REP_ERR_UNSUP, NULL, 0) < 0)
             return -1;
     }
 }
 
-static void serve(struct nbd_bridge *b, int fd)
+void nbd_session_run(struct nbd_session *s)
 {
-    if (handshake(b, fd) < 0)
+    if (handshake(s) < 0)
         return;
-    uint8_t *buf = malloc(MAX_REQUEST);
+    uint8_t *buf = malloc(s->size < NBD_MAX_REQUEST ? (size_t)s->size + 1 : NBD_MAX_REQUEST);
     if (!buf)
         return;
     for (;;) {
-        uint8_t rq[28];
-        if (read_full(fd, rq, sizeof(rq)) < 0 || get_be32(rq) != NBD_REQUEST_MAGIC)
+        uint8_t rq[NBD_REQUEST_HEADER];
+        struct nbd_request r;
+        if (s->recv(s->opaque, rq, sizeof(rq)) < 0)
             break;
-        uint16_t type = get_be16(rq + 6);
-        uint64_t off = get_be64(rq + 16);
-        uint32_t len = get_be32(rq + 24);
-        uint32_t error = 0;
-        if (type == NBD_CMD_DISC)
+        int verdict = nbd_parse_request(rq, s->size, s->writable, &r);
+        if (verdict < 0 || (r.type == NBD_CMD_WRITE && s->recv(s->opaque, buf, r.length) < 0))
             break;
-        bool bad = len > MAX_REQUEST || off > b->size || len > b->size - off;
-        if (type == NBD_CMD_WRITE && (bad || read_full(fd, buf, len) < 0))
-            break;  /* cannot resynchronise after a bad write length */
-        pthread_mutex_lock(&b->lock);
-        struct vd_image *img = b->img;
-        if (bad)
-            error = EINVAL;
-        else if (type == NBD_CMD_READ)
-            error = vd_image_pread(img, buf, len, off, NULL) < 0 ? EIO : 0;
-        else if ((type == NBD_CMD_WRITE || type == NBD_CMD_WRITE_ZEROES) && !b->writable)
-            error = EPERM;
-        else if (type == NBD_CMD_WRITE)
-            error = vd_image_pwrite(img, buf, len, off, NULL) < 0 ? EIO : 0;
-        else if (type == NBD_CMD_WRITE_ZEROES)
-            error = vd_image_write_zeroes(img, len, off, NULL) < 0 ? EIO : 0;
-        else if (type == NBD_CMD_FLUSH)
-            error = b->writable && vd_image_flush(img, NULL) < 0 ? EIO : 0;
-        else if (type != NBD_CMD_TRIM)
-            error = EINVAL;
-        pthread_mutex_unlock(&b->lock);
+        uint32_t error = verdict ? (uint32_t)verdict : s->execute(s->opaque, &r, buf);
         uint8_t rep[16];
         put_be32(rep, NBD_SIMPLE_REPLY_MAGIC);
         put_be32(rep + 4, error);
-        memcpy(rep + 8, rq + 8, 8);
-        if (write_full(fd, rep, sizeof(rep)) < 0 ||
-            (type == NBD_CMD_READ && !error && write_full(fd, buf, len) < 0))
+        memcpy(rep + 8, r.handle, 8);
+        if (s->send(s->opaque, rep, sizeof(rep)) < 0 ||
+            (r.type == NBD_CMD_READ && !error && s->send(s->opaque, buf, r.length) < 0))
             break;
     }
     free(buf);
+}
+
+/* One client connection of the bridge. */
+struct bridge_conn {
+    int fd;
+    struct nbd_bridge *b;
+};
+
+static int socket_recv(void *opaque, void *buf, size_t len)
+{
+    return transfer(((struct bridge_conn *)opaque)->fd, buf, len, false);
+}
+
+static int socket_send(void *opaque, const void *buf, size_t len)
+{
+    return transfer(((struct bridge_conn *)opaque)->fd, (void *)(uintptr_t)buf, len, true);
+}
+
+/* A checked request on the served image (switched under the lock). */
+static uint32_t bridge_execute(void *opaque, const struct nbd_request *r, uint8_t *buf)
+{
+    struct nbd_bridge *b = ((struct bridge_conn *)opaque)->b;
+    uint32_t error = 0;
+    pthread_mutex_lock(&b->lock);
+    struct vd_image *img = b->img;
+    if (r->type == NBD_CMD_READ)
+        error = vd_image_pread(img, buf, r->length, r->offset, NULL) < 0 ? EIO : 0;
+    else if (r->type == NBD_CMD_WRITE)
+        error = vd_image_pwrite(img, buf, r->length, r->offset, NULL) < 0 ? EIO : 0;
+    else if (r->type == NBD_CMD_WRITE_ZEROES)
+        error = vd_image_write_zeroes(img, r->length, r->offset, NULL) < 0 ? EIO : 0;
+    else if (r->type == NBD_CMD_FLUSH)
+        error = b->writable && vd_image_flush(img, NULL) < 0 ? EIO : 0;
+    pthread_mutex_unlock(&b->lock);
+    return error;
+}
+
+static void serve(struct nbd_bridge *b, int fd)
+{
+    struct bridge_conn conn = { .fd = fd, .b = b };
+    pthread_mutex_lock(&b->lock);
+    struct nbd_session s = {
+        .opaque = &conn, .recv = socket_recv, .send = socket_send, .execute = bridge_execute,
+        .size = b->size, .writable = b->writable,
+    };
+    pthread_mutex_unlock(&b->lock);
+    nbd_session_run(&s);
 }
 
 static void *bridge_main(void *arg)

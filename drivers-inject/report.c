@@ -134,6 +134,17 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
             json_str(out, text);
             fputc('}', out);
         }
+        fputs("],\n    \"disk_registry\": [", out);
+        const struct disk_registry *dr = &g->disk_reg;
+        for (int i = 0; i < dr->n_parts; i++) {
+            const struct disk_reg_partition *p = &dr->parts[i];
+            fprintf(out, "%s{\"signature\": \"0x%08X\", \"offset\": %llu, \"length\": %llu, \"letter\": ",
+                    i ? ",\n      " : "\n      ", dr->disks[p->disk].signature, (unsigned long long)p->offset,
+                    (unsigned long long)p->length);
+            char letter[2] = { p->letter, 0 };
+            json_str(out, letter);
+            fprintf(out, ", \"ft_type\": %u}", p->ft_type);
+        }
         fputs("]\n  }", out);
     }
     fputs(",\n  \"changes\": [", out);
@@ -187,6 +198,12 @@ void report_summary(FILE *out, const struct inject *ctx, const struct report_met
             char text[96];
             mounted_text(&g->mounted[i], text, sizeof(text));
             fprintf(out, "  mounted:        %s = %s\n", g->mounted[i].name, text);
+        }
+        for (int i = 0; i < g->disk_reg.n_parts; i++) {
+            const struct disk_reg_partition *p = &g->disk_reg.parts[i];
+            fprintf(out, "  DISK key:       %c%s disk 0x%08X, offset %llu, length %llu\n", p->letter ? p->letter : '-',
+                    p->letter ? ":" : " ", g->disk_reg.disks[p->disk].signature, (unsigned long long)p->offset,
+                    (unsigned long long)p->length);
         }
         fprintf(out, "Target:           %s (%s IDE)\n", ctx->opts.target->name, ctx->opts.target->ide_name);
     }

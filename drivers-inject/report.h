@@ -10,7 +10,9 @@
 struct report_meta {
     const char *image;
     const char *into;       /* NULL without --into */
-    const char *status;     /* "ready", "nothing to do", "cannot be made ready" */
+    const char *status;     /* "ready", "ready after these changes" (dry run),
+                             * "nothing to do", "cannot be made ready",
+                             * "no guest OS found", "error" */
     bool ran;               /* inspection succeeded, fixups ran */
 };
 

@@ -113,9 +113,15 @@ struct machine {
     struct cpu *cpu;
 
     /* Interrupt controller hook: the CPU calls intr_ack when it takes an
-     * external interrupt; the PIC (next issue) fills this in. */
+     * external interrupt; the local APIC fills this in, or the 8259 PIC
+     * on a machine without one. */
     int (*intr_ack)(void *opaque);
     void *intr_opaque;
+
+    /* The local APIC (vmm/hw/lapic.c), NULL without one: the CPU then
+     * advertises the APIC in CPUID and reports IA32_APIC_BASE writes. */
+    void (*apic_base_changed)(void *opaque, uint64_t val);
+    void *apic_opaque;
 
     /* FERR#: the CPU reports an unmasked x87 exception here when CR0.NE
      * is clear (the PC platform raises IRQ 13); may be NULL. */

@@ -12,7 +12,8 @@
 #             pipeline made as good as it gets
 #   nbdcopy   the same nbdkit export -> nbdcopy to null: (transport only)
 #   ntfsclone ntfsclone --save-image of the volume
-# Medians of ROUNDS (default 3). Needs root (losetup for ntfsclone/mkntfs).
+# Medians of ROUNDS (default 3); the 1-minute load average is recorded
+# before and after every round ("KIND load N"). Needs root (losetup for ntfsclone/mkntfs).
 # The disks are built in WORKDIR, then copied (sparse) to OUT (tmpfs,
 # default /dev/shm/p2v-bench-out) where every tool reads them and writes
 # its output: on a shared machine the page cache does not hold a 4 GiB file,
@@ -188,11 +189,13 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in fresh aged; do
     used=$(cat $kind.used)
     for r in $(seq "$ROUNDS"); do
+        echo "$kind load $(cut -d' ' -f1 /proc/loadavg)" >>"$W/results.txt"
         echo "$kind ours $(ours $kind)" >>"$W/results.txt"
         echo "$kind zstd $(ours $kind --compress zstd)" >>"$W/results.txt"
         echo "$kind nodig $(ours $kind --digest none)" >>"$W/results.txt"
         echo "$kind nbd $(anchor_nbd $kind)" >>"$W/results.txt"
         echo "$kind ntfsclone $(anchor_ntfsclone $kind)" >>"$W/results.txt"
+        echo "$kind load $(cut -d' ' -f1 /proc/loadavg)" >>"$W/results.txt"
     done
     echo "$kind used $used" >>"$W/results.txt"
     echo "$kind qemu-img-zero-detect-only $(anchor_zero_detect $kind)" >>"$W/results.txt"

@@ -6,11 +6,14 @@ import statistics, sys
 rows = {}
 used = {}
 zd = {}
+load = {}
 for line in open(sys.argv[1]):
     f = line.split()
     kind, what, vals = f[0], f[1], f[2:]
     if what == "used":
         used[kind] = int(vals[0])
+    elif what == "load":
+        load.setdefault(kind, []).append(float(vals[0]))
     elif what == "qemu-img-zero-detect-only":
         zd[kind] = int(vals[0])
     else:
@@ -58,4 +61,6 @@ for kind in ("fresh", "aged"):
         if kind in zd:
             line += "; qemu-img convert -O vpc of the raw disk (zero detection only): %.0f MB (%+.1f %%)" % (
                 zd[kind] / 1e6, 100.0 * (zd[kind] - used[kind]) / used[kind])
+        if kind in load:
+            line += "; 1-minute load average around its rounds: %.2f-%.2f" % (min(load[kind]), max(load[kind]))
         print("\n" + line)

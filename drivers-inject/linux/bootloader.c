@@ -1,5 +1,6 @@
 /* Bootloader configuration (GRUB legacy menu.lst/grub.conf and
- * device.map, GRUB 2 grub.cfg and /etc/default/grub, LILO): root=,
+ * device.map, GRUB 2 grub.cfg and /etc/default/grub, LILO, SYSLINUX and
+ * EXTLINUX): root=,
  * resume= and disk names of the source controller rewritten to the names
  * the target's kernel will give the disk. */
 #include <errno.h>
@@ -11,7 +12,9 @@
 
 static const char *const configs[] = {
     "/boot/grub/menu.lst", "/boot/grub/grub.conf", "/boot/grub/device.map",
-    "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/etc/default/grub", "/etc/lilo.conf", NULL,
+    "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/etc/default/grub", "/etc/lilo.conf",
+    "/boot/syslinux.cfg", "/boot/syslinux/syslinux.cfg", "/boot/extlinux.conf", "/boot/extlinux/extlinux.conf",
+    NULL,
 };
 
 static bool applies(const struct inject *ctx)

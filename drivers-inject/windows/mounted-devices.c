@@ -26,21 +26,12 @@ static bool offset_is_partition(const struct inject *ctx, uint64_t off)
     return false;
 }
 
-/* The system drive letter from SOFTWARE's SystemRoot ("C:\WINDOWS"). */
-static char system_letter(struct inject *ctx)
-{
-    char *root = hive_get_string(ctx->software, "Microsoft\\Windows NT\\CurrentVersion", "SystemRoot");
-    char letter = root && root[0] && root[1] == ':' ? (char)(root[0] & ~0x20) : 'C';
-    free(root);
-    return letter;
-}
-
 static int apply(struct inject *ctx, struct vd_error **errp)
 {
     struct guest *g = &ctx->g;
     uint64_t sys_off = ctx->pt.parts[g->system_part].start;
     char sys_name[32];
-    snprintf(sys_name, sizeof(sys_name), "\\DosDevices\\%c:", system_letter(ctx));
+    snprintf(sys_name, sizeof(sys_name), "\\DosDevices\\%c:", guest_system_letter(ctx));
     const struct mounted_device *sys = NULL;
     for (int i = 0; i < g->n_mounted; i++)
         if (strcasecmp(g->mounted[i].name, sys_name) == 0 && g->mounted[i].len == 12)
@@ -52,18 +43,10 @@ static int apply(struct inject *ctx, struct vd_error **errp)
     uint64_t old_off = get_le64(sys->data + 4);
     uint32_t sig = g->disk_signature;
     if (sig == 0 && old_sig != 0) {
-        /* A blank signature makes Windows invent one; restore the recorded one. */
-        uint8_t mbr[512];
-        int ret = vd_image_pread(ctx->img, mbr, sizeof(mbr), 0, errp);
+        int ret = inject_restore_signature(ctx, old_sig, "MountedDevices", errp);
         if (ret < 0)
             return ret;
-        put_le32(mbr + 440, old_sig);
-        if ((ret = inject_stage_raw(ctx, 0, mbr)) < 0 ||
-            (ret = inject_change(ctx, "MBR disk signature 0x00000000 -> 0x%08X (as recorded in MountedDevices)",
-                                 old_sig)) < 0)
-            return vd_error_set(errp, ret, "out of memory");
         sig = old_sig;
-        g->disk_signature = sig;
     }
     if (old_sig == sig && old_off == sys_off)
         return 0;

@@ -15,6 +15,7 @@ enum vd_part_scheme {
     VD_PART_NONE,       /* no valid MBR signature: unpartitioned or blank */
     VD_PART_MBR,
     VD_PART_GPT,
+    VD_PART_SUPERFLOPPY,    /* a volume boot sector at LBA 0: one whole-disk volume */
 };
 
 struct vd_partition {
@@ -44,6 +45,10 @@ struct vd_partition_table {
  * overlap the table itself, an extended chain that loops, a GPT whose CRCs
  * fail in both the primary and the backup copy) is an error naming the
  * offset; a disk without an MBR signature is VD_PART_NONE, not an error.
+ * A "superfloppy" (a FAT, NTFS or exFAT boot sector with a sane BPB at
+ * sector 0 and no usable partition entry, as small or removable disks are
+ * formatted) is VD_PART_SUPERFLOPPY with one volume covering the whole
+ * disk (number 1, start 0, mbr_type 0).
  */
 int vd_partition_table_read(struct vd_image *img, struct vd_partition_table *pt,
                             struct vd_error **errp);

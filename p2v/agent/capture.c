@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "p2v/proto/auth.h"
 
 #define DIGEST_RING 256
+#define MAX_WORKERS 4
+#define MAX_SLOTS (2 * MAX_WORKERS + 2)
 #define RETRY_DEFAULT_S 600
 #define HANDSHAKE_TIMEOUT_MS 30000
 
@@ -30,6 +33,52 @@ struct inject_range {
     uint64_t first, last;       /* sectors, inclusive */
 };
 
+/* One chunk on its way: read by the reader thread, checked (leaf hash or
+ * XXH3) and compressed by a worker, sent by the main thread, in order. */
+enum slot_state { SLOT_FREE, SLOT_READ, SLOT_DONE };
+
+struct slot {
+    enum slot_state state;
+    uint64_t offset;
+    size_t len;
+    uint64_t used;              /* planned bytes in it */
+    bool hash_only;             /* below the resume point: digested, not sent */
+    int ret;                    /* a read failure, reported in its turn */
+    struct vd_error *err;
+    uint8_t *raw, *zbuf;
+    enum p2v_chunk_encoding encoding;
+    const uint8_t *payload;
+    uint32_t payload_len;
+    uint64_t checksum;
+    uint8_t leaf[32];
+};
+
+struct agent;
+
+struct worker {
+    struct pipeline *p;
+    ZSTD_CCtx *zc;
+    pthread_t thread;
+};
+
+/* The reader, NSLOTS chunk buffers and the workers for one disk, from one
+ * offset on. Sequence numbers count chunks; chunk n lives in slot n % nslots. */
+struct pipeline {
+    struct agent *a;
+    int di;
+    uint64_t from, send_from;
+    bool running;
+    int nslots, nworkers;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct slot slot[MAX_SLOTS];
+    struct worker worker[MAX_WORKERS];
+    pthread_t reader;
+    uint64_t n_read, n_claimed, n_taken;
+    bool reader_done, stop;
+    const uint8_t *zero_full, *zero_last;  /* leaves of all-zero chunks */
+};
+
 struct agent {
     struct capture_opts o;
     struct p2v_token tok;
@@ -40,10 +89,7 @@ struct agent {
     bool have_session;
     bool zstd;                  /* negotiated for this connection */
     bool fatal;                 /* the last error must not be retried */
-    uint8_t *raw;
-    uint8_t *zbuf;
-    size_t zcap;
-    ZSTD_CCtx *zc;
+    struct pipeline pipe;
     struct p2v_digest dig;
     struct digest_snapshot ring[DIGEST_RING];
     unsigned ring_pos;
@@ -195,9 +241,9 @@ static size_t plan_find(const struct agent_disk *d, uint64_t off)
     return lo;
 }
 
-/* Fills a->raw with chunk [off, off + len): planned bytes read, the rest
+/* Fills BUF with chunk [off, off + len): planned bytes read, the rest
  * zeros. Returns the planned bytes (0: nothing to read, buffer untouched). */
-static int64_t read_chunk(struct agent *a, int di, uint64_t off, size_t len,
+static int64_t read_chunk(struct agent *a, int di, uint8_t *buf, uint64_t off, size_t len,
                           struct vd_error **errp)
 {
     struct agent_disk *d = &a->disks[di];
@@ -207,18 +253,18 @@ static int64_t read_chunk(struct agent *a, int di, uint64_t off, size_t len,
         return 0;
     /* Whole chunk in one extent: no zero filling needed. */
     if (d->plan.ext[i].offset <= off && d->plan.ext[i].offset + d->plan.ext[i].length >= end) {
-        int ret = read_piece(a, di, a->raw, len, off, errp);
+        int ret = read_piece(a, di, buf, len, off, errp);
         used = len;
         if (ret < 0)
             return ret;
     } else {
-        memset(a->raw, 0, len);
+        memset(buf, 0, len);
         for (; i < d->plan.count && d->plan.ext[i].offset < end; i++) {
             uint64_t s = d->plan.ext[i].offset > off ? d->plan.ext[i].offset : off;
             uint64_t e = d->plan.ext[i].offset + d->plan.ext[i].length;
             if (e > end)
                 e = end;
-            int ret = read_piece(a, di, a->raw + (s - off), (size_t)(e - s), s, errp);
+            int ret = read_piece(a, di, buf + (s - off), (size_t)(e - s), s, errp);
             if (ret < 0)
                 return ret;
             used += e - s;
@@ -227,6 +273,210 @@ static int64_t read_chunk(struct agent *a, int di, uint64_t off, size_t len,
     if (end / 512 > a->bad_scan_end[di])
         a->bad_scan_end[di] = end / 512;
     return (int64_t)used;
+}
+
+/* ---- the pipeline: reader thread -> workers -> main thread (sender) ---- */
+
+static size_t chunk_len(const struct agent_disk *d, uint64_t off)
+{
+    return d->size - off < P2V_CHUNK_SIZE ? (size_t)(d->size - off) : P2V_CHUNK_SIZE;
+}
+
+static void *reader_main(void *arg)
+{
+    struct pipeline *p = arg;
+    struct agent_disk *d = &p->a->disks[p->di];
+    for (uint64_t off = p->from; off < d->size; off += P2V_CHUNK_SIZE) {
+        size_t len = chunk_len(d, off);
+        size_t i = plan_find(d, off);
+        if (i == d->plan.count || d->plan.ext[i].offset >= off + len)
+            continue;       /* nothing planned: a zero chunk, never read or sent */
+        pthread_mutex_lock(&p->lock);
+        struct slot *s = &p->slot[p->n_read % (unsigned)p->nslots];
+        while (!p->stop && s->state != SLOT_FREE)
+            pthread_cond_wait(&p->cond, &p->lock);
+        bool stop = p->stop;
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            break;
+        s->offset = off;
+        s->len = len;
+        s->hash_only = off < p->send_from;
+        s->err = NULL;
+        int64_t used = read_chunk(p->a, p->di, s->raw, off, len, &s->err);
+        s->ret = used < 0 ? (int)used : 0;
+        s->used = used < 0 ? 0 : (uint64_t)used;
+        pthread_mutex_lock(&p->lock);
+        s->state = SLOT_READ;
+        p->n_read++;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        if (used < 0)
+            break;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->reader_done = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Checksum (the leaf SHA-256, or XXH3 without the digest), zero detection
+ * and compression of one read chunk. */
+static void process_slot(struct pipeline *p, struct worker *w, struct slot *s)
+{
+    struct agent *a = p->a;
+    bool zero = p2v_all_zero(s->raw, s->len);
+    if (a->o.no_digest) {
+        s->checksum = XXH3_64bits(s->raw, s->len);
+    } else {
+        if (zero)
+            memcpy(s->leaf, s->len < P2V_CHUNK_SIZE ? p->zero_last : p->zero_full, 32);
+        else
+            p2v_leaf(s->raw, s->len, s->leaf);
+        s->checksum = p2v_leaf_checksum(s->leaf);
+    }
+    s->encoding = zero ? P2V_ENC_ZERO : P2V_ENC_RAW;
+    s->payload = zero ? NULL : s->raw;
+    s->payload_len = zero ? 0 : (uint32_t)s->len;
+    if (zero || s->hash_only || !a->zstd)
+        return;
+    size_t z = ZSTD_compressCCtx(w->zc, s->zbuf, ZSTD_compressBound(P2V_CHUNK_SIZE),
+                                 s->raw, s->len, 1);
+    if (!ZSTD_isError(z) && z < s->len) {
+        s->encoding = P2V_ENC_ZSTD;
+        s->payload = s->zbuf;
+        s->payload_len = (uint32_t)z;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct pipeline *p = w->p;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->n_claimed == p->n_read && !p->reader_done)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (p->stop || p->n_claimed == p->n_read)
+            break;
+        struct slot *s = &p->slot[p->n_claimed++ % (unsigned)p->nslots];
+        pthread_mutex_unlock(&p->lock);
+        if (s->ret == 0)
+            process_slot(p, w, s);
+        pthread_mutex_lock(&p->lock);
+        s->state = SLOT_DONE;
+        pthread_cond_broadcast(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void pipeline_stop(struct pipeline *p)
+{
+    if (!p->running)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->reader, NULL);
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->worker[i].thread, NULL);
+    for (int i = 0; i < p->nslots; i++) {
+        vd_error_clear(&p->slot[i].err);
+        p->slot[i].state = SLOT_FREE;
+    }
+    p->running = false;
+}
+
+/* Starts reading disk DI at FROM; chunks below SEND_FROM are only digested. */
+static int pipeline_start(struct agent *a, int di, uint64_t from, uint64_t send_from,
+                          struct vd_error **errp)
+{
+    struct pipeline *p = &a->pipe;
+    p->di = di;
+    p->from = from;
+    p->send_from = send_from;
+    p->n_read = p->n_claimed = p->n_taken = 0;
+    p->reader_done = p->stop = false;
+    p->zero_full = a->dig.zero_full;
+    p->zero_last = a->dig.zero_last;
+    int started = 0;
+    if (pthread_create(&p->reader, NULL, reader_main, p) != 0)
+        return fatal_error(a, vd_error_set(errp, -EAGAIN, "cannot start the reader thread"));
+    for (; started < p->nworkers; started++)
+        if (pthread_create(&p->worker[started].thread, NULL, worker_main, &p->worker[started]) != 0)
+            break;
+    p->running = true;
+    if (started < p->nworkers) {
+        p->nworkers = started;
+        pipeline_stop(p);
+        return fatal_error(a, vd_error_set(errp, -EAGAIN, "cannot start the worker threads"));
+    }
+    return 0;
+}
+
+/* The next chunk in order (1), or 0 when the disk is done. */
+static int pipeline_next(struct pipeline *p, struct slot **sp)
+{
+    pthread_mutex_lock(&p->lock);
+    struct slot *s = &p->slot[p->n_taken % (unsigned)p->nslots];
+    while (!(p->n_taken < p->n_read && s->state == SLOT_DONE) &&
+           !(p->reader_done && p->n_taken == p->n_read))
+        pthread_cond_wait(&p->cond, &p->lock);
+    bool more = p->n_taken < p->n_read;
+    pthread_mutex_unlock(&p->lock);
+    *sp = s;
+    return more;
+}
+
+static void pipeline_release(struct pipeline *p, struct slot *s)
+{
+    pthread_mutex_lock(&p->lock);
+    s->state = SLOT_FREE;
+    p->n_taken++;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static int pipeline_alloc(struct agent *a, struct vd_error **errp)
+{
+    struct pipeline *p = &a->pipe;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    p->a = a;
+    p->nworkers = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
+    p->nslots = 2 * p->nworkers + 2;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    for (int i = 0; i < p->nslots; i++) {
+        p->slot[i].raw = malloc(P2V_CHUNK_SIZE);
+        if (a->o.compress)
+            p->slot[i].zbuf = malloc(ZSTD_compressBound(P2V_CHUNK_SIZE));
+        if (!p->slot[i].raw || (a->o.compress && !p->slot[i].zbuf))
+            return vd_error_set(errp, -ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < p->nworkers; i++) {
+        p->worker[i].p = p;
+        if (a->o.compress && !(p->worker[i].zc = ZSTD_createCCtx()))
+            return vd_error_set(errp, -ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void pipeline_free(struct pipeline *p)
+{
+    if (!p->a)
+        return;
+    pipeline_stop(p);
+    for (int i = 0; i < p->nslots; i++) {
+        free(p->slot[i].raw);
+        free(p->slot[i].zbuf);
+    }
+    for (int i = 0; i < p->nworkers; i++)
+        ZSTD_freeCCtx(p->worker[i].zc);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
 }
 
 /* ---- progress ---- */
@@ -392,63 +642,44 @@ static int send_manifest(struct agent *a, struct p2v_conn *c, bool final, struct
     return ret;
 }
 
-/* Recomputes the digest of disk DI up to END by reading (nothing is sent). */
-static int rebuild_digest(struct agent *a, int di, uint64_t end, struct vd_error **errp)
-{
-    struct agent_disk *d = &a->disks[di];
-    p2v_digest_init(&a->dig);
-    if (a->o.no_digest) {
-        a->done_used += agent_plan_bytes(d, 0, end);
-        return 0;
-    }
-    for (uint64_t off = 0; off < end; off += P2V_CHUNK_SIZE) {
-        size_t len = d->size - off < P2V_CHUNK_SIZE ? (size_t)(d->size - off) : P2V_CHUNK_SIZE;
-        int64_t used = read_chunk(a, di, off, len, errp);
-        if (used < 0)
-            return (int)used;
-        if (used > 0 && !p2v_all_zero(a->raw, len))
-            p2v_digest_chunk(&a->dig, off, a->raw, len);
-        a->done_used += (uint64_t)used;
-        progress(a, false);
-    }
-    return 0;
-}
-
-static int send_chunk(struct agent *a, struct p2v_conn *c, int di, uint64_t off,
-                      size_t len, struct vd_error **errp)
+static int send_chunk(struct agent *a, struct p2v_conn *c, int di, struct slot *s,
+                      struct vd_error **errp)
 {
     struct p2v_msg m = { .type = P2V_MSG_CHUNK };
     m.u.chunk.disk = (uint8_t)di;
-    m.u.chunk.offset = off;
-    m.u.chunk.raw_len = (uint32_t)len;
-    m.u.chunk.checksum = XXH3_64bits(a->raw, len);
-    if (p2v_all_zero(a->raw, len)) {
-        m.u.chunk.encoding = P2V_ENC_ZERO;
-    } else {
-        struct digest_snapshot *s = &a->ring[a->ring_pos++ % DIGEST_RING];
-        s->disk = di;
-        s->offset = off;
-        s->before = a->dig;
-        if (!a->o.no_digest)
-            p2v_digest_chunk(&a->dig, off, a->raw, len);
-        m.u.chunk.encoding = P2V_ENC_RAW;
-        m.u.chunk.payload = a->raw;
-        m.u.chunk.payload_len = (uint32_t)len;
-        if (a->zstd) {
-            size_t z = ZSTD_compress2(a->zc, a->zbuf, a->zcap, a->raw, len);
-            if (!ZSTD_isError(z) && z < len) {
-                m.u.chunk.encoding = P2V_ENC_ZSTD;
-                m.u.chunk.payload = a->zbuf;
-                m.u.chunk.payload_len = (uint32_t)z;
-            }
-        }
-        if (++a->chunks_sent == a->corrupt_chunk)
-            ((uint8_t *)(uintptr_t)m.u.chunk.payload)[m.u.chunk.payload_len / 2] ^= 0x5A;
-    }
+    m.u.chunk.offset = s->offset;
+    m.u.chunk.raw_len = (uint32_t)s->len;
+    m.u.chunk.checksum = s->checksum;
+    m.u.chunk.encoding = s->encoding;
+    m.u.chunk.payload = s->payload;
+    m.u.chunk.payload_len = s->payload_len;
+    if (s->encoding != P2V_ENC_ZERO && ++a->chunks_sent == a->corrupt_chunk)
+        (s->encoding == P2V_ENC_ZSTD ? s->zbuf : s->raw)[s->payload_len / 2] ^= 0x5A;
     uint64_t before = p2v_conn_bytes_sent(c);
     int ret = p2v_conn_send(c, &m, errp);
     rate_limit(a, (size_t)(p2v_conn_bytes_sent(c) - before));
     return ret;
+}
+
+/* (Re)starts disk DI's pipeline so that sending goes on at SEND_FROM. The
+ * digest needs every chunk below it: from a snapshot taken when that chunk
+ * was first sent, or else by reading the disk again from the start. */
+static int restart_at(struct agent *a, int di, uint64_t send_from, struct vd_error **errp)
+{
+    struct agent_disk *d = &a->disks[di];
+    pipeline_stop(&a->pipe);
+    if (a->o.no_digest)
+        return pipeline_start(a, di, send_from, send_from, errp);
+    for (unsigned i = 0; i < DIGEST_RING && i < a->ring_pos; i++) {
+        const struct digest_snapshot *s = &a->ring[(a->ring_pos - 1 - i) % DIGEST_RING];
+        if (s->disk == di && s->offset == send_from) {
+            a->dig = s->before;
+            return pipeline_start(a, di, send_from, send_from, errp);
+        }
+    }
+    a->done_used -= agent_plan_bytes(d, 0, send_from);
+    p2v_digest_init(&a->dig, d->size);
+    return pipeline_start(a, di, 0, send_from, errp);
 }
 
 /* Goes back to the chunk the server asked for again. */
@@ -456,23 +687,12 @@ static int rewind_to(struct agent *a, int di, uint64_t off, uint64_t *pos,
                      struct vd_error **errp)
 {
     struct agent_disk *d = &a->disks[di];
-    if (off % P2V_CHUNK_SIZE || off >= d->size || off > *pos)
+    if (off % P2V_CHUNK_SIZE || off >= d->size || off >= *pos)
         return fatal_error(a, vd_error_set(errp, -EPROTO, "the server asked again for offset %llu of disk %d",
                                            (unsigned long long)off, di));
     a->done_used -= agent_plan_bytes(d, off, *pos - off);
     *pos = off;
-    for (unsigned i = 0; i < DIGEST_RING; i++) {
-        const struct digest_snapshot *s = &a->ring[(a->ring_pos - 1 - i) % DIGEST_RING];
-        if (i >= a->ring_pos)
-            break;
-        if (s->disk == di && s->offset == off) {
-            a->dig = s->before;
-            return 0;
-        }
-    }
-    /* The chunk was all zeros (not hashed) or too far back: recompute. */
-    a->done_used -= agent_plan_bytes(d, 0, off);
-    return rebuild_digest(a, di, off, errp);
+    return restart_at(a, di, off, errp);
 }
 
 /* Handles one server message that may arrive while streaming. */
@@ -495,33 +715,60 @@ static int on_message(struct agent *a, const struct p2v_msg *m, int di, uint64_t
     }
 }
 
+/* Takes the pipeline's chunks in order: digest, send, drain the server's
+ * messages (ACKs, a NAK that rewinds). Returns when the disk is read. */
+static int send_pipeline(struct agent *a, struct p2v_conn *c, int di, uint64_t *pos,
+                         struct vd_error **errp)
+{
+    struct p2v_msg m;
+    struct slot *s;
+    int ret;
+    while (pipeline_next(&a->pipe, &s)) {
+        if (s->ret < 0) {
+            *errp = s->err;
+            s->err = NULL;
+            return s->ret;
+        }
+        if (!a->o.no_digest) {
+            p2v_digest_skip_to(&a->dig, s->offset);
+            if (!s->hash_only) {
+                struct digest_snapshot *snap = &a->ring[a->ring_pos++ % DIGEST_RING];
+                snap->disk = di;
+                snap->offset = s->offset;
+                snap->before = a->dig;
+            }
+            p2v_digest_chunk(&a->dig, s->offset, s->leaf);
+        }
+        if (!s->hash_only && (ret = send_chunk(a, c, di, s, errp)) < 0)
+            return ret;
+        a->done_used += s->used;
+        if (!s->hash_only)
+            *pos = s->offset + s->len;
+        pipeline_release(&a->pipe, s);
+        progress(a, false);
+        while ((ret = p2v_conn_recv(c, &m, 0, errp)) == 0)
+            if ((ret = on_message(a, &m, di, pos, errp)) < 0)
+                return ret;
+        if (ret != -ETIMEDOUT || *errp)
+            return ret;
+    }
+    return 0;
+}
+
 static int stream_disk(struct agent *a, struct p2v_conn *c, int di, uint64_t resume,
                        struct vd_error **errp)
 {
     struct agent_disk *d = &a->disks[di];
     struct p2v_msg m;
-    int ret = rebuild_digest(a, di, resume, errp);
-    if (ret < 0)
-        return ret;
     uint64_t pos = resume;
-    for (;;) {
-        while (pos < d->size) {
-            size_t len = d->size - pos < P2V_CHUNK_SIZE ? (size_t)(d->size - pos) : P2V_CHUNK_SIZE;
-            int64_t used = read_chunk(a, di, pos, len, errp);
-            if (used < 0)
-                return (int)used;
-            if (used > 0 && (ret = send_chunk(a, c, di, pos, len, errp)) < 0)
-                return ret;
-            a->done_used += (uint64_t)used;
-            pos += len;
-            progress(a, false);
-            /* Drain what the server sent meanwhile (ACKs, a NAK). */
-            while ((ret = p2v_conn_recv(c, &m, 0, errp)) == 0)
-                if ((ret = on_message(a, &m, di, &pos, errp)) < 0)
-                    return ret;
-            if (ret != -ETIMEDOUT || *errp)
-                return ret;
-        }
+    p2v_digest_init(&a->dig, d->size);
+    if (a->o.no_digest)
+        a->done_used += agent_plan_bytes(d, 0, resume);
+    int ret = pipeline_start(a, di, a->o.no_digest ? resume : 0, resume, errp);
+    while (ret == 0) {
+        if ((ret = send_pipeline(a, c, di, &pos, errp)) < 0)
+            break;
+        pipeline_stop(&a->pipe);
         m = (struct p2v_msg){ .type = P2V_MSG_DISK_END };
         m.u.disk_end.disk = (uint8_t)di;
         for (size_t i = 0; i < d->nbad; i++)
@@ -530,18 +777,15 @@ static int stream_disk(struct agent *a, struct p2v_conn *c, int di, uint64_t res
             p2v_digest_final(&a->dig, m.u.disk_end.sha256);
         memcpy(d->sha256, m.u.disk_end.sha256, 32);
         if ((ret = p2v_conn_send(c, &m, errp)) < 0)
-            return ret;
-        for (;;) {
-            if ((ret = p2v_conn_recv(c, &m, -1, errp)) < 0)
-                return ret;
+            break;
+        pos = d->size;
+        while ((ret = p2v_conn_recv(c, &m, -1, errp)) == 0) {
             if (m.type == P2V_MSG_DISK_DONE && m.u.disk_done.disk == di)
                 break;
-            if ((ret = on_message(a, &m, di, &pos, errp)) < 0)
-                return ret;
-            if (pos < d->size)
-                break;      /* a NAK: send again from there */
+            if ((ret = on_message(a, &m, di, &pos, errp)) < 0 || pos < d->size)
+                break;      /* a NAK restarted the pipeline: send again from there */
         }
-        if (pos < d->size)
+        if (ret < 0 || pos < d->size)
             continue;
         if (!m.u.disk_done.ok)
             return fatal_error(a, vd_error_set(errp, -EIO,
@@ -550,6 +794,8 @@ static int stream_disk(struct agent *a, struct p2v_conn *c, int di, uint64_t res
         d->verified = true;
         return 0;
     }
+    pipeline_stop(&a->pipe);
+    return ret;
 }
 
 static int run_session(struct agent *a, struct vd_error **errp)
@@ -563,8 +809,10 @@ static int run_session(struct agent *a, struct vd_error **errp)
     ret = handshake(a, c, resume, errp);
     if (ret == 0)
         ret = send_manifest(a, c, false, errp);
+    /* bad_scan_end survives reconnects: the chunks below the resume point
+     * are read again for the digest, and their bad sectors are listed
+     * already. */
     for (int i = 0; i < a->ndisks && ret == 0; i++) {
-        memset(a->bad_scan_end, 0, sizeof(a->bad_scan_end));
         if (a->disks[i].verified)
             a->done_used += a->disks[i].plan.used_bytes;
         else
@@ -780,19 +1028,12 @@ int p2v_capture_main(int argc, char **argv)
             o->disks[o->ndisks++] = found[i];
     }
     a->disks = calloc((size_t)o->ndisks, sizeof(*a->disks));
-    a->raw = malloc(P2V_CHUNK_SIZE);
-    a->zcap = ZSTD_compressBound(P2V_CHUNK_SIZE);
-    a->zbuf = malloc(a->zcap);
-    a->zc = ZSTD_createCCtx();
-    if (!a->disks || !a->raw || !a->zbuf || !a->zc) {
+    if (!a->disks) {
         vd_error_set(&err, -ENOMEM, "out of memory");
         goto report;
     }
-    /* zstd level 1; a 1 MiB chunk is two 512 KiB jobs, compressed on two
-     * cores when the machine has them (ignored by a single-threaded libzstd). */
-    ZSTD_CCtx_setParameter(a->zc, ZSTD_c_compressionLevel, 1);
-    if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
-        ZSTD_CCtx_setParameter(a->zc, ZSTD_c_nbWorkers, 2);
+    if (pipeline_alloc(a, &err) < 0)
+        goto report;
     for (int i = 0; i < o->ndisks; i++) {
         if (agent_disk_open(&a->disks[i], o->disks[i], &err) < 0)
             goto report;
@@ -833,9 +1074,7 @@ out_free:
         agent_disk_close(&a->disks[i]);
     free(found);
     free(a->disks);
-    free(a->raw);
-    free(a->zbuf);
-    ZSTD_freeCCtx(a->zc);
+    pipeline_free(&a->pipe);
     free(a->inject);
     free(a);
     return rc;

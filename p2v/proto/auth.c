@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "common/endian.h"
+#include "p2v/proto/proto.h"
 #include "p2v/proto/auth.h"
 
 int p2v_token_read(const char *path, struct p2v_token *tok, struct vd_error **errp)
@@ -58,24 +60,62 @@ int p2v_random(void *buf, size_t len, struct vd_error **errp)
     return 0;
 }
 
-void p2v_digest_init(struct p2v_digest *d)
+void p2v_leaf(const void *data, size_t len, uint8_t leaf[32])
 {
-    SHA256_Init(&d->ctx);
+    SHA256(data, len, leaf);
 }
 
-void p2v_digest_chunk(struct p2v_digest *d, uint64_t offset, const void *data, size_t len)
+uint64_t p2v_leaf_checksum(const uint8_t leaf[32])
 {
-    uint8_t head[12];
-    put_le64(head, offset);
-    put_le32(head + 8, (uint32_t)len);
+    return get_le64(leaf);
+}
+
+static void zero_leaves(struct p2v_digest *d)
+{
+    uint8_t *zeros = calloc(1, P2V_CHUNK_SIZE);
+    if (!zeros)
+        abort();    /* 1 MiB once per disk: not worth an error path */
+    p2v_leaf(zeros, P2V_CHUNK_SIZE, d->zero_full);
+    p2v_leaf(zeros, (size_t)(d->size % P2V_CHUNK_SIZE), d->zero_last);
+    free(zeros);
+}
+
+void p2v_digest_init(struct p2v_digest *d, uint64_t disk_size)
+{
+    uint8_t head[8];
+    d->size = disk_size;
+    d->next = 0;
+    zero_leaves(d);
+    SHA256_Init(&d->ctx);
+    put_le64(head, disk_size);
     SHA256_Update(&d->ctx, head, sizeof(head));
-    SHA256_Update(&d->ctx, data, len);
+}
+
+const uint8_t *p2v_digest_zero_leaf(const struct p2v_digest *d, uint64_t offset)
+{
+    return d->size - offset < P2V_CHUNK_SIZE ? d->zero_last : d->zero_full;
+}
+
+void p2v_digest_skip_to(struct p2v_digest *d, uint64_t offset)
+{
+    for (; d->next < offset && d->next < d->size; d->next += P2V_CHUNK_SIZE)
+        SHA256_Update(&d->ctx, p2v_digest_zero_leaf(d, d->next), 32);
+    if (d->next > d->size)
+        d->next = d->size;
+}
+
+void p2v_digest_chunk(struct p2v_digest *d, uint64_t offset, const uint8_t leaf[32])
+{
+    p2v_digest_skip_to(d, offset);
+    SHA256_Update(&d->ctx, leaf, 32);
+    d->next = d->size - offset < P2V_CHUNK_SIZE ? d->size : offset + P2V_CHUNK_SIZE;
 }
 
 void p2v_digest_final(const struct p2v_digest *d, uint8_t out[32])
 {
-    SHA256_CTX copy = d->ctx;
-    SHA256_Final(out, &copy);
+    struct p2v_digest copy = *d;
+    p2v_digest_skip_to(&copy, copy.size);
+    SHA256_Final(out, &copy.ctx);
 }
 
 /* h[8], Nl, Nh, data[16], num, md_len: 28 words, each 8 hex digits. */
@@ -95,11 +135,15 @@ void p2v_digest_save(const struct p2v_digest *d, char hex[P2V_DIGEST_STATE_HEX +
         snprintf(hex + 8 * i, 9, "%08x", *digest_word(&c, i));
 }
 
-int p2v_digest_load(struct p2v_digest *d, const char *hex)
+int p2v_digest_load(struct p2v_digest *d, const char *hex, uint64_t disk_size, uint64_t next)
 {
     uint8_t raw[112];
-    if (strlen(hex) != P2V_DIGEST_STATE_HEX || !p2v_unhex(hex, raw, sizeof(raw)))
+    if (strlen(hex) != P2V_DIGEST_STATE_HEX || !p2v_unhex(hex, raw, sizeof(raw)) ||
+        next > disk_size || (next % P2V_CHUNK_SIZE && next != disk_size))
         return -EINVAL;
+    d->size = disk_size;
+    d->next = next;
+    zero_leaves(d);
     SHA256_Init(&d->ctx);
     for (int i = 0; i < 28; i++)
         *digest_word(&d->ctx, i) = get_be32(raw + 4 * i);

@@ -91,6 +91,20 @@ int p2v_listen(const char *addr, int *fdp, struct vd_error **errp)
     return 0;
 }
 
+void p2v_local_address(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
 static void set_socket_options(int fd)
 {
     int one = 1, buf = 4 << 20;
@@ -384,6 +398,13 @@ int p2v_conn_recv(struct p2v_conn *c, struct p2v_msg *m, int timeout_ms,
     if (ret < 0)
         return ret;
     return p2v_msg_decode(type, c->buf + P2V_HEADER_SIZE, (size_t)len, m, errp);
+}
+
+uint8_t *p2v_conn_swap_buffer(struct p2v_conn *c, uint8_t *fresh)
+{
+    uint8_t *old = c->buf;
+    c->buf = fresh;
+    return old;
 }
 
 void p2v_conn_send_error(struct p2v_conn *c, enum p2v_error_code code, const char *text)

@@ -2,6 +2,7 @@
 #ifndef P2V_PROTO_CONN_H
 #define P2V_PROTO_CONN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -19,6 +20,10 @@ struct p2v_tls_client {
 
 /* Splits "HOST:PORT" ("[v6]:PORT" too) and resolves it. */
 int p2v_listen(const char *addr, int *fdp, struct vd_error **errp);
+
+/* "HOST:PORT" ("[HOST]:PORT" for IPv6) of a bound socket, numeric, so a
+ * listener on port 0 can say which port it got. */
+void p2v_local_address(int fd, char *buf, size_t len);
 int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
                 struct p2v_conn **connp, struct vd_error **errp);
 
@@ -37,6 +42,10 @@ int p2v_conn_send(struct p2v_conn *c, const struct p2v_msg *m, struct vd_error *
  * next receive. */
 int p2v_conn_recv(struct p2v_conn *c, struct p2v_msg *m, int timeout_ms,
                   struct vd_error **errp);
+/* Installs FRESH (P2V_HEADER_SIZE + P2V_MAX_BODY bytes) as the receive
+ * buffer and returns the old one, which still holds the last message: a
+ * receiver hands a chunk on without copying it. */
+uint8_t *p2v_conn_swap_buffer(struct p2v_conn *c, uint8_t *fresh);
 /* Sends an ERROR message, ignoring failure (the connection is going away). */
 void p2v_conn_send_error(struct p2v_conn *c, enum p2v_error_code code, const char *text);
 const char *p2v_conn_peer(const struct p2v_conn *c);

@@ -1,4 +1,4 @@
-/* p2v protocol version 1: frame and message encode/decode with bounds
+/* p2v protocol (docs/protocol.md): frame and message encode/decode with bounds
  * checks. Nothing here trusts a length it has not checked. */
 #include <errno.h>
 #include <string.h>

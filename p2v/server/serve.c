@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #define MAX_RESENDS 5
 #define HANDSHAKE_TIMEOUT_MS 30000
 #define IDLE_LIMIT_S 120
+#define WRITE_QUEUE 8
 
 /* Set by SIGINT/SIGTERM: the one piece of process-wide state a signal
  * handler can touch. Everything else hangs off struct server. */
@@ -50,19 +52,73 @@ struct server {
     char active[MAX_CONNECTIONS][P2V_MAX_NAME + 1];
 };
 
+#define MAX_VERIFIERS 4
+
+/* A received chunk on its way to the image: queued by the connection
+ * thread, checked by a verifier, written in order by the writer. */
+enum wslot_state { WSLOT_QUEUED, WSLOT_CHECKED };
+
+struct wslot {
+    enum wslot_state state;
+    int disk;
+    uint64_t offset;
+    uint32_t len;
+    enum p2v_chunk_encoding encoding;
+    uint64_t checksum;
+    uint8_t *frame;             /* the received frame (P2V_HEADER_SIZE + P2V_MAX_BODY) */
+    const uint8_t *payload;     /* in frame */
+    uint32_t payload_len;
+    uint8_t *plain;             /* a decompressed chunk (zstd sessions) */
+    const uint8_t *data;        /* the content: payload, plain or zeros */
+    const char *bad;            /* why the check failed, or NULL */
+    uint8_t leaf[32];
+};
+
+/* Per connection: verifier threads check chunks (decompress, leaf SHA-256
+ * or XXH3) in parallel; the writer thread takes them in order, asks for a
+ * bad one again (through the connection thread, which alone talks to the
+ * agent), writes, feeds the disk digests and makes durable points, while
+ * the connection thread receives the next chunks. While the writer runs it
+ * owns the disks' received, durable and digest fields; the connection
+ * thread touches them only after writer_drain(). */
+struct writer {
+    pthread_t thread, verifier[MAX_VERIFIERS];
+    ZSTD_DCtx *dctx[MAX_VERIFIERS];
+    int nverifiers, started;
+    bool stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct wslot q[WRITE_QUEUE];
+    unsigned head, claimed, tail;   /* next to fill, to check, to write */
+    /* the writer's own state */
+    int nak_disk;               /* dropping chunks until this one comes again */
+    uint64_t nak_offset;
+    int resends;
+    uint64_t dropped;
+    /* for the connection thread */
+    int fail_code;              /* the writer failed: code and why */
+    char why[220];
+    int ack_disk;               /* a durable point to acknowledge, or -1 */
+    uint64_t ack_offset;
+    int req_disk;               /* a chunk to ask for again, or -1 */
+    uint64_t req_offset;
+    const char *req_why;
+};
+
 struct conn_ctx {
     struct server *srv;
     int fd;
     struct p2v_conn *c;
     struct srv_session *sess;
     int sess_log;
-    uint8_t *buf;
-    ZSTD_DCtx *dctx;
+    uint8_t *zeros;             /* one all-zero chunk */
+    struct writer w;
+    uint64_t accepted[P2V_MAX_DISKS];   /* chunks below this are queued or written */
     bool claimed;
+    bool zstd;                  /* the session negotiated zstd chunks */
     /* the chunk asked for again, while later ones are dropped */
     int nak_disk;
     uint64_t nak_offset;
-    int resends;
     unsigned since_sync;
     time_t last_sync;
     uint64_t chunks, raw_bytes, dropped;
@@ -236,11 +292,12 @@ static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
                 s->ndisks == m->u.session.ndisks && s->no_digest == no_digest;
     for (int i = 0; same && i < s->ndisks; i++)
         same = s->disks[i].size == m->u.session.disks[i].size;
-    if (ret == -EUCLEAN) {
-        slog(cc, "%s; starting over", err->msg);
+    bool old_complete = ret == -ENOTSUP && s->complete;
+    if (ret == -EUCLEAN || ret == -ENOTSUP) {
+        slog(cc, "%s; %s", err->msg, old_complete && !srv->force ? "kept" : "starting over");
         vd_error_clear(&err);
     }
-    if (ret == 0 && s->complete && !same && !srv->force)
+    if ((ret == 0 || old_complete) && s->complete && !same && !srv->force)
         return refuse(cc, P2V_ERR_REFUSED,
                       "%s holds a complete capture; the server must run with --force to overwrite it",
                       s->dir);
@@ -273,7 +330,7 @@ static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
     for (int i = 0; i < s->ndisks; i++) {
         s->disks[i].size = m->u.session.disks[i].size;
         s->disks[i].sector_size = m->u.session.disks[i].sector_size;
-        p2v_digest_init(&s->disks[i].dig);
+        p2v_digest_init(&s->disks[i].dig, s->disks[i].size);
         s->disks[i].dig_durable = s->disks[i].dig;
     }
     ret = open_images(cc, true, &err);
@@ -347,11 +404,11 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
         return refuse(cc, P2V_ERR_BUSY, "'%s' is being captured by another connection",
                       m->u.session.name);
     cc->claimed = true;
-    bool zstd = m->u.session.caps & P2V_CAP_ZSTD;
+    cc->zstd = m->u.session.caps & P2V_CAP_ZSTD;
     ret = start_session(cc, m);
     if (ret < 0)
         return ret;
-    slog(cc, "agent authenticated, compression %s, digest %s", zstd ? "zstd" : "none",
+    slog(cc, "agent authenticated, compression %s, digest %s", cc->zstd ? "zstd" : "none",
          cc->sess->no_digest ? "none" : "sha256");
     ok = (struct p2v_msg){ .type = P2V_MSG_SESSION_OK };
     memcpy(ok.u.session_ok.id, cc->sess->id, sizeof(ok.u.session_ok.id));
@@ -380,20 +437,288 @@ static int on_manifest(struct conn_ctx *cc, const struct p2v_msg *m)
     return 0;
 }
 
+/* Asks the agent for a chunk again; later chunks are dropped until it comes. */
 static int send_nak(struct conn_ctx *cc, int disk, uint64_t offset, const char *why)
 {
-    if (++cc->resends > MAX_RESENDS)
-        return refuse(cc, P2V_ERR_PROTOCOL, "disk %d offset %llu: %s %d times; giving up",
-                      disk, (unsigned long long)offset, why, MAX_RESENDS);
     slog(cc, "disk %d offset %llu: %s; asked for it again", disk, (unsigned long long)offset, why);
     cc->nak_disk = disk;
     cc->nak_offset = offset;
+    cc->accepted[disk] = offset;
     struct p2v_msg m = { .type = P2V_MSG_NAK };
     m.u.nak.disk = (uint8_t)disk;
     m.u.nak.offset = offset;
     return p2v_conn_send(cc->c, &m, NULL) < 0 ? -ECONNRESET : 0;
 }
 
+/* ---- the verifiers and the writer ---- */
+
+static void writer_fail(struct conn_ctx *cc, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void writer_fail(struct conn_ctx *cc, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&cc->w.lock);
+    vsnprintf(cc->w.why, sizeof(cc->w.why), fmt, ap);
+    cc->w.fail_code = code;
+    pthread_mutex_unlock(&cc->w.lock);
+    va_end(ap);
+}
+
+/* Decompression and the checksum: the chunk's leaf (docs/protocol.md),
+ * or XXH3-64 without the digest. */
+static void verify_chunk(struct conn_ctx *cc, ZSTD_DCtx *dctx, struct wslot *q)
+{
+    struct srv_disk *d = &cc->sess->disks[q->disk];
+    q->bad = NULL;
+    q->data = q->encoding == P2V_ENC_RAW ? q->payload : cc->zeros;
+    if (q->encoding == P2V_ENC_ZSTD) {
+        size_t n = ZSTD_decompressDCtx(dctx, q->plain, q->len, q->payload, q->payload_len);
+        if (ZSTD_isError(n) || n != q->len) {
+            q->bad = "chunk does not decompress";
+            return;
+        }
+        q->data = q->plain;
+    }
+    uint64_t sum;
+    if (cc->sess->no_digest) {
+        sum = XXH3_64bits(q->data, q->len);
+    } else {
+        if (q->encoding == P2V_ENC_ZERO)
+            memcpy(q->leaf, p2v_digest_zero_leaf(&d->dig, q->offset), 32);
+        else
+            p2v_leaf(q->data, q->len, q->leaf);
+        sum = p2v_leaf_checksum(q->leaf);
+    }
+    if (sum != q->checksum)
+        q->bad = "checksum mismatch";
+}
+
+struct verifier_arg {
+    struct conn_ctx *cc;
+    int index;
+};
+
+static void *verifier_main(void *arg)
+{
+    struct conn_ctx *cc = ((struct verifier_arg *)arg)->cc;
+    ZSTD_DCtx *dctx = cc->w.dctx[((struct verifier_arg *)arg)->index];
+    struct writer *w = &cc->w;
+    free(arg);
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->stop && w->claimed == w->head)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (w->claimed == w->head)
+            break;
+        struct wslot *q = &w->q[w->claimed++ % WRITE_QUEUE];
+        pthread_mutex_unlock(&w->lock);
+        verify_chunk(cc, dctx, q);
+        pthread_mutex_lock(&w->lock);
+        q->state = WSLOT_CHECKED;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void write_chunk(struct conn_ctx *cc, const struct wslot *q)
+{
+    struct srv_session *s = cc->sess;
+    struct srv_disk *d = &s->disks[q->disk];
+    struct vd_error *err = NULL;
+    /* Whole chunks: an image allocates in blocks of 1-2 MiB anyway (VHD),
+     * and all-zero chunks are never written, so they stay unallocated. */
+    if (q->encoding != P2V_ENC_ZERO && !p2v_all_zero(q->data, q->len) &&
+        vd_image_pwrite(d->img, q->data, q->len, q->offset, &err) < 0) {
+        slog(cc, "%s", err->msg);
+        vd_error_free(err);
+        writer_fail(cc, P2V_ERR_IO, "the server cannot write disk %d", q->disk);
+        return;
+    }
+    if (!s->no_digest)
+        p2v_digest_chunk(&d->dig, q->offset, q->leaf);
+    d->received = q->offset + q->len;
+    cc->chunks++;
+    cc->raw_bytes += q->len;
+    /* A durable point every 32 chunks or every second, whichever first. */
+    if (++cc->since_sync >= SYNC_EVERY_CHUNKS || time(NULL) != cc->last_sync) {
+        if (make_durable(cc, &err) < 0) {
+            slog(cc, "%s", err->msg);
+            vd_error_free(err);
+            writer_fail(cc, P2V_ERR_IO, "the server cannot sync its images");
+            return;
+        }
+        pthread_mutex_lock(&cc->w.lock);
+        cc->w.ack_disk = q->disk;
+        cc->w.ack_offset = d->durable;
+        pthread_mutex_unlock(&cc->w.lock);
+    }
+}
+
+/* One checked chunk, in order: drop it (a NAK is out), ask for it again,
+ * or write it. */
+static void take_chunk(struct conn_ctx *cc, const struct wslot *q)
+{
+    struct writer *w = &cc->w;
+    if (w->nak_disk >= 0 && (q->disk != w->nak_disk || q->offset != w->nak_offset)) {
+        w->dropped++;       /* queued before the NAK went out */
+        return;
+    }
+    if (q->bad) {
+        if (++w->resends > MAX_RESENDS) {
+            writer_fail(cc, P2V_ERR_PROTOCOL, "disk %d offset %llu: %s %d times; giving up",
+                        q->disk, (unsigned long long)q->offset, q->bad, MAX_RESENDS);
+            return;
+        }
+        w->nak_disk = q->disk;
+        w->nak_offset = q->offset;
+        pthread_mutex_lock(&w->lock);
+        w->req_disk = q->disk;
+        w->req_offset = q->offset;
+        w->req_why = q->bad;
+        pthread_mutex_unlock(&w->lock);
+        return;
+    }
+    w->nak_disk = -1;
+    w->resends = 0;
+    write_chunk(cc, q);
+}
+
+static void *writer_main(void *arg)
+{
+    struct conn_ctx *cc = arg;
+    struct writer *w = &cc->w;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        struct wslot *q = &w->q[w->tail % WRITE_QUEUE];
+        while (!(w->tail != w->head && q->state == WSLOT_CHECKED) && !(w->stop && w->tail == w->head))
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (w->tail == w->head)
+            break;      /* stopped, and everything queued is written */
+        bool failed = w->fail_code != 0;
+        pthread_mutex_unlock(&w->lock);
+        if (!failed)
+            take_chunk(cc, q);
+        pthread_mutex_lock(&w->lock);
+        w->tail++;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int writer_init(struct conn_ctx *cc)
+{
+    struct writer *w = &cc->w;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    w->ack_disk = w->req_disk = w->nak_disk = -1;
+    w->nverifiers = ncpu < 1 ? 1 : ncpu > MAX_VERIFIERS ? MAX_VERIFIERS : (int)ncpu;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    for (int i = 0; i < WRITE_QUEUE; i++)
+        if (!(w->q[i].frame = malloc(P2V_HEADER_SIZE + P2V_MAX_BODY)))
+            return -ENOMEM;
+    return 0;
+}
+
+/* Buffers and contexts for decompression, once the session asks for zstd. */
+static int writer_init_zstd(struct conn_ctx *cc)
+{
+    struct writer *w = &cc->w;
+    for (int i = 0; i < WRITE_QUEUE; i++)
+        if (!(w->q[i].plain = malloc(P2V_CHUNK_SIZE)))
+            return -ENOMEM;
+    for (int i = 0; i < w->nverifiers; i++)
+        if (!(w->dctx[i] = ZSTD_createDCtx()))
+            return -ENOMEM;
+    return 0;
+}
+
+/* Writes what is queued and ends the threads. */
+static void writer_stop(struct conn_ctx *cc)
+{
+    struct writer *w = &cc->w;
+    if (!w->started)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 1; i < w->started; i++)
+        pthread_join(w->verifier[i - 1], NULL);
+    pthread_join(w->thread, NULL);
+    w->started = 0;
+}
+
+static int writer_start(struct conn_ctx *cc)
+{
+    struct writer *w = &cc->w;
+    if (pthread_create(&w->thread, NULL, writer_main, cc) != 0)
+        return -EAGAIN;
+    w->started = 1;
+    for (int i = 0; i < w->nverifiers; i++) {
+        struct verifier_arg *va = malloc(sizeof(*va));
+        if (va)
+            *va = (struct verifier_arg){ cc, i };
+        if (!va || pthread_create(&w->verifier[i], NULL, verifier_main, va) != 0) {
+            free(va);
+            writer_stop(cc);
+            return -EAGAIN;
+        }
+        w->started++;
+    }
+    return 0;
+}
+
+static void writer_free(struct conn_ctx *cc)
+{
+    for (int i = 0; i < WRITE_QUEUE; i++) {
+        free(cc->w.q[i].frame);
+        free(cc->w.q[i].plain);
+    }
+    for (int i = 0; i < MAX_VERIFIERS; i++)
+        ZSTD_freeDCtx(cc->w.dctx[i]);
+    pthread_mutex_destroy(&cc->w.lock);
+    pthread_cond_destroy(&cc->w.cond);
+}
+
+/* Waits until everything queued is written (the writer then idles). */
+static void writer_drain(struct conn_ctx *cc)
+{
+    struct writer *w = &cc->w;
+    pthread_mutex_lock(&w->lock);
+    while (w->tail != w->head)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Passes on what the writer has for the agent: a failure (refused), a
+ * chunk to ask for again (NAK), a durable point (ACK). */
+static int writer_report(struct conn_ctx *cc)
+{
+    struct writer *w = &cc->w;
+    char why[sizeof(w->why)];
+    pthread_mutex_lock(&w->lock);
+    int code = w->fail_code, disk = w->ack_disk, req = w->req_disk;
+    uint64_t offset = w->ack_offset, req_offset = w->req_offset;
+    const char *req_why = w->req_why;
+    memcpy(why, w->why, sizeof(why));
+    w->ack_disk = w->req_disk = -1;
+    pthread_mutex_unlock(&w->lock);
+    if (code)
+        return refuse(cc, code, "%s", why);
+    if (req >= 0 && send_nak(cc, req, req_offset, req_why) < 0)
+        return -ECONNRESET;
+    if (disk < 0)
+        return 0;
+    struct p2v_msg ack = { .type = P2V_MSG_ACK };
+    ack.u.ack.disk = (uint8_t)disk;
+    ack.u.ack.offset = offset;
+    return p2v_conn_send(cc->c, &ack, NULL) < 0 ? -ECONNRESET : 0;
+}
+
+/* Checks a chunk's place and length and queues it for the verifiers. */
 static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
 {
     struct srv_session *s = cc->sess;
@@ -414,51 +739,34 @@ static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
     if (ch->raw_len != want)
         return refuse(cc, P2V_ERR_PROTOCOL, "disk %u offset %llu: chunk length %u, expected %llu",
                       ch->disk, (unsigned long long)ch->offset, ch->raw_len, (unsigned long long)want);
-    if (ch->offset < d->received)
+    if (ch->offset < cc->accepted[ch->disk])
         return refuse(cc, P2V_ERR_PROTOCOL, "disk %u offset %llu: chunk already received",
                       ch->disk, (unsigned long long)ch->offset);
-    const uint8_t *data = cc->buf;
-    if (ch->encoding == P2V_ENC_ZERO) {
-        memset(cc->buf, 0, ch->raw_len);
-    } else if (ch->encoding == P2V_ENC_RAW) {
-        data = ch->payload;
-    } else {
-        size_t n = ZSTD_decompressDCtx(cc->dctx, cc->buf, ch->raw_len, ch->payload, ch->payload_len);
-        if (ZSTD_isError(n) || n != ch->raw_len)
-            return send_nak(cc, ch->disk, ch->offset, "chunk does not decompress");
-    }
-    if (XXH3_64bits(data, ch->raw_len) != ch->checksum)
-        return send_nak(cc, ch->disk, ch->offset, "checksum mismatch");
+    if (ch->encoding == P2V_ENC_ZSTD && !cc->zstd)
+        return refuse(cc, P2V_ERR_PROTOCOL, "disk %u offset %llu: zstd chunk, but zstd was not negotiated",
+                      ch->disk, (unsigned long long)ch->offset);
+    struct writer *w = &cc->w;
+    pthread_mutex_lock(&w->lock);
+    while (w->head - w->tail == WRITE_QUEUE)
+        pthread_cond_wait(&w->cond, &w->lock);
+    struct wslot *q = &w->q[w->head % WRITE_QUEUE];
+    pthread_mutex_unlock(&w->lock);
+    q->disk = ch->disk;
+    q->offset = ch->offset;
+    q->len = ch->raw_len;
+    q->encoding = ch->encoding;
+    q->checksum = ch->checksum;
+    q->payload = ch->payload;
+    q->payload_len = ch->payload_len;
+    if (ch->encoding != P2V_ENC_ZERO)
+        q->frame = p2v_conn_swap_buffer(cc->c, q->frame);   /* the payload is in it */
     cc->nak_disk = -1;
-    cc->resends = 0;
-    struct vd_error *err = NULL;
-    if (ch->encoding != P2V_ENC_ZERO && !p2v_all_zero(data, ch->raw_len)) {
-        /* Whole chunks: an image allocates in blocks of 1-2 MiB anyway (VHD),
-         * and all-zero chunks are never written, so they stay unallocated. */
-        if (vd_image_pwrite(d->img, data, ch->raw_len, ch->offset, &err) < 0) {
-            slog(cc, "%s", err->msg);
-            vd_error_free(err);
-            return refuse(cc, P2V_ERR_IO, "the server cannot write disk %u", ch->disk);
-        }
-        if (!s->no_digest)
-            p2v_digest_chunk(&d->dig, ch->offset, data, ch->raw_len);
-    }
-    d->received = ch->offset + ch->raw_len;
-    cc->chunks++;
-    cc->raw_bytes += ch->raw_len;
-    /* A durable point every 32 chunks or every second, whichever first. */
-    if (++cc->since_sync >= SYNC_EVERY_CHUNKS || time(NULL) != cc->last_sync) {
-        if (make_durable(cc, &err) < 0) {
-            slog(cc, "%s", err->msg);
-            vd_error_free(err);
-            return refuse(cc, P2V_ERR_IO, "the server cannot sync its images");
-        }
-        struct p2v_msg ack = { .type = P2V_MSG_ACK };
-        ack.u.ack.disk = ch->disk;
-        ack.u.ack.offset = d->durable;
-        if (p2v_conn_send(cc->c, &ack, NULL) < 0)
-            return -ECONNRESET;
-    }
+    cc->accepted[ch->disk] = ch->offset + ch->raw_len;
+    pthread_mutex_lock(&w->lock);
+    q->state = WSLOT_QUEUED;
+    w->head++;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
     return 0;
 }
 
@@ -470,6 +778,10 @@ static int on_disk_end(struct conn_ctx *cc, const struct p2v_msg *m)
         return 0;           /* the agent will send the chunk again, then this */
     if (di >= s->ndisks)
         return refuse(cc, P2V_ERR_PROTOCOL, "DISK_END for disk %u of %d", di, s->ndisks);
+    writer_drain(cc);
+    int ret = writer_report(cc);
+    if (ret < 0 || cc->nak_disk >= 0)
+        return ret;         /* a NAK went out: the agent sends that chunk again, then this */
     struct srv_disk *d = &s->disks[di];
     struct vd_error *err = NULL;
     uint8_t ours[32];
@@ -495,8 +807,8 @@ static int on_disk_end(struct conn_ctx *cc, const struct p2v_msg *m)
     p2v_hex(m->u.disk_end.sha256, 32, a_hex);
     if (!ok) {
         slog(cc, "disk %u: SHA-256 mismatch (agent %s, server %s); the disk will be sent again", di, a_hex, o_hex);
-        d->received = d->durable = 0;
-        p2v_digest_init(&d->dig);
+        d->received = d->durable = cc->accepted[di] = 0;
+        p2v_digest_init(&d->dig, d->size);
         d->dig_durable = d->dig;
         cc->since_sync = 0;
         if (srv_state_save(s, &err) < 0) {
@@ -527,6 +839,7 @@ static int on_finish(struct conn_ctx *cc)
 {
     struct srv_session *s = cc->sess;
     struct vd_error *err = NULL;
+    writer_drain(cc);
     for (int i = 0; i < s->ndisks; i++)
         if (!s->disks[i].verified)
             return refuse(cc, P2V_ERR_PROTOCOL, "FINISH before disk %d was verified", i);
@@ -538,7 +851,7 @@ static int on_finish(struct conn_ctx *cc)
         return refuse(cc, P2V_ERR_IO, "the server cannot record completion");
     }
     slog(cc, "capture complete; received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
-         (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes, (unsigned long long)cc->dropped);
+         (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes, (unsigned long long)(cc->dropped + cc->w.dropped));
     struct p2v_msg ok = { .type = P2V_MSG_FINISH_OK };
     p2v_conn_send(cc->c, &ok, NULL);
     pthread_mutex_lock(&cc->srv->lock);
@@ -559,13 +872,22 @@ static void serve_connection(struct conn_ctx *cc)
     }
     if (handshake(cc, &m) < 0)
         return;
+    for (int i = 0; i < cc->sess->ndisks; i++)
+        cc->accepted[i] = cc->sess->disks[i].durable;
     int idle = 0, ret = 0;
+    if ((cc->zstd && writer_init_zstd(cc) < 0) || writer_start(cc) < 0) {
+        refuse(cc, P2V_ERR_IO, "the server is out of memory or threads");
+        return;
+    }
     while (ret == 0) {
         if (stop_requested) {
             slog(cc, "server stopping");
             p2v_conn_send_error(cc->c, P2V_ERR_IO, "the server is stopping; resume later");
             break;
         }
+        ret = writer_report(cc);
+        if (ret < 0)
+            break;
         ret = p2v_conn_recv(cc->c, &m, 1000, &err);
         if (ret == -ETIMEDOUT && !err) {
             ret = 0;
@@ -594,6 +916,7 @@ static void serve_connection(struct conn_ctx *cc)
         }
     }
     /* Whatever ended the connection, what was received is kept. */
+    writer_stop(cc);
     if (cc->sess && !cc->sess->complete && make_durable(cc, &err) < 0) {
         slog(cc, "%s", err->msg);
         vd_error_clear(&err);
@@ -601,7 +924,7 @@ static void serve_connection(struct conn_ctx *cc)
     if (cc->sess && !cc->sess->complete) {
         slog(cc, "received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
              (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes,
-             (unsigned long long)cc->dropped);
+             (unsigned long long)(cc->dropped + cc->w.dropped));
         for (int i = 0; i < cc->sess->ndisks; i++)
             slog(cc, "disk %d durable up to offset %llu", i, (unsigned long long)cc->sess->disks[i].durable);
     }
@@ -614,9 +937,8 @@ static void *connection_thread(void *arg)
     cc->sess_log = -1;
     cc->nak_disk = -1;
     cc->last_sync = time(NULL);
-    cc->buf = malloc(P2V_CHUNK_SIZE);
-    cc->dctx = ZSTD_createDCtx();
-    if (cc->buf && cc->dctx)
+    cc->zeros = calloc(1, P2V_CHUNK_SIZE);
+    if (writer_init(cc) == 0 && cc->zeros)
         serve_connection(cc);
     else
         close(cc->fd);
@@ -629,8 +951,8 @@ static void *connection_thread(void *arg)
     if (cc->sess_log >= 0)
         close(cc->sess_log);
     p2v_conn_close(cc->c);
-    ZSTD_freeDCtx(cc->dctx);
-    free(cc->buf);
+    writer_free(cc);
+    free(cc->zeros);
     free(cc);
     pthread_mutex_lock(&srv->lock);
     srv->running--;
@@ -741,7 +1063,9 @@ int p2v_serve_main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    server_log(&srv, "listening on %s, writing %s images to %s%s", listen_addr, srv.format, srv.dir,
+    char bound[NI_MAXHOST + NI_MAXSERV + 4];
+    p2v_local_address(lfd, bound, sizeof(bound));
+    server_log(&srv, "listening on %s, writing %s images to %s%s", bound, srv.format, srv.dir,
                tls ? " (TLS 1.3)" : "");
 
     rc = 0;

@@ -39,7 +39,8 @@ int p2v_serve_main(int argc, char **argv);
 
 /* state.c: the journal DIR/NAME/state, replaced atomically (write a
  * temporary file, fsync, rename, fsync the directory). A missing file is
- * -ENOENT; a damaged one -EUCLEAN with *errp set. */
+ * -ENOENT; a damaged one -EUCLEAN with *errp set; one of protocol 1
+ * -ENOTSUP with *errp and s->complete set. */
 int srv_state_load(struct srv_session *s, struct vd_error **errp);
 int srv_state_save(const struct srv_session *s, struct vd_error **errp);
 /* The image file of disk I: DIR/NAME/diskI.vhd (or .raw). */

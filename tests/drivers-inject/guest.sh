@@ -6,6 +6,7 @@
 #   dirty: HKLM\SYSTEM\Setup SystemSetupInProgress=1
 #   stale: MountedDevices recorded for another disk signature and offset
 #   fat:   the system volume is FAT16 (mkfs.fat, populated with mtools)
+#   superfloppy: no partition table, the NTFS volume starts at sector 0
 # The disk is a raw MBR image (signature 0x4E543031) with one NTFS partition
 # at sector 63, made with mkntfs with the 255-head geometry of a RAID BIOS.
 # It boots off an Adaptec RAID miniport (aac) with atapi disabled.
@@ -35,8 +36,26 @@ pe32_stub() {
 # copy landed where.
 placeholder() { printf 'MZ p2vkit placeholder %s\n' "$2" >"$1"; }
 
-system_reg() {   # VARIANT DIRTY STALE
-    local v=$1 dirty=$2 stale=$3
+# le_hex VALUE BYTES: VALUE as .reg hex bytes, little-endian.
+le_hex() {
+    local i out=
+    for ((i = 0; i < $2; i++)); do out+=$(printf '%02x,' $((($1 >> (8 * i)) & 255))); done
+    echo "${out%,}"
+}
+
+# NT 4.0's DISK\Information for one disk with one partition lettered C:
+# (ntddft.h: DISK_CONFIG_HEADER, DISK_REGISTRY, DISK_DESCRIPTION,
+# DISK_PARTITION), then an empty FT_REGISTRY. disk_information SIG OFFSET LENGTH
+disk_information() {
+    local z4=00,00,00,00
+    printf 'hex:%s' "$(le_hex 3 4),$z4,$z4,$(le_hex 44 4),$(le_hex 64 4),$(le_hex 108 4),$(le_hex 4 4),$z4,$z4,$z4,$z4"
+    printf ',%s' "$(le_hex 1 2),00,00" "$(le_hex 1 2),00,00,$(le_hex $1 4)"
+    printf ',%s' "$(le_hex 4 4),$z4,$(le_hex $2 8),$(le_hex $3 8),$(le_hex $3 8),$z4,$z4"
+    printf ',%s' "43,01,01,00,00,00,00,00,00,00,00,00" "$z4"
+}
+
+system_reg() {   # VARIANT DIRTY STALE SIZE_MB
+    local v=$1 dirty=$2 stale=$3 size=$4
     echo 'Windows Registry Editor Version 5.00'
     echo
     printf '[\\Select]\n"Current"=dword:00000001\n"Default"=dword:00000001\n"LastKnownGood"=dword:00000002\n"Failed"=dword:00000000\n\n'
@@ -63,6 +82,12 @@ system_reg() {   # VARIANT DIRTY STALE
                 $cs $cs $cs $cs "$(multi_sz $hal)"
         fi
     done
+    if [ "$v" = nt4 ]; then
+        # Stale: recorded for another disk, with the partition 1 MiB in.
+        local sig=0x4E543031 off=$((63 * 512)) len=$(((size * 2048 - 63) * 512))
+        [ "$stale" = yes ] && sig=0xDEADBEEF off=1048576 len=$(((size * 2048 - 2048) * 512))
+        printf '[\\DISK]\n"Information"=%s\n\n' "$(disk_information $sig $off $len)"
+    fi
     if [ "$v" != nt4 ]; then
         local sig=$SIG_HEX off=$OFF_HEX
         if [ "$stale" = yes ]; then sig=ef,be,ad,de; off=00,00,10,00,00,00,00,00; fi
@@ -88,9 +113,10 @@ software_reg() {   # VARIANT
 
 make_guest() {
     local image=$1 v=$2; shift 2
-    local cab=no dirty=no stale=no fat=no size=64
+    local cab=no dirty=no stale=no fat=no size=64 start=63
     for o in "$@"; do
-        case $o in cab) cab=yes ;; dirty) dirty=yes ;; stale) stale=yes ;; fat) fat=yes ;; size=*) size=${o#size=} ;; esac
+        case $o in cab) cab=yes ;; dirty) dirty=yes ;; stale) stale=yes ;; fat) fat=yes ;; size=*) size=${o#size=} ;;
+            superfloppy) start=0 ;; esac
     done
     local d; d=$(mktemp -d "$WORK/guest.XXXXXX")
     local root=WINDOWS
@@ -98,7 +124,7 @@ make_guest() {
     "$HELPERS/mkhive" "$d/SYSTEM"
     "$HELPERS/mkhive" "$d/SOFTWARE"
     "$HELPERS/mkhive" "$d/SAM"
-    system_reg $v $dirty $stale >"$d/system.reg"
+    system_reg $v $dirty $stale $size >"$d/system.reg"
     software_reg $v >"$d/software.reg"
     hivexregedit --merge "$d/SYSTEM" "$d/system.reg"
     hivexregedit --merge "$d/SOFTWARE" "$d/software.reg"
@@ -144,17 +170,17 @@ make_guest() {
     local sectors=$((size * 2048)) type=7
     [ $fat = yes ] && type=6
     truncate -s ${size}M "$image"
-    printf 'label: dos\nlabel-id: 0x4e543031\nstart=63, type=%s, bootable\n' $type | sfdisk -q "$image" >/dev/null
-    truncate -s $(((sectors - 63) * 512)) "$d/part.img"
+    [ $start = 0 ] || printf 'label: dos\nlabel-id: 0x4e543031\nstart=63, type=%s, bootable\n' $type | sfdisk -q "$image" >/dev/null
+    truncate -s $(((sectors - start) * 512)) "$d/part.img"
     if [ $fat = yes ]; then
         need mkfs.fat mcopy
         mkfs.fat -F 16 -h 63 -g 255/63 -n SYSTEM "$d/part.img" >/dev/null
         populate_fat "$d/part.img" "${args[@]}"
         dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((63 * 512)) conv=notrunc,sparse status=none
     else
-        mkntfs -q -Q -F -s 512 -p 63 -H 255 -S 63 -L SYSTEM "$d/part.img" >/dev/null 2>&1
-        dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((63 * 512)) conv=notrunc,sparse status=none
-        "$HELPERS/mkguest" "$image" $((63 * 512)) "${args[@]}"
+        mkntfs -q -Q -F -s 512 -p $start -H 255 -S 63 -L SYSTEM "$d/part.img" >/dev/null 2>&1
+        dd if="$d/part.img" of="$image" bs=1M oflag=seek_bytes seek=$((start * 512)) conv=notrunc,sparse status=none
+        "$HELPERS/mkguest" "$image" $((start * 512)) "${args[@]}"
     fi
     rm -rf "$d"
 }
@@ -179,12 +205,13 @@ populate_fat() {
     done
 }
 
-# extract_file IMAGE GUEST_PATH OUT: through ntfs-3g's ntfscat or, on a FAT
+# extract_file IMAGE GUEST_PATH OUT (the volume at sector PART_START, 63
+# unless set): through ntfs-3g's ntfscat or, on a FAT
 # volume, mtools' mcopy (oracles that share no code with drivers-inject's
 # NTFS path).
 extract_file() {
     local part; part=$(mktemp "$WORK/part.XXXXXX")
-    dd if="$1" of="$part" bs=1M iflag=skip_bytes skip=$((63 * 512)) status=none
+    dd if="$1" of="$part" bs=1M iflag=skip_bytes skip=$((${PART_START:-63} * 512)) status=none
     if [ "$(dd if="$part" bs=1 skip=54 count=4 status=none | tr -d '\0')" = FAT1 ]; then
         rm -f "$3"
         MTOOLS_SKIP_CHECK=1 mcopy -n -i "$part" "::/$2" "$3"

@@ -6,51 +6,20 @@
 # (a busybox script in this generated guest). Dry run and second run leave
 # the image byte-identical. Checked with debugfs, which shares no code.
 source "$SRC/tests/lib.sh"
-# Like grep -q, but reads all its input (no SIGPIPE for the writer under pipefail).
-contains() { grep "$@" >/dev/null; }
-need mkfs.ext4 mkfs.ext2 sfdisk debugfs gzip cpio busybox sha256sum vhdiinfo
-[ -e /usr/lib/x86_64-linux-gnu/guestfs/supermin.d ] || need libguestfs-test-tool
+source "$SRC/tests/drivers-inject/linux-guest.sh"
+need vhdiinfo
 
 KV=2.6.32-5-686
 ROOT_UUID=6d3f0b2a-1c4e-4f57-9a1b-2c3d4e5f6a7b
 BOOT_UUID=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
 
-mkdir -p root/etc/initramfs-tools root/bin root/usr/sbin root/boot root/dev root/proc root/sys root/tmp \
-    root/lib/modules/$KV/kernel/drivers/ata root/lib/modules/$KV/kernel/drivers/block
-cp "$(command -v busybox)" root/bin/busybox
-for a in sh gzip cpio find grep mkdir cp mv rm head cat; do ln -s busybox root/bin/$a; done
-echo 6.0.10 >root/etc/debian_version
+linux_trees $KV
 cat >root/etc/fstab <<'FSTAB'
 # /etc/fstab of server1 (HP Smart Array)
 /dev/cciss/c0d0p2  /      ext4  errors=remount-ro  0  1
 /dev/hda1          /boot  ext2  defaults           0  2
 proc               /proc  proc  defaults           0  0
 FSTAB
-echo '# modules to include in the initramfs' >root/etc/initramfs-tools/modules
-echo "ata_piix module for $KV" >root/lib/modules/$KV/kernel/drivers/ata/ata_piix.ko
-echo "cciss module for $KV" >root/lib/modules/$KV/kernel/drivers/block/cciss.ko
-: >root/lib/modules/$KV/modules.builtin
-cat >root/usr/sbin/update-initramfs <<'TOOL'
-#!/bin/sh
-# The guest's own initramfs tool (a minimal stand-in for Debian's): adds
-# the modules listed in /etc/initramfs-tools/modules. Usage: -u -k VERSION
-set -e
-while [ $# -gt 0 ]; do [ "$1" = -k ] && { ver=$2; shift; }; shift; done
-img=/boot/initrd.img-$ver
-tmp=/tmp/initramfs.$$
-rm -rf $tmp; mkdir -p $tmp; cd $tmp
-gzip -dc $img | cpio -id
-for m in $(grep -v '^#' /etc/initramfs-tools/modules); do
-    f=$(find /lib/modules/$ver -name "$m.ko" | head -n 1)
-    mkdir -p ".${f%/*}"; cp "$f" ".$f"
-done
-find . | cpio -o -H newc | gzip >$img.new
-mv $img.new $img
-cd /; rm -rf $tmp
-TOOL
-chmod +x root/usr/sbin/update-initramfs
-
-mkdir -p boot/grub initrd/lib/modules/$KV/kernel/drivers/block
 cat >boot/grub/menu.lst <<MENU
 default 0
 title Debian GNU/Linux, kernel $KV
@@ -59,10 +28,6 @@ kernel /vmlinuz-$KV root=/dev/cciss/c0d0p2 ro quiet
 initrd /initrd.img-$KV
 MENU
 echo '(hd0) /dev/cciss/c0d0' >boot/grub/device.map
-echo "kernel $KV" >boot/vmlinuz-$KV
-echo '#!/bin/sh' >initrd/init
-cp root/lib/modules/$KV/kernel/drivers/block/cciss.ko initrd/lib/modules/$KV/kernel/drivers/block/
-(cd initrd && find . | cpio -o -H newc --quiet | gzip) >boot/initrd.img-$KV
 
 truncate -s 64M disk.img
 printf 'label: dos\nstart=2048, size=32768, type=83\nstart=34816, type=83\n' | sfdisk -q disk.img >/dev/null
@@ -75,12 +40,6 @@ dd if=root.img of=disk.img bs=1M oflag=seek_bytes seek=$((34816 * 512)) conv=not
 rm -f boot.img root.img
 # The same guest as a dynamic VHD, for the NBD bridge and --into below.
 "$BIN/vdisk" convert -O vhd disk.img disk.vhd
-
-guest_cat() {   # PARTITION_START_SECTOR SIZE_SECTORS PATH [IMAGE]
-    dd if="${4:-disk.img}" of=p.img bs=512 skip=$1 count=$2 status=none
-    debugfs -R "cat $3" p.img 2>/dev/null
-    rm -f p.img
-}
 
 before=$(sha256sum <disk.img)
 "$BIN/drivers-inject" --dry-run --report dry.json disk.img >dry.txt

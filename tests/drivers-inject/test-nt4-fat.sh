@@ -2,12 +2,13 @@
 # booting through scsi(0): the same repair through the FAT path (mtools on
 # a copy of the partition, changed chunks written back through the image
 # library). Dry run and second run byte-identical; fsck.fat finds the
-# volume clean afterwards.
+# volume clean afterwards. DISK\Information (NT 4.0's drive letters) is
+# stale and gets repaired.
 source "$SRC/tests/lib.sh"
 source "$SRC/tests/drivers-inject/guest.sh"
 need reglookup mcopy fsck.fat sha256sum
 
-make_guest disk.img nt4 fat
+make_guest disk.img nt4 fat stale
 mkdir media
 placeholder atapi.sys "nt4 sp6a atapi.sys"
 gcab -c -z media/ATAPI.SY_ atapi.sys
@@ -37,3 +38,13 @@ fsck.fat -n part.img >fsck.txt 2>&1 || { cat fsck.txt >&2; fail "fsck.fat"; }
 after=$(sha256sum <disk.img)
 "$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"
+
+# The guest was made with a stale DISK\Information (signature 0xDEADBEEF,
+# C: 1 MiB in): repaired in place to the MBR's signature and partition,
+# byte for byte what NT 4.0 records for this disk (hivexregedit export).
+grep -q '"signature": "0x4E543031", "offset": 32256, "length": 67076608, "letter": "C"' r.json \
+    || fail "DISK\\Information not reported as repaired"
+extract_file disk.img 'WINNT/system32/config/SYSTEM' SYSTEM
+hivexregedit --export SYSTEM '\DISK' | sed -e ':a' -e '/\\$/N; s/\\\n *//; ta' -e 's/=hex([0-9]*):/=hex:/' >disk.reg
+contains -xF "\"Information\"=$(disk_information 0x4E543031 $((63 * 512)) $(((64 * 2048 - 63) * 512)))" disk.reg \
+    || { cat disk.reg >&2; fail "DISK\\Information not repaired"; }

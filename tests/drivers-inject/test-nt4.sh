@@ -20,6 +20,10 @@ grep -q '"version": "4.0"' r.json || fail "version"
 grep -q '"system_root": "\\\\WINNT"' r.json || fail "system root"
 grep -q '"id": "mps_mp"' r.json || fail "NT4 HAL from hal.dll VERSIONINFO"
 grep -q '"boot_controller_services": \["aac"\]' r.json || fail "boot controller"
+# DISK\Information (drive letters) already matches this disk: reported, untouched.
+grep -q '"signature": "0x4E543031", "offset": 32256, "length": 67076608, "letter": "C", "ft_type": 4' r.json \
+    || fail "DISK\\Information not reported"
+contains '"fixup": "nt4-disk-registry"' r.json && fail "DISK\\Information changed although it matched"
 
 reg_dump disk.img 'WINNT/system32/config/SYSTEM' sys.csv
 for cs in ControlSet001 ControlSet002; do
@@ -43,3 +47,15 @@ grep -q 'aac.sys as NTBOOTDD.SYS' got || fail "NTBOOTDD.SYS touched"
 after=$(sha256sum <disk.img)
 "$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"
+
+# A new MBR without a signature (as some imaging tools write): NT 4.0
+# would invent one and lose its letters; the one DISK\Information recorded
+# is put back.
+cp disk.img zeroed.img
+printf '\0\0\0\0' | dd of=zeroed.img bs=1 seek=440 conv=notrunc status=none
+"$BIN/drivers-inject" --drivers media --report z.json zeroed.img >z.txt || { cat z.txt >&2; fail "zeroed signature run"; }
+grep -q 'MBR disk signature 0x00000000 -> 0x4E543031 (as recorded in DISK\\\\Information)' z.json \
+    || { cat z.txt >&2; fail "signature not restored from DISK\\Information"; }
+[ "$(od -An -tx4 -j 440 -N4 zeroed.img | tr -d ' ')" = 4e543031 ] || fail "MBR signature not written"
+contains 'DISK\\\\Information: disk signature' z.json && fail "DISK\\Information changed instead of the MBR"
+true

@@ -31,6 +31,15 @@ run_bad truncated-hello "HELLO message truncated"
 run_bad path-name "invalid machine name"
 run_bad offset-outside "outside the disk"
 run_bad chunk-too-long "out of range"
+run_bad zstd-not-negotiated "zstd was not negotiated"
+run_bad chunk-replayed "chunk already received"
+# ... and its first, good chunk was checked (SHA-256 checksum) and written
+# (logged when the server has closed that connection).
+for i in $(seq 50); do
+    grep -q "\[bad\] received 1 chunks (1048576 bytes)" "$log" && break
+    [ "$i" -lt 50 ] || fail "chunk-replayed: the good chunk was not taken"
+    sleep 0.1
+done
 [ ! -e "$WORK/escape" ] && [ ! -e "$WORK/out/../escape" ] || fail "a path-separator name escaped DIR"
 
 # A chunk corrupted on the way (test hook) is detected and sent again.
@@ -54,6 +63,12 @@ grep -q '^digest none$' "$WORK/out/nodigest/state" || fail "--digest none not jo
 expect_fail 1 "holds a complete capture" \
     "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name clean \
     --disk "$WORK/src.img" --state "$WORK/new.session" --retry-for 0
+# ... nor one a protocol-1 server completed (its journal says p2v-state 1).
+sed -i '1s/^p2v-state 2$/p2v-state 1/' "$WORK/out/clean/state"
+expect_fail 1 "holds a complete capture" \
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name clean \
+    --disk "$WORK/src.img" --state "$WORK/new.session" --retry-for 0
+grep -q "journal of protocol 1 (complete); kept" "$log" || fail "protocol-1 journal not logged"
 stop_server
 
 # Usage errors: one line, exit 2.

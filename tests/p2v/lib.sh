@@ -30,14 +30,23 @@ free_port() {
 start_server() {
     local dir=$1; shift
     mkdir -p "$dir"
-    PORT=${PORT:-$(free_port)}
-    "$P2V" serve --listen "127.0.0.1:$PORT" --dir "$dir" --token-file "$WORK/token" -O "$FMT" "$@" \
+    # Port 0 on the first start: the server logs the port it was given, and
+    # restarts reuse it (no race with another process picking a free port).
+    local want=${PORT:-0} before=0 line
+    [ -f "$dir/serve.log" ] && before=$(grep -c 'listening on' "$dir/serve.log" || true)
+    "$P2V" serve --listen "127.0.0.1:$want" --dir "$dir" --token-file "$WORK/token" -O "$FMT" "$@" \
         2>>"$WORK/server.err" &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
     local i
     for i in $(seq 100); do
-        grep -q "listening on 127.0.0.1:$PORT" "$dir/serve.log" 2>/dev/null && return 0
+        line=$(grep 'listening on 127.0.0.1:' "$dir/serve.log" 2>/dev/null | sed -n "$((before + 1))p" || true)
+        if [ -n "$line" ]; then
+            PORT=$(sed 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/' <<<"$line")
+            [ "$want" = 0 ] || [ "$PORT" = "$want" ] || fail "server listens on $PORT, not $want"
+            [ "$PORT" != 0 ] || fail "server logged port 0 instead of the port it got"
+            return 0
+        fi
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; fail "server did not start"; }
         sleep 0.05
     done
@@ -69,20 +78,18 @@ to_raw() {
 }
 
 # The whole-disk digest as docs/protocol.md defines it, computed here
-# independently of p2v.
+# independently of p2v: SHA-256(le64 size || SHA-256 of each 1 MiB chunk).
 disk_digest() {
     python3 - "$1" <<'PY'
-import hashlib, struct, sys
-h = hashlib.sha256()
-off = 0
+import hashlib, os, struct, sys
+size = os.path.getsize(sys.argv[1])
+h = hashlib.sha256(struct.pack("<Q", size))
 with open(sys.argv[1], "rb") as f:
     while True:
         b = f.read(1 << 20)
         if not b:
             break
-        if b.count(0) != len(b):
-            h.update(struct.pack("<QI", off, len(b)) + b)
-        off += len(b)
+        h.update(hashlib.sha256(b).digest())
 print(h.hexdigest())
 PY
 }

@@ -3,20 +3,22 @@
 # lock so that tests running in parallel share them.
 GUESTS=$BUILD/tests/platform/guests
 
-# guest KIND: builds (once) the guests of build-KIND.sh and prints their dir.
+# guest KIND: builds (once) the guests of build-KIND.sh and prints their dir;
+# a changed build script builds them again.
 guest() {
-    local kind=$1 dir=$GUESTS/$1
+    local kind=$1 dir=$GUESTS/$1 stamp
+    stamp=$(sha256sum <"$SRC/tests/platform/guests/build-$kind.sh")
     mkdir -p "$GUESTS"
     (
         flock 9
-        if [ ! -e "$dir/.done" ]; then
+        if [ "$(cat "$dir/.done" 2>/dev/null)" != "$stamp" ]; then
             rm -rf "$dir.tmp"
             rc=0
             "$SRC/tests/platform/guests/build-$kind.sh" "$dir.tmp" >&2 || rc=$?
             [ "$rc" -eq 0 ] || exit "$rc"
             rm -rf "$dir"
             mv "$dir.tmp" "$dir"
-            touch "$dir/.done"
+            echo "$stamp" >"$dir/.done"
         fi
     ) 9>"$GUESTS/.lock-$kind" || exit $?
     echo "$dir"

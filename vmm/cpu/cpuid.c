@@ -8,6 +8,7 @@
 #define FEAT_TSC (1u << 4)
 #define FEAT_MSR (1u << 5)
 #define FEAT_CX8 (1u << 8)
+#define FEAT_APIC (1u << 9)
 #define FEAT_SEP (1u << 11)
 #define FEAT_PGE (1u << 13)
 #define FEAT_CMOV (1u << 15)
@@ -24,14 +25,24 @@ static const struct cpuid_profile profiles[] = {
     /* Pentium (P54C). */
     [CPU_MODEL_PENTIUM] = { 1, 0x0525, FEAT_FPU | FEAT_PSE | FEAT_TSC | FEAT_MSR | FEAT_CX8 },
     /* Pentium II (Klamath, model 3 stepping 3: SEP is valid from there);
-     * no MMX, MTRR, MCA, APIC, PAE: not implemented. */
+     * no MMX, MTRR, MCA, PAE: not implemented. The APIC bit comes from
+     * the machine (cpu_feature_edx). */
     [CPU_MODEL_P6] = { 2, 0x0633, FEAT_FPU | FEAT_PSE | FEAT_TSC | FEAT_MSR | FEAT_CX8
                                       | FEAT_SEP | FEAT_PGE | FEAT_CMOV },
 };
 
+#define APIC_BASE_ENABLE 0x800u
+
 uint32_t cpu_feature_edx(const struct cpu *cpu)
 {
-    return profiles[cpu->model].features;
+    uint32_t f = profiles[cpu->model].features;
+    /* The on-chip APIC, when the machine has one (not with --no-apic) and
+     * IA32_APIC_BASE has not disabled it (a P6 then hides it, too). Only
+     * the P6 profile: it is the one with the MSR. */
+    if (cpu->model == CPU_MODEL_P6 && cpu->m->apic_base_changed
+        && (cpu->apic_base & APIC_BASE_ENABLE))
+        f |= FEAT_APIC;
+    return f;
 }
 
 void cpu_cpuid(struct cpu *cpu)
@@ -55,7 +66,7 @@ void cpu_cpuid(struct cpu *cpu)
         break;
     case 1:
         a = p->signature;
-        d = p->features;
+        d = cpu_feature_edx(cpu);
         break;
     case 2:
         /* Cache and TLB descriptors of a Pentium II. */
@@ -132,6 +143,16 @@ bool cpu_wrmsr(struct cpu *cpu, uint32_t idx, uint64_t val)
         return false;
     switch (idx) {
     case MSR_BIOS_UPDT_TRIG: return true;
+    case MSR_APIC_BASE:
+        /* Writable only with an APIC; base bits 12-35, BSP read-only,
+         * anything else reserved. Once disabled, a P6's APIC stays off
+         * until reset. */
+        if (!cpu->m->apic_base_changed || (val & ~0xFFFFFF900ull))
+            return false;
+        cpu->apic_base = (val & 0xFFFFFF000ull) | (cpu->apic_base & 0x100)
+                       | (val & cpu->apic_base & APIC_BASE_ENABLE);
+        cpu->m->apic_base_changed(cpu->m->apic_opaque, cpu->apic_base);
+        return true;
     case MSR_SYSENTER_CS: cpu->sysenter_cs = (uint32_t)val; return true;
     case MSR_SYSENTER_ESP: cpu->sysenter_esp = (uint32_t)val; return true;
     case MSR_SYSENTER_EIP: cpu->sysenter_eip = (uint32_t)val; return true;

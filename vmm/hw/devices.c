@@ -1,6 +1,6 @@
-/* The machine's device table: one line per device, in init order (the PIC
- * and the PCI bus first: other devices raise interrupts and put functions
- * on the bus). */
+/* The machine's device table: one line per device, in init order (the PIC,
+ * the PCI bus and the APICs first: other devices raise interrupts and put
+ * functions on the bus; the local APIC links to the PIC and I/O APIC). */
 #include "vmm/hw/device.h"
 
 extern const struct vmm_device_ops debugcon_device;
@@ -8,6 +8,8 @@ extern const struct vmm_device_ops post_device;
 extern const struct vmm_device_ops debugexit_device;
 extern const struct vmm_device_ops pic_device;
 extern const struct vmm_device_ops pci_device;
+extern const struct vmm_device_ops ioapic_device;
+extern const struct vmm_device_ops lapic_device;
 extern const struct vmm_device_ops pit_device;
 extern const struct vmm_device_ops rtc_device;
 extern const struct vmm_device_ops i8042_device;
@@ -26,6 +28,8 @@ const struct vmm_device_ops *const vmm_devices[] = {
     &debugexit_device,
     &pic_device,
     &pci_device,
+    &ioapic_device,
+    &lapic_device,
     &pit_device,
     &rtc_device,
     &i8042_device,

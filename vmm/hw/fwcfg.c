@@ -2,8 +2,8 @@
  * a 16-bit selector at 0x510 and a byte-wide data port at 0x511 (the DMA
  * interface is not offered: the ID item says so and SeaBIOS then reads
  * through the port). Items: signature, ID, RAM size, CPU counts, boot menu
- * off, FILE_DIR; files etc/e820, bootorder and, when headless,
- * etc/sercon-port. */
+ * off, FILE_DIR; files etc/e820, bootorder, etc/irq0-override with the
+ * APICs and, when headless, etc/sercon-port. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +148,12 @@ static int fwcfg_build(struct fwcfg *f, const struct machine *m)
     if (n < 0)
         return n;
     rc = rc ? rc : add_file(f, "bootorder", order, (uint32_t)n);
+    if (!pc->no_apic) {
+        /* The PIT's IRQ 0 is on I/O APIC pin 2: SeaBIOS then puts the
+         * interrupt source override into the MADT and the MP table. */
+        put_le(b, 1, 4);
+        rc = rc ? rc : add_file(f, "etc/irq0-override", b, 4);
+    }
     if (pc->no_vga) {
         put_le(b, 0x3F8, 2);
         rc = rc ? rc : add_file(f, "etc/sercon-port", b, 2);

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/hw/apic.h"
 #include "vmm/hw/pic.h"
 
-static const struct pc_config empty_pc = { .boot = 'c' };
+/* The bare `vmm --bios` machine (CPU tests) keeps the PIC-only PC. */
+static const struct pc_config empty_pc = { .boot = 'c', .no_apic = true };
 
 const struct pc_config *pc_config_of(const struct machine *m)
 {
@@ -24,9 +26,23 @@ void *pc_device(struct machine *m, const struct vmm_device_ops *ops)
 
 void pc_set_irq(struct machine *m, int irq, bool level)
 {
-    /* The PIC installs itself as the machine's interrupt controller. */
-    if (m->intr_ack == pic_intr_ack)
-        pic_set_irq(m->intr_opaque, irq, level);
+    struct pic *pic = pc_device(m, &pic_device);
+    if (pic)
+        pic_set_irq(pic, irq, level);
+    /* The same line on the I/O APIC: IRQ 0 (the PIT) is wired to pin 2,
+     * the others to their own numbers, as on QEMU's PC. */
+    struct ioapic *io = pc_device(m, &ioapic_device);
+    if (io && io->present)
+        ioapic_set_pin(io, irq == 0 ? 2 : irq, level);
+}
+
+void pc_pic_output(struct machine *m, bool level)
+{
+    struct lapic *l = pc_device(m, &lapic_device);
+    if (l && l->present)
+        lapic_set_lint0(l, level);      /* virtual wire through LINT0 */
+    else if (m->cpu)
+        machine_set_irq(m, level);
 }
 
 void pc_pulse_irq(struct machine *m, int irq)

@@ -24,7 +24,7 @@ struct pc_config {
     struct pc_drive_config drives[PC_MAX_DRIVES];
     char boot;                  /* 'c' hard disk first, 'd' CD-ROM first */
     bool snapshot;              /* copy-on-write overlay over every disk */
-    bool no_apic;
+    bool no_apic;               /* no local APIC and I/O APIC (Standard-PC HALs) */
     bool no_vga;                /* headless: SeaBIOS's int 10h goes to COM1 */
     const char *serial2_path;   /* COM2 output, NULL: discarded */
     const char *vga_rom_path;   /* NULL: /usr/share/seabios/vgabios-stdvga.bin */
@@ -38,8 +38,14 @@ const struct pc_config *pc_config_of(const struct machine *m);
 /* State of the device created from OPS, or NULL when it is not in the table. */
 void *pc_device(struct machine *m, const struct vmm_device_ops *ops);
 
-/* ISA interrupt line IRQ (0-15) to LEVEL, through the 8259 pair. */
+/* ISA interrupt line IRQ (0-15) to LEVEL, on the 8259 pair and the I/O APIC. */
 void pc_set_irq(struct machine *m, int irq, bool level);
+/* The 8259 pair's INTR output: to the CPU, through the local APIC's LINT0
+ * when there is one. */
+void pc_pic_output(struct machine *m, bool level);
+/* PCI interrupt pin INTX (0-3: INTA-INTD) of function DEVFN to LEVEL,
+ * through the PIIX3's PIRQ routing (piix3.c). */
+void pc_set_pci_irq(struct machine *m, uint8_t devfn, int intx, bool level);
 /* An edge on an ISA line: up then down. */
 void pc_pulse_irq(struct machine *m, int irq);
 

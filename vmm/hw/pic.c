@@ -71,8 +71,8 @@ static void pic_update(struct pic *p)
     bool out = chip_pending(&p->chip[0], true) >= 0;
     if (out != p->output) {
         p->output = out;
-        if (p->m && p->m->cpu)
-            machine_set_irq(p->m, out);
+        if (p->m)
+            pc_pic_output(p->m, out);
     }
 }
 
@@ -254,8 +254,8 @@ static void pic_reset(void *state)
         *c = (struct pic_chip){ .elcr_mask = mask };
     }
     p->output = false;
-    if (p->m && p->m->cpu)
-        machine_set_irq(p->m, false);
+    if (p->m)
+        pc_pic_output(p->m, false);
 }
 
 static int pic_init(struct machine *m, void *state, struct vd_error **errp)

@@ -6,6 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/hw/device.h"
+
+extern const struct vmm_device_ops pic_device;
+
 struct pic_chip {
     uint8_t irr, isr, imr;
     uint8_t elcr;               /* 1: level-triggered input */

@@ -4,18 +4,15 @@
  * reset control register at 0xCF9, and the x87 error line: FERR# from the
  * CPU raises IRQ 13 until the guest writes port 0xF0. The ELCR lives with
  * the PIC (pic.c).
- * No PCI device raises INTx yet (IDE runs in compatibility mode on IRQ
- * 14/15, the PM SCI is wired to IRQ 9), so the routes are only stored. */
+ * PCI INTx lines (pc_set_pci_irq) reach PIRQ A-D with the i440FX board's
+ * swizzle and then the ISA IRQ each route register names, so the 8259
+ * and the I/O APIC see them on the numbers the BIOS programmed. No PCI
+ * function raises INTx yet (IDE runs in compatibility mode on IRQ 14/15,
+ * the PM SCI is wired to IRQ 9). */
 #include <errno.h>
+#include <string.h>
 
-#include "vmm/hw/pc.h"
-
-struct piix3 {
-    struct pci_func f;
-    struct machine *m;
-    int reset_timer;
-    uint8_t rcr;
-};
+#include "vmm/hw/piix3.h"
 
 static void piix3_defaults(struct piix3 *p)
 {
@@ -72,10 +69,71 @@ static void ferr_clear(void *opaque, uint16_t port, uint8_t val)
 
 static const struct io_ops ferr_io = { .write8 = ferr_clear };
 
+int piix3_pirq_of(uint8_t devfn, int intx)
+{
+    /* Slot 1 INTA is PIRQ A, slot 2 INTA PIRQ B, ... (as QEMU's PC). */
+    return ((devfn >> 3) - 1 + intx) & 3;
+}
+
+/* The ISA IRQs the PIRQ lines hold high now. */
+static uint16_t pirq_isa_levels(const struct piix3 *p)
+{
+    uint16_t levels = 0;
+    for (int k = 0; k < 4; k++) {
+        uint8_t route = p->f.config[0x60 + k];
+        bool asserted = false;
+        for (int w = 0; w < 8; w++)
+            asserted |= p->pirq_sources[k][w] != 0;
+        /* Bit 7 disables the route; IRQs 0-2, 8 and 13 are not routable. */
+        if (asserted && !(route & 0x80) && route < 16 && !(0x2107u & (1u << route)))
+            levels |= (uint16_t)(1u << route);
+    }
+    return levels;
+}
+
+void piix3_update_pirqs(struct piix3 *p)
+{
+    uint16_t levels = pirq_isa_levels(p);
+    uint16_t changed = levels ^ p->pirq_driven;
+    p->pirq_driven = levels;
+    for (int irq = 0; irq < 16; irq++)
+        if ((changed & (1u << irq)) && p->m)
+            pc_set_irq(p->m, irq, levels & (1u << irq));
+}
+
+void piix3_set_intx(struct piix3 *p, uint8_t devfn, int intx, bool level)
+{
+    if (intx < 0 || intx > 3)
+        return;
+    uint32_t *src = p->pirq_sources[piix3_pirq_of(devfn, intx)];
+    uint32_t bit = 1u << (devfn & 31);
+    if (level)
+        src[devfn >> 5] |= bit;
+    else
+        src[devfn >> 5] &= ~bit;
+    piix3_update_pirqs(p);
+}
+
+void pc_set_pci_irq(struct machine *m, uint8_t devfn, int intx, bool level)
+{
+    struct piix3 *p = pc_device(m, &piix3_device);
+    if (p)
+        piix3_set_intx(p, devfn, intx, level);
+}
+
+static void config_written(struct pci_func *f, unsigned reg, uint32_t val, unsigned size)
+{
+    (void)val;
+    if (reg < 0x64 && reg + size > 0x60)
+        piix3_update_pirqs(f->opaque);
+}
+
 static void piix3_reset(void *state)
 {
     struct piix3 *p = state;
+    memset(p->pirq_sources, 0, sizeof p->pirq_sources);
     piix3_defaults(p);
+    piix3_update_pirqs(p);
     if (p->m)
         pc_set_irq(p->m, 13, false);
 }
@@ -85,6 +143,7 @@ static int piix3_init(struct machine *m, void *state, struct vd_error **errp)
     struct piix3 *p = state;
     p->m = m;
     pci_func_init(&p->f, 0x08, 0x8086, 0x7000, 0x06010000, p);
+    p->f.config_written = config_written;
     for (int k = 0x40; k < 0x100; k++)
         p->f.wmask[k] = 0xFF;
     piix3_defaults(p);

@@ -3,13 +3,18 @@
  * ROM BARs, and renders the screen for --screen-dump, --screenshot and the
  * verdict engine.
  *
- * The legacy window 0xA0000-0xBFFFF is plain RAM on this machine (not yet
- * registered as MMIO with plane logic behind it), so planar (16-colour)
- * modes are not emulated yet; text modes and VBE
- * linear-framebuffer modes work. In text mode the character/attribute
- * pairs are read from RAM at 0xB8000 (0xB0000 for monochrome), and the
- * font from where the VGA BIOS loaded it (plane 2 through the 0xA0000
- * window, which lands linearly in RAM). */
+ * The legacy window 0xA0000-0xBFFFF is MMIO onto video RAM, as the VGA's
+ * memory map select decodes it: four planes kept interleaved (byte P of
+ * dword N is plane P at offset N, QEMU's layout, so that chain-4 is a
+ * linear byte view), written through the sequencer map mask and the
+ * graphics controller's write modes 0-3 (rotate, set/reset, logical
+ * operation, bit mask, latches) and read in read mode 0 or 1 (colour
+ * compare); odd/even addressing for text modes (characters in plane 0,
+ * attributes in plane 1, the font in plane 2); the Bochs VBE bank when
+ * VBE is enabled. Rendered: text modes, 16-colour planar graphics (modes
+ * 0x0D-0x12), 256-colour chain-4 (mode 0x13) and VBE LFB modes. Not
+ * modelled: CGA-compatible modes 4-6 (shift-register interleave), split
+ * screen, horizontal panning, the cursor. */
 #include "vmm/hw/vga.h"
 
 #include <errno.h>
@@ -22,6 +27,8 @@
 #include "vmm/hw/pc.h"
 
 #define VRAM_SIZE (16u << 20)
+#define VGA_WINDOW 0xA0000u
+#define VGA_WINDOW_SIZE 0x20000u
 #define ROM_BAR_SIZE (64u << 10)
 #define VBE_MAX_XRES 1920
 #define VBE_MAX_YRES 1200
@@ -37,6 +44,7 @@ struct vga {
     uint8_t *rom;
     size_t rom_len;
     int lfb_mmio, rom_mmio;
+    uint32_t latch;                 /* the four planes at the last read */
     uint8_t misc, seq_index, seq[8], gc_index, gc[16], crtc_index, crtc[32];
     uint8_t attr_index, attr[32];
     bool attr_flip;                 /* false: next 0x3C0 write is an index */
@@ -239,6 +247,148 @@ static uint8_t vbe_read8(void *opaque, uint16_t port)
 static const struct io_ops vbe_io = { .read8 = vbe_read8, .read16 = vbe_read16,
                                       .write16 = vbe_write16 };
 
+/* ---- the legacy window (0xA0000-0xBFFFF) ---- */
+
+/* 0xFF in byte k of the result for each bit k of the 4-bit mask M. */
+static uint32_t plane_mask(unsigned m)
+{
+    return (m & 1 ? 0xFFu : 0) | (m & 2 ? 0xFF00u : 0) | (m & 4 ? 0xFF0000u : 0)
+           | (m & 8 ? 0xFF000000u : 0);
+}
+
+static bool chain4(const struct vga *v)
+{
+    return v->seq[4] & 0x08;
+}
+
+/* Odd/even: sequencer memory mode bit 2 clear (host addressing). */
+static bool odd_even(const struct vga *v)
+{
+    return !(v->seq[4] & 0x04);
+}
+
+static uint32_t vram32(const struct vga *v, uint32_t idx)
+{
+    uint32_t w;
+    memcpy(&w, v->vram + 4 * (size_t)idx, 4);
+    return w;
+}
+
+/* The offset into the selected memory map of physical ADDR, or -1 when
+ * the map does not decode it (reads float, writes are dropped). */
+static int64_t window_offset(const struct vga *v, uint32_t addr)
+{
+    static const uint32_t base[4] = { 0xA0000, 0xA0000, 0xB0000, 0xB8000 };
+    static const uint32_t size[4] = { 0x20000, 0x10000, 0x8000, 0x8000 };
+    unsigned map = (v->gc[6] >> 2) & 3;
+    uint32_t off = addr - base[map];
+    return addr >= base[map] && off < size[map] ? (int64_t)off : -1;
+}
+
+static uint8_t window_read8(struct vga *v, uint32_t addr)
+{
+    if (v->vbe[VBE_ENABLE] & VBE_ENABLED) {
+        uint32_t off = addr - VGA_WINDOW;
+        return off < 0x10000 ? v->vram[((uint32_t)v->vbe[VBE_BANK] << 16) + off] : 0xFF;
+    }
+    int64_t o = window_offset(v, addr);
+    if (o < 0)
+        return 0xFF;
+    uint32_t off = (uint32_t)o;
+    if (chain4(v))
+        return v->vram[off];
+    if (odd_even(v)) {
+        unsigned plane = (v->gc[4] & 2) | (off & 1);
+        return v->vram[((off & ~1u) << 1) | plane];
+    }
+    v->latch = vram32(v, off);
+    if (!(v->gc[5] & 0x08))             /* read mode 0: the read map select plane */
+        return (uint8_t)(v->latch >> (8 * (v->gc[4] & 3)));
+    /* Read mode 1: 1 bits where the pixel's colour matches the colour
+     * compare register, in the planes colour don't care selects. */
+    uint32_t diff = (v->latch ^ plane_mask(v->gc[2])) & plane_mask(v->gc[7]);
+    diff |= diff >> 16;
+    diff |= diff >> 8;
+    return (uint8_t)~diff;
+}
+
+static void window_write8(struct vga *v, uint32_t addr, uint8_t byte)
+{
+    if (v->vbe[VBE_ENABLE] & VBE_ENABLED) {
+        uint32_t off = addr - VGA_WINDOW;
+        if (off < 0x10000)
+            v->vram[((uint32_t)v->vbe[VBE_BANK] << 16) + off] = byte;
+        return;
+    }
+    int64_t o = window_offset(v, addr);
+    if (o < 0)
+        return;
+    uint32_t off = (uint32_t)o;
+    uint8_t map_mask = v->seq[2] & 0x0F;
+    if (chain4(v)) {
+        if (map_mask & (1u << (off & 3)))
+            v->vram[off] = byte;
+        return;
+    }
+    if (odd_even(v)) {
+        unsigned plane = (v->gc[4] & 2) | (off & 1);
+        if (map_mask & (1u << plane))
+            v->vram[((off & ~1u) << 1) | plane] = byte;
+        return;
+    }
+    unsigned rot = v->gc[3] & 7;
+    uint32_t val, bit_mask = v->gc[8];
+    uint8_t r = (uint8_t)((byte >> rot) | (byte << ((8 - rot) & 7)));
+    switch (v->gc[5] & 3) {
+    case 0:                             /* rotated byte, set/reset where enabled */
+        val = r * 0x01010101u;
+        val = (val & ~plane_mask(v->gc[1])) | (plane_mask(v->gc[0]) & plane_mask(v->gc[1]));
+        break;
+    case 1:                             /* the latches, as read */
+        val = v->latch;
+        bit_mask = 0xFF;
+        break;
+    case 2:                             /* the byte's low 4 bits are a colour */
+        val = plane_mask(byte & 0x0F);
+        break;
+    default:                            /* 3: set/reset colour through rotated byte & bit mask */
+        bit_mask &= r;
+        val = plane_mask(v->gc[0]);
+        break;
+    }
+    if ((v->gc[5] & 3) != 1) {
+        switch ((v->gc[3] >> 3) & 3) {  /* logical operation with the latches */
+        case 1: val &= v->latch; break;
+        case 2: val |= v->latch; break;
+        case 3: val ^= v->latch; break;
+        default: break;
+        }
+    }
+    bit_mask *= 0x01010101u;
+    val = (val & bit_mask) | (v->latch & ~bit_mask);
+    uint32_t keep = ~plane_mask(map_mask), w = vram32(v, off);
+    w = (w & keep) | (val & ~keep);
+    memcpy(v->vram + 4 * (size_t)off, &w, 4);
+}
+
+static uint32_t window_read(void *opaque, uint32_t addr, unsigned size)
+{
+    struct vga *v = opaque;
+    uint32_t val = 0;
+    for (unsigned k = 0; k < size; k++)
+        val |= (uint32_t)window_read8(v, VGA_WINDOW + addr + k) << (8 * k);
+    return val;
+}
+
+static void window_write(void *opaque, uint32_t addr, uint32_t val, unsigned size)
+{
+    struct vga *v = opaque;
+    for (unsigned k = 0; k < size; k++)
+        window_write8(v, VGA_WINDOW + addr + k, (uint8_t)(val >> (8 * k)));
+}
+
+static const struct mmio_ops window_ops = { .read = window_read, .write = window_write };
+
 /* ---- LFB and ROM BARs ---- */
 
 static uint32_t lfb_read(void *opaque, uint32_t addr, unsigned size)
@@ -289,19 +439,34 @@ static bool text_mode(const struct vga *v)
 }
 
 struct text_geometry {
-    uint32_t base;
+    uint32_t base;                      /* cell index of the top left character */
     int rows, cols, char_height;
 };
+
+/* Byte B (0 character, 1 attribute, 2 font) of video RAM dword IDX. */
+static uint8_t plane_byte(const struct vga *v, uint32_t idx, unsigned b)
+{
+    return idx < VRAM_SIZE / 4 ? v->vram[4 * (size_t)idx + b] : 0;
+}
+
+static uint32_t start_address(const struct vga *v)
+{
+    return (uint32_t)(v->crtc[0x0C] << 8 | v->crtc[0x0D]);
+}
+
+/* Scan lines shown: vertical display end with its overflow bits. */
+static int display_lines(const struct vga *v)
+{
+    return (v->crtc[0x12] | ((v->crtc[7] & 0x02) << 7) | ((v->crtc[7] & 0x40) << 3)) + 1;
+}
 
 static struct text_geometry text_geometry(const struct vga *v)
 {
     struct text_geometry g;
-    g.base = ((v->gc[6] >> 2) & 3) == 2 ? 0xB0000 : 0xB8000;
-    g.base += 2u * (uint32_t)(v->crtc[0x0C] << 8 | v->crtc[0x0D]);
+    g.base = start_address(v);
     g.cols = v->crtc[1] + 1;
     g.char_height = (v->crtc[9] & 0x1F) + 1;
-    int vde = v->crtc[0x12] | ((v->crtc[7] & 0x02) << 7) | ((v->crtc[7] & 0x40) << 3);
-    g.rows = (vde + 1) / g.char_height;
+    g.rows = display_lines(v) / g.char_height;
     if (g.cols < 40 || g.cols > 132 || g.rows < 1 || g.rows > 60) {
         g.cols = 80;                    /* not programmed yet: the power-on screen */
         g.rows = 25;
@@ -312,17 +477,15 @@ static struct text_geometry text_geometry(const struct vga *v)
 
 int vga_screen_text(struct vga *v, char *buf, size_t len)
 {
-    if (!text_mode(v) || len == 0)
-        return 0;
+    if (!v->vram || !text_mode(v) || len == 0)
+        return 0;                       /* headless (--vga none), or graphics */
     struct text_geometry g = text_geometry(v);
-    const struct machine *m = v->m;
     size_t n = 0;
     for (int r = 0; r < g.rows; r++) {
         int last = -1;
         char line[133];
         for (int c = 0; c < g.cols; c++) {
-            uint32_t a = g.base + 2u * (uint32_t)(r * g.cols + c);
-            uint8_t ch = a < m->ram_size ? m->ram[a] : ' ';
+            uint8_t ch = plane_byte(v, g.base + (uint32_t)(r * g.cols + c), 0);
             line[c] = ch ? (char)ch : ' ';
             if (line[c] != ' ')
                 last = c;
@@ -343,9 +506,57 @@ static void dac_rgb(const struct vga *v, uint8_t index, uint8_t *rgb)
         rgb[k] = (uint8_t)(v->dac[index][k] << 2 | v->dac[index][k] >> 4);
 }
 
+/* The DAC index of attribute-controller palette entry C (0-15). */
+static uint8_t palette_index(const struct vga *v, unsigned c)
+{
+    uint8_t p = v->attr[c & 15];
+    uint8_t hi = (uint8_t)((v->attr[0x14] & 0x0C) << 4);
+    if (v->attr[0x10] & 0x80)           /* P5/P4 from the colour select register */
+        return (uint8_t)(hi | (v->attr[0x14] & 0x03) << 4 | (p & 0x0F));
+    return (uint8_t)(hi | (p & 0x3F));
+}
+
+/* Graphics modes through the legacy window: 16-colour planar (a pixel's
+ * colour is one bit from each plane) and 256-colour chain-4 (one byte per
+ * pixel), sized from the CRTC. */
+static uint8_t *render_graphics(const struct vga *v, int *w, int *h)
+{
+    bool shift256 = v->gc[5] & 0x40;
+    int width = (v->crtc[1] + 1) * (shift256 ? 4 : 8);
+    int height = display_lines(v) / ((v->crtc[9] & 0x1F) + 1) / (v->crtc[9] & 0x80 ? 2 : 1);
+    if (width < 8 || width > 2048 || height < 1 || height > 2048)
+        return NULL;                    /* not a mode this renders */
+    uint32_t start = start_address(v);
+    uint32_t line = (uint32_t)v->crtc[0x13] * (shift256 ? 8 : 2);
+    uint8_t *img = malloc((size_t)width * (size_t)height * 3);
+    if (!img)
+        return NULL;
+    for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) {
+            uint8_t idx;
+            if (shift256) {
+                uint32_t b = 4 * start + (uint32_t)y * line + (uint32_t)x;
+                idx = plane_byte(v, b / 4, b % 4);
+            } else {
+                uint32_t d = start + (uint32_t)y * line + (uint32_t)x / 8;
+                unsigned bit = 7 - ((unsigned)x & 7), c = 0;
+                for (unsigned p = 0; p < 4; p++)
+                    c |= ((plane_byte(v, d, p) >> bit) & 1u) << p;
+                idx = palette_index(v, c & v->attr[0x12] & 0x0F);
+            }
+            dac_rgb(v, idx, img + ((size_t)y * (size_t)width + (size_t)x) * 3);
+        }
+    }
+    *w = width;
+    *h = height;
+    return img;
+}
+
 /* Renders the screen into a malloc'd RGB buffer. */
 static uint8_t *render(const struct vga *v, int *w, int *h)
 {
+    if (!v->vram)
+        return NULL;
     if (v->vbe[VBE_ENABLE] & VBE_ENABLED) {
         int xres = v->vbe[VBE_XRES], yres = v->vbe[VBE_YRES], bpp = v->vbe[VBE_BPP];
         int stride_px = v->vbe[VBE_VIRT_WIDTH] ? v->vbe[VBE_VIRT_WIDTH] : xres;
@@ -390,7 +601,7 @@ static uint8_t *render(const struct vga *v, int *w, int *h)
         return img;
     }
     if (!text_mode(v))
-        return NULL;                    /* planar graphics: not emulated */
+        return render_graphics(v, w, h);
     struct text_geometry g = text_geometry(v);
     int cw = 8, chh = g.char_height > 32 ? 32 : g.char_height;
     *w = g.cols * cw;
@@ -398,17 +609,15 @@ static uint8_t *render(const struct vga *v, int *w, int *h)
     uint8_t *img = malloc((size_t)*w * (size_t)*h * 3);
     if (!img)
         return NULL;
-    const struct machine *m = v->m;
     for (int r = 0; r < g.rows; r++) {
         for (int c = 0; c < g.cols; c++) {
-            uint32_t a = g.base + 2u * (uint32_t)(r * g.cols + c);
-            uint8_t ch = a + 1 < m->ram_size ? m->ram[a] : ' ';
-            uint8_t at = a + 1 < m->ram_size ? m->ram[a + 1] : 0x07;
+            uint32_t cell = g.base + (uint32_t)(r * g.cols + c);
+            uint8_t ch = plane_byte(v, cell, 0), at = plane_byte(v, cell, 1);
             uint8_t fg[3], bg[3];
             dac_rgb(v, v->attr[at & 0x0F] & 0x3F, fg);
             dac_rgb(v, v->attr[(at >> 4) & 0x07] & 0x3F, bg);
             for (int y = 0; y < chh; y++) {
-                uint8_t bits = m->ram[0xA0000 + ch * 32u + (unsigned)y];
+                uint8_t bits = plane_byte(v, ch * 32u + (unsigned)y, 2);
                 for (int x = 0; x < cw; x++) {
                     const uint8_t *col = (bits & (0x80 >> x)) ? fg : bg;
                     memcpy(img + (((size_t)(r * chh + y) * (size_t)*w) + (size_t)(c * cw + x)) * 3,
@@ -450,7 +659,7 @@ int vga_screenshot(struct vga *v, const char *path, struct vd_error **errp)
     uint8_t *img = render(v, &w, &h);
     if (!img)
         return vd_error_set(errp, -ENOTSUP, "cannot take a screenshot: the display is in a "
-                            "planar VGA graphics mode, which vmm does not render yet");
+                            "VGA mode that vmm does not render");
     FILE *f = fopen(path, "wb");
     if (!f) {
         free(img);
@@ -478,6 +687,7 @@ static void vga_reset(void *state)
     memset(v->crtc, 0, sizeof v->crtc);
     memset(v->attr, 0, sizeof v->attr);
     v->attr_flip = false;
+    v->latch = 0;
     v->dac_mask = 0xFF;
     memset(v->vbe, 0, sizeof v->vbe);
     v->vbe[VBE_ID] = 0xB0C5;
@@ -516,6 +726,8 @@ static int vga_init(struct machine *m, void *state, struct vd_error **errp)
     v->vram = calloc(1, VRAM_SIZE);
     if (!v->vram)
         return vd_error_set(errp, -ENOMEM, "out of memory for video RAM");
+    if (machine_register_mmio(m, VGA_WINDOW, VGA_WINDOW_SIZE, &window_ops, v) < 0)
+        return vd_error_set(errp, -ENOSPC, "vga: no free MMIO slot");
     v->lfb_mmio = pc_mmio_add(m, &lfb_ops, v);
     v->rom_mmio = pc_mmio_add(m, &rom_ops, v);
     if (v->lfb_mmio < 0 || v->rom_mmio < 0)

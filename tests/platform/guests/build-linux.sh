@@ -7,6 +7,9 @@
 #   linux-panic.raw  the same kernel without an initramfs and a root that
 #                 does not exist: "Kernel panic - not syncing"
 #   linux.iso     isolinux CD with the same kernel and initramfs
+#   linux-apic.raw  the same kernel and initramfs, kernel messages on, and
+#                 `vmm.irqs` on the command line: /init prints the kernel's
+#                 APIC messages and /proc/interrupts twice, a second apart
 # Needs: apt-get (i386 architecture enabled), dpkg, cpio, gzip, sfdisk,
 # mtools, dosfstools, syslinux, syslinux-common, isolinux, xorriso.
 # CMDLINE overrides the kernel command line of linux.raw and linux.iso.
@@ -32,12 +35,20 @@ vmlinuz=$(ls kernel/boot/vmlinuz-* | head -1)
 # initramfs: busybox, /init prints the marker and powers off.
 mkdir -p root/bin root/dev root/proc root/sys
 cp bb/bin/busybox root/bin/busybox
-for t in sh mount echo poweroff sleep cat; do ln -s busybox "root/bin/$t"; done
+for t in sh mount echo poweroff sleep cat dmesg grep; do ln -s busybox "root/bin/$t"; done
 cat > root/init <<INIT
 #!/bin/sh
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t proc proc /proc
 exec </dev/console >/dev/console 2>&1
+case "\$(cat /proc/cmdline)" in
+*vmm.irqs*)
+    dmesg | grep -i -e apic -e timer
+    echo "IRQS-BEGIN"; cat /proc/interrupts; echo "IRQS-END"
+    sleep 1
+    echo "IRQS-BEGIN"; cat /proc/interrupts; echo "IRQS-END"
+    ;;
+esac
 echo "$marker: init reached, kernel \$(cat /proc/sys/kernel/osrelease)"
 poweroff -f
 INIT
@@ -69,6 +80,7 @@ make_disk() {     # make_disk IMAGE APPEND [initrd]
 }
 
 make_disk linux.raw "$cmdline" initrd.gz
+make_disk linux-apic.raw "console=ttyS0,115200 cryptomgr.notests noisapnp vmm.irqs" initrd.gz
 make_disk linux-panic.raw "console=ttyS0,115200 root=/dev/sdz1 panic=0"
 
 mkdir -p iso/isolinux
@@ -80,5 +92,5 @@ printf 'DEFAULT linux\nSERIAL 0 115200\nPROMPT 0\nLABEL linux\n  LINUX /vmlinuz\
 xorriso -as mkisofs -quiet -o linux.iso -b isolinux/isolinux.bin -c isolinux/boot.cat \
     -no-emul-boot -boot-load-size 4 -boot-info-table iso 2>/dev/null
 
-mv linux.raw linux-panic.raw linux.iso "$out/"
+mv linux.raw linux-apic.raw linux-panic.raw linux.iso "$out/"
 echo "$marker" > "$out/marker.txt"

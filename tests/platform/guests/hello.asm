@@ -3,29 +3,11 @@
 ; halts with interrupts enabled. With -DWRITE_TEST it first writes LBA 1
 ; through int 13h and reads it back, printing readback-ok when it matches,
 ; and at the end leaves through the debug-exit port (vmm exits with 33).
-bits 16
-org 0x7c00
+%include "bootsector.inc"
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7c00
-    sti
+    boot_start
     mov [drive], dl
-    mov dx, 0x3fb               ; COM1: 115200 8N1
-    mov al, 0x80
-    out dx, al
-    mov dx, 0x3f8
-    mov al, 1
-    out dx, al
-    mov dx, 0x3f9
-    xor al, al
-    out dx, al
-    mov dx, 0x3fb
-    mov al, 3
-    out dx, al
+    com1_init
 %ifdef WRITE_TEST
     mov di, 0x8000              ; sector image: 512 x 0xA5
     mov cx, 512
@@ -82,15 +64,7 @@ print:
     push ax
     int 0x10
     pop ax
-    mov dx, 0x3fd
-    mov ah, al
-.wait:
-    in al, dx
-    test al, 0x20
-    jz .wait
-    mov al, ah
-    mov dx, 0x3f8
-    out dx, al
+    com1_putc
     jmp print
 .ret:
     ret
