@@ -88,6 +88,7 @@ void cpu_reset(struct cpu *cpu)
     cpu->gdt_limit = cpu->idt_limit = 0xFFFF;
     cpu->cpl = 0;
     cpu->tlb_user = 0;
+    cpu->tlb_cur = cpu->tlb[0];
     cpu->halted = cpu->inhibit_irq = cpu->nmi_pending = cpu->nmi_blocked = false;
     cpu->delivering = -1;
     cpu->sysenter_cs = cpu->sysenter_esp = cpu->sysenter_eip = 0;
@@ -225,7 +226,7 @@ static struct block *block_new(struct cpu *cpu, uint64_t key, uint32_t phys, uin
 /* Physical address of a code byte for fetch, faulting when unmapped. */
 static uint32_t fetch_phys(struct cpu *cpu, uint32_t lin)
 {
-    const struct tlb_entry *t = &cpu->tlb[cpu->tlb_user][(lin >> 12) & (TLB_SIZE - 1)];
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
     if (likely(t->rtag == (lin & ~0xFFFu)))
         return t->phys | (lin & 0xFFF);
     bool ok;

@@ -227,6 +227,8 @@ struct cpu {
     /* Software TLB, [0] supervisor, [1] user. */
     struct tlb_entry tlb[2][TLB_SIZE];
     int tlb_user;           /* cpl == 3 */
+    struct tlb_entry *tlb_cur;  /* tlb[tlb_user] (cpu_set_cpl keeps it) */
+    uint32_t tlb_large_lo, tlb_large_hi;    /* 4 MiB regions with entries of 4 MiB pages */
     uint32_t a20_mask;      /* ~(1 << 20) while the A20 gate is closed */
     bool ac_check;          /* CR0.AM, EFLAGS.AC and CPL 3: user accesses take the slow path */
     bool dbg_exec;          /* DR7 enables an instruction breakpoint */
@@ -365,6 +367,19 @@ static inline uint32_t next_eip(const struct cpu *cpu, const struct insn *i)
     return cpu->code32 ? e : (e & 0xFFFF);
 }
 
+/* Continue with the next record of the block. The handler tail-calls it
+ * (the compiler turns this into a jump), so a block's records run as a
+ * chain of jumps without a return to the run loop between them; only a
+ * block end (cpu_next, cpu_jump) or leaving (NULL) returns. cur is what a
+ * fault reports as the faulting instruction. A chain is at most one block
+ * long, so without tail calls (-O0) the stack stays shallow. */
+static inline const struct insn *insn_next(struct cpu *cpu, const struct insn *n)
+{
+    cpu->cur = n;
+    return n->fn(cpu, n);
+}
+#define NEXT_INSN(i) return insn_next(cpu, (i) + 1)
+
 /* Leaving a block before record i: give back the budget of the records
  * that will not run. */
 static inline void cpu_refund(struct cpu *cpu, const struct insn *i)
@@ -415,6 +430,12 @@ static inline uint32_t insn_ea(const struct cpu *cpu, const struct insn *i)
     return (i->flags & IF_A16) ? (ea & 0xFFFF) : ea;
 }
 
+/* The same with 32-bit addressing (handlers specialised for it). */
+static inline uint32_t ea32(const struct cpu *cpu, const struct insn *i)
+{
+    return cpu->r[i->base].d + (cpu->r[i->index].d << i->scale) + i->disp;
+}
+
 /* ---- guest memory through segments and the TLB ---- */
 
 static inline uint32_t seg_lin(struct cpu *cpu, int segi, uint32_t ea, unsigned size, bool write)
@@ -426,10 +447,20 @@ static inline uint32_t seg_lin(struct cpu *cpu, int segi, uint32_t ea, unsigned 
     return s->base + ea;
 }
 
+/* The TLB hit test is one compare: the entry is chosen by the page of the
+ * first byte and compared with the page of the last byte. An entry only
+ * ever holds the page its index names, so a match means both bytes are
+ * in that page (an access crossing into the next page, or wrapping at
+ * 4 GiB, cannot match and takes the slow path). */
+static inline uint32_t tlb_tag_last(uint32_t lin, unsigned size)
+{
+    return (lin + size - 1) & ~0xFFFu;
+}
+
 static inline uint32_t lin_read(struct cpu *cpu, uint32_t lin, unsigned size)
 {
-    const struct tlb_entry *t = &cpu->tlb[cpu->tlb_user][(lin >> 12) & (TLB_SIZE - 1)];
-    if (likely(t->rtag == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)) {
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (likely(t->rtag == tlb_tag_last(lin, size))) {
         const uint8_t *p = (const uint8_t *)(t->add + lin);
         if (size == 4) { uint32_t v; memcpy(&v, p, 4); return v; }
         if (size == 2) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -440,8 +471,8 @@ static inline uint32_t lin_read(struct cpu *cpu, uint32_t lin, unsigned size)
 
 static inline void lin_write(struct cpu *cpu, uint32_t lin, uint32_t val, unsigned size)
 {
-    const struct tlb_entry *t = &cpu->tlb[cpu->tlb_user][(lin >> 12) & (TLB_SIZE - 1)];
-    if (likely(t->wtag == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)) {
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (likely(t->wtag == tlb_tag_last(lin, size))) {
         uint8_t *p = (uint8_t *)(t->add + lin);
         if (size == 4) { uint32_t v = val; memcpy(p, &v, 4); }
         else if (size == 2) { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); }
@@ -460,6 +491,30 @@ static inline void wr(struct cpu *cpu, int segi, uint32_t ea, uint32_t val, unsi
 {
     lin_write(cpu, seg_lin(cpu, segi, ea, size, true), val, size);
 }
+
+/* The fast path of a data access, for handlers specialised by operand
+ * form: the host address of the size bytes at ea in segment segi when the
+ * segment's window allows the access and the TLB maps the page for it
+ * (a write entry also allows reading); NULL otherwise. On NULL the
+ * handler tail-calls its generic form, which redoes the access through
+ * the slow paths (faults, MMIO, page crossing, code pages, breakpoints),
+ * so the fast path needs no call and no saved registers. */
+static inline uint8_t *fast_host(struct cpu *cpu, int segi, uint32_t ea, unsigned size, bool write)
+{
+    const struct seg *s = &cpu->seg[segi];
+    uint64_t lo = write ? s->wlo : s->rlo, hi = write ? s->whi : s->rhi;
+    if (unlikely(ea < lo || (uint64_t)ea + size - 1 > hi))
+        return NULL;
+    uint32_t lin = s->base + ea;
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (unlikely((write ? t->wtag : t->rtag) != tlb_tag_last(lin, size)))
+        return NULL;
+    return (uint8_t *)(t->add + lin);
+}
+
+static inline uint32_t host_ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint16_t host_ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline void host_st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 #define rd8(c, s, e) ((uint8_t)rd(c, s, e, 1))
 #define rd16(c, s, e) ((uint16_t)rd(c, s, e, 2))

@@ -185,6 +185,58 @@ static int seg_of_opcode(unsigned op)
 
 HANDLER(op_too_long) { cpu_fault(cpu, EX_GP, 0); }
 
+/* Handlers specialised by operand form: for a 32-bit operand size, the
+ * generic handler is replaced at decode time by one for the register form
+ * (ModRM mod = 3) or for a memory operand with 32-bit addressing, so the
+ * hot paths test neither IF_MEM nor IF_A16. Each specialised handler is
+ * the generic one with those tests resolved. modrm_reg: the ModRM.reg
+ * value the entry applies to (group members), or -1 for any. */
+struct op_special {
+    insn_fn generic, reg, mem32;
+    int modrm_reg;
+};
+
+#define ALU_SPECIAL(n) \
+    { n##_EdGd, n##_EdGd_r, n##_EdGd_m, -1 }, { n##_GdEd, n##_GdEd_r, n##_GdEd_m, -1 }, \
+    { n##_EdId, n##_EdId_r, n##_EdId_m, -1 }
+
+/* SHL, SHR, SAL (= SHL) and SAR of a register: ModRM.reg 4, 5, 6, 7. */
+#define SHIFT_SPECIAL(gen, cnt) \
+    { gen, shl_r32_##cnt, NULL, 4 }, { gen, shr_r32_##cnt, NULL, 5 }, \
+    { gen, shl_r32_##cnt, NULL, 6 }, { gen, sar_r32_##cnt, NULL, 7 }
+
+static const struct op_special specials[] = {
+    { mov_EdGd, mov_EdGd_r, mov_EdGd_m, -1 },
+    { mov_GdEd, mov_GdEd_r, mov_GdEd_m, -1 },
+    { mov_EbGb, NULL, mov_EbGb_m, -1 },
+    { mov_GbEb, NULL, mov_GbEb_m, -1 },
+    { mov_EvIv, NULL, mov_EdId_m, 0 },
+    { movzx_b, movzx_b_r32, movzx_b_m32, -1 },
+    { movzx_w, NULL, movzx_w_m32, -1 },
+    { lea, NULL, lea_32, -1 },
+    { test_EvGv, test_EdGd_r, NULL, -1 },
+    SHIFT_SPECIAL(shift_EvIb, Ib), SHIFT_SPECIAL(shift_EvCL, CL), SHIFT_SPECIAL(shift_Ev1, 1),
+    ALU_SPECIAL(add), ALU_SPECIAL(or), ALU_SPECIAL(adc), ALU_SPECIAL(sbb),
+    ALU_SPECIAL(and), ALU_SPECIAL(sub), ALU_SPECIAL(xor), ALU_SPECIAL(cmp),
+};
+
+static insn_fn specialise(insn_fn fn, const struct insn *i)
+{
+    if (!fn || (i->flags & IF_O16))
+        return fn;
+    bool mem = (i->flags & IF_MEM) != 0;
+    if (mem && (i->flags & IF_A16))
+        return fn;
+    for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+        const struct op_special *s = &specials[k];
+        if (s->generic != fn || (s->modrm_reg >= 0 && s->modrm_reg != i->reg))
+            continue;
+        insn_fn f = mem ? s->mem32 : s->reg;
+        return f ? f : fn;
+    }
+    return fn;
+}
+
 /* Code bytes of one instruction: up to 15 from its first page, then more
  * from the next page when it crosses (that page is mapped on demand). */
 struct fetch {
@@ -416,6 +468,8 @@ static bool decode_one(struct cpu *cpu, struct fetch *f, struct insn *i, uint16_
     i->len = (uint8_t)pos;
     i->flags = flags;
     i->fn = (o16 && d.fn16) ? d.fn16 : d.fn;
+    if (d.flags & OD_MODRM)
+        i->fn = specialise(i->fn, i);
     if (!i->fn || !model_has(cpu, op))
         i->fn = op_ud;
     if (lock && (!(d.flags & OD_LOCKOK) || !(flags & IF_MEM)))

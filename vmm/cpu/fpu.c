@@ -1104,7 +1104,7 @@ HANDLER(op_fpu)
     else
         fpu_reg(&c);
     host_restore();
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(op_fwait)
@@ -1112,5 +1112,5 @@ HANDLER(op_fwait)
     if ((cpu->cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
         cpu_fault_noerr(cpu, EX_NM);
     check_pending(cpu);
-    return i + 1;
+    NEXT_INSN(i);
 }

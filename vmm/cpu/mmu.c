@@ -22,12 +22,23 @@ void cpu_tlb_flush(struct cpu *cpu)
             cpu->tlb[u][k].wtag = TAG_NONE;
             cpu->tlb[u][k].phys = TAG_NONE;
         }
+    cpu->tlb_large_lo = 0xFFFFFFFFu;
+    cpu->tlb_large_hi = 0;
 }
 
 void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin)
 {
     /* A 4 MiB page may sit in up to 1024 entries: INVLPG of a large page
-     * must drop them all, so flush every entry of that 4 MiB region. */
+     * must drop them all, so flush every entry of that 4 MiB region. When
+     * no entry came from a 4 MiB page in that region, the page can only
+     * sit at its own index. */
+    uint32_t region = lin >> 22;
+    if (region < cpu->tlb_large_lo || region > cpu->tlb_large_hi) {
+        unsigned k = (lin >> 12) & (TLB_SIZE - 1);
+        for (int u = 0; u < 2; u++)
+            cpu->tlb[u][k].rtag = cpu->tlb[u][k].wtag = TAG_NONE;
+        return;
+    }
     for (int u = 0; u < 2; u++)
         for (unsigned k = 0; k < TLB_SIZE; k++) {
             struct tlb_entry *t = &cpu->tlb[u][k];
@@ -152,7 +163,7 @@ static void phys_write32(struct cpu *cpu, uint32_t addr, uint32_t v)
 
 /* Walks the page tables. On success returns the physical address and sets
  * *rights (bit 0: user may access, bit 1: user may write, bit 2:
- * supervisor may write, bit 3: dirty). On failure *ok = false and *err is
+ * supervisor may write, bit 3: dirty, bit 4: a 4 MiB page). On failure *ok = false and *err is
  * the #PF error code. Sets accessed/dirty bits as the hardware does. */
 static uint32_t walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool *ok,
                      uint32_t *err, unsigned *rights)
@@ -199,7 +210,7 @@ static uint32_t walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool 
         pte = npte;
     }
     *rights = (u_ok ? 1u : 0) | ((u_ok && w_ok) ? 2u : 0) | (sup_w ? 4u : 0)
-              | (((large ? pde : pte) & PTE_D) ? 8u : 0);
+              | (((large ? pde : pte) & PTE_D) ? 8u : 0) | (large ? 16u : 0);
     *ok = true;
     return phys;
 }
@@ -214,6 +225,13 @@ static void tlb_fill(struct cpu *cpu, uint32_t lin, uint32_t phys, unsigned righ
     if ((user && cpu->ac_check) || cpu->dbg_data)
         return;
     struct tlb_entry *t = &cpu->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
+    if (rights & 16) {
+        /* Regions holding entries of 4 MiB pages, for INVLPG. */
+        if (lin >> 22 < cpu->tlb_large_lo)
+            cpu->tlb_large_lo = lin >> 22;
+        if (lin >> 22 > cpu->tlb_large_hi)
+            cpu->tlb_large_hi = lin >> 22;
+    }
     bool can_read = user ? (rights & 1) : true;
     bool can_write = (user ? (rights & 2) : (rights & 4)) && (rights & 8);
     t->rtag = can_read ? page : TAG_NONE;

@@ -7,13 +7,38 @@
 #define ALU_FORMS_DECL(n) \
     HANDLER(n##_EbGb); HANDLER(n##_EdGd); HANDLER(n##_EwGw); HANDLER(n##_GbEb); \
     HANDLER(n##_GdEd); HANDLER(n##_GwEw); HANDLER(n##_ALIb); HANDLER(n##_EAXId); \
-    HANDLER(n##_AXIw); HANDLER(n##_EbIb); HANDLER(n##_EdId); HANDLER(n##_EwIw);
+    HANDLER(n##_AXIw); HANDLER(n##_EbIb); HANDLER(n##_EdId); HANDLER(n##_EwIw); \
+    HANDLER(n##_EdGd_r); HANDLER(n##_EdGd_m); HANDLER(n##_GdEd_r); HANDLER(n##_GdEd_m); \
+    HANDLER(n##_EdId_r); HANDLER(n##_EdId_m);
 ALU_FORMS_DECL(add) ALU_FORMS_DECL(or) ALU_FORMS_DECL(adc) ALU_FORMS_DECL(sbb)
 ALU_FORMS_DECL(and) ALU_FORMS_DECL(sub) ALU_FORMS_DECL(xor) ALU_FORMS_DECL(cmp)
 
 HANDLER(jcc_o); HANDLER(jcc_no); HANDLER(jcc_b); HANDLER(jcc_nb); HANDLER(jcc_z); HANDLER(jcc_nz);
 HANDLER(jcc_be); HANDLER(jcc_nbe); HANDLER(jcc_s); HANDLER(jcc_ns); HANDLER(jcc_p); HANDLER(jcc_np);
 HANDLER(jcc_l); HANDLER(jcc_nl); HANDLER(jcc_le); HANDLER(jcc_nle);
+
+/* Forms specialised at decode time (decode.c: specialise). */
+HANDLER(test_EdGd_r);
+HANDLER(shl_r32_Ib);
+HANDLER(shr_r32_Ib);
+HANDLER(sar_r32_Ib);
+HANDLER(shl_r32_CL);
+HANDLER(shr_r32_CL);
+HANDLER(sar_r32_CL);
+HANDLER(shl_r32_1);
+HANDLER(shr_r32_1);
+HANDLER(sar_r32_1);
+HANDLER(mov_EdGd_r);
+HANDLER(mov_EdGd_m);
+HANDLER(mov_GdEd_r);
+HANDLER(mov_GdEd_m);
+HANDLER(mov_EbGb_m);
+HANDLER(mov_GbEb_m);
+HANDLER(mov_EdId_m);
+HANDLER(movzx_b_r32);
+HANDLER(movzx_b_m32);
+HANDLER(movzx_w_m32);
+HANDLER(lea_32);
 
 HANDLER(aaa);
 HANDLER(aad);

@@ -22,15 +22,35 @@ static inline uint32_t alu(struct cpu *cpu, int op, uint32_t a, uint32_t b, unsi
     return r;
 }
 
+/* One ALU operation on a memory destination at ea and a given source. */
+static inline void alu_mem(struct cpu *cpu, const struct insn *i, int op, uint32_t ea, uint32_t b,
+                           unsigned size)
+{
+    uint32_t lin = seg_lin(cpu, i->seg, ea, size, op != ALU_CMP);
+    uint32_t a = lin_read(cpu, lin, size);
+    uint32_t r = alu(cpu, op, a, b, size);
+    if (op != ALU_CMP)
+        lin_write(cpu, lin, r, size);
+}
+
+/* The same on a 32-bit memory operand with 32-bit addressing, through
+ * the fast path only; false (nothing done) when that is not possible. */
+static inline bool alu_mem_fast(struct cpu *cpu, const struct insn *i, int op, uint32_t b)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, op != ALU_CMP);
+    if (unlikely(!p))
+        return false;
+    uint32_t r = alu(cpu, op, host_ld32(p), b, 4);
+    if (op != ALU_CMP)
+        host_st32(p, r);
+    return true;
+}
+
 /* One ALU operation on an r/m destination and a given source. */
 static inline void alu_rm(struct cpu *cpu, const struct insn *i, int op, uint32_t b, unsigned size)
 {
     if (i->flags & IF_MEM) {
-        uint32_t lin = seg_lin(cpu, i->seg, insn_ea(cpu, i), size, op != ALU_CMP);
-        uint32_t a = lin_read(cpu, lin, size);
-        uint32_t r = alu(cpu, op, a, b, size);
-        if (op != ALU_CMP)
-            lin_write(cpu, lin, r, size);
+        alu_mem(cpu, i, op, insn_ea(cpu, i), b, size);
     } else {
         uint32_t r = alu(cpu, op, getreg(cpu, i->rm, size), b, size);
         if (op != ALU_CMP)
@@ -47,18 +67,41 @@ static inline void alu_reg(struct cpu *cpu, const struct insn *i, int op, int ds
 }
 
 #define ALU_FORMS(name, op)                                                            \
-    HANDLER(name##_EbGb) { alu_rm(cpu, i, op, *reg8p(cpu, i->reg), 1); return i + 1; } \
-    HANDLER(name##_EdGd) { alu_rm(cpu, i, op, cpu->r[i->reg].d, 4); return i + 1; }   \
-    HANDLER(name##_EwGw) { alu_rm(cpu, i, op, cpu->r[i->reg].w, 2); return i + 1; }   \
-    HANDLER(name##_GbEb) { alu_reg(cpu, i, op, i->reg, get_rm(cpu, i, 1), 1); return i + 1; } \
-    HANDLER(name##_GdEd) { alu_reg(cpu, i, op, i->reg, get_rm(cpu, i, 4), 4); return i + 1; } \
-    HANDLER(name##_GwEw) { alu_reg(cpu, i, op, i->reg, get_rm(cpu, i, 2), 2); return i + 1; } \
-    HANDLER(name##_ALIb) { alu_reg(cpu, i, op, R_EAX, i->imm, 1); return i + 1; }      \
-    HANDLER(name##_EAXId) { alu_reg(cpu, i, op, R_EAX, i->imm, 4); return i + 1; }     \
-    HANDLER(name##_AXIw) { alu_reg(cpu, i, op, R_EAX, i->imm & 0xFFFF, 2); return i + 1; } \
-    HANDLER(name##_EbIb) { alu_rm(cpu, i, op, i->imm & 0xFF, 1); return i + 1; }       \
-    HANDLER(name##_EdId) { alu_rm(cpu, i, op, i->imm, 4); return i + 1; }              \
-    HANDLER(name##_EwIw) { alu_rm(cpu, i, op, i->imm & 0xFFFF, 2); return i + 1; }
+    HANDLER(name##_EbGb) { alu_rm(cpu, i, op, *reg8p(cpu, i->reg), 1); NEXT_INSN(i); } \
+    HANDLER(name##_EdGd) { alu_rm(cpu, i, op, cpu->r[i->reg].d, 4); NEXT_INSN(i); }   \
+    HANDLER(name##_EwGw) { alu_rm(cpu, i, op, cpu->r[i->reg].w, 2); NEXT_INSN(i); }   \
+    HANDLER(name##_GbEb) { alu_reg(cpu, i, op, i->reg, get_rm(cpu, i, 1), 1); NEXT_INSN(i); } \
+    HANDLER(name##_GdEd) { alu_reg(cpu, i, op, i->reg, get_rm(cpu, i, 4), 4); NEXT_INSN(i); } \
+    HANDLER(name##_GwEw) { alu_reg(cpu, i, op, i->reg, get_rm(cpu, i, 2), 2); NEXT_INSN(i); } \
+    HANDLER(name##_ALIb) { alu_reg(cpu, i, op, R_EAX, i->imm, 1); NEXT_INSN(i); }      \
+    HANDLER(name##_EAXId) { alu_reg(cpu, i, op, R_EAX, i->imm, 4); NEXT_INSN(i); }     \
+    HANDLER(name##_AXIw) { alu_reg(cpu, i, op, R_EAX, i->imm & 0xFFFF, 2); NEXT_INSN(i); } \
+    HANDLER(name##_EbIb) { alu_rm(cpu, i, op, i->imm & 0xFF, 1); NEXT_INSN(i); }       \
+    HANDLER(name##_EdId) { alu_rm(cpu, i, op, i->imm, 4); NEXT_INSN(i); }              \
+    HANDLER(name##_EwIw) { alu_rm(cpu, i, op, i->imm & 0xFFFF, 2); NEXT_INSN(i); }       \
+    HANDLER(name##_EdGd_r) { alu_reg(cpu, i, op, i->rm, cpu->r[i->reg].d, 4); NEXT_INSN(i); } \
+    HANDLER(name##_EdGd_m)                                                               \
+    {                                                                                    \
+        if (unlikely(!alu_mem_fast(cpu, i, op, cpu->r[i->reg].d)))                       \
+            return name##_EdGd(cpu, i);                                                  \
+        NEXT_INSN(i);                                                                    \
+    }                                                                                    \
+    HANDLER(name##_GdEd_r) { alu_reg(cpu, i, op, i->reg, cpu->r[i->rm].d, 4); NEXT_INSN(i); } \
+    HANDLER(name##_GdEd_m)                                                               \
+    {                                                                                    \
+        const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, false);               \
+        if (unlikely(!p))                                                                \
+            return name##_GdEd(cpu, i);                                                  \
+        alu_reg(cpu, i, op, i->reg, host_ld32(p), 4);                                    \
+        NEXT_INSN(i);                                                                    \
+    }                                                                                    \
+    HANDLER(name##_EdId_r) { alu_reg(cpu, i, op, i->rm, i->imm, 4); NEXT_INSN(i); }      \
+    HANDLER(name##_EdId_m)                                                               \
+    {                                                                                    \
+        if (unlikely(!alu_mem_fast(cpu, i, op, i->imm)))                                 \
+            return name##_EdId(cpu, i);                                                  \
+        NEXT_INSN(i);                                                                    \
+    }
 
 ALU_FORMS(add, ALU_ADD)
 ALU_FORMS(or, ALU_OR)
@@ -70,26 +113,27 @@ ALU_FORMS(xor, ALU_XOR)
 ALU_FORMS(cmp, ALU_CMP)
 
 /* TEST */
-HANDLER(test_EbGb) { lf_logic(cpu, get_rm(cpu, i, 1) & *reg8p(cpu, i->reg), 1); return i + 1; }
+HANDLER(test_EbGb) { lf_logic(cpu, get_rm(cpu, i, 1) & *reg8p(cpu, i->reg), 1); NEXT_INSN(i); }
 HANDLER(test_EvGv)
 {
     unsigned sz = osize(i);
     lf_logic(cpu, get_rm(cpu, i, sz) & getreg(cpu, i->reg, sz), sz);
-    return i + 1;
+    NEXT_INSN(i);
 }
-HANDLER(test_ALIb) { lf_logic(cpu, cpu->r[R_EAX].b[0] & i->imm, 1); return i + 1; }
+HANDLER(test_EdGd_r) { lf_logic(cpu, cpu->r[i->rm].d & cpu->r[i->reg].d, 4); NEXT_INSN(i); }
+HANDLER(test_ALIb) { lf_logic(cpu, cpu->r[R_EAX].b[0] & i->imm, 1); NEXT_INSN(i); }
 HANDLER(test_eAXIv)
 {
     unsigned sz = osize(i);
     lf_logic(cpu, getreg(cpu, R_EAX, sz) & i->imm, sz);
-    return i + 1;
+    NEXT_INSN(i);
 }
-HANDLER(test_EbIb) { lf_logic(cpu, get_rm(cpu, i, 1) & i->imm, 1); return i + 1; }
+HANDLER(test_EbIb) { lf_logic(cpu, get_rm(cpu, i, 1) & i->imm, 1); NEXT_INSN(i); }
 HANDLER(test_EvIv)
 {
     unsigned sz = osize(i);
     lf_logic(cpu, get_rm(cpu, i, sz) & i->imm, sz);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* INC / DEC */
@@ -107,10 +151,10 @@ static inline uint32_t inc_dec(struct cpu *cpu, uint32_t a, bool dec, unsigned s
     return r;
 }
 
-HANDLER(inc_r32) { cpu->r[i->reg].d = inc_dec(cpu, cpu->r[i->reg].d, false, 4); return i + 1; }
-HANDLER(dec_r32) { cpu->r[i->reg].d = inc_dec(cpu, cpu->r[i->reg].d, true, 4); return i + 1; }
-HANDLER(inc_r16) { cpu->r[i->reg].w = (uint16_t)inc_dec(cpu, cpu->r[i->reg].w, false, 2); return i + 1; }
-HANDLER(dec_r16) { cpu->r[i->reg].w = (uint16_t)inc_dec(cpu, cpu->r[i->reg].w, true, 2); return i + 1; }
+HANDLER(inc_r32) { cpu->r[i->reg].d = inc_dec(cpu, cpu->r[i->reg].d, false, 4); NEXT_INSN(i); }
+HANDLER(dec_r32) { cpu->r[i->reg].d = inc_dec(cpu, cpu->r[i->reg].d, true, 4); NEXT_INSN(i); }
+HANDLER(inc_r16) { cpu->r[i->reg].w = (uint16_t)inc_dec(cpu, cpu->r[i->reg].w, false, 2); NEXT_INSN(i); }
+HANDLER(dec_r16) { cpu->r[i->reg].w = (uint16_t)inc_dec(cpu, cpu->r[i->reg].w, true, 2); NEXT_INSN(i); }
 
 static inline void inc_dec_rm(struct cpu *cpu, const struct insn *i, bool dec, unsigned size)
 {
@@ -118,10 +162,10 @@ static inline void inc_dec_rm(struct cpu *cpu, const struct insn *i, bool dec, u
     rmw_store(cpu, i, lin, inc_dec(cpu, a, dec, size), size);
 }
 
-HANDLER(inc_Eb) { inc_dec_rm(cpu, i, false, 1); return i + 1; }
-HANDLER(dec_Eb) { inc_dec_rm(cpu, i, true, 1); return i + 1; }
-HANDLER(inc_Ev) { inc_dec_rm(cpu, i, false, osize(i)); return i + 1; }
-HANDLER(dec_Ev) { inc_dec_rm(cpu, i, true, osize(i)); return i + 1; }
+HANDLER(inc_Eb) { inc_dec_rm(cpu, i, false, 1); NEXT_INSN(i); }
+HANDLER(dec_Eb) { inc_dec_rm(cpu, i, true, 1); NEXT_INSN(i); }
+HANDLER(inc_Ev) { inc_dec_rm(cpu, i, false, osize(i)); NEXT_INSN(i); }
+HANDLER(dec_Ev) { inc_dec_rm(cpu, i, true, osize(i)); NEXT_INSN(i); }
 
 /* Group 3: NOT, NEG, MUL, IMUL, DIV, IDIV. */
 static inline void rmw_unary(struct cpu *cpu, const struct insn *i, unsigned size, bool neg)
@@ -137,10 +181,10 @@ static inline void rmw_unary(struct cpu *cpu, const struct insn *i, unsigned siz
     rmw_store(cpu, i, lin, r, size);
 }
 
-HANDLER(not_Eb) { rmw_unary(cpu, i, 1, false); return i + 1; }
-HANDLER(not_Ev) { rmw_unary(cpu, i, osize(i), false); return i + 1; }
-HANDLER(neg_Eb) { rmw_unary(cpu, i, 1, true); return i + 1; }
-HANDLER(neg_Ev) { rmw_unary(cpu, i, osize(i), true); return i + 1; }
+HANDLER(not_Eb) { rmw_unary(cpu, i, 1, false); NEXT_INSN(i); }
+HANDLER(not_Ev) { rmw_unary(cpu, i, osize(i), false); NEXT_INSN(i); }
+HANDLER(neg_Eb) { rmw_unary(cpu, i, 1, true); NEXT_INSN(i); }
+HANDLER(neg_Ev) { rmw_unary(cpu, i, osize(i), true); NEXT_INSN(i); }
 
 /* MUL/IMUL: CF = OF = the high half is significant; SF/ZF/PF follow the
  * low half (undefined in the SDM; this is what P6 parts do for most cases). */
@@ -155,7 +199,7 @@ HANDLER(mul_Eb)
     uint32_t r = (uint32_t)cpu->r[R_EAX].b[0] * get_rm(cpu, i, 1);
     cpu->r[R_EAX].w = (uint16_t)r;
     mul_flags(cpu, r & 0xFF, (r >> 8) != 0, 1);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(imul_Eb)
@@ -163,7 +207,7 @@ HANDLER(imul_Eb)
     int32_t r = (int32_t)(int8_t)cpu->r[R_EAX].b[0] * (int8_t)get_rm(cpu, i, 1);
     cpu->r[R_EAX].w = (uint16_t)r;
     mul_flags(cpu, (uint32_t)r & 0xFF, r != (int8_t)r, 1);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(mul_Ev)
@@ -179,7 +223,7 @@ HANDLER(mul_Ev)
         cpu->r[R_EDX].d = (uint32_t)(r >> 32);
         mul_flags(cpu, (uint32_t)r, (r >> 32) != 0, 4);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(imul_Ev)
@@ -195,7 +239,7 @@ HANDLER(imul_Ev)
         cpu->r[R_EDX].d = (uint32_t)((uint64_t)r >> 32);
         mul_flags(cpu, (uint32_t)r, r != (int32_t)r, 4);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* IMUL Gv, Ev[, imm] */
@@ -212,8 +256,8 @@ static void imul3(struct cpu *cpu, const struct insn *i, uint32_t b)
     }
 }
 
-HANDLER(imul_GvEvIv) { imul3(cpu, i, i->imm); return i + 1; }
-HANDLER(imul_GvEv) { imul3(cpu, i, getreg(cpu, i->reg, osize(i))); return i + 1; }
+HANDLER(imul_GvEvIv) { imul3(cpu, i, i->imm); NEXT_INSN(i); }
+HANDLER(imul_GvEv) { imul3(cpu, i, getreg(cpu, i->reg, osize(i))); NEXT_INSN(i); }
 
 HANDLER(div_Eb)
 {
@@ -222,7 +266,7 @@ HANDLER(div_Eb)
         cpu_fault_noerr(cpu, EX_DE);
     cpu->r[R_EAX].b[0] = (uint8_t)(n / d);
     cpu->r[R_EAX].b[1] = (uint8_t)(n % d);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(idiv_Eb)
@@ -235,7 +279,7 @@ HANDLER(idiv_Eb)
         cpu_fault_noerr(cpu, EX_DE);
     cpu->r[R_EAX].b[0] = (uint8_t)q;
     cpu->r[R_EAX].b[1] = (uint8_t)(n % d);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(div_Ev)
@@ -255,7 +299,7 @@ HANDLER(div_Ev)
         cpu->r[R_EAX].d = (uint32_t)(n / d);
         cpu->r[R_EDX].d = (uint32_t)(n % d);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(idiv_Ev)
@@ -281,11 +325,11 @@ HANDLER(idiv_Ev)
         cpu->r[R_EAX].d = (uint32_t)q;
         cpu->r[R_EDX].d = (uint32_t)(n % d);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* Shifts and rotates: group 2, operation in ModRM.reg. */
-static uint32_t shift_op(struct cpu *cpu, int op, uint32_t a, unsigned cnt, unsigned size)
+static inline uint32_t shift_op(struct cpu *cpu, int op, uint32_t a, unsigned cnt, unsigned size)
 {
     unsigned bits = size * 8;
     uint32_t mask = size_mask(size), msb = 1u << (bits - 1);
@@ -364,12 +408,23 @@ static inline void shift_rm(struct cpu *cpu, const struct insn *i, unsigned cnt,
     rmw_store(cpu, i, lin, shift_op(cpu, i->reg, a, cnt, size), size);
 }
 
-HANDLER(shift_EbIb) { shift_rm(cpu, i, i->imm, 1); return i + 1; }
-HANDLER(shift_EvIb) { shift_rm(cpu, i, i->imm, osize(i)); return i + 1; }
-HANDLER(shift_Eb1) { shift_rm(cpu, i, 1, 1); return i + 1; }
-HANDLER(shift_Ev1) { shift_rm(cpu, i, 1, osize(i)); return i + 1; }
-HANDLER(shift_EbCL) { shift_rm(cpu, i, cpu->r[R_ECX].b[0], 1); return i + 1; }
-HANDLER(shift_EvCL) { shift_rm(cpu, i, cpu->r[R_ECX].b[0], osize(i)); return i + 1; }
+HANDLER(shift_EbIb) { shift_rm(cpu, i, i->imm, 1); NEXT_INSN(i); }
+HANDLER(shift_EvIb) { shift_rm(cpu, i, i->imm, osize(i)); NEXT_INSN(i); }
+HANDLER(shift_Eb1) { shift_rm(cpu, i, 1, 1); NEXT_INSN(i); }
+HANDLER(shift_Ev1) { shift_rm(cpu, i, 1, osize(i)); NEXT_INSN(i); }
+HANDLER(shift_EbCL) { shift_rm(cpu, i, cpu->r[R_ECX].b[0], 1); NEXT_INSN(i); }
+HANDLER(shift_EvCL) { shift_rm(cpu, i, cpu->r[R_ECX].b[0], osize(i)); NEXT_INSN(i); }
+
+/* SHL/SHR/SAR of a 32-bit register by an immediate (specialised forms). */
+HANDLER(shl_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 4, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
+HANDLER(shr_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 5, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
+HANDLER(sar_r32_Ib) { cpu->r[i->rm].d = shift_op(cpu, 7, cpu->r[i->rm].d, i->imm, 4); NEXT_INSN(i); }
+HANDLER(shl_r32_CL) { cpu->r[i->rm].d = shift_op(cpu, 4, cpu->r[i->rm].d, cpu->r[R_ECX].b[0], 4); NEXT_INSN(i); }
+HANDLER(shr_r32_CL) { cpu->r[i->rm].d = shift_op(cpu, 5, cpu->r[i->rm].d, cpu->r[R_ECX].b[0], 4); NEXT_INSN(i); }
+HANDLER(sar_r32_CL) { cpu->r[i->rm].d = shift_op(cpu, 7, cpu->r[i->rm].d, cpu->r[R_ECX].b[0], 4); NEXT_INSN(i); }
+HANDLER(shl_r32_1) { cpu->r[i->rm].d = shift_op(cpu, 4, cpu->r[i->rm].d, 1, 4); NEXT_INSN(i); }
+HANDLER(shr_r32_1) { cpu->r[i->rm].d = shift_op(cpu, 5, cpu->r[i->rm].d, 1, 4); NEXT_INSN(i); }
+HANDLER(sar_r32_1) { cpu->r[i->rm].d = shift_op(cpu, 7, cpu->r[i->rm].d, 1, 4); NEXT_INSN(i); }
 
 /* SHLD / SHRD: the op field tells them apart (0xA4/A5 left, 0xAC/AD right). */
 static void dshift(struct cpu *cpu, const struct insn *i, unsigned cnt)
@@ -401,8 +456,8 @@ static void dshift(struct cpu *cpu, const struct insn *i, unsigned cnt)
     rmw_store(cpu, i, lin, r, size);
 }
 
-HANDLER(shd_EvGvIb) { dshift(cpu, i, i->imm); return i + 1; }
-HANDLER(shd_EvGvCL) { dshift(cpu, i, cpu->r[R_ECX].b[0]); return i + 1; }
+HANDLER(shd_EvGvIb) { dshift(cpu, i, i->imm); NEXT_INSN(i); }
+HANDLER(shd_EvGvCL) { dshift(cpu, i, cpu->r[R_ECX].b[0]); NEXT_INSN(i); }
 
 /* BT/BTS/BTR/BTC: kind 0 test, 1 set, 2 reset, 3 complement. With a
  * register bit offset and a memory operand the offset addresses beyond
@@ -435,11 +490,11 @@ static void bit_op(struct cpu *cpu, const struct insn *i, uint32_t off, bool reg
         setreg(cpu, i->rm, v, size);
 }
 
-HANDLER(bt_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 0); return i + 1; }
-HANDLER(bts_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 1); return i + 1; }
-HANDLER(btr_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 2); return i + 1; }
-HANDLER(btc_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 3); return i + 1; }
-HANDLER(bt_EvIb) { bit_op(cpu, i, i->imm, false, i->reg & 3); return i + 1; }
+HANDLER(bt_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 0); NEXT_INSN(i); }
+HANDLER(bts_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 1); NEXT_INSN(i); }
+HANDLER(btr_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 2); NEXT_INSN(i); }
+HANDLER(btc_EvGv) { bit_op(cpu, i, getreg(cpu, i->reg, osize(i)), true, 3); NEXT_INSN(i); }
+HANDLER(bt_EvIb) { bit_op(cpu, i, i->imm, false, i->reg & 3); NEXT_INSN(i); }
 
 static void keep_flags_set_zf(struct cpu *cpu, bool zf)
 {
@@ -456,7 +511,7 @@ HANDLER(bsf)
         setreg(cpu, i->reg, (uint32_t)__builtin_ctz(v), size);
         keep_flags_set_zf(cpu, false);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(bsr)
@@ -469,7 +524,7 @@ HANDLER(bsr)
         setreg(cpu, i->reg, 31u - (uint32_t)__builtin_clz(v), size);
         keep_flags_set_zf(cpu, false);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* BCD */
@@ -490,7 +545,7 @@ HANDLER(daa)
     }
     cpu->r[R_EAX].b[0] = al;
     lf_set(cpu, ncf, !__builtin_parity(al), naf, al == 0, al >> 7, false);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(das)
@@ -508,7 +563,7 @@ HANDLER(das)
     }
     cpu->r[R_EAX].b[0] = al;
     lf_set(cpu, ncf, !__builtin_parity(al), naf, al == 0, al >> 7, false);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(aaa)
@@ -519,7 +574,7 @@ HANDLER(aaa)
     cpu->r[R_EAX].b[0] &= 0xF;
     uint8_t al = cpu->r[R_EAX].b[0];
     lf_set(cpu, adj, !__builtin_parity(al), adj, al == 0, false, false);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(aas)
@@ -532,7 +587,7 @@ HANDLER(aas)
     cpu->r[R_EAX].b[0] &= 0xF;
     uint8_t al = cpu->r[R_EAX].b[0];
     lf_set(cpu, adj, !__builtin_parity(al), adj, al == 0, false, false);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(aam)
@@ -543,7 +598,7 @@ HANDLER(aam)
     cpu->r[R_EAX].b[1] = al / d;
     cpu->r[R_EAX].b[0] = al % d;
     lf_logic(cpu, cpu->r[R_EAX].b[0], 1);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(aad)
@@ -551,13 +606,13 @@ HANDLER(aad)
     uint8_t al = (uint8_t)(cpu->r[R_EAX].b[0] + cpu->r[R_EAX].b[1] * (uint8_t)i->imm);
     cpu->r[R_EAX].w = al;
     lf_logic(cpu, al, 1);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(salc)
 {
     cpu->r[R_EAX].b[0] = get_cf(cpu) ? 0xFF : 0;
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* CBW/CWDE, CWD/CDQ */
@@ -567,7 +622,7 @@ HANDLER(cbw)
         cpu->r[R_EAX].w = (uint16_t)(int8_t)cpu->r[R_EAX].b[0];
     else
         cpu->r[R_EAX].d = (uint32_t)(int16_t)cpu->r[R_EAX].w;
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(cwd)
@@ -576,7 +631,7 @@ HANDLER(cwd)
         cpu->r[R_EDX].w = (cpu->r[R_EAX].w & 0x8000) ? 0xFFFF : 0;
     else
         cpu->r[R_EDX].d = (cpu->r[R_EAX].d & 0x80000000u) ? 0xFFFFFFFFu : 0;
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* CMPXCHG: the destination is always written (with its old value on
@@ -594,8 +649,8 @@ static void cmpxchg(struct cpu *cpu, const struct insn *i, unsigned size)
     rmw_store(cpu, i, lin, nv, size);
 }
 
-HANDLER(cmpxchg_Eb) { cmpxchg(cpu, i, 1); return i + 1; }
-HANDLER(cmpxchg_Ev) { cmpxchg(cpu, i, osize(i)); return i + 1; }
+HANDLER(cmpxchg_Eb) { cmpxchg(cpu, i, 1); NEXT_INSN(i); }
+HANDLER(cmpxchg_Ev) { cmpxchg(cpu, i, osize(i)); NEXT_INSN(i); }
 
 static void xadd(struct cpu *cpu, const struct insn *i, unsigned size)
 {
@@ -606,8 +661,8 @@ static void xadd(struct cpu *cpu, const struct insn *i, unsigned size)
     rmw_store(cpu, i, lin, r, size);
 }
 
-HANDLER(xadd_Eb) { xadd(cpu, i, 1); return i + 1; }
-HANDLER(xadd_Ev) { xadd(cpu, i, osize(i)); return i + 1; }
+HANDLER(xadd_Eb) { xadd(cpu, i, 1); NEXT_INSN(i); }
+HANDLER(xadd_Ev) { xadd(cpu, i, osize(i)); NEXT_INSN(i); }
 
 HANDLER(cmpxchg8b)
 {
@@ -625,5 +680,5 @@ HANDLER(cmpxchg8b)
     lin_write(cpu, lin, lo, 4);
     lin_write(cpu, lin + 4, hi, 4);
     keep_flags_set_zf(cpu, eq);
-    return i + 1;
+    NEXT_INSN(i);
 }

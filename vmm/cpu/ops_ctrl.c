@@ -208,7 +208,7 @@ HANDLER(bound)
     int32_t v = (int32_t)sext(getreg(cpu, i->reg, sz), sz);
     if (v < lo || v > hi)
         cpu_fault_noerr(cpu, EX_BR);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(op_ud) { cpu_ud(cpu); }

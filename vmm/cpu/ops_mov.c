@@ -5,17 +5,17 @@
 #include "vmm/cpu/ops.h"
 
 /* MOV */
-HANDLER(mov_EbGb) { set_rm(cpu, i, *reg8p(cpu, i->reg), 1); return i + 1; }
-HANDLER(mov_GbEb) { *reg8p(cpu, i->reg) = (uint8_t)get_rm(cpu, i, 1); return i + 1; }
-HANDLER(mov_EwGw) { set_rm(cpu, i, cpu->r[i->reg].w, 2); return i + 1; }
-HANDLER(mov_GwEw) { cpu->r[i->reg].w = (uint16_t)get_rm(cpu, i, 2); return i + 1; }
+HANDLER(mov_EbGb) { set_rm(cpu, i, *reg8p(cpu, i->reg), 1); NEXT_INSN(i); }
+HANDLER(mov_GbEb) { *reg8p(cpu, i->reg) = (uint8_t)get_rm(cpu, i, 1); NEXT_INSN(i); }
+HANDLER(mov_EwGw) { set_rm(cpu, i, cpu->r[i->reg].w, 2); NEXT_INSN(i); }
+HANDLER(mov_GwEw) { cpu->r[i->reg].w = (uint16_t)get_rm(cpu, i, 2); NEXT_INSN(i); }
 HANDLER(mov_EdGd)
 {
     if (i->flags & IF_MEM)
         wr32(cpu, i->seg, insn_ea(cpu, i), cpu->r[i->reg].d);
     else
         cpu->r[i->rm].d = cpu->r[i->reg].d;
-    return i + 1;
+    NEXT_INSN(i);
 }
 HANDLER(mov_GdEd)
 {
@@ -23,19 +23,81 @@ HANDLER(mov_GdEd)
         cpu->r[i->reg].d = rd32(cpu, i->seg, insn_ea(cpu, i));
     else
         cpu->r[i->reg].d = cpu->r[i->rm].d;
-    return i + 1;
+    NEXT_INSN(i);
 }
-HANDLER(mov_EbIb) { set_rm(cpu, i, i->imm, 1); return i + 1; }
-HANDLER(mov_EvIv) { set_rm(cpu, i, i->imm, osize(i)); return i + 1; }
-HANDLER(mov_r8Ib) { *reg8p(cpu, i->reg) = (uint8_t)i->imm; return i + 1; }
-HANDLER(mov_r32Id) { cpu->r[i->reg].d = i->imm; return i + 1; }
-HANDLER(mov_r16Iw) { cpu->r[i->reg].w = (uint16_t)i->imm; return i + 1; }
+/* Specialised at decode time: 32-bit operands, register (_r) or memory
+ * with 32-bit addressing (_m). */
+HANDLER(mov_EdGd_r) { cpu->r[i->rm].d = cpu->r[i->reg].d; NEXT_INSN(i); }
+HANDLER(mov_EdGd_m)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, true);
+    if (unlikely(!p))
+        return mov_EdGd(cpu, i);
+    host_st32(p, cpu->r[i->reg].d);
+    NEXT_INSN(i);
+}
+HANDLER(mov_GdEd_r) { cpu->r[i->reg].d = cpu->r[i->rm].d; NEXT_INSN(i); }
+HANDLER(mov_GdEd_m)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, false);
+    if (unlikely(!p))
+        return mov_GdEd(cpu, i);
+    cpu->r[i->reg].d = host_ld32(p);
+    NEXT_INSN(i);
+}
+HANDLER(mov_EbGb_m)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 1, true);
+    if (unlikely(!p))
+        return mov_EbGb(cpu, i);
+    *p = *reg8p(cpu, i->reg);
+    NEXT_INSN(i);
+}
+HANDLER(mov_GbEb_m)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 1, false);
+    if (unlikely(!p))
+        return mov_GbEb(cpu, i);
+    *reg8p(cpu, i->reg) = *p;
+    NEXT_INSN(i);
+}
+HANDLER(mov_EdId_m)
+{
+    uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, true);
+    if (unlikely(!p))
+        return mov_EvIv(cpu, i);
+    host_st32(p, i->imm);
+    NEXT_INSN(i);
+}
+HANDLER(movzx_b_r32) { cpu->r[i->reg].d = *reg8p(cpu, i->rm); NEXT_INSN(i); }
+HANDLER(movzx_b_m32)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 1, false);
+    if (unlikely(!p))
+        return movzx_b(cpu, i);
+    cpu->r[i->reg].d = *p;
+    NEXT_INSN(i);
+}
+HANDLER(movzx_w_m32)
+{
+    const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 2, false);
+    if (unlikely(!p))
+        return movzx_w(cpu, i);
+    cpu->r[i->reg].d = host_ld16(p);
+    NEXT_INSN(i);
+}
+HANDLER(lea_32) { cpu->r[i->reg].d = ea32(cpu, i); NEXT_INSN(i); }
+HANDLER(mov_EbIb) { set_rm(cpu, i, i->imm, 1); NEXT_INSN(i); }
+HANDLER(mov_EvIv) { set_rm(cpu, i, i->imm, osize(i)); NEXT_INSN(i); }
+HANDLER(mov_r8Ib) { *reg8p(cpu, i->reg) = (uint8_t)i->imm; NEXT_INSN(i); }
+HANDLER(mov_r32Id) { cpu->r[i->reg].d = i->imm; NEXT_INSN(i); }
+HANDLER(mov_r16Iw) { cpu->r[i->reg].w = (uint16_t)i->imm; NEXT_INSN(i); }
 
 /* MOV AL/eAX <-> moffs: the offset is in disp (base/index are R_ZERO). */
-HANDLER(mov_ALOb) { cpu->r[R_EAX].b[0] = rd8(cpu, i->seg, insn_ea(cpu, i)); return i + 1; }
-HANDLER(mov_eAXOv) { setreg(cpu, R_EAX, rd(cpu, i->seg, insn_ea(cpu, i), osize(i)), osize(i)); return i + 1; }
-HANDLER(mov_ObAL) { wr8(cpu, i->seg, insn_ea(cpu, i), cpu->r[R_EAX].b[0]); return i + 1; }
-HANDLER(mov_OveAX) { wr(cpu, i->seg, insn_ea(cpu, i), cpu->r[R_EAX].d, osize(i)); return i + 1; }
+HANDLER(mov_ALOb) { cpu->r[R_EAX].b[0] = rd8(cpu, i->seg, insn_ea(cpu, i)); NEXT_INSN(i); }
+HANDLER(mov_eAXOv) { setreg(cpu, R_EAX, rd(cpu, i->seg, insn_ea(cpu, i), osize(i)), osize(i)); NEXT_INSN(i); }
+HANDLER(mov_ObAL) { wr8(cpu, i->seg, insn_ea(cpu, i), cpu->r[R_EAX].b[0]); NEXT_INSN(i); }
+HANDLER(mov_OveAX) { wr(cpu, i->seg, insn_ea(cpu, i), cpu->r[R_EAX].d, osize(i)); NEXT_INSN(i); }
 
 HANDLER(lea)
 {
@@ -43,7 +105,7 @@ HANDLER(lea)
     if (i->flags & IF_A16)
         ea &= 0xFFFF;
     setreg(cpu, i->reg, ea, osize(i));
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 static inline void xchg_rm(struct cpu *cpu, const struct insn *i, unsigned size)
@@ -54,22 +116,22 @@ static inline void xchg_rm(struct cpu *cpu, const struct insn *i, unsigned size)
     setreg(cpu, i->reg, m, size);
 }
 
-HANDLER(xchg_EbGb) { xchg_rm(cpu, i, 1); return i + 1; }
-HANDLER(xchg_EvGv) { xchg_rm(cpu, i, osize(i)); return i + 1; }
+HANDLER(xchg_EbGb) { xchg_rm(cpu, i, 1); NEXT_INSN(i); }
+HANDLER(xchg_EvGv) { xchg_rm(cpu, i, osize(i)); NEXT_INSN(i); }
 HANDLER(xchg_eAX)
 {
     unsigned sz = osize(i);
     uint32_t a = getreg(cpu, R_EAX, sz);
     setreg(cpu, R_EAX, getreg(cpu, i->reg, sz), sz);
     setreg(cpu, i->reg, a, sz);
-    return i + 1;
+    NEXT_INSN(i);
 }
-HANDLER(nop) { return i + 1; }
+HANDLER(nop) { NEXT_INSN(i); }
 
-HANDLER(movzx_b) { setreg(cpu, i->reg, get_rm(cpu, i, 1), osize(i)); return i + 1; }
-HANDLER(movzx_w) { setreg(cpu, i->reg, get_rm(cpu, i, 2), osize(i)); return i + 1; }
-HANDLER(movsx_b) { setreg(cpu, i->reg, (uint32_t)(int8_t)get_rm(cpu, i, 1), osize(i)); return i + 1; }
-HANDLER(movsx_w) { setreg(cpu, i->reg, (uint32_t)(int16_t)get_rm(cpu, i, 2), osize(i)); return i + 1; }
+HANDLER(movzx_b) { setreg(cpu, i->reg, get_rm(cpu, i, 1), osize(i)); NEXT_INSN(i); }
+HANDLER(movzx_w) { setreg(cpu, i->reg, get_rm(cpu, i, 2), osize(i)); NEXT_INSN(i); }
+HANDLER(movsx_b) { setreg(cpu, i->reg, (uint32_t)(int8_t)get_rm(cpu, i, 1), osize(i)); NEXT_INSN(i); }
+HANDLER(movsx_w) { setreg(cpu, i->reg, (uint32_t)(int16_t)get_rm(cpu, i, 2), osize(i)); NEXT_INSN(i); }
 
 /* CMOVcc reads its source even when the condition is false (so a bad
  * address faults either way); a false 32-bit CMOV leaves the register. */
@@ -79,10 +141,10 @@ HANDLER(cmov)
     uint32_t v = get_rm(cpu, i, sz);
     if (cond(cpu, i->op & 0xF))
         setreg(cpu, i->reg, v, sz);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
-HANDLER(setcc) { set_rm(cpu, i, cond(cpu, i->op & 0xF), 1); return i + 1; }
+HANDLER(setcc) { set_rm(cpu, i, cond(cpu, i->op & 0xF), 1); NEXT_INSN(i); }
 
 HANDLER(bswap)
 {
@@ -90,16 +152,56 @@ HANDLER(bswap)
         cpu->r[i->reg].w = 0;   /* undefined; P6 clears the low word */
     else
         cpu->r[i->reg].d = __builtin_bswap32(cpu->r[i->reg].d);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* Stack */
-HANDLER(push_r32) { push(cpu, cpu->r[i->reg].d, 4); return i + 1; }
-HANDLER(push_r16) { push(cpu, cpu->r[i->reg].w, 2); return i + 1; }
-HANDLER(pop_r32) { uint32_t v = pop(cpu, 4); cpu->r[i->reg].d = v; return i + 1; }
-HANDLER(pop_r16) { uint32_t v = pop(cpu, 2); cpu->r[i->reg].w = (uint16_t)v; return i + 1; }
-HANDLER(push_Iv) { push(cpu, i->imm, osize(i)); return i + 1; }
-HANDLER(push_Ev) { unsigned sz = osize(i); push(cpu, get_rm(cpu, i, sz), sz); return i + 1; }
+/* PUSH/POP r32: with a 32-bit stack and the TLB mapping the slot, the
+ * access goes straight to the host page; otherwise (16-bit stack, faults,
+ * slow pages) the generic code, kept out of line so that the fast path
+ * needs no saved registers. */
+static __attribute__((noinline)) const struct insn *push_r32_any(struct cpu *cpu,
+                                                                const struct insn *i)
+{
+    push(cpu, cpu->r[i->reg].d, 4);
+    NEXT_INSN(i);
+}
+
+HANDLER(push_r32)
+{
+    uint32_t sp = cpu->r[R_ESP].d - 4;
+    uint8_t *p = cpu->stack32 ? fast_host(cpu, SEG_SS, sp, 4, true) : NULL;
+    if (unlikely(!p))
+        return push_r32_any(cpu, i);
+    host_st32(p, cpu->r[i->reg].d);
+    cpu->r[R_ESP].d = sp;
+    NEXT_INSN(i);
+}
+
+HANDLER(push_r16) { push(cpu, cpu->r[i->reg].w, 2); NEXT_INSN(i); }
+
+static __attribute__((noinline)) const struct insn *pop_r32_any(struct cpu *cpu,
+                                                               const struct insn *i)
+{
+    uint32_t v = pop(cpu, 4);
+    cpu->r[i->reg].d = v;
+    NEXT_INSN(i);
+}
+
+HANDLER(pop_r32)
+{
+    uint32_t sp = cpu->r[R_ESP].d;
+    const uint8_t *p = cpu->stack32 ? fast_host(cpu, SEG_SS, sp, 4, false) : NULL;
+    if (unlikely(!p))
+        return pop_r32_any(cpu, i);
+    uint32_t v = host_ld32(p);
+    cpu->r[R_ESP].d = sp + 4;
+    cpu->r[i->reg].d = v;   /* POP ESP: the popped value wins */
+    NEXT_INSN(i);
+}
+HANDLER(pop_r16) { uint32_t v = pop(cpu, 2); cpu->r[i->reg].w = (uint16_t)v; NEXT_INSN(i); }
+HANDLER(push_Iv) { push(cpu, i->imm, osize(i)); NEXT_INSN(i); }
+HANDLER(push_Ev) { unsigned sz = osize(i); push(cpu, get_rm(cpu, i, sz), sz); NEXT_INSN(i); }
 
 /* POP Ev: ESP is incremented before the destination address is computed. */
 HANDLER(pop_Ev)
@@ -116,10 +218,10 @@ HANDLER(pop_Ev)
     } else {
         setreg(cpu, i->rm, v, sz);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
-HANDLER(push_seg) { push(cpu, cpu->seg[i->reg].sel, osize(i)); return i + 1; }
+HANDLER(push_seg) { push(cpu, cpu->seg[i->reg].sel, osize(i)); NEXT_INSN(i); }
 
 /* A 32-bit push of a segment register writes only 16 bits on P6; the
  * stack pointer still moves by 4. */
@@ -128,7 +230,7 @@ HANDLER(push_seg32)
     uint32_t sp = (cpu->r[R_ESP].d - 4) & sp_mask(cpu);
     wr16(cpu, SEG_SS, sp, cpu->seg[i->reg].sel);
     set_sp(cpu, sp);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(pop_seg)
@@ -157,7 +259,7 @@ HANDLER(pusha)
         wr(cpu, SEG_SS, sp & m, v, sz);
     }
     set_sp(cpu, sp);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(popa)
@@ -173,7 +275,7 @@ HANDLER(popa)
         if (r != R_ESP)
             setreg(cpu, r, v[r], sz);
     set_sp(cpu, sp);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(enter)
@@ -201,7 +303,7 @@ HANDLER(enter)
     seg_lin(cpu, SEG_SS, sp & m, 1, true);
     setreg(cpu, R_EBP, frame, sz);
     set_sp(cpu, sp);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(leave)
@@ -211,7 +313,7 @@ HANDLER(leave)
     uint32_t v = rd(cpu, SEG_SS, bp, sz);
     set_sp(cpu, bp + sz);
     setreg(cpu, R_EBP, v, sz);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* Segment registers */
@@ -224,7 +326,7 @@ HANDLER(mov_EwSw)
         wr16(cpu, i->seg, insn_ea(cpu, i), sel);
     else
         setreg(cpu, i->rm, sel, osize(i) == 4 ? 4 : 2);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(mov_SwEw)
@@ -258,15 +360,15 @@ HANDLER(xlat)
     if (i->flags & IF_A16)
         ea &= 0xFFFF;
     cpu->r[R_EAX].b[0] = rd8(cpu, i->seg, ea);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* Flags */
-HANDLER(clc) { lf_set_cf_of(cpu, false, get_of(cpu)); return i + 1; }
-HANDLER(stc) { lf_set_cf_of(cpu, true, get_of(cpu)); return i + 1; }
-HANDLER(cmc) { lf_set_cf_of(cpu, !get_cf(cpu), get_of(cpu)); return i + 1; }
-HANDLER(cld) { cpu->eflags &= ~F_DF; return i + 1; }
-HANDLER(std) { cpu->eflags |= F_DF; return i + 1; }
+HANDLER(clc) { lf_set_cf_of(cpu, false, get_of(cpu)); NEXT_INSN(i); }
+HANDLER(stc) { lf_set_cf_of(cpu, true, get_of(cpu)); NEXT_INSN(i); }
+HANDLER(cmc) { lf_set_cf_of(cpu, !get_cf(cpu), get_of(cpu)); NEXT_INSN(i); }
+HANDLER(cld) { cpu->eflags &= ~F_DF; NEXT_INSN(i); }
+HANDLER(std) { cpu->eflags |= F_DF; NEXT_INSN(i); }
 
 static int iopl(const struct cpu *cpu)
 {
@@ -278,7 +380,7 @@ HANDLER(cli)
     if (cpu_pm(cpu) && cpu->cpl > iopl(cpu))
         cpu_fault(cpu, EX_GP, 0);
     cpu->eflags &= ~F_IF;
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(sti)
@@ -298,13 +400,13 @@ HANDLER(sahf)
 {
     uint32_t ah = cpu->r[R_EAX].b[1];
     lf_set(cpu, ah & F_CF, ah & F_PF, ah & F_AF, ah & F_ZF, ah & F_SF, get_of(cpu));
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(lahf)
 {
     cpu->r[R_EAX].b[1] = (uint8_t)cpu_get_eflags(cpu);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(pushf)
@@ -313,7 +415,7 @@ HANDLER(pushf)
         cpu_fault(cpu, EX_GP, 0);
     /* VM and RF are never pushed set. */
     push(cpu, cpu_get_eflags(cpu) & ~(F_VM | F_RF), osize(i));
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(popf)

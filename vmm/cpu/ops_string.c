@@ -55,7 +55,7 @@ static inline bool rep_next(struct cpu *cpu, const struct insn *i, unsigned *n)
 static const struct insn *str_end(struct cpu *cpu, const struct insn *i, unsigned n)
 {
     if (n < REP_CHUNK || sreg_get(cpu, R_ECX, i->flags & IF_A16) == 0)
-        return i + 1;
+        NEXT_INSN(i);
     cpu->budget -= n / 16;
     cpu->eip = insn_eip(cpu, i);
     return cpu_jump(cpu);
@@ -76,7 +76,7 @@ HANDLER(movs)
     struct str_op s;
     unsigned n = 0;
     if (!str_begin(cpu, i, &s))
-        return i + 1;
+        NEXT_INSN(i);
     do {
         uint32_t v = rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz);
         wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), v, s.sz);
@@ -91,7 +91,7 @@ HANDLER(stos)
     struct str_op s;
     unsigned n = 0;
     if (!str_begin(cpu, i, &s))
-        return i + 1;
+        NEXT_INSN(i);
     do {
         wr(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), cpu->r[R_EAX].d, s.sz);
         sreg_add(cpu, R_EDI, s.d, s.a16);
@@ -104,7 +104,7 @@ HANDLER(lods)
     struct str_op s;
     unsigned n = 0;
     if (!str_begin(cpu, i, &s))
-        return i + 1;
+        NEXT_INSN(i);
     do {
         setreg(cpu, R_EAX, rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz), s.sz);
         sreg_add(cpu, R_ESI, s.d, s.a16);
@@ -118,7 +118,7 @@ static const struct insn *compare_string(struct cpu *cpu, const struct insn *i, 
     struct str_op s;
     unsigned n = 0;
     if (!str_begin(cpu, i, &s))
-        return i + 1;
+        NEXT_INSN(i);
     do {
         uint32_t a = scas ? getreg(cpu, R_EAX, s.sz) : rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz);
         uint32_t b = rd(cpu, SEG_ES, sreg_get(cpu, R_EDI, s.a16), s.sz);
@@ -143,7 +143,7 @@ static const struct insn *string_io(struct cpu *cpu, const struct insn *i, bool 
     if (!io_allowed(cpu, port, sz))
         cpu_fault(cpu, EX_GP, 0);
     if (!str_begin(cpu, i, &s))
-        return i + 1;
+        NEXT_INSN(i);
     do {
         if (out) {
             uint32_t v = rd(cpu, i->seg, sreg_get(cpu, R_ESI, s.a16), s.sz);

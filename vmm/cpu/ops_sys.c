@@ -41,7 +41,7 @@ HANDLER(sgdt_sidt)
         base &= 0x00FFFFFF;
     wr16(cpu, i->seg, ea, idt ? cpu->idt_limit : cpu->gdt_limit);
     wr32(cpu, i->seg, (i->flags & IF_A16) ? ((ea + 2) & 0xFFFF) : ea + 2, base);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(lgdt_lidt)
@@ -61,7 +61,7 @@ HANDLER(lgdt_lidt)
         cpu->gdt_base = base;
         cpu->gdt_limit = limit;
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(smsw)
@@ -70,7 +70,7 @@ HANDLER(smsw)
         wr16(cpu, i->seg, insn_ea(cpu, i), cpu->cr0 & 0xFFFF);
     else
         setreg(cpu, i->rm, cpu->cr0, osize(i));
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(lmsw)
@@ -101,7 +101,7 @@ HANDLER(sldt_str)
         wr16(cpu, i->seg, insn_ea(cpu, i), sel);
     else
         setreg(cpu, i->rm, sel, osize(i));
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(lldt)
@@ -111,7 +111,7 @@ HANDLER(lldt)
     uint16_t sel = (uint16_t)get_rm(cpu, i, 2);
     if ((sel & ~3u) == 0) {
         seg_set_cache(cpu, SEG_LDTR, sel, 0, 0, 0);
-        return i + 1;
+        NEXT_INSN(i);
     }
     uint32_t lo, hi;
     if ((sel & 4) || !desc_read(cpu, sel, &lo, &hi) || (desc_ar(hi) & 0x1F) != 0x2)
@@ -119,7 +119,7 @@ HANDLER(lldt)
     if (!(hi & 0x8000))
         cpu_fault(cpu, EX_NP, sel & 0xFFFC);
     seg_set_cache(cpu, SEG_LDTR, sel, desc_base(lo, hi), desc_limit(lo, hi), desc_ar(hi));
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(ltr)
@@ -138,7 +138,7 @@ HANDLER(ltr)
         cpu_fault(cpu, EX_NP, sel & 0xFFFC);
     sys_write(cpu, cpu->gdt_base + (sel & ~7u) + 5, ((hi >> 8) | 2) & 0xFF, 1);
     seg_set_cache(cpu, SEG_TR, sel, desc_base(lo, hi), desc_limit(lo, hi), desc_ar(hi) | 2);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 static void set_zf(struct cpu *cpu, bool zf)
@@ -180,12 +180,12 @@ HANDLER(lar_lsl)
     uint32_t lo, hi;
     if (!desc_visible(cpu, sel, &lo, &hi) || !lar_lsl_type_ok(desc_ar(hi), lsl)) {
         set_zf(cpu, false);
-        return i + 1;
+        NEXT_INSN(i);
     }
     uint32_t v = lsl ? desc_limit(lo, hi) : (hi & 0x00F0FF00u);
     setreg(cpu, i->reg, v, osize(i));
     set_zf(cpu, true);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(verr_verw)
@@ -205,7 +205,7 @@ HANDLER(verr_verw)
             ok = !(ar & AR_CODE) || (ar & AR_RW);
     }
     set_zf(cpu, ok);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(arpl)
@@ -219,17 +219,17 @@ HANDLER(arpl)
     } else {
         set_zf(cpu, false);
     }
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(clts)
 {
     require_cpl0(cpu);
     cpu->cr0 &= ~CR0_TS;
-    return i + 1;
+    NEXT_INSN(i);
 }
 
-HANDLER(wbinvd) { require_cpl0(cpu); return i + 1; }
+HANDLER(wbinvd) { require_cpl0(cpu); NEXT_INSN(i); }
 
 /* ---- control and debug registers ---- */
 
@@ -287,7 +287,7 @@ HANDLER(mov_r_cr)
     default: cpu_ud(cpu);
     }
     cpu->r[i->rm].d = v;
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(mov_cr_r)
@@ -324,7 +324,7 @@ HANDLER(mov_r_dr)
 {
     require_cpl0(cpu);
     cpu->r[i->rm].d = cpu->dr[dr_index(cpu, i->reg)];
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(mov_dr_r)
@@ -347,7 +347,7 @@ HANDLER(mov_dr_r)
 
 /* ---- model-specific ---- */
 
-HANDLER(cpuid_op) { cpu_cpuid(cpu); return i + 1; }
+HANDLER(cpuid_op) { cpu_cpuid(cpu); NEXT_INSN(i); }
 
 static uint64_t read_tsc(struct cpu *cpu)
 {
@@ -361,7 +361,7 @@ HANDLER(rdtsc)
     uint64_t t = read_tsc(cpu);
     cpu->r[R_EAX].d = (uint32_t)t;
     cpu->r[R_EDX].d = (uint32_t)(t >> 32);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(rdpmc)
@@ -370,7 +370,7 @@ HANDLER(rdpmc)
         cpu_fault(cpu, EX_GP, 0);
     cpu->r[R_EAX].d = 0;
     cpu->r[R_EDX].d = 0;
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(rdmsr)
@@ -384,7 +384,7 @@ HANDLER(rdmsr)
     }
     cpu->r[R_EAX].d = (uint32_t)v;
     cpu->r[R_EDX].d = (uint32_t)(v >> 32);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 HANDLER(wrmsr)
@@ -395,7 +395,7 @@ HANDLER(wrmsr)
         cpu->tsc_offset = v - machine_now_ns(cpu->m);
     else if (!cpu_wrmsr(cpu, cpu->r[R_ECX].d, v))
         cpu_fault(cpu, EX_GP, 0);
-    return i + 1;
+    NEXT_INSN(i);
 }
 
 /* SYSENTER/SYSEXIT load flat segments derived from SYSENTER_CS without

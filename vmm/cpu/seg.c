@@ -65,6 +65,7 @@ void cpu_set_cpl(struct cpu *cpu, int cpl)
 {
     cpu->cpl = cpl;
     cpu->tlb_user = cpl == 3;
+    cpu->tlb_cur = cpu->tlb[cpu->tlb_user];
     cpu_update_ac(cpu);
 }
 
