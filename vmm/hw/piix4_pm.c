@@ -3,13 +3,25 @@
  * (PM1a status/enable/control, the 24-bit 3.579545 MHz PM timer with its
  * overflow status), ACPI enable/disable through the APM control port 0xB2
  * (SeaBIOS's FADT names 0xF1/0xF0), the SCI on IRQ 9, and S5 power-off when
- * the guest writes SLP_EN with SLP_TYP 0 (the _S5 value of SeaBIOS's DSDT). */
+ * the guest writes SLP_EN with SLP_TYP 0 (the _S5 value of SeaBIOS's DSDT).
+ *
+ * Also the fixed ports SeaBIOS's FADT and DSDT name beside it, as QEMU's
+ * PIIX4 has them: the GPE0 block at 0xAFE0 (status, write 1 to clear, and
+ * enable), PCI hotplug (PCIU/PCID at 0xAE00, B0EJ at 0xAE08) and the CPU
+ * present bitmap at 0xAF00. Nothing is ever hot-plugged, so no GPE status
+ * bit is ever set; but they must read as "nothing happened": read as open
+ * bus (all ones), a GPE status of 0xFFFF makes the guest's first SCI run
+ * every GPE method, and PCID of all ones ejects every PCI slot (Linux then
+ * loses the ISA bridge and the IDE controller). */
 #include <errno.h>
 
 #include "vmm/hw/pc.h"
 
 #define PM_TIMER_HZ 3579545u
 #define PM_IO_SIZE 64
+#define GPE0_PORT 0xAFE0            /* 2 bytes status, 2 bytes enable */
+#define PCI_HOTPLUG_PORT 0xAE00     /* PCIU, PCID, B0EJ: 32 bits each */
+#define CPU_PRESENT_PORT 0xAF00     /* 256 bits, one per CPU */
 
 enum { PM1_STS = 0, PM1_EN = 2, PM1_CNT = 4, PM_TMR = 8 };
 enum { STS_TMROF = 0x0001, STS_GBL = 0x0020, STS_PWRBTN = 0x0100, STS_SLPBTN = 0x0200,
@@ -22,6 +34,7 @@ struct piix4_pm {
     uint16_t io_base;               /* 0: not decoding */
     uint16_t sts, en, cnt;
     uint8_t apm_cnt, apm_sts;
+    uint16_t gpe_en;                /* GPE0 status is always 0: no sources */
     int timer;
     bool sci;
 };
@@ -165,6 +178,41 @@ static void apm_write(void *opaque, uint16_t port, uint8_t val)
 
 static const struct io_ops apm_io = { .read8 = apm_read, .write8 = apm_write };
 
+static uint8_t gpe_read(void *opaque, uint16_t port)
+{
+    const struct piix4_pm *p = opaque;
+    unsigned off = port - GPE0_PORT;
+    return off < 2 ? 0 : (uint8_t)(p->gpe_en >> (8 * (off - 2)));
+}
+
+static void gpe_write(void *opaque, uint16_t port, uint8_t val)
+{
+    struct piix4_pm *p = opaque;
+    unsigned off = port - GPE0_PORT;
+    if (off >= 2)       /* status bytes: write 1 to clear, and none is set */
+        p->gpe_en = (uint16_t)((p->gpe_en & ~(0xFF << (8 * (off - 2)))) | val << (8 * (off - 2)));
+}
+
+static const struct io_ops gpe_io = { .read8 = gpe_read, .write8 = gpe_write };
+
+/* No slot was plugged or unplugged; an eject request (B0EJ) has nothing to do. */
+static uint8_t hotplug_read(void *opaque, uint16_t port)
+{
+    (void)opaque, (void)port;
+    return 0;
+}
+
+static const struct io_ops pci_hotplug_io = { .read8 = hotplug_read };
+
+/* CPU 0, the only one, is present. */
+static uint8_t cpu_present_read(void *opaque, uint16_t port)
+{
+    (void)opaque;
+    return port == CPU_PRESENT_PORT ? 0x01 : 0x00;
+}
+
+static const struct io_ops cpu_present_io = { .read8 = cpu_present_read };
+
 /* PMBA (0x40) and PMIOSE (0x80 bit 0) decide where the PM block decodes. */
 static void remap(struct piix4_pm *p)
 {
@@ -200,6 +248,7 @@ static void pm_defaults(struct piix4_pm *p)
     f->config[0x90] = 0x01;                     /* SMBBA: I/O space indicator */
     p->sts = p->en = p->cnt = 0;
     p->apm_cnt = p->apm_sts = 0;
+    p->gpe_en = 0;
 }
 
 static void pm_reset(void *state)
@@ -228,6 +277,9 @@ static int pm_init(struct machine *m, void *state, struct vd_error **errp)
         return vd_error_set(errp, -ENOSPC, "piix4_pm: no free machine timer");
     pm_defaults(p);
     machine_register_io(m, 0xB2, 2, &apm_io, p);
+    machine_register_io(m, GPE0_PORT, 4, &gpe_io, p);
+    machine_register_io(m, PCI_HOTPLUG_PORT, 12, &pci_hotplug_io, p);
+    machine_register_io(m, CPU_PRESENT_PORT, 32, &cpu_present_io, p);
     return pci_register(m, &p->f, errp);
 }
 
