@@ -5,55 +5,20 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
-#include "vmm/hw/pc.h"
-#include "vmm/machine.h"
-
-struct fixture {
-    char bios[64];
-    struct pc_config pc;
-    struct machine_config cfg;
-    struct machine *m;
-};
+#include "tests/platform/unit/pc-fixture.h"
 
 static int make(void **state, bool headless)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    snprintf(f->bios, sizeof f->bios, "/tmp/p2v-fwcfg-bios-XXXXXX");
-    int fd = mkstemp(f->bios);
-    assert_true(fd >= 0);
-    uint8_t rom[4096];
-    memset(rom, 0xF4, sizeof rom);          /* HLT everywhere */
-    assert_int_equal(write(fd, rom, sizeof rom), (ssize_t)sizeof rom);
-    close(fd);
-    f->pc.boot = 'd';
-    f->pc.no_vga = headless;
-    f->pc.drives[2].path = NULL;            /* bootorder without drives is empty */
-    f->cfg = (struct machine_config){ .ram_mb = 64, .bios_path = f->bios, .cpu_model = "p6",
-                                      .cpuid_max_leaf = -1, .debugcon_path = "/dev/null",
-                                      .pc = &f->pc };
-    struct vd_error *err = NULL;
-    assert_int_equal(machine_create(&f->m, &f->cfg, &err), 0);
-    *state = f;
-    return 0;
+    struct pc_config pc = { .boot = 'd', .no_vga = headless };
+    pc.drives[2].path = NULL;               /* bootorder without drives is empty */
+    return pc_fixture_make(state, &pc);
 }
 
 static int setup(void **state) { return make(state, false); }
 static int setup_headless(void **state) { return make(state, true); }
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    machine_destroy(f->m);
-    unlink(f->bios);
-    free(f);
-    return 0;
-}
 
 static void read_item(struct machine *m, uint16_t key, uint8_t *buf, unsigned len)
 {
@@ -87,7 +52,7 @@ static int find_file(struct machine *m, const char *name, uint32_t *size)
 
 static void signature_id_and_ram(void **state)
 {
-    struct fixture *f = *state;
+    struct pc_fixture *f = *state;
     uint8_t buf[8];
     read_item(f->m, 0x0000, buf, 4);
     assert_memory_equal(buf, "QEMU", 4);
@@ -106,7 +71,7 @@ static void signature_id_and_ram(void **state)
 
 static void files(void **state)
 {
-    struct fixture *f = *state;
+    struct pc_fixture *f = *state;
     uint32_t size;
     int sel = find_file(f->m, "etc/e820", &size);
     assert_true(sel >= 0x20);
@@ -126,7 +91,7 @@ static void files(void **state)
 
 static void headless_sercon(void **state)
 {
-    struct fixture *f = *state;
+    struct pc_fixture *f = *state;
     uint32_t size;
     int sel = find_file(f->m, "etc/sercon-port", &size);
     assert_true(sel >= 0x20);
@@ -138,9 +103,9 @@ static void headless_sercon(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(signature_id_and_ram, setup, teardown),
-        cmocka_unit_test_setup_teardown(files, setup, teardown),
-        cmocka_unit_test_setup_teardown(headless_sercon, setup_headless, teardown),
+        cmocka_unit_test_setup_teardown(signature_id_and_ram, setup, pc_fixture_teardown),
+        cmocka_unit_test_setup_teardown(files, setup, pc_fixture_teardown),
+        cmocka_unit_test_setup_teardown(headless_sercon, setup_headless, pc_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
