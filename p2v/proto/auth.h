@@ -45,7 +45,7 @@ struct p2v_digest {
 };
 #define P2V_DIGEST_STATE_HEX (28 * 8)
 
-/* SHA-256 of one chunk's content: its leaf. */
+/* One chunk's leaf (docs/protocol.md): SHA-256 of its pieces' SHA-256s. */
 void p2v_leaf(const void *data, size_t len, uint8_t leaf[32]);
 /* The chunk checksum when the digest is on: the leaf's first 8 bytes, le64. */
 uint64_t p2v_leaf_checksum(const uint8_t leaf[32]);

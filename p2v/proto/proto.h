@@ -9,8 +9,9 @@
 
 #include "common/error.h"
 
-#define P2V_PROTO_VERSION 2
+#define P2V_PROTO_VERSION 3
 #define P2V_CHUNK_SIZE (1u << 20)           /* fixed in version 1 */
+#define P2V_PIECE_SIZE (P2V_CHUNK_SIZE / 16) /* a leaf's pieces (version 3) */
 #define P2V_HEADER_SIZE 8                   /* "P2", type, 0, le32 body length */
 #define P2V_MAX_NAME 64
 #define P2V_MAX_DISKS 32

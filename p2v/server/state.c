@@ -59,7 +59,7 @@ int srv_state_save(const struct srv_session *s, struct vd_error **errp)
     size_t n = 0;
     p2v_hex(s->id, sizeof(s->id), id);
     n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-                          "p2v-state 2\nsession %s\nformat %s\ncomplete %d\ndigest %s\ndisks %d\n",
+                          "p2v-state 3\nsession %s\nformat %s\ncomplete %d\ndigest %s\ndisks %d\n",
                           id, s->format, s->complete, s->no_digest ? "none" : "sha256", s->ndisks);
     for (int i = 0; i < s->ndisks; i++) {
         const struct srv_disk *d = &s->disks[i];
@@ -87,7 +87,7 @@ int srv_state_load(struct srv_session *s, struct vd_error **errp)
     char id[40], fmt[16], dig[P2V_DIGEST_STATE_HEX + 8], fin[70], mode[16];
     int v, complete, ndisks, ret = 0;
     if (fscanf(f, "p2v-state %d\nsession %39s\nformat %15s\ncomplete %d\ndigest %15s\ndisks %d\n",
-               &v, id, fmt, &complete, mode, &ndisks) != 6 || v < 1 || v > 2 ||
+               &v, id, fmt, &complete, mode, &ndisks) != 6 || v < 1 || v > 3 ||
         (strcmp(mode, "sha256") && strcmp(mode, "none")) ||
         !p2v_unhex(id, s->id, sizeof(s->id)) || ndisks < 1 || ndisks > P2V_MAX_DISKS ||
         (strcmp(fmt, "vhd") && strcmp(fmt, "raw"))) {
@@ -96,10 +96,10 @@ int srv_state_load(struct srv_session *s, struct vd_error **errp)
     }
     snprintf(s->format, sizeof(s->format), "%s", fmt);
     s->complete = complete != 0;
-    if (v == 1) {
-        /* Protocol 1's digest states mean something else: such a capture
-         * cannot be resumed, but a complete one is still protected. */
-        ret = vd_error_set(errp, -ENOTSUP, "%s: journal of protocol 1 (%s)", path,
+    if (v < 3) {
+        /* Older protocols' digest states mean something else: such a
+         * capture cannot be resumed, but a complete one is still protected. */
+        ret = vd_error_set(errp, -ENOTSUP, "%s: journal of protocol %d (%s)", path, v,
                            s->complete ? "complete" : "cannot be resumed");
         goto out;
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A hostile p2v agent for tests: speaks protocol version 2 (docs/protocol.md)
+"""A hostile p2v agent for tests: speaks protocol version 3 (docs/protocol.md)
 correctly up to a point, then sends one kind of bad input. Usage:
 badclient.py PORT TOKENFILE CASE. Exits 0 when the server refused as
 expected (an ERROR message or a closed connection, never a hang)."""
@@ -45,7 +45,7 @@ def refused():
 
 def handshake(tok=token):
     nonce = os.urandom(32)
-    send(HELLO, struct.pack("<HH", 2, 0) + nonce)
+    send(HELLO, struct.pack("<HH", 3, 0) + nonce)
     t, b = recv()
     assert t == CHALLENGE, t
     snonce = b[4:36]
@@ -93,10 +93,11 @@ elif case == "chunk-replayed":
     t, _ = recv()
     assert t == AUTH_OK, t
     assert session() == SESSION_OK
-    # A good chunk (its checksum: the first 8 bytes of its SHA-256, le64),
+    # A good chunk (its checksum: the first 8 bytes of its leaf, le64),
     # then the same chunk again.
     data = bytes(1 << 20)
-    sum64 = struct.unpack("<Q", hashlib.sha256(data).digest()[:8])[0]
+    pieces = b"".join(hashlib.sha256(data[i:i + (1 << 16)]).digest() for i in range(0, 1 << 20, 1 << 16))
+    sum64 = struct.unpack("<Q", hashlib.sha256(pieces).digest()[:8])[0]
     for _ in range(2):
         send(CHUNK, bytes([0, 0, 0, 0]) + struct.pack("<IQQ", 1 << 20, 0, sum64) + data)
 else:

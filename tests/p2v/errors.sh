@@ -63,12 +63,12 @@ grep -q '^digest none$' "$WORK/out/nodigest/state" || fail "--digest none not jo
 expect_fail 1 "holds a complete capture" \
     "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name clean \
     --disk "$WORK/src.img" --state "$WORK/new.session" --retry-for 0
-# ... nor one a protocol-1 server completed (its journal says p2v-state 1).
-sed -i '1s/^p2v-state 2$/p2v-state 1/' "$WORK/out/clean/state"
+# ... nor one a protocol-2 server completed (its journal says p2v-state 2).
+sed -i '1s/^p2v-state 3$/p2v-state 2/' "$WORK/out/clean/state"
 expect_fail 1 "holds a complete capture" \
     "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name clean \
     --disk "$WORK/src.img" --state "$WORK/new.session" --retry-for 0
-grep -q "journal of protocol 1 (complete); kept" "$log" || fail "protocol-1 journal not logged"
+grep -q "journal of protocol 2 (complete); kept" "$log" || fail "protocol-2 journal not logged"
 stop_server
 
 # Usage errors: one line, exit 2.

@@ -78,7 +78,8 @@ to_raw() {
 }
 
 # The whole-disk digest as docs/protocol.md defines it, computed here
-# independently of p2v: SHA-256(le64 size || SHA-256 of each 1 MiB chunk).
+# independently of p2v: SHA-256(le64 size || leaf of each 1 MiB chunk), a
+# leaf being the SHA-256 of the SHA-256s of the chunk's 64 KiB pieces.
 disk_digest() {
     python3 - "$1" <<'PY'
 import hashlib, os, struct, sys
@@ -89,7 +90,8 @@ with open(sys.argv[1], "rb") as f:
         b = f.read(1 << 20)
         if not b:
             break
-        h.update(hashlib.sha256(b).digest())
+        pieces = b"".join(hashlib.sha256(b[i:i + (1 << 16)]).digest() for i in range(0, len(b), 1 << 16))
+        h.update(hashlib.sha256(pieces).digest())
 print(h.hexdigest())
 PY
 }
