@@ -70,7 +70,10 @@ struct pipeline {
     bool running;
     int nslots, nworkers;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    /* one per kind of waiter, so that each change wakes only who needs it */
+    pthread_cond_t readable;    /* for the workers: a chunk read */
+    pthread_cond_t done;        /* for the sender: a chunk ready */
+    pthread_cond_t freed;       /* for the reader: a slot free */
     struct slot slot[MAX_SLOTS];
     struct worker worker[MAX_WORKERS];
     pthread_t reader;
@@ -294,7 +297,7 @@ static void *reader_main(void *arg)
         pthread_mutex_lock(&p->lock);
         struct slot *s = &p->slot[p->n_read % (unsigned)p->nslots];
         while (!p->stop && s->state != SLOT_FREE)
-            pthread_cond_wait(&p->cond, &p->lock);
+            pthread_cond_wait(&p->freed, &p->lock);
         bool stop = p->stop;
         pthread_mutex_unlock(&p->lock);
         if (stop)
@@ -309,14 +312,15 @@ static void *reader_main(void *arg)
         pthread_mutex_lock(&p->lock);
         s->state = SLOT_READ;
         p->n_read++;
-        pthread_cond_broadcast(&p->cond);
+        pthread_cond_signal(&p->readable);
         pthread_mutex_unlock(&p->lock);
         if (used < 0)
             break;
     }
     pthread_mutex_lock(&p->lock);
     p->reader_done = true;
-    pthread_cond_broadcast(&p->cond);
+    pthread_cond_broadcast(&p->readable);
+    pthread_cond_broadcast(&p->done);
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
@@ -357,7 +361,7 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->stop && p->n_claimed == p->n_read && !p->reader_done)
-            pthread_cond_wait(&p->cond, &p->lock);
+            pthread_cond_wait(&p->readable, &p->lock);
         if (p->stop || p->n_claimed == p->n_read)
             break;
         struct slot *s = &p->slot[p->n_claimed++ % (unsigned)p->nslots];
@@ -366,7 +370,7 @@ static void *worker_main(void *arg)
             process_slot(p, w, s);
         pthread_mutex_lock(&p->lock);
         s->state = SLOT_DONE;
-        pthread_cond_broadcast(&p->cond);
+        pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -378,7 +382,8 @@ static void pipeline_stop(struct pipeline *p)
         return;
     pthread_mutex_lock(&p->lock);
     p->stop = true;
-    pthread_cond_broadcast(&p->cond);
+    pthread_cond_broadcast(&p->readable);
+    pthread_cond_broadcast(&p->freed);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->reader, NULL);
     for (int i = 0; i < p->nworkers; i++)
@@ -424,7 +429,7 @@ static int pipeline_next(struct pipeline *p, struct slot **sp)
     struct slot *s = &p->slot[p->n_taken % (unsigned)p->nslots];
     while (!(p->n_taken < p->n_read && s->state == SLOT_DONE) &&
            !(p->reader_done && p->n_taken == p->n_read))
-        pthread_cond_wait(&p->cond, &p->lock);
+        pthread_cond_wait(&p->done, &p->lock);
     bool more = p->n_taken < p->n_read;
     pthread_mutex_unlock(&p->lock);
     *sp = s;
@@ -436,7 +441,7 @@ static void pipeline_release(struct pipeline *p, struct slot *s)
     pthread_mutex_lock(&p->lock);
     s->state = SLOT_FREE;
     p->n_taken++;
-    pthread_cond_broadcast(&p->cond);
+    pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -448,7 +453,9 @@ static int pipeline_alloc(struct agent *a, struct vd_error **errp)
     p->nworkers = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
     p->nslots = 2 * p->nworkers + 2;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
+    pthread_cond_init(&p->readable, NULL);
+    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->freed, NULL);
     for (int i = 0; i < p->nslots; i++) {
         p->slot[i].raw = malloc(P2V_CHUNK_SIZE);
         if (a->o.compress)
@@ -476,7 +483,9 @@ static void pipeline_free(struct pipeline *p)
     for (int i = 0; i < p->nworkers; i++)
         ZSTD_freeCCtx(p->worker[i].zc);
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
+    pthread_cond_destroy(&p->readable);
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->freed);
 }
 
 /* ---- progress ---- */

@@ -87,7 +87,10 @@ struct writer {
     int nverifiers, started;
     bool stop;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    /* one per kind of waiter, so that each change wakes only who needs it */
+    pthread_cond_t queued;      /* for the verifiers: a chunk to check */
+    pthread_cond_t checked;     /* for the writer: a chunk checked */
+    pthread_cond_t freed;       /* for the connection thread: a slot written */
     struct wslot q[WRITE_QUEUE];
     unsigned head, claimed, tail;   /* next to fill, to check, to write */
     /* the writer's own state */
@@ -508,7 +511,7 @@ static void *verifier_main(void *arg)
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->stop && w->claimed == w->head)
-            pthread_cond_wait(&w->cond, &w->lock);
+            pthread_cond_wait(&w->queued, &w->lock);
         if (w->claimed == w->head)
             break;
         struct wslot *q = &w->q[w->claimed++ % WRITE_QUEUE];
@@ -516,7 +519,7 @@ static void *verifier_main(void *arg)
         verify_chunk(cc, dctx, q);
         pthread_mutex_lock(&w->lock);
         q->state = WSLOT_CHECKED;
-        pthread_cond_broadcast(&w->cond);
+        pthread_cond_signal(&w->checked);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -593,7 +596,7 @@ static void *writer_main(void *arg)
     for (;;) {
         struct wslot *q = &w->q[w->tail % WRITE_QUEUE];
         while (!(w->tail != w->head && q->state == WSLOT_CHECKED) && !(w->stop && w->tail == w->head))
-            pthread_cond_wait(&w->cond, &w->lock);
+            pthread_cond_wait(&w->checked, &w->lock);
         if (w->tail == w->head)
             break;      /* stopped, and everything queued is written */
         bool failed = w->fail_code != 0;
@@ -602,7 +605,7 @@ static void *writer_main(void *arg)
             take_chunk(cc, q);
         pthread_mutex_lock(&w->lock);
         w->tail++;
-        pthread_cond_broadcast(&w->cond);
+        pthread_cond_broadcast(&w->freed);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -615,7 +618,9 @@ static int writer_init(struct conn_ctx *cc)
     w->ack_disk = w->req_disk = w->nak_disk = -1;
     w->nverifiers = ncpu < 1 ? 1 : ncpu > MAX_VERIFIERS ? MAX_VERIFIERS : (int)ncpu;
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->queued, NULL);
+    pthread_cond_init(&w->checked, NULL);
+    pthread_cond_init(&w->freed, NULL);
     for (int i = 0; i < WRITE_QUEUE; i++)
         if (!(w->q[i].frame = malloc(P2V_HEADER_SIZE + P2V_MAX_BODY)))
             return -ENOMEM;
@@ -643,7 +648,8 @@ static void writer_stop(struct conn_ctx *cc)
         return;
     pthread_mutex_lock(&w->lock);
     w->stop = true;
-    pthread_cond_broadcast(&w->cond);
+    pthread_cond_broadcast(&w->queued);
+    pthread_cond_broadcast(&w->checked);
     pthread_mutex_unlock(&w->lock);
     for (int i = 1; i < w->started; i++)
         pthread_join(w->verifier[i - 1], NULL);
@@ -680,7 +686,9 @@ static void writer_free(struct conn_ctx *cc)
     for (int i = 0; i < MAX_VERIFIERS; i++)
         ZSTD_freeDCtx(cc->w.dctx[i]);
     pthread_mutex_destroy(&cc->w.lock);
-    pthread_cond_destroy(&cc->w.cond);
+    pthread_cond_destroy(&cc->w.queued);
+    pthread_cond_destroy(&cc->w.checked);
+    pthread_cond_destroy(&cc->w.freed);
 }
 
 /* Waits until everything queued is written (the writer then idles). */
@@ -689,7 +697,7 @@ static void writer_drain(struct conn_ctx *cc)
     struct writer *w = &cc->w;
     pthread_mutex_lock(&w->lock);
     while (w->tail != w->head)
-        pthread_cond_wait(&w->cond, &w->lock);
+        pthread_cond_wait(&w->freed, &w->lock);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -748,7 +756,7 @@ static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
     struct writer *w = &cc->w;
     pthread_mutex_lock(&w->lock);
     while (w->head - w->tail == WRITE_QUEUE)
-        pthread_cond_wait(&w->cond, &w->lock);
+        pthread_cond_wait(&w->freed, &w->lock);
     struct wslot *q = &w->q[w->head % WRITE_QUEUE];
     pthread_mutex_unlock(&w->lock);
     q->disk = ch->disk;
@@ -765,7 +773,7 @@ static int on_chunk(struct conn_ctx *cc, const struct p2v_msg *m)
     pthread_mutex_lock(&w->lock);
     q->state = WSLOT_QUEUED;
     w->head++;
-    pthread_cond_broadcast(&w->cond);
+    pthread_cond_signal(&w->queued);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
