@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,9 @@
 #define WRITE_QUEUE 8
 
 /* Set by SIGINT/SIGTERM: the one piece of process-wide state a signal
- * handler can touch. Everything else hangs off struct server. */
-static volatile sig_atomic_t stop_requested;
+ * handler can touch (a lock-free atomic: connection threads read it).
+ * Everything else hangs off struct server. */
+static atomic_int stop_requested;
 
 struct server {
     const char *dir;
