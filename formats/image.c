@@ -123,7 +123,11 @@ int vd_file_block_status(struct vd_image *img, uint64_t off, uint64_t len,
     *ext = (struct vd_extent){ off, len, VD_EXTENT_DATA };
     off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
     if (data < 0) {
-        if (errno == ENXIO)     /* only a hole until the end of the file */
+        /* ENXIO: only a hole until the end of the file, if the file still
+         * reaches OFF + LEN; one that shrank since it was opened is left
+         * as data, so that reading it reports the truncation. */
+        struct stat st;
+        if (errno == ENXIO && fstat(img->fd, &st) == 0 && (uint64_t)st.st_size >= off + len)
             ext->kind = VD_EXTENT_ZERO;
         return 0;               /* no SEEK_DATA (block device): all data */
     }

@@ -9,7 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -233,6 +236,35 @@ static int run_copy(struct convert_job *job, int threads, bool progress)
     return job->failed ? -1 : 0;
 }
 
+/* The mapped source shrinking under us (another process truncating it)
+ * raises SIGBUS in whichever worker touches the lost pages, possibly while
+ * formats/ holds a lock; so the handler only says so, drops the
+ * unfinished output and ends the process. The message is built before. */
+static char sigbus_message[512];
+static size_t sigbus_message_len;
+static char sigbus_tmp_path[PATH_MAX];
+
+static void on_sigbus(int sig)
+{
+    (void)sig;
+    if (sigbus_tmp_path[0])
+        unlink(sigbus_tmp_path);
+    ssize_t n = write(STDERR_FILENO, sigbus_message, sigbus_message_len);
+    (void)n;
+    _exit(VDISK_FAILED);
+}
+
+static void guard_mapped_source(const char *in_path, const char *tmp)
+{
+    snprintf(sigbus_message, sizeof(sigbus_message),
+             "vdisk: '%s' shrank while being converted; nothing was written\n", in_path);
+    sigbus_message_len = strlen(sigbus_message);
+    snprintf(sigbus_tmp_path, sizeof(sigbus_tmp_path), "%s", tmp);
+    struct sigaction sa = { .sa_handler = on_sigbus };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
 /* Maps the source's own file read-only (a failure only means the copy
  * reads through the image API instead). */
 static void map_source(struct convert_job *job)
@@ -333,6 +365,8 @@ int vdisk_convert(int argc, char **argv)
         goto out;
     job.size = vd_image_size(job.in);
     map_source(&job);
+    if (job.map)
+        guard_mapped_source(in_path, tmp);
     unlink(tmp);
     if (vd_image_create(tmp, out_fmt, job.size, options, NULL, &err) < 0) {
         vd_error_prefix(&err, "%s", out_path);

@@ -4,6 +4,8 @@
 # VHD that check finds clean and whose content is the log's (at most the
 # write in flight differs). (3) Truncated copies of a VHD are reported by
 # check, and either fail to open with one line or read back correctly.
+# (4) A raw source truncated by another process mid-convert gives one error
+# line and exit 1, and leaves neither OUT nor the temporary file.
 source "$SRC/tests/lib.sh"
 V=$BIN/vdisk
 W=$BUILD/tests/vd-write
@@ -45,6 +47,21 @@ for sub in dynamic fixed; do
     $V check w.vhd >/dev/null || fail "killed writer left a damaged $sub VHD"
     $W w.vhd --verify 65536 log.txt || fail "killed writer: content of $sub differs from the log"
 done
+
+# The source shrinks while convert runs: stopped (SIGSTOP) as soon as its
+# temporary file appears, which is after the source is mapped and before
+# the 1 GiB copy can have finished; the source cut to 1 MiB, then resumed.
+head -c $((1 << 30)) /dev/zero | tr '\0' p > shrink.raw
+$V convert -m 1 -O vhd shrink.raw shrink.vhd 2>err.txt & pid=$!
+while [ ! -e shrink.vhd.vdisk-tmp ] && kill -0 $pid 2>/dev/null; do :; done
+kill -STOP $pid
+[ ! -e shrink.vhd ] || fail "convert of 1 GiB finished before it could be stopped"
+truncate -s 1M shrink.raw
+kill -CONT $pid
+rc=0; wait $pid || rc=$?
+[ $rc = 1 ] && [ "$(wc -l <err.txt)" = 1 ] || { cat err.txt; fail "shrinking source: rc $rc"; }
+[ ! -e shrink.vhd ] && [ ! -e shrink.vhd.vdisk-tmp ] || fail "shrinking source left an output"
+rm -f shrink.raw err.txt
 
 # Truncated copies of a dynamic VHD with several blocks.
 $V create -f vhd -o size=exact t.vhd 16M
