@@ -4,11 +4,9 @@
  * to nothing under /proc/self/fd. */
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
-#include <stdio.h>
 
 #include "formats/image.h"
+#include "tests/fuzz/fuzz_memfd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,15 +43,10 @@ static void exercise(struct vd_image *img)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz_vhd", MFD_CLOEXEC);
+    char path[64];
+    int fd = fuzz_memfd("fuzz_vhd", data, size, path);
     if (fd < 0)
         return 0;
-    if (write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     struct vd_error *err = NULL;
     vd_image_check(path, "vhd", ignore, NULL, &err);
     vd_error_clear(&err);
