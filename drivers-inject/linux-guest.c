@@ -56,11 +56,11 @@ bool linux_map_device(const char *dev, int *part)
     return true;
 }
 
-void linux_target_name(const struct inject *ctx, int part, char *buf, size_t len)
+void linux_target_name(bool libata, int part, char *buf, size_t len)
 {
     /* Every target's boot disk is the first disk on the PIIX IDE
      * controller: hda with the old IDE drivers, sda with libata. */
-    const char *disk = ctx->lx->libata ? "/dev/sda" : "/dev/hda";
+    const char *disk = libata ? "/dev/sda" : "/dev/hda";
     if (part)
         snprintf(buf, len, "%s%d", disk, part);
     else
@@ -354,8 +354,21 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
     return 0;
 }
 
+static void uuid_from_guest(void *ctx, int part, char *buf, size_t len)
+{
+    linux_uuid(ctx, part, buf, len);
+}
+
 int linux_rewrite_devices(struct inject *ctx, const char *text, bool fstab, char **outp,
                           int *changes, struct vd_error **errp)
+{
+    const struct linux_uuid_source uuids = { uuid_from_guest, ctx };
+    return linux_rewrite_text(text, fstab, ctx->lx->libata, &uuids, outp, changes, errp);
+}
+
+int linux_rewrite_text(const char *text, bool fstab, bool libata,
+                       const struct linux_uuid_source *uuids, char **outp, int *changes,
+                       struct vd_error **errp)
 {
     char *out = NULL;
     size_t len = 0, cap = 0;
@@ -389,11 +402,11 @@ int linux_rewrite_devices(struct inject *ctx, const char *text, bool fstab, char
             token[n] = '\0';
             if (linux_map_device(token, &part)) {
                 char repl[128] = "", target[64];
-                linux_target_name(ctx, part, target, sizeof(target));
+                linux_target_name(libata, part, target, sizeof(target));
                 if (strcmp(target, token) != 0) {
                     if (fstab && part) {
                         char uuid[64];
-                        linux_uuid(ctx, part, uuid, sizeof(uuid));
+                        uuids->uuid_of(uuids->opaque, part, uuid, sizeof(uuid));
                         if (uuid[0])
                             snprintf(repl, sizeof(repl), "UUID=%s", uuid);
                     }

@@ -66,7 +66,7 @@ char **linux_initrd_list(struct inject *ctx, const char *path);
  */
 bool linux_map_device(const char *dev, int *part);
 /* The name the target will give partition PART (0: the disk). */
-void linux_target_name(const struct inject *ctx, int part, char *buf, size_t len);
+void linux_target_name(bool libata, int part, char *buf, size_t len);
 /* UUID of partition PART, "" when it has none. */
 void linux_uuid(struct inject *ctx, int part, char *buf, size_t len);
 
@@ -75,5 +75,16 @@ void linux_uuid(struct inject *ctx, int part, char *buf, size_t len);
  * one; elsewhere every /dev/ token, to the target's name. */
 int linux_rewrite_devices(struct inject *ctx, const char *text, bool fstab, char **outp,
                           int *changes, struct vd_error **errp);
+
+/* Where a rewrite finds a partition's filesystem UUID ("" for none). */
+struct linux_uuid_source {
+    void (*uuid_of)(void *opaque, int part, char *buf, size_t len);
+    void *opaque;
+};
+/* The same rewrite on TEXT alone, for a target that names disks sdX
+ * (LIBATA) or hdX (fuzzed by tests/fuzz/fuzz_rewrite.c). */
+int linux_rewrite_text(const char *text, bool fstab, bool libata,
+                       const struct linux_uuid_source *uuids, char **outp, int *changes,
+                       struct vd_error **errp);
 
 #endif
