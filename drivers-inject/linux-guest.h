@@ -65,7 +65,8 @@ char **linux_initrd_list(struct inject *ctx, const char *path);
  * for the whole disk) and returns true.
  */
 bool linux_map_device(const char *dev, int *part);
-/* The name the target will give partition PART (0: the disk). */
+/* The name the target will give partition PART (0: the disk): sdX with
+ * libata (LIBATA), hdX with the old IDE drivers. */
 void linux_target_name(bool libata, int part, char *buf, size_t len);
 /* UUID of partition PART, "" when it has none. */
 void linux_uuid(struct inject *ctx, int part, char *buf, size_t len);

@@ -236,10 +236,11 @@ static int run_copy(struct convert_job *job, int threads, bool progress)
     return job->failed ? -1 : 0;
 }
 
-/* The mapped source shrinking under us (another process truncating it)
- * raises SIGBUS in whichever worker touches the lost pages, possibly while
- * formats/ holds a lock; so the handler only says so, drops the
- * unfinished output and ends the process. The message is built before. */
+/* A mapped source that shrinks under us (another process truncating it)
+ * or whose pages cannot be read (an I/O error) raises SIGBUS in whichever
+ * worker touches them, possibly while formats/ holds a lock; so the
+ * handler only says so, drops the unfinished output and ends the process.
+ * The message is built before. */
 static char sigbus_message[512];
 static size_t sigbus_message_len;
 static char sigbus_tmp_path[PATH_MAX];
@@ -257,7 +258,8 @@ static void on_sigbus(int sig)
 static void guard_mapped_source(const char *in_path, const char *tmp)
 {
     snprintf(sigbus_message, sizeof(sigbus_message),
-             "vdisk: '%s' shrank while being converted; nothing was written\n", in_path);
+             "vdisk: '%s' became unreadable during the conversion (truncated, or an I/O "
+             "error); nothing was written\n", in_path);
     sigbus_message_len = strlen(sigbus_message);
     snprintf(sigbus_tmp_path, sizeof(sigbus_tmp_path), "%s", tmp);
     struct sigaction sa = { .sa_handler = on_sigbus };

@@ -45,7 +45,8 @@ struct p2v_digest {
 };
 #define P2V_DIGEST_STATE_HEX (28 * 8)
 
-/* One chunk's leaf (docs/protocol.md): SHA-256 of its pieces' SHA-256s. */
+/* One chunk's leaf (docs/protocol.md): SHA-256 of its pieces' SHA-256s.
+ * LEN is at most P2V_CHUNK_SIZE. */
 void p2v_leaf(const void *data, size_t len, uint8_t leaf[32]);
 /* The chunk checksum when the digest is on: the leaf's first 8 bytes, le64. */
 uint64_t p2v_leaf_checksum(const uint8_t leaf[32]);
