@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer harness of a P2V_FUZZ build briefly on its seed
 # corpus: run.sh BUILD_DIR SECONDS. A harness fuzz_X gets its seeds from
-# tests/fuzz/seeds-X.sh when that script exists (given vdisk and a folder).
+# tests/fuzz/seeds-X.sh when that script exists (given vdisk and a folder),
+# and extra libFuzzer flags from tests/fuzz/fuzz_X.options (one per line).
 # The mutation seed is fixed (FUZZ_SEED, default 1) so that CI explores the
 # same inputs every run and a red run reproduces; for a longer random
 # search, run it by hand with FUZZ_SEED=0 (random) and more seconds.
@@ -19,9 +20,11 @@ for harness in "$build"/fuzz/fuzz_*; do
     if [ -x "$here/seeds-$name.sh" ]; then
         "$here/seeds-$name.sh" "$build/bin/vdisk" "$corpus"
     fi
-    echo "fuzz_$name: $(ls "$corpus" | wc -l) seeds, ${seconds}s"
+    extra=()
+    [ -f "$here/fuzz_$name.options" ] && mapfile -t extra <"$here/fuzz_$name.options"
+    echo "fuzz_$name: $(ls "$corpus" | wc -l) seeds, ${seconds}s ${extra[*]}"
     ASAN_OPTIONS=detect_leaks=1 "$harness" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 \
-        -rss_limit_mb=1024 -print_final_stats=0 "$corpus" >"$corpus_root/$name.log" 2>&1 || {
+        -rss_limit_mb=1024 -print_final_stats=0 "${extra[@]}" "$corpus" >"$corpus_root/$name.log" 2>&1 || {
         tail -40 "$corpus_root/$name.log" >&2
         echo "fuzz_$name found a problem" >&2
         status=1
