@@ -1078,7 +1078,13 @@ void ide_write(struct ide_channel *c, unsigned reg, uint32_t val, unsigned size)
     case 3: c->hob_sector = c->sector; c->sector = v; break;
     case 4: c->hob_lcyl = c->lcyl; c->lcyl = v; break;
     case 5: c->hob_hcyl = c->hcyl; c->hcyl = v; break;
-    case 6: c->select = v | 0xA0; break;
+    case 6:
+        /* Ignored while a command transfers (ATA: writes while BSY or DRQ
+         * is set are indeterminate): the transfer belongs to the drive
+         * that took the command, and the other one may be absent. */
+        if (c->xfer == XFER_NONE)
+            c->select = v | 0xA0;
+        break;
     default: execute(c, v); break;
     }
 }

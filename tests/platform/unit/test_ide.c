@@ -256,6 +256,19 @@ static void bus_master_dma(void **state)
     ide_bm_write(f->ide, 0, 0x09, 1);
     assert_int_equal(ide_bm_read(f->ide, 2) & 0x02, 0x02);
     assert_int_equal(ide_read(c, 7, 1) & 0x01, 0x01);
+    /* Selecting the absent slave between the command and the bus-master
+     * start (found by fuzz_ide) leaves the transfer with the master. */
+    ide_bm_write(f->ide, 0, 0x00, 1);
+    ide_bm_write(f->ide, 2, 0x06, 1);
+    memcpy(prd, e, sizeof e);
+    memset(f->ram + 0x20000, 0, 1024);
+    lba28(c, 10, 3);
+    ide_write(c, 7, 0xC8, 1);
+    ide_write(c, 6, 0xF0, 1);
+    ide_bm_write(f->ide, 0, 0x09, 1);
+    assert_int_equal(ide_bm_read(f->ide, 2) & 0x07, 0x04);
+    fill_pattern(want, 10, 512);
+    assert_memory_equal(f->ram + 0x20000, want, 512);
 }
 
 static void packet(struct ide_channel *c, const uint8_t *cdb, uint16_t limit)
