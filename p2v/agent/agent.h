@@ -29,6 +29,9 @@ struct agent_disk {
     char dev[64];               /* "sda" for a block device, "" for a file */
     char model[128], serial[128];
     struct vd_image *img;
+    int map_fd;                 /* the source opened again for in-place reads, or -1 */
+    const uint8_t *map;         /* its file mapped read-only (64-bit hosts), or NULL */
+    uint64_t map_size;
     uint64_t size;
     uint32_t sector_size;
     int pt_status;              /* 0, or the -errno reading the table */
@@ -65,6 +68,13 @@ int agent_disk_open(struct agent_disk *d, const char *path, struct vd_error **er
 void agent_disk_close(struct agent_disk *d);
 /* Lists the machine's fixed disks (/sys/block) as /dev paths. */
 int agent_list_fixed_disks(char paths[][PATH_MAX], int max, struct vd_error **errp);
+/* In-place reads: the chunk [off, off + len) of the disk as its file
+ * stores it, in the page cache, mapped and populated; NULL when it is not
+ * stored as it is, cannot be mapped or does not read (the caller then
+ * reads it into a buffer, sector by sector on errors). *FILE_OFF is where
+ * it lies in the file, for sendfile. Drop the pages with agent_disk_unmap. */
+const uint8_t *agent_disk_map(struct agent_disk *d, uint64_t off, size_t len, uint64_t *file_off);
+void agent_disk_unmap(struct agent_disk *d, const uint8_t *p, size_t len);
 /* The bytes of [off, off + len) the plan reads. */
 uint64_t agent_plan_bytes(const struct agent_disk *d, uint64_t off, uint64_t len);
 

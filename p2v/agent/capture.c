@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,9 @@ struct slot {
     int ret;                    /* a read failure, reported in its turn */
     struct vd_error *err;
     uint8_t *raw, *zbuf;
+    const uint8_t *data;        /* the chunk's bytes: raw, or the source in place */
+    bool in_place;              /* data is the mapped source at file_off */
+    uint64_t file_off;
     enum p2v_chunk_encoding encoding;
     const uint8_t *payload;
     uint32_t payload_len;
@@ -100,9 +104,15 @@ struct agent {
     struct inject_range *inject;    /* P2V_TEST_BAD_SECTORS */
     size_t ninject;
     long corrupt_chunk;             /* P2V_TEST_CORRUPT_CHUNK */
+    /* The last chunk the server asked for again: read into a buffer, as a
+     * source that changes under us would change again between the hash
+     * and sendfile. */
+    int nak_disk;
+    uint64_t nak_offset;
     long chunks_sent;
     /* progress and rate */
     uint64_t total_used, done_used, wire_before;
+    uint64_t sent_in_place;     /* chunk bytes sendfile took from the page cache */
     double t_start, t_last_print;
     double rate_t0;
     uint64_t rate_bytes;
@@ -278,6 +288,27 @@ static int64_t read_chunk(struct agent *a, int di, uint8_t *buf, uint64_t off, s
     return (int64_t)used;
 }
 
+/* A chunk wholly planned, in the page cache where the source stores it as
+ * it is: hashed there and sent from there (sendfile), never copied by us.
+ * Returns its length, or 0 to read it into the slot's buffer instead. */
+static int64_t read_in_place(struct agent *a, int di, struct slot *s)
+{
+    struct agent_disk *d = &a->disks[di];
+    uint64_t end = s->offset + s->len;
+    size_t i = plan_find(d, s->offset);
+    s->in_place = false;
+    if (i == d->plan.count || d->plan.ext[i].offset > s->offset ||
+        d->plan.ext[i].offset + d->plan.ext[i].length < end ||
+        injected(a, s->offset / 512, (end - 1) / 512) ||
+        (di == a->nak_disk && s->offset == a->nak_offset) ||
+        !(s->data = agent_disk_map(d, s->offset, s->len, &s->file_off)))
+        return 0;
+    s->in_place = true;
+    if (end / 512 > a->bad_scan_end[di])
+        a->bad_scan_end[di] = end / 512;
+    return (int64_t)s->len;
+}
+
 /* ---- the pipeline: reader thread -> workers -> main thread (sender) ---- */
 
 static size_t chunk_len(const struct agent_disk *d, uint64_t off)
@@ -306,7 +337,11 @@ static void *reader_main(void *arg)
         s->len = len;
         s->hash_only = off < p->send_from;
         s->err = NULL;
-        int64_t used = read_chunk(p->a, p->di, s->raw, off, len, &s->err);
+        int64_t used = read_in_place(p->a, p->di, s);
+        if (used == 0) {
+            s->data = s->raw;
+            used = read_chunk(p->a, p->di, s->raw, off, len, &s->err);
+        }
         s->ret = used < 0 ? (int)used : 0;
         s->used = used < 0 ? 0 : (uint64_t)used;
         pthread_mutex_lock(&p->lock);
@@ -330,23 +365,23 @@ static void *reader_main(void *arg)
 static void process_slot(struct pipeline *p, struct worker *w, struct slot *s)
 {
     struct agent *a = p->a;
-    bool zero = p2v_all_zero(s->raw, s->len);
+    bool zero = p2v_all_zero(s->data, s->len);
     if (a->o.no_digest) {
-        s->checksum = XXH3_64bits(s->raw, s->len);
+        s->checksum = XXH3_64bits(s->data, s->len);
     } else {
         if (zero)
             memcpy(s->leaf, s->len < P2V_CHUNK_SIZE ? p->zero_last : p->zero_full, 32);
         else
-            p2v_leaf(s->raw, s->len, s->leaf);
+            p2v_leaf(s->data, s->len, s->leaf);
         s->checksum = p2v_leaf_checksum(s->leaf);
     }
     s->encoding = zero ? P2V_ENC_ZERO : P2V_ENC_RAW;
-    s->payload = zero ? NULL : s->raw;
+    s->payload = zero ? NULL : s->data;
     s->payload_len = zero ? 0 : (uint32_t)s->len;
     if (zero || s->hash_only || !a->zstd)
         return;
     size_t z = ZSTD_compressCCtx(w->zc, s->zbuf, ZSTD_compressBound(P2V_CHUNK_SIZE),
-                                 s->raw, s->len, 1);
+                                 s->data, s->len, 1);
     if (!ZSTD_isError(z) && z < s->len) {
         s->encoding = P2V_ENC_ZSTD;
         s->payload = s->zbuf;
@@ -438,6 +473,8 @@ static int pipeline_next(struct pipeline *p, struct slot **sp)
 
 static void pipeline_release(struct pipeline *p, struct slot *s)
 {
+    if (s->in_place)
+        agent_disk_unmap(&p->a->disks[p->di], s->data, s->len);
     pthread_mutex_lock(&p->lock);
     s->state = SLOT_FREE;
     p->n_taken++;
@@ -507,7 +544,8 @@ static void progress(struct agent *a, bool last)
             a->total_used ? 100.0 * a->done_used / a->total_used : 100.0, rate / 1e6,
             (int)left / 60, (int)left % 60);
     if (last)
-        fprintf(stderr, "  done in %.2f s, wire %llu bytes", el, (unsigned long long)a->wire_before);
+        fprintf(stderr, "  done in %.2f s, wire %llu bytes, %llu sent in place", el,
+                (unsigned long long)a->wire_before, (unsigned long long)a->sent_in_place);
     fputs(tty && !last ? "   " : "\n", stderr);
     fflush(stderr);
 }
@@ -662,10 +700,19 @@ static int send_chunk(struct agent *a, struct p2v_conn *c, int di, struct slot *
     m.u.chunk.encoding = s->encoding;
     m.u.chunk.payload = s->payload;
     m.u.chunk.payload_len = s->payload_len;
-    if (s->encoding != P2V_ENC_ZERO && ++a->chunks_sent == a->corrupt_chunk)
-        (s->encoding == P2V_ENC_ZSTD ? s->zbuf : s->raw)[s->payload_len / 2] ^= 0x5A;
+    if (s->encoding != P2V_ENC_ZERO && ++a->chunks_sent == a->corrupt_chunk) {
+        if (s->encoding == P2V_ENC_RAW && s->in_place) {
+            memcpy(s->raw, s->data, s->len);    /* the source is read-only */
+            m.u.chunk.payload = s->raw;
+        }
+        ((uint8_t *)(uintptr_t)m.u.chunk.payload)[s->payload_len / 2] ^= 0x5A;
+    }
     uint64_t before = p2v_conn_bytes_sent(c);
-    int ret = p2v_conn_send(c, &m, errp);
+    bool in_place = s->encoding == P2V_ENC_RAW && s->in_place && m.u.chunk.payload == s->data;
+    int ret = in_place ? p2v_conn_send_file(c, &m, a->disks[di].map_fd, s->file_off, errp)
+                       : p2v_conn_send(c, &m, errp);
+    if (ret == 0 && in_place)
+        a->sent_in_place += s->len;
     rate_limit(a, (size_t)(p2v_conn_bytes_sent(c) - before));
     return ret;
 }
@@ -701,6 +748,8 @@ static int rewind_to(struct agent *a, int di, uint64_t off, uint64_t *pos,
                                            (unsigned long long)off, di));
     a->done_used -= agent_plan_bytes(d, off, *pos - off);
     *pos = off;
+    a->nak_disk = di;
+    a->nak_offset = off;
     return restart_at(a, di, off, errp);
 }
 
@@ -847,6 +896,26 @@ static int run_session(struct agent *a, struct vd_error **errp)
     return ret;
 }
 
+/* A mapped source page that can no longer be read (the file shrank, or a
+ * sector failed after agent_disk_map read it) raises SIGBUS: one line,
+ * and the journal lets the same command resume. */
+static void on_sigbus(int sig)
+{
+    static const char msg[] = "p2v capture: a source disk became unreadable under a mapped read "
+                              "(it shrank, or a sector failed); run the same command again to resume\n";
+    (void)sig;
+    ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)n;
+    _exit(1);
+}
+
+static void guard_mapped_sources(void)
+{
+    struct sigaction sa = { .sa_handler = on_sigbus };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -923,6 +992,7 @@ int p2v_capture_main(int argc, char **argv)
     }
     struct capture_opts *o = &a->o;
     o->retry_seconds = RETRY_DEFAULT_S;
+    a->nak_disk = -1;
     bool verbose = false;
     int opt, rc = 2;
     struct vd_error *err = NULL;
@@ -1043,6 +1113,7 @@ int p2v_capture_main(int argc, char **argv)
     }
     if (pipeline_alloc(a, &err) < 0)
         goto report;
+    guard_mapped_sources();
     for (int i = 0; i < o->ndisks; i++) {
         if (agent_disk_open(&a->disks[i], o->disks[i], &err) < 0)
             goto report;

@@ -5,8 +5,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "p2v/agent/agent.h"
 
@@ -137,9 +140,78 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
     return 0;
 }
 
+/* Maps the source's file for in-place reads. Only where the address space
+ * holds a whole disk (64-bit) and the kernel can populate a range and say
+ * whether it read (MADV_POPULATE_READ, Linux 5.14); otherwise, or when
+ * mapping fails, every chunk is read into a buffer. */
+static void map_source(struct agent_disk *d)
+{
+#if UINTPTR_MAX > 0xffffffffu && defined(MADV_POPULATE_READ)
+    int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t size = lseek(fd, 0, SEEK_END);     /* st_size is 0 for a device */
+    void *map = size > 0 ? mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (map == MAP_FAILED) {
+        close(fd);
+        return;
+    }
+    d->map_fd = fd;
+    d->map = map;
+    d->map_size = (uint64_t)size;
+#else
+    (void)d;
+#endif
+}
+
+/* Page-aligned bounds of [p, p + len) within the mapping. */
+static void page_span(const struct agent_disk *d, const uint8_t *p, size_t len,
+                      uint8_t **start, size_t *span)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t s = (uintptr_t)p / page * page;
+    uintptr_t e = ((uintptr_t)p + len + page - 1) / page * page;
+    uintptr_t map_end = (uintptr_t)d->map + (uintptr_t)d->map_size;
+    *start = (uint8_t *)s;
+    *span = (size_t)((e < map_end ? e : map_end) - s);
+}
+
+const uint8_t *agent_disk_map(struct agent_disk *d, uint64_t off, size_t len, uint64_t *file_off)
+{
+#ifdef MADV_POPULATE_READ
+    uint64_t run;
+    if (!d->map || vd_image_file_extent(d->img, off, len, file_off, &run) < 0 || run < len ||
+        *file_off > d->map_size || len > d->map_size - *file_off)
+        return NULL;
+    const uint8_t *p = d->map + *file_off;
+    uint8_t *start;
+    size_t span;
+    page_span(d, p, len, &start, &span);
+    /* Fails where a read fails (a bad sector): then the buffered path,
+     * which retries sector by sector, reads it. */
+    if (madvise(start, span, MADV_POPULATE_READ) < 0)
+        return NULL;
+    return p;
+#else
+    (void)d, (void)off, (void)len, (void)file_off;
+    return NULL;
+#endif
+}
+
+/* Mapped pages cost page tables, not memory (they are the page cache), but
+ * a whole disk's worth would: drop each chunk's once it is sent. */
+void agent_disk_unmap(struct agent_disk *d, const uint8_t *p, size_t len)
+{
+    uint8_t *start;
+    size_t span;
+    page_span(d, p, len, &start, &span);
+    madvise(start, span, MADV_DONTNEED);
+}
+
 int agent_disk_open(struct agent_disk *d, const char *path, struct vd_error **errp)
 {
     memset(d, 0, sizeof(*d));
+    d->map_fd = -1;
     snprintf(d->path, sizeof(d->path), "%s", path);
     struct stat st;
     if (stat(path, &st) < 0)
@@ -178,11 +250,18 @@ int agent_disk_open(struct agent_disk *d, const char *path, struct vd_error **er
         agent_disk_close(d);
         return ret;
     }
+    map_source(d);
     return 0;
 }
 
 void agent_disk_close(struct agent_disk *d)
 {
+    if (d->map)
+        munmap((void *)(uintptr_t)d->map, (size_t)d->map_size);
+    d->map = NULL;
+    if (d->map_fd >= 0)
+        close(d->map_fd);
+    d->map_fd = -1;
     if (d->img)
         vd_image_close(d->img, NULL);
     d->img = NULL;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -288,33 +289,40 @@ int p2v_conn_accept(int fd, SSL_CTX *ctx, struct p2v_conn **connp,
     return 0;
 }
 
+/* Sends the N_IOV buffers of V whole over plain TCP (MSG_MORE in FLAGS:
+ * more follows, so the kernel holds a short tail for it). */
+static int send_plain(struct p2v_conn *c, struct iovec *v, int n_iov, int flags,
+                      struct vd_error **errp)
+{
+    while (n_iov > 0) {
+        struct msghdr mh = { .msg_iov = v, .msg_iovlen = (size_t)n_iov };
+        ssize_t w = sendmsg(c->fd, &mh, flags);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return vd_error_set_errno(errp, errno == EAGAIN ? -ETIMEDOUT : -errno,
+                                      "sending to %s", c->peer);
+        }
+        c->sent += (uint64_t)w;
+        while (n_iov > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            n_iov--;
+        }
+        if (n_iov > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
 static int write_all(struct p2v_conn *c, const uint8_t *p, size_t len,
                      const uint8_t *p2, size_t len2, struct vd_error **errp)
 {
     if (!c->ssl) {
         struct iovec iov[2] = { { (void *)(uintptr_t)p, len }, { (void *)(uintptr_t)p2, len2 } };
-        int n_iov = len2 ? 2 : 1;
-        struct iovec *v = iov;
-        while (n_iov > 0) {
-            ssize_t w = writev(c->fd, v, n_iov);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                return vd_error_set_errno(errp, errno == EAGAIN ? -ETIMEDOUT : -errno,
-                                          "sending to %s", c->peer);
-            }
-            c->sent += (uint64_t)w;
-            while (n_iov > 0 && (size_t)w >= v->iov_len) {
-                w -= (ssize_t)v->iov_len;
-                v++;
-                n_iov--;
-            }
-            if (n_iov > 0) {
-                v->iov_base = (uint8_t *)v->iov_base + w;
-                v->iov_len -= (size_t)w;
-            }
-        }
-        return 0;
+        return send_plain(c, iov, len2 ? 2 : 1, 0, errp);
     }
     const uint8_t *parts[2] = { p, p2 };
     size_t lens[2] = { len, len2 };
@@ -371,6 +379,49 @@ int p2v_conn_send(struct p2v_conn *c, const struct p2v_msg *m, struct vd_error *
     size_t tail_len;
     size_t n = p2v_msg_encode(m, hdr, &tail, &tail_len);
     return write_all(c, hdr, n, tail, tail_len, errp);
+}
+
+/* The file shrank or failed to read under sendfile, after the header and
+ * part of the payload went: zeros complete the frame, so the stream stays
+ * in step, and its checksum fails, so the receiver asks for it again (and
+ * the sender then reads it the careful way). */
+static int send_zeros(struct p2v_conn *c, size_t len, struct vd_error **errp)
+{
+    static const uint8_t zeros[64 * 1024];
+    int ret = 0;
+    while (ret == 0 && len > 0) {
+        struct iovec iov = { (void *)(uintptr_t)zeros, len < sizeof(zeros) ? len : sizeof(zeros) };
+        len -= iov.iov_len;
+        ret = send_plain(c, &iov, 1, 0, errp);
+    }
+    return ret;
+}
+
+int p2v_conn_send_file(struct p2v_conn *c, const struct p2v_msg *m, int fd, uint64_t file_off,
+                       struct vd_error **errp)
+{
+    uint8_t hdr[P2V_ENCODE_BUF];
+    const uint8_t *tail;
+    size_t tail_len;
+    size_t n = p2v_msg_encode(m, hdr, &tail, &tail_len);
+    if (c->ssl)
+        return write_all(c, hdr, n, tail, tail_len, errp);
+    struct iovec iov = { hdr, n };
+    int ret = send_plain(c, &iov, 1, MSG_MORE, errp);
+    off_t pos = (off_t)file_off;
+    while (ret == 0 && tail_len > 0) {
+        ssize_t w = sendfile(c->fd, fd, &pos, tail_len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w == 0 || (w < 0 && errno == EIO))
+            return send_zeros(c, tail_len, errp);
+        if (w < 0)
+            return vd_error_set_errno(errp, errno == EAGAIN ? -ETIMEDOUT : -errno,
+                                      "sending to %s", c->peer);
+        c->sent += (uint64_t)w;
+        tail_len -= (size_t)w;
+    }
+    return ret;
 }
 
 int p2v_conn_recv(struct p2v_conn *c, struct p2v_msg *m, int timeout_ms,

@@ -36,6 +36,11 @@ int p2v_conn_accept(int fd, SSL_CTX *ctx, struct p2v_conn **connp,
                     struct vd_error **errp);
 
 int p2v_conn_send(struct p2v_conn *c, const struct p2v_msg *m, struct vd_error **errp);
+/* Sends the CHUNK message M whose payload is also FD's bytes at FILE_OFF:
+ * over plain TCP the kernel sends them from the page cache (sendfile), so
+ * they are never copied into the socket. */
+int p2v_conn_send_file(struct p2v_conn *c, const struct p2v_msg *m, int fd, uint64_t file_off,
+                       struct vd_error **errp);
 /* Waits up to TIMEOUT_MS (-1: the socket's idle limit) for a message.
  * -ETIMEDOUT when nothing came, -ECONNRESET when the peer closed, -EPROTO
  * for a malformed frame. M points into the connection's buffer until the

@@ -10,7 +10,12 @@ need mkntfs ntfscp ntfscat ntfsclone ntfsls ntfstruncate mkfs.fat mcopy mdel \
 make_disk "$WORK/fresh.img" fresh
 make_disk "$WORK/aged.img" aged
 start_server "$WORK/out"
-capture --name fresh --disk "$WORK/fresh.img" --state "$WORK/fresh.session"
+capture --name fresh --disk "$WORK/fresh.img" --state "$WORK/fresh.session" -p 2>"$WORK/fresh.progress" ||
+    { cat "$WORK/fresh.progress" >&2; fail "fresh: capture failed"; }
+# Uncompressed chunks of a raw source go from the page cache (sendfile);
+# the checks below prove that what arrived is right.
+in_place=$(grep -o '[0-9]* sent in place' "$WORK/fresh.progress" | tail -1 | cut -d' ' -f1)
+[ "${in_place:-0}" -gt 0 ] || fail "fresh: no chunk was sent in place"
 capture --name aged --disk "$WORK/aged.img" --state "$WORK/aged.session" --compress zstd
 stop_server
 
