@@ -7,7 +7,10 @@ endif()
 
 # Fuzz builds (-DP2V_FUZZ=ON, clang): everything gets coverage instrumentation
 # for libFuzzer plus ASan and UBSan; tests/fuzz links the fuzzer driver.
+# FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (libFuzzer's convention) lets a
+# parser skip checksums a mutated input cannot keep right.
 if(P2V_FUZZ)
-    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                        -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
     add_link_options(-fsanitize=address,undefined)
 endif()

@@ -903,7 +903,11 @@ static void on_sigbus(int sig)
 {
     static const char msg[] = "p2v capture: a source disk became unreadable under a mapped read "
                               "(it shrank, or a sector failed); run the same command again to resume\n";
+    static int raised;
     (void)sig;
+    if (__atomic_exchange_n(&raised, 1, __ATOMIC_SEQ_CST))
+        for (;;)
+            pause();    /* another thread hit it too: one line, its _exit ends us */
     ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
     (void)n;
     _exit(1);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "formats/fs/lvm.h"
 #include "p2v/agent/agent.h"
 
 static void read_sys_string(const char *path, char *out, size_t len)
@@ -39,6 +40,100 @@ static int add_full(struct vd_fs_map *plan, uint64_t off, uint64_t len, uint64_t
                     struct vd_error **errp)
 {
     return vd_fs_map_add(plan, off, len, size, errp);
+}
+
+static bool source_is_swap(const struct vd_fs_source *src)
+{
+    char sig[10];
+    if (src->size < 4096 || src->pread(src->ctx, sig, 10, 4086, NULL) < 0)
+        return false;
+    return memcmp(sig, "SWAPSPACE2", 10) == 0 || memcmp(sig, "SWAP-SPACE", 10) == 0;
+}
+
+struct lvm_add {
+    struct agent_disk *d;
+    uint64_t base;
+    struct vd_error **errp;
+};
+
+static int lvm_add_piece(void *arg, uint64_t pv_off, uint64_t len)
+{
+    struct lvm_add *a = arg;
+    return add_full(&a->d->plan, a->base + pv_off, len, a->d->size, a->errp);
+}
+
+/* " LV WHAT" at the end of the volume's note, as far as it fits. */
+static void note_lv(struct agent_volume *v, const char *lv, const char *what)
+{
+    size_t n = strlen(v->note);
+    if (n < sizeof(v->note) - 1)
+        snprintf(v->note + n, sizeof(v->note) - n, " %.40s %.15s", lv, what);
+}
+
+/* An LVM2 physical volume at [BASE, BASE + LEN) of the disk: its label and
+ * metadata area in full; each LV that lies here as a plain volume by its
+ * filesystem's allocation map (in full when unknown); the extents of other
+ * LVs (striped, mirror and RAID legs are LVs of their own) in full; free
+ * extents not at all. -ENOENT when it is no PV. */
+static int plan_lvm(struct agent_disk *d, uint64_t base, uint64_t len, struct agent_volume *v,
+                    struct vd_error **errp)
+{
+    struct vd_fs_source src, lsrc;
+    struct vd_fs_image_ctx ctx;
+    struct vd_lvm_lv_ctx lctx;
+    vd_fs_source_image(&src, &ctx, d->img, base, len);
+    struct vd_lvm_pv *pv = malloc(sizeof(*pv));
+    if (!pv)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    struct vd_error *lerr = NULL;
+    int ret = vd_lvm_read(&src, pv, &lerr);
+    if (ret == -ENOENT) {
+        free(pv);
+        return -ENOENT;
+    }
+    snprintf(v->fs, sizeof(v->fs), "lvm2");
+    if (ret < 0) {
+        snprintf(v->note, sizeof(v->note), "%.180s: read in full", lerr ? lerr->msg : "unreadable");
+        vd_error_free(lerr);
+        free(pv);
+        v->used_bytes = len;
+        return add_full(&d->plan, base, len, d->size, errp);
+    }
+    snprintf(v->note, sizeof(v->note), "VG %.60s:", pv->vg);
+    uint64_t data_end = pv->pe_start + pv->pe_count * pv->extent_size;
+    uint64_t used = pv->pe_start + (len - data_end);
+    struct lvm_add add = { d, base, errp };
+    ret = add_full(&d->plan, base, pv->pe_start, d->size, errp);
+    if (ret == 0)
+        ret = add_full(&d->plan, base + data_end, len - data_end, d->size, errp);
+    for (int l = 0; l < pv->nlv && ret == 0; l++) {
+        struct vd_fs_map m;
+        struct vd_error *ferr = NULL;
+        int mapped = -ENOENT;
+        if (pv->lv[l].linear_here) {
+            vd_lvm_lv_source(&lsrc, &lctx, &src, pv, l);
+            mapped = vd_fs_map_volume(&lsrc, &m, &ferr);
+            vd_error_free(ferr);
+            for (size_t i = 0; mapped == 0 && i < m.count && ret == 0; i++)
+                ret = vd_lvm_lv_to_pv(pv, l, m.ext[i].offset, m.ext[i].length, lvm_add_piece, &add);
+            if (mapped == 0) {
+                used += m.used_bytes;
+                note_lv(v, pv->lv[l].name, m.fs_name);
+            }
+            vd_fs_map_free(&m);
+        }
+        if (mapped == 0 || ret < 0)
+            continue;
+        note_lv(v, pv->lv[l].name, pv->lv[l].linear_here && source_is_swap(&lsrc) ? "swap" : "(read in full)");
+        for (int k = 0; k < pv->nseg && ret == 0; k++)
+            if (pv->seg[k].lv == l) {
+                ret = lvm_add_piece(&add, pv->seg[k].pv_offset, pv->seg[k].length);
+                used += pv->seg[k].length;
+            }
+    }
+    v->used_bytes = used;
+    free(pv);
+    return ret;
 }
 
 static int plan_disk(struct agent_disk *d, struct vd_error **errp)
@@ -76,6 +171,11 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
         if (d->pt.scheme == VD_PART_SUPERFLOPPY)
             d->pt.scheme = VD_PART_NONE;
         d->pt.count = 0;
+        ret = plan_lvm(d, 0, d->size, &d->whole, errp);     /* a PV on the whole disk */
+        if (ret != -ENOENT) {
+            vd_fs_map_finish(&d->plan);
+            return ret;
+        }
         d->whole.used_bytes = d->size;
         ret = add_full(&d->plan, 0, d->size, d->size, errp);
         vd_fs_map_finish(&d->plan);
@@ -123,6 +223,14 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
             if (ret < 0)
                 return ret;
             continue;
+        }
+        if (ret == -ENOENT) {
+            vd_fs_map_free(&m);
+            ret = plan_lvm(d, p->start, p->length, v, errp);
+            if (ret == 0)
+                continue;
+            if (ret != -ENOENT)
+                return ret;
         }
         if (ret != -ENOENT)
             snprintf(v->note, sizeof(v->note), "%.180s: read in full", ferr ? ferr->msg : "unmapped");

@@ -33,7 +33,7 @@ static int fuzz_mem_pread(void *ctx, void *buf, size_t len, uint64_t off,
     return 0;
 }
 
-static int fuzz_fs_map(const struct vd_fs_driver *drv, const uint8_t *data, size_t size)
+static inline int fuzz_fs_map(const struct vd_fs_driver *drv, const uint8_t *data, size_t size)
 {
     struct fuzz_volume vol = { data, size };
     struct vd_fs_source src = { fuzz_mem_pread, &vol, size > FUZZ_VOLUME_SIZE ? size : FUZZ_VOLUME_SIZE };

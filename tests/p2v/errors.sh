@@ -84,14 +84,19 @@ grep -q "journal of protocol 2 (complete); kept" "$log" || fail "protocol-2 jour
 # signal death.
 head -c $((48 << 20)) /dev/urandom >"$WORK/shrink.img"
 capture_bg --name shrink --disk "$WORK/shrink.img" --state "$WORK/sh.session" --rate 16 2>"$WORK/shrink.err"
-sleep 1
+for i in $(seq 100); do     # cut it once chunks flow (48 MiB at 16 MB/s: 3 s)
+    grep -q "\[shrink\] agent authenticated" "$log" && break
+    sleep 0.1
+done
+sleep 0.5
 kill -STOP "$AGENT_PID"
 truncate -s 1M "$WORK/shrink.img"
 kill -CONT "$AGENT_PID"
 rc=0
 wait "$AGENT_PID" || rc=$?
 case $rc in
-0) grep -q '<bad-sectors count="[1-9]' "$WORK/out/shrink/manifest.xml" || fail "shrink: the lost part is not listed" ;;
+0) grep -q '<bad-sectors count="[1-9]' "$WORK/out/shrink/manifest.xml" ||
+       { cat "$WORK/shrink.err" >&2; fail "shrink: the lost part is not listed"; } ;;
 1) [ "$(wc -l <"$WORK/shrink.err")" = 1 ] && grep -q "became unreadable" "$WORK/shrink.err" ||
        { cat "$WORK/shrink.err" >&2; fail "shrink: exit 1 without its one line"; } ;;
 *) cat "$WORK/shrink.err" >&2; fail "shrink: exit $rc" ;;
