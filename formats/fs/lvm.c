@@ -228,6 +228,10 @@ static void value(struct meta *m, const char *key, const char *val, bool quoted,
         } else if (!strcmp(key, "pe_count") && num) {
             m->pvs[i].pe_count = v;
         }
+    } else if (m->depth == 3 && !strcmp(m->path[1], "logical_volumes") && m->out->nlv > 0 &&
+               !strcmp(m->out->lv[m->out->nlv - 1].name, m->path[2])) {
+        if (!strcmp(key, "status") && quoted && !strcmp(val, "VISIBLE"))
+            m->out->lv[m->out->nlv - 1].visible = true;
     } else if (m->depth == 4 && !strcmp(m->path[1], "logical_volumes") &&
                !strncmp(m->path[3], "segment", 7) && m->nseg > 0 &&
                m->seg[m->nseg - 1].lv == m->out->nlv - 1) {
@@ -358,7 +362,7 @@ static int resolve(struct meta *m, const char *uuid, uint64_t pv_size, uint64_t 
                             (unsigned long long)pv->pe_start, (unsigned long long)pv->pe_count,
                             (unsigned long long)pv->extent_size);
     for (int l = 0; l < pv->nlv; l++)
-        pv->lv[l].linear_here = true;
+        pv->lv[l].linear_here = pv->lv[l].visible;
     for (int k = 0; k < m->nseg; k++) {
         struct raw_segment *s = &m->seg[k];
         struct vd_lvm_lv *lv = &pv->lv[s->lv];

@@ -25,9 +25,13 @@ struct vd_lvm_segment {
 struct vd_lvm_lv {
     char name[128];
     uint64_t size;          /* bytes */
-    /* Every segment is linear on this PV: the LV can be read here as a
-     * volume (vd_lvm_lv_source). Otherwise (striped, mirror, RAID, thin
-     * pool, or parts on other PVs) its runs here are read in full. */
+    /* Shown to the user (status VISIBLE): not a leg, image, metadata or
+     * data part of a mirror, RAID, thin pool, cache or snapshot, whose
+     * bytes are not a volume's in order even when linear. */
+    bool visible;
+    /* Visible, and every segment linear on this PV: the LV can be read
+     * here as a volume (vd_lvm_lv_source). Otherwise its runs here are
+     * read in full. */
     bool linear_here;
 };
 

@@ -124,12 +124,15 @@ static int plan_lvm(struct agent_disk *d, uint64_t base, uint64_t len, struct ag
         }
         if (mapped == 0 || ret < 0)
             continue;
-        note_lv(v, pv->lv[l].name, pv->lv[l].linear_here && source_is_swap(&lsrc) ? "swap" : "(read in full)");
+        uint64_t here = 0;
         for (int k = 0; k < pv->nseg && ret == 0; k++)
             if (pv->seg[k].lv == l) {
                 ret = lvm_add_piece(&add, pv->seg[k].pv_offset, pv->seg[k].length);
-                used += pv->seg[k].length;
+                here += pv->seg[k].length;
             }
+        if (here)       /* LVs wholly on other PVs are not this volume's to list */
+            note_lv(v, pv->lv[l].name, pv->lv[l].linear_here && source_is_swap(&lsrc) ? "swap" : "(read in full)");
+        used += here;
     }
     v->used_bytes = used;
     free(pv);
