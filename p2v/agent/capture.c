@@ -748,6 +748,7 @@ static int rewind_to(struct agent *a, int di, uint64_t off, uint64_t *pos,
                                            (unsigned long long)off, di));
     a->done_used -= agent_plan_bytes(d, off, *pos - off);
     *pos = off;
+    pipeline_stop(&a->pipe);    /* the reader reads what follows */
     a->nak_disk = di;
     a->nak_offset = off;
     return restart_at(a, di, off, errp);
