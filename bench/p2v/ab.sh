@@ -5,6 +5,9 @@
 #   bench/p2v/ab.sh P2V_BEFORE P2V_AFTER [WORKDIR] [ROUNDS]
 # Prints one line per round: wall and CPU seconds (agent, server) of each
 # p2v (default mode, VHD), wall and CPU of ntfsclone --save-image.
+# COLD=1: the source is read from WORKDIR's own disk with the page cache
+# dropped before every run (root), instead of from tmpfs; extra capture
+# arguments can come in CAPTURE_ARGS (e.g. "--digest none").
 set -eu
 A=$(realpath "$1")
 B=$(realpath "$2")
@@ -13,8 +16,13 @@ ROUNDS=${4:-5}
 OUT=${OUT:-/dev/shm/p2v-bench-ab}
 [ -f "$W/fresh.img" ] || { echo "ab.sh: run bench/p2v/run.sh first (no $W/fresh.img)" >&2; exit 1; }
 mkdir -p "$OUT"
-cp --sparse=always "$W/fresh.img" "$OUT/fresh.img"
 cd "$OUT"
+if [ "${COLD:-0}" = 1 ]; then
+    ln -sf "$W/fresh.img" fresh.img
+else
+    cp --sparse=always "$W/fresh.img" fresh.img
+fi
+cold() { [ "${COLD:-0}" = 1 ] && { sync; echo 3 >/proc/sys/vm/drop_caches; } || true; }
 LOOP=
 trap '[ -n "$LOOP" ] && losetup -d "$LOOP"; rm -rf "$OUT"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -27,8 +35,10 @@ capture() {
         --token-file "$W/token" -O vhd --once 2>/dev/null &
     local srv=$!
     for _ in $(seq 100); do grep -q listening out/serve.log 2>/dev/null && break; sleep 0.05; done
+    cold
+    # shellcheck disable=SC2086
     /usr/bin/time -f "%e %U %S" -o agent.t "$1" capture --server 127.0.0.1:$port \
-        --token-file "$W/token" --name b --disk fresh.img --state b.session >/dev/null 2>&1
+        --token-file "$W/token" --name b --disk fresh.img --state b.session ${CAPTURE_ARGS:-} >/dev/null 2>&1
     wait $srv
     echo "$(awk '{ print $1, $2 + $3 }' agent.t) $(awk '{ print $1 + $2 }' srv.t)"
 }
@@ -36,6 +46,7 @@ capture() {
 ntfsclone_run() {
     LOOP=$(losetup -r -f --show -o $((2048 * 512)) --sizelimit $(((4 << 30) - 2048 * 512)) fresh.img)
     rm -f clone.img
+    cold
     /usr/bin/time -f "%e %U %S" -o clone.t ntfsclone -q --save-image -O clone.img "$LOOP" >/dev/null 2>&1
     losetup -d "$LOOP"
     LOOP=
