@@ -28,10 +28,11 @@ static void read_sys_string(const char *path, char *out, size_t len)
     fclose(f);
 }
 
-static bool is_swap(struct vd_image *img, const struct vd_partition *p)
+/* A Linux swap area (its signature ends the first 4 KiB page). */
+static bool is_swap(const struct vd_fs_source *src)
 {
     char sig[10];
-    if (p->length < 4096 || vd_image_pread(img, sig, 10, p->start + 4086, NULL) < 0)
+    if (src->size < 4096 || src->pread(src->ctx, sig, 10, 4086, NULL) < 0)
         return false;
     return memcmp(sig, "SWAPSPACE2", 10) == 0 || memcmp(sig, "SWAP-SPACE", 10) == 0;
 }
@@ -40,14 +41,6 @@ static int add_full(struct vd_fs_map *plan, uint64_t off, uint64_t len, uint64_t
                     struct vd_error **errp)
 {
     return vd_fs_map_add(plan, off, len, size, errp);
-}
-
-static bool source_is_swap(const struct vd_fs_source *src)
-{
-    char sig[10];
-    if (src->size < 4096 || src->pread(src->ctx, sig, 10, 4086, NULL) < 0)
-        return false;
-    return memcmp(sig, "SWAPSPACE2", 10) == 0 || memcmp(sig, "SWAP-SPACE", 10) == 0;
 }
 
 struct lvm_add {
@@ -131,7 +124,7 @@ static int plan_lvm(struct agent_disk *d, uint64_t base, uint64_t len, struct ag
                 here += pv->seg[k].length;
             }
         if (here)       /* LVs wholly on other PVs are not this volume's to list */
-            note_lv(v, pv->lv[l].name, pv->lv[l].linear_here && source_is_swap(&lsrc) ? "swap" : "(read in full)");
+            note_lv(v, pv->lv[l].name, pv->lv[l].linear_here && is_swap(&lsrc) ? "swap" : "(read in full)");
         used += here;
     }
     v->used_bytes = used;
@@ -237,7 +230,7 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
         }
         if (ret != -ENOENT)
             snprintf(v->note, sizeof(v->note), "%.180s: read in full", ferr ? ferr->msg : "unmapped");
-        else if (is_swap(d->img, p))
+        else if (is_swap(&src))
             snprintf(v->fs, sizeof(v->fs), "swap");
         vd_error_free(ferr);
         vd_fs_map_free(&m);
