@@ -15,6 +15,8 @@ struct vd_image {
     void *opaque;               /* drv->instance_size zeroed bytes */
     char *path;
     int fd;
+    int direct_fd;              /* O_DIRECT twin of fd (VD_OPEN_DIRECT), or -1 */
+    bool direct_refused;        /* a direct write got EINVAL: use fd only */
     bool writable;
     uint64_t size;              /* virtual size: set by drv->open */
     struct vd_image *backing;   /* parent, opened by vd_image_open_backing */
@@ -140,11 +142,15 @@ int vd_image_open_backing(struct vd_image *img, unsigned flags,
                           struct vd_error **errp);
 
 /* For drivers: full pread/pwrite on img->fd with EINTR and short-transfer
- * handling; errors name the file and offset. */
+ * handling; errors name the file and offset. vd_file_pwrite goes direct
+ * (VD_OPEN_DIRECT) when the buffer, length and offset are aligned. */
 int vd_file_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
                   struct vd_error **errp);
 int vd_file_pwrite(struct vd_image *img, const void *buf, size_t len,
                    uint64_t off, struct vd_error **errp);
+/* Whether aligned writes of IMG bypass the cache; a driver then lays its
+ * data out on VD_DIRECT_ALIGN boundaries where it can. */
+bool vd_file_direct(const struct vd_image *img);
 /* The same on a bare descriptor (create, check). */
 int vd_fd_pread(int fd, const char *path, void *buf, size_t len, uint64_t off,
                 struct vd_error **errp);

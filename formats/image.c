@@ -110,9 +110,50 @@ int vd_file_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
     return vd_fd_pread(img->fd, img->path, buf, len, off, errp);
 }
 
+bool vd_file_direct(const struct vd_image *img)
+{
+    return img->direct_fd >= 0 && !__atomic_load_n(&img->direct_refused, __ATOMIC_RELAXED);
+}
+
+/* A direct write, when the image has one and BUF, LEN and OFF are aligned:
+ * 1 written, 0 not taken (the caller writes through the cache), < 0 error.
+ * A file system that refuses the alignment (EINVAL) is not asked again. */
+static int direct_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
+                         struct vd_error **errp)
+{
+    if (!vd_file_direct(img) || len == 0 || ((uintptr_t)buf | len | off) % VD_DIRECT_ALIGN)
+        return 0;
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pwrite(img->direct_fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EINVAL && p == buf) {
+            __atomic_store_n(&img->direct_refused, true, __ATOMIC_RELAXED);
+            return 0;
+        }
+        if (n < 0)
+            return vd_error_set_errno(errp, -errno, "%s: write error at offset %llu",
+                                      img->path, (unsigned long long)off);
+        if (n == 0 || (size_t)n % VD_DIRECT_ALIGN) {
+            /* Short and off the alignment: the cache takes the rest. */
+            int ret = vd_fd_pwrite(img->fd, img->path, p + n, len - (size_t)n,
+                                   off + (uint64_t)n, errp);
+            return ret < 0 ? ret : 1;
+        }
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
 int vd_file_pwrite(struct vd_image *img, const void *buf, size_t len,
                    uint64_t off, struct vd_error **errp)
 {
+    int ret = direct_pwrite(img, buf, len, off, errp);
+    if (ret != 0)
+        return ret < 0 ? ret : 0;
     return vd_fd_pwrite(img->fd, img->path, buf, len, off, errp);
 }
 
@@ -207,6 +248,8 @@ static void image_free(struct vd_image *img)
         return;
     if (img->fd >= 0)
         close(img->fd);
+    if (img->direct_fd >= 0)
+        close(img->direct_fd);
     free(img->opaque);
     free(img->path);
     free(img->backing_path);
@@ -236,6 +279,7 @@ static int image_open(const char *path, const char *format, unsigned flags,
     if (!img)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
     img->fd = -1;
+    img->direct_fd = -1;
     img->child = child;
     img->writable = (flags & VD_OPEN_WRITE) != 0;
     img->path = strdup(path);
@@ -259,6 +303,10 @@ static int image_open(const char *path, const char *format, unsigned flags,
         goto err_free;
     img->st_dev = st.st_dev;
     img->st_ino = st.st_ino;
+    /* Where O_DIRECT is refused (a file system without it), every write
+     * goes through the cache: the flag is a request, not a requirement. */
+    if (img->writable && (flags & VD_OPEN_DIRECT) && S_ISREG(st.st_mode))
+        img->direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
     for (const struct vd_image *c = child; c; c = c->child) {
         if (c->st_dev == st.st_dev && c->st_ino == st.st_ino) {
             ret = vd_error_set(errp, -ELOOP, "%s: backing chain loops back to '%s'",

@@ -18,7 +18,16 @@ enum {
     VD_OPEN_WRITE = 1u << 0,       /* open for pwrite/flush */
     VD_OPEN_NO_BACKING = 1u << 1,  /* do not open the backing chain (info) */
     VD_OPEN_WRITE_BACKING = 1u << 2, /* open the backing chain writable too (commit) */
+    /* Writes whose buffer, offset and length are multiples of
+     * VD_DIRECT_ALIGN bypass the page cache (O_DIRECT) where the file
+     * system takes it: no copy into the cache, no write-back later. The
+     * rest is written through the cache as usual; flush covers both. */
+    VD_OPEN_DIRECT = 1u << 3,
 };
+
+/* The alignment of direct writes, in memory and in the file: the largest
+ * logical sector size of common disks, so that one value suits all. */
+#define VD_DIRECT_ALIGN 4096u
 
 /*
  * Opens PATH as FORMAT ("raw", "vhd", or an alias such as "vpc"); with

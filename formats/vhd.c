@@ -449,7 +449,7 @@ static int fill_new_block(struct vd_image *img, struct vhd_state *s, uint64_t st
     for (uint32_t i = first; i < first + count; i++)
         bitmap_set(&bm, i);
     int ret = 0;
-    if (first == 0) {
+    if (first == 0 && !vd_file_direct(img)) {
         struct iovec iov[2] = {
             { bitmap, s->bitmap_size },
             { (void *)(uintptr_t)data, (size_t)count * VHD_SECTOR },
@@ -499,7 +499,10 @@ static int allocate_block(struct vd_image *img, struct vhd_state *s, uint64_t bl
         pthread_mutex_unlock(&s->lock);
         return 1;
     }
+    uint64_t gap = s->data_end;
     uint64_t start = (s->data_end + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
+    if (vd_file_direct(img))    /* the block's data on a direct-write boundary */
+        start += (VD_DIRECT_ALIGN - (start + s->bitmap_size) % VD_DIRECT_ALIGN) % VD_DIRECT_ALIGN;
     uint64_t new_end = start + s->bitmap_size + s->block_size;
     int ret = 0;
     if (start / VHD_SECTOR >= VHD_UNALLOCATED)
@@ -507,6 +510,10 @@ static int allocate_block(struct vd_image *img, struct vhd_state *s, uint64_t bl
                            img->path);
     if (ret == 0)
         ret = write_footer_at(img, s, new_end, errp);
+    if (ret == 0 && start > gap) { /* no stale footer copy left in the padding */
+        static const uint8_t zeros[VD_DIRECT_ALIGN];
+        ret = vd_file_pwrite(img, zeros, start - gap, gap, errp);
+    }
     if (ret == 0) {
         s->data_end = new_end;
         s->pending[s->npending++] = blk;

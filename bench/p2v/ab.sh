@@ -7,7 +7,9 @@
 # p2v (default mode, VHD), wall and CPU of ntfsclone --save-image.
 # COLD=1: the source is read from WORKDIR's own disk with the page cache
 # dropped before every run (root), instead of from tmpfs; extra capture
-# arguments can come in CAPTURE_ARGS (e.g. "--digest none").
+# arguments can come in CAPTURE_ARGS (e.g. "--digest none"). IMAGES=DIR:
+# the images are written to DIR (e.g. on a disk) instead of tmpfs; every
+# run starts after a sync.
 set -eu
 A=$(realpath "$1")
 B=$(realpath "$2")
@@ -15,26 +17,28 @@ W=$(realpath "${3:-/tmp/p2v-bench}")
 ROUNDS=${4:-5}
 OUT=${OUT:-/dev/shm/p2v-bench-ab}
 [ -f "$W/fresh.img" ] || { echo "ab.sh: run bench/p2v/run.sh first (no $W/fresh.img)" >&2; exit 1; }
-mkdir -p "$OUT"
+IMAGES=${IMAGES:-$OUT}
+mkdir -p "$OUT" "$IMAGES"
+IMAGES=$(realpath "$IMAGES")
 cd "$OUT"
 if [ "${COLD:-0}" = 1 ]; then
     ln -sf "$W/fresh.img" fresh.img
 else
     cp --sparse=always "$W/fresh.img" fresh.img
 fi
-cold() { [ "${COLD:-0}" = 1 ] && { sync; echo 3 >/proc/sys/vm/drop_caches; } || true; }
+cold() { sync; [ "${COLD:-0}" = 1 ] && echo 3 >/proc/sys/vm/drop_caches || true; }
 LOOP=
-trap '[ -n "$LOOP" ] && losetup -d "$LOOP"; rm -rf "$OUT"' EXIT
+trap '[ -n "$LOOP" ] && losetup -d "$LOOP"; rm -rf "$OUT" "$IMAGES/out" "$IMAGES/clone.img"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # capture P2V: "wall agent-cpu server-cpu"
 capture() {
     local port; port=$(free_port)
-    rm -rf out b.session && mkdir out
-    /usr/bin/time -f "%U %S" -o srv.t "$1" serve --listen 127.0.0.1:$port --dir out \
+    rm -rf "$IMAGES/out" b.session && mkdir "$IMAGES/out"
+    /usr/bin/time -f "%U %S" -o srv.t "$1" serve --listen 127.0.0.1:$port --dir "$IMAGES/out" \
         --token-file "$W/token" -O vhd --once 2>/dev/null &
     local srv=$!
-    for _ in $(seq 100); do grep -q listening out/serve.log 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 100); do grep -q listening "$IMAGES/out/serve.log" 2>/dev/null && break; sleep 0.05; done
     cold
     # shellcheck disable=SC2086
     /usr/bin/time -f "%e %U %S" -o agent.t "$1" capture --server 127.0.0.1:$port \
@@ -45,12 +49,12 @@ capture() {
 
 ntfsclone_run() {
     LOOP=$(losetup -r -f --show -o $((2048 * 512)) --sizelimit $(((4 << 30) - 2048 * 512)) fresh.img)
-    rm -f clone.img
+    rm -f "$IMAGES/clone.img"
     cold
-    /usr/bin/time -f "%e %U %S" -o clone.t ntfsclone -q --save-image -O clone.img "$LOOP" >/dev/null 2>&1
+    /usr/bin/time -f "%e %U %S" -o clone.t ntfsclone -q --save-image -O "$IMAGES/clone.img" "$LOOP" >/dev/null 2>&1
     losetup -d "$LOOP"
     LOOP=
-    rm -f clone.img
+    rm -f "$IMAGES/clone.img"
     awk '{ print $1, $2 + $3 }' clone.t
 }
 

@@ -19,12 +19,19 @@
 # its output: on a shared machine the page cache does not hold a 4 GiB file,
 # and shared/reference/capture.md also wrote to tmpfs (p2v's fsyncs then
 # cost what the anchors' unsynced writes cost).
+# IMAGES=DIR puts the images the tools write in DIR instead of OUT: a
+# directory on a disk measures what a conversion host does (ntfsclone and
+# p2v make their images durable before they exit; qemu-img convert's
+# default cache mode, unsafe, never syncs). Every timed run starts after
+# a sync, so that no tool pays for another's write-back.
 set -eu
 P2V=$(realpath "$1")
 W=${2:-/tmp/p2v-bench}
 ROUNDS=${3:-3}
 OUT=${OUT:-/dev/shm/p2v-bench-out}
-mkdir -p "$W" "$OUT"
+IMAGES=${IMAGES:-$OUT}
+mkdir -p "$W" "$OUT" "$IMAGES"
+IMAGES=$(realpath "$IMAGES")
 cd "$W"
 DISK_BYTES=$((4 << 30))
 P_START=2048
@@ -105,6 +112,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # time_cmd OUT CMD...: wall, user+sys seconds of CMD into OUT ("wall cpu").
 time_cmd() {
     local out=$1; shift
+    sync
     /usr/bin/time -f "%e %U %S" -o "$out.t" "$@" >/dev/null 2>"$out.err" || { cat "$out.err" >&2; return 1; }
     awk '{ print $1, $2 + $3 }' "$out.t" >"$out"
 }
@@ -116,16 +124,16 @@ FMT=vhd
 ours() {
     local name=$1; shift
     local port; port=$(free_port)
-    rm -rf "$OUT/out" && mkdir "$OUT/out"
-    /usr/bin/time -f "%U %S" -o srv.t "$P2V" serve --listen 127.0.0.1:$port --dir "$OUT/out" --token-file "$W/token" \
+    rm -rf "$IMAGES/out" && mkdir "$IMAGES/out"
+    /usr/bin/time -f "%U %S" -o srv.t "$P2V" serve --listen 127.0.0.1:$port --dir "$IMAGES/out" --token-file "$W/token" \
         -O $FMT --once 2>/dev/null &
     local srv=$!
-    for _ in $(seq 100); do grep -q listening "$OUT/out/serve.log" 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 100); do grep -q listening "$IMAGES/out/serve.log" 2>/dev/null && break; sleep 0.05; done
     time_cmd agent.r "$P2V" capture --server 127.0.0.1:$port --token-file "$W/token" --name b --disk "$name.img" \
         --state "$OUT/b.session" -p "$@"
     wait $srv
     local wire; wire=$(grep -o 'wire [0-9]*' agent.r.err | tail -1 | awk '{ print $2 }')
-    echo "$(cat agent.r) $(awk '{ print $1 + $2 }' srv.t) $(stat -c %s "$OUT/out/b/disk0.$FMT") ${wire:-0}"
+    echo "$(cat agent.r) $(awk '{ print $1 + $2 }' srv.t) $(stat -c %s "$IMAGES/out/b/disk0.$FMT") ${wire:-0}"
 }
 
 # nbd_run NAME OUT CMD...: CMD against a fresh nbdkit export of NAME with
@@ -149,11 +157,11 @@ nbd_run() {
 
 anchor_nbd() {
     local name=$1
-    rm -f "$OUT/anchor.vhd"
-    nbd_run "$name" anchor.r qemu-img convert -f raw -O vpc @URI@ "$OUT/anchor.vhd"
+    rm -f "$IMAGES/anchor.vhd"
+    nbd_run "$name" anchor.r qemu-img convert -f raw -O vpc @URI@ "$IMAGES/anchor.vhd"
     nbd_run "$name" copy.r nbdcopy @URI@ null:
-    echo "$(cat anchor.r) $(stat -c %s "$OUT/anchor.vhd") $(cat copy.r)"
-    rm -f "$OUT/anchor.vhd"
+    echo "$(cat anchor.r) $(stat -c %s "$IMAGES/anchor.vhd") $(cat copy.r)"
+    rm -f "$IMAGES/anchor.vhd"
 }
 
 # The aged disk without the extent list: what qemu-img's zero detection
@@ -168,12 +176,12 @@ anchor_zero_detect() {
 anchor_ntfsclone() {
     local name=$1
     LOOP=$(losetup -r -f --show -o $((P_START * 512)) --sizelimit $((P_SECTORS * 512)) "$name.img")
-    rm -f "$OUT/clone.img"
-    time_cmd clone.r ntfsclone -q --save-image -O "$OUT/clone.img" "$LOOP"
+    rm -f "$IMAGES/clone.img"
+    time_cmd clone.r ntfsclone -q --save-image -O "$IMAGES/clone.img" "$LOOP"
     losetup -d "$LOOP"
     LOOP=
-    echo "$(cat clone.r) $(stat -c %s "$OUT/clone.img")"
-    rm -f "$OUT/clone.img"
+    echo "$(cat clone.r) $(stat -c %s "$IMAGES/clone.img")"
+    rm -f "$IMAGES/clone.img"
 }
 
 make_content
@@ -202,5 +210,6 @@ for kind in fresh aged; do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$W"
-rm -rf "$OUT"
+rm -rf "$OUT" "$IMAGES/out"
+echo "all images $IMAGES $(stat -f -c %T "$IMAGES")" >>results.txt
 cat results.txt

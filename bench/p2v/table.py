@@ -10,7 +10,9 @@ load = {}
 for line in open(sys.argv[1]):
     f = line.split()
     kind, what, vals = f[0], f[1], f[2:]
-    if what == "used":
+    if kind == "all":               # "all images DIR FSTYPE": where they went
+        print(f"Images written to {vals[0]} ({vals[1]}).\n")
+    elif what == "used":
         used[kind] = int(vals[0])
     elif what == "load":
         load.setdefault(kind, []).append(float(vals[0]))

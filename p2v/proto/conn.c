@@ -123,7 +123,7 @@ static struct p2v_conn *conn_new(int fd)
     struct p2v_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->buf = malloc(P2V_HEADER_SIZE + P2V_MAX_BODY);
+    c->buf = p2v_frame_alloc();
     if (!c->buf) {
         free(c);
         return NULL;
@@ -451,6 +451,25 @@ int p2v_conn_recv(struct p2v_conn *c, struct p2v_msg *m, int timeout_ms,
     return p2v_msg_decode(type, c->buf + P2V_HEADER_SIZE, (size_t)len, m, errp);
 }
 
+/* The bytes before a frame, in its allocation, that put the payload of a
+ * CHUNK (after the frame header and the chunk's fixed fields) on a page. */
+#define FRAME_PAGE 4096u
+#define FRAME_LEAD (FRAME_PAGE - P2V_HEADER_SIZE - P2V_CHUNK_FIXED)
+
+uint8_t *p2v_frame_alloc(void)
+{
+    void *base;
+    if (posix_memalign(&base, FRAME_PAGE, FRAME_LEAD + P2V_HEADER_SIZE + P2V_MAX_BODY) != 0)
+        return NULL;
+    return (uint8_t *)base + FRAME_LEAD;
+}
+
+void p2v_frame_free(uint8_t *frame)
+{
+    if (frame)
+        free(frame - FRAME_LEAD);
+}
+
 uint8_t *p2v_conn_swap_buffer(struct p2v_conn *c, uint8_t *fresh)
 {
     uint8_t *old = c->buf;
@@ -486,6 +505,6 @@ void p2v_conn_close(struct p2v_conn *c)
     }
     SSL_CTX_free(c->own_ctx);
     close(c->fd);
-    free(c->buf);
+    p2v_frame_free(c->buf);
     free(c);
 }

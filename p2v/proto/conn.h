@@ -47,7 +47,12 @@ int p2v_conn_send_file(struct p2v_conn *c, const struct p2v_msg *m, int fd, uint
  * next receive. */
 int p2v_conn_recv(struct p2v_conn *c, struct p2v_msg *m, int timeout_ms,
                   struct vd_error **errp);
-/* Installs FRESH (P2V_HEADER_SIZE + P2V_MAX_BODY bytes) as the receive
+/* A receive buffer of P2V_HEADER_SIZE + P2V_MAX_BODY bytes whose CHUNK
+ * payload starts on a page boundary, so that a received chunk can be
+ * written with O_DIRECT where it lies. NULL when out of memory. */
+uint8_t *p2v_frame_alloc(void);
+void p2v_frame_free(uint8_t *frame);
+/* Installs FRESH (from p2v_frame_alloc) as the receive
  * buffer and returns the old one, which still holds the last message: a
  * receiver hands a chunk on without copying it. */
 uint8_t *p2v_conn_swap_buffer(struct p2v_conn *c, uint8_t *fresh);

@@ -265,7 +265,11 @@ static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
             if (ret < 0)
                 return ret;
         }
-        int ret = vd_image_open(path, s->format, VD_OPEN_WRITE, &s->disks[i].img, errp);
+        /* Direct: the chunks go from the receive buffers to the disk, not
+         * through the page cache (the conversion host reads the images
+         * later, once; caching gigabytes of them helps no one). */
+        int ret = vd_image_open(path, s->format, VD_OPEN_WRITE | VD_OPEN_DIRECT,
+                                &s->disks[i].img, errp);
         if (ret < 0)
             return ret;
         if (vd_image_size(s->disks[i].img) != s->disks[i].size)
@@ -624,7 +628,7 @@ static int writer_init(struct conn_ctx *cc)
     pthread_cond_init(&w->checked, NULL);
     pthread_cond_init(&w->freed, NULL);
     for (int i = 0; i < WRITE_QUEUE; i++)
-        if (!(w->q[i].frame = malloc(P2V_HEADER_SIZE + P2V_MAX_BODY)))
+        if (!(w->q[i].frame = p2v_frame_alloc()))
             return -ENOMEM;
     return 0;
 }
@@ -634,7 +638,7 @@ static int writer_init_zstd(struct conn_ctx *cc)
 {
     struct writer *w = &cc->w;
     for (int i = 0; i < WRITE_QUEUE; i++)
-        if (!(w->q[i].plain = malloc(P2V_CHUNK_SIZE)))
+        if (!(w->q[i].plain = aligned_alloc(VD_DIRECT_ALIGN, P2V_CHUNK_SIZE)))
             return -ENOMEM;
     for (int i = 0; i < w->nverifiers; i++)
         if (!(w->dctx[i] = ZSTD_createDCtx()))
@@ -682,7 +686,7 @@ static int writer_start(struct conn_ctx *cc)
 static void writer_free(struct conn_ctx *cc)
 {
     for (int i = 0; i < WRITE_QUEUE; i++) {
-        free(cc->w.q[i].frame);
+        p2v_frame_free(cc->w.q[i].frame);
         free(cc->w.q[i].plain);
     }
     for (int i = 0; i < MAX_VERIFIERS; i++)

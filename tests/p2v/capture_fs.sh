@@ -4,7 +4,7 @@
 # right, the manifest valid against docs/manifest.xsd.
 source "$SRC/tests/p2v/lib.sh"
 need mkntfs ntfscp ntfscat ntfsclone ntfsls ntfstruncate mkfs.fat mcopy mdel \
-     mkfs.ext4 debugfs partclone.fat32 partclone.extfs sfdisk xmllint python3
+     mkfs.ext4 debugfs partclone.fat32 partclone.extfs sfdisk xmllint python3 fincore
 [ "$FMT" = raw ] || need qemu-img
 
 make_disk "$WORK/fresh.img" fresh
@@ -18,6 +18,17 @@ in_place=$(grep -o '[0-9]* sent in place' "$WORK/fresh.progress" | tail -1 | cut
 [ "${in_place:-0}" -gt 0 ] || fail "fresh: no chunk was sent in place"
 capture --name aged --disk "$WORK/aged.img" --state "$WORK/aged.session" --compress zstd
 stop_server
+# The server writes chunks with O_DIRECT where the file system has it, so
+# the images' data is not left in the page cache (tmpfs keeps every page).
+if [ "$(stat -f -c %T "$WORK")" != tmpfs ] &&
+   dd if=/dev/zero of="$WORK/direct.probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
+    for kind in fresh aged; do
+        img=$WORK/out/$kind/disk0.$FMT
+        cached=$(fincore --bytes --noheadings --output RES "$img")
+        [ "$cached" -lt $(($(allocated "$img") / 8)) ] ||
+            fail "$kind: $cached bytes of the image in the page cache: not written direct"
+    done
+fi
 
 for kind in fresh aged; do
     dir=$WORK/out/$kind
