@@ -32,6 +32,7 @@ OUT=${OUT:-/dev/shm/p2v-bench-out}
 IMAGES=${IMAGES:-$OUT}
 mkdir -p "$W" "$OUT" "$IMAGES"
 IMAGES=$(realpath "$IMAGES")
+IMAGES_FS=$(stat -f -c %T "$IMAGES")
 cd "$W"
 DISK_BYTES=$((4 << 30))
 P_START=2048
@@ -211,5 +212,5 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$W"
 rm -rf "$OUT" "$IMAGES/out"
-echo "all images $IMAGES $(stat -f -c %T "$IMAGES")" >>results.txt
+echo "all images $IMAGES $IMAGES_FS" >>results.txt
 cat results.txt
