@@ -104,6 +104,12 @@ struct agent {
     struct inject_range *inject;    /* P2V_TEST_BAD_SECTORS */
     size_t ninject;
     long corrupt_chunk;             /* P2V_TEST_CORRUPT_CHUNK */
+    /* P2V_TEST_STALE_CACHE=N: the N-th chunk sent in place is corrupt
+     * every time it is sent in place, as from a page cache that disagrees
+     * with the disk. */
+    long stale_chunk, chunks_in_place;
+    int stale_disk;
+    uint64_t stale_offset;
     /* The last chunk the server asked for again: read into a buffer, as a
      * source that changes under us would change again between the hash
      * and sendfile. */
@@ -700,7 +706,16 @@ static int send_chunk(struct agent *a, struct p2v_conn *c, int di, struct slot *
     m.u.chunk.encoding = s->encoding;
     m.u.chunk.payload = s->payload;
     m.u.chunk.payload_len = s->payload_len;
-    if (s->encoding != P2V_ENC_ZERO && ++a->chunks_sent == a->corrupt_chunk) {
+    bool corrupt = s->encoding != P2V_ENC_ZERO && ++a->chunks_sent == a->corrupt_chunk;
+    if (s->encoding == P2V_ENC_RAW && s->in_place) {
+        if (++a->chunks_in_place == a->stale_chunk) {
+            a->stale_disk = di;
+            a->stale_offset = s->offset;
+        }
+        if (di == a->stale_disk && s->offset == a->stale_offset)
+            corrupt = true;
+    }
+    if (corrupt) {
         if (s->encoding == P2V_ENC_RAW && s->in_place) {
             memcpy(s->raw, s->data, s->len);    /* the source is read-only */
             m.u.chunk.payload = s->raw;
@@ -1098,6 +1113,9 @@ int p2v_capture_main(int argc, char **argv)
         goto report;
     if ((env = getenv("P2V_TEST_CORRUPT_CHUNK")))
         a->corrupt_chunk = strtol(env, NULL, 10);
+    if ((env = getenv("P2V_TEST_STALE_CACHE")))
+        a->stale_chunk = strtol(env, NULL, 10);
+    a->stale_disk = -1;
 
     if (o->ndisks == 0) {
         found = calloc(P2V_MAX_DISKS, PATH_MAX);

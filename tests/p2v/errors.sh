@@ -50,9 +50,15 @@ grep -q "checksum mismatch; asked for it again" "$WORK/out/corrupt/log" ||
 # the hook corrupts a copy; it is asked for again and read into a buffer.
 P2V_TEST_CORRUPT_CHUNK=3 capture --name corrupt-raw --disk "$WORK/src.img" --state "$WORK/cr.session"
 grep -q "checksum mismatch; asked for it again" "$WORK/out/corrupt-raw/log" || fail "raw corruption not detected"
+# Had the page cache kept disagreeing with the disk (a source written to
+# during the capture), the chunk read in place again would be as wrong
+# again; read into a buffer, it goes through at the first resend.
+P2V_TEST_STALE_CACHE=3 capture --name stale --disk "$WORK/src.img" --state "$WORK/st.session"
+[ "$(grep -c "checksum mismatch; asked for it again" "$WORK/out/stale/log")" = 1 ] ||
+    fail "stale cache: the chunk asked for again was not read into a buffer"
 capture --name clean --disk "$WORK/src.img" --state "$WORK/k.session"
 to_raw "$WORK/out/clean/disk0.$FMT" "$WORK/clean.raw"
-for name in corrupt corrupt-raw; do
+for name in corrupt corrupt-raw stale; do
     to_raw "$WORK/out/$name/disk0.$FMT" "$WORK/$name.raw"
     cmp "$WORK/clean.raw" "$WORK/$name.raw" || fail "$name: image with a re-sent chunk differs"
 done
