@@ -18,6 +18,7 @@
 #define NTFS_FILE_BITMAP 6
 #define NTFS_FILE_BADCLUS 8
 #define NTFS_MAX_RUNS (1u << 20)
+#define NTFS_MAX_LIST (1u << 20)     /* bytes of an attribute list */
 
 struct ntfs_run {
     uint64_t vcn, lcn, len;     /* clusters */
@@ -44,12 +45,11 @@ static int ntfs_probe(const uint8_t *b, size_t len)
     return len >= 512 && memcmp(b + 3, "NTFS    ", 8) == 0 && b[510] == 0x55 && b[511] == 0xAA;
 }
 
-/* Decodes the mapping pairs in [p, end) into RL; every run must lie on the
- * volume. */
-static int decode_runs(const struct ntfs *fs, const uint8_t *p, const uint8_t *end,
+/* Decodes the mapping pairs in [p, end), which start at VCN, onto the end
+ * of RL; every run must lie on the volume. */
+static int decode_runs(const struct ntfs *fs, const uint8_t *p, const uint8_t *end, uint64_t vcn,
                        uint64_t rec_off, struct ntfs_runlist *rl, struct vd_error **errp)
 {
-    uint64_t vcn = 0;
     int64_t lcn = 0;
     while (p < end && *p) {
         unsigned len_bytes = *p & 0x0F, off_bytes = *p >> 4;
@@ -144,53 +144,187 @@ static int fixup_record(const struct ntfs *fs, uint8_t *rec, uint64_t where,
     return 0;
 }
 
-/* Finds the unnamed $DATA attribute of REC and decodes it into RL (a
- * resident value is returned through *resident and *resident_len). An
- * attribute list means the runs may continue in other records: -ENOTSUP. */
-static int find_data(const struct ntfs *fs, const uint8_t *rec, uint64_t where,
-                     struct ntfs_runlist *rl, const uint8_t **resident,
-                     uint32_t *resident_len, struct vd_error **errp)
+/* The first attribute of REC (at WHERE) of TYPE, unnamed and, when
+ * non-resident, starting at VCN: *attr, or NULL when there is none. Only a
+ * malformed record is an error. */
+static int find_attr(const struct ntfs *fs, const uint8_t *rec, uint64_t where, uint32_t type,
+                     uint64_t vcn, const uint8_t **attr, struct vd_error **errp)
 {
     uint32_t size = fs->record_size;
     uint32_t in_use = get_le32(rec + 0x18);
     uint32_t off = get_le16(rec + 0x14);
     if (in_use > size)
         in_use = size;
+    *attr = NULL;
     while (off + 16 <= in_use) {
         const uint8_t *a = rec + off;
-        uint32_t type = get_le32(a), alen = get_le32(a + 4);
-        if (type == NTFS_ATTR_END)
+        uint32_t t = get_le32(a), alen = get_le32(a + 4);
+        if (t == NTFS_ATTR_END)
             break;
         if (alen < 16 || alen > in_use - off || (alen & 7))
             return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad attribute length",
                                 (unsigned long long)where);
-        if (type == NTFS_ATTR_LIST)
-            return vd_error_set(errp, -ENOTSUP, "NTFS record at offset %llu: attribute list not supported",
-                                (unsigned long long)where);
-        if (type == NTFS_ATTR_DATA && a[9] == 0) {
-            if (a[8] == 0) {        /* resident */
-                uint32_t vlen = get_le32(a + 0x10), voff = get_le16(a + 0x14);
-                if (voff > alen || vlen > alen - voff)
-                    return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad resident value",
-                                        (unsigned long long)where);
-                *resident = a + voff;
-                *resident_len = vlen;
-                return 0;
-            }
-            if (alen < 0x40 || get_le64(a + 0x10) != 0)
-                return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad non-resident $DATA",
-                                    (unsigned long long)where);
-            uint32_t roff = get_le16(a + 0x20);
-            if (roff < 0x40 || roff >= alen)
-                return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad run list offset",
-                                    (unsigned long long)where);
-            rl->data_size = get_le64(a + 0x30);
-            return decode_runs(fs, a + roff, a + alen, where, rl, errp);
+        if (t == type && a[9] == 0 && (a[8] == 0 || (alen >= 0x40 && get_le64(a + 0x10) == vcn))) {
+            *attr = a;
+            return 0;
         }
         off += alen;
     }
-    return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: no $DATA attribute",
-                        (unsigned long long)where);
+    return 0;
+}
+
+/* Decodes the non-resident part A (of REC at WHERE) of an attribute onto
+ * RL; *next_vcn becomes the VCN after it. The part starting at VCN 0 holds
+ * the value's size. */
+static int decode_part(const struct ntfs *fs, const uint8_t *a, uint64_t where,
+                       struct ntfs_runlist *rl, uint64_t *next_vcn, struct vd_error **errp)
+{
+    uint32_t alen = get_le32(a + 4);
+    if (a[8] == 0 || alen < 0x40)
+        return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad non-resident $DATA",
+                            (unsigned long long)where);
+    uint32_t roff = get_le16(a + 0x20);
+    uint64_t low = get_le64(a + 0x10), high = get_le64(a + 0x18);
+    if (roff < 0x40 || roff >= alen || high < low || high >= (1ull << 40))
+        return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad non-resident $DATA",
+                            (unsigned long long)where);
+    if (low == 0)
+        rl->data_size = get_le64(a + 0x30);
+    *next_vcn = high + 1;
+    return decode_runs(fs, a + roff, a + alen, low, where, rl, errp);
+}
+
+/* The value of the resident attribute A (in the record at WHERE). */
+static int resident_value(const uint8_t *a, uint64_t where, const uint8_t **value,
+                          uint32_t *len, struct vd_error **errp)
+{
+    uint32_t alen = get_le32(a + 4);
+    uint32_t vlen = alen >= 0x18 ? get_le32(a + 0x10) : 0;
+    uint32_t voff = alen >= 0x18 ? get_le16(a + 0x14) : alen + 1;
+    if (voff > alen || vlen > alen - voff)
+        return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad resident value",
+                            (unsigned long long)where);
+    *value = a + voff;
+    *len = vlen;
+    return 0;
+}
+
+/* An attribute list's value: resident in LIST, or read through its runs
+ * into *owned (freed by the caller). */
+static int list_value(const struct ntfs *fs, const uint8_t *list, uint64_t where,
+                      const uint8_t **value, size_t *len, uint8_t **owned, struct vd_error **errp)
+{
+    if (list[8] == 0) {
+        uint32_t vlen = 0;
+        int ret = resident_value(list, where, value, &vlen, errp);
+        *len = vlen;
+        return ret;
+    }
+    struct ntfs_runlist runs = { 0 };
+    uint64_t next;
+    int ret = decode_part(fs, list, where, &runs, &next, errp);
+    if (ret == 0 && runs.data_size > NTFS_MAX_LIST)
+        ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: attribute list of %llu bytes",
+                           (unsigned long long)where, (unsigned long long)runs.data_size);
+    if (ret == 0 && !(*owned = malloc((size_t)runs.data_size + 1)))
+        ret = vd_error_set(errp, -ENOMEM, "out of memory for an NTFS attribute list");
+    if (ret == 0)
+        ret = read_runs(fs, &runs, *owned, (size_t)runs.data_size, 0, errp);
+    free(runs.r);
+    *value = *owned;
+    *len = (size_t)runs.data_size;
+    return ret;
+}
+
+/* The run list of record RECNO's unnamed $DATA (REC at WHERE) when an
+ * attribute list spreads it over several records, as it does for a
+ * fragmented $MFT or $Bitmap: the list names the record of each part, in
+ * VCN order. Other records are read through fs->mft; for $MFT itself that
+ * is RL as far as it goes, and NTFS keeps $MFT's extension records in its
+ * first part. */
+static int data_from_list(const struct ntfs *fs, const uint8_t *rec, uint64_t recno,
+                          uint64_t where, const uint8_t *list, struct ntfs_runlist *rl,
+                          struct vd_error **errp)
+{
+    const uint8_t *value = NULL;
+    size_t len = 0;
+    uint8_t *owned = NULL, *ext = malloc(fs->record_size);
+    int ret = ext ? list_value(fs, list, where, &value, &len, &owned, errp)
+                  : vd_error_set(errp, -ENOMEM, "out of memory reading $MFT");
+    uint64_t next_vcn = 0;
+    for (size_t off = 0; ret == 0 && off + 0x1A <= len;) {
+        const uint8_t *e = value + off;
+        uint32_t elen = get_le16(e + 4);
+        if (elen < 0x1A || elen > len - off) {
+            ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: bad attribute list entry",
+                               (unsigned long long)where);
+            break;
+        }
+        off += elen;
+        if (get_le32(e) != NTFS_ATTR_DATA || e[6] != 0)
+            continue;
+        uint64_t vcn = get_le64(e + 8), ref = get_le64(e + 0x10) & 0xFFFFFFFFFFFFull;
+        const uint8_t *part_rec = rec, *a;
+        uint64_t part_where = where;
+        if (vcn != next_vcn) {
+            ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: attribute list skips VCN %llu",
+                               (unsigned long long)where, (unsigned long long)next_vcn);
+            break;
+        }
+        if (ref != recno) {
+            part_where = ref * fs->record_size;
+            if (ref >= fs->mft.data_size / fs->record_size) {
+                ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: attribute list names record %llu, past $MFT",
+                                   (unsigned long long)where, (unsigned long long)ref);
+                break;
+            }
+            ret = read_runs(fs, &fs->mft, ext, fs->record_size, part_where, errp);
+            if (ret == 0)
+                ret = fixup_record(fs, ext, part_where, errp);
+            if (ret == 0 && (get_le64(ext + 0x20) & 0xFFFFFFFFFFFFull) != recno)
+                ret = vd_error_set(errp, -EUCLEAN, "NTFS record %llu: not an extension of record %llu",
+                                   (unsigned long long)ref, (unsigned long long)recno);
+            part_rec = ext;
+        }
+        if (ret == 0)
+            ret = find_attr(fs, part_rec, part_where, NTFS_ATTR_DATA, vcn, &a, errp);
+        if (ret == 0 && (!a || a[8] == 0))
+            ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: no $DATA part at VCN %llu",
+                               (unsigned long long)part_where, (unsigned long long)vcn);
+        if (ret == 0)
+            ret = decode_part(fs, a, part_where, rl, &next_vcn, errp);
+    }
+    if (ret == 0 && next_vcn * fs->cluster_size < rl->data_size)
+        ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: $DATA runs end before its size",
+                           (unsigned long long)where);
+    free(owned);
+    free(ext);
+    return ret;
+}
+
+/* Finds the unnamed $DATA attribute of record RECNO (REC, at WHERE) and
+ * decodes it into RL (a resident value is returned through *resident and
+ * *resident_len), following its attribute list if it has one. */
+static int find_data(const struct ntfs *fs, const uint8_t *rec, uint64_t recno, uint64_t where,
+                     struct ntfs_runlist *rl, const uint8_t **resident,
+                     uint32_t *resident_len, struct vd_error **errp)
+{
+    const uint8_t *a;
+    int ret = find_attr(fs, rec, where, NTFS_ATTR_LIST, 0, &a, errp);
+    if (ret < 0)
+        return ret;
+    if (a)
+        return data_from_list(fs, rec, recno, where, a, rl, errp);
+    ret = find_attr(fs, rec, where, NTFS_ATTR_DATA, 0, &a, errp);
+    if (ret < 0)
+        return ret;
+    if (!a)
+        return vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: no $DATA attribute",
+                            (unsigned long long)where);
+    if (a[8] == 0)
+        return resident_value(a, where, resident, resident_len, errp);
+    uint64_t next_vcn;
+    return decode_part(fs, a, where, rl, &next_vcn, errp);
 }
 
 static int add_runs(const struct ntfs *fs, struct vd_fs_map *map,
@@ -266,7 +400,7 @@ static int walk_mft(const struct ntfs *fs, struct vd_fs_map *map, const uint8_t 
                 uint32_t roff = alen >= 0x40 ? get_le16(a + 0x20) : 0;
                 if (a[8] && roff >= 0x40 && roff < alen) {
                     rl.count = 0;
-                    if (decode_runs(fs, a + roff, a + alen, off + r, &rl, &rerr) < 0) {
+                    if (decode_runs(fs, a + roff, a + alen, 0, off + r, &rl, &rerr) < 0) {
                         vd_error_free(rerr);
                         rerr = NULL;
                         (*damaged)++;
@@ -329,7 +463,7 @@ static int ntfs_map(const struct vd_fs_source *src, struct vd_fs_map *map,
     if (ret == 0)
         ret = fixup_record(&fs, rec, where, errp);
     if (ret == 0)
-        ret = find_data(&fs, rec, where, &fs.mft, &res, &res_len, errp);
+        ret = find_data(&fs, rec, 0, where, &fs.mft, &res, &res_len, errp);
     if (ret == 0 && res)
         ret = vd_error_set(errp, -EUCLEAN, "NTFS record at offset %llu: resident $MFT data",
                            (unsigned long long)where);
@@ -342,7 +476,7 @@ static int ntfs_map(const struct vd_fs_source *src, struct vd_fs_map *map,
     if (ret == 0)
         ret = fixup_record(&fs, rec, where, errp);
     if (ret == 0)
-        ret = find_data(&fs, rec, where, &bmrl, &res, &res_len, errp);
+        ret = find_data(&fs, rec, NTFS_FILE_BITMAP, where, &bmrl, &res, &res_len, errp);
     if (ret < 0)
         goto out;
     uint64_t bm_len = (fs.clusters + 7) / 8;

@@ -13,6 +13,9 @@ for c in 512 4096; do
     ntfscp -q -f "$out/ntfs-$c" "$out/f" /f >/dev/null 2>&1 || true
 done
 rm -f "$out/f"
+# One whose $MFT runs on in an extension record (an attribute list).
+cp "$out/ntfs-512" "$out/ntfs-mftlist"
+python3 "$(dirname "$0")/../p2v/ntfs_mft_list.py" "$out/ntfs-mftlist" 64
 # The backup boot sector at the end is not what the map reads: zero it, so
 # that the cut below leaves only the metadata at the start.
 for f in "$out"/ntfs-*; do

@@ -3,7 +3,7 @@
 # deleted, captured as a whole disk; the image must hold every file and
 # equal what ntfsclone/partclone copy (used blocks, zeros elsewhere).
 source "$SRC/tests/p2v/lib.sh"
-need mkntfs ntfscp ntfscat ntfsclone ntfsls ntfstruncate mkfs.fat mcopy mdel mke2fs debugfs \
+need mkntfs ntfscp ntfscat ntfsclone ntfsinfo ntfsls ntfstruncate mkfs.fat mcopy mdel mke2fs debugfs \
      dumpe2fs partclone.extfs python3
 [ "$FMT" = raw ] || need qemu-img
 
@@ -136,5 +136,24 @@ for f in a.bin b.txt; do
 done
 grep -q 'are free in \$Bitmap; kept them' "$WORK/out/badbitmap/manifest.xml" ||
     fail "damaged \$Bitmap not noted in the manifest"
+
+# NTFS whose $MFT runs on in an extension record named by an attribute
+# list, as a fragmented $MFT does (ntfs_mft_list.py moves the runs from
+# record 32 on into record 16; ntfs-3g reads the result): mapped, not read
+# in full, so it equals ntfsclone's copy and keeps the files past record 32.
+img=$WORK/mftlist.img
+make_vol ntfs-512 "$img"
+python3 "$SRC/tests/p2v/ntfs_mft_list.py" "$img" 64
+ntfsinfo -i 0 -f "$img" >"$WORK/mft0.txt"
+grep -q 'from mft record 16' "$WORK/mft0.txt" || fail "ntfs_mft_list.py: no extension record"
+capture --name mftlist --disk "$img" --state "$WORK/ml.session"
+to_raw "$WORK/out/mftlist/disk0.$FMT" "$WORK/mftlist.cap"
+oracle ntfs-512 "$img" "$WORK/mftlist.ref"
+cmp "$WORK/mftlist.ref" "$WORK/mftlist.cap" || fail "\$MFT with an attribute list: capture differs from the oracle"
+for f in a.bin b.txt; do
+    rm -f "$WORK/out.f"
+    read_back ntfs-512 "$WORK/mftlist.cap" "$f" "$WORK/out.f"
+    cmp -s "$WORK/f/$f" "$WORK/out.f" || fail "\$MFT with an attribute list: $f differs"
+done
 stop_server
 echo ok
