@@ -78,12 +78,15 @@ static void relative_path(const char *dir, const char *path, char *out, size_t l
         if (path[i - 1] == '/')
             common = i;
     }
-    if (dir[i] == '\0' && path[i] == '/')
+    const char *rest = dir + common;    /* DIR below the folder it shares with PATH */
+    if (dir[i] == '\0' && path[i] == '/') {
         common = i + 1;             /* DIR is a folder above PATH */
+        rest = dir + i;             /* (not dir + common: that is past its end) */
+    }
     int ups = 0;
-    if (dir[common]) {
+    if (*rest) {
         ups = 1;
-        for (const char *c = dir + common; *c; c++)
+        for (const char *c = rest; *c; c++)
             ups += *c == '/';
     }
     size_t used = 0;
