@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "formats/fs/lvm.h"
+#include "formats/fs/md.h"
 #include "p2v/agent/agent.h"
 
 static void read_sys_string(const char *path, char *out, size_t len)
@@ -132,6 +133,66 @@ static int plan_lvm(struct agent_disk *d, uint64_t base, uint64_t len, struct ag
     return ret;
 }
 
+/* A Linux md RAID member with its superblock at the start (metadata 1.1,
+ * 1.2) at [BASE, BASE + LEN): everything before the array's data
+ * (superblock, write-intent bitmap) and after it in full. A RAID1 member
+ * holds the whole array, so its data is read by the allocation map of the
+ * filesystem in it, or as the LVM2 PV it is; other levels' data, whose
+ * bytes are stripes, in full. -ENOENT when it is no such member. */
+static int plan_md(struct agent_disk *d, uint64_t base, uint64_t len, struct agent_volume *v,
+                   struct vd_error **errp)
+{
+    struct vd_fs_source src;
+    struct vd_fs_image_ctx ctx;
+    struct vd_md_member md;
+    struct vd_error *merr = NULL;
+    vd_fs_source_image(&src, &ctx, d->img, base, len);
+    int ret = vd_md_read(&src, &md, &merr);
+    if (ret == -ENOENT)
+        return -ENOENT;
+    snprintf(v->fs, sizeof(v->fs), "md");
+    if (ret < 0 || md.level != 1) {
+        if (ret < 0)
+            snprintf(v->note, sizeof(v->note), "%.180s: read in full", merr ? merr->msg : "unreadable");
+        else
+            snprintf(v->note, sizeof(v->note), "array %.40s, RAID level %d: read in full",
+                     md.name, md.level);
+        vd_error_free(merr);
+        v->used_bytes = len;
+        return add_full(&d->plan, base, len, d->size, errp);
+    }
+    uint64_t data_end = md.data_offset + md.array_size;
+    ret = add_full(&d->plan, base, md.data_offset, d->size, errp);
+    if (ret == 0)
+        ret = add_full(&d->plan, base + data_end, len - data_end, d->size, errp);
+    if (ret < 0)
+        return ret;
+
+    struct agent_volume inner = { .used_bytes = md.array_size };
+    struct vd_fs_map m;
+    struct vd_error *ferr = NULL;
+    vd_fs_source_image(&src, &ctx, d->img, base + md.data_offset, md.array_size);
+    int mapped = vd_fs_map_volume(&src, &m, &ferr);
+    vd_error_free(ferr);
+    if (mapped == 0) {
+        snprintf(inner.fs, sizeof(inner.fs), "%s", m.fs_name);
+        inner.used_bytes = m.used_bytes;
+        for (size_t i = 0; i < m.count && ret == 0; i++)
+            ret = add_full(&d->plan, base + md.data_offset + m.ext[i].offset, m.ext[i].length,
+                           d->size, errp);
+    } else if ((mapped = plan_lvm(d, base + md.data_offset, md.array_size, &inner, errp)) == -ENOENT) {
+        snprintf(inner.fs, sizeof(inner.fs), "%s", is_swap(&src) ? "swap" : "unknown");
+        ret = add_full(&d->plan, base + md.data_offset, md.array_size, d->size, errp);
+    } else if (mapped < 0) {
+        ret = mapped;
+    }
+    vd_fs_map_free(&m);
+    v->used_bytes = md.data_offset + (len - data_end) + inner.used_bytes;
+    snprintf(v->note, sizeof(v->note), "RAID1 array %.40s: %s%s%.120s", md.name, inner.fs,
+             inner.note[0] ? " " : "", inner.note);
+    return ret;
+}
+
 static int plan_disk(struct agent_disk *d, struct vd_error **errp)
 {
     /* A filesystem starting at sector 0 is the whole disk (a floppy, a
@@ -168,6 +229,8 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
             d->pt.scheme = VD_PART_NONE;
         d->pt.count = 0;
         ret = plan_lvm(d, 0, d->size, &d->whole, errp);     /* a PV on the whole disk */
+        if (ret == -ENOENT)
+            ret = plan_md(d, 0, d->size, &d->whole, errp);  /* or an md member */
         if (ret != -ENOENT) {
             vd_fs_map_finish(&d->plan);
             return ret;
@@ -223,6 +286,8 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
         if (ret == -ENOENT) {
             vd_fs_map_free(&m);
             ret = plan_lvm(d, p->start, p->length, v, errp);
+            if (ret == -ENOENT)
+                ret = plan_md(d, p->start, p->length, v, errp);
             if (ret == 0)
                 continue;
             if (ret != -ENOENT)
