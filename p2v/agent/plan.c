@@ -193,6 +193,21 @@ static int plan_md(struct agent_disk *d, uint64_t base, uint64_t len, struct age
     return ret;
 }
 
+/* Whether SRC starts with an md superblock (metadata 1.1 or 1.2), valid
+ * or not. mdadm does not wipe what was there before, so a member may
+ * still hold an old filesystem's superblock in its first 4 KiB, and a
+ * filesystem made over a former member may leave the md superblock: with
+ * both, which one is live is not ours to guess (blkid calls it ambivalent
+ * too), and the volume is read in full. */
+static bool has_md_superblock(const struct vd_fs_source *src)
+{
+    struct vd_md_member md;
+    struct vd_error *err = NULL;
+    int ret = vd_md_read(src, &md, &err);
+    vd_error_free(err);
+    return ret != -ENOENT;
+}
+
 static int plan_disk(struct agent_disk *d, struct vd_error **errp)
 {
     /* A filesystem starting at sector 0 is the whole disk (a floppy, a
@@ -205,6 +220,10 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
     vd_fs_source_image(&src, &ctx, d->img, 0, d->size);
     int ret = vd_fs_map_volume(&src, &m, &ferr);
     vd_error_free(ferr);
+    if (ret == 0 && has_md_superblock(&src)) {
+        vd_fs_map_free(&m);
+        ret = -ENOENT;      /* not a superfloppy we can trust: on to the table */
+    }
     if (ret == 0) {
         d->pt.scheme = VD_PART_NONE;
         snprintf(d->whole.fs, sizeof(d->whole.fs), "%s", m.fs_name);
@@ -271,6 +290,11 @@ static int plan_disk(struct agent_disk *d, struct vd_error **errp)
         covered_end = p->start + p->length;
         vd_fs_source_image(&src, &ctx, d->img, p->start, p->length);
         ret = vd_fs_map_volume(&src, &m, &ferr);
+        if (ret == 0 && has_md_superblock(&src)) {
+            ret = vd_error_set(&ferr, -EUCLEAN, "both an md superblock and a filesystem (%s)",
+                               m.fs_name);
+            vd_fs_map_free(&m);
+        }
         if (ret == 0) {
             snprintf(v->fs, sizeof(v->fs), "%s", m.fs_name);
             v->used_bytes = m.used_bytes;

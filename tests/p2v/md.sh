@@ -2,7 +2,9 @@
 # 1.2: the superblock 4 KiB in, the data 1 MiB in), on an MBR disk full of
 # stale data. Partition 1: a RAID1 member holding an ext4 filesystem;
 # partition 2: a RAID5 member (metadata 1.1, superblock at sector 0);
-# partition 3: a RAID1 member holding swap. This kernel has no md driver,
+# partition 3: a RAID1 member holding swap; partition 4: a RAID1 member
+# whose first 4 KiB still hold an old ext4 superblock (mdadm does not wipe
+# them), which must not be mistaken for the volume. This kernel has no md driver,
 # so the superblocks are written here and checked with `mdadm --examine`.
 # The capture must read the RAID1 filesystem by its allocation map inside
 # the member's data area, and everything else (superblocks, bitmaps, the
@@ -14,10 +16,10 @@ need mdadm mkfs.ext4 mkswap debugfs dumpe2fs partclone.extfs sfdisk xmllint pyth
 
 MIB=$((1 << 20))
 disk=$WORK/md.img
-P1=2048 P2=$((2048 + 64 * 2048)) P3=$((2048 + 80 * 2048))
+P1=2048 P2=$((2048 + 64 * 2048)) P3=$((2048 + 80 * 2048)) P4=$((2048 + 96 * 2048))
 head -c $((112 * MIB)) /dev/urandom >"$disk"
-printf 'label: dos\nlabel-id: 0x6d643132\nstart=%d, size=%d, type=fd\nstart=%d, size=%d, type=fd\nstart=%d, type=fd\n' \
-    $P1 $((64 * 2048)) $P2 $((16 * 2048)) $P3 | sfdisk -q "$disk"
+printf 'label: dos\nlabel-id: 0x6d643132\nstart=%d, size=%d, type=fd\nstart=%d, size=%d, type=fd\nstart=%d, size=%d, type=fd\nstart=%d, type=fd\n' \
+    $P1 $((64 * 2048)) $P2 $((16 * 2048)) $P3 $((16 * 2048)) $P4 | sfdisk -q "$disk"
 
 # md_super DISK BYTE_OFFSET MEMBER_BYTES SUPER_SECTOR DATA_SECTOR ARRAY_SECTORS LEVEL NAME
 md_super() { python3 "$SRC/tests/p2v/md_super.py" "$@"; }
@@ -35,10 +37,15 @@ dd if="$WORK/root.fs" of="$disk" bs=512 seek=$((P1 + 2048)) conv=notrunc status=
 # Partition 2: RAID5, 1.1, data at 64 KiB.
 md_super "$disk" $((P2 * 512)) $((16 * MIB)) 0 128 $((15 * 2048)) 5 "srv1:1"
 # Partition 3: RAID1, 1.2, swap inside.
-md_super "$disk" $((P3 * 512)) $((32 * MIB)) 8 2048 $((24 * 2048)) 1 "srv1:2"
-head -c $((24 * MIB)) /dev/urandom >"$WORK/swap.fs"
+md_super "$disk" $((P3 * 512)) $((16 * MIB)) 8 2048 $((8 * 2048)) 1 "srv1:2"
+head -c $((8 * MIB)) /dev/urandom >"$WORK/swap.fs"
 mkswap -q "$WORK/swap.fs" >/dev/null || fail "mkswap"
 dd if="$WORK/swap.fs" of="$disk" bs=512 seek=$((P3 + 2048)) conv=notrunc status=none
+# Partition 4: RAID1, 1.2, random data, and an old 8 MiB ext4's first 4 KiB.
+md_super "$disk" $((P4 * 512)) $((15 * MIB)) 8 2048 $((8 * 2048)) 1 "srv1:3"
+truncate -s $((8 * MIB)) "$WORK/old.fs"
+mkfs.ext4 -q -F "$WORK/old.fs" || fail "mkfs.ext4 old"
+dd if="$WORK/old.fs" of="$disk" bs=512 seek=$P4 count=8 conv=notrunc status=none
 
 # The independent reader agrees that these are md members.
 part_extract "$disk" $P1 $((64 * 2048)) "$WORK/p1"
@@ -81,4 +88,6 @@ grep -q 'number="2" .*filesystem="md" .*note="array srv1:1, RAID level 5: read i
     fail "partition 2 not described as a RAID5 member read in full"
 grep -q 'number="3" .*filesystem="md" .*note="RAID1 array srv1:2: swap"' "$m" ||
     fail "partition 3 not described as a RAID1 member holding swap"
+grep -q 'number="4" .*filesystem="unknown" .*note="both an md superblock and a filesystem (ext4): read in full"' "$m" ||
+    fail "partition 4 (an md member with an old ext4 superblock) not read in full as ambivalent"
 echo ok
