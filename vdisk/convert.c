@@ -28,7 +28,7 @@
 #define MAX_THREADS 16
 
 static const char help[] =
-    "usage: vdisk convert [-f FMT] -O FMT [-o OPTS] [-p] [-m N] IN OUT\n"
+    "usage: vdisk convert [-f FMT] -O FMT [-o OPTS] [-t CACHE] [-p] [-m N] IN OUT\n"
     "Copies the content of IN (a differencing disk: its merged content) into a\n"
     "new image OUT. Only allocated, non-zero data is read and written. OUT is\n"
     "written as OUT.vdisk-tmp and renamed when complete; OUT may not be IN or\n"
@@ -36,6 +36,10 @@ static const char help[] =
     "  -f, --format=FMT       format of IN (default: probed)\n"
     "  -O, --output-format=FMT raw or vhd (alias vpc)\n"
     "  -o, --options=OPTS     create options of OUT (see 'vdisk create --help')\n"
+    "  -t, --cache=CACHE      how OUT is written: writeback (default, through the\n"
+    "                         page cache) or none (aligned data with O_DIRECT,\n"
+    "                         where the file system has it: no copy into the\n"
+    "                         cache, which keeps what the host had cached)\n"
     "  -p, --progress         show bytes done, rate and ETA on a terminal\n"
     "  -m, --parallel=N       worker threads (default 8: I/O waits keep more\n"
     "                         in flight than there are cores)\n"
@@ -309,6 +313,7 @@ int vdisk_convert(int argc, char **argv)
         { "format", required_argument, NULL, 'f' },
         { "output-format", required_argument, NULL, 'O' },
         { "options", required_argument, NULL, 'o' },
+        { "cache", required_argument, NULL, 't' },
         { "progress", no_argument, NULL, 'p' },
         { "parallel", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },
@@ -316,16 +321,23 @@ int vdisk_convert(int argc, char **argv)
     };
     const char *in_fmt = NULL, *out_fmt = NULL, *options = NULL;
     bool progress = false;
+    unsigned out_flags = VD_OPEN_WRITE;
     /* Workers also wait (page faults on the source, dirty-page throttling
      * on the target), so more of them than cores keeps every core busy:
      * 8 requests in flight, like qemu-img's default. */
     int threads = 8;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:O:o:pm:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:O:o:t:pm:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': in_fmt = optarg; break;
         case 'O': out_fmt = optarg; break;
         case 'o': options = optarg; break;
+        case 't':
+            if (strcmp(optarg, "none") == 0)
+                out_flags |= VD_OPEN_DIRECT;
+            else if (strcmp(optarg, "writeback") != 0)
+                return vdisk_usage("convert", "-t takes writeback or none, not '%s'", optarg);
+            break;
         case 'p': progress = true; break;
         case 'm': {
             char *end;
@@ -374,7 +386,7 @@ int vdisk_convert(int argc, char **argv)
         vd_error_prefix(&err, "%s", out_path);
         goto out;
     }
-    if (vd_image_open(tmp, out_fmt, VD_OPEN_WRITE, &job.out, &err) < 0)
+    if (vd_image_open(tmp, out_fmt, out_flags, &job.out, &err) < 0)
         goto out_unlink;
     if (vd_image_size(job.out) < job.size) {
         vd_error_set(&err, -EINVAL, "%s: the %s image holds %llu bytes, less than the %llu of "

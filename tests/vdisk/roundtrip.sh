@@ -57,6 +57,34 @@ for f in rss1 rss2; do [ "$(cat $f)" -lt 262144 ] || fail "peak memory $(cat $f)
 $V compare huge.raw huge.back >/dev/null || fail "2000 GiB round trip"
 rm -f huge.raw huge.vhd huge.back
 
+# -t none: the same content, dynamic VHD (blocks laid out for direct
+# writes), fixed VHD and raw, read back by qemu-img too; where the file
+# system has O_DIRECT (not tmpfs, which keeps every page), the data was
+# not copied into the page cache.
+make_source src.raw 10486272
+direct_observable=0
+if [ "$(stat -f -c %T .)" != tmpfs ] &&
+   dd if=/dev/zero of=direct.probe bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
+    direct_observable=1
+fi
+for out in subformat=dynamic,size=exact:vhd subformat=fixed,size=exact:vhd :raw; do
+    fmt=${out#*:} opts=${out%:*}
+    $V convert -t none -O $fmt ${opts:+-o $opts} src.raw direct.$fmt
+    if [ $direct_observable = 1 ]; then
+        cached=$(fincore --bytes --noheadings --output RES direct.$fmt)
+        [ "$cached" -lt 1048576 ] || fail "-t none $out: $cached bytes of OUT in the page cache"
+    fi
+    $V convert -O raw direct.$fmt back.raw && cmp src.raw back.raw || fail "-t none $out differs"
+    if command -v qemu-img >/dev/null; then
+        qfmt=raw
+        [ $fmt = vhd ] && qfmt=vpc     # (qemu-img probes a fixed VHD as raw)
+        qemu-img compare -q -f raw -F $qfmt src.raw direct.$fmt || fail "-t none $out: qemu-img reads another content"
+    fi
+    rm -f direct.$fmt back.raw
+done
+expect_fail 2 "-t takes writeback or none, not 'unsafe'" $V convert -t unsafe -O raw src.raw x.raw
+rm -f src.raw direct.probe
+
 # Azure: fixed, a whole number of MiB, file = N MiB + 512.
 make_source az.raw 10486272
 $V convert -O vhd -o azure=on az.raw az.vhd
