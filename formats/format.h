@@ -3,6 +3,7 @@
 #ifndef FORMATS_FORMAT_H
 #define FORMATS_FORMAT_H
 
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "formats/image.h"
@@ -16,6 +17,13 @@ struct vd_image {
     char *path;
     int fd;
     int direct_fd;              /* O_DIRECT twin of fd (VD_OPEN_DIRECT), or -1 */
+    /* The host file's last extent found by SEEK_DATA/SEEK_HOLE, read-only
+     * images only: tmpfs answers those by walking every page up to the
+     * next change, so a copy asking chunk by chunk would walk a long data
+     * run again for each chunk (and 8 workers queue on the inode lock). */
+    pthread_mutex_t seek_lock;
+    uint64_t seek_start, seek_end;  /* [start, end), empty when end == 0 */
+    enum vd_extent_kind seek_kind;
     bool direct_refused;        /* a direct write got EINVAL: use fd only */
     bool writable;
     uint64_t size;              /* virtual size: set by drv->open */

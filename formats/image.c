@@ -157,10 +157,38 @@ int vd_file_pwrite(struct vd_image *img, const void *buf, size_t len,
     return vd_fd_pwrite(img->fd, img->path, buf, len, off, errp);
 }
 
+/* The remembered extent of a read-only image's file, when it holds OFF. */
+static bool seek_cached(struct vd_image *img, uint64_t off, uint64_t len, struct vd_extent *ext)
+{
+    if (img->writable)
+        return false;
+    pthread_mutex_lock(&img->seek_lock);
+    bool hit = off >= img->seek_start && off < img->seek_end;
+    if (hit)
+        *ext = (struct vd_extent){ off, len < img->seek_end - off ? len : img->seek_end - off,
+                                   img->seek_kind };
+    pthread_mutex_unlock(&img->seek_lock);
+    return hit;
+}
+
+static void seek_remember(struct vd_image *img, uint64_t start, uint64_t end,
+                          enum vd_extent_kind kind)
+{
+    if (img->writable)
+        return;
+    pthread_mutex_lock(&img->seek_lock);
+    img->seek_start = start;
+    img->seek_end = end;
+    img->seek_kind = kind;
+    pthread_mutex_unlock(&img->seek_lock);
+}
+
 /* Holes in the host file are zeros; everything else is data. */
 int vd_file_block_status(struct vd_image *img, uint64_t off, uint64_t len,
                          struct vd_extent *ext)
 {
+    if (seek_cached(img, off, len, ext))
+        return 0;
     *ext = (struct vd_extent){ off, len, VD_EXTENT_DATA };
     off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
     if (data < 0) {
@@ -176,11 +204,15 @@ int vd_file_block_status(struct vd_image *img, uint64_t off, uint64_t len,
         ext->kind = VD_EXTENT_ZERO;
         if ((uint64_t)data - off < len)
             ext->length = (uint64_t)data - off;
+        seek_remember(img, off, (uint64_t)data, VD_EXTENT_ZERO);
         return 0;
     }
     off_t hole = lseek(img->fd, (off_t)off, SEEK_HOLE);
-    if (hole > (off_t)off && (uint64_t)hole - off < len)
-        ext->length = (uint64_t)hole - off;
+    if (hole > (off_t)off) {
+        if ((uint64_t)hole - off < len)
+            ext->length = (uint64_t)hole - off;
+        seek_remember(img, off, (uint64_t)hole, VD_EXTENT_DATA);
+    }
     return 0;
 }
 
@@ -250,6 +282,7 @@ static void image_free(struct vd_image *img)
         close(img->fd);
     if (img->direct_fd >= 0)
         close(img->direct_fd);
+    pthread_mutex_destroy(&img->seek_lock);
     free(img->opaque);
     free(img->path);
     free(img->backing_path);
@@ -280,6 +313,7 @@ static int image_open(const char *path, const char *format, unsigned flags,
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
     img->fd = -1;
     img->direct_fd = -1;
+    pthread_mutex_init(&img->seek_lock, NULL);
     img->child = child;
     img->writable = (flags & VD_OPEN_WRITE) != 0;
     img->path = strdup(path);
