@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <libxml/parser.h>
+#include <openssl/crypto.h>
 
 #define XC(s) ((const xmlChar *)(s))
 #include <xxhash.h>
@@ -968,6 +969,9 @@ static void *connection_thread(void *arg)
     writer_free(cc);
     free(cc->zeros);
     free(cc);
+    /* This thread's OpenSSL state (its random generator, its error queue)
+     * is freed now, not at thread exit, which main does not wait for. */
+    OPENSSL_thread_stop();
     pthread_mutex_lock(&srv->lock);
     srv->running--;
     pthread_cond_broadcast(&srv->changed);
