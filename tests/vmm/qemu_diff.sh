@@ -5,7 +5,7 @@
 need nasm qemu-system-i386
 name=${TESTNAME#vmm_qemu_}
 case $name in
-alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc (gen_alu needs gcc -m32: gcc-multilib)" ;;
+alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc: gen_alu must run an i386 program on the host CPU (needs gcc-multilib and a kernel with IA32 emulation)" ;;
 esac
 # QEMU_DIFF leaves out the checks where QEMU TCG is known to be wrong.
 nasm -f bin -DQEMU_DIFF -I"$SRC/tests/vmm/guests/" -I"$BUILD/tests/vmm/" -o guest.bin \

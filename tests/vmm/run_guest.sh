@@ -11,7 +11,7 @@ case $name in
 *_smallcache) name=${name%_smallcache}; export VMM_CACHE_BLOCKS=16 ;;
 esac
 case $name in
-alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc (gen_alu needs gcc -m32: gcc-multilib)" ;;
+alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc: gen_alu must run an i386 program on the host CPU (needs gcc-multilib and a kernel with IA32 emulation)" ;;
 esac
 nasm -f bin -I"$SRC/tests/vmm/guests/" -I"$BUILD/tests/vmm/" -o guest.bin \
     "$SRC/tests/vmm/guests/$name.asm"
