@@ -301,6 +301,8 @@ uint32_t mmu_translate(struct cpu *cpu, uint32_t lin, bool write, bool user, boo
 uint32_t mem_read_slow(struct cpu *cpu, uint32_t lin, unsigned size, bool user);
 void mem_write_slow(struct cpu *cpu, uint32_t lin, uint32_t val, unsigned size, bool user);
 void smc_write(struct cpu *cpu, uint32_t phys, unsigned size);
+/* Raises the #PF a write of SIZE bytes at LIN would, without writing. */
+void mem_probe_write(struct cpu *cpu, uint32_t lin, unsigned size);
 _Noreturn void seg_fault(struct cpu *cpu, int segi, uint32_t ea, unsigned size, bool write);
 
 /* Segments (seg.c). */
@@ -515,6 +517,14 @@ static inline uint8_t *fast_host(struct cpu *cpu, int segi, uint32_t ea, unsigne
 static inline uint32_t host_ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint16_t host_ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline void host_st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* Faults as a write of SIZE bytes at SEGI:EA would (segment, then page),
+ * without writing: an instruction that stores several slots checks the
+ * one that can fault before it changes anything. */
+static inline void probe_write(struct cpu *cpu, int segi, uint32_t ea, unsigned size)
+{
+    mem_probe_write(cpu, seg_lin(cpu, segi, ea, size, true), size);
+}
 
 #define rd8(c, s, e) ((uint8_t)rd(c, s, e, 1))
 #define rd16(c, s, e) ((uint16_t)rd(c, s, e, 2))

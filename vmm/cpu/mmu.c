@@ -343,6 +343,13 @@ void mem_write_slow(struct cpu *cpu, uint32_t lin, uint32_t val, unsigned size, 
     }
 }
 
+void mem_probe_write(struct cpu *cpu, uint32_t lin, unsigned size)
+{
+    xlate(cpu, lin, true, cpu->tlb_user);
+    if ((lin & 0xFFF) + size > 0x1000)
+        xlate(cpu, (lin + size - 1) & ~0xFFFu, true, cpu->tlb_user);
+}
+
 /* Descriptor tables and the TSS are accessed with supervisor rights
  * whatever the CPL. */
 uint32_t sys_read(struct cpu *cpu, uint32_t lin, unsigned size)

@@ -239,8 +239,14 @@ HANDLER(pop_seg)
     uint32_t sp = cpu->r[R_ESP].d & sp_mask(cpu);
     uint16_t sel = rd16(cpu, SEG_SS, sp);
     rd(cpu, SEG_SS, sp, sz);    /* the whole slot must be readable */
+    /* SP moves by the size of the stack the value was popped from: POP SS
+     * changes that size, so it is taken before the load. */
+    bool old_stack32 = cpu->stack32;
     seg_load(cpu, i->reg, sel);
-    set_sp(cpu, sp + sz);
+    if (old_stack32)
+        cpu->r[R_ESP].d = sp + sz;
+    else
+        cpu->r[R_ESP].w = (uint16_t)(sp + sz);
     if (i->reg == SEG_SS)
         cpu->inhibit_irq = true;
     return cpu_next(cpu, next_eip(cpu, i), 1);
@@ -250,11 +256,12 @@ HANDLER(pusha)
 {
     unsigned sz = osize(i);
     uint32_t sp = cpu->r[R_ESP].d;
+    const uint32_t old_sp = sp;     /* the (E)SP slot holds SP before the first push */
     uint32_t m = sp_mask(cpu);
     /* check the lowest slot first so a fault leaves everything intact */
-    seg_lin(cpu, SEG_SS, (sp - 8 * sz) & m, sz, true);
+    probe_write(cpu, SEG_SS, (sp - 8 * sz) & m, sz);
     for (int r = 0; r < 8; r++) {
-        uint32_t v = r == R_ESP ? sp : cpu->r[r].d;
+        uint32_t v = r == R_ESP ? old_sp : cpu->r[r].d;
         sp -= sz;
         wr(cpu, SEG_SS, sp & m, v, sz);
     }
@@ -286,6 +293,9 @@ HANDLER(enter)
     unsigned level = i->imm2 & 31;
     uint32_t sp = cpu->r[R_ESP].d;
     uint32_t bp = cpu->r[R_EBP].d;
+    /* The last slot written (the frame pointer, or EBP at level 0) is the
+     * lowest: a fault there must come before any write. */
+    probe_write(cpu, SEG_SS, (sp - sz * (level ? level + 1 : 1)) & m, sz);
     sp -= sz;
     wr(cpu, SEG_SS, sp & m, bp, sz);
     uint32_t frame = sp;
