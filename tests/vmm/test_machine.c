@@ -45,6 +45,32 @@ static const uint8_t guest_irq[] = {
     0xCF,                               /* iret */
 };
 
+/* NMI blocking: port 0x300 raises an NMI. The handler (at 0x200) raises a
+ * second one, which must be held while it runs ([0x501] keeps the count 1
+ * seen after a spin) and delivered at its IRET, before the main code's next
+ * instruction: that reads the count 2. The exit code is count << 4 | held. */
+static const uint8_t guest_nmi[0x21D] = {
+    0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xD0, 0xBC, 0x00, 0x70,
+    0xC7, 0x06, 0x08, 0x00, 0x00, 0x02, /* mov word [8], 0x0200 (vector 2) */
+    0xC7, 0x06, 0x0A, 0x00, 0x00, 0xF0, /* mov word [10], 0xF000 */
+    0xC7, 0x06, 0x00, 0x05, 0x00, 0x00, /* mov word [0x500], 0 */
+    0xBA, 0x00, 0x03, 0xEE,             /* mov dx, 0x300; out dx, al: NMI */
+    0xEB, 0x00,                         /* jmp $+2: a device's interrupt comes at a block end */
+    0xA0, 0x00, 0x05,                   /* mov al, [0x500] */
+    0xC0, 0xE0, 0x04,                   /* shl al, 4 */
+    0x0A, 0x06, 0x01, 0x05,             /* or al, [0x501] */
+    0xE6, 0xF4, 0xF4,                   /* out 0xF4, al; hlt */
+    [0x200] =
+    0x50,                               /* push ax */
+    0xFE, 0x06, 0x00, 0x05,             /* inc byte [0x500] */
+    0x80, 0x3E, 0x00, 0x05, 0x01,       /* cmp byte [0x500], 1 */
+    0x75, 0x0F,                         /* jne done */
+    0xBA, 0x00, 0x03, 0xEE,             /* mov dx, 0x300; out dx, al: NMI */
+    0xB9, 0x64, 0x00, 0xE2, 0xFE,       /* mov cx, 100; loop $ */
+    0xA0, 0x00, 0x05, 0xA2, 0x01, 0x05, /* mov al, [0x500]; mov [0x501], al */
+    0x58, 0xCF,                         /* done: pop ax; iret */
+};
+
 struct fixture {
     char path[64];
     struct machine_config cfg;
@@ -88,6 +114,11 @@ static int setup(void **state)
 static int setup_window(void **state)
 {
     return setup_with(state, guest_window, sizeof guest_window);
+}
+
+static int setup_nmi(void **state)
+{
+    return setup_with(state, guest_nmi, sizeof guest_nmi);
 }
 
 static int teardown(void **state)
@@ -156,6 +187,22 @@ static void test_timer_irq_wakes_hlt(void **state)
     assert_int_equal(f->acks, 1);
     /* the guest slept in HLT until the deadline */
     assert_true(machine_now_ns(f->m) - t0 >= 20000000);
+}
+
+static void nmi_write8(void *opaque, uint16_t port, uint8_t val)
+{
+    struct fixture *f = opaque;
+    cpu_nmi(f->m->cpu);
+}
+
+static const struct io_ops nmi_io = { .write8 = nmi_write8 };
+
+static void test_nmi_held_until_iret(void **state)
+{
+    struct fixture *f = *state;
+    machine_register_io(f->m, 0x300, 1, &nmi_io, f);
+    assert_int_equal(machine_run(f->m), STOP_DEBUG_EXIT);
+    assert_int_equal(f->m->exit_status, (0x21 << 1) | 1);
 }
 
 /* An IRQ raised while the guest runs "sti; nop; cli" in a loop. */
@@ -319,6 +366,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_port_dispatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_irq_wakes_hlt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_irq_in_sti_window, setup_window, teardown),
+        cmocka_unit_test_setup_teardown(test_nmi_held_until_iret, setup_nmi, teardown),
         cmocka_unit_test_setup_teardown(test_dma_replaces_code, setup_dma, teardown),
         cmocka_unit_test_setup_teardown(test_dma_readonly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a20_closed, setup_a20, teardown),

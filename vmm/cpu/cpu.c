@@ -431,12 +431,18 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
     }
     while (cpu->event == CPU_EVENT_BUDGET) {
         if (unlikely(cpu->inhibit_irq)) {
-            /* STI / MOV SS: the next instruction runs before any interrupt. */
-            cpu->inhibit_irq = false;
-            if (irq_pending(cpu) && !cpu->halted && cpu->budget > 0) {
+            /* STI / MOV SS: the next instruction runs before any interrupt,
+             * also when the kick that the pending interrupt caused (or the
+             * end of the slice) spent the budget right after them. */
+            if (irq_pending(cpu) && !cpu->halted) {
+                cpu->inhibit_irq = false;
                 step_one(cpu, (cpu->eflags & F_TF) != 0);
                 continue;
             }
+            /* Kept across the end of the slice: an interrupt raised
+             * between slices must still wait for that instruction. */
+            if (cpu->budget > 0)
+                cpu->inhibit_irq = false;
         }
         if (cpu->intr_line || cpu->nmi_pending)
             if (take_interrupt(cpu))

@@ -155,8 +155,8 @@ HANDLER(iret_op)
 {
     cpu->eip = next_eip(cpu, i);
     iret(cpu, !(i->flags & IF_O16));
-    cpu->nmi_blocked = false;   /* IRET ends NMI blocking */
-    if (cpu->intr_line && (cpu->eflags & F_IF))
+    cpu->nmi_blocked = false;   /* IRET ends NMI blocking: a held NMI comes now */
+    if ((cpu->intr_line && (cpu->eflags & F_IF)) || cpu->nmi_pending)
         cpu_kick(cpu);
     return cpu_jump(cpu);
 }
