@@ -11,13 +11,13 @@ check() { # expected-line1 expected-line2 vmm-args...
     [ "$(sed -n 1p out.txt)" = "$want1" ] || fail "vmm $*: got '$(sed -n 1p out.txt)', want '$want1'"
     [ "$(sed -n 2p out.txt)" = "$want2 " ] || fail "vmm $*: got '$(sed -n 2p out.txt)', want '$want2'"
 }
-check "max=00000002 sig=00000633 edx=0000A939" \
-      "cmov=ok rdtsc=ok cmpxchg8b=ok sysenter=GP fcomi=ok" --cpu p6
-check "max=00000002 sig=00000633 edx=0000A939" \
-      "cmov=ok rdtsc=ok cmpxchg8b=ok sysenter=GP fcomi=ok"
-check "max=00000001 sig=00000633 edx=0000A939" \
-      "cmov=ok rdtsc=ok cmpxchg8b=ok sysenter=GP fcomi=ok" --cpuid-max-leaf 1
+check "max=00000002 sig=00000633 edx=0080A939" \
+      "cmov=ok rdtsc=ok cmpxchg8b=ok sysenter=GP fcomi=ok mmx=ok" --cpu p6
+check "max=00000002 sig=00000633 edx=0080A939" \
+      "cmov=ok rdtsc=ok cmpxchg8b=ok sysenter=GP fcomi=ok mmx=ok"
+check "max=00000001 sig=00000633 edx=0080A939" \
+      "cmov=ok rdtsc=ok cmpxchg8b=ok sysenter=GP fcomi=ok mmx=ok" --cpuid-max-leaf 1
 check "max=00000001 sig=00000525 edx=00000139" \
-      "cmov=UD rdtsc=ok cmpxchg8b=ok sysenter=UD fcomi=UD" --cpu pentium
+      "cmov=UD rdtsc=ok cmpxchg8b=ok sysenter=UD fcomi=UD mmx=UD" --cpu pentium
 check "max=00000001 sig=00000480 edx=00000001" \
-      "cmov=UD rdtsc=UD cmpxchg8b=UD sysenter=UD fcomi=UD" --cpu 486
+      "cmov=UD rdtsc=UD cmpxchg8b=UD sysenter=UD fcomi=UD mmx=UD" --cpu 486

@@ -355,6 +355,9 @@ void cpu_set_eflags(struct cpu *cpu, uint32_t val, uint32_t mask);
 
 /* x87 (fpu.c). */
 void fpu_reset(struct fpu *f);
+/* A pending unmasked x87 exception at a waiting FPU or MMX instruction:
+ * #MF with CR0.NE, else FERR# (IRQ 13) and the instruction goes on. */
+void fpu_check_pending(struct cpu *cpu);
 const struct insn *op_fpu(struct cpu *cpu, const struct insn *i);
 const struct insn *op_fwait(struct cpu *cpu, const struct insn *i);
 

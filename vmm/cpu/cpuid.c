@@ -12,6 +12,7 @@
 #define FEAT_SEP (1u << 11)
 #define FEAT_PGE (1u << 13)
 #define FEAT_CMOV (1u << 15)
+#define FEAT_MMX (1u << 23)
 
 struct cpuid_profile {
     uint32_t max_leaf;
@@ -24,11 +25,12 @@ static const struct cpuid_profile profiles[] = {
     [CPU_MODEL_486] = { 1, 0x0480, FEAT_FPU },
     /* Pentium (P54C). */
     [CPU_MODEL_PENTIUM] = { 1, 0x0525, FEAT_FPU | FEAT_PSE | FEAT_TSC | FEAT_MSR | FEAT_CX8 },
-    /* Pentium II (Klamath, model 3 stepping 3: SEP is valid from there);
-     * no MMX, MTRR, MCA, PAE: not implemented. The APIC bit comes from
-     * the machine (cpu_feature_edx). */
+    /* Pentium II (Klamath, model 3 stepping 3: SEP is valid from there),
+     * with MMX, which software assumes of family 6; no MTRR, MCA, PAE:
+     * not implemented. The APIC bit comes from the machine
+     * (cpu_feature_edx). */
     [CPU_MODEL_P6] = { 2, 0x0633, FEAT_FPU | FEAT_PSE | FEAT_TSC | FEAT_MSR | FEAT_CX8
-                                      | FEAT_SEP | FEAT_PGE | FEAT_CMOV },
+                                      | FEAT_SEP | FEAT_PGE | FEAT_CMOV | FEAT_MMX },
 };
 
 #define APIC_BASE_ENABLE 0x800u
@@ -90,8 +92,12 @@ enum {
     MSR_PERFCTR0 = 0xC1, MSR_PERFCTR1 = 0xC2,
     MSR_BBL_CR_CTL3 = 0x11E,
     MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176,
-    MSR_EVNTSEL0 = 0x186, MSR_EVNTSEL1 = 0x187, MSR_DEBUGCTL = 0x1D9,
+    MSR_EVNTSEL0 = 0x186, MSR_EVNTSEL1 = 0x187, MSR_MISC_ENABLE = 0x1A0, MSR_DEBUGCTL = 0x1D9,
 };
+
+/* IA32_MISC_ENABLE: fast strings on, as firmware leaves a P6; the other
+ * bits (thermal control, performance monitoring...) are not modelled. */
+#define MISC_ENABLE_FAST_STRINGS 1u
 
 /* Plain storage for MSRs whose value only needs to read back. */
 static int misc_slot(uint32_t idx)
@@ -124,6 +130,7 @@ bool cpu_rdmsr(struct cpu *cpu, uint32_t idx, uint64_t *val)
     case MSR_APIC_BASE: *val = cpu->apic_base; return true;
     case MSR_EBL_CR_POWERON: *val = 0; return true;
     case MSR_BBL_CR_CTL3: *val = 0; return true;
+    case MSR_MISC_ENABLE: *val = MISC_ENABLE_FAST_STRINGS; return true;
     case MSR_SYSENTER_CS: *val = cpu->sysenter_cs; return true;
     case MSR_SYSENTER_ESP: *val = cpu->sysenter_esp; return true;
     case MSR_SYSENTER_EIP: *val = cpu->sysenter_eip; return true;
@@ -143,6 +150,7 @@ bool cpu_wrmsr(struct cpu *cpu, uint32_t idx, uint64_t val)
         return false;
     switch (idx) {
     case MSR_BIOS_UPDT_TRIG: return true;
+    case MSR_MISC_ENABLE: return true;      /* read back fixed: see above */
     case MSR_APIC_BASE:
         /* Writable only with an APIC; base bits 12-35, BSP read-only,
          * anything else reserved. Once disabled, a P6's APIC stays off

@@ -148,14 +148,35 @@ static const struct op_desc op_table[512] = {
     B(movsx_b, M), B(movsx_w, M),
     [0x1C0] = B(xadd_Eb, M | LK), B(xadd_Ev, M | LK), [0x1C7] = B(NULL, G | M),
     [0x1C8] = X8(B(bswap, 0)),
+    /* MMX */
+    [0x160] = X8(B(mmx_binary, M)), B(mmx_binary, M), B(mmx_binary, M), B(mmx_binary, M),
+    B(mmx_binary, M), [0x16E] = B(movd_PdEd, M), B(movq_PqQq, M),
+    [0x171] = B(mmx_shift_imm, M | I8), B(mmx_shift_imm, M | I8), B(mmx_shift_imm, M | I8),
+    B(mmx_binary, M), B(mmx_binary, M), B(mmx_binary, M), B(emms, 0),
+    [0x17E] = B(movd_EdPd, M), B(movq_QqPq, M),
+    [0x1D1] = B(mmx_binary, M), B(mmx_binary, M), B(mmx_binary, M),
+    [0x1D5] = B(mmx_binary, M), [0x1D8] = B(mmx_binary, M), B(mmx_binary, M),
+    [0x1DB] = B(mmx_binary, M), B(mmx_binary, M), B(mmx_binary, M), [0x1DF] = B(mmx_binary, M),
+    [0x1E1] = B(mmx_binary, M), B(mmx_binary, M), [0x1E5] = B(mmx_binary, M),
+    [0x1E8] = B(mmx_binary, M), B(mmx_binary, M), [0x1EB] = B(mmx_binary, M),
+    B(mmx_binary, M), B(mmx_binary, M), [0x1EF] = B(mmx_binary, M),
+    [0x1F1] = B(mmx_binary, M), B(mmx_binary, M), B(mmx_binary, M), [0x1F5] = B(mmx_binary, M),
+    [0x1F8] = B(mmx_binary, M), B(mmx_binary, M), B(mmx_binary, M),
+    [0x1FC] = B(mmx_binary, M), B(mmx_binary, M), B(mmx_binary, M),
 };
+
+/* MMX: the 0F 60-7F and D0-FF rows (P6 profile only: a Pentium II). */
+static bool is_mmx(unsigned op)
+{
+    return (op >= 0x160 && op <= 0x17F) || op >= 0x1D0;
+}
 
 /* Instructions the older profiles do not have. */
 static bool model_has(const struct cpu *cpu, unsigned op)
 {
     if (cpu->model < CPU_MODEL_P6) {
         if ((op >= 0x140 && op <= 0x14F) || op == 0x134 || op == 0x135 || op == 0x133
-            || (op >= 0x118 && op <= 0x11F))
+            || (op >= 0x118 && op <= 0x11F) || is_mmx(op))
             return false;
     }
     if (cpu->model < CPU_MODEL_PENTIUM) {

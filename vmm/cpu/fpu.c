@@ -303,7 +303,7 @@ struct fctx {
 /* Pending unmasked exception at a waiting FPU instruction. With CR0.NE the
  * CPU raises #MF; without it the chipset's FERR# line reports it (IRQ 13
  * through the PIC, wired by the PC platform) and the instruction goes on. */
-static void check_pending(struct cpu *cpu)
+void fpu_check_pending(struct cpu *cpu)
 {
     if (!(cpu->fpu.sw & SW_ES))
         return;
@@ -1092,7 +1092,7 @@ HANDLER(op_fpu)
     bool no_wait = control && !((i->flags & IF_MEM) && ((i->op & 7) == 1 ? (i->reg == 4 || i->reg == 5)
                                                                       : i->reg == 4));
     if (!no_wait)
-        check_pending(cpu);
+        fpu_check_pending(cpu);
     bool mem = (i->flags & IF_MEM) != 0;
     if (mem)
         c.ea = insn_ea(cpu, i);
@@ -1111,6 +1111,6 @@ HANDLER(op_fwait)
 {
     if ((cpu->cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
         cpu_fault_noerr(cpu, EX_NM);
-    check_pending(cpu);
+    fpu_check_pending(cpu);
     NEXT_INSN(i);
 }

@@ -212,4 +212,13 @@ HANDLER(xchg_EvGv);
 HANDLER(xchg_eAX);
 HANDLER(xlat);
 
+/* MMX (mmx.c) */
+HANDLER(mmx_binary);
+HANDLER(mmx_shift_imm);
+HANDLER(movd_PdEd);
+HANDLER(movd_EdPd);
+HANDLER(movq_PqQq);
+HANDLER(movq_QqPq);
+HANDLER(emms);
+
 #endif

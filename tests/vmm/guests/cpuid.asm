@@ -1,6 +1,6 @@
 ; CPUID profile report (real mode): prints the maximum leaf, the leaf-1
 ; signature and feature bits, and which model-specific instructions raise
-; #UD (CMOV, RDTSC, CMPXCHG8B, SYSENTER, FCOMI). tests/vmm/cpuid.sh runs it
+; #UD (CMOV, RDTSC, CMPXCHG8B, SYSENTER, FCOMI, MMX). tests/vmm/cpuid.sh runs it
 ; with each --cpu model and compares with the expected profile. (SYSENTER
 ; exists on P6 but raises #GP in real mode.)
 %include "boot.inc"
@@ -58,6 +58,7 @@ start:  cli
         fldz
         fldz
         TRY `fcomi`, {fcomi st0, st1}
+        TRY `mmx`, {paddb mm0, mm1}
         PUTS `\n`
         mov al, PASS_CODE
         out EXIT_PORT, al

@@ -1,0 +1,3 @@
+; MMX group mmx_pack: see alu.inc and tests/vmm/gen_mmx.c
+%include "alu_mmx_pack.inc"
+%include "alu.inc"
