@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "vmm/cpu/cpu.h"
 #include "vmm/hw/vga.h"
 
@@ -490,28 +491,13 @@ void verdict_finish(struct verdict *v, enum machine_stop why, const char *stop_m
     }
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7F)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 void verdict_print(const struct verdict *v, FILE *f, bool json, double seconds)
 {
     if (json) {
         fprintf(f, "{\"verdict\": ");
-        json_string(f, verdict_kind_name(v->kind));
+        vd_json_string(f, verdict_kind_name(v->kind));
         fprintf(f, ", \"detail\": ");
-        json_string(f, v->detail);
+        vd_json_string(f, v->detail);
         fprintf(f, ", \"booted\": %s, \"seconds\": %.3f}\n",
                 v->kind == VERDICT_BOOTED ? "true" : "false", seconds);
     } else {
