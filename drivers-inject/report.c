@@ -4,22 +4,9 @@
 #include <string.h>
 
 #include "common/endian.h"
+#include "common/json.h"
 #include "drivers-inject/linux-guest.h"
 #include "drivers-inject/report.h"
-
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7F)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
 
 static void json_str_array(FILE *out, char *const *items, int n)
 {
@@ -27,7 +14,7 @@ static void json_str_array(FILE *out, char *const *items, int n)
     for (int i = 0; i < n; i++) {
         if (i)
             fputs(", ", out);
-        json_str(out, items[i]);
+        vd_json_string(out, items[i]);
     }
     fputc(']', out);
 }
@@ -50,26 +37,26 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
 {
     const struct guest *g = &ctx->g;
     fputs("{\n  \"image\": ", out);
-    json_str(out, m->image);
+    vd_json_string(out, m->image);
     if (m->into) {
         fputs(",\n  \"into\": ", out);
-        json_str(out, m->into);
+        vd_json_string(out, m->into);
     }
     fprintf(out, ",\n  \"target\": ");
-    json_str(out, ctx->opts.target->name);
+    vd_json_string(out, ctx->opts.target->name);
     fprintf(out, ",\n  \"dry_run\": %s,\n  \"status\": ", ctx->opts.dry_run ? "true" : "false");
-    json_str(out, m->status);
+    vd_json_string(out, m->status);
     fprintf(out, ",\n  \"ready\": %s", ctx->n_missing == 0 && m->ran ? "true" : "false");
     if (m->ran && g->kind == OS_LINUX) {
         const struct linux_guest *lx = ctx->lx;
         fputs(",\n  \"guest\": {\n    \"os\": \"linux\",\n    \"product\": ", out);
-        json_str(out, lx->distro);
+        vd_json_string(out, lx->distro);
         fputs(",\n    \"root\": ", out);
-        json_str(out, lx->root_dev);
+        vd_json_string(out, lx->root_dev);
         fputs(",\n    \"kernels\": [", out);
         for (int i = 0; i < lx->n_kernels; i++) {
             fputs(i ? ", " : "", out);
-            json_str(out, lx->kernels[i]);
+            vd_json_string(out, lx->kernels[i]);
         }
         fprintf(out, "],\n    \"disk_names\": \"%s\"\n  }", lx->libata ? "sdX (libata)" : "hdX (IDE)");
     }
@@ -77,24 +64,24 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
         fputs(",\n  \"fixups\": [", out);
         for (int i = 0; fixups[i]; i++) {
             fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", out);
-            json_str(out, fixups[i]->name);
+            vd_json_string(out, fixups[i]->name);
             fprintf(out, ", \"applies\": %s, \"does\": ", fixups[i]->applies(ctx) ? "true" : "false");
-            json_str(out, fixups[i]->describe(ctx));
+            vd_json_string(out, fixups[i]->describe(ctx));
             fputc('}', out);
         }
         fputs("\n  ]", out);
     }
     if (m->ran && g->kind == OS_WINDOWS) {
         fputs(",\n  \"guest\": {\n    \"os\": \"windows\",\n    \"product\": ", out);
-        json_str(out, g->product);
+        vd_json_string(out, g->product);
         fprintf(out, ",\n    \"version\": \"%d.%d\",\n    \"build\": ", g->major, g->minor);
-        json_str(out, g->build);
+        vd_json_string(out, g->build);
         fputs(",\n    \"service_pack\": ", out);
-        json_str(out, g->service_pack);
+        vd_json_string(out, g->service_pack);
         fputs(",\n    \"system_root\": ", out);
         char root[80];
         snprintf(root, sizeof(root), "\\%s", g->systemroot);
-        json_str(out, root);
+        vd_json_string(out, root);
         fprintf(out, ",\n    \"system_partition\": %d", ctx->pt.parts[g->system_part].number);
         fprintf(out, ",\n    \"current_control_set\": \"ControlSet%03d\"", g->current_set);
         if (g->lkg_set)
@@ -102,11 +89,11 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
         else
             fputs(",\n    \"last_known_good_control_set\": null", out);
         fputs(",\n    \"hal\": {\"id\": ", out);
-        json_str(out, g->hal.id);
+        vd_json_string(out, g->hal.id);
         fputs(", \"file\": ", out);
-        json_str(out, g->hal.file);
+        vd_json_string(out, g->hal.file);
         fputs(", \"name\": ", out);
-        json_str(out, g->hal.known ? g->hal.name : "unknown");
+        vd_json_string(out, g->hal.known ? g->hal.name : "unknown");
         fprintf(out, ", \"acpi\": %s, \"apic\": %s, \"mp\": %s}", g->hal.acpi ? "true" : "false",
                 g->hal.apic ? "true" : "false", g->hal.mp ? "true" : "false");
         fputs(",\n    \"boot_controller_services\": ", out);
@@ -121,7 +108,7 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
         fputs(",\n    \"boot_controller_devices\": ", out);
         json_str_array(out, dev, g->n_boot_devices);
         fputs(",\n    \"boot_ini\": {\"default\": ", out);
-        json_str(out, g->boot_default);
+        vd_json_string(out, g->boot_default);
         fputs(", \"entries\": ", out);
         json_str_array(out, ent, g->n_boot_entries);
         fprintf(out, "},\n    \"disk_signature\": \"0x%08X\",\n    \"mounted_devices\": [", g->disk_signature);
@@ -129,9 +116,9 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
             char text[96];
             mounted_text(&g->mounted[i], text, sizeof(text));
             fputs(i ? ",\n      {\"name\": " : "\n      {\"name\": ", out);
-            json_str(out, g->mounted[i].name);
+            vd_json_string(out, g->mounted[i].name);
             fputs(", \"value\": ", out);
-            json_str(out, text);
+            vd_json_string(out, text);
             fputc('}', out);
         }
         fputs("],\n    \"disk_registry\": [", out);
@@ -142,7 +129,7 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
                     i ? ",\n      " : "\n      ", dr->disks[p->disk].signature, (unsigned long long)p->offset,
                     (unsigned long long)p->length);
             char letter[2] = { p->letter, 0 };
-            json_str(out, letter);
+            vd_json_string(out, letter);
             fprintf(out, ", \"ft_type\": %u}", p->ft_type);
         }
         fputs("]\n  }", out);
@@ -150,9 +137,9 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
     fputs(",\n  \"changes\": [", out);
     for (int i = 0; i < ctx->n_changes; i++) {
         fputs(i ? ",\n    {\"fixup\": " : "\n    {\"fixup\": ", out);
-        json_str(out, ctx->changes[i].fixup);
+        vd_json_string(out, ctx->changes[i].fixup);
         fputs(", \"change\": ", out);
-        json_str(out, ctx->changes[i].text);
+        vd_json_string(out, ctx->changes[i].text);
         fputc('}', out);
     }
     fputs(ctx->n_changes ? "\n  ],\n  \"missing\": " : "],\n  \"missing\": ", out);

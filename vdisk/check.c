@@ -26,7 +26,7 @@ static void report_problem(void *ctx, const char *problem)
     struct report *r = ctx;
     if (r->json) {
         printf("%s\n        ", r->count ? "," : "");
-        vdisk_json_string(stdout, problem);
+        vd_json_string(stdout, problem);
     } else {
         printf("%s\n", problem);
     }
@@ -61,7 +61,7 @@ int vdisk_check(int argc, char **argv)
     struct vd_error *err = NULL;
     if (r.json) {
         printf("{\n    \"filename\": ");
-        vdisk_json_string(stdout, path);
+        vd_json_string(stdout, path);
         printf(",\n    \"problems\": [");
     }
     int n = vd_image_check(path, format, report_problem, &r, &err);

@@ -60,8 +60,8 @@ int vdisk_commit(int argc, char **argv)
     uint64_t size = vd_image_size(child);
     if (vd_image_size(parent) < size)
         size = vd_image_size(parent);
-    struct vdisk_progress prog;
-    vdisk_progress_start(&prog, progress, size);
+    struct vd_progress prog;
+    vd_progress_start(&prog, progress, false, size);
     for (uint64_t off = 0; off < size;) {
         struct vd_extent e;
         uint64_t len = size - off < STEP ? size - off : STEP;
@@ -78,11 +78,11 @@ int vdisk_commit(int argc, char **argv)
         if (ret < 0)
             goto out;
         off += e.length;
-        vdisk_progress_update(&prog, off);
+        vd_progress_update(&prog, off);
     }
     if (vd_image_flush(parent, &err) < 0)
         goto out;
-    vdisk_progress_finish(&prog, size);
+    vd_progress_finish(&prog, size, NULL);
     printf("Image committed.\n");
     rc = VDISK_OK;
 out:

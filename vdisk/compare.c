@@ -61,8 +61,8 @@ static int compare_common(struct vd_image *a, struct vd_image *b, uint64_t size,
                           uint8_t *ba, uint8_t *bb, uint64_t *at, bool progress,
                           struct vd_error **errp)
 {
-    struct vdisk_progress prog;
-    vdisk_progress_start(&prog, progress, size);
+    struct vd_progress prog;
+    vd_progress_start(&prog, progress, false, size);
     uint64_t off = 0;
     while (off < size) {
         uint64_t len = size - off < STEP ? size - off : STEP;
@@ -100,9 +100,9 @@ static int compare_common(struct vd_image *a, struct vd_image *b, uint64_t size,
             }
         }
         off += len;
-        vdisk_progress_update(&prog, off);
+        vd_progress_update(&prog, off);
     }
-    vdisk_progress_finish(&prog, size);
+    vd_progress_finish(&prog, size, NULL);
     return 0;
 }
 

@@ -11,7 +11,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sigbus.h"
 #include "formats/image.h"
 #include "vdisk/vdisk.h"
 
@@ -210,8 +210,8 @@ static int refuse_own_input(struct vd_image *in, const char *out, struct vd_erro
 static int run_copy(struct convert_job *job, int threads, bool progress)
 {
     pthread_t tids[MAX_THREADS];
-    struct vdisk_progress prog;
-    vdisk_progress_start(&prog, progress, job->size);
+    struct vd_progress prog;
+    vd_progress_start(&prog, progress, false, job->size);
     int started = 0;
     job->running = threads;
     for (; started < threads; started++)
@@ -231,44 +231,26 @@ static int run_copy(struct convert_job *job, int threads, bool progress)
         /* Keep the disk busy while copying: the final flush then has
          * little left to wait for. */
         vd_image_start_writeback(job->out);
-        vdisk_progress_update(&prog, __atomic_load_n(&job->done, __ATOMIC_RELAXED));
+        vd_progress_update(&prog, __atomic_load_n(&job->done, __ATOMIC_RELAXED));
     }
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     if (!job->failed)
-        vdisk_progress_finish(&prog, job->size);
+        vd_progress_finish(&prog, job->size, NULL);
     return job->failed ? -1 : 0;
 }
 
 /* A mapped source that shrinks under us (another process truncating it)
  * or whose pages cannot be read (an I/O error) raises SIGBUS in whichever
  * worker touches them, possibly while formats/ holds a lock; so the
- * handler only says so, drops the unfinished output and ends the process.
- * The message is built before. */
-static char sigbus_message[512];
-static size_t sigbus_message_len;
-static char sigbus_tmp_path[PATH_MAX];
-
-static void on_sigbus(int sig)
-{
-    (void)sig;
-    if (sigbus_tmp_path[0])
-        unlink(sigbus_tmp_path);
-    ssize_t n = write(STDERR_FILENO, sigbus_message, sigbus_message_len);
-    (void)n;
-    _exit(VDISK_FAILED);
-}
-
+ * guard only says so, drops the unfinished output and ends the process. */
 static void guard_mapped_source(const char *in_path, const char *tmp)
 {
-    snprintf(sigbus_message, sizeof(sigbus_message),
+    char msg[PATH_MAX + 256];
+    snprintf(msg, sizeof(msg),
              "vdisk: '%s' became unreadable during the conversion (truncated, or an I/O "
              "error); nothing was written\n", in_path);
-    sigbus_message_len = strlen(sigbus_message);
-    snprintf(sigbus_tmp_path, sizeof(sigbus_tmp_path), "%s", tmp);
-    struct sigaction sa = { .sa_handler = on_sigbus };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, NULL);
+    vd_sigbus_guard(msg, tmp, VDISK_FAILED);
 }
 
 /* Maps the source's own file read-only (a failure only means the copy

@@ -24,9 +24,9 @@ static void print_human(const char *path, const struct vd_info *info)
     char human[32];
     printf("image: %s\n", path);
     printf("file format: %s\n", info->format);
-    vdisk_human_size(info->virtual_size, human, sizeof(human));
+    vd_human_size(info->virtual_size, human, sizeof(human));
     printf("virtual size: %s (%llu bytes)\n", human, (unsigned long long)info->virtual_size);
-    vdisk_human_size(info->actual_size, human, sizeof(human));
+    vd_human_size(info->actual_size, human, sizeof(human));
     printf("disk size: %s\n", human);
     if (info->cluster_size)
         printf("cluster_size: %u\n", info->cluster_size);
@@ -42,39 +42,39 @@ static void print_json(const char *path, const struct vd_info *info, const char 
 {
     printf("%s{\n", indent);
     printf("%s    \"filename\": ", indent);
-    vdisk_json_string(stdout, path);
+    vd_json_string(stdout, path);
     printf(",\n%s    \"format\": ", indent);
-    vdisk_json_string(stdout, info->format);
+    vd_json_string(stdout, info->format);
     printf(",\n%s    \"virtual-size\": %llu,\n", indent, (unsigned long long)info->virtual_size);
     printf("%s    \"actual-size\": %llu,\n", indent, (unsigned long long)info->actual_size);
     if (info->cluster_size)
         printf("%s    \"cluster-size\": %u,\n", indent, info->cluster_size);
     if (info->backing_file) {
         printf("%s    \"backing-filename\": ", indent);
-        vdisk_json_string(stdout, info->backing_file);
+        vd_json_string(stdout, info->backing_file);
         printf(",\n%s    \"full-backing-filename\": ", indent);
         char *full = realpath(info->backing_file, NULL);
-        vdisk_json_string(stdout, full ? full : info->backing_file);
+        vd_json_string(stdout, full ? full : info->backing_file);
         free(full);
         printf(",\n");
     }
     printf("%s    \"format-specific\": {\n%s        \"type\": ", indent, indent);
-    vdisk_json_string(stdout, info->format);
+    vd_json_string(stdout, info->format);
     printf(",\n%s        \"data\": {", indent);
     for (int i = 0; i < info->n_fields; i++) {
         printf("%s\n%s            ", i ? "," : "", indent);
-        vdisk_json_string(stdout, info->fields[i].key);
+        vd_json_string(stdout, info->fields[i].key);
         printf(": ");
         if (info->fields[i].is_number)
             printf("%s", info->fields[i].value);
         else
-            vdisk_json_string(stdout, info->fields[i].value);
+            vd_json_string(stdout, info->fields[i].value);
     }
     printf("\n%s        }\n%s    },\n", indent, indent);
     printf("%s    \"warnings\": [", indent);
     for (int i = 0; i < info->n_warnings; i++) {
         printf("%s", i ? ", " : "");
-        vdisk_json_string(stdout, info->warnings[i]);
+        vd_json_string(stdout, info->warnings[i]);
     }
     printf("]\n%s}", indent);
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/json.h"
+#include "common/progress.h"
 
 /* Exit statuses: 0 success, 1 the job failed, 2 wrong usage. */
 enum { VDISK_OK = 0, VDISK_FAILED = 1, VDISK_USAGE = 2 };
@@ -40,23 +42,5 @@ int vdisk_parse_output(const char *cmd, const char *arg, bool *json);
 int vdisk_one_image(const char *cmd, int argc, const char *format);
 /* Reports ERR as one line ("vdisk: ...") and returns 1. */
 int vdisk_fail(struct vd_error *err);
-
-/* JSON string literal of TEXT (with quotes) on OUT. */
-void vdisk_json_string(FILE *out, const char *text);
-/* "4 GiB", "1.5 MiB": SIZE for people. */
-void vdisk_human_size(uint64_t size, char *buf, size_t len);
-
-/* Progress on a terminal: bytes done, rate, ETA. Silent unless enabled and
- * stderr is a terminal. */
-struct vdisk_progress {
-    bool enabled;
-    uint64_t total;
-    double start;
-    double last_draw;
-};
-void vdisk_progress_start(struct vdisk_progress *p, bool wanted, uint64_t total);
-void vdisk_progress_update(struct vdisk_progress *p, uint64_t done);
-void vdisk_progress_finish(struct vdisk_progress *p, uint64_t done);
-double vdisk_now(void);
 
 #endif

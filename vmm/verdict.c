@@ -1,10 +1,10 @@
 /* The verdict engine (see verdict.h). Serial output is cut into lines with
  * ANSI escape sequences removed; each complete line, the line in progress
  * (prompts have no newline) and each screen row are matched against the
- * patterns. Hang detection samples the CPU: halted with interrupts off is
- * a hang at once; still spinning in the same few hundred bytes of code
- * with interrupts off and no output when the timeout comes (for at least
- * HANG_NS) is a hang too.
+ * patterns of the rule table. Hang detection samples the CPU: halted with
+ * interrupts off is a hang at once; still spinning in the same few hundred
+ * bytes of code with interrupts off and no output when the timeout comes
+ * (for at least HANG_NS) is a hang too.
  *
  * Windows 2000, XP and 2003 draw their STOP screen through bootvid.dll in
  * VGA mode 12h, not as text: a graphics screen mostly filled with one
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "vmm/cpu/cpu.h"
 #include "vmm/hw/vga.h"
 
@@ -44,6 +45,8 @@
 #define BLUE_BUSY_INSNS 20000000u       /* or this many since the change: a loop that draws nothing */
 #define BLUE_SETTLE_NS 10000000000ull   /* no STOP line in RAM: the screen must stay this long */
 #define STOP_LINE_MAX 200
+#define BOOT_SECTOR 0x7C00u             /* where the BIOS loads the boot sector */
+#define BOOT_CODE_BYTES 440u            /* its code, before the disk signature and partition table */
 
 struct serial_line {
     char buf[LINE_MAX_LEN];
@@ -55,7 +58,8 @@ struct serial_line {
 struct verdict {
     regex_t expect;
     bool have_expect;
-    regex_t prompt, panic, stop, nobootdev;
+    regex_t rule_re[VERDICT_KIND_COUNT];     /* the table's patterns, compiled */
+    bool boot_handed_over;              /* the BIOS said "Booting from ..." */
     struct machine *m;
     int timer;
     struct serial_line line[2];
@@ -76,20 +80,62 @@ struct verdict {
     char screen[SCREEN_BYTES];
 };
 
-static const char *const kind_names[] = {
-    [VERDICT_NONE] = "none",
-    [VERDICT_BOOTED] = "booted",
-    [VERDICT_BLUESCREEN] = "bluescreen",
-    [VERDICT_PANIC] = "panic",
-    [VERDICT_NO_BOOTABLE_DEVICE] = "no-bootable-device",
-    [VERDICT_TRIPLE_FAULT] = "triple-fault",
-    [VERDICT_HANG] = "hang",
-    [VERDICT_TIMEOUT] = "timeout",
+/* Where a rule's pattern is looked for. */
+enum {
+    ON_SERIAL = 1,      /* each line on COM1/COM2, and the line in progress once quiet */
+    ON_SCREEN = 2,      /* each row of the text screen */
+    ON_PROMPT = 4,      /* a serial line in progress that waits for input (1 s quiet) */
+    ON_TEXT = ON_SERIAL | ON_SCREEN,
+};
+
+/* The verdict rules, one row per kind: its name, the text that gives it (a
+ * POSIX extended regular expression, compiled and checked by
+ * verdict_create), where that text is looked for, and who prints it (the
+ * detail says "WHO: 'line'"). After --expect, the failure rules are tried
+ * in this order, the prompt last; a kind without a pattern is decided by
+ * code (the CPU, the machine, the graphical screen, the boot sector in
+ * RAM). A new kind is a value in enum verdict_kind, one row here and a
+ * test with a disk that gives it (tests/vmm/verdicts.sh). */
+struct verdict_rule {
+    const char *name;
+    const char *pattern;
+    unsigned where;
+    const char *who;
+};
+
+static const struct verdict_rule rules[VERDICT_KIND_COUNT] = {
+    [VERDICT_NONE] = { "none", NULL, 0, NULL },
+    /* Without --expect: a login or shell prompt ("login:", "# ", "$ ",
+     * "> " ending the line) waiting for input. */
+    [VERDICT_BOOTED] = { "booted", "(login: ?$)|(^[^ ]{0,64}[#$>] ?$)|([@:~][^ ]{0,64}[#$] ?$)",
+                         ON_PROMPT, NULL },
+    /* NT 4.0's text STOP screen (the graphical one is found by code). */
+    [VERDICT_BLUESCREEN] = { "bluescreen", "\\*\\*\\* STOP: (0x[0-9A-Fa-f]{8}) *(\\([^)]*\\))?",
+                             ON_TEXT, NULL },
+    [VERDICT_PANIC] = { "panic", "Kernel panic - not syncing", ON_TEXT, NULL },
+    [VERDICT_NO_BOOTABLE_DEVICE] = { "no-bootable-device", "No bootable device", ON_TEXT, "SeaBIOS" },
+    [VERDICT_TRIPLE_FAULT] = { "triple-fault", NULL, 0, NULL },
+    [VERDICT_HANG] = { "hang", NULL, 0, NULL },
+    [VERDICT_TIMEOUT] = { "timeout", NULL, 0, NULL },
+    /* The FAT and NTFS boot sectors of NT 4.0-2003 without their loader. */
+    [VERDICT_NTLDR_MISSING] = { "ntldr-missing", "NTLDR is missing", ON_TEXT, "boot sector" },
+    /* The MBR's own errors: Microsoft's wording, then syslinux's mbr.bin's. */
+    [VERDICT_MISSING_OS] = { "missing-os", "Missing operating system", ON_TEXT, "MBR" },
+    [VERDICT_INVALID_PARTITION_TABLE] = { "invalid-partition-table",
+                                          "Invalid partition table|Multiple active partitions",
+                                          ON_TEXT, "MBR" },
+    [VERDICT_OS_LOAD_ERROR] = { "os-load-error",
+                                "Error loading operating system|Operating system load error",
+                                ON_TEXT, "MBR" },
+    /* GRUB 2 without its modules or its /boot (it waits at this prompt). */
+    [VERDICT_GRUB_RESCUE] = { "grub-rescue", "^grub rescue>", ON_TEXT, "GRUB" },
+    /* A boot sector whose code is all zero (see check_boot_sector). */
+    [VERDICT_NO_BOOT_CODE] = { "no-boot-code", NULL, 0, NULL },
 };
 
 const char *verdict_kind_name(enum verdict_kind k)
 {
-    return kind_names[k];
+    return (unsigned)k < VERDICT_KIND_COUNT ? rules[k].name : "?";
 }
 
 enum verdict_kind verdict_kind(const struct verdict *v)
@@ -118,12 +164,23 @@ int verdict_create(struct verdict **out, const char *expect, struct vd_error **e
         }
         v->have_expect = true;
     }
-    /* A prompt: "login:" or a shell's "# " / "$ " / "> " ending the line. */
-    regcomp(&v->prompt, "(login: ?$)|(^[^ ]{0,64}[#$>] ?$)|([@:~][^ ]{0,64}[#$] ?$)",
-            REG_EXTENDED | REG_NOSUB);
-    regcomp(&v->panic, "Kernel panic - not syncing", REG_EXTENDED | REG_NOSUB);
-    regcomp(&v->stop, "\\*\\*\\* STOP: (0x[0-9A-Fa-f]{8}) *(\\([^)]*\\))?", REG_EXTENDED);
-    regcomp(&v->nobootdev, "No bootable device", REG_EXTENDED | REG_NOSUB);
+    for (int k = 0; k < VERDICT_KIND_COUNT; k++) {
+        if (!rules[k].pattern)
+            continue;
+        int rc = regcomp(&v->rule_re[k], rules[k].pattern, REG_EXTENDED);
+        if (rc != 0) {
+            char msg[128];
+            regerror(rc, &v->rule_re[k], msg, sizeof msg);
+            for (int j = 0; j < k; j++)
+                if (rules[j].pattern)
+                    regfree(&v->rule_re[j]);
+            if (v->have_expect)
+                regfree(&v->expect);
+            free(v);
+            return vd_error_set(errp, -EINVAL, "verdict rule %s: '%s': %s", rules[k].name,
+                                rules[k].pattern, msg);
+        }
+    }
     *out = v;
     return 0;
 }
@@ -134,10 +191,9 @@ void verdict_destroy(struct verdict *v)
         return;
     if (v->have_expect)
         regfree(&v->expect);
-    regfree(&v->prompt);
-    regfree(&v->panic);
-    regfree(&v->stop);
-    regfree(&v->nobootdev);
+    for (int k = 0; k < VERDICT_KIND_COUNT; k++)
+        if (rules[k].pattern)
+            regfree(&v->rule_re[k]);
     free(v);
 }
 
@@ -167,7 +223,7 @@ static bool matches(const regex_t *re, const char *s)
 static bool parse_stop(const struct verdict *v, const char *text, char *out, size_t len)
 {
     regmatch_t mt[3];
-    if (regexec(&v->stop, text, 3, mt, 0) != 0)
+    if (regexec(&v->rule_re[VERDICT_BLUESCREEN], text, 3, mt, 0) != 0)
         return false;
     int n = snprintf(out, len, "STOP %.*s", (int)(mt[1].rm_eo - mt[1].rm_so), text + mt[1].rm_so);
     if (mt[2].rm_so >= 0 && n > 0 && (size_t)n < len)
@@ -176,8 +232,9 @@ static bool parse_stop(const struct verdict *v, const char *text, char *out, siz
     return true;
 }
 
-/* Rules applied to any piece of text (a serial line or a screen row). */
-static void check_text(struct verdict *v, const char *text, const char *where, bool complete)
+/* The rules applied to TEXT, a serial line or a screen row (WHERE: ON_SERIAL
+ * or ON_SCREEN, plus ON_PROMPT for a serial line waiting for input). */
+static void check_text(struct verdict *v, const char *text, const char *where, unsigned on)
 {
     if (v->kind != VERDICT_NONE)
         return;
@@ -187,20 +244,24 @@ static void check_text(struct verdict *v, const char *text, const char *where, b
         decide(v, VERDICT_BOOTED, where, "expected output '%s'", quoted);
         return;
     }
-    if (matches(&v->panic, text)) {
-        decide(v, VERDICT_PANIC, where, "'%s'", quoted);
+    if (strstr(text, "Booting from "))
+        v->boot_handed_over = true;
+    /* Failures first: a prompt after an error message is no success. */
+    for (int k = 0; k < VERDICT_KIND_COUNT; k++) {
+        if (k == VERDICT_BOOTED || !rules[k].pattern || !(rules[k].where & on) ||
+            !matches(&v->rule_re[k], text))
+            continue;
+        char stop[120];
+        if (k == VERDICT_BLUESCREEN && parse_stop(v, text, stop, sizeof stop))
+            decide(v, VERDICT_BLUESCREEN, where, "%s", stop);
+        else
+            decide(v, (enum verdict_kind)k, where, "%s%s'%s'", rules[k].who ? rules[k].who : "",
+                   rules[k].who ? ": " : "", quoted);
         return;
     }
-    char stop[120];
-    if (parse_stop(v, text, stop, sizeof stop)) {
-        decide(v, VERDICT_BLUESCREEN, where, "%s", stop);
-        return;
-    }
-    if (matches(&v->nobootdev, text)) {
-        decide(v, VERDICT_NO_BOOTABLE_DEVICE, where, "SeaBIOS: '%s'", quoted);
-        return;
-    }
-    if (!complete && !v->have_expect && matches(&v->prompt, text))
+    /* --expect alone says what success is. */
+    if (!v->have_expect && (on & rules[VERDICT_BOOTED].where) &&
+        matches(&v->rule_re[VERDICT_BOOTED], text))
         decide(v, VERDICT_BOOTED, where, "prompt '%s'", quoted);
 }
 
@@ -229,7 +290,7 @@ void verdict_serial_byte(struct verdict *v, int port, uint8_t byte)
     if (byte == '\n' || byte == '\r') {
         if (l->len) {
             l->buf[l->len] = 0;
-            check_text(v, l->buf, names[port & 1], true);
+            check_text(v, l->buf, names[port & 1], ON_SERIAL);
         }
         l->len = 0;
         return;
@@ -254,7 +315,7 @@ void verdict_check_screen(struct verdict *v, const char *screen)
         memcpy(row, p, n);
         row[n] = 0;
         if (n)
-            check_text(v, row, "the screen", true);
+            check_text(v, row, "the screen", ON_SCREEN);
         if (!nl)
             break;
         p = nl + 1;
@@ -405,6 +466,34 @@ static void sample_cpu(struct verdict *v, uint64_t now)
      * interrupts off in a few hundred bytes of code, silently. */
 }
 
+/* A boot sector with no code: the BIOS loaded a sector that ends in 55 AA
+ * but whose first 440 bytes (all before the disk signature and the
+ * partition table) are zero, as partitioning tools leave a blank disk's
+ * MBR, and jumped into it. The CPU then slides through zeros (00 00 is
+ * add [bx+si],al) into whatever follows and never prints anything, so
+ * without this rule the run lasts until the timeout. Looked at once the
+ * BIOS said "Booting from ...", while the CPU runs real-mode code outside
+ * the BIOS: the sector stays at 0000:7C00 until the guest reuses that
+ * memory, which a guest that got further does in protected mode. */
+static void check_boot_sector(struct verdict *v)
+{
+    if (!v->boot_handed_over || v->m->ram_size < BOOT_SECTOR + 512)
+        return;
+    struct cpu_state st;
+    cpu_get_state(v->m->cpu, &st);
+    if ((st.cr0 & 1) || st.seg[SEG_CS].base + st.eip >= 0xA0000)
+        return;
+    const uint8_t *b = v->m->ram + BOOT_SECTOR;
+    if (b[510] != 0x55 || b[511] != 0xAA)
+        return;
+    for (unsigned i = 0; i < BOOT_CODE_BYTES; i++)
+        if (b[i])
+            return;
+    decide(v, VERDICT_NO_BOOT_CODE, NULL, "%s",
+           "the boot sector at 0000:7C00 holds no code (its 440 bytes before the partition "
+           "table are zero)");
+}
+
 static void sample(void *opaque, uint64_t now)
 {
     struct verdict *v = opaque;
@@ -418,9 +507,12 @@ static void sample(void *opaque, uint64_t now)
         struct serial_line *l = &v->line[k];
         if (l->len && now - l->last_byte_ns >= PROMPT_IDLE_NS / 10) {
             l->buf[l->len] = 0;
-            check_text(v, l->buf, names[k], now - l->last_byte_ns < PROMPT_IDLE_NS);
+            check_text(v, l->buf, names[k],
+                       ON_SERIAL | (now - l->last_byte_ns >= PROMPT_IDLE_NS ? ON_PROMPT : 0));
         }
     }
+    if (v->kind == VERDICT_NONE)
+        check_boot_sector(v);
     if (v->kind == VERDICT_NONE)
         sample_cpu(v, now);
     if (v->kind == VERDICT_NONE)
@@ -452,9 +544,11 @@ void verdict_finish(struct verdict *v, enum machine_stop why, const char *stop_m
         struct serial_line *l = &v->line[k];
         if (l->len) {
             l->buf[l->len] = 0;
-            check_text(v, l->buf, names[k], why != STOP_TIMEOUT);
+            check_text(v, l->buf, names[k], ON_SERIAL | (why == STOP_TIMEOUT ? ON_PROMPT : 0));
         }
     }
+    if (v->kind == VERDICT_NONE && v->m && v->m->cpu)
+        check_boot_sector(v);
     if (v->kind != VERDICT_NONE)
         return;
     char pc[32] = "?";
@@ -490,28 +584,13 @@ void verdict_finish(struct verdict *v, enum machine_stop why, const char *stop_m
     }
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7F)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 void verdict_print(const struct verdict *v, FILE *f, bool json, double seconds)
 {
     if (json) {
         fprintf(f, "{\"verdict\": ");
-        json_string(f, verdict_kind_name(v->kind));
+        vd_json_string(f, verdict_kind_name(v->kind));
         fprintf(f, ", \"detail\": ");
-        json_string(f, v->detail);
+        vd_json_string(f, v->detail);
         fprintf(f, ", \"booted\": %s, \"seconds\": %.3f}\n",
                 v->kind == VERDICT_BOOTED ? "true" : "false", seconds);
     } else {

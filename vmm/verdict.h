@@ -1,8 +1,9 @@
 /* The verdict engine of `vmm --check`: it watches the serial ports and the
  * text screen while the guest boots, recognises success (the --expect
  * pattern, a login or shell prompt, a clean power-off) and failure (a
- * STOP screen, a kernel panic, SeaBIOS finding nothing to boot, a triple
- * fault, a hang) and stops the machine with one verdict. */
+ * STOP screen, a kernel panic, SeaBIOS finding nothing to boot, a boot
+ * sector or MBR that gives up, GRUB's rescue prompt, a triple fault, a
+ * hang) and stops the machine with one verdict. */
 #ifndef VMM_VERDICT_H
 #define VMM_VERDICT_H
 
@@ -13,6 +14,9 @@
 #include "common/error.h"
 #include "vmm/machine.h"
 
+/* One value per verdict; its name, the text that gives it and where that
+ * text is looked for are its row in the rule table of verdict.c. A new
+ * kind is a value here, a row there and a test (docs/vmm.md lists them). */
 enum verdict_kind {
     VERDICT_NONE = 0,
     VERDICT_BOOTED,
@@ -22,12 +26,20 @@ enum verdict_kind {
     VERDICT_TRIPLE_FAULT,
     VERDICT_HANG,
     VERDICT_TIMEOUT,
+    VERDICT_NTLDR_MISSING,
+    VERDICT_MISSING_OS,
+    VERDICT_INVALID_PARTITION_TABLE,
+    VERDICT_OS_LOAD_ERROR,
+    VERDICT_GRUB_RESCUE,
+    VERDICT_NO_BOOT_CODE,
+    VERDICT_KIND_COUNT
 };
 
 struct verdict;
 
 /* EXPECT: an extended regular expression, or NULL for the default success
- * rules. A bad expression is a usage error (-EINVAL with *errp set). */
+ * rules. A bad expression is a usage error (-EINVAL with *errp set); so is
+ * a rule of the table that does not compile (a bug, caught by the tests). */
 int verdict_create(struct verdict **out, const char *expect, struct vd_error **errp);
 void verdict_destroy(struct verdict *v);
 /* Starts watching M (a machine timer samples the screen and the CPU). */

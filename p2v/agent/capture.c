@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,8 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "common/progress.h"
+#include "common/sigbus.h"
 #include "p2v/agent/agent.h"
 #include "p2v/proto/auth.h"
 
@@ -119,7 +120,7 @@ struct agent {
     /* progress and rate */
     uint64_t total_used, done_used, wire_before;
     uint64_t sent_in_place;     /* chunk bytes sendfile took from the page cache */
-    double t_start, t_last_print;
+    struct vd_progress meter;
     double rate_t0;
     uint64_t rate_bytes;
 };
@@ -535,25 +536,15 @@ static void pipeline_free(struct pipeline *p)
 
 static void progress(struct agent *a, bool last)
 {
-    if (!a->o.progress)
+    if (!last) {
+        vd_progress_update(&a->meter, a->done_used);
         return;
-    double t = now_s();
-    bool tty = isatty(2);
-    if (!last && t - a->t_last_print < (tty ? 0.5 : 5.0))  /* a log gets a line every 5 s */
-        return;
-    a->t_last_print = t;
-    double el = t - a->t_start, rate = el > 0 ? a->done_used / el : 0;
-    double left = rate > 0 && a->total_used > a->done_used ?
-                  (double)(a->total_used - a->done_used) / rate : 0;
-    fprintf(stderr, "%s%.1f/%.1f MB used (%.0f%%)  %.0f MB/s  ETA %d:%02d",
-            tty ? "\r" : "", a->done_used / 1e6, a->total_used / 1e6,
-            a->total_used ? 100.0 * a->done_used / a->total_used : 100.0, rate / 1e6,
-            (int)left / 60, (int)left % 60);
-    if (last)
-        fprintf(stderr, "  done in %.2f s, wire %llu bytes, %llu sent in place", el,
-                (unsigned long long)a->wire_before, (unsigned long long)a->sent_in_place);
-    fputs(tty && !last ? "   " : "\n", stderr);
-    fflush(stderr);
+    }
+    char tail[128];
+    snprintf(tail, sizeof(tail), "  done in %.2f s, wire %llu bytes, %llu sent in place",
+             now_s() - a->meter.start, (unsigned long long)a->wire_before,
+             (unsigned long long)a->sent_in_place);
+    vd_progress_finish(&a->meter, a->done_used, tail);
 }
 
 static void rate_limit(struct agent *a, size_t sent)
@@ -915,25 +906,11 @@ static int run_session(struct agent *a, struct vd_error **errp)
 /* A mapped source page that can no longer be read (the file shrank, or a
  * sector failed after agent_disk_map read it) raises SIGBUS: one line,
  * and the journal lets the same command resume. */
-static void on_sigbus(int sig)
-{
-    static const char msg[] = "p2v capture: a source disk became unreadable under a mapped read "
-                              "(it shrank, or a sector failed); run the same command again to resume\n";
-    static int raised;
-    (void)sig;
-    if (__atomic_exchange_n(&raised, 1, __ATOMIC_SEQ_CST))
-        for (;;)
-            pause();    /* another thread hit it too: one line, its _exit ends us */
-    ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    (void)n;
-    _exit(1);
-}
-
 static void guard_mapped_sources(void)
 {
-    struct sigaction sa = { .sa_handler = on_sigbus };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, NULL);
+    vd_sigbus_guard("p2v capture: a source disk became unreadable under a mapped read "
+                    "(it shrank, or a sector failed); run the same command again to resume\n",
+                    NULL, 1);
 }
 
 static void usage(FILE *f)
@@ -1145,7 +1122,9 @@ int p2v_capture_main(int argc, char **argv)
     }
     load_state(a);
 
-    a->t_start = a->rate_t0 = now_s();
+    /* -p on a log (no terminal) still gets a line every 5 s. */
+    vd_progress_start(&a->meter, o->progress, true, a->total_used);
+    a->rate_t0 = now_s();
     double last_contact = now_s();
     for (;;) {
         a->fatal = false;

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     verdict_finish(v, STOP_TIMEOUT, "fuzz");
     enum verdict_kind k = verdict_kind(v);
     const char *detail = verdict_detail(v);
-    if (k < VERDICT_NONE || k > VERDICT_TIMEOUT || !detail || strlen(detail) > 512 ||
+    if (k < VERDICT_NONE || k >= VERDICT_KIND_COUNT || !detail || strlen(detail) > 512 ||
         strchr(detail, '\n'))
         abort();
     free(screen);

@@ -1,5 +1,7 @@
-/* sha256_x16() against OpenSSL's SHA-256, and the chunk leaf against its
- * definition in docs/protocol.md (built here from OpenSSL calls). */
+/* sha256_x16()'s AVX-512 path against OpenSSL's SHA-256, and the chunk
+ * leaf against its definition in docs/protocol.md (built here from OpenSSL
+ * calls). Skipped (77) on a CPU without AVX-512, where sha256_x16 is
+ * OpenSSL: only the leaf's composition is checked there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,6 +99,14 @@ int main(void)
         cmocka_unit_test(x16_piece_lanes),
         cmocka_unit_test(leaf_matches_definition),
     };
-    print_message("sha256_x16 vector path: %s\n", sha256_x16_available() ? "yes" : "no (OpenSSL)");
+    /* Without AVX-512 sha256_x16 and p2v_leaf are OpenSSL's SHA-256
+     * themselves: the comparison would check OpenSSL against OpenSSL. */
+    if (!sha256_x16_available()) {
+        print_message("SKIP: this CPU has no AVX-512F/BW: sha256_x16 is OpenSSL itself; "
+                      "only the leaf's composition is checked\n");
+        const struct CMUnitTest leaf_only[] = { cmocka_unit_test(leaf_matches_definition) };
+        int rc = cmocka_run_group_tests(leaf_only, NULL, NULL);
+        return rc ? rc : 77;
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
