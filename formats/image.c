@@ -396,6 +396,61 @@ int vd_image_open_backing(struct vd_image *img, unsigned flags,
     return ret;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* OUT (already stat'ed as O) against INPUT and every parent its chain
+ * names. Each member is opened alone (VD_OPEN_NO_BACKING), so a chain that
+ * breaks further down (a missing parent, a loop) still counts up to where
+ * it breaks; an input that is not an image counts by its own inode. */
+static int output_check_one(const char *out, const struct stat *o, const char *input,
+                            struct vd_error **errp)
+{
+    struct stat s;
+    if (stat(input, &s) == 0 && same_file(o, &s))
+        return vd_error_set(errp, -EEXIST, "refusing to write '%s': it is the input '%s'",
+                            out, input);
+    char *path = strdup(input);
+    int ret = path ? 0 : vd_error_set(errp, -ENOMEM, "out of memory");
+    for (int depth = 0; path && depth < MAX_CHAIN_DEPTH && ret == 0; depth++) {
+        struct vd_image *img;
+        struct vd_error *ignored = NULL;
+        if (vd_image_open(path, NULL, VD_OPEN_NO_BACKING | VD_OPEN_FORCE_SHARE, &img,
+                          &ignored) < 0) {
+            vd_error_free(ignored);
+            break;
+        }
+        const char *parent = vd_image_backing_path(img);
+        char *next = parent ? strdup(parent) : NULL;
+        vd_image_close(img, NULL);
+        free(path);
+        path = next;
+        if (path && stat(path, &s) == 0 && same_file(o, &s))
+            ret = vd_error_set(errp, -EEXIST, "refusing to write '%s': it is '%s', in the "
+                               "backing chain of the input '%s'", out, path, input);
+    }
+    free(path);
+    return ret;
+}
+
+int vd_output_check(const char *output, const char *const *inputs,
+                    size_t n_inputs, struct vd_error **errp)
+{
+    struct stat o;
+    if (!output || stat(output, &o) < 0)
+        return 0;
+    for (size_t i = 0; i < n_inputs; i++) {
+        if (!inputs[i])
+            continue;
+        int ret = output_check_one(output, &o, inputs[i], errp);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
 int vd_image_close(struct vd_image *img, struct vd_error **errp)
 {
     if (!img)
@@ -613,6 +668,9 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
     if (ret == 0)
         ret = check_option_keys(drv, &opts, errp);
 
+    /* A child never replaces its own parent or anything the parent reads. */
+    if (ret == 0 && backing)
+        ret = vd_output_check(path, &backing, 1, errp);
     struct vd_image *parent = NULL;
     if (ret == 0 && backing) {
         ret = vd_image_open(backing, NULL, 0, &parent, errp);

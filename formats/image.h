@@ -23,6 +23,9 @@ enum {
      * system takes it: no copy into the cache, no write-back later. The
      * rest is written through the cache as usual; flush covers both. */
     VD_OPEN_DIRECT = 1u << 3,
+    /* Read-only inspection that takes no lock and so ignores another
+     * process's write lock (qemu-img's -U/--force-share). */
+    VD_OPEN_FORCE_SHARE = 1u << 4,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest
@@ -38,6 +41,13 @@ enum {
  */
 int vd_image_open(const char *path, const char *format, unsigned flags,
                   struct vd_image **imgp, struct vd_error **errp);
+
+/* Refuses OUTPUT when it is the same file (device and inode, through
+ * symlinks and hard links) as one of the N_INPUTS INPUTS or as any member of
+ * their backing chains: an output never overwrites an input. An OUTPUT that
+ * does not exist yet passes. Returns 0 or -EEXIST with errp naming both. */
+int vd_output_check(const char *output, const char *const *inputs,
+                    size_t n_inputs, struct vd_error **errp);
 
 /* Flushes (when writable) and frees the image and its backing chain.
  * Returns the flush error, if any; the image is freed in every case. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "formats/image.h"
 #include "vmm/cpu/cpu.h"
 #include "vmm/firmware.h"
 #include "vmm/hw/device.h"
@@ -227,6 +228,25 @@ int main(int argc, char **argv)
         return usage_error("%s", "--expect only makes sense with --check");
 
     struct vd_error *err = NULL;
+    /* An output never overwrites an input: not a disk (nor its chain), the
+     * CD-ROM or the firmware, whatever name it goes by. */
+    const char *inputs[PC_MAX_DRIVES + 2];
+    size_t n_inputs = 0;
+    for (int k = 0; k < PC_MAX_DRIVES; k++)
+        if (pc.drives[k].path)
+            inputs[n_inputs++] = pc.drives[k].path;
+    inputs[n_inputs++] = cfg.bios_path;
+    inputs[n_inputs++] = pc.vga_rom_path;
+    const char *outputs[] = {
+        cfg.serial_path && strcmp(cfg.serial_path, "stdio") != 0 ? cfg.serial_path : NULL,
+        pc.serial2_path, screen_dump, screenshot, cfg.debugcon_path,
+    };
+    for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++) {
+        if (vd_output_check(outputs[k], inputs, n_inputs, &err) < 0) {
+            vd_error_report("vmm", err);
+            return 1;
+        }
+    }
     struct verdict *verdict = NULL;
     if (pc_mode) {
         if (!cfg.bios_path)
