@@ -32,6 +32,8 @@ struct vd_image {
     const struct vd_image *child;   /* while opening a chain: loop detection */
     dev_t st_dev;               /* identity of the file, for loop detection */
     ino_t st_ino;
+    struct image_lock *lock;    /* this process's lock on the file, or NULL */
+    bool lock_write;            /* counted among the lock's writers */
 };
 
 /* What a probe sees: the first bytes of the file and its last 1 KiB. */

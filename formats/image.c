@@ -274,10 +274,162 @@ static int probe_format(int fd, const char *path, uint64_t size,
 
 /* ---- open and close ---- */
 
+/* ---- image locks ----
+ *
+ * Two writers on one image corrupt it, and a reader of an image being
+ * written sees it change under it. Images are locked with OFD locks as qemu
+ * locks them, so that vdisk, vmm, p2v and qemu see each other: one byte at
+ * 100 + P for each permission P held, one at 200 + P for each permission
+ * not shared with others. Every lock is a shared (read) lock; a conflict is
+ * found by testing, after setting, whether another holder has the opposite
+ * byte (two openers racing: at least one sees the other).
+ *
+ * OFD locks of two open file descriptions conflict even inside one process,
+ * and the tools open one file several times (drivers-inject reopens an
+ * image writable while its read handle still serves): one description per
+ * file holds the locks of every handle of the process. The table is
+ * process-wide because the locks are. */
+enum { PERM_READ = 0, PERM_WRITE = 1, PERM_RESIZE = 3, LOCK_HELD = 100, LOCK_UNSHARED = 200 };
+
+struct image_lock {
+    dev_t dev;
+    ino_t ino;
+    int fd;                     /* the description holding the locks */
+    int readers, writers;
+    struct image_lock *next;
+};
+
+static pthread_mutex_t locks_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct image_lock *locks;
+
+static int lock_byte(int fd, short type, int byte)
+{
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+    return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/* Whether another description holds a lock on BYTE. */
+static bool byte_taken(int fd, int byte)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+    return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+/* Sets the bytes of a reader or a writer on E->fd and tests for the other
+ * side. 0, -EBUSY with the other use named, or another error. */
+static int lock_apply(struct image_lock *e, bool write, const char *path,
+                      struct vd_error **errp)
+{
+    static const int reader[] = { LOCK_HELD + PERM_READ, LOCK_UNSHARED + PERM_WRITE,
+                                  LOCK_UNSHARED + PERM_RESIZE };
+    static const int writer[] = { LOCK_HELD + PERM_WRITE, LOCK_HELD + PERM_RESIZE };
+    int ret = 0;
+    for (size_t i = 0; ret == 0 && i < sizeof(reader) / sizeof(reader[0]); i++)
+        ret = lock_byte(e->fd, F_RDLCK, reader[i]);
+    for (size_t i = 0; write && ret == 0 && i < sizeof(writer) / sizeof(writer[0]); i++)
+        ret = lock_byte(e->fd, F_RDLCK, writer[i]);
+    if (ret < 0)
+        return vd_error_set_errno(errp, ret, "cannot lock '%s'", path);
+    if (byte_taken(e->fd, LOCK_HELD + PERM_WRITE) || byte_taken(e->fd, LOCK_HELD + PERM_RESIZE))
+        return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open for "
+                            "writing (vdisk info, check, compare and map -U read it anyway)",
+                            path);
+    if (byte_taken(e->fd, LOCK_UNSHARED + PERM_READ))
+        return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open and "
+                            "lets no one else read it", path);
+    if (write && (byte_taken(e->fd, LOCK_UNSHARED + PERM_WRITE) ||
+                  byte_taken(e->fd, LOCK_UNSHARED + PERM_RESIZE)))
+        return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open for "
+                            "reading, and writing it now would change what it reads", path);
+    return 0;
+}
+
+static void lock_drop_writer_bytes(int fd)
+{
+    lock_byte(fd, F_UNLCK, LOCK_HELD + PERM_WRITE);
+    lock_byte(fd, F_UNLCK, LOCK_HELD + PERM_RESIZE);
+}
+
+/* Takes IMG's lock, a reader's or a writer's. A file system without OFD
+ * locks (some network ones) leaves the image unlocked, as qemu does. */
+static int image_lock(struct vd_image *img, struct vd_error **errp)
+{
+    bool write = img->writable;
+    pthread_mutex_lock(&locks_mutex);
+    struct image_lock *e = locks;
+    while (e && (e->dev != img->st_dev || e->ino != img->st_ino))
+        e = e->next;
+    int ret = 0;
+    if (!e) {
+        e = calloc(1, sizeof(*e));
+        int fd = e ? fcntl(img->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            free(e);
+            pthread_mutex_unlock(&locks_mutex);
+            return vd_error_set(errp, -ENOMEM, "%s: cannot lock: out of memory or descriptors",
+                                img->path);
+        }
+        *e = (struct image_lock){ img->st_dev, img->st_ino, fd, 0, 0, NULL };
+        ret = lock_apply(e, write, img->path, errp);
+        if (ret == -EINVAL || ret == -ENOLCK || ret == -EOPNOTSUPP) {
+            vd_error_clear(errp);
+            ret = 1;            /* no locks here: open unlocked */
+        }
+        if (ret != 0) {
+            close(fd);          /* drops whatever was set */
+            free(e);
+            pthread_mutex_unlock(&locks_mutex);
+            return ret < 0 ? ret : 0;
+        }
+        e->next = locks;
+        locks = e;
+    } else if (write && e->writers == 0) {
+        ret = lock_apply(e, true, img->path, errp);
+        if (ret < 0) {
+            lock_drop_writer_bytes(e->fd);
+            pthread_mutex_unlock(&locks_mutex);
+            return ret;
+        }
+    }
+    if (write)
+        e->writers++;
+    else
+        e->readers++;
+    img->lock = e;
+    img->lock_write = write;
+    pthread_mutex_unlock(&locks_mutex);
+    return 0;
+}
+
+static void image_unlock(struct vd_image *img)
+{
+    struct image_lock *e = img->lock;
+    if (!e)
+        return;
+    pthread_mutex_lock(&locks_mutex);
+    if (img->lock_write)
+        e->writers--;
+    else
+        e->readers--;
+    if (e->readers + e->writers == 0) {
+        struct image_lock **pp = &locks;
+        while (*pp != e)
+            pp = &(*pp)->next;
+        *pp = e->next;
+        close(e->fd);
+        free(e);
+    } else if (e->writers == 0 && img->lock_write) {
+        lock_drop_writer_bytes(e->fd);
+    }
+    pthread_mutex_unlock(&locks_mutex);
+    img->lock = NULL;
+}
+
 static void image_free(struct vd_image *img)
 {
     if (!img)
         return;
+    image_unlock(img);
     if (img->fd >= 0)
         close(img->fd);
     if (img->direct_fd >= 0)
@@ -349,6 +501,12 @@ static int image_open(const char *path, const char *format, unsigned flags,
         }
     }
 
+    if (img->writable || !(flags & VD_OPEN_FORCE_SHARE)) {
+        ret = image_lock(img, errp);
+        if (ret < 0)
+            goto err_free;
+    }
+
     if (!drv) {
         ret = probe_format(img->fd, path, size, &drv, errp);
         if (ret < 0)
@@ -391,7 +549,9 @@ int vd_image_open_backing(struct vd_image *img, unsigned flags,
     if (flags & VD_OPEN_WRITE_BACKING)
         bflags |= VD_OPEN_WRITE;
     int ret = image_open(img->backing_path, NULL, bflags, img, &img->backing, errp);
-    if (ret < 0)
+    /* Context once, at the image whose parent failed: one "parent of" per
+     * level of a deep chain would push the cause out of the message. */
+    if (ret < 0 && errp && *errp && strncmp((*errp)->msg, "parent of '", 11) != 0)
         vd_error_prefix(errp, "parent of '%s'", img->path);
     return ret;
 }

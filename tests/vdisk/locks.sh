@@ -1,0 +1,79 @@
+# Image locks (OFD, qemu's byte scheme): an image another process writes
+# cannot be opened for reading or writing, one it reads cannot be written;
+# each refusal is one line naming the other use; -U lets read-only
+# inspection through. qemu sees our locks and we see qemu's.
+source "$SRC/tests/lib.sh"
+V=$BIN/vdisk
+W=$BUILD/tests/vd-write
+
+$V create -f vhd -o size=exact base.vhd 8M
+$W base.vhd 0 8388608 1
+$V create -f vhd -b base.vhd top.vhd
+$W top.vhd 65536 4096 2
+
+# hold IMAGE: a writer that keeps IMAGE open (vd-write --loop) until killed.
+holder=
+hold() {
+    : >hold.log
+    "$W" "$1" --loop 4096 7 >hold.log &
+    holder=$!
+    for _ in $(seq 1 500); do [ -s hold.log ] && return 0; sleep 0.01; done
+    fail "the writer did not start"
+}
+release() { kill "$holder"; wait "$holder" 2>/dev/null || true; holder=; }
+trap '[ -z "$holder" ] || kill "$holder" 2>/dev/null' EXIT
+
+busy="'top.vhd' is in use: another process has it open for writing"
+hold top.vhd
+expect_fail 1 "$busy" $V commit top.vhd
+expect_fail 1 "$busy" $V convert -O raw top.vhd out.raw
+[ ! -e out.raw ] || fail "a refused convert left out.raw"
+expect_fail 1 "$busy" $V info top.vhd
+expect_fail 1 "$busy" $V map top.vhd
+expect_fail 1 "$busy" $V compare top.vhd base.vhd
+expect_fail 1 "$busy" $W top.vhd 0 512
+expect_fail 1 "$busy" $V create -f vhd -b top.vhd child.vhd
+rc=0; $V check top.vhd >out.txt 2>&1 || rc=$?
+[ $rc = 1 ] && grep -q "in use" out.txt || { cat out.txt; fail "check of an image being written"; }
+# -U: read-only inspection goes through.
+$V info -U top.vhd | grep '^file format: vhd$' >/dev/null || fail "info -U"
+$V map -U top.vhd >/dev/null || fail "map -U"
+$V check -U top.vhd >/dev/null || fail "check -U"
+$V compare -U top.vhd top.vhd >/dev/null || fail "compare -U"
+# The parent is only read by the writer of the child: readers may share it,
+# a writer may not.
+$V info base.vhd >/dev/null || fail "info of a parent being read"
+expect_fail 1 "'base.vhd' is in use: another process has it open for reading" $W base.vhd 0 512
+if command -v qemu-img >/dev/null; then
+    rc=0; qemu-img info top.vhd >/dev/null 2>qemu.txt || rc=$?
+    [ $rc != 0 ] && grep -q 'lock' qemu.txt || { cat qemu.txt; fail "qemu-img did not see our lock"; }
+fi
+release
+
+# Nothing holds it any more: everything works again, commit included.
+$V convert -O raw top.vhd out.raw
+$V commit top.vhd | grep 'Image committed' >/dev/null || fail "commit after the writer ended"
+
+# A reader in another process blocks a writer: commit writes the parent,
+# which the writer of a sibling child reads.
+$V create -f vhd -b base.vhd top2.vhd
+$V create -f vhd -b base.vhd top3.vhd
+hold top3.vhd
+expect_fail 1 "base.vhd' is in use: another process has it open for reading" $V commit top2.vhd
+release
+
+# qemu's own locks: an image qemu-io has open for writing is refused.
+if command -v qemu-io >/dev/null; then
+    mkfifo qin
+    qemu-io -f vpc top2.vhd <qin >/dev/null 2>&1 &
+    qpid=$!
+    exec 9>qin
+    for _ in $(seq 1 500); do
+        $V info top2.vhd >/dev/null 2>&1 || break
+        sleep 0.01
+    done
+    expect_fail 1 "'top2.vhd' is in use: another process has it open for writing" $V info top2.vhd
+    exec 9>&-
+    wait $qpid || true
+fi
+echo OK
