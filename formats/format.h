@@ -107,6 +107,11 @@ struct vd_format {
     /* May be NULL: the core then fdatasync()s the file. */
     int (*flush)(struct vd_image *img, struct vd_error **errp);
 
+    /* Makes IMG (writable) SIZE bytes, more than img->size; the new range
+     * reads as zeros (or as the parent reads it). No other I/O runs on IMG
+     * meanwhile. May be NULL: the format cannot grow. */
+    int (*grow)(struct vd_image *img, uint64_t size, struct vd_error **errp);
+
     /* Longest single-kind run at OFF, at most LEN bytes, describing this
      * image only: ranges left to the parent are VD_EXTENT_BACKING (the core
      * resolves them). May be NULL: everything is data. */

@@ -702,6 +702,19 @@ int vd_image_flush(struct vd_image *img, struct vd_error **errp)
     return 0;
 }
 
+int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    if (size <= img->size)
+        return 0;
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (!img->drv->grow)
+        return vd_error_set(errp, -ENOTSUP, "%s: a %s image cannot grow (from %llu to %llu "
+                            "bytes)", img->path, img->drv->name, (unsigned long long)img->size,
+                            (unsigned long long)size);
+    return img->drv->grow(img, size, errp);
+}
+
 int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
                          uint64_t *file_off, uint64_t *run)
 {
