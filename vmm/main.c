@@ -61,7 +61,8 @@ static const char usage[] =
     "  -h, --help               this text\n"
     "\n"
     "Exit status with --check: 0 when the guest booted, 1 when it did not, 2 on\n"
-    "wrong usage. Otherwise: the guest's isa-debug-exit value (V<<1)|1 when it\n"
+    "wrong usage. A host I/O error on a disk image ends any run with one line\n"
+    "naming the image and offset, and exit status 1 (no verdict). Otherwise: the guest's isa-debug-exit value (V<<1)|1 when it\n"
     "wrote port 0xF4; 0 when it powered off or halted with interrupts disabled;\n"
     "1 on triple fault, timeout or instruction limit; 2 on wrong usage.\n"
     "Environment: VMM_TRACE=1 logs every interrupt and exception to stderr.\n";
@@ -305,7 +306,11 @@ int main(int argc, char **argv)
         else if (vga_screenshot(vga, screenshot, &err) < 0)
             vd_error_report("vmm", err);
     }
-    if (verdict) {
+    if (why == STOP_HOST_ERROR) {
+        /* The host failed, not the guest: no verdict on the guest. */
+        fprintf(stderr, "vmm: %s\n", m->stop_msg);
+        status = 1;
+    } else if (verdict) {
         verdict_finish(verdict, why, m->stop_msg);
         verdict_print(verdict, stdout, json, secs);
         status = verdict_kind(verdict) == VERDICT_BOOTED ? 0 : 1;
