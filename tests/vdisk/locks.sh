@@ -62,6 +62,30 @@ hold top3.vhd
 expect_fail 1 "base.vhd' is in use: another process has it open for reading" $V commit top2.vhd
 release
 
+# vmm running a disk read-write holds it as a writer; vmm --check (an
+# overlay in memory) only reads it, so two checks share it.
+bios=/usr/share/seabios/bios.bin
+if [ -r "$bios" ]; then
+    truncate -s 4M blank.img
+    "$BIN/vmm" --vga none --serial /dev/null --timeout 60 blank.img &
+    holder=$!
+    for _ in $(seq 1 500); do
+        $V info blank.img >/dev/null 2>&1 || break
+        sleep 0.01
+    done
+    expect_fail 1 "'blank.img' is in use: another process has it open for writing" \
+        $V convert -O raw blank.img out2.raw
+    $V info -U blank.img >/dev/null || fail "info -U of the disk vmm runs"
+    expect_fail 1 "'blank.img' is in use" "$BIN/vmm" --vga none --timeout 5 blank.img
+    release
+    "$BIN/vmm" --check --timeout 60 blank.img >/dev/null &
+    holder=$!
+    "$BIN/vmm" --check --timeout 60 blank.img >check.txt 2>&1 || true
+    grep -q 'no-bootable-device' check.txt || { cat check.txt; fail "two vmm --check runs of one disk"; }
+    wait "$holder" || true
+    holder=
+fi
+
 # qemu's own locks: an image qemu-io has open for writing is refused.
 if command -v qemu-io >/dev/null; then
     mkfifo qin
