@@ -370,11 +370,14 @@ static int image_lock(struct vd_image *img, struct vd_error **errp)
                                 img->path);
         }
         *e = (struct image_lock){ img->st_dev, img->st_ino, fd, 0, 0, NULL };
-        ret = lock_apply(e, write, img->path, errp);
-        if (ret == -EINVAL || ret == -ENOLCK || ret == -EOPNOTSUPP) {
-            vd_error_clear(errp);
+        struct vd_error *lerr = NULL;
+        ret = lock_apply(e, write, img->path, &lerr);
+        if (ret == -EINVAL || ret == -ENOLCK || ret == -EOPNOTSUPP)
             ret = 1;            /* no locks here: open unlocked */
-        }
+        if (ret < 0 && errp && !*errp)
+            *errp = lerr;
+        else
+            vd_error_free(lerr);
         if (ret != 0) {
             close(fd);          /* drops whatever was set */
             free(e);
