@@ -33,7 +33,7 @@ struct vd_image {
     dev_t st_dev;               /* identity of the file, for loop detection */
     ino_t st_ino;
     struct image_lock *lock;    /* this process's lock on the file, or NULL */
-    bool lock_write;            /* counted among the lock's writers */
+    int lock_use;               /* how the lock counts this handle */
 };
 
 /* What a probe sees: the first bytes of the file and its last 1 KiB. */

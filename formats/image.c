@@ -291,11 +291,14 @@ static int probe_format(int fd, const char *path, uint64_t size,
  * process-wide because the locks are. */
 enum { PERM_READ = 0, PERM_WRITE = 1, PERM_RESIZE = 3, LOCK_HELD = 100, LOCK_UNSHARED = 200 };
 
+/* What one handle asks of the file. */
+enum lock_use { USE_READ, USE_READ_SHARE_WRITE, USE_WRITE, USE_KINDS };
+
 struct image_lock {
     dev_t dev;
     ino_t ino;
     int fd;                     /* the description holding the locks */
-    int readers, writers;
+    int users[USE_KINDS];       /* the process's handles, by use */
     struct image_lock *next;
 };
 
@@ -315,21 +318,35 @@ static bool byte_taken(int fd, int byte)
     return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
 }
 
-/* Sets the bytes of a reader or a writer on E->fd and tests for the other
- * side. 0, -EBUSY with the other use named, or another error. */
-static int lock_apply(struct image_lock *e, bool write, const char *path,
-                      struct vd_error **errp)
+/* Sets and clears E's bytes for the uses its counts hold: read always,
+ * write and resize while a writer is open, and no sharing of them while a
+ * writer or a reader that does not share writing is open. */
+static int lock_sync(struct image_lock *e)
 {
-    static const int reader[] = { LOCK_HELD + PERM_READ, LOCK_UNSHARED + PERM_WRITE,
-                                  LOCK_UNSHARED + PERM_RESIZE };
-    static const int writer[] = { LOCK_HELD + PERM_WRITE, LOCK_HELD + PERM_RESIZE };
+    bool writing = e->users[USE_WRITE] > 0;
+    bool unshare = writing || e->users[USE_READ] > 0;
+    const struct { int byte; bool on; } want[] = {
+        { LOCK_HELD + PERM_READ, true },
+        { LOCK_HELD + PERM_WRITE, writing },
+        { LOCK_HELD + PERM_RESIZE, writing },
+        { LOCK_UNSHARED + PERM_WRITE, unshare },
+        { LOCK_UNSHARED + PERM_RESIZE, unshare },
+    };
     int ret = 0;
-    for (size_t i = 0; ret == 0 && i < sizeof(reader) / sizeof(reader[0]); i++)
-        ret = lock_byte(e->fd, F_RDLCK, reader[i]);
-    for (size_t i = 0; write && ret == 0 && i < sizeof(writer) / sizeof(writer[0]); i++)
-        ret = lock_byte(e->fd, F_RDLCK, writer[i]);
-    if (ret < 0)
-        return vd_error_set_errno(errp, ret, "cannot lock '%s'", path);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        int r = lock_byte(e->fd, want[i].on ? F_RDLCK : F_UNLCK, want[i].byte);
+        if (r < 0 && ret == 0)
+            ret = r;
+    }
+    return ret;
+}
+
+/* After setting: whether another process's use conflicts with USE. A
+ * reader that shares writing still refuses a writer already there: it
+ * lets one in later (its own helper), it does not read a moving image. */
+static int lock_conflict(const struct image_lock *e, enum lock_use use, const char *path,
+                         struct vd_error **errp)
+{
     if (byte_taken(e->fd, LOCK_HELD + PERM_WRITE) || byte_taken(e->fd, LOCK_HELD + PERM_RESIZE))
         return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open for "
                             "writing (vdisk info, check, compare and map -U read it anyway)",
@@ -337,30 +354,23 @@ static int lock_apply(struct image_lock *e, bool write, const char *path,
     if (byte_taken(e->fd, LOCK_UNSHARED + PERM_READ))
         return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open and "
                             "lets no one else read it", path);
-    if (write && (byte_taken(e->fd, LOCK_UNSHARED + PERM_WRITE) ||
-                  byte_taken(e->fd, LOCK_UNSHARED + PERM_RESIZE)))
+    if (use == USE_WRITE && (byte_taken(e->fd, LOCK_UNSHARED + PERM_WRITE) ||
+                             byte_taken(e->fd, LOCK_UNSHARED + PERM_RESIZE)))
         return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open for "
                             "reading, and writing it now would change what it reads", path);
     return 0;
 }
 
-static void lock_drop_writer_bytes(int fd)
+/* Takes IMG's lock for USE. A file system without OFD locks (some network
+ * ones) leaves the image unlocked, as qemu does. */
+static int image_lock(struct vd_image *img, enum lock_use use, struct vd_error **errp)
 {
-    lock_byte(fd, F_UNLCK, LOCK_HELD + PERM_WRITE);
-    lock_byte(fd, F_UNLCK, LOCK_HELD + PERM_RESIZE);
-}
-
-/* Takes IMG's lock, a reader's or a writer's. A file system without OFD
- * locks (some network ones) leaves the image unlocked, as qemu does. */
-static int image_lock(struct vd_image *img, struct vd_error **errp)
-{
-    bool write = img->writable;
     pthread_mutex_lock(&locks_mutex);
     struct image_lock *e = locks;
     while (e && (e->dev != img->st_dev || e->ino != img->st_ino))
         e = e->next;
-    int ret = 0;
-    if (!e) {
+    bool fresh = !e;
+    if (fresh) {
         e = calloc(1, sizeof(*e));
         int fd = e ? fcntl(img->fd, F_DUPFD_CLOEXEC, 0) : -1;
         if (fd < 0) {
@@ -369,37 +379,43 @@ static int image_lock(struct vd_image *img, struct vd_error **errp)
             return vd_error_set(errp, -ENOMEM, "%s: cannot lock: out of memory or descriptors",
                                 img->path);
         }
-        *e = (struct image_lock){ img->st_dev, img->st_ino, fd, 0, 0, NULL };
-        struct vd_error *lerr = NULL;
-        ret = lock_apply(e, write, img->path, &lerr);
-        if (ret == -EINVAL || ret == -ENOLCK || ret == -EOPNOTSUPP)
-            ret = 1;            /* no locks here: open unlocked */
-        if (ret < 0 && errp && !*errp)
+        *e = (struct image_lock){ .dev = img->st_dev, .ino = img->st_ino, .fd = fd };
+    }
+    e->users[use]++;
+    struct vd_error *lerr = NULL;
+    int ret = lock_sync(e);
+    if (ret < 0)
+        vd_error_set_errno(&lerr, ret, "cannot lock '%s'", img->path);
+    else
+        ret = lock_conflict(e, use, img->path, &lerr);
+    if (fresh && (ret == -EINVAL || ret == -ENOLCK || ret == -EOPNOTSUPP)) {
+        close(e->fd);           /* no locks here: open unlocked */
+        free(e);
+        vd_error_free(lerr);
+        pthread_mutex_unlock(&locks_mutex);
+        return 0;
+    }
+    if (ret < 0) {
+        if (errp && !*errp)
             *errp = lerr;
         else
             vd_error_free(lerr);
-        if (ret != 0) {
-            close(fd);          /* drops whatever was set */
+        e->users[use]--;
+        if (fresh) {
+            close(e->fd);       /* drops whatever was set */
             free(e);
-            pthread_mutex_unlock(&locks_mutex);
-            return ret < 0 ? ret : 0;
+        } else {
+            lock_sync(e);       /* back to what the other handles need */
         }
+        pthread_mutex_unlock(&locks_mutex);
+        return ret;
+    }
+    if (fresh) {
         e->next = locks;
         locks = e;
-    } else if (write && e->writers == 0) {
-        ret = lock_apply(e, true, img->path, errp);
-        if (ret < 0) {
-            lock_drop_writer_bytes(e->fd);
-            pthread_mutex_unlock(&locks_mutex);
-            return ret;
-        }
     }
-    if (write)
-        e->writers++;
-    else
-        e->readers++;
     img->lock = e;
-    img->lock_write = write;
+    img->lock_use = (int)use;
     pthread_mutex_unlock(&locks_mutex);
     return 0;
 }
@@ -410,19 +426,16 @@ static void image_unlock(struct vd_image *img)
     if (!e)
         return;
     pthread_mutex_lock(&locks_mutex);
-    if (img->lock_write)
-        e->writers--;
-    else
-        e->readers--;
-    if (e->readers + e->writers == 0) {
+    e->users[img->lock_use]--;
+    if (e->users[USE_READ] + e->users[USE_READ_SHARE_WRITE] + e->users[USE_WRITE] == 0) {
         struct image_lock **pp = &locks;
         while (*pp != e)
             pp = &(*pp)->next;
         *pp = e->next;
         close(e->fd);
         free(e);
-    } else if (e->writers == 0 && img->lock_write) {
-        lock_drop_writer_bytes(e->fd);
+    } else {
+        lock_sync(e);
     }
     pthread_mutex_unlock(&locks_mutex);
     img->lock = NULL;
@@ -505,7 +518,9 @@ static int image_open(const char *path, const char *format, unsigned flags,
     }
 
     if (img->writable || !(flags & VD_OPEN_FORCE_SHARE)) {
-        ret = image_lock(img, errp);
+        enum lock_use use = img->writable ? USE_WRITE
+                          : (flags & VD_OPEN_SHARE_WRITE) ? USE_READ_SHARE_WRITE : USE_READ;
+        ret = image_lock(img, use, errp);
         if (ret < 0)
             goto err_free;
     }

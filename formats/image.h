@@ -26,6 +26,11 @@ enum {
     /* Read-only inspection that takes no lock and so ignores another
      * process's write lock (qemu-img's -U/--force-share). */
     VD_OPEN_FORCE_SHARE = 1u << 4,
+    /* A reader that lets another process write the image meanwhile (qemu's
+     * share-rw): for a tool whose own helper process (qemu under
+     * libguestfs) writes the file it reads. Still refused while another
+     * process writes it. */
+    VD_OPEN_SHARE_WRITE = 1u << 5,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest

@@ -86,6 +86,38 @@ if [ -r "$bios" ]; then
     holder=
 fi
 
+# A reader that shares writing (drivers-inject's, whose qemu under
+# libguestfs writes the raw image it reads) lets a writer in; a plain
+# reader does not. Both refuse a writer that is already there.
+# hold_as MODE IMAGE: vd-write --hold MODE keeps IMAGE open until
+# unhold closes its stdin.
+hold_as() {
+    rm -f hold.in; mkfifo hold.in
+    : >hold.log
+    "$W" "$2" --hold "$1" <hold.in >hold.log &
+    holder=$!
+    exec 8>hold.in
+    for _ in $(seq 1 500); do [ -s hold.log ] && return 0; sleep 0.01; done
+    fail "the $1 holder did not start"
+}
+unhold() { exec 8>&-; wait "$holder" || fail "the holder failed"; holder=; }
+if command -v qemu-io >/dev/null; then
+    truncate -s 4M r.img
+    hold_as read r.img
+    rc=0; qemu-io -f raw -c 'write 0 512' r.img >qemu.txt 2>&1 || rc=$?
+    [ $rc != 0 ] && grep -q 'write" lock' qemu.txt || { cat qemu.txt; fail "qemu wrote under a reader"; }
+    expect_fail 1 "'r.img' is in use: another process has it open for reading" $W r.img 0 512
+    unhold
+    hold_as share-write r.img
+    qemu-io -f raw -c 'write 0 512' r.img >qemu.txt 2>&1 ||
+        { cat qemu.txt; fail "qemu could not write under a reader that shares writing"; }
+    $W r.img 0 512 || fail "vd-write under a reader that shares writing"
+    unhold
+    hold_as write r.img
+    expect_fail 1 "'r.img' is in use: another process has it open for writing" $W r.img --hold share-write
+    unhold
+fi
+
 # qemu's own locks: an image qemu-io has open for writing is refused.
 if command -v qemu-io >/dev/null; then
     mkfifo qin
