@@ -870,12 +870,19 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
         else if (size == 0)
             size = parent->size;
     }
+    /* An image that exists is not replaced under another process that has
+     * it open: its writer's lock is held while it is created again. */
+    struct vd_image *old = NULL;
+    struct stat st;
+    if (ret == 0 && stat(path, &st) == 0)
+        ret = vd_image_open(path, "raw", VD_OPEN_WRITE, &old, errp);
     if (ret == 0) {
         struct vd_create_args args = {
             .size = size, .opts = &opts, .backing = parent, .backing_arg = backing,
         };
         ret = drv->create(path, &args, errp);
     }
+    vd_image_close(old, NULL);
     vd_image_close(parent, NULL);
     free(text);
     return ret;

@@ -33,6 +33,8 @@ expect_fail 1 "$busy" $V map top.vhd
 expect_fail 1 "$busy" $V compare top.vhd base.vhd
 expect_fail 1 "$busy" $W top.vhd 0 512
 expect_fail 1 "$busy" $V create -f vhd -b top.vhd child.vhd
+expect_fail 1 "$busy" $V create -f raw top.vhd 1M
+$V info -U top.vhd | grep '^file format: vhd$' >/dev/null || fail "create replaced an image in use"
 rc=0; $V check top.vhd >out.txt 2>&1 || rc=$?
 [ $rc = 1 ] && grep -q "in use" out.txt || { cat out.txt; fail "check of an image being written"; }
 # -U: read-only inspection goes through.
@@ -60,6 +62,7 @@ $V create -f vhd -b base.vhd top2.vhd
 $V create -f vhd -b base.vhd top3.vhd
 hold top3.vhd
 expect_fail 1 "base.vhd' is in use: another process has it open for reading" $V commit top2.vhd
+expect_fail 1 "'base.vhd' is in use: another process has it open for reading" $V create -f vhd base.vhd 1M
 release
 
 # vmm running a disk read-write holds it as a writer; vmm --check (an
