@@ -154,6 +154,26 @@ static int commit_linux(struct inject *ctx, const char *image, const char *into,
     return ret;
 }
 
+/* An output never overwrites an input: --report and --into are neither
+ * IMAGE (nor its chain) nor a driver pack, and --report is not --into. */
+static int check_outputs(const char *image, const char *into, const char *report_file,
+                         const struct inject_opts *opts, struct vd_error **errp)
+{
+    const char **inputs = calloc((size_t)opts->n_drivers + 2, sizeof(*inputs));
+    if (!inputs)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    size_t n = 0;
+    inputs[n++] = image;
+    for (int i = 0; i < opts->n_drivers; i++)
+        inputs[n++] = opts->drivers[i];
+    int ret = vd_output_check(into, inputs, n, errp);
+    inputs[n++] = into;
+    if (ret == 0)
+        ret = vd_output_check(report_file, inputs, n, errp);
+    free(inputs);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_TARGET = 256, OPT_DRIVERS, OPT_DRY_RUN, OPT_REPORT, OPT_OUTPUT, OPT_INTO, OPT_HAL, OPT_DISABLE };
@@ -226,12 +246,18 @@ int main(int argc, char **argv)
     ntfs_vol_quiet();
 
     struct vd_error *err = NULL;
+    if (check_outputs(image, into, report_file, &ctx.opts, &err) < 0) {
+        vd_error_report(PROG, err);
+        goto out_opts;
+    }
     struct report_meta meta = { .image = image, .into = into, .status = "cannot be made ready" };
     int ret = packs_new(&ctx.packs);
     for (int i = 0; ret == 0 && i < ctx.opts.n_drivers; i++)
         ret = packs_add_path(ctx.packs, ctx.opts.drivers[i], &err);
     if (ret == 0)
-        ret = vd_image_open(image, NULL, 0, &ctx.img, &err);
+        /* Sharing writes: a Linux raw image is written by libguestfs's qemu
+         * (another process) while this handle is open. */
+        ret = vd_image_open(image, NULL, ctx.opts.dry_run ? 0 : VD_OPEN_SHARE_WRITE, &ctx.img, &err);
     bool no_guest = false;
     if (ret == 0) {
         ret = inspect_guest(&ctx, &err);

@@ -194,19 +194,6 @@ static void *worker(void *arg)
 }
 
 /* OUT may not be any image that IN reads. */
-static int refuse_own_input(struct vd_image *in, const char *out, struct vd_error **errp)
-{
-    struct stat o, s;
-    if (stat(out, &o) < 0)
-        return 0;
-    for (struct vd_image *i = in; i; i = vd_image_backing(i))
-        if (stat(vd_image_path(i), &s) == 0 && s.st_dev == o.st_dev && s.st_ino == o.st_ino)
-            return vd_error_set(errp, -EINVAL, "refusing to write '%s': it is %s '%s'", out,
-                                i == in ? "the input" : "in the backing chain of the input",
-                                vd_image_path(i));
-    return 0;
-}
-
 static int run_copy(struct convert_job *job, int threads, bool progress)
 {
     pthread_t tids[MAX_THREADS];
@@ -355,9 +342,9 @@ int vdisk_convert(int argc, char **argv)
         goto out;
     }
     snprintf(tmp, tlen, "%s.vdisk-tmp", out_path);
-    if (vd_image_open(in_path, in_fmt, 0, &job.in, &err) < 0 ||
-        refuse_own_input(job.in, out_path, &err) < 0 ||
-        refuse_own_input(job.in, tmp, &err) < 0)
+    if (vd_output_check(out_path, &in_path, 1, &err) < 0 ||
+        vd_output_check(tmp, &in_path, 1, &err) < 0 ||
+        vd_image_open(in_path, in_fmt, 0, &job.in, &err) < 0)
         goto out;
     job.size = vd_image_size(job.in);
     map_source(&job);
