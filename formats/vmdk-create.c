@@ -179,7 +179,8 @@ static int write_file(int fd, const char *path, uint64_t size, const uint8_t *me
     return ret;
 }
 
-/* Header, descriptor and (sparse) the directories, then the size. */
+/* Header and descriptor, the directories (sparse; the grain tables stay
+ * holes of zeros, so memory stays small whatever the size), then the size. */
 static int create_sparse(int fd, const char *path, const struct plan *pl, bool stream,
                          struct vd_error **errp)
 {
@@ -191,8 +192,8 @@ static int create_sparse(int fd, const char *path, const struct plan *pl, bool s
     uint64_t gd = rgd + gd_sectors + gt_count * gt_sectors;
     uint64_t end = stream ? 1 + DESC_SECTORS : gd + gd_sectors + gt_count * gt_sectors;
     uint64_t overhead = (end + GRAIN_SECTORS - 1) / GRAIN_SECTORS * GRAIN_SECTORS;
-    size_t meta_len = (size_t)(stream ? rgd : end) * VMDK_SECTOR;
-    uint8_t *meta = calloc(1, meta_len);
+    size_t dir_len = (size_t)gd_sectors * VMDK_SECTOR;
+    uint8_t *meta = calloc(1, rgd * VMDK_SECTOR + (stream ? 0 : dir_len));
     if (!meta)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
     if (stream)
@@ -209,12 +210,17 @@ static int create_sparse(int fd, const char *path, const struct plan *pl, bool s
         return vd_error_set(errp, ret, "%s: the descriptor does not fit in %u bytes (parent "
                             "path too long?)", path, DESC_SECTORS * VMDK_SECTOR);
     }
-    for (uint64_t i = 0; !stream && i < gt_count; i++) {
-        put_le32(meta + rgd * VMDK_SECTOR + i * 4,
-                 (uint32_t)(rgd + gd_sectors + i * gt_sectors));
-        put_le32(meta + gd * VMDK_SECTOR + i * 4, (uint32_t)(gd + gd_sectors + i * gt_sectors));
+    /* Each directory lists its own tables: the redundant one those after
+     * it, the primary one those after it. */
+    uint8_t *dir = meta + rgd * VMDK_SECTOR;
+    for (int r = 0; r < 2 && !stream && ret == 0; r++) {
+        uint64_t at = r ? gd : rgd;
+        for (uint64_t i = 0; i < gt_count; i++)
+            put_le32(dir + i * 4, (uint32_t)(at + gd_sectors + i * gt_sectors));
+        ret = vd_fd_pwrite(fd, path, dir, dir_len, at * VMDK_SECTOR, errp);
     }
-    ret = write_file(fd, path, overhead * VMDK_SECTOR, meta, meta_len, errp);
+    if (ret == 0)
+        ret = write_file(fd, path, overhead * VMDK_SECTOR, meta, rgd * VMDK_SECTOR, errp);
     free(meta);
     return ret;
 }

@@ -98,6 +98,24 @@ while True:
 PY
 rm -f s.vmdk
 
+# Peak memory stays small whatever the size: a 1 TiB disk with data at
+# both ends and in the middle, to and from both sparse subformats.
+if [ -x /usr/bin/time ]; then
+    truncate -s 1T big.raw
+    head -c 3M /dev/urandom | dd of=big.raw bs=1M seek=500000 conv=notrunc status=none
+    head -c 1M /dev/urandom | dd of=big.raw bs=1M conv=notrunc status=none
+    printf 'end' | dd of=big.raw bs=1 seek=$(( (1 << 40) - 3 )) conv=notrunc status=none
+    for sub in monolithicSparse streamOptimized; do
+        /usr/bin/time -o rss.txt -f %M $V convert -O vmdk -o subformat=$sub big.raw big.vmdk
+        [ "$(cat rss.txt)" -lt $((256 * 1024)) ] || fail "convert to $sub peaked at $(cat rss.txt) KiB"
+        /usr/bin/time -o rss.txt -f %M $V compare big.raw big.vmdk >/dev/null ||
+            fail "1 TiB $sub differs"
+        [ "$(cat rss.txt)" -lt $((256 * 1024)) ] || fail "reading $sub peaked at $(cat rss.txt) KiB"
+        rm -f big.vmdk
+    done
+    rm -f big.raw rss.txt
+fi
+
 # Options: qemu's names, bad values refused before anything is written.
 expect_fail 1 "subformat 'twoGbMaxExtentSparse' is not one vdisk writes" \
     $V create -f vmdk -o subformat=twoGbMaxExtentSparse x.vmdk 1M
