@@ -115,9 +115,11 @@ static int parse_extent(char *line, struct vmdk_desc *d, int lineno, char *why, 
         x.type = VMDK_EXT_SPARSE;
     } else if (strcmp(type, "ZERO") == 0) {
         x.type = VMDK_EXT_ZERO;
+    } else if (strcmp(type, "SESPARSE") == 0) {
+        x.type = VMDK_EXT_SESPARSE;
     } else {
         snprintf(why, why_len, "line %d: extent type %.16s is not supported (FLAT, VMFS, "
-                 "SPARSE and ZERO are)", lineno, type);
+                 "SPARSE, SESPARSE and ZERO are)", lineno, type);
         return -ENOTSUP;
     }
     if (x.type != VMDK_EXT_ZERO) {

@@ -48,7 +48,8 @@ enum { VMDK_MARKER_EOS = 0, VMDK_MARKER_GT = 1, VMDK_MARKER_GD = 2, VMDK_MARKER_
 
 /* ---- descriptor (vmdk-desc.c) ---- */
 
-enum vmdk_ext_type { VMDK_EXT_FLAT, VMDK_EXT_SPARSE, VMDK_EXT_ZERO };
+/* SESPARSE is read through the SPARSE paths once open. */
+enum vmdk_ext_type { VMDK_EXT_FLAT, VMDK_EXT_SPARSE, VMDK_EXT_ZERO, VMDK_EXT_SESPARSE };
 
 struct vmdk_desc_extent {
     bool read_only;
@@ -98,6 +99,9 @@ struct vmdk_extent {
     uint32_t *gd, *rgd;         /* host order, sectors */
     bool compressed, markers, zero_grain;
     uint64_t data_end;          /* where new grains go */
+    /* seSparse: 64-bit directory, table and grain areas (bytes) */
+    uint64_t *gd64;
+    uint64_t gt_base, grains_base;
 };
 
 struct vmdk_stream;

@@ -2,10 +2,14 @@
  * descriptor text, then goes as a file through probe, open, block status,
  * reads and info (a sparse extent with an embedded descriptor, or a
  * descriptor file whose relative extent names resolve under /proc/self/fd,
- * where only regular files are taken). The input lives in a memfd. */
+ * where only regular files are taken). The input lives in a memfd. Then
+ * the input is also an extent (hosted sparse and seSparse) named by a
+ * descriptor in a second memfd, as /proc/self/fd/N names it. */
 #include <stdint.h>
+#include <string.h>
 #include <stdlib.h>
 
+#include "common/endian.h"
 #include "formats/image.h"
 #include "formats/vmdk.h"
 #include "tests/fuzz/fuzz_memfd.h"
@@ -57,6 +61,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vd_image_close(img, NULL);
     }
     vd_error_clear(&err);
+    /* The input as the one extent of a descriptor, sized by its header. */
+    static const char *const types[] = { "SPARSE", "SESPARSE" };
+    for (int t = 0; t < 2; t++) {
+        uint64_t sectors = size >= 24 ? get_le64(data + (t ? 16 : 12)) : 1;
+        if (sectors == 0 || sectors > (1u << 27))
+            sectors = 2048;
+        char desc[256];
+        int n = snprintf(desc, sizeof(desc), "# Disk DescriptorFile\nCID=1\n"
+                         "createType=\"x\"\nRW %llu %s \"%d\"\n",
+                         (unsigned long long)sectors, types[t], fd);
+        char dpath[64];
+        int dfd = fuzz_memfd("fuzz_vmdk_desc", (const uint8_t *)desc, (size_t)n, dpath);
+        if (dfd < 0)
+            continue;
+        if (vd_image_open(dpath, "vmdk", 0, &img, &err) == 0) {
+            exercise(img);
+            vd_image_close(img, NULL);
+        }
+        vd_error_clear(&err);
+        close(dfd);
+    }
     close(fd);
     return 0;
 }
