@@ -221,6 +221,12 @@ static int create_sparse(int fd, const char *path, const struct plan *pl, bool s
     }
     if (ret == 0)
         ret = write_file(fd, path, overhead * VMDK_SECTOR, meta, rgd * VMDK_SECTOR, errp);
+    /* An empty stream is complete: no grain, an empty directory, footer. */
+    if (ret == 0 && stream)
+        ret = vmdk_stream_tail(fd, path, meta, NULL, (uint32_t)gt_count,
+                               overhead * VMDK_SECTOR, errp);
+    if (ret == 0 && stream && fdatasync(fd) < 0 && errno != EINVAL)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", path);
     free(meta);
     return ret;
 }

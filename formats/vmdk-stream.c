@@ -239,6 +239,33 @@ int vmdk_stream_write(struct vd_image *img, const void *buf, size_t len, uint64_
     return 0;
 }
 
+int vmdk_stream_tail(int fd, const char *path, const uint8_t header[VMDK_SECTOR],
+                     const uint32_t *gd, uint32_t gd_count, uint64_t pos,
+                     struct vd_error **errp)
+{
+    size_t gd_bytes = ((size_t)gd_count * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
+    size_t total = VMDK_SECTOR + gd_bytes + 3 * VMDK_SECTOR;
+    uint8_t *buf = calloc(1, total);
+    if (!buf)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
+    uint8_t *p = buf;
+    put_marker(p, gd_bytes / VMDK_SECTOR, VMDK_MARKER_GD);
+    p += VMDK_SECTOR;
+    for (uint32_t i = 0; gd && i < gd_count; i++)
+        put_le32(p + i * 4, gd[i]);
+    p += gd_bytes;
+    put_marker(p, 1, VMDK_MARKER_FOOTER);
+    p += VMDK_SECTOR;
+    memcpy(p, header, VMDK_SECTOR);
+    put_le64(p + VMDK_H_GD_OFF, pos / VMDK_SECTOR + 1);
+    /* The end-of-stream marker is the zeroed last sector. */
+    int ret = vd_fd_pwrite(fd, path, buf, total, pos, errp);
+    if (ret == 0 && ftruncate(fd, (off_t)(pos + total)) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot set the size", path);
+    free(buf);
+    return ret;
+}
+
 int vmdk_stream_flush(struct vd_image *img, struct vd_error **errp)
 {
     struct vmdk_state *s = img->opaque;
@@ -259,29 +286,9 @@ int vmdk_stream_flush(struct vd_image *img, struct vd_error **errp)
     uint64_t pos = st->pos;
     if (st->gt_group != UINT32_MAX)
         ret = emit_gt(img, st, errp);
-    size_t gd_bytes = ((size_t)e->gd_count * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
-    size_t total = VMDK_SECTOR + gd_bytes + 3 * VMDK_SECTOR;
-    uint8_t *buf = ret == 0 ? calloc(1, total) : NULL;
-    if (ret == 0 && !buf)
-        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
-    if (ret == 0) {
-        uint8_t *p = buf;
-        put_marker(p, gd_bytes / VMDK_SECTOR, VMDK_MARKER_GD);
-        p += VMDK_SECTOR;
-        for (uint32_t i = 0; i < e->gd_count; i++)
-            put_le32(p + i * 4, st->gd[i]);
-        uint64_t gd_sector = (st->pos + VMDK_SECTOR) / VMDK_SECTOR;
-        p += gd_bytes;
-        put_marker(p, 1, VMDK_MARKER_FOOTER);
-        p += VMDK_SECTOR;
-        memcpy(p, e->header, VMDK_SECTOR);
-        put_le64(p + VMDK_H_GD_OFF, gd_sector);
-        /* The end-of-stream marker is the zeroed last sector. */
-        ret = vd_file_pwrite(img, buf, total, st->pos, errp);
-        if (ret == 0 && ftruncate(img->fd, (off_t)(st->pos + total)) < 0)
-            ret = vd_error_set_errno(errp, -errno, "%s: cannot set the size", img->path);
-    }
-    free(buf);
+    if (ret == 0)
+        ret = vmdk_stream_tail(img->fd, img->path, e->header, st->gd, e->gd_count, st->pos,
+                               errp);
     st->pos = pos;
     return ret;
 }

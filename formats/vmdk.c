@@ -110,13 +110,15 @@ static int sparse_setup(struct vd_image *img, struct vmdk_extent *e, bool *strea
             return vd_error_set(errp, -EINVAL, "%s: grain directory 'at the end' in an "
                                 "extent without compressed grains", path);
         uint64_t overhead = get_le64(h + VMDK_H_OVERHEAD);
+        ret = read_footer(e, errp);
+        if (ret < 0)
+            return ret;
+        /* Created and not written yet: the directory follows the overhead
+         * (no grain, no table). A writer starts the stream there. */
         if (img->writable && overhead <= VMDK_MAX_DESC / VMDK_SECTOR &&
-            e->file_size == overhead * VMDK_SECTOR) {
-            *stream_fresh = true;   /* created, nothing written yet */
-        } else {
-            ret = read_footer(e, errp);
-            if (ret < 0)
-                return ret;
+            get_le64(h + VMDK_H_GD_OFF) == overhead + 1) {
+            *stream_fresh = true;
+            e->file_size = overhead * VMDK_SECTOR;
         }
     }
     uint64_t capacity = get_le64(h + VMDK_H_CAPACITY);

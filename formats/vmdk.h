@@ -129,6 +129,12 @@ int vmdk_stream_write(struct vd_image *img, const void *buf, size_t len, uint64_
  * a later write continues the stream from before the tables. */
 int vmdk_stream_flush(struct vd_image *img, struct vd_error **errp);
 void vmdk_stream_free(struct vmdk_stream *st);
+/* Writes the grain directory GD (NULL: all empty), the footer (HEADER with
+ * the directory's offset) and the end-of-stream marker at POS, and ends the
+ * file there. */
+int vmdk_stream_tail(int fd, const char *path, const uint8_t header[VMDK_SECTOR],
+                     const uint32_t *gd, uint32_t gd_count, uint64_t pos,
+                     struct vd_error **errp);
 
 /* Fills a sparse extent header. */
 void vmdk_header_init(uint8_t h[VMDK_SECTOR], uint32_t version, uint32_t flags,

@@ -116,6 +116,18 @@ if [ -x /usr/bin/time ]; then
     rm -f big.raw rss.txt
 fi
 
+# A created streamOptimized image is a complete, empty stream; the first
+# open for writing appends to it, a later one is refused.
+$V create -f vmdk -o subformat=streamOptimized e.vmdk 3M
+truncate -s 3M z.raw
+qemu-img compare -q -f raw -F vmdk z.raw e.vmdk || fail "qemu-img: empty stream"
+$V compare z.raw e.vmdk >/dev/null || fail "vdisk: empty stream"
+$W e.vmdk 70000 5000 3 >/dev/null
+$W z.raw 70000 5000 3 >/dev/null
+qemu-img compare -q -f raw -F vmdk z.raw e.vmdk || fail "qemu-img: stream written after create"
+expect_fail 1 "a streamOptimized image is written once" $W e.vmdk 0 512 4
+rm -f e.vmdk z.raw
+
 # Options: qemu's names, bad values refused before anything is written.
 expect_fail 1 "subformat 'twoGbMaxExtentSparse' is not one vdisk writes" \
     $V create -f vmdk -o subformat=twoGbMaxExtentSparse x.vmdk 1M
