@@ -1090,4 +1090,5 @@ const struct vd_format vd_format_vmdk = {
     .create = vmdk_create,
     .create_options = vmdk_create_options,
     .info = vmdk_info,
+    .check = vmdk_check,
 };

@@ -144,5 +144,7 @@ void vmdk_header_init(uint8_t h[VMDK_SECTOR], uint32_t version, uint32_t flags,
 
 int vmdk_create(const char *path, const struct vd_create_args *args,
                 struct vd_error **errp);
+int vmdk_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
+               struct vd_error **errp);
 
 #endif

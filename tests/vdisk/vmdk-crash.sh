@@ -25,6 +25,7 @@ for kind in plain delta; do
     sleep 0.5; kill -9 $pid; wait $pid 2>/dev/null || true
     [ "$(wc -l <log.txt)" -gt 3 ] || fail "the writer did not get going"
     qemu-img check -q w.vmdk || fail "killed writer left a damaged $kind VMDK"
+    $V check w.vmdk >/dev/null || fail "vdisk check: killed writer left a damaged $kind VMDK"
     if [ $kind = delta ]; then
         # Slots never written read as the parent's bytes, not zeros (one
         # may hold the write in flight, which was not logged).

@@ -168,6 +168,23 @@ sed 's|"d-flat.vmdk"|"/etc/passwd"|' d.vmdk > abs.vmdk
 expect_fail 1 "extent file name '/etc/passwd' is absolute" $V convert -O raw abs.vmdk x.raw
 sed 's|"d-flat.vmdk"|"gone-flat.vmdk"|' d.vmdk > gone.vmdk
 expect_fail 1 "cannot open extent file '.*gone-flat.vmdk'" $V info gone.vmdk
+# vdisk check finds a grain table entry past the end of the file and a
+# redundant table that differs; reading the grain gives one line.
+$V convert -O vmdk src.raw dmg.vmdk
+$V check dmg.vmdk >/dev/null || fail "check of a good image"
+$PY - dmg.vmdk <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b"); h = f.read(512)
+rgd, gd = struct.unpack_from("<QQ", h, 48)
+f.seek(gd * 512); gt = struct.unpack("<I", f.read(4))[0]
+f.seek(gt * 512); f.write(struct.pack("<I", 0x7fffff00))
+PY
+rc=0; $V check dmg.vmdk >check.txt 2>&1 || rc=$?
+[ $rc = 1 ] || { cat check.txt; fail "check of a damaged image exited $rc"; }
+grep "grain 0 at offset .* runs past the end of the file" check.txt >/dev/null || { cat check.txt; fail "check: grain past the end"; }
+grep "grain 0: redundant grain table entry .* differs" check.txt >/dev/null || { cat check.txt; fail "check: redundant table"; }
+expect_fail 1 "dmg.vmdk: .*offset" $V convert -O raw dmg.vmdk x.raw
+rm -f dmg.vmdk check.txt
 # streamOptimized cut short: no footer.
 $V convert -O vmdk -o subformat=streamOptimized src.raw st.vmdk
 head -c $(( $(stat -c %s st.vmdk) - 1024 )) st.vmdk > cut.vmdk
