@@ -1,6 +1,6 @@
 /* libFuzzer harness for the VMDK driver: an arbitrary input is parsed as
  * descriptor text, then goes as a file through probe, open, block status,
- * reads and info (a sparse extent with an embedded descriptor, or a
+ * reads, info and check (a sparse extent with an embedded descriptor, or a
  * descriptor file whose relative extent names resolve under /proc/self/fd,
  * where only regular files are taken). The input lives in a memfd. Then
  * the input is also an extent (hosted sparse and seSparse) named by a
@@ -15,6 +15,12 @@
 #include "tests/fuzz/fuzz_memfd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void ignore(void *ctx, const char *problem)
+{
+    (void)ctx;
+    (void)problem;
+}
 
 static void exercise(struct vd_image *img)
 {
@@ -50,6 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0)
         return 0;
     struct vd_error *err = NULL;
+    vd_image_check(path, "vmdk", ignore, NULL, &err);
+    vd_error_clear(&err);
     struct vd_image *img;
     if (vd_image_open(path, NULL, 0, &img, &err) == 0) {
         exercise(img);
