@@ -48,7 +48,7 @@ static uint32_t gd_get(const struct vmdk_extent *e, uint32_t i)
 static int read_table(int fd, const char *path, uint32_t **out, uint32_t count,
                       uint64_t off, struct vd_error **errp)
 {
-    uint32_t *t = malloc((size_t)count * 4);
+    uint32_t *t = malloc((size_t)count * 4 + 4);   /* + 4: never malloc(0) */
     if (!t)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory for the grain directory", path);
     int ret = vd_fd_pread(fd, path, t, (size_t)count * 4, off, errp);
@@ -561,12 +561,16 @@ static int open_extents(struct vd_image *img, struct vmdk_state *s, struct vd_er
         s->n_ext = i + 1;
         e->fd = -1;
         e->type = d->type;
+        e->read_only = d->read_only;
         e->start = start;
         e->length = d->sectors * VMDK_SECTOR;
         if (start + e->length > VMDK_MAX_SIZE)
             return vd_error_set(errp, -EFBIG, "%s: the extents add up to more than the "
                                 "64 TiB vdisk reads", img->path);
         start += e->length;
+        if (img->writable && e->read_only)
+            return vd_error_set(errp, -EROFS, "%s: extent %d is read-only in the descriptor; "
+                                "the image cannot be opened for writing", img->path, i + 1);
         if (e->type == VMDK_EXT_ZERO)
             continue;
         int ret = open_extent_file(img, e, d->file, errp);
@@ -772,9 +776,10 @@ static int extents_io(struct vd_image *img, uint8_t *rbuf, const uint8_t *wbuf, 
         int ret = 0;
         if (e->type == VMDK_EXT_ZERO && !wbuf)
             memset(rbuf, 0, n);
-        else if (e->type == VMDK_EXT_ZERO)
-            ret = vd_error_set(errp, -EROFS, "%s: offset %llu lies in a ZERO extent, which "
-                               "cannot be written", img->path, (unsigned long long)off);
+        else if (wbuf && (e->type == VMDK_EXT_ZERO || e->read_only))
+            ret = vd_error_set(errp, -EROFS, "%s: offset %llu lies in a %s extent, which "
+                               "cannot be written", img->path, (unsigned long long)off,
+                               e->type == VMDK_EXT_ZERO ? "ZERO" : "read-only");
         else if (e->type == VMDK_EXT_FLAT && !wbuf)
             ret = vd_fd_pread(e->fd, e->path, rbuf, n, e->flat_offset + eo, errp);
         else if (e->type == VMDK_EXT_FLAT)
@@ -1056,6 +1061,12 @@ static void vmdk_info(struct vd_image *img, struct vd_info *info)
     if (d->cylinders)
         vd_info_add(info, "geometry", false, "%u/%u/%u", d->cylinders, d->heads, d->sectors);
     vd_info_add(info, "extents", true, "%d", s->n_ext);
+    /* The disk size on the host counts the extent files too. */
+    for (int i = 0; i < s->n_ext; i++) {
+        struct stat st;
+        if (s->ext[i].fd >= 0 && s->ext[i].fd != img->fd && fstat(s->ext[i].fd, &st) == 0)
+            info->actual_size += (uint64_t)st.st_blocks * 512;
+    }
     for (int i = 0; i < s->n_ext; i++) {
         const struct vmdk_extent *e = &s->ext[i];
         if (e->type != VMDK_EXT_SPARSE)

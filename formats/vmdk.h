@@ -84,6 +84,7 @@ bool vmdk_desc_probe(const uint8_t *text, size_t len);
 
 struct vmdk_extent {
     enum vmdk_ext_type type;
+    bool read_only;             /* RDONLY or NOACCESS in the descriptor */
     uint64_t start, length;     /* bytes of the virtual disk */
     int fd;                     /* -1 for ZERO; may be img->fd */
     char *path;

@@ -168,6 +168,18 @@ sed 's|"d-flat.vmdk"|"/etc/passwd"|' d.vmdk > abs.vmdk
 expect_fail 1 "extent file name '/etc/passwd' is absolute" $V convert -O raw abs.vmdk x.raw
 sed 's|"d-flat.vmdk"|"gone-flat.vmdk"|' d.vmdk > gone.vmdk
 expect_fail 1 "cannot open extent file '.*gone-flat.vmdk'" $V info gone.vmdk
+# A RDONLY extent reads, and keeps the image from being opened for writing
+# (before its CID changes).
+sed 's|^RW |RDONLY |' d.vmdk > ro.vmdk
+$V compare src.raw ro.vmdk >/dev/null || fail "a RDONLY extent does not read"
+expect_fail 1 "extent 1 is read-only in the descriptor" $W ro.vmdk 0 512 1
+cmp <(grep -v '^RDONLY' ro.vmdk) <(grep -v '^RW' d.vmdk) || fail "refused write changed ro.vmdk"
+# A sparse extent in a descriptor file is written in place; qemu agrees.
+qemu-img convert -f raw -O vmdk -o subformat=twoGbMaxExtentSparse src.raw split.vmdk
+$W split.vmdk 1000000 200000 8 >/dev/null
+cp src.raw split.raw && $W split.raw 1000000 200000 8 >/dev/null
+qemu-img compare -q -f raw -F vmdk split.raw split.vmdk || fail "write into a split sparse VMDK"
+rm -f split*.vmdk split.raw
 # vdisk check finds a grain table entry past the end of the file and a
 # redundant table that differs; reading the grain gives one line.
 $V convert -O vmdk src.raw dmg.vmdk
