@@ -117,6 +117,9 @@ static int descriptor(const struct plan *pl, const char *extent_type, const char
                      "ddb.geometry.heads = \"%u\"\n"
                      "ddb.geometry.sectors = \"%u\"\n"
                      "ddb.longContentID = \"%s\"\n"
+                     /* "Tools version unknown": qemu's and VMware's
+                      * open-vmdk default; vSphere reads the key. */
+                     "ddb.toolsVersion = \"2147483647\"\n"
                      "ddb.uuid = \"%s\"\n"
                      "ddb.virtualHWVersion = \"%s\"\n",
                      pl->cid, pl->parent_cid, pl->subformat, parent,
