@@ -952,6 +952,55 @@ static int vmdk_pwrite(struct vd_image *img, const void *buf, size_t len, uint64
     return extents_io(img, NULL, buf, len, off, errp);
 }
 
+/* Zeros: grains that already read as zeros (unallocated without a parent,
+ * zeroed) are left alone, whole allocated grains of an extent with zeroed
+ * grains become zeroed entries (lock held: the grain table entries change),
+ * the rest is written as zeros. */
+static int vmdk_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
+                             struct vd_error **errp)
+{
+    static const uint8_t zeros[VMDK_MAX_GRAIN];
+    struct vmdk_state *s = img->opaque;
+    if (s->stream)
+        return -ENOTSUP;    /* the core writes zeros in order */
+    int ret = new_cid(img, s, errp);
+    while (ret == 0 && len) {
+        struct vmdk_extent *e = find_extent(s, off);
+        uint64_t eo = off - e->start;
+        uint64_t n = e->length - eo < len ? e->length - eo : len;
+        if (e->type == VMDK_EXT_SPARSE) {
+            uint64_t in_grain = eo % e->grain;
+            if (n > e->grain - in_grain)
+                n = e->grain - in_grain;
+            uint64_t gte;
+            ret = read_gtes(e, eo / e->grain, 1, &gte, errp);
+            bool whole = in_grain == 0 && (n == e->grain || eo + n == e->length);
+            uint32_t gi = (uint32_t)(eo / e->grain / e->gt_entries);
+            uint32_t gt = gd_get(e, gi), rgt = e->rgd ? __atomic_load_n(&e->rgd[gi],
+                                                                       __ATOMIC_ACQUIRE) : 0;
+            if (ret < 0 || (gte == 0 && !img->backing_path) ||
+                (gte == VMDK_GTE_ZERO && e->zero_grain)) {
+                /* reads as zeros already */
+            } else if (whole && e->zero_grain && gt && (rgt || !e->rgd)) {
+                pthread_mutex_lock(&s->lock);
+                ret = write_gte(e, gt, eo / e->grain, VMDK_GTE_ZERO, errp);
+                if (ret == 0 && rgt)
+                    ret = write_gte(e, rgt, eo / e->grain, VMDK_GTE_ZERO, errp);
+                pthread_mutex_unlock(&s->lock);
+            } else {
+                ret = sparse_write(img, e, zeros, (size_t)n, eo, errp);
+            }
+        } else if (e->type == VMDK_EXT_FLAT) {
+            if (n > sizeof(zeros))
+                n = sizeof(zeros);
+            ret = vd_fd_pwrite(e->fd, e->path, zeros, (size_t)n, e->flat_offset + eo, errp);
+        }
+        off += n;
+        len -= n;
+    }
+    return ret;
+}
+
 static int vmdk_flush(struct vd_image *img, struct vd_error **errp)
 {
     struct vmdk_state *s = img->opaque;
@@ -1095,6 +1144,7 @@ const struct vd_format vd_format_vmdk = {
     .close = vmdk_close,
     .pread = vmdk_pread,
     .pwrite = vmdk_pwrite,
+    .write_zeroes = vmdk_write_zeroes,
     .flush = vmdk_flush,
     .block_status = vmdk_block_status,
     .file_extent = vmdk_file_extent,

@@ -247,6 +247,58 @@ static void test_new_cid(void **state)
     assert_int_not_equal(after, 0xffffffffu);
 }
 
+static uint64_t file_size(void)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* Zeros never allocate: unallocated grains stay so, allocated ones are
+ * zeroed in place, or become zeroed entries when the extent has them. */
+static void test_write_zeroes(void **state)
+{
+    (void)state;
+    struct vd_error *err = NULL;
+    for (int zero_grain = 0; zero_grain < 2; zero_grain++) {
+        unlink(path);
+        assert_int_equal(vd_image_create(path, "vmdk", 4 << 20, NULL, NULL, &err), 0);
+        if (zero_grain) {   /* version 2 with the zeroed-grain flag, as qemu's zeroed_grain=on */
+            FILE *f = fopen(path, "r+b");
+            uint8_t h[12];
+            assert_int_equal(fread(h, 1, sizeof(h), f), sizeof(h));
+            h[4] = 2;
+            h[8] |= VMDK_FLAG_ZERO_GRAIN;
+            fseek(f, 0, SEEK_SET);
+            assert_int_equal(fwrite(h, 1, sizeof(h), f), sizeof(h));
+            fclose(f);
+        }
+        struct vd_image *img = open_img(VD_OPEN_WRITE);
+        uint8_t *buf = malloc(256 << 10);
+        fill(buf, 256 << 10, 5);
+        assert_int_equal(vd_image_pwrite(img, buf, 256 << 10, 0, &err), 0);
+        assert_int_equal(vd_image_flush(img, &err), 0);
+        uint64_t size = file_size();
+        assert_int_equal(vd_image_write_zeroes(img, (4 << 20) - 1000, 1000, &err), 0);
+        assert_int_equal(vd_image_flush(img, &err), 0);
+        assert_int_equal(file_size(), size);
+        assert_int_equal(vd_image_pread(img, buf, 256 << 10, 0, &err), 0);
+        uint8_t want[1000];
+        fill(want, sizeof(want), 5);
+        assert_memory_equal(buf, want, sizeof(want));
+        for (size_t i = 1000; i < (256 << 10); i++)
+            assert_int_equal(buf[i], 0);
+        struct vd_extent e;
+        assert_int_equal(vd_image_block_status(img, 64 << 10, 4 << 20 >> 1, 0, &e, &err), 0);
+        assert_int_equal(e.kind, zero_grain ? VD_EXTENT_ZERO : VD_EXTENT_DATA);
+        assert_int_equal(e.length, 192 << 10);
+        assert_int_equal(vd_image_block_status(img, 256 << 10, 1 << 20, 0, &e, &err), 0);
+        assert_int_equal(e.kind, VD_EXTENT_UNALLOCATED);
+        free(buf);
+        assert_int_equal(vd_image_close(img, &err), 0);
+    }
+}
+
 static void test_stream_in_order(void **state)
 {
     (void)state;
@@ -287,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sparse_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_cid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
