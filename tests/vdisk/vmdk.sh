@@ -161,6 +161,22 @@ expect_fail 1 "parent 'base.vmdk' has content ID [0-9a-f]+, but this delta disk 
 expect_fail 1 "has content ID" $V convert -O raw qchild.vmdk x.raw
 rm -f base.vmdk qchild.vmdk vchild.vmdk want.raw got.raw
 
+# Zeroed grains (qemu's zeroed_grain=on): a child's zeroed grains read as
+# zeros over the parent's data, and vdisk commit makes them zeroed entries
+# of the parent, which qemu-img reads as the child read.
+qemu-img create -q -f vmdk -o zeroed_grain=on zb.vmdk 4M
+qemu-io -c 'write -P 0x11 0 4M' zb.vmdk >/dev/null
+qemu-img create -q -f vmdk -o zeroed_grain=on -b zb.vmdk -F vmdk zc.vmdk
+qemu-io -c 'write -z 64k 128k' -c 'write -P 0x22 1M 10k' -c 'write -z 2M 1000' zc.vmdk >/dev/null
+qemu-img convert -O raw zc.vmdk want.raw
+$V compare want.raw zc.vmdk >/dev/null || fail "vdisk reads zeroed grains wrongly"
+$V map zc.vmdk | grep '^0x10000 *0x20000 *zero$' >/dev/null || fail "zeroed grains not mapped as zero"
+$V commit zc.vmdk >/dev/null
+qemu-img compare -q -f raw -F vmdk want.raw zb.vmdk || fail "commit of zeroed grains"
+qemu-img check -q zb.vmdk || fail "qemu-img check after commit"
+$V map zb.vmdk | grep '^0x10000 *0x20000 *zero$' >/dev/null || fail "commit allocated zeros"
+rm -f zb.vmdk zc.vmdk want.raw
+
 # Descriptors from outside: extent names are followed only relative to the
 # descriptor, and a missing extent is one clear line.
 qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat src.raw d.vmdk
