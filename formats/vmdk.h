@@ -119,6 +119,16 @@ struct vmdk_state {
     bool lock_ready;
 };
 
+/* ---- seSparse (vmdk-sesparse.c) ---- */
+
+/* Validates the headers of the seSparse extent E (fd, path, file_size and
+ * length set) and loads its directory; E then reads as a SPARSE extent. */
+int vmdk_sesparse_setup(struct vmdk_extent *e, struct vd_error **errp);
+/* Grain table entries of N grains from G, as read_gtes in vmdk.c gives
+ * them: 0 unallocated, VMDK_GTE_ZERO, else the grain's sector. */
+int vmdk_sesparse_gtes(struct vmdk_extent *e, uint64_t g, uint32_t n, uint64_t *out,
+                       struct vd_error **errp);
+
 /* ---- streamOptimized writer (vmdk-stream.c) ---- */
 
 /* Starts writing a freshly created streamOptimized extent E of IMG. */
