@@ -145,7 +145,14 @@ static int sparse_setup(struct vd_image *img, struct vmdk_extent *e, bool *strea
                             "descriptor says %llu", path, (unsigned long long)capacity,
                             (unsigned long long)(e->length / VMDK_SECTOR));
     uint64_t grains = (capacity * VMDK_SECTOR + e->grain - 1) / e->grain;
-    e->gd_count = (uint32_t)((grains + e->gt_entries - 1) / e->gt_entries);
+    uint64_t gd_count = (grains + e->gt_entries - 1) / e->gt_entries;
+    if (gd_count > VMDK_MAX_GD)
+        return vd_error_set(errp, -EINVAL, "%s: %llu grain tables (capacity %llu sectors, "
+                            "grains of %llu sectors, %u entries per table) are more than the "
+                            "%u vdisk reads", path, (unsigned long long)gd_count,
+                            (unsigned long long)capacity, (unsigned long long)grain_sectors,
+                            e->gt_entries, VMDK_MAX_GD);
+    e->gd_count = (uint32_t)gd_count;
     e->data_end = (e->file_size + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
     if (*stream_fresh)
         return 0;

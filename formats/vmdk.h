@@ -29,6 +29,9 @@
 #define VMDK_MAX_GRAIN (1u << 20)
 #define VMDK_MAX_DESC (1u << 20)
 #define VMDK_MAX_EXTENTS 4096
+/* Grain directory entries: 64 TiB in 64 KiB grains, 512 per table, needs
+ * 2M; the bound keeps a crafted header from sizing the directory. */
+#define VMDK_MAX_GD (4u << 20)
 #define VMDK_CID_NONE 0xffffffffu
 
 /* Sparse extent header field offsets (512 bytes). */

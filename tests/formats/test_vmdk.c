@@ -299,6 +299,32 @@ static void test_write_zeroes(void **state)
     }
 }
 
+/* A header whose grain directory would need more entries than 32 bits
+ * count (tiny grains and tables, a large capacity) is refused, not
+ * truncated into a small directory read past its end. */
+static void test_huge_directory(void **state)
+{
+    (void)state;
+    struct vd_error *err = NULL;
+    assert_int_equal(vd_image_create(path, "vmdk", 1 << 20, NULL, NULL, &err), 0);
+    FILE *f = fopen(path, "r+b");
+    uint8_t h[512];
+    assert_int_equal(fread(h, 1, sizeof(h), f), sizeof(h));
+    memset(h + VMDK_H_CAPACITY, 0, 8);
+    h[VMDK_H_CAPACITY + 4] = 2;             /* 2^33 sectors: 4 TiB */
+    memset(h + VMDK_H_GRAIN, 0, 8);
+    h[VMDK_H_GRAIN] = 1;                    /* one-sector grains */
+    memset(h + VMDK_H_GT_ENTRIES, 0, 4);
+    h[VMDK_H_GT_ENTRIES] = 1;               /* one entry per table: 2^33 tables */
+    fseek(f, 0, SEEK_SET);
+    assert_int_equal(fwrite(h, 1, sizeof(h), f), sizeof(h));
+    fclose(f);
+    struct vd_image *img = NULL;
+    assert_int_equal(vd_image_open(path, NULL, 0, &img, &err), -EINVAL);
+    assert_non_null(strstr(err->msg, "grain tables"));
+    vd_error_clear(&err);
+}
+
 static void test_stream_in_order(void **state)
 {
     (void)state;
@@ -340,6 +366,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_cid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_huge_directory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
