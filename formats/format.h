@@ -26,6 +26,11 @@ struct vd_image {
     enum vd_extent_kind seek_kind;
     bool direct_refused;        /* a direct write got EINVAL: use fd only */
     bool writable;
+    /* Set by a driver's open when it can only append: pwrite must then come
+     * from one thread at a time, in increasing offset order, each range
+     * once (streamOptimized VMDK). The driver spreads its own work (such
+     * as compression) over the cores. Read with vd_image_sequential(). */
+    bool sequential_write;
     uint64_t size;              /* virtual size: set by drv->open */
     struct vd_image *backing;   /* parent, opened by vd_image_open_backing */
     char *backing_path;         /* resolved parent path, set by the driver */
@@ -189,5 +194,6 @@ const struct vd_format *vd_format_find(const char *name);
 
 extern const struct vd_format vd_format_raw;
 extern const struct vd_format vd_format_vhd;
+extern const struct vd_format vd_format_vmdk;
 
 #endif

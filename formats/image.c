@@ -649,6 +649,7 @@ uint64_t vd_image_size(const struct vd_image *img) { return img->size; }
 const char *vd_image_path(const struct vd_image *img) { return img->path; }
 const char *vd_image_format(const struct vd_image *img) { return img->drv->name; }
 bool vd_image_writable(const struct vd_image *img) { return img->writable; }
+bool vd_image_sequential(const struct vd_image *img) { return img->sequential_write; }
 struct vd_image *vd_image_backing(const struct vd_image *img) { return img->backing; }
 const char *vd_image_backing_path(const struct vd_image *img) { return img->backing_path; }
 

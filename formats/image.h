@@ -85,6 +85,8 @@ uint64_t vd_image_size(const struct vd_image *img);
 const char *vd_image_path(const struct vd_image *img);
 const char *vd_image_format(const struct vd_image *img);
 bool vd_image_writable(const struct vd_image *img);
+/* Whether IMG must be written in order, by one thread (see format.h). */
+bool vd_image_sequential(const struct vd_image *img);
 /* The parent of a differencing image, or NULL (also with VD_OPEN_NO_BACKING). */
 struct vd_image *vd_image_backing(const struct vd_image *img);
 /* The parent's path as resolved from the child (even with

@@ -34,7 +34,7 @@ static const char help[] =
     "written as OUT.vdisk-tmp and renamed when complete; OUT may not be IN or\n"
     "any image of IN's backing chain.\n"
     "  -f, --format=FMT       format of IN (default: probed)\n"
-    "  -O, --output-format=FMT raw or vhd (alias vpc)\n"
+    "  -O, --output-format=FMT raw, vhd (alias vpc) or vmdk\n"
     "  -o, --options=OPTS     create options of OUT (see 'vdisk create --help')\n"
     "  -t, --cache=CACHE      how OUT is written: writeback (default, through the\n"
     "                         page cache) or none (aligned data with O_DIRECT,\n"
@@ -364,6 +364,10 @@ int vdisk_convert(int argc, char **argv)
                      (unsigned long long)job.size, in_path);
         goto out_unlink;
     }
+    /* An append-only target (streamOptimized VMDK) takes its writes in
+     * order from one thread; it compresses on every core itself. */
+    if (vd_image_sequential(job.out))
+        threads = 1;
     if (run_copy(&job, threads, progress) < 0) {
         err = job.err;
         job.err = NULL;
