@@ -35,7 +35,9 @@ struct p2v_conn {
     uint8_t *buf;           /* P2V_HEADER_SIZE + P2V_MAX_BODY */
 };
 
-static int split_addr(const char *addr, char *host, size_t hlen, char *port,
+/* PORT must be decimal, 1..65535 (0 too for a listener: "any free port");
+ * getaddrinfo() would take 99999 and bind 99999 mod 65536. */
+static int split_addr(const char *addr, bool passive, char *host, size_t hlen, char *port,
                       size_t plen, struct vd_error **errp)
 {
     const char *colon = strrchr(addr, ':');
@@ -50,17 +52,30 @@ static int split_addr(const char *addr, char *host, size_t hlen, char *port,
     }
     if (n == 0 || n >= hlen || strlen(colon + 1) >= plen)
         return vd_error_set(errp, -EINVAL, "'%s': expected HOST:PORT", addr);
+    const char *p = colon + 1;
+    unsigned long v = 0;
+    for (; *p >= '0' && *p <= '9' && v <= 65535; p++)
+        v = v * 10 + (unsigned long)(*p - '0');
+    if (*p || v > 65535 || (v == 0 && !passive))
+        return vd_error_set(errp, -EINVAL, "'%s': the port must be a number from %d to 65535",
+                            addr, passive ? 0 : 1);
     memcpy(host, h, n);
     host[n] = 0;
     strcpy(port, colon + 1);
     return 0;
 }
 
+int p2v_addr_check(const char *addr, bool passive, struct vd_error **errp)
+{
+    char host[256], port[16];
+    return split_addr(addr, passive, host, sizeof(host), port, sizeof(port), errp);
+}
+
 static int resolve(const char *addr, bool passive, struct addrinfo **res,
                    struct vd_error **errp)
 {
     char host[256], port[16];
-    int ret = split_addr(addr, host, sizeof(host), port, sizeof(port), errp);
+    int ret = split_addr(addr, passive, host, sizeof(host), port, sizeof(port), errp);
     if (ret < 0)
         return ret;
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
@@ -220,7 +235,7 @@ int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
         }
         if (tls->ca_file) {
             char host[256], port[16];
-            split_addr(addr, host, sizeof(host), port, sizeof(port), NULL);
+            split_addr(addr, false, host, sizeof(host), port, sizeof(port), NULL);
             X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
             if (!X509_VERIFY_PARAM_set1_ip_asc(vp, host))
                 SSL_set1_host(c->ssl, host);

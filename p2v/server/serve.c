@@ -1046,6 +1046,12 @@ int p2v_serve_main(int argc, char **argv)
         return usage_error("unexpected argument", argv[optind]);
     if (!listen_addr || !srv.dir || !token_file)
         return usage_error("--listen, --dir and --token-file are required", NULL);
+    struct vd_error *aerr = NULL;
+    if (p2v_addr_check(listen_addr, true, &aerr) < 0) {
+        int r = usage_error(aerr->msg, NULL);
+        vd_error_free(aerr);
+        return r;
+    }
     if (strcmp(srv.format, "vhd") && strcmp(srv.format, "raw"))
         return usage_error("-O takes vhd or raw", srv.format);
     if (tls != (cert && key) || (!tls && (cert || key)))

@@ -121,6 +121,21 @@ expect_fail 2 "unknown command" "$P2V" frobnicate
 expect_fail 1 "token shorter" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file /dev/null -O raw
 expect_fail 1 "cannot connect" "$P2V" capture --server "127.0.0.1:$(free_port)" --token-file "$WORK/token" \
     --disk "$WORK/src.img" --state "$WORK/n.session" --retry-for 0
+# No server there: before a session exists the agent fails at once with
+# the reason (it used to retry silently for --retry-for's 600 s, -p or not).
+expect_fail 1 "cannot connect to 127.0.0.1:[0-9]+: Connection refused" \
+    timeout 60 "$P2V" capture --server "127.0.0.1:$(free_port)" --token-file "$WORK/token" \
+    --disk "$WORK/src.img" --state "$WORK/n2.session" -p
+# Ports are checked where they are parsed: no port, out of range, not a number.
+expect_fail 2 "expected HOST:PORT" "$P2V" capture --server 127.0.0.1 --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 1 to 65535" \
+    "$P2V" capture --server 127.0.0.1:99999 --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 1 to 65535" \
+    "$P2V" capture --server 127.0.0.1:0 --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 0 to 65535" \
+    timeout 10 "$P2V" serve --listen 127.0.0.1:99999 --dir "$WORK" --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 0 to 65535" \
+    timeout 10 "$P2V" serve --listen 127.0.0.1:7x --dir "$WORK" --token-file "$WORK/token"
 "$P2V" --help | grep capture >/dev/null || fail "p2v --help"
 "$P2V" capture --help | grep -- --server >/dev/null || fail "capture --help"
 "$P2V" serve --help | grep -- --listen >/dev/null || fail "serve --help"
