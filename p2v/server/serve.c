@@ -121,6 +121,9 @@ struct conn_ctx {
     struct writer w;
     uint64_t accepted[P2V_MAX_DISKS];   /* chunks below this are queued or written */
     bool claimed;
+    bool authed;                /* the agent proved it knows the token */
+    bool started;               /* ... and its capture started or resumed */
+    char end_why[P2V_MAX_ERROR_TEXT + 16];  /* what ended an unfinished capture */
     bool zstd;                  /* the session negotiated zstd chunks */
     /* the chunk asked for again, while later ones are dropped */
     int nak_disk;
@@ -181,6 +184,24 @@ static void server_log(struct server *s, const char *fmt, ...)
     write_log(s->log_fd, msg);
 }
 
+/* The operator's terminal: where the server listens, and each capture's
+ * start, end and verdict (the logs hold the details). Only authenticated
+ * agents reach it, so no stranger can flood it. */
+static void tell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tell(const char *fmt, ...)
+{
+    char msg[1200], stamp[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+    fprintf(stderr, "p2v serve: %s %s\n", stamp, msg);
+}
+
 /* Refuses the peer: one logged reason, one ERROR message. */
 static int refuse(struct conn_ctx *cc, enum p2v_error_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -192,6 +213,9 @@ static int refuse(struct conn_ctx *cc, enum p2v_error_code code, const char *fmt
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     slog(cc, "refused: %s", msg);
+    snprintf(cc->end_why, sizeof(cc->end_why), "refused: %s", msg);
+    if (cc->authed && !cc->started)     /* later: said when the capture ends */
+        tell("%s from %s: %s", cc->sess ? cc->sess->name : "agent", p2v_conn_peer(cc->c), cc->end_why);
     p2v_conn_send_error(cc->c, code, msg);
     return -EPROTO;
 }
@@ -389,6 +413,7 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
     p2v_proof(&cc->srv->tok, "agent", nonce, agent_nonce, want);
     if (!p2v_mac_equal(want, m->u.auth.proof))
         return refuse(cc, P2V_ERR_AUTH, "authentication failed (wrong token)");
+    cc->authed = true;
     struct p2v_msg ok = { .type = P2V_MSG_AUTH_OK };
     p2v_proof(&cc->srv->tok, "server", agent_nonce, nonce, ok.u.auth_ok.proof);
     if (p2v_conn_send(cc->c, &ok, NULL) < 0)
@@ -420,6 +445,18 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
         return ret;
     slog(cc, "agent authenticated, compression %s, digest %s", cc->zstd ? "zstd" : "none",
          cc->sess->no_digest ? "none" : "sha256");
+    uint64_t total = 0, durable = 0;
+    for (int i = 0; i < cc->sess->ndisks; i++) {
+        total += cc->sess->disks[i].size;
+        durable += cc->sess->disks[i].durable;
+    }
+    cc->started = true;
+    if (durable)
+        tell("%s from %s: capture resumed at %llu of %llu bytes, into %s", cc->sess->name,
+             p2v_conn_peer(cc->c), (unsigned long long)durable, (unsigned long long)total, cc->sess->dir);
+    else
+        tell("%s from %s: capture started, %d disk(s), %llu bytes, into %s", cc->sess->name,
+             p2v_conn_peer(cc->c), cc->sess->ndisks, (unsigned long long)total, cc->sess->dir);
     ok = (struct p2v_msg){ .type = P2V_MSG_SESSION_OK };
     memcpy(ok.u.session_ok.id, cc->sess->id, sizeof(ok.u.session_ok.id));
     ok.u.session_ok.ndisks = (uint8_t)cc->sess->ndisks;
@@ -822,6 +859,7 @@ static int on_disk_end(struct conn_ctx *cc, const struct p2v_msg *m)
     p2v_hex(m->u.disk_end.sha256, 32, a_hex);
     if (!ok) {
         slog(cc, "disk %u: SHA-256 mismatch (agent %s, server %s); the disk will be sent again", di, a_hex, o_hex);
+        tell("%s: disk %u FAILED its SHA-256 check; the agent sends it again", s->name, di);
         d->received = d->durable = cc->accepted[di] = 0;
         p2v_digest_init(&d->dig, d->size);
         d->dig_durable = d->dig;
@@ -867,6 +905,8 @@ static int on_finish(struct conn_ctx *cc)
     }
     slog(cc, "capture complete; received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
          (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes, (unsigned long long)(cc->dropped + cc->w.dropped));
+    tell("%s: capture complete, %d disk(s) verified (%s), in %s", s->name, s->ndisks,
+         s->no_digest ? "chunk checksums" : "SHA-256", s->dir);
     struct p2v_msg ok = { .type = P2V_MSG_FINISH_OK };
     p2v_conn_send(cc->c, &ok, NULL);
     pthread_mutex_lock(&cc->srv->lock);
@@ -897,6 +937,7 @@ static void serve_connection(struct conn_ctx *cc)
     while (ret == 0) {
         if (stop_requested) {
             slog(cc, "server stopping");
+            snprintf(cc->end_why, sizeof(cc->end_why), "the server is stopping");
             p2v_conn_send_error(cc->c, P2V_ERR_IO, "the server is stopping; resume later");
             break;
         }
@@ -908,15 +949,17 @@ static void serve_connection(struct conn_ctx *cc)
             ret = 0;
             if (++idle > IDLE_LIMIT_S) {
                 slog(cc, "agent silent for %d s; closing", IDLE_LIMIT_S);
+                snprintf(cc->end_why, sizeof(cc->end_why), "agent silent for %d s", IDLE_LIMIT_S);
                 break;
             }
             continue;
         }
         idle = 0;
         if (ret < 0) {
-            if (ret == -ECONNRESET)
+            if (ret == -ECONNRESET) {
                 slog(cc, "connection lost: %s", err ? err->msg : "closed");
-            else
+                snprintf(cc->end_why, sizeof(cc->end_why), "connection lost");
+            } else
                 refuse(cc, P2V_ERR_PROTOCOL, "%s", err ? err->msg : "receive failed");
             vd_error_clear(&err);
             break;
@@ -940,8 +983,16 @@ static void serve_connection(struct conn_ctx *cc)
         slog(cc, "received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
              (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes,
              (unsigned long long)(cc->dropped + cc->w.dropped));
-        for (int i = 0; i < cc->sess->ndisks; i++)
+        uint64_t total = 0, durable = 0;
+        for (int i = 0; i < cc->sess->ndisks; i++) {
             slog(cc, "disk %d durable up to offset %llu", i, (unsigned long long)cc->sess->disks[i].durable);
+            total += cc->sess->disks[i].size;
+            durable += cc->sess->disks[i].durable;
+        }
+        if (cc->started)
+            tell("%s: capture interrupted (%s) at %llu of %llu bytes; it resumes when the agent reconnects",
+                 cc->sess->name, cc->end_why[0] ? cc->end_why : "ended", (unsigned long long)durable,
+                 (unsigned long long)total);
     }
 }
 
@@ -995,7 +1046,8 @@ static void usage(FILE *f)
 "  --force                replace a complete capture of the same name\n"
 "  --tls --cert FILE --key FILE  TLS 1.3 with this certificate (PEM)\n"
 "  -h, --help             this text\n"
-"The log is DIR/serve.log (and DIR/NAME/log per machine).\n"
+"stderr says where it listens and each capture's start, end and verdict;\n"
+"the details are in DIR/serve.log (and DIR/NAME/log per machine).\n"
 "Exit status: 0 stopped or --once succeeded, 1 failed, 2 usage error.\n");
 }
 
@@ -1091,6 +1143,8 @@ int p2v_serve_main(int argc, char **argv)
     p2v_local_address(lfd, bound, sizeof(bound));
     server_log(&srv, "listening on %s, writing %s images to %s%s", bound, srv.format, srv.dir,
                tls ? " (TLS 1.3)" : "");
+    tell("listening on %s%s, writing %s images to %s (log: %s)", bound, tls ? " (TLS 1.3)" : "",
+         srv.format, srv.dir, logpath);
 
     rc = 0;
     while (!stop_requested) {
@@ -1144,8 +1198,10 @@ int p2v_serve_main(int argc, char **argv)
            pthread_cond_timedwait(&srv.changed, &srv.lock, &until) != ETIMEDOUT)
         ;
     bool failed = srv.once && srv.failed && !srv.completed;
+    int completed = srv.completed, digest_failures = srv.failed;
     pthread_mutex_unlock(&srv.lock);
     server_log(&srv, "stopped");
+    tell("stopped: %d capture(s) complete, %d digest failure(s)", completed, digest_failures);
     if (failed) {
         fprintf(stderr, "p2v serve: the capture failed its digest check; see %s\n", logpath);
         rc = 1;

@@ -108,6 +108,18 @@ case $rc in
 *) cat "$WORK/shrink.err" >&2; fail "shrink: exit $rc" ;;
 esac
 stop_server
+# The server's terminal (stderr, not only serve.log): where it listens,
+# each capture's start, end and verdict, refusals of authenticated agents.
+err=$WORK/server.err
+grep -q "^p2v serve: [0-9:]* listening on 127.0.0.1:$PORT, writing raw images to $WORK/out" "$err" ||
+    { cat "$err" >&2; fail "serve: where it listens is not on stderr"; }
+grep -q "clean from 127.0.0.1:[0-9]*: capture started, 1 disk(s), $(stat -c %s "$WORK/src.img") bytes" "$err" ||
+    fail "serve: a capture's start is not on stderr"
+grep -q "clean: capture complete, 1 disk(s) verified (SHA-256)" "$err" || fail "serve: a capture's end is not on stderr"
+grep -q "nodigest: capture complete, 1 disk(s) verified (chunk checksums)" "$err" || fail "serve: --digest none's verdict"
+grep -q "clean from 127.0.0.1:[0-9]*: refused: .* holds a complete capture" "$err" || fail "serve: a refusal is not on stderr"
+grep -q "stopped: [0-9]* capture(s) complete" "$err" || fail "serve: its stop is not on stderr"
+! grep -q "authentication failed" "$err" || fail "serve: an unauthenticated peer reached the terminal"
 
 # Usage errors: one line, exit 2.
 expect_fail 2 "required" "$P2V" capture --server 127.0.0.1:1
