@@ -630,8 +630,11 @@ static int handshake(struct agent *a, struct p2v_conn *c, uint64_t *resume,
     m.u.hello.caps = a->o.compress ? P2V_CAP_ZSTD : 0;
     memcpy(m.u.hello.nonce, nonce, sizeof(nonce));
     if ((ret = p2v_conn_send(c, &m, errp)) < 0 ||
-        (ret = expect(a, c, &m, P2V_MSG_CHALLENGE, HANDSHAKE_TIMEOUT_MS, errp)) < 0)
+        (ret = expect(a, c, &m, P2V_MSG_CHALLENGE, HANDSHAKE_TIMEOUT_MS, errp)) < 0) {
+        if (!a->o.use_tls && ret != -EACCES && ret != -EBUSY)
+            vd_error_prefix(errp, "no answer to HELLO (a TLS server? then --tls)");
         return ret;
+    }
     if (m.u.challenge.version != P2V_PROTO_VERSION)
         return fatal_error(a, vd_error_set(errp, -EPROTO, "the server speaks protocol version %u, not %u",
                                            m.u.challenge.version, P2V_PROTO_VERSION));

@@ -95,7 +95,7 @@ int p2v_listen(const char *addr, int *fdp, struct vd_error **errp)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
         ret = vd_error_set_errno(errp, -errno, "cannot listen on %s", addr);
         if (fd >= 0)
             close(fd);
