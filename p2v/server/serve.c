@@ -444,6 +444,26 @@ static void close_images(struct srv_session *s)
     }
 }
 
+/* The size of disk I's image: a VHD holds whole 512-byte sectors, so a
+ * disk whose size is not a multiple of 512 (an image file, a device of an
+ * odd size) gets its last sector padded with zeros; the manifest and the
+ * digest keep the disk's true size. */
+static uint64_t image_size(const struct srv_session *s, int i)
+{
+    uint64_t size = s->disks[i].size;
+    return strcmp(s->format, "vhd") ? size : (size + 511) / 512 * 512;
+}
+
+static void remove_images(struct srv_session *s)
+{
+    close_images(s);
+    for (int i = 0; i < s->ndisks; i++) {
+        char path[PATH_MAX + 32];
+        srv_image_path(s, i, path, sizeof(path));
+        unlink(path);
+    }
+}
+
 static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
 {
     struct srv_session *s = cc->sess;
@@ -453,9 +473,14 @@ static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
         if (create) {
             unlink(path);
             const char *opts = strcmp(s->format, "vhd") ? NULL : "subformat=dynamic,size=exact";
-            int ret = vd_image_create(path, s->format, s->disks[i].size, opts, NULL, errp);
+            int ret = vd_image_create(path, s->format, image_size(s, i), opts, NULL, errp);
             if (ret < 0)
                 return ret;
+            if (image_size(s, i) != s->disks[i].size)
+                slog(cc, "disk %d: %llu bytes, not whole 512-byte sectors: the image's last sector "
+                     "is padded with %llu zero bytes (the manifest keeps the true size)", i,
+                     (unsigned long long)s->disks[i].size,
+                     (unsigned long long)(image_size(s, i) - s->disks[i].size));
         }
         /* Direct: the chunks go from the receive buffers to the disk, not
          * through the page cache (the conversion host reads the images
@@ -464,8 +489,10 @@ static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
                                 &s->disks[i].img, errp);
         if (ret < 0)
             return ret;
-        if (vd_image_size(s->disks[i].img) != s->disks[i].size)
-            return vd_error_set(errp, -EUCLEAN, "%s: size differs from the journal", path);
+        if (vd_image_size(s->disks[i].img) != image_size(s, i))
+            return vd_error_set(errp, -EUCLEAN, "%s: %llu bytes, but the journal says %llu", path,
+                                (unsigned long long)vd_image_size(s->disks[i].img),
+                                (unsigned long long)image_size(s, i));
     }
     return 0;
 }
@@ -539,8 +566,10 @@ static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
         ret = srv_state_save(s, &err);
     if (ret < 0) {
         slog(cc, "cannot create the images: %s", err->msg);
+        remove_images(s);   /* nothing half-made left behind */
+        ret = refuse(cc, P2V_ERR_IO, "the server cannot create the images: %s", err->msg);
         vd_error_free(err);
-        return refuse(cc, P2V_ERR_IO, "the server cannot create the images");
+        return ret;
     }
     p2v_hex(s->id, sizeof(s->id), id);
     slog(cc, "new session %s: %d disk(s), %s", id, s->ndisks, s->format);
