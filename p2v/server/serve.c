@@ -35,6 +35,9 @@
  * PREAUTH_PER_ADDR from one address, each for at most --auth-timeout
  * seconds in all, TLS handshake included. */
 #define MAX_PREAUTH 16
+/* Room for connections cut but not gone yet (their threads are waking up),
+ * so that one cut to make room does not block the one it made room for. */
+#define PREAUTH_ENTRIES (2 * MAX_PREAUTH)
 #define PREAUTH_PER_ADDR 4
 #define AUTH_TIMEOUT_DEFAULT_S 10
 #define SYNC_EVERY_CHUNKS 32
@@ -69,7 +72,7 @@ struct server {
         struct timespec since, deadline;    /* CLOCK_MONOTONIC */
         bool hello;                         /* a well-formed HELLO came */
         const char *cut;                    /* why its socket was shut down, or NULL */
-    } preauth[MAX_PREAUTH];
+    } preauth[PREAUTH_ENTRIES];
     int auth_timeout_s;
     time_t refusal_logged;                  /* refusals at accept: one log line a second */
     unsigned refusals_unlogged;
@@ -302,7 +305,7 @@ static void preauth_cut(struct server *s, int i, const char *why)
 static int preauth_add(struct server *s, int fd, const char *addr, const char **why)
 {
     int free_slot = -1, same = 0, total = 0, oldest_any = -1;
-    for (int i = 0; i < MAX_PREAUTH; i++) {
+    for (int i = 0; i < PREAUTH_ENTRIES; i++) {
         struct preauth *p = &s->preauth[i];
         if (p->fd < 0) {
             if (free_slot < 0)
@@ -389,7 +392,7 @@ static void preauth_sweep(struct server *s)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     pthread_mutex_lock(&s->lock);
-    for (int i = 0; i < MAX_PREAUTH; i++)
+    for (int i = 0; i < PREAUTH_ENTRIES; i++)
         if (s->preauth[i].fd >= 0 && !ts_before(&now, &s->preauth[i].deadline))
             preauth_cut(s, i, "not authenticated in time");
     pthread_mutex_unlock(&s->lock);
@@ -1296,7 +1299,7 @@ int p2v_serve_main(int argc, char **argv)
         { 0 },
     };
     struct server srv = { .format = "vhd", .log_fd = -1, .auth_timeout_s = AUTH_TIMEOUT_DEFAULT_S };
-    for (int i = 0; i < MAX_PREAUTH; i++)
+    for (int i = 0; i < PREAUTH_ENTRIES; i++)
         srv.preauth[i].fd = -1;
     const char *listen_addr = NULL, *token_file = NULL, *cert = NULL, *key = NULL;
     bool tls = false;
