@@ -3,6 +3,7 @@
  * a silent or hostile peer cannot hang or exhaust us. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,6 +26,9 @@
 #include "p2v/proto/conn.h"
 
 #define IDLE_TIMEOUT_S 120
+/* A host that drops the SYN (a firewall, a machine that is off) would
+ * hold connect() for the kernel's two minutes of retries. */
+#define CONNECT_TIMEOUT_S 15
 
 struct p2v_conn {
     int fd;
@@ -188,6 +192,39 @@ static int check_pin(SSL *ssl, const char *pin, struct vd_error **errp)
     return 0;
 }
 
+/* connect() bounded by CONNECT_TIMEOUT_S; 0, or -1 with errno set
+ * (ETIMEDOUT when the host never answered). */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -1;
+    int r = connect(fd, sa, len);
+    if (r < 0 && errno == EINPROGRESS) {
+        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        int e = 0;
+        socklen_t el = sizeof(e);
+        do {
+            r = poll(&pfd, 1, CONNECT_TIMEOUT_S * 1000);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0)
+            e = ETIMEDOUT;
+        else if (r < 0)
+            e = errno;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+            e = errno;
+        r = e ? -1 : 0;
+        errno = e;
+    }
+    int e = errno;
+    if (fcntl(fd, F_SETFL, flags) < 0 && r == 0) {
+        e = errno;
+        r = -1;
+    }
+    errno = e;
+    return r;
+}
+
 int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
                 struct p2v_conn **connp, struct vd_error **errp)
 {
@@ -201,13 +238,15 @@ int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        if (connect_within(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
         ret = -errno;
         close(fd);
         fd = -1;
     }
     freeaddrinfo(res);
+    if (fd < 0 && ret == -ETIMEDOUT)
+        return vd_error_set(errp, ret, "cannot connect to %s: no answer in %d s", addr, CONNECT_TIMEOUT_S);
     if (fd < 0)
         return vd_error_set_errno(errp, ret, "cannot connect to %s", addr);
     struct p2v_conn *c = conn_new(fd);

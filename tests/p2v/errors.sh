@@ -138,6 +138,33 @@ expect_fail 1 "cannot connect" "$P2V" capture --server "127.0.0.1:$(free_port)" 
 expect_fail 1 "cannot connect to 127.0.0.1:[0-9]+: Connection refused" \
     timeout 60 "$P2V" capture --server "127.0.0.1:$(free_port)" --token-file "$WORK/token" \
     --disk "$WORK/src.img" --state "$WORK/n2.session" -p
+# A host that never answers (here a listener whose queue is full: the
+# kernel drops the SYN, like a firewall): the connection attempt gives up
+# after 15 s, not the kernel's two minutes, and says so.
+python3 - "$WORK/blackhole" <<'PY' &
+import socket, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(0)
+held = []
+for _ in range(3):      # fill the accept queue
+    s = socket.socket()
+    s.settimeout(0.5)
+    try:
+        s.connect(l.getsockname())
+        held.append(s)
+    except OSError:
+        break
+open(sys.argv[1], "w").write(str(l.getsockname()[1]))
+time.sleep(40)
+PY
+hole=$!
+for i in $(seq 100); do [ -s "$WORK/blackhole" ] && break; sleep 0.05; done
+expect_fail 1 "cannot connect to 127.0.0.1:[0-9]+: no answer in 15 s" \
+    timeout 60 "$P2V" capture --server "127.0.0.1:$(cat "$WORK/blackhole")" --token-file "$WORK/token" \
+    --disk "$WORK/src.img" --state "$WORK/n3.session"
+kill $hole 2>/dev/null || true
+wait $hole 2>/dev/null || true
 # Ports are checked where they are parsed: no port, out of range, not a number.
 expect_fail 2 "expected HOST:PORT" "$P2V" capture --server 127.0.0.1 --token-file "$WORK/token"
 expect_fail 2 "port must be a number from 1 to 65535" \
