@@ -492,6 +492,7 @@ static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
                                 &s->disks[i].img, errp);
         if (ret < 0)
             return ret;
+        s->disks[i].written_end = create ? 0 : s->disks[i].size;
         if (vd_image_size(s->disks[i].img) != image_size(s, i))
             return vd_error_set(errp, -EUCLEAN, "%s: %llu bytes, but the journal says %llu", path,
                                 (unsigned long long)vd_image_size(s->disks[i].img),
@@ -791,9 +792,18 @@ static void write_chunk(struct conn_ctx *cc, const struct wslot *q)
     struct srv_disk *d = &s->disks[q->disk];
     struct vd_error *err = NULL;
     /* Whole chunks: an image allocates in blocks of 1-2 MiB anyway (VHD),
-     * and all-zero chunks are never written, so they stay unallocated. */
-    if (q->encoding != P2V_ENC_ZERO && !p2v_all_zero(q->data, q->len) &&
-        vd_image_pwrite(d->img, q->data, q->len, q->offset, &err) < 0) {
+     * and all-zero chunks are never written, so they stay unallocated;
+     * where the image may hold older data (a disk sent again after a
+     * digest mismatch, a resumed session) they are zeroed (punched). */
+    bool zero = q->encoding == P2V_ENC_ZERO || p2v_all_zero(q->data, q->len);
+    int ret = 0;
+    if (!zero)
+        ret = vd_image_pwrite(d->img, q->data, q->len, q->offset, &err);
+    else if (q->offset < d->written_end)
+        ret = vd_image_write_zeroes(d->img, q->len, q->offset, &err);
+    if (!zero && ret == 0 && q->offset + q->len > d->written_end)
+        d->written_end = q->offset + q->len;
+    if (ret < 0) {
         slog(cc, "%s", err->msg);
         vd_error_free(err);
         writer_fail(cc, P2V_ERR_IO, "the server cannot write disk %d", q->disk);

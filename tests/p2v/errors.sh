@@ -40,6 +40,11 @@ for i in $(seq 50); do
     [ "$i" -lt 50 ] || fail "chunk-replayed: the good chunk was not taken"
     sleep 0.1
 done
+# A disk sent again after a digest mismatch, now with a zero chunk where
+# data was: the image holds the zeros, not the old data.
+timeout 20 python3 "$SRC/tests/p2v/badclient.py" "$PORT" "$WORK/token" resend-zeros || fail "resend-zeros"
+to_raw "$WORK/out/rz/disk0.$FMT" "$WORK/rz.raw"
+cmp "$WORK/rz.raw" <(head -c $((2 << 20)) /dev/zero) || fail "resend-zeros: the image kept data the agent replaced with zeros"
 [ ! -e "$WORK/escape" ] && [ ! -e "$WORK/out/../escape" ] || fail "a path-separator name escaped DIR"
 
 # A chunk corrupted on the way (test hook) is detected and sent again.
