@@ -436,6 +436,70 @@ static int write_footer_at(struct vd_image *img, struct vhd_state *s, uint64_t o
     return vd_file_pwrite(img, s->footer, VHD_FOOTER_SIZE, off, errp);
 }
 
+/* Zero detection in written data: 4 KiB granules of the file (whole
+ * file-system blocks) that hold only zeros are never written, so that an
+ * image stays as sparse as its content, whether the data goes direct or
+ * through the cache (a whole received chunk, free space and all, for
+ * p2v serve). */
+#define VHD_GRANULE 4096u
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+    /* The head, then memcmp of the buffer with itself shifted (vectorised). */
+    static const uint8_t zeros[16];
+    if (len < 16)
+        return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+    return memcmp(p, zeros, 16) == 0 && memcmp(p, p + 16, len - 16) == 0;
+}
+
+/* The length of the granule of file offset AT, cut at LEFT. */
+static size_t granule_at(uint64_t at, size_t left)
+{
+    size_t n = VHD_GRANULE - (size_t)(at % VHD_GRANULE);
+    return n < left ? n : left;
+}
+
+static bool has_zero_granule(const uint8_t *data, size_t len, uint64_t at)
+{
+    for (size_t pos = 0, n; pos < len; pos += n) {
+        n = granule_at(at + pos, len - pos);
+        if (all_zero(data + pos, n))
+            return true;
+    }
+    return false;
+}
+
+/* Writes DATA (LEN bytes) at file offset AT of a block's data area, its
+ * zero granules left out: where the area is still a hole (HOLE: a block
+ * being allocated) they need nothing, elsewhere they are punched (which
+ * reads back as zeros, like writing them; written when the file system
+ * cannot punch). */
+static int write_data(struct vd_image *img, const uint8_t *data, size_t len, uint64_t at,
+                      bool hole, struct vd_error **errp)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        size_t end = pos + granule_at(at + pos, len - pos);
+        bool zero = all_zero(data + pos, end - pos);
+        while (end < len) {
+            size_t n = granule_at(at + end, len - end);
+            if (all_zero(data + end, n) != zero)
+                break;
+            end += n;
+        }
+        int ret = 0;
+        if (!zero)
+            ret = vd_file_pwrite(img, data + pos, end - pos, at + pos, errp);
+        else if (!hole && fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                    (off_t)(at + pos), (off_t)(end - pos)) < 0)
+            ret = vd_file_pwrite(img, data + pos, end - pos, at + pos, errp);
+        if (ret < 0)
+            return ret;
+        pos = end;
+    }
+    return 0;
+}
+
 /* Writes a new block at START: its bitmap (marking sectors [first, first +
  * count)) and DATA, into space reserved (and followed by a footer) already. */
 static int fill_new_block(struct vd_image *img, struct vhd_state *s, uint64_t start,
@@ -449,7 +513,9 @@ static int fill_new_block(struct vd_image *img, struct vhd_state *s, uint64_t st
     for (uint32_t i = first; i < first + count; i++)
         bitmap_set(&bm, i);
     int ret = 0;
-    if (first == 0 && !vd_file_direct(img)) {
+    size_t len = (size_t)count * VHD_SECTOR;
+    uint64_t at = start + s->bitmap_size + (uint64_t)first * VHD_SECTOR;
+    if (first == 0 && !vd_file_direct(img) && !has_zero_granule(data, len, at)) {
         struct iovec iov[2] = {
             { bitmap, s->bitmap_size },
             { (void *)(uintptr_t)data, (size_t)count * VHD_SECTOR },
@@ -464,8 +530,8 @@ static int fill_new_block(struct vd_image *img, struct vhd_state *s, uint64_t st
                                      start + s->bitmap_size, errp);
         }
     } else {
-        ret = vd_file_pwrite(img, data, (size_t)count * VHD_SECTOR,
-                             start + s->bitmap_size + (uint64_t)first * VHD_SECTOR, errp);
+        /* The block's area lies past the old end of the file: a hole. */
+        ret = write_data(img, data, len, at, true, errp);
         if (ret == 0)
             ret = vd_file_pwrite(img, bitmap, s->bitmap_size, start, errp);
     }
@@ -561,8 +627,8 @@ static int write_sectors(struct vd_image *img, struct vhd_state *s, uint64_t blk
                                                    first + count;
     bitmap_free(&bm);
     /* Data first: until its bits are set, the old content stays visible. */
-    ret = vd_file_pwrite(img, data, (size_t)count * VHD_SECTOR,
-                         block_off + s->bitmap_size + (uint64_t)first * VHD_SECTOR, errp);
+    ret = write_data(img, data, (size_t)count * VHD_SECTOR,
+                     block_off + s->bitmap_size + (uint64_t)first * VHD_SECTOR, false, errp);
     if (ret < 0 || all_set)
         return ret;
     pthread_mutex_lock(&s->lock);

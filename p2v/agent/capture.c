@@ -621,8 +621,11 @@ static int handshake(struct agent *a, struct p2v_conn *c, uint64_t *resume,
     m.u.hello.caps = a->o.compress ? P2V_CAP_ZSTD : 0;
     memcpy(m.u.hello.nonce, nonce, sizeof(nonce));
     if ((ret = p2v_conn_send(c, &m, errp)) < 0 ||
-        (ret = expect(a, c, &m, P2V_MSG_CHALLENGE, HANDSHAKE_TIMEOUT_MS, errp)) < 0)
+        (ret = expect(a, c, &m, P2V_MSG_CHALLENGE, HANDSHAKE_TIMEOUT_MS, errp)) < 0) {
+        if (!a->o.use_tls && ret != -EACCES && ret != -EBUSY)
+            vd_error_prefix(errp, "no answer to HELLO (a TLS server? then --tls)");
         return ret;
+    }
     if (m.u.challenge.version != P2V_PROTO_VERSION)
         return fatal_error(a, vd_error_set(errp, -EPROTO, "the server speaks protocol version %u, not %u",
                                            m.u.challenge.version, P2V_PROTO_VERSION));
@@ -932,7 +935,9 @@ static void usage(FILE *f)
 "  --rate MB/s            limit the bandwidth used\n"
 "  --state FILE           session file for resuming after a restart\n"
 "                         (default: /var/tmp/p2v-capture-NAME.session)\n"
-"  --retry-for SECONDS    keep reconnecting this long after a failure (600)\n"
+"  --retry-for SECONDS    keep reconnecting this long to resume a session\n"
+"                         that started (600); before one exists (no server,\n"
+"                         refused), fail at once with the reason\n"
 "  --tls                  use TLS 1.3; needs --server-cert-sha256 or --ca\n"
 "  --server-cert-sha256 HEX  pin the server certificate's SHA-256\n"
 "  --ca FILE              verify the server certificate against FILE\n"
@@ -1060,6 +1065,11 @@ int p2v_capture_main(int argc, char **argv)
         rc = usage_error("--server and --token-file are required", NULL);
         goto out_free;
     }
+    if (p2v_addr_check(o->server, false, &err) < 0) {
+        rc = usage_error(err->msg, NULL);
+        vd_error_clear(&err);
+        goto out_free;
+    }
     if (o->use_tls && !o->tls.cert_sha256 && !o->tls.ca_file) {
         rc = usage_error("--tls needs --server-cert-sha256 or --ca (the server must be pinned)", NULL);
         goto out_free;
@@ -1132,7 +1142,10 @@ int p2v_capture_main(int argc, char **argv)
         int ret = run_session(a, &err);
         if (ret == 0)
             break;
-        if (a->fatal)
+        /* Before a session exists (none from this run, none in the session
+         * file) nothing can be resumed: a server that is not there, a name
+         * another agent holds, fail now with the reason. */
+        if (a->fatal || !a->have_session)
             goto report;
         if (a->done_used > before)
             last_contact = now_s();

@@ -3,6 +3,7 @@
  * a silent or hostile peer cannot hang or exhaust us. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,6 +26,9 @@
 #include "p2v/proto/conn.h"
 
 #define IDLE_TIMEOUT_S 120
+/* A host that drops the SYN (a firewall, a machine that is off) would
+ * hold connect() for the kernel's two minutes of retries. */
+#define CONNECT_TIMEOUT_S 15
 
 struct p2v_conn {
     int fd;
@@ -35,7 +39,9 @@ struct p2v_conn {
     uint8_t *buf;           /* P2V_HEADER_SIZE + P2V_MAX_BODY */
 };
 
-static int split_addr(const char *addr, char *host, size_t hlen, char *port,
+/* PORT must be decimal, 1..65535 (0 too for a listener: "any free port");
+ * getaddrinfo() would take 99999 and bind 99999 mod 65536. */
+static int split_addr(const char *addr, bool passive, char *host, size_t hlen, char *port,
                       size_t plen, struct vd_error **errp)
 {
     const char *colon = strrchr(addr, ':');
@@ -50,17 +56,30 @@ static int split_addr(const char *addr, char *host, size_t hlen, char *port,
     }
     if (n == 0 || n >= hlen || strlen(colon + 1) >= plen)
         return vd_error_set(errp, -EINVAL, "'%s': expected HOST:PORT", addr);
+    const char *p = colon + 1;
+    unsigned long v = 0;
+    for (; *p >= '0' && *p <= '9' && v <= 65535; p++)
+        v = v * 10 + (unsigned long)(*p - '0');
+    if (*p || v > 65535 || (v == 0 && !passive))
+        return vd_error_set(errp, -EINVAL, "'%s': the port must be a number from %d to 65535",
+                            addr, passive ? 0 : 1);
     memcpy(host, h, n);
     host[n] = 0;
     strcpy(port, colon + 1);
     return 0;
 }
 
+int p2v_addr_check(const char *addr, bool passive, struct vd_error **errp)
+{
+    char host[256], port[16];
+    return split_addr(addr, passive, host, sizeof(host), port, sizeof(port), errp);
+}
+
 static int resolve(const char *addr, bool passive, struct addrinfo **res,
                    struct vd_error **errp)
 {
     char host[256], port[16];
-    int ret = split_addr(addr, host, sizeof(host), port, sizeof(port), errp);
+    int ret = split_addr(addr, passive, host, sizeof(host), port, sizeof(port), errp);
     if (ret < 0)
         return ret;
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
@@ -80,7 +99,7 @@ int p2v_listen(const char *addr, int *fdp, struct vd_error **errp)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
         ret = vd_error_set_errno(errp, -errno, "cannot listen on %s", addr);
         if (fd >= 0)
             close(fd);
@@ -173,6 +192,39 @@ static int check_pin(SSL *ssl, const char *pin, struct vd_error **errp)
     return 0;
 }
 
+/* connect() bounded by CONNECT_TIMEOUT_S; 0, or -1 with errno set
+ * (ETIMEDOUT when the host never answered). */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -1;
+    int r = connect(fd, sa, len);
+    if (r < 0 && errno == EINPROGRESS) {
+        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        int e = 0;
+        socklen_t el = sizeof(e);
+        do {
+            r = poll(&pfd, 1, CONNECT_TIMEOUT_S * 1000);
+        } while (r < 0 && errno == EINTR);
+        if (r == 0)
+            e = ETIMEDOUT;
+        else if (r < 0)
+            e = errno;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+            e = errno;
+        r = e ? -1 : 0;
+        errno = e;
+    }
+    int e = errno;
+    if (fcntl(fd, F_SETFL, flags) < 0 && r == 0) {
+        e = errno;
+        r = -1;
+    }
+    errno = e;
+    return r;
+}
+
 int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
                 struct p2v_conn **connp, struct vd_error **errp)
 {
@@ -186,13 +238,15 @@ int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        if (connect_within(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
         ret = -errno;
         close(fd);
         fd = -1;
     }
     freeaddrinfo(res);
+    if (fd < 0 && ret == -ETIMEDOUT)
+        return vd_error_set(errp, ret, "cannot connect to %s: no answer in %d s", addr, CONNECT_TIMEOUT_S);
     if (fd < 0)
         return vd_error_set_errno(errp, ret, "cannot connect to %s", addr);
     struct p2v_conn *c = conn_new(fd);
@@ -220,7 +274,7 @@ int p2v_connect(const char *addr, const struct p2v_tls_client *tls,
         }
         if (tls->ca_file) {
             char host[256], port[16];
-            split_addr(addr, host, sizeof(host), port, sizeof(port), NULL);
+            split_addr(addr, false, host, sizeof(host), port, sizeof(port), NULL);
             X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
             if (!X509_VERIFY_PARAM_set1_ip_asc(vp, host))
                 SSL_set1_host(c->ssl, host);

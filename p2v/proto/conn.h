@@ -2,6 +2,7 @@
 #ifndef P2V_PROTO_CONN_H
 #define P2V_PROTO_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,9 @@ struct p2v_tls_client {
     const char *ca_file;
 };
 
+/* Checks "HOST:PORT" ("[v6]:PORT" too) without resolving it: PORT is a
+ * number from 1 (0 when PASSIVE, a listener) to 65535. */
+int p2v_addr_check(const char *addr, bool passive, struct vd_error **errp);
 /* Splits "HOST:PORT" ("[v6]:PORT" too) and resolves it. */
 int p2v_listen(const char *addr, int *fdp, struct vd_error **errp);
 

@@ -30,6 +30,16 @@
 #include "p2v/server/server.h"
 
 #define MAX_CONNECTIONS 64
+/* Before authentication a peer is a stranger: at most this many of them
+ * at once (the other slots stay for authenticated sessions), at most
+ * PREAUTH_PER_ADDR from one address, each for at most --auth-timeout
+ * seconds in all, TLS handshake included. */
+#define MAX_PREAUTH 16
+/* Room for connections cut but not gone yet (their threads are waking up),
+ * so that one cut to make room does not block the one it made room for. */
+#define PREAUTH_ENTRIES (2 * MAX_PREAUTH)
+#define PREAUTH_PER_ADDR 4
+#define AUTH_TIMEOUT_DEFAULT_S 10
 #define SYNC_EVERY_CHUNKS 32
 #define MAX_RESENDS 5
 #define HANDSHAKE_TIMEOUT_MS 30000
@@ -53,6 +63,19 @@ struct server {
     int running;                            /* connection threads */
     int completed, failed;                  /* captures finished */
     char active[MAX_CONNECTIONS][P2V_MAX_NAME + 1];
+    /* Unauthenticated connections, watched by the accepting thread, which
+     * shuts down the socket of one past its deadline or evicted (that ends
+     * any read or TLS handshake its thread is blocked in). Under lock. */
+    struct preauth {
+        int fd;                             /* a dup of the socket, or -1: free */
+        char addr[64];                      /* the peer's numeric address */
+        struct timespec since, deadline;    /* CLOCK_MONOTONIC */
+        bool hello;                         /* a well-formed HELLO came */
+        const char *cut;                    /* why its socket was shut down, or NULL */
+    } preauth[PREAUTH_ENTRIES];
+    int auth_timeout_s;
+    time_t refusal_logged;                  /* refusals at accept: one log line a second */
+    unsigned refusals_unlogged;
 };
 
 #define MAX_VERIFIERS 4
@@ -121,6 +144,10 @@ struct conn_ctx {
     struct writer w;
     uint64_t accepted[P2V_MAX_DISKS];   /* chunks below this are queued or written */
     bool claimed;
+    int preauth;                /* its entry in srv->preauth, or -1 */
+    bool authed;                /* the agent proved it knows the token */
+    bool started;               /* ... and its capture started or resumed */
+    char end_why[P2V_MAX_ERROR_TEXT + 16];  /* what ended an unfinished capture */
     bool zstd;                  /* the session negotiated zstd chunks */
     /* the chunk asked for again, while later ones are dropped */
     int nak_disk;
@@ -181,6 +208,24 @@ static void server_log(struct server *s, const char *fmt, ...)
     write_log(s->log_fd, msg);
 }
 
+/* The operator's terminal: where the server listens, and each capture's
+ * start, end and verdict (the logs hold the details). Only authenticated
+ * agents reach it, so no stranger can flood it. */
+static void tell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tell(const char *fmt, ...)
+{
+    char msg[1200], stamp[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+    fprintf(stderr, "p2v serve: %s %s\n", stamp, msg);
+}
+
 /* Refuses the peer: one logged reason, one ERROR message. */
 static int refuse(struct conn_ctx *cc, enum p2v_error_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -192,6 +237,9 @@ static int refuse(struct conn_ctx *cc, enum p2v_error_code code, const char *fmt
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     slog(cc, "refused: %s", msg);
+    snprintf(cc->end_why, sizeof(cc->end_why), "refused: %s", msg);
+    if (cc->authed && !cc->started)     /* later: said when the capture ends */
+        tell("%s from %s: %s", cc->sess ? cc->sess->name : "agent", p2v_conn_peer(cc->c), cc->end_why);
     p2v_conn_send_error(cc->c, code, msg);
     return -EPROTO;
 }
@@ -220,6 +268,152 @@ static void release_name(struct server *s, const char *name)
         if (!strcmp(s->active[i], name))
             s->active[i][0] = 0;
     pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- the unauthenticated phase ---- */
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void peer_address(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+        getnameinfo((struct sockaddr *)&ss, sl, buf, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(buf, len, "?");
+}
+
+/* Cuts entry I: its thread's blocked read or handshake fails at once. */
+static void preauth_cut(struct server *s, int i, const char *why)
+{
+    if (!s->preauth[i].cut) {
+        s->preauth[i].cut = why;
+        shutdown(s->preauth[i].fd, SHUT_RDWR);
+    }
+}
+
+/* An entry for the accepted socket FD, which keeps a duplicate of it, so
+ * that the connection thread may close its own whenever it likes (index,
+ * or -1: refused). One address over its cap is refused (it only competes
+ * with itself); over the total, the oldest entry that has not even sent a
+ * HELLO (a silent or dribbling peer) gives way, so that many addresses
+ * cannot lock an agent out either; when none does, the new connection is
+ * refused. Under lock. */
+static int preauth_add(struct server *s, int fd, const char *addr, const char **why)
+{
+    int free_slot = -1, same = 0, total = 0, oldest_any = -1;
+    for (int i = 0; i < PREAUTH_ENTRIES; i++) {
+        struct preauth *p = &s->preauth[i];
+        if (p->fd < 0) {
+            if (free_slot < 0)
+                free_slot = i;
+            continue;
+        }
+        if (p->cut)
+            continue;       /* on its way out: counts no more */
+        total++;
+        same += !strcmp(p->addr, addr);
+        if (!p->hello && (oldest_any < 0 || ts_before(&p->since, &s->preauth[oldest_any].since)))
+            oldest_any = i;
+    }
+    *why = "too many unauthenticated connections from its address";
+    if (same >= PREAUTH_PER_ADDR)
+        return -1;
+    *why = "too many unauthenticated connections";
+    if (total >= MAX_PREAUTH) {
+        if (oldest_any < 0)
+            return -1;
+        preauth_cut(s, oldest_any, "too many unauthenticated connections");
+    }
+    if (free_slot < 0)
+        return -1;          /* cut ones still hold their entries: refused until they go */
+    struct preauth *p = &s->preauth[free_slot];
+    p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    *why = "out of file descriptors";
+    if (p->fd < 0)
+        return -1;
+    snprintf(p->addr, sizeof(p->addr), "%s", addr);
+    clock_gettime(CLOCK_MONOTONIC, &p->since);
+    p->deadline = p->since;
+    p->deadline.tv_sec += s->auth_timeout_s;
+    p->hello = false;
+    p->cut = NULL;
+    return free_slot;
+}
+
+/* The connection authenticated or ended: no longer watched. */
+static void preauth_done(struct conn_ctx *cc)
+{
+    if (cc->preauth < 0)
+        return;
+    pthread_mutex_lock(&cc->srv->lock);
+    close(cc->srv->preauth[cc->preauth].fd);
+    cc->srv->preauth[cc->preauth].fd = -1;
+    pthread_mutex_unlock(&cc->srv->lock);
+    cc->preauth = -1;
+}
+
+static void preauth_hello(struct conn_ctx *cc)
+{
+    pthread_mutex_lock(&cc->srv->lock);
+    cc->srv->preauth[cc->preauth].hello = true;
+    pthread_mutex_unlock(&cc->srv->lock);
+}
+
+/* Why the unauthenticated connection was cut, or NULL. */
+static const char *preauth_cut_why(struct conn_ctx *cc)
+{
+    if (cc->preauth < 0)
+        return NULL;
+    pthread_mutex_lock(&cc->srv->lock);
+    const char *why = cc->srv->preauth[cc->preauth].cut;
+    pthread_mutex_unlock(&cc->srv->lock);
+    return why;
+}
+
+/* Milliseconds left before the connection's deadline (at least 1). */
+static int preauth_left_ms(struct conn_ctx *cc)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&cc->srv->lock);
+    struct timespec d = cc->srv->preauth[cc->preauth].deadline;
+    pthread_mutex_unlock(&cc->srv->lock);
+    long long ms = (long long)(d.tv_sec - now.tv_sec) * 1000 + (d.tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 1 ? 1 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* The accepting thread's round: cuts connections past their deadline. */
+static void preauth_sweep(struct server *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < PREAUTH_ENTRIES; i++)
+        if (s->preauth[i].fd >= 0 && !ts_before(&now, &s->preauth[i].deadline))
+            preauth_cut(s, i, "not authenticated in time");
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A connection refused at accept: logged, at most one line a second (a
+ * flood would fill the disk otherwise), with the count left out. */
+static void refused_at_accept(struct server *s, const char *addr, const char *why)
+{
+    time_t now = time(NULL);
+    if (now == s->refusal_logged) {
+        s->refusals_unlogged++;
+        return;
+    }
+    if (s->refusals_unlogged)
+        server_log(s, "connection from %s refused: %s (and %u more refused in the second before)",
+                   addr, why, s->refusals_unlogged);
+    else
+        server_log(s, "connection from %s refused: %s", addr, why);
+    s->refusal_logged = now;
+    s->refusals_unlogged = 0;
 }
 
 /* Makes every processed chunk durable: image data first, then the journal
@@ -253,6 +447,26 @@ static void close_images(struct srv_session *s)
     }
 }
 
+/* The size of disk I's image: a VHD holds whole 512-byte sectors, so a
+ * disk whose size is not a multiple of 512 (an image file, a device of an
+ * odd size) gets its last sector padded with zeros; the manifest and the
+ * digest keep the disk's true size. */
+static uint64_t image_size(const struct srv_session *s, int i)
+{
+    uint64_t size = s->disks[i].size;
+    return strcmp(s->format, "vhd") ? size : (size + 511) / 512 * 512;
+}
+
+static void remove_images(struct srv_session *s)
+{
+    close_images(s);
+    for (int i = 0; i < s->ndisks; i++) {
+        char path[PATH_MAX + 32];
+        srv_image_path(s, i, path, sizeof(path));
+        unlink(path);
+    }
+}
+
 static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
 {
     struct srv_session *s = cc->sess;
@@ -262,9 +476,14 @@ static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
         if (create) {
             unlink(path);
             const char *opts = strcmp(s->format, "vhd") ? NULL : "subformat=dynamic,size=exact";
-            int ret = vd_image_create(path, s->format, s->disks[i].size, opts, NULL, errp);
+            int ret = vd_image_create(path, s->format, image_size(s, i), opts, NULL, errp);
             if (ret < 0)
                 return ret;
+            if (image_size(s, i) != s->disks[i].size)
+                slog(cc, "disk %d: %llu bytes, not whole 512-byte sectors: the image's last sector "
+                     "is padded with %llu zero bytes (the manifest keeps the true size)", i,
+                     (unsigned long long)s->disks[i].size,
+                     (unsigned long long)(image_size(s, i) - s->disks[i].size));
         }
         /* Direct: the chunks go from the receive buffers to the disk, not
          * through the page cache (the conversion host reads the images
@@ -273,8 +492,11 @@ static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
                                 &s->disks[i].img, errp);
         if (ret < 0)
             return ret;
-        if (vd_image_size(s->disks[i].img) != s->disks[i].size)
-            return vd_error_set(errp, -EUCLEAN, "%s: size differs from the journal", path);
+        s->disks[i].written_end = create ? 0 : s->disks[i].size;
+        if (vd_image_size(s->disks[i].img) != image_size(s, i))
+            return vd_error_set(errp, -EUCLEAN, "%s: %llu bytes, but the journal says %llu", path,
+                                (unsigned long long)vd_image_size(s->disks[i].img),
+                                (unsigned long long)image_size(s, i));
     }
     return 0;
 }
@@ -348,25 +570,43 @@ static int start_session(struct conn_ctx *cc, const struct p2v_msg *m)
         ret = srv_state_save(s, &err);
     if (ret < 0) {
         slog(cc, "cannot create the images: %s", err->msg);
+        remove_images(s);   /* nothing half-made left behind */
+        ret = refuse(cc, P2V_ERR_IO, "the server cannot create the images: %s", err->msg);
         vd_error_free(err);
-        return refuse(cc, P2V_ERR_IO, "the server cannot create the images");
+        return ret;
     }
     p2v_hex(s->id, sizeof(s->id), id);
     slog(cc, "new session %s: %d disk(s), %s", id, s->ndisks, s->format);
     return 0;
 }
 
+/* Logs why an unauthenticated peer is dropped: the accepting thread cut
+ * it (its deadline, or too many strangers), or what it sent or did not. */
+static void preauth_log(struct conn_ctx *cc, int ret, const struct vd_error *err, const char *want)
+{
+    const char *cut = preauth_cut_why(cc);
+    if ((cut && !strcmp(cut, "not authenticated in time")) || (ret == -ETIMEDOUT && !err))
+        slog(cc, "refused: not authenticated within %d s", cc->srv->auth_timeout_s);
+    else if (cut)
+        slog(cc, "refused: %s", cut);
+    else if (ret < 0)
+        slog(cc, "refused: %s", err ? err->msg : "nothing in time");
+    else
+        slog(cc, "refused: expected %s", want);
+}
+
 static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
 {
     struct vd_error *err = NULL;
-    int ret = p2v_conn_recv(cc->c, m, HANDSHAKE_TIMEOUT_MS, &err);
+    int ret = p2v_conn_recv(cc->c, m, preauth_left_ms(cc), &err);
     if (ret < 0 || m->type != P2V_MSG_HELLO) {
-        slog(cc, "refused: %s", ret < 0 ? (err ? err->msg : "no HELLO in time") : "expected HELLO");
+        preauth_log(cc, ret, err, "HELLO");
         vd_error_free(err);
-        if (ret != -ECONNRESET)
+        if (ret != -ECONNRESET && !preauth_cut_why(cc))
             p2v_conn_send_error(cc->c, P2V_ERR_PROTOCOL, "expected HELLO");
         return -EPROTO;
     }
+    preauth_hello(cc);
     if (m->u.hello.version != P2V_PROTO_VERSION)
         return refuse(cc, P2V_ERR_PROTOCOL, "protocol version %u is not supported (this server speaks %u)",
                       m->u.hello.version, P2V_PROTO_VERSION);
@@ -380,15 +620,17 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
     memcpy(ch.u.challenge.nonce, nonce, sizeof(nonce));
     if (p2v_conn_send(cc->c, &ch, NULL) < 0)
         return -ECONNRESET;
-    ret = p2v_conn_recv(cc->c, m, HANDSHAKE_TIMEOUT_MS, &err);
+    ret = p2v_conn_recv(cc->c, m, preauth_left_ms(cc), &err);
     if (ret < 0 || m->type != P2V_MSG_AUTH) {
-        slog(cc, "refused: %s", ret < 0 ? (err ? err->msg : "no AUTH in time") : "expected AUTH");
+        preauth_log(cc, ret, err, "AUTH");
         vd_error_free(err);
         return -EPROTO;
     }
     p2v_proof(&cc->srv->tok, "agent", nonce, agent_nonce, want);
     if (!p2v_mac_equal(want, m->u.auth.proof))
         return refuse(cc, P2V_ERR_AUTH, "authentication failed (wrong token)");
+    cc->authed = true;
+    preauth_done(cc);       /* a known agent now: no deadline, its own slot */
     struct p2v_msg ok = { .type = P2V_MSG_AUTH_OK };
     p2v_proof(&cc->srv->tok, "server", agent_nonce, nonce, ok.u.auth_ok.proof);
     if (p2v_conn_send(cc->c, &ok, NULL) < 0)
@@ -420,6 +662,18 @@ static int handshake(struct conn_ctx *cc, struct p2v_msg *m)
         return ret;
     slog(cc, "agent authenticated, compression %s, digest %s", cc->zstd ? "zstd" : "none",
          cc->sess->no_digest ? "none" : "sha256");
+    uint64_t total = 0, durable = 0;
+    for (int i = 0; i < cc->sess->ndisks; i++) {
+        total += cc->sess->disks[i].size;
+        durable += cc->sess->disks[i].durable;
+    }
+    cc->started = true;
+    if (durable)
+        tell("%s from %s: capture resumed at %llu of %llu bytes, into %s", cc->sess->name,
+             p2v_conn_peer(cc->c), (unsigned long long)durable, (unsigned long long)total, cc->sess->dir);
+    else
+        tell("%s from %s: capture started, %d disk(s), %llu bytes, into %s", cc->sess->name,
+             p2v_conn_peer(cc->c), cc->sess->ndisks, (unsigned long long)total, cc->sess->dir);
     ok = (struct p2v_msg){ .type = P2V_MSG_SESSION_OK };
     memcpy(ok.u.session_ok.id, cc->sess->id, sizeof(ok.u.session_ok.id));
     ok.u.session_ok.ndisks = (uint8_t)cc->sess->ndisks;
@@ -538,9 +792,18 @@ static void write_chunk(struct conn_ctx *cc, const struct wslot *q)
     struct srv_disk *d = &s->disks[q->disk];
     struct vd_error *err = NULL;
     /* Whole chunks: an image allocates in blocks of 1-2 MiB anyway (VHD),
-     * and all-zero chunks are never written, so they stay unallocated. */
-    if (q->encoding != P2V_ENC_ZERO && !p2v_all_zero(q->data, q->len) &&
-        vd_image_pwrite(d->img, q->data, q->len, q->offset, &err) < 0) {
+     * and all-zero chunks are never written, so they stay unallocated;
+     * where the image may hold older data (a disk sent again after a
+     * digest mismatch, a resumed session) they are zeroed (punched). */
+    bool zero = q->encoding == P2V_ENC_ZERO || p2v_all_zero(q->data, q->len);
+    int ret = 0;
+    if (!zero)
+        ret = vd_image_pwrite(d->img, q->data, q->len, q->offset, &err);
+    else if (q->offset < d->written_end)
+        ret = vd_image_write_zeroes(d->img, q->len, q->offset, &err);
+    if (!zero && ret == 0 && q->offset + q->len > d->written_end)
+        d->written_end = q->offset + q->len;
+    if (ret < 0) {
         slog(cc, "%s", err->msg);
         vd_error_free(err);
         writer_fail(cc, P2V_ERR_IO, "the server cannot write disk %d", q->disk);
@@ -822,6 +1085,7 @@ static int on_disk_end(struct conn_ctx *cc, const struct p2v_msg *m)
     p2v_hex(m->u.disk_end.sha256, 32, a_hex);
     if (!ok) {
         slog(cc, "disk %u: SHA-256 mismatch (agent %s, server %s); the disk will be sent again", di, a_hex, o_hex);
+        tell("%s: disk %u FAILED its SHA-256 check; the agent sends it again", s->name, di);
         d->received = d->durable = cc->accepted[di] = 0;
         p2v_digest_init(&d->dig, d->size);
         d->dig_durable = d->dig;
@@ -867,6 +1131,8 @@ static int on_finish(struct conn_ctx *cc)
     }
     slog(cc, "capture complete; received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
          (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes, (unsigned long long)(cc->dropped + cc->w.dropped));
+    tell("%s: capture complete, %d disk(s) verified (%s), in %s", s->name, s->ndisks,
+         s->no_digest ? "chunk checksums" : "SHA-256", s->dir);
     struct p2v_msg ok = { .type = P2V_MSG_FINISH_OK };
     p2v_conn_send(cc->c, &ok, NULL);
     pthread_mutex_lock(&cc->srv->lock);
@@ -881,7 +1147,11 @@ static void serve_connection(struct conn_ctx *cc)
     struct vd_error *err = NULL;
     struct p2v_msg m;
     if (p2v_conn_accept(cc->fd, cc->srv->tls, &cc->c, &err) < 0) {
-        server_log(cc->srv, "connection refused: %s", err->msg);
+        const char *cut = preauth_cut_why(cc);
+        if (cut && !strcmp(cut, "not authenticated in time"))
+            server_log(cc->srv, "connection refused: no TLS handshake within %d s", cc->srv->auth_timeout_s);
+        else
+            server_log(cc->srv, "connection refused: %s", cut ? cut : err->msg);
         vd_error_free(err);
         return;
     }
@@ -897,6 +1167,7 @@ static void serve_connection(struct conn_ctx *cc)
     while (ret == 0) {
         if (stop_requested) {
             slog(cc, "server stopping");
+            snprintf(cc->end_why, sizeof(cc->end_why), "the server is stopping");
             p2v_conn_send_error(cc->c, P2V_ERR_IO, "the server is stopping; resume later");
             break;
         }
@@ -908,15 +1179,17 @@ static void serve_connection(struct conn_ctx *cc)
             ret = 0;
             if (++idle > IDLE_LIMIT_S) {
                 slog(cc, "agent silent for %d s; closing", IDLE_LIMIT_S);
+                snprintf(cc->end_why, sizeof(cc->end_why), "agent silent for %d s", IDLE_LIMIT_S);
                 break;
             }
             continue;
         }
         idle = 0;
         if (ret < 0) {
-            if (ret == -ECONNRESET)
+            if (ret == -ECONNRESET) {
                 slog(cc, "connection lost: %s", err ? err->msg : "closed");
-            else
+                snprintf(cc->end_why, sizeof(cc->end_why), "connection lost");
+            } else
                 refuse(cc, P2V_ERR_PROTOCOL, "%s", err ? err->msg : "receive failed");
             vd_error_clear(&err);
             break;
@@ -940,8 +1213,16 @@ static void serve_connection(struct conn_ctx *cc)
         slog(cc, "received %llu chunks (%llu bytes) on this connection, %llu dropped after a NAK",
              (unsigned long long)cc->chunks, (unsigned long long)cc->raw_bytes,
              (unsigned long long)(cc->dropped + cc->w.dropped));
-        for (int i = 0; i < cc->sess->ndisks; i++)
+        uint64_t total = 0, durable = 0;
+        for (int i = 0; i < cc->sess->ndisks; i++) {
             slog(cc, "disk %d durable up to offset %llu", i, (unsigned long long)cc->sess->disks[i].durable);
+            total += cc->sess->disks[i].size;
+            durable += cc->sess->disks[i].durable;
+        }
+        if (cc->started)
+            tell("%s: capture interrupted (%s) at %llu of %llu bytes; it resumes when the agent reconnects",
+                 cc->sess->name, cc->end_why[0] ? cc->end_why : "ended", (unsigned long long)durable,
+                 (unsigned long long)total);
     }
 }
 
@@ -957,6 +1238,7 @@ static void *connection_thread(void *arg)
         serve_connection(cc);
     else
         close(cc->fd);
+    preauth_done(cc);
     if (cc->sess) {
         close_images(cc->sess);
         if (cc->claimed)
@@ -994,8 +1276,13 @@ static void usage(FILE *f)
 "                         fails its digest check (status 1)\n"
 "  --force                replace a complete capture of the same name\n"
 "  --tls --cert FILE --key FILE  TLS 1.3 with this certificate (PEM)\n"
+"  --auth-timeout SECONDS the time a connection has to authenticate, TLS\n"
+"                         handshake included (default 10); at most 16\n"
+"                         unauthenticated connections at once, 4 from one\n"
+"                         address\n"
 "  -h, --help             this text\n"
-"The log is DIR/serve.log (and DIR/NAME/log per machine).\n"
+"stderr says where it listens and each capture's start, end and verdict;\n"
+"the details are in DIR/serve.log (and DIR/NAME/log per machine).\n"
 "Exit status: 0 stopped or --once succeeded, 1 failed, 2 usage error.\n");
 }
 
@@ -1017,10 +1304,13 @@ int p2v_serve_main(int argc, char **argv)
         { "tls", no_argument, NULL, 'T' },
         { "cert", required_argument, NULL, 'c' },
         { "key", required_argument, NULL, 'k' },
+        { "auth-timeout", required_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    struct server srv = { .format = "vhd", .log_fd = -1 };
+    struct server srv = { .format = "vhd", .log_fd = -1, .auth_timeout_s = AUTH_TIMEOUT_DEFAULT_S };
+    for (int i = 0; i < PREAUTH_ENTRIES; i++)
+        srv.preauth[i].fd = -1;
     const char *listen_addr = NULL, *token_file = NULL, *cert = NULL, *key = NULL;
     bool tls = false;
     int opt;
@@ -1037,6 +1327,14 @@ int p2v_serve_main(int argc, char **argv)
         case 'T': tls = true; break;
         case 'c': cert = optarg; break;
         case 'k': key = optarg; break;
+        case 'A': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > 600)
+                return usage_error("--auth-timeout takes 1 to 600 seconds", optarg);
+            srv.auth_timeout_s = (int)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         case ':': return usage_error("missing argument for", argv[optind - 1]);
         default: return usage_error("unknown option", argv[optind - 1]);
@@ -1046,6 +1344,12 @@ int p2v_serve_main(int argc, char **argv)
         return usage_error("unexpected argument", argv[optind]);
     if (!listen_addr || !srv.dir || !token_file)
         return usage_error("--listen, --dir and --token-file are required", NULL);
+    struct vd_error *aerr = NULL;
+    if (p2v_addr_check(listen_addr, true, &aerr) < 0) {
+        int r = usage_error(aerr->msg, NULL);
+        vd_error_free(aerr);
+        return r;
+    }
     if (strcmp(srv.format, "vhd") && strcmp(srv.format, "raw"))
         return usage_error("-O takes vhd or raw", srv.format);
     if (tls != (cert && key) || (!tls && (cert || key)))
@@ -1085,6 +1389,8 @@ int p2v_serve_main(int argc, char **argv)
     p2v_local_address(lfd, bound, sizeof(bound));
     server_log(&srv, "listening on %s, writing %s images to %s%s", bound, srv.format, srv.dir,
                tls ? " (TLS 1.3)" : "");
+    tell("listening on %s%s, writing %s images to %s (log: %s)", bound, tls ? " (TLS 1.3)" : "",
+         srv.format, srv.dir, logpath);
 
     rc = 0;
     while (!stop_requested) {
@@ -1093,18 +1399,26 @@ int p2v_serve_main(int argc, char **argv)
         pthread_mutex_unlock(&srv.lock);
         if (done)
             break;
+        preauth_sweep(&srv);
         struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-        if (poll(&pfd, 1, 200) <= 0)
+        if (poll(&pfd, 1, 100) <= 0)
             continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
+        char addr[64];
+        peer_address(fd, addr, sizeof(addr));
+        const char *why = NULL;
+        int slot = -1;
         pthread_mutex_lock(&srv.lock);
-        bool full = srv.running >= MAX_CONNECTIONS;
-        if (!full)
+        if (srv.running >= MAX_CONNECTIONS)
+            why = "too many connections";
+        else if ((slot = preauth_add(&srv, fd, addr, &why)) >= 0) {
+            why = NULL;
             srv.running++;
+        }
         pthread_mutex_unlock(&srv.lock);
-        struct conn_ctx *cc = full ? NULL : calloc(1, sizeof(*cc));
+        struct conn_ctx *cc = why ? NULL : calloc(1, sizeof(*cc));
         pthread_t th;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -1112,16 +1426,31 @@ int p2v_serve_main(int argc, char **argv)
         if (cc) {
             cc->srv = &srv;
             cc->fd = fd;
+            cc->preauth = slot;
         }
         if (!cc || pthread_create(&th, &attr, connection_thread, cc) != 0) {
-            server_log(&srv, "connection refused: %s", full ? "too many connections" : "out of resources");
+            refused_at_accept(&srv, addr, why ? why : "out of resources");
+            if (!srv.tls) {     /* the reason, for an agent, if the socket takes it now */
+                struct p2v_msg e = { .type = P2V_MSG_ERROR };
+                uint8_t frame[P2V_ENCODE_BUF];
+                const uint8_t *tail;
+                size_t tail_len;
+                e.u.error.code = P2V_ERR_REFUSED;
+                snprintf(e.u.error.text, sizeof(e.u.error.text), "%s", why ? why : "out of resources");
+                size_t n = p2v_msg_encode(&e, frame, &tail, &tail_len);
+                if (send(fd, frame, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                    /* best effort: the close says the rest */
+                }
+            }
             close(fd);
-            free(cc);
-            if (!full) {
+            if (!why) {
                 pthread_mutex_lock(&srv.lock);
+                close(srv.preauth[slot].fd);
+                srv.preauth[slot].fd = -1;
                 srv.running--;
                 pthread_mutex_unlock(&srv.lock);
             }
+            free(cc);
         }
         pthread_attr_destroy(&attr);
     }
@@ -1138,8 +1467,10 @@ int p2v_serve_main(int argc, char **argv)
            pthread_cond_timedwait(&srv.changed, &srv.lock, &until) != ETIMEDOUT)
         ;
     bool failed = srv.once && srv.failed && !srv.completed;
+    int completed = srv.completed, digest_failures = srv.failed;
     pthread_mutex_unlock(&srv.lock);
     server_log(&srv, "stopped");
+    tell("stopped: %d capture(s) complete, %d digest failure(s)", completed, digest_failures);
     if (failed) {
         fprintf(stderr, "p2v serve: the capture failed its digest check; see %s\n", logpath);
         rc = 1;

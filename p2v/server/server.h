@@ -21,6 +21,8 @@ struct srv_disk {
     struct p2v_digest dig;  /* running digest up to `received` */
     struct p2v_digest dig_durable; /* ... up to `durable`, as journaled */
     struct vd_image *img;
+    uint64_t written_end;   /* the image may hold data below this (not journaled:
+                             * a reopened image counts as written throughout) */
 };
 
 /* DIR/NAME/: images, manifest.xml, state (the journal) and log. */

@@ -100,6 +100,38 @@ elif case == "chunk-replayed":
     sum64 = struct.unpack("<Q", hashlib.sha256(pieces).digest()[:8])[0]
     for _ in range(2):
         send(CHUNK, bytes([0, 0, 0, 0]) + struct.pack("<IQQ", 1 << 20, 0, sum64) + data)
+elif case == "resend-zeros":
+    # A 2 MiB disk whose first chunk holds data, then a wrong digest: the
+    # server asks for the disk again, and this time the chunk is zeros
+    # (the source changed). The image must not keep the old data.
+    def leaf(data):
+        return hashlib.sha256(b"".join(hashlib.sha256(data[i:i + (1 << 16)]).digest()
+                                       for i in range(0, len(data), 1 << 16))).digest()
+    def wait_for(want):
+        while True:
+            t, b = recv()
+            if t == want:
+                return b
+            assert t in (9, 10), t      # ACK, NAK
+    handshake()
+    t, _ = recv()
+    assert t == AUTH_OK, t
+    assert session(b"rz", 2 << 20) == SESSION_OK
+    data = os.urandom(1 << 20)
+    send(CHUNK, bytes([0, 0, 0, 0]) + struct.pack("<IQQ", 1 << 20, 0, struct.unpack("<Q", leaf(data)[:8])[0]) + data)
+    send(11, bytes([0]) + struct.pack("<I", 0) + bytes(32))      # DISK_END, wrong digest
+    assert wait_for(12) == bytes([0, 0])                          # DISK_DONE, not ok
+    zleaf = leaf(bytes(1 << 20))
+    for off in (0, 1 << 20):
+        send(CHUNK, bytes([0, 2, 0, 0]) + struct.pack("<IQQ", 1 << 20, off, struct.unpack("<Q", zleaf[:8])[0]))
+    digest = hashlib.sha256(struct.pack("<Q", 2 << 20) + zleaf + zleaf).digest()
+    send(11, bytes([0]) + struct.pack("<I", 0) + digest)
+    assert wait_for(12) == bytes([0, 1])                          # DISK_DONE, ok
+    send(MANIFEST, b"\x01<p2v-manifest/>")
+    send(13, b"")                                                 # FINISH
+    wait_for(14)                                                  # FINISH_OK
+    print(case, "-> complete")
+    sys.exit(0)
 else:
     sys.exit("unknown case " + case)
 print(case, "->", refused())

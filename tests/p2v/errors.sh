@@ -40,6 +40,11 @@ for i in $(seq 50); do
     [ "$i" -lt 50 ] || fail "chunk-replayed: the good chunk was not taken"
     sleep 0.1
 done
+# A disk sent again after a digest mismatch, now with a zero chunk where
+# data was: the image holds the zeros, not the old data.
+timeout 20 python3 "$SRC/tests/p2v/badclient.py" "$PORT" "$WORK/token" resend-zeros || fail "resend-zeros"
+to_raw "$WORK/out/rz/disk0.$FMT" "$WORK/rz.raw"
+cmp "$WORK/rz.raw" <(head -c $((2 << 20)) /dev/zero) || fail "resend-zeros: the image kept data the agent replaced with zeros"
 [ ! -e "$WORK/escape" ] && [ ! -e "$WORK/out/../escape" ] || fail "a path-separator name escaped DIR"
 
 # A chunk corrupted on the way (test hook) is detected and sent again.
@@ -108,6 +113,18 @@ case $rc in
 *) cat "$WORK/shrink.err" >&2; fail "shrink: exit $rc" ;;
 esac
 stop_server
+# The server's terminal (stderr, not only serve.log): where it listens,
+# each capture's start, end and verdict, refusals of authenticated agents.
+err=$WORK/server.err
+grep -q "^p2v serve: [0-9:]* listening on 127.0.0.1:$PORT, writing raw images to $WORK/out" "$err" ||
+    { cat "$err" >&2; fail "serve: where it listens is not on stderr"; }
+grep -q "clean from 127.0.0.1:[0-9]*: capture started, 1 disk(s), $(stat -c %s "$WORK/src.img") bytes" "$err" ||
+    fail "serve: a capture's start is not on stderr"
+grep -q "clean: capture complete, 1 disk(s) verified (SHA-256)" "$err" || fail "serve: a capture's end is not on stderr"
+grep -q "nodigest: capture complete, 1 disk(s) verified (chunk checksums)" "$err" || fail "serve: --digest none's verdict"
+grep -q "clean from 127.0.0.1:[0-9]*: refused: .* holds a complete capture" "$err" || fail "serve: a refusal is not on stderr"
+grep -q "stopped: [0-9]* capture(s) complete" "$err" || fail "serve: its stop is not on stderr"
+! grep -q "authentication failed" "$err" || fail "serve: an unauthenticated peer reached the terminal"
 
 # Usage errors: one line, exit 2.
 expect_fail 2 "required" "$P2V" capture --server 127.0.0.1:1
@@ -121,6 +138,48 @@ expect_fail 2 "unknown command" "$P2V" frobnicate
 expect_fail 1 "token shorter" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file /dev/null -O raw
 expect_fail 1 "cannot connect" "$P2V" capture --server "127.0.0.1:$(free_port)" --token-file "$WORK/token" \
     --disk "$WORK/src.img" --state "$WORK/n.session" --retry-for 0
+# No server there: before a session exists the agent fails at once with
+# the reason (it used to retry silently for --retry-for's 600 s, -p or not).
+expect_fail 1 "cannot connect to 127.0.0.1:[0-9]+: Connection refused" \
+    timeout 60 "$P2V" capture --server "127.0.0.1:$(free_port)" --token-file "$WORK/token" \
+    --disk "$WORK/src.img" --state "$WORK/n2.session" -p
+# A host that never answers (here a listener whose queue is full: the
+# kernel drops the SYN, like a firewall): the connection attempt gives up
+# after 15 s, not the kernel's two minutes, and says so.
+python3 - "$WORK/blackhole" <<'PY' &
+import socket, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(0)
+held = []
+for _ in range(3):      # fill the accept queue
+    s = socket.socket()
+    s.settimeout(0.5)
+    try:
+        s.connect(l.getsockname())
+        held.append(s)
+    except OSError:
+        break
+open(sys.argv[1], "w").write(str(l.getsockname()[1]))
+time.sleep(40)
+PY
+hole=$!
+for i in $(seq 100); do [ -s "$WORK/blackhole" ] && break; sleep 0.05; done
+expect_fail 1 "cannot connect to 127.0.0.1:[0-9]+: no answer in 15 s" \
+    timeout 60 "$P2V" capture --server "127.0.0.1:$(cat "$WORK/blackhole")" --token-file "$WORK/token" \
+    --disk "$WORK/src.img" --state "$WORK/n3.session"
+kill $hole 2>/dev/null || true
+wait $hole 2>/dev/null || true
+# Ports are checked where they are parsed: no port, out of range, not a number.
+expect_fail 2 "expected HOST:PORT" "$P2V" capture --server 127.0.0.1 --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 1 to 65535" \
+    "$P2V" capture --server 127.0.0.1:99999 --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 1 to 65535" \
+    "$P2V" capture --server 127.0.0.1:0 --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 0 to 65535" \
+    timeout 10 "$P2V" serve --listen 127.0.0.1:99999 --dir "$WORK" --token-file "$WORK/token"
+expect_fail 2 "port must be a number from 0 to 65535" \
+    timeout 10 "$P2V" serve --listen 127.0.0.1:7x --dir "$WORK" --token-file "$WORK/token"
 "$P2V" --help | grep capture >/dev/null || fail "p2v --help"
 "$P2V" capture --help | grep -- --server >/dev/null || fail "capture --help"
 "$P2V" serve --help | grep -- --listen >/dev/null || fail "serve --help"

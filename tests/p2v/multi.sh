@@ -94,7 +94,7 @@ done
 expect_fail 1 "does not match the pinned SHA-256" \
     "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name w --disk "$WORK/floppy.img" \
     --state "$WORK/w.session" --retry-for 0 --tls --server-cert-sha256 "$(printf '%064d' 0)"
-expect_fail 1 "gave up" \
+expect_fail 1 "no answer to HELLO \\(a TLS server\\? then --tls\\)" \
     "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --name plain --disk "$WORK/floppy.img" \
     --state "$WORK/pl.session" --retry-for 0
 grep -q "TLS handshake failed" "$WORK/tls/serve.log" || fail "plain agent on the TLS port not logged"

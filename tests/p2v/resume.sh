@@ -38,7 +38,15 @@ wait $agent 2>/dev/null || true
 size=$(stat -c %s "$WORK/src.img")
 [ "$(durable_offset akill)" -lt "$size" ] || fail "agent finished before it was killed: test is void"
 [ -f "$WORK/akill.session" ] || fail "the agent kept no session file"
+# The operator's terminal said so (the server's stderr, not only its log).
+for i in $(seq 50); do
+    grep -q "akill: capture interrupted (connection lost) at [1-9][0-9]* of $size bytes" "$WORK/server.err" && break
+    [ "$i" -lt 50 ] || { cat "$WORK/server.err" >&2; fail "akill: interruption not on the server's stderr"; }
+    sleep 0.1
+done
 capture --name akill --disk "$WORK/src.img" --state "$WORK/akill.session"
+grep -q "akill from 127.0.0.1:[0-9]*: capture resumed at [1-9][0-9]* of $size bytes" "$WORK/server.err" ||
+    fail "akill: resume not on the server's stderr"
 [ ! -e "$WORK/akill.session" ] || fail "session file left after success"
 grep -q "resuming disk 0 at offset [1-9]" "$WORK/out/akill/log" || fail "akill: no resume in the server log"
 to_raw "$WORK/out/akill/disk0.$FMT" "$WORK/akill.raw"

@@ -92,12 +92,50 @@ static void leaf_matches_definition(void **state)
     free(chunk);
 }
 
+/* Linked with -Wl,--wrap=calloc: the library's callocs come here, and fail
+ * while fail_calloc is set. */
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+static int fail_calloc;
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return fail_calloc ? NULL : __real_calloc(n, size);
+}
+
+/* A digest starts without allocating (it used to abort() when a 1 MiB
+ * calloc failed, on the server once per session), and its zero leaves
+ * are those of the definition. */
+static void digest_init_without_memory(void **state)
+{
+    (void)state;
+    static const uint64_t sizes[] = { P2V_CHUNK_SIZE, 3 * (uint64_t)P2V_CHUNK_SIZE + 512,
+                                      P2V_PIECE_SIZE + 1, 1 };
+    uint8_t *zeros = calloc(1, P2V_CHUNK_SIZE);
+    assert_non_null(zeros);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct p2v_digest d;
+        uint8_t want[32];
+        char hex[P2V_DIGEST_STATE_HEX + 1];
+        fail_calloc = 1;
+        p2v_digest_init(&d, sizes[i]);
+        p2v_digest_save(&d, hex);
+        assert_int_equal(p2v_digest_load(&d, hex, sizes[i], 0), 0);
+        fail_calloc = 0;
+        reference_leaf(zeros, P2V_CHUNK_SIZE, want);
+        assert_memory_equal(d.zero_full, want, 32);
+        reference_leaf(zeros, (size_t)(sizes[i] % P2V_CHUNK_SIZE), want);
+        assert_memory_equal(d.zero_last, want, 32);
+    }
+    free(zeros);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(x16_matches_openssl),
         cmocka_unit_test(x16_piece_lanes),
         cmocka_unit_test(leaf_matches_definition),
+        cmocka_unit_test(digest_init_without_memory),
     };
     /* Without AVX-512 sha256_x16 and p2v_leaf are OpenSSL's SHA-256
      * themselves: the comparison would check OpenSSL against OpenSSL. */
