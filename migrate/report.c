@@ -86,8 +86,10 @@ static int write_json(const struct mig_run *r, struct vd_error **errp)
             iso_time(s->start, t, sizeof(t));
             json_object_object_add(j, "started", jstr(t));
         }
-        if (s->end > 0)
-            json_object_object_add(j, "seconds", json_object_new_double((double)(long)((s->end - s->start) * 10) / 10));
+        if (s->end > 0) {
+            snprintf(t, sizeof(t), "%.1f", s->end - s->start);
+            json_object_object_add(j, "seconds", json_object_new_double_s(s->end - s->start, t));
+        }
         json_object_object_add(j, "detail", jstr(s->detail));
         json_object_array_add(steps, j);
     }
@@ -108,7 +110,9 @@ static int write_json(const struct mig_run *r, struct vd_error **errp)
     json_object_object_add(v, "kind", jstr(r->verdict));
     json_object_object_add(v, "detail", jstr(r->verdict_detail));
     json_object_object_add(v, "booted", json_object_new_boolean(!strcmp(r->verdict, "booted")));
-    json_object_object_add(v, "seconds", json_object_new_double(r->verdict_seconds));
+    char secs[32];
+    snprintf(secs, sizeof(secs), "%.1f", r->verdict_seconds);
+    json_object_object_add(v, "seconds", json_object_new_double_s(r->verdict_seconds, secs));
     json_object_object_add(v, "screenshot", r->screenshot[0] ? jstr(r->screenshot) : NULL);
     json_object_object_add(o, "verdict", v);
 
