@@ -51,7 +51,7 @@ struct mig_vm {
     bool localtime;         /* Windows keeps the RTC in local time */
     char os[16];            /* "windows", "linux" or "unknown" */
     char product[128];
-    char hal[96];           /* the installed HAL's name, when known */
+    char hal[160];           /* the installed HAL's name, when known */
     int win_major, win_minor;
     struct mig_disk disks[MIG_MAX_DISKS];
     int n_disks;
@@ -90,7 +90,7 @@ int mig_write_virtualserver(const struct mig_vm *vm, const char *outdir, char *d
 /* Model (migrate/model.c). */
 struct mig_guest_facts {
     bool found;             /* inspection found an OS */
-    char os[16], product[128], hal[96];
+    char os[16], product[128], hal[160];
     int major, minor;
     bool hal_known, hal_acpi, hal_apic, hal_mp;
 };
@@ -103,9 +103,10 @@ int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char 
 int mig_facts_from_inject_report(struct mig_guest_facts *facts, char *status, size_t status_len,
                                  const char *path, struct vd_error **errp);
 /* Applies the guest facts and the target's limits: ACPI/APIC/CPUs from the
- * HAL, clock, NIC models. Warnings go through warn(). */
+ * HAL (or from the HAL asked for with --hal: standard, acpi-up), clock,
+ * NIC models. Warnings go through warn(). */
 void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *facts, const struct mig_target *t,
-                           const char *const *nic_drivers, int vcpus_asked,
+                           const char *hal_asked, int vcpus_asked,
                            void (*warn)(void *ctx, const char *fmt, ...), void *warn_ctx);
 
 /* Small helpers shared by the writers. */

@@ -203,10 +203,9 @@ int mig_facts_from_inject_report(struct mig_guest_facts *f, char *status, size_t
 }
 
 void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *f, const struct mig_target *t,
-                           const char *const *nic_drivers, int vcpus_asked,
+                           const char *hal_asked, int vcpus_asked,
                            void (*warn)(void *ctx, const char *fmt, ...), void *wctx)
 {
-    (void)nic_drivers;
     snprintf(vm->os, sizeof(vm->os), "%s", f->found ? f->os : "unknown");
     snprintf(vm->product, sizeof(vm->product), "%s", f->product);
     snprintf(vm->hal, sizeof(vm->hal), "%s", f->hal);
@@ -228,6 +227,18 @@ void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *f, c
         }
     } else if (windows) {
         warn(wctx, "the HAL is unknown: ACPI and APIC left on");
+    }
+    if (windows && hal_asked) {
+        /* drivers-inject --hal adds a boot.ini entry with that HAL, first
+         * in the menu: the VM is built for it. */
+        bool acpi = !strcmp(hal_asked, "acpi-up");
+        snprintf(vm->hal, sizeof(vm->hal), "%s (boot.ini /HAL=%s)", acpi ? "ACPI Uniprocessor PC" : "Standard PC",
+                 acpi ? "halacpi.dll" : "halstd.dll");
+        vm->acpi = acpi;
+        vm->apic = false;
+        if (vm->vcpus > 1 && vcpus_asked > 1)
+            warn(wctx, "--hal %s is uniprocessor: --vcpus %d lowered to 1", hal_asked, vcpus_asked);
+        vm->vcpus = 1;
     }
     if (vm->vcpus < 1)
         vm->vcpus = 1;

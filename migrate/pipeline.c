@@ -31,7 +31,7 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 
 struct opts {
-    const char *to, *outdir, *name, *network, *bridge, *format, *expect;
+    const char *to, *outdir, *name, *network, *bridge, *format, *expect, *hal;
     const char *drivers[16];
     int n_drivers;
     const char *disks[MIG_MAX_DISKS];
@@ -274,8 +274,12 @@ static int do_inspect(struct ctx *c)
     snprintf(report, sizeof(report), "%s/inspect.json", c->work);
     snprintf(out, sizeof(out), "%s/inspect.out", c->work);
     snprintf(err, sizeof(err), "%s/inspect.err", c->work);
-    const char *argv[48] = { "drivers-inject", "--dry-run", "--target", r->target->inject_target, "--report", report };
+    const char *argv[52] = { "drivers-inject", "--dry-run", "--target", r->target->inject_target, "--report", report };
     int n = 6;
+    if (c->o.hal) {
+        argv[n++] = "--hal";
+        argv[n++] = c->o.hal;
+    }
     for (int i = 0; i < c->o.n_drivers; i++) {
         argv[n++] = "--drivers";
         argv[n++] = c->o.drivers[i];
@@ -305,7 +309,7 @@ static int do_inspect(struct ctx *c)
     if (!facts.found)
         warn_cb(c, "no Windows or Linux system found on %s: nothing to repair; the VM gets default settings",
                 r->vm.disks[0].source);
-    mig_model_apply_guest(&r->vm, &facts, r->target, NULL, c->o.vcpus, warn_cb, c);
+    mig_model_apply_guest(&r->vm, &facts, r->target, c->o.hal, c->o.vcpus, warn_cb, c);
     step_end(c, STEP_INSPECT, "ok", "%s%s%s; drivers-inject: %s", facts.found ? (facts.product[0] ? facts.product : facts.os)
                                                                          : "no guest OS found",
              facts.hal[0] ? ", HAL " : "", facts.hal, r->inject_status);
@@ -348,8 +352,12 @@ static int do_repair(struct ctx *c)
             return fail(c, STEP_REPAIR, rc, "vdisk convert to a working VHD failed: %s", line);
         }
     }
-    const char *argv[48] = { "drivers-inject", "--target", r->target->inject_target, "--report", report, "--into", overlay };
+    const char *argv[52] = { "drivers-inject", "--target", r->target->inject_target, "--report", report, "--into", overlay };
     int n = 7;
+    if (c->o.hal) {
+        argv[n++] = "--hal";
+        argv[n++] = c->o.hal;
+    }
     for (int i = 0; i < c->o.n_drivers; i++) {
         argv[n++] = "--drivers";
         argv[n++] = c->o.drivers[i];
@@ -527,6 +535,8 @@ static void usage(FILE *f)
             "                       (default 'default'; 'user' for QEMU's user-mode network)\n"
             "  --bridge BRIDGE      a host bridge instead of a network\n"
             "  --drivers DIR        driver packs for the repair (repeatable; see drivers-inject)\n"
+            "  --hal standard|acpi-up  boot Windows with that uniprocessor HAL (a new boot.ini\n"
+            "                       entry, see drivers-inject); the VM is built for that HAL\n"
             "  --format FMT         the disks' format instead of the target's default\n"
             "  --no-verify          skip the boot check\n"
             "  --expect REGEX       the boot check succeeds on this serial or screen line\n"
@@ -586,6 +596,7 @@ int p2v_migrate_main(int argc, char **argv)
         { "no-verify", no_argument, NULL, 'V' },     { "expect", required_argument, NULL, 'e' },
         { "timeout", required_argument, NULL, 'T' }, { "machine-readable", no_argument, NULL, 'm' },
         { "force", no_argument, NULL, 'f' },         { "help", no_argument, NULL, 'h' },
+        { "hal", required_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
     struct ctx *c = calloc(1, sizeof(*c));
@@ -645,6 +656,13 @@ int p2v_migrate_main(int argc, char **argv)
             o->timeout = (int)v;
             break;
         case 'm': o->machine = true; break;
+        case 'H':
+            if (strcmp(optarg, "standard") && strcmp(optarg, "acpi-up")) {
+                rc = usage_error("--hal: '%s' is not standard or acpi-up", optarg);
+                goto out;
+            }
+            o->hal = optarg;
+            break;
         case 'f': o->force = true; break;
         case 'h': usage(stdout); rc = 0; goto out;
         default: rc = 2; fprintf(stderr, "p2v migrate: see p2v migrate --help\n"); goto out;

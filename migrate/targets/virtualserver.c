@@ -73,7 +73,7 @@ int mig_write_virtualserver(const struct mig_vm *vm, const char *outdir, char *d
     xmlNode *settings = xmlNewChild(root, NULL, BAD_CAST "settings", NULL);
     leaf(settings, "configuration_name", "string", vm->name);
     xmlNode *notes = xmlNewChild(settings, NULL, BAD_CAST "notes", NULL);
-    char text[300];
+    char text[420];
     snprintf(text, sizeof(text), "p2v migrate: %s%s%s", vm->product[0] ? vm->product : vm->os,
              vm->hal[0] ? ", HAL " : "", vm->hal);
     leaf(notes, "text", "string", text);
