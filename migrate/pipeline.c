@@ -254,7 +254,7 @@ static int fail(struct ctx *c, enum mig_step_id id, int rc, const char *fmt, ...
     va_end(ap);
     bool intr = rc == -EINTR || interrupted;
     if (intr)
-        snprintf(msg, sizeof(msg), "interrupted (signal %d)", interrupted ? (int)interrupted : SIGTERM);
+        snprintf(msg, sizeof(msg), "by signal %d", interrupted ? (int)interrupted : SIGTERM);
     step_end(c, id, intr ? "interrupted" : "failed", "%s", msg);
     snprintf(c->run.failure, sizeof(c->run.failure), "step %s %s: %s", c->run.steps[id].name,
              intr ? "interrupted" : "failed", msg);
