@@ -87,6 +87,7 @@ static void say(struct ctx *c, const char *step, const char *fmt, ...)
     }
 }
 
+static void warn_cb(void *vc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn_cb(void *vc, const char *fmt, ...)
 {
     struct ctx *c = vc;

@@ -8,6 +8,8 @@
 
 #include "migrate/migrate.h"
 
+#define XC(s) ((const xmlChar *)(s))
+
 #define W(call)                  \
     do {                         \
         if ((call) < 0)          \
@@ -16,8 +18,8 @@
 
 static int elem_attr(xmlTextWriterPtr w, const char *name, const char *attr, const char *value)
 {
-    if (xmlTextWriterStartElement(w, BAD_CAST name) < 0 ||
-        xmlTextWriterWriteAttribute(w, BAD_CAST attr, BAD_CAST value) < 0)
+    if (xmlTextWriterStartElement(w, XC(name)) < 0 ||
+        xmlTextWriterWriteAttribute(w, XC(attr), XC(value)) < 0)
         return -1;
     return xmlTextWriterEndElement(w);
 }
@@ -32,64 +34,64 @@ int mig_write_libvirt(const struct mig_vm *vm, const char *outdir, char *def, si
         return vd_error_set(errp, -EIO, "cannot create %s", tmp);
     char num[32];
     xmlTextWriterSetIndent(w, 1);
-    xmlTextWriterSetIndentString(w, BAD_CAST "  ");
+    xmlTextWriterSetIndentString(w, XC("  "));
     W(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL));
     /* kvm on a KVM host; a host without KVM needs type='qemu' (TCG). */
-    W(xmlTextWriterStartElement(w, BAD_CAST "domain"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "kvm"));
-    W(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST vm->name));
-    W(xmlTextWriterWriteFormatElement(w, BAD_CAST "description", "p2v migrate: %s%s%s", vm->product[0] ? vm->product : vm->os,
+    W(xmlTextWriterStartElement(w, XC("domain")));
+    W(xmlTextWriterWriteAttribute(w, XC("type"), XC("kvm")));
+    W(xmlTextWriterWriteElement(w, XC("name"), XC(vm->name)));
+    W(xmlTextWriterWriteFormatElement(w, XC("description"), "p2v migrate: %s%s%s", vm->product[0] ? vm->product : vm->os,
                                       vm->hal[0] ? ", HAL " : "", vm->hal));
     snprintf(num, sizeof(num), "%llu", (unsigned long long)vm->memory_mib);
-    W(xmlTextWriterStartElement(w, BAD_CAST "memory"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "MiB"));
-    W(xmlTextWriterWriteString(w, BAD_CAST num));
+    W(xmlTextWriterStartElement(w, XC("memory")));
+    W(xmlTextWriterWriteAttribute(w, XC("unit"), XC("MiB")));
+    W(xmlTextWriterWriteString(w, XC(num)));
     W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterStartElement(w, BAD_CAST "currentMemory"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "MiB"));
-    W(xmlTextWriterWriteString(w, BAD_CAST num));
+    W(xmlTextWriterStartElement(w, XC("currentMemory")));
+    W(xmlTextWriterWriteAttribute(w, XC("unit"), XC("MiB")));
+    W(xmlTextWriterWriteString(w, XC(num)));
     W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterWriteFormatElement(w, BAD_CAST "vcpu", "%d", vm->vcpus));
+    W(xmlTextWriterWriteFormatElement(w, XC("vcpu"), "%d", vm->vcpus));
 
-    W(xmlTextWriterStartElement(w, BAD_CAST "os"));
-    W(xmlTextWriterStartElement(w, BAD_CAST "type"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "arch", BAD_CAST "i686"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "machine", BAD_CAST "pc"));
-    W(xmlTextWriterWriteString(w, BAD_CAST "hvm"));
+    W(xmlTextWriterStartElement(w, XC("os")));
+    W(xmlTextWriterStartElement(w, XC("type")));
+    W(xmlTextWriterWriteAttribute(w, XC("arch"), XC("i686")));
+    W(xmlTextWriterWriteAttribute(w, XC("machine"), XC("pc")));
+    W(xmlTextWriterWriteString(w, XC("hvm")));
     W(xmlTextWriterEndElement(w));
     /* Boot order is on the disks (<boot order=>), not here: libvirt
      * refuses both at once. */
     W(xmlTextWriterEndElement(w));
 
-    W(xmlTextWriterStartElement(w, BAD_CAST "features"));
+    W(xmlTextWriterStartElement(w, XC("features")));
     if (vm->acpi)
-        W(xmlTextWriterWriteElement(w, BAD_CAST "acpi", NULL));
+        W(xmlTextWriterWriteElement(w, XC("acpi"), NULL));
     if (vm->apic)
-        W(xmlTextWriterWriteElement(w, BAD_CAST "apic", NULL));
-    W(xmlTextWriterWriteElement(w, BAD_CAST "pae", NULL));
+        W(xmlTextWriterWriteElement(w, XC("apic"), NULL));
+    W(xmlTextWriterWriteElement(w, XC("pae"), NULL));
     W(xmlTextWriterEndElement(w));
     W(elem_attr(w, "clock", "offset", vm->localtime ? "localtime" : "utc"));
-    W(xmlTextWriterWriteElement(w, BAD_CAST "on_poweroff", BAD_CAST "destroy"));
-    W(xmlTextWriterWriteElement(w, BAD_CAST "on_reboot", BAD_CAST "restart"));
-    W(xmlTextWriterWriteElement(w, BAD_CAST "on_crash", BAD_CAST "restart"));
+    W(xmlTextWriterWriteElement(w, XC("on_poweroff"), XC("destroy")));
+    W(xmlTextWriterWriteElement(w, XC("on_reboot"), XC("restart")));
+    W(xmlTextWriterWriteElement(w, XC("on_crash"), XC("restart")));
 
-    W(xmlTextWriterStartElement(w, BAD_CAST "devices"));
+    W(xmlTextWriterStartElement(w, XC("devices")));
     for (int i = 0; i < vm->n_disks; i++) {
         const struct mig_disk *d = &vm->disks[i];
         char dev[8];
         snprintf(dev, sizeof(dev), "hd%c", 'a' + i);    /* primary master, slave, secondary ... */
-        W(xmlTextWriterStartElement(w, BAD_CAST "disk"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk"));
-        W(xmlTextWriterStartElement(w, BAD_CAST "driver"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu"));
+        W(xmlTextWriterStartElement(w, XC("disk")));
+        W(xmlTextWriterWriteAttribute(w, XC("type"), XC("file")));
+        W(xmlTextWriterWriteAttribute(w, XC("device"), XC("disk")));
+        W(xmlTextWriterStartElement(w, XC("driver")));
+        W(xmlTextWriterWriteAttribute(w, XC("name"), XC("qemu")));
         /* QEMU calls VHD "vpc". */
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST(strcmp(d->format, "vhd") ? d->format : "vpc")));
+        W(xmlTextWriterWriteAttribute(w, XC("type"), XC(strcmp(d->format, "vhd") ? d->format : "vpc")));
         W(xmlTextWriterEndElement(w));
         W(elem_attr(w, "source", "file", d->path));
-        W(xmlTextWriterStartElement(w, BAD_CAST "target"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST dev));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "ide"));
+        W(xmlTextWriterStartElement(w, XC("target")));
+        W(xmlTextWriterWriteAttribute(w, XC("dev"), XC(dev)));
+        W(xmlTextWriterWriteAttribute(w, XC("bus"), XC("ide")));
         W(xmlTextWriterEndElement(w));
         if (d->boot_order) {
             snprintf(num, sizeof(num), "%d", d->boot_order);
@@ -100,10 +102,10 @@ int mig_write_libvirt(const struct mig_vm *vm, const char *outdir, char *def, si
     W(elem_attr(w, "controller", "type", "ide"));
     for (int i = 0; i < vm->n_nics; i++) {
         const struct mig_nic *n = &vm->nics[i];
-        W(xmlTextWriterStartElement(w, BAD_CAST "interface"));
+        W(xmlTextWriterStartElement(w, XC("interface")));
         /* --network user: QEMU's user-mode network, which needs no host setup. */
         bool user = !vm->bridge && !strcmp(vm->network, "user");
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST(vm->bridge ? "bridge" : user ? "user" : "network")));
+        W(xmlTextWriterWriteAttribute(w, XC("type"), XC(vm->bridge ? "bridge" : user ? "user" : "network")));
         if (n->mac[0])
             W(elem_attr(w, "mac", "address", n->mac));
         if (!user)
@@ -111,27 +113,27 @@ int mig_write_libvirt(const struct mig_vm *vm, const char *outdir, char *def, si
         W(elem_attr(w, "model", "type", mig_nic_qemu_name(n->model)));
         W(xmlTextWriterEndElement(w));
     }
-    W(xmlTextWriterStartElement(w, BAD_CAST "serial"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty"));
+    W(xmlTextWriterStartElement(w, XC("serial")));
+    W(xmlTextWriterWriteAttribute(w, XC("type"), XC("pty")));
     W(elem_attr(w, "target", "port", "0"));
     W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterStartElement(w, BAD_CAST "console"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty"));
-    W(xmlTextWriterStartElement(w, BAD_CAST "target"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "serial"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0"));
+    W(xmlTextWriterStartElement(w, XC("console")));
+    W(xmlTextWriterWriteAttribute(w, XC("type"), XC("pty")));
+    W(xmlTextWriterStartElement(w, XC("target")));
+    W(xmlTextWriterWriteAttribute(w, XC("type"), XC("serial")));
+    W(xmlTextWriterWriteAttribute(w, XC("port"), XC("0")));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
     W(elem_attr(w, "input", "type", "mouse"));     /* bus ps2 is the default on i440FX */
-    W(xmlTextWriterStartElement(w, BAD_CAST "graphics"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "vnc"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "autoport", BAD_CAST "yes"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "listen", BAD_CAST "127.0.0.1"));
+    W(xmlTextWriterStartElement(w, XC("graphics")));
+    W(xmlTextWriterWriteAttribute(w, XC("type"), XC("vnc")));
+    W(xmlTextWriterWriteAttribute(w, XC("autoport"), XC("yes")));
+    W(xmlTextWriterWriteAttribute(w, XC("listen"), XC("127.0.0.1")));
     W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterStartElement(w, BAD_CAST "video"));
-    W(xmlTextWriterStartElement(w, BAD_CAST "model"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "vga"));
-    W(xmlTextWriterWriteAttribute(w, BAD_CAST "vram", BAD_CAST "16384"));
+    W(xmlTextWriterStartElement(w, XC("video")));
+    W(xmlTextWriterStartElement(w, XC("model")));
+    W(xmlTextWriterWriteAttribute(w, XC("type"), XC("vga")));
+    W(xmlTextWriterWriteAttribute(w, XC("vram"), XC("16384")));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));  /* devices */

@@ -9,11 +9,13 @@
 
 #include "migrate/migrate.h"
 
+#define XC(s) ((const xmlChar *)(s))
+
 static xmlNode *leaf(xmlNode *parent, const char *name, const char *type, const char *value)
 {
-    xmlNode *n = xmlNewChild(parent, NULL, BAD_CAST name, NULL);
-    xmlNodeAddContent(n, BAD_CAST value);
-    xmlNewProp(n, BAD_CAST "type", BAD_CAST type);
+    xmlNode *n = xmlNewChild(parent, NULL, XC(name), NULL);
+    xmlNodeAddContent(n, XC(value));
+    xmlNewProp(n, XC("type"), XC(type));
     return n;
 }
 
@@ -21,8 +23,8 @@ static xmlNode *with_id(xmlNode *parent, const char *name, int id)
 {
     char num[16];
     snprintf(num, sizeof(num), "%d", id);
-    xmlNode *n = xmlNewChild(parent, NULL, BAD_CAST name, NULL);
-    xmlNewProp(n, BAD_CAST "id", BAD_CAST num);
+    xmlNode *n = xmlNewChild(parent, NULL, XC(name), NULL);
+    xmlNewProp(n, XC("id"), XC(num));
     return n;
 }
 
@@ -31,16 +33,16 @@ int mig_write_virtualserver(const struct mig_vm *vm, const char *outdir, char *d
 {
     snprintf(def, def_len, "%s.vmc", vm->name);
     char num[32];
-    xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNode *root = xmlNewNode(NULL, BAD_CAST "preferences");
+    xmlDoc *doc = xmlNewDoc(XC("1.0"));
+    xmlNode *root = xmlNewNode(NULL, XC("preferences"));
     xmlDocSetRootElement(doc, root);
     leaf(root, "version", "string", "2.0");
-    xmlNode *hw = xmlNewChild(root, NULL, BAD_CAST "hardware", NULL);
-    xmlNode *mem = xmlNewChild(hw, NULL, BAD_CAST "memory", NULL);
+    xmlNode *hw = xmlNewChild(root, NULL, XC("hardware"), NULL);
+    xmlNode *mem = xmlNewChild(hw, NULL, XC("memory"), NULL);
     snprintf(num, sizeof(num), "%llu", (unsigned long long)vm->memory_mib);
     leaf(mem, "ram_size", "integer", num);
-    xmlNode *pci = xmlNewChild(hw, NULL, BAD_CAST "pci_bus", NULL);
-    xmlNode *ide = xmlNewChild(pci, NULL, BAD_CAST "ide_adapter", NULL);
+    xmlNode *pci = xmlNewChild(hw, NULL, XC("pci_bus"), NULL);
+    xmlNode *ide = xmlNewChild(pci, NULL, XC("ide_adapter"), NULL);
     for (int c = 0; c < 2; c++) {
         xmlNode *ctl = NULL;
         for (int i = c * 2; i < vm->n_disks && i < c * 2 + 2; i++) {
@@ -48,14 +50,14 @@ int mig_write_virtualserver(const struct mig_vm *vm, const char *outdir, char *d
                 ctl = with_id(ide, "ide_controller", c);
             xmlNode *loc = with_id(ctl, "location", i % 2);
             leaf(loc, "drive_type", "integer", "1");     /* 1 hard disk, 2 CD */
-            xmlNode *pn = xmlNewChild(loc, NULL, BAD_CAST "pathname", NULL);
+            xmlNode *pn = xmlNewChild(loc, NULL, XC("pathname"), NULL);
             char rel[300];
             snprintf(rel, sizeof(rel), ".\\%s", vm->disks[i].file);
             leaf(pn, "absolute", "string", vm->disks[i].file);
             leaf(pn, "relative", "string", rel);
         }
     }
-    xmlNode *eth = xmlNewChild(pci, NULL, BAD_CAST "ethernet_adapter", NULL);
+    xmlNode *eth = xmlNewChild(pci, NULL, XC("ethernet_adapter"), NULL);
     snprintf(num, sizeof(num), "%d", vm->n_nics);
     leaf(eth, "controller_count", "integer", num);
     for (int i = 0; i < vm->n_nics; i++) {
@@ -67,12 +69,12 @@ int mig_write_virtualserver(const struct mig_vm *vm, const char *outdir, char *d
                 mac[k++] = (char)(ch >= 'a' && ch <= 'f' ? ch - 32 : ch);
             }
         leaf(c, "ethernet_card_address", "bytes", mac);
-        xmlNode *net = xmlNewChild(c, NULL, BAD_CAST "virtual_network", NULL);
+        xmlNode *net = xmlNewChild(c, NULL, XC("virtual_network"), NULL);
         leaf(net, "name", "string", vm->network);
     }
-    xmlNode *settings = xmlNewChild(root, NULL, BAD_CAST "settings", NULL);
+    xmlNode *settings = xmlNewChild(root, NULL, XC("settings"), NULL);
     leaf(settings, "configuration_name", "string", vm->name);
-    xmlNode *notes = xmlNewChild(settings, NULL, BAD_CAST "notes", NULL);
+    xmlNode *notes = xmlNewChild(settings, NULL, XC("notes"), NULL);
     char text[420];
     snprintf(text, sizeof(text), "p2v migrate: %s%s%s", vm->product[0] ? vm->product : vm->os,
              vm->hal[0] ? ", HAL " : "", vm->hal);
