@@ -98,6 +98,9 @@ struct mig_guest_facts {
 /* Reads DIR/manifest.xml into vm (name, memory, CPUs, firmware, NICs) and
  * the disk sources. */
 int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char *dir, struct vd_error **errp);
+/* Makes a VM name usable as a file name: '/' and control characters
+ * become '_'. Returns false when nothing usable is left ("", ".", ".."). */
+bool mig_name_sanitize(char *name);
 /* Reads a drivers-inject JSON report (its guest section) into facts;
  * status receives the report's status. */
 int mig_facts_from_inject_report(struct mig_guest_facts *facts, char *status, size_t status_len,

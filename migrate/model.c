@@ -71,6 +71,14 @@ static bool valid_mac(const char *s)
     return true;
 }
 
+bool mig_name_sanitize(char *name)
+{
+    for (char *p = name; *p; p++)
+        if (*p == '/' || (unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '_';
+    return name[0] && strcmp(name, ".") && strcmp(name, "..");
+}
+
 int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char *dir, struct vd_error **errp)
 {
     xmlDoc *doc = xmlReadFile(manifest, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
@@ -82,8 +90,10 @@ int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char 
         ret = vd_error_set(errp, -EINVAL, "%s: not a p2v manifest (no <p2v-manifest> root)", manifest);
         goto out;
     }
-    if (!vm->name[0])
+    if (!vm->name[0]) {
         copy_attr(root, "name", vm->name, sizeof(vm->name));
+        mig_name_sanitize(vm->name);
+    }
     for (xmlNode *n = root->children; n; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;

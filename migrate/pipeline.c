@@ -761,10 +761,7 @@ int p2v_migrate_main(int argc, char **argv)
         vm->vcpus = o->vcpus;
     if (!vm->memory_mib)
         vm->memory_mib = 512;
-    for (char *p = vm->name; *p; p++)
-        if (*p == '/' || (unsigned char)*p < 0x20)
-            *p = '_';
-    if (!vm->name[0] || !strcmp(vm->name, ".") || !strcmp(vm->name, "..")) {
+    if (!mig_name_sanitize(vm->name)) {
         fprintf(stderr, "p2v migrate: the VM has no usable name; give --name\n");
         rc = 2;
         goto out;
