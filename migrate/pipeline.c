@@ -766,6 +766,12 @@ int p2v_migrate_main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (vm->n_disks > 4) {
+        /* Two IDE channels, master and slave: what NT-era systems boot from. */
+        fprintf(stderr, "p2v migrate: %d disks: the VM's IDE controller holds 4\n", vm->n_disks);
+        rc = 1;
+        goto out;
+    }
     if (vm->n_nics == 0) {
         vm->n_nics = 1;     /* a NIC the hypervisor gives a MAC */
         vm->nics[0].model = MIG_NIC_E1000;

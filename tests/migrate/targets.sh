@@ -84,6 +84,8 @@ expect_fail 2 'capture folder' "$BIN/p2v" migrate --no-verify -o "$SAMPLE_DIR" -
     { cat migrate.err >&2; fail "--disk failed"; }
 [ "$(xmllint --xpath 'string(/domain/name)' dk/fromdisk.xml)" = fromdisk ] || fail "--disk: name"
 [ "$(xmllint --xpath 'string(/domain/memory)' dk/fromdisk.xml)" = 512 ] || fail "--disk: default memory"
+d0=$SAMPLE_DIR/disk0.vhd
+expect_fail 1 'IDE controller holds 4' "$BIN/p2v" migrate --no-verify -o five --disk "$d0" --disk "$d0" --disk "$d0" --disk "$d0" --disk "$d0"
 # --machine-readable: one JSON object per line.
 "$BIN/p2v" migrate --machine-readable --to libvirt --no-verify -o mr "$SAMPLE_DIR" >mr.txt 2>/dev/null || fail "--machine-readable run failed"
 python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; assert l[-1]["type"]=="result", l[-1]; assert any(x.get("step")=="convert" for x in l)' mr.txt ||
