@@ -155,7 +155,8 @@ static void last_line(const char *path, char *buf, size_t len)
     fclose(f);
 }
 
-/* Runs bindir/argv[0] with stdout and stderr into files; returns its exit
+/* Runs bindir/argv[0] with stdout and stderr into files (err NULL: stderr
+ * stays ours, for a tool's progress on a terminal); returns its exit
  * status, or -EINTR when the run was interrupted (the child is stopped
  * first), or a negative errno. */
 static int run_tool(struct ctx *c, const char **argv, const char *out, const char *err)
@@ -169,9 +170,9 @@ static int run_tool(struct ctx *c, const char **argv, const char *out, const cha
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fe = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : 2;
         int fi = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fo < 0 || fe < 0 || fi < 0 || dup2(fi, 0) < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+        if (fo < 0 || fe < 0 || fi < 0 || dup2(fi, 0) < 0 || dup2(fo, 1) < 0 || (err && dup2(fe, 2) < 0))
             _exit(127);
         execv(prog, (char *const *)(uintptr_t)argv);
         dprintf(2, "cannot run %s: %s\n", prog, strerror(errno));
@@ -401,8 +402,13 @@ static int do_convert(struct ctx *c)
         char out[4400], err[4400];
         snprintf(out, sizeof(out), "%s/convert%d.out", c->work, i);
         snprintf(err, sizeof(err), "%s/convert%d.err", c->work, i);
+        /* On a terminal, vdisk's own progress line (bytes, rate, ETA) and
+         * its error go straight to it. */
+        bool tty = !c->o.machine && isatty(STDERR_FILENO);
         const char *argv[12] = { "vdisk", "convert", "-O", fmt };
         int n = 4;
+        if (tty)
+            argv[n++] = "-p";
         if (!strcmp(fmt, "vhd")) {
             argv[n++] = "-o";
             argv[n++] = opt;
@@ -410,11 +416,13 @@ static int do_convert(struct ctx *c)
         argv[n++] = d->source;
         argv[n++] = d->path;
         argv[n] = NULL;
-        int rc = run_tool(c, argv, out, err);
+        int rc = run_tool(c, argv, out, tty ? NULL : err);
         if (rc != 0) {
-            char line[600];
-            last_line(err, line, sizeof(line));
-            return fail(c, STEP_CONVERT, rc, "vdisk convert %s: %s", d->source, line[0] ? line : "failed");
+            char line[600] = "";
+            if (!tty)
+                last_line(err, line, sizeof(line));
+            return fail(c, STEP_CONVERT, rc, "vdisk convert %s: %s", d->source,
+                        line[0] ? line : tty ? "failed (its error is above)" : "failed");
         }
         /* The virtual size, as the output format records it. */
         const char *info[] = { "vdisk", "info", d->path, NULL };
