@@ -96,8 +96,11 @@ struct mig_guest_facts {
 };
 
 /* Reads DIR/manifest.xml into vm (name, memory, CPUs, firmware, NICs) and
- * the disk sources. */
-int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char *dir, struct vd_error **errp);
+ * the disk sources. A capture that is not finished (state="initial") is
+ * refused; unreadable sectors and an unverified digest are warnings. */
+typedef void mig_warn_fn(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char *dir, mig_warn_fn *warn, void *warn_ctx,
+                            struct vd_error **errp);
 /* Makes a VM name usable as a file name: '/' and control characters
  * become '_'. Returns false when nothing usable is left ("", ".", ".."). */
 bool mig_name_sanitize(char *name);
@@ -109,8 +112,7 @@ int mig_facts_from_inject_report(struct mig_guest_facts *facts, char *status, si
  * HAL (or from the HAL asked for with --hal: standard, acpi-up), clock,
  * NIC models. Warnings go through warn(). */
 void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *facts, const struct mig_target *t,
-                           const char *hal_asked, int vcpus_asked,
-                           void (*warn)(void *ctx, const char *fmt, ...), void *warn_ctx);
+                           const char *hal_asked, int vcpus_asked, mig_warn_fn *warn, void *warn_ctx);
 
 /* Small helpers shared by the writers. */
 int mig_open_out(const char *outdir, const char *file, FILE **out, struct vd_error **errp);

@@ -79,7 +79,8 @@ bool mig_name_sanitize(char *name)
     return name[0] && strcmp(name, ".") && strcmp(name, "..");
 }
 
-int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char *dir, struct vd_error **errp)
+int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char *dir, mig_warn_fn *warn, void *wctx,
+                            struct vd_error **errp)
 {
     xmlDoc *doc = xmlReadFile(manifest, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc)
@@ -88,6 +89,13 @@ int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char 
     xmlNode *root = xmlDocGetRootElement(doc);
     if (!root || xmlStrcmp(root->name, (const xmlChar *)"p2v-manifest")) {
         ret = vd_error_set(errp, -EINVAL, "%s: not a p2v manifest (no <p2v-manifest> root)", manifest);
+        goto out;
+    }
+    char state[16] = "";
+    copy_attr(root, "state", state, sizeof(state));
+    if (strcmp(state, "final") != 0) {
+        ret = vd_error_set(errp, -EINVAL, "%s: the capture is not finished (manifest state \"%s\"); resume p2v capture first",
+                           manifest, state);
         goto out;
     }
     if (!vm->name[0]) {
@@ -155,6 +163,19 @@ int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char 
             fclose(f);
             d->boot_order = index == 0 ? 1 : 0;
             vm->n_disks++;
+            for (xmlNode *k = n->children; k; k = k->next) {
+                if (k->type != XML_ELEMENT_NODE)
+                    continue;
+                char v[32] = "";
+                if (!xmlStrcmp(k->name, (const xmlChar *)"capture")) {
+                    copy_attr(k, "verified", v, sizeof(v));
+                    if (strcmp(v, "true") != 0)
+                        warn(wctx, "disk %u: the server did not verify the capture's digest", (unsigned)index);
+                } else if (!xmlStrcmp(k->name, (const xmlChar *)"bad-sectors")) {
+                    copy_attr(k, "count", v, sizeof(v));
+                    warn(wctx, "disk %u: %s sector(s) could not be read on the source and are zeros", (unsigned)index, v);
+                }
+            }
         }
     }
     if (!vm->n_disks)
@@ -213,8 +234,7 @@ int mig_facts_from_inject_report(struct mig_guest_facts *f, char *status, size_t
 }
 
 void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *f, const struct mig_target *t,
-                           const char *hal_asked, int vcpus_asked,
-                           void (*warn)(void *ctx, const char *fmt, ...), void *wctx)
+                           const char *hal_asked, int vcpus_asked, mig_warn_fn *warn, void *wctx)
 {
     snprintf(vm->os, sizeof(vm->os), "%s", f->found ? f->os : "unknown");
     snprintf(vm->product, sizeof(vm->product), "%s", f->product);

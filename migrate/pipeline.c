@@ -736,7 +736,7 @@ int p2v_migrate_main(int argc, char **argv)
         }
         vm->memory_mib = o->memory_mib;
         vm->vcpus = o->vcpus;
-        if (mig_model_from_manifest(vm, manifest, r->source, &err) < 0) {
+        if (mig_model_from_manifest(vm, manifest, r->source, warn_cb, c, &err) < 0) {
             vd_error_report("p2v migrate", err);
             rc = 1;
             goto out;

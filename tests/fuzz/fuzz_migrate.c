@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 
+static void quiet(void *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void quiet(void *ctx, const char *fmt, ...)
 {
     (void)ctx;
@@ -69,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mig_facts_from_inject_report(&facts, status, sizeof(status), path, &err);
     } else {
         struct mig_vm *vm = calloc(1, sizeof(*vm));
-        if (vm && mig_model_from_manifest(vm, path, dir, &err) == 0 && mig_name_sanitize(vm->name)) {
+        if (vm && mig_model_from_manifest(vm, path, dir, quiet, NULL, &err) == 0 && mig_name_sanitize(vm->name)) {
             struct mig_guest_facts facts = { .found = true, .os = "windows", .hal_known = true, .major = 5 };
             snprintf(vm->network, sizeof(vm->network), "default");
             for (int i = 0; i < vm->n_disks; i++) {

@@ -9,7 +9,8 @@ dir=$2
   <memory bytes="2147483648"/><nic name="eth0" mac="00:11:22:33:44:55" driver="pcnet32"/>
   <nic name="eth1" mac="00:11:22:33:44:56" driver="tulip"/>
   <disk index="0" source="/dev/sda" kind="device" size="36420075520" sector-size="512"/>
-  <disk index="1" source="/dev/sdb" kind="device" size="1048576" sector-size="512"/>
+  <disk index="1" source="/dev/sdb" kind="device" size="1048576" sector-size="512">
+    <capture read-bytes="1" chunk-size="1048576" sha256="00" verified="false"/><bad-sectors count="6"><range first="100" count="4"/></bad-sectors></disk>
 </p2v-manifest>
 XML
 } >"$dir/manifest"

@@ -84,6 +84,16 @@ expect_fail 2 'capture folder' "$BIN/p2v" migrate --no-verify -o "$SAMPLE_DIR" -
     { cat migrate.err >&2; fail "--disk failed"; }
 [ "$(xmllint --xpath 'string(/domain/name)' dk/fromdisk.xml)" = fromdisk ] || fail "--disk: name"
 [ "$(xmllint --xpath 'string(/domain/memory)' dk/fromdisk.xml)" = 512 ] || fail "--disk: default memory"
+# A capture that is not finished is refused; unreadable sectors are a warning.
+mkdir -p part/s1 bad/s1
+cp "$SAMPLE_DIR/disk0.vhd" part/s1/ && cp "$SAMPLE_DIR/disk0.vhd" bad/s1/
+sed 's/state="final"/state="initial"/' "$SAMPLE_DIR/manifest.xml" >part/s1/manifest.xml
+expect_fail 1 'the capture is not finished' "$BIN/p2v" migrate --no-verify -o p1 part/s1
+sed 's|</capture>|</capture><bad-sectors count="6"><range first="100" count="4"/></bad-sectors>|; s|\(<capture [^>]*\)/>|\1/><bad-sectors count="6"><range first="100" count="4"/></bad-sectors>|' \
+    "$SAMPLE_DIR/manifest.xml" >bad/s1/manifest.xml
+grep bad-sectors bad/s1/manifest.xml >/dev/null || fail "test setup: no bad-sectors in the manifest"
+"$BIN/p2v" migrate --no-verify -o b1 bad/s1 >/dev/null 2>bad.err || { cat bad.err >&2; fail "bad sectors: migrate failed"; }
+json 'd["warnings"]' b1/report.json | grep -F '6 sector(s) could not be read' >/dev/null || fail "bad sectors: no warning in the report"
 d0=$SAMPLE_DIR/disk0.vhd
 expect_fail 1 'IDE controller holds 4' "$BIN/p2v" migrate --no-verify -o five --disk "$d0" --disk "$d0" --disk "$d0" --disk "$d0" --disk "$d0"
 # --machine-readable: one JSON object per line.
