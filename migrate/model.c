@@ -270,6 +270,8 @@ void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *f, c
             warn(wctx, "--hal %s is uniprocessor: --vcpus %d lowered to 1", hal_asked, vcpus_asked);
         vm->vcpus = 1;
     }
+    if (!t->has_ioapic)
+        vm->apic = false;       /* the target's platform has none (Virtual Server): the boot check runs without */
     if (vm->vcpus < 1)
         vm->vcpus = 1;
     if (vm->vcpus > t->max_vcpus) {

@@ -112,6 +112,7 @@ static void test_target_cpu_limit(void **state)
     struct mig_guest_facts f = windows("ACPI Multiprocessor PC", true, true, true, 5, 2);
     mig_model_apply_guest(&vm, &f, mig_target_find("virtualserver"), NULL, 0, warn, NULL);
     assert_int_equal(vm.vcpus, 1);
+    assert_false(vm.apic);      /* Virtual Server has no I/O APIC */
     assert_int_equal(n_warnings, 1);
     assert_non_null(strstr(last_warning, "virtualserver runs at most 1"));
 }
