@@ -29,6 +29,7 @@ const char *mig_nic_description(enum mig_nic_model m);
 
 struct mig_disk {
     char path[4096];        /* the converted image, absolute */
+    char check[4096];       /* what the boot check opens: path, or a VMDK's flat extent */
     char file[256];         /* its name inside OUTDIR */
     char source[4096];      /* the captured image it came from */
     const char *format;     /* "raw", "vhd" */
@@ -86,6 +87,10 @@ int mig_write_proxmox(const struct mig_vm *vm, const char *outdir, char *def, si
 int mig_write_hyperv(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len, struct vd_error **errp);
 int mig_write_virtualserver(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len,
                             struct vd_error **errp);
+int mig_write_vmware(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len, struct vd_error **errp);
+/* The text descriptor d->file of a monolithicFlat VMDK whose raw extent is
+ * the file flat (a name in outdir), d->size bytes. */
+int mig_write_vmdk_flat(const struct mig_disk *d, const char *outdir, const char *flat, struct vd_error **errp);
 
 /* Model (migrate/model.c). */
 struct mig_guest_facts {

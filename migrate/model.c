@@ -291,6 +291,10 @@ void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *f, c
             n->model = MIG_NIC_DC21140;
             snprintf(n->why, sizeof(n->why), "the only emulated NIC %s offers; in-box driver on NT 4.0 to 2003",
                      t->name);
+        } else if (!strcmp(t->name, "vmware") && n->model != MIG_NIC_E1000 && n->model != MIG_NIC_PCNET) {
+            /* VMware emulates the PCnet (vlance) and the e1000 of these. */
+            n->model = windows || !n->why[0] ? MIG_NIC_PCNET : MIG_NIC_E1000;
+            snprintf(n->why, sizeof(n->why), "VMware's vlance (AMD PCnet): in-box driver on NT 4.0 to 2003");
         } else if (!n->why[0] && windows) {
             /* Without a record of the source NIC: the PCnet has an in-box
              * driver on every NT-era Windows (the e1000 has none before XP). */

@@ -388,9 +388,15 @@ static int do_convert(struct ctx *c)
     for (int i = 0; i < r->vm.n_disks; i++) {
         struct mig_disk *d = &r->vm.disks[i];
         d->format = fmt;
+        /* A VMDK is a descriptor plus a raw extent (monolithicFlat): the
+         * data goes into the extent, which is also what the boot check reads. */
+        bool vmdk = !strcmp(fmt, "vmdk");
+        char flat[300];
+        snprintf(flat, sizeof(flat), "%s-disk%d-flat.vmdk", r->vm.name, i);
         snprintf(d->file, sizeof(d->file), "%s-disk%d.%s", r->vm.name, i, fmt);
-        if (snprintf(d->path, sizeof(d->path), "%s/%s", r->outdir, d->file) >= (int)sizeof(d->path))
+        if (snprintf(d->path, sizeof(d->path), "%s/%s", r->outdir, vmdk ? flat : d->file) >= (int)sizeof(d->path))
             return fail(c, STEP_CONVERT, -ENAMETOOLONG, "%s: path too long", r->outdir);
+        snprintf(d->check, sizeof(d->check), "%s", d->path);
         struct stat src, dst;
         if (stat(d->source, &src) == 0 && stat(d->path, &dst) == 0 && src.st_dev == dst.st_dev &&
             src.st_ino == dst.st_ino)
@@ -405,7 +411,7 @@ static int do_convert(struct ctx *c)
         /* On a terminal, vdisk's own progress line (bytes, rate, ETA) and
          * its error go straight to it. */
         bool tty = !c->o.machine && isatty(STDERR_FILENO);
-        const char *argv[12] = { "vdisk", "convert", "-O", fmt };
+        const char *argv[12] = { "vdisk", "convert", "-O", vmdk ? "raw" : fmt };
         int n = 4;
         if (tty)
             argv[n++] = "-p";
@@ -437,6 +443,17 @@ static int do_convert(struct ctx *c)
         }
         if (f)
             fclose(f);
+        if (vmdk) {
+            struct vd_error *e = NULL;
+            int ret = mig_write_vmdk_flat(d, r->outdir, flat, &e);
+            if (ret < 0) {
+                rc = fail(c, STEP_CONVERT, ret, "%s", e ? e->msg : "cannot write the VMDK descriptor");
+                vd_error_free(e);
+                return rc;
+            }
+            if (snprintf(d->path, sizeof(d->path), "%s/%s", r->outdir, d->file) >= (int)sizeof(d->path))
+                return fail(c, STEP_CONVERT, -ENAMETOOLONG, "%s: path too long", r->outdir);
+        }
     }
     /* The overlay was only the way to the converted disk. */
     char overlay[4400];
@@ -494,7 +511,7 @@ static int do_verify(struct ctx *c)
         argv[n++] = c->o.expect;
     }
     for (int i = 0; i < r->vm.n_disks && n < 30; i++)
-        argv[n++] = r->vm.disks[i].path;
+        argv[n++] = r->vm.disks[i].check;
     argv[n] = NULL;
     int rc = run_tool(c, argv, out, err);
     if (access(shot, R_OK) != 0)

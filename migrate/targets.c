@@ -26,15 +26,17 @@ static const struct mig_target virtualserver = {
     .inject_target = "virtualserver", .formats = { "vhd" }, .vhd_size = "chs",
     .max_vcpus = 1, .has_ioapic = false, .write = mig_write_virtualserver,
 };
+/* monolithicFlat VMDKs (a descriptor and a raw extent) until formats/vmdk.c
+ * writes sparse ones. */
 static const struct mig_target vmware = {
-    .name = "vmware", .summary = "VMware: a .vmx with VMDK disks",
-    .inject_target = "qemu", .planned = "vmdk", .max_vcpus = 64, .has_ioapic = true,
-    .unavailable = "the VMDK format is not available yet in this build (formats/vmdk.c)",
+    .name = "vmware", .summary = "VMware: a .vmx with VMDK disks (monolithicFlat)",
+    .inject_target = "qemu", .formats = { "vmdk" }, .max_vcpus = 64, .has_ioapic = true,
+    .write = mig_write_vmware,
 };
 static const struct mig_target ova = {
     .name = "ova", .summary = "vSphere/ESXi import: an OVF 1.x package (.ova)",
     .inject_target = "qemu", .planned = "vmdk", .max_vcpus = 64, .has_ioapic = true,
-    .unavailable = "the OVA needs streamOptimized VMDK, not available yet in this build (formats/vmdk.c)",
+    .unavailable = "the OVA needs streamOptimized VMDKs, not available yet in this build (formats/vmdk.c)",
 };
 
 const struct mig_target *const mig_targets[] = { &libvirt, &proxmox, &hyperv, &virtualserver, &vmware, &ova, NULL };

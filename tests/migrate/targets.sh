@@ -65,8 +65,28 @@ vsize=$(qemu-img info -f vpc --output=json vs/s1-disk0.vhd | python3 -c 'import 
 "$BIN/vdisk" info vs/s1-disk0.vhd >vsinfo.txt
 grep -i 'chs\|geometry' vsinfo.txt >/dev/null || fail "virtualserver: vdisk info shows no geometry"
 
-# Targets that need a format this build does not have yet.
-expect_fail 1 'VMDK' "$BIN/p2v" migrate --to vmware --no-verify -o vm "$SAMPLE_DIR"
+# VMware: .vmx keys, and a monolithicFlat VMDK that qemu-img and libvmdk
+# (vmdkinfo) read as the capture's content.
+migrate --to vmware -o vm
+vx() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" vm/s1.vmx; }
+[ "$(vx virtualHW.version)" = 4 ] && [ "$(vx displayName)" = s1 ] && [ "$(vx memsize)" = 300 ] && [ "$(vx numvcpus)" = 2 ] ||
+    fail "vmx: version/name/memory/cpus: $(cat vm/s1.vmx)"
+[ "$(vx 'ide0:0.present')" = TRUE ] && [ "$(vx 'ide0:0.fileName')" = s1-disk0.vmdk ] || fail "vmx: IDE disk"
+[ "$(vx ethernet0.virtualDev)" = e1000 ] || fail "vmx: NIC"
+if [ -n "$mac" ]; then
+    [ "$(vx ethernet0.address)" = "$mac" ] && [ "$(vx ethernet0.addressType)" = static ] || fail "vmx: MAC"
+fi
+[ "$(qemu-img info --output=json vm/s1-disk0.vmdk | json 'd["format"], d["virtual-size"]' /dev/stdin)" = "('vmdk', $size)" ] ||
+    fail "vmware: qemu-img does not read a $size-byte VMDK"
+qemu-img compare -q -F vpc vm/s1-disk0.vmdk "$SAMPLE_DIR/disk0.vhd" || fail "vmware: the VMDK's content differs from the capture"
+if command -v vmdkinfo >/dev/null; then
+    vmdkinfo vm/s1-disk0.vmdk >vmdkinfo.txt || fail "vmdkinfo cannot read the VMDK"
+    grep -E 'Disk type:\s+Monolithic flat' vmdkinfo.txt >/dev/null && grep -F "($size bytes)" vmdkinfo.txt >/dev/null ||
+        { cat vmdkinfo.txt >&2; fail "vmdkinfo: not a $size-byte monolithic flat disk"; }
+fi
+
+# Targets and formats that need a format this build does not have yet.
+expect_fail 1 'vhdx: not available yet' "$BIN/p2v" migrate --to hyperv --format vhdx --no-verify -o hx "$SAMPLE_DIR"
 expect_fail 1 'VMDK' "$BIN/p2v" migrate --to ova --no-verify -o ova "$SAMPLE_DIR"
 expect_fail 1 'qcow2: not available yet' "$BIN/p2v" migrate --format qcow2 --no-verify -o q "$SAMPLE_DIR"
 expect_fail 2 'not a disk format' "$BIN/p2v" migrate --format nonsense --no-verify -o q "$SAMPLE_DIR"

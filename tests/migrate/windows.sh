@@ -3,7 +3,7 @@
 # the ACPI APIC multiprocessor HAL; each booting off a RAID miniport)
 # captured by p2v serve and migrated (--no-verify: the images hold
 # placeholder files and cannot boot) to every target that can be written
-# today. The definitions carry ACPI, APIC and the CPU count of the HAL, IDE
+# today (libvirt, proxmox, hyperv, virtualserver, vmware). The definitions carry ACPI, APIC and the CPU count of the HAL, IDE
 # disks, a NIC model with an in-box driver; the repair (drivers-inject
 # into an overlay) is in the converted disk and in the report; Virtual
 # Server (no I/O APIC) refuses the APIC HALs naming the step; every
@@ -34,7 +34,7 @@ for c in $cases; do
     drivers=()
     [ "$v" = nt4 ] && drivers=(--drivers "$WORK/media")
 
-    for t in libvirt proxmox hyperv virtualserver; do
+    for t in libvirt proxmox hyperv virtualserver vmware; do
         out=$WORK/out-$v-$t
         rc=0
         "$BIN/p2v" migrate --to "$t" --no-verify --vcpus 2 --memory 256 "${drivers[@]}" -o "$out" "$cap" \
@@ -96,6 +96,15 @@ for c in $cases; do
             grep -F -- "-ControllerType IDE" "$out/$v.ps1" >/dev/null || fail "$v: hyperv IDE"
             [ "$(qemu-img info -f vpc --output=json "$out/$v-disk0.vhd" | json 'd["virtual-size"]' /dev/stdin)" = \
               "$(stat -c %s "$v.img")" ] || fail "$v: hyperv VHD size is not exact"
+            ;;
+        vmware)
+            grep -Fx "numvcpus = \"$vcpus\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx numvcpus"
+            want_os=winnt; [ $v = w2k ] && want_os=win2000serv; [ $v = w2k3 ] && want_os=winnetenterprise
+            grep -Fx "guestOS = \"$want_os\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx guestOS"
+            grep -Fx "ide0:0.fileName = \"$v-disk0.vmdk\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx disk"
+            want_nic=vlance; [ "$model" = e1000 ] && want_nic=e1000
+            grep -Fx "ethernet0.virtualDev = \"$want_nic\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx NIC"
+            [ "$(qemu-img info --output=json "$out/$v-disk0.vmdk" | json 'd["format"]' /dev/stdin)" = vmdk ] || fail "$v: VMDK"
             ;;
         virtualserver)
             iconv -f UTF-16 -t UTF-8 "$out/$v.vmc" | sed 's/encoding="UTF-16"/encoding="UTF-8"/' >vmc.xml
