@@ -342,7 +342,8 @@ static int do_repair(struct ctx *c)
     snprintf(err, sizeof(err), "%s/repair.err", c->work);
     unlink(overlay);
     snprintf(base, sizeof(base), "%s", d->source);
-    if (!is_vhd(base)) {
+    bool copied = !is_vhd(base);
+    if (copied) {
         /* A differencing overlay needs a VHD parent: a working copy first. */
         snprintf(base, sizeof(base), "%s/disk0-base.vhd", c->work);
         unlink(base);
@@ -376,7 +377,8 @@ static int do_repair(struct ctx *c)
     }
     if (snprintf(d->source, sizeof(d->source), "%s", overlay) >= (int)sizeof(d->source))
         return fail(c, STEP_REPAIR, -ENAMETOOLONG, "%s: path too long", overlay);
-    step_end(c, STEP_REPAIR, "ok", "%d change(s), in %s", r->n_changes, overlay);
+    step_end(c, STEP_REPAIR, "ok", "%d change(s), into an overlay of %s", r->n_changes,
+             copied ? "a working copy of the source" : "the source");
     return 0;
 }
 

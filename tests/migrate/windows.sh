@@ -58,6 +58,7 @@ for c in $cases; do
         [ "$(json 'd["vm"]["clock"]' "$r")" = localtime ] || fail "$v -> $t: clock not localtime"
         [ "$(json 'd["vm"]["disks"][0]["bus"]' "$r")" = ide ] || fail "$v -> $t: disk bus"
         [ "$(json 'd["steps"][1]["status"]' "$r")" = ok ] || fail "$v -> $t: repair step $(json 'd["steps"][1]' "$r")"
+        [ "$(json 'd["steps"][1]["detail"].endswith("into an overlay of the source")' "$r")" = True ] || fail "$v -> $t: repair detail"
         [ "$(json 'len(d["repair"]["changes"]) > 0' "$r")" = True ] || fail "$v -> $t: no changes reported"
         model=$(json 'd["vm"]["nics"][0]["model"]' "$r")
         case $t in
@@ -126,5 +127,15 @@ before=$(tree_sum "$cap")
     fail "--hal acpi-up: the VM is not ACPI without APIC on one CPU"
 json 'd["repair"]["changes"]' vs-hal/report.json | grep -F 'halacpi.dll' >/dev/null || fail "--hal acpi-up: no HAL change reported"
 [ "$(tree_sum "$cap")" = "$before" ] || fail "--hal: the capture changed"
+# --disk with a raw image: repaired through a working VHD copy, the image unchanged.
+raw_sum=$(sha256sum <w2k3.img)
+"$BIN/p2v" migrate --to hyperv --no-verify --disk w2k3.img -o raw-disk >raw-disk.txt 2>raw-disk.err ||
+    { cat raw-disk.txt raw-disk.err >&2; fail "--disk w2k3.img failed"; }
+[ "$(sha256sum <w2k3.img)" = "$raw_sum" ] || fail "--disk: the raw image changed"
+json 'd["steps"][1]["detail"]' raw-disk/report.json | grep -F 'a working copy of the source' >/dev/null || fail "--disk: repair detail"
+qemu-img convert -f vpc -O raw raw-disk/w2k3-disk0.vhd conv.raw
+reg_dump conv.raw WINDOWS/system32/config/SYSTEM x.csv
+rm -f conv.raw
+expect_reg x.csv "/ControlSet001/Services/atapi/Start,DWORD,0x00000000"
 expect_fail 2 "--hal: 'mps' is not" "$BIN/p2v" migrate --hal mps "$cap"
 echo ok
