@@ -288,6 +288,7 @@ static int do_inspect(struct ctx *c)
     }
     argv[n++] = r->vm.disks[0].source;
     argv[n] = NULL;
+    unlink(report);     /* never read a report of an earlier run (--force) */
     int rc = run_tool(c, argv, out, err);
     if (rc < 0 && rc != -EINTR)
         return fail(c, STEP_INSPECT, rc, "cannot run drivers-inject: %s", strerror(-rc));
@@ -367,6 +368,7 @@ static int do_repair(struct ctx *c)
     }
     argv[n++] = base;
     argv[n] = NULL;
+    unlink(report);
     int rc = run_tool(c, argv, out, err);
     char missing[600];
     read_inject_lists(r, report, missing, sizeof(missing));
@@ -445,6 +447,11 @@ static int do_convert(struct ctx *c)
         }
         if (f)
             fclose(f);
+        if (d->size == 0) {
+            char why[600] = "";
+            last_line(err, why, sizeof(why));
+            return fail(c, STEP_CONVERT, -EIO, "vdisk info %s: %s", d->path, why[0] ? why : "no virtual size");
+        }
         if (vmdk) {
             struct vd_error *e = NULL;
             int ret = mig_write_vmdk_flat(d, r->outdir, flat, &e);
@@ -515,6 +522,7 @@ static int do_verify(struct ctx *c)
     for (int i = 0; i < r->vm.n_disks && n < 30; i++)
         argv[n++] = r->vm.disks[i].check;
     argv[n] = NULL;
+    unlink(out);
     int rc = run_tool(c, argv, out, err);
     if (access(shot, R_OK) != 0)
         r->screenshot[0] = 0;

@@ -114,6 +114,13 @@ sed 's|</capture>|</capture><bad-sectors count="6"><range first="100" count="4"/
 grep bad-sectors bad/s1/manifest.xml >/dev/null || fail "test setup: no bad-sectors in the manifest"
 "$BIN/p2v" migrate --no-verify -o b1 bad/s1 >/dev/null 2>bad.err || { cat bad.err >&2; fail "bad sectors: migrate failed"; }
 json 'd["warnings"]' b1/report.json | grep -F '6 sector(s) could not be read' >/dev/null || fail "bad sectors: no warning in the report"
+# A damaged capture (the dynamic VHD's header overwritten): one line naming
+# the step and drivers-inject's reason, exit 1, a report saying so.
+mkdir -p corrupt/s1
+cp "$SAMPLE_DIR/manifest.xml" "$SAMPLE_DIR/disk0.vhd" corrupt/s1/
+printf 'garbage!' | dd of=corrupt/s1/disk0.vhd bs=1 seek=512 conv=notrunc status=none
+expect_fail 1 'step inspect failed: .*disk0.vhd' "$BIN/p2v" migrate --no-verify -o c1 corrupt/s1
+[ "$(json 'd["steps"][0]["status"], d["ready"]' c1/report.json)" = "('failed', False)" ] || fail "corrupt: report"
 d0=$SAMPLE_DIR/disk0.vhd
 expect_fail 1 'IDE controller holds 4' "$BIN/p2v" migrate --no-verify -o five --disk "$d0" --disk "$d0" --disk "$d0" --disk "$d0" --disk "$d0"
 # --machine-readable: one JSON object per line.
