@@ -18,8 +18,15 @@ mkdir media
 placeholder atapi.sys "nt4 sp6a atapi.sys"
 gcab -c -z media/ATAPI.SY_ atapi.sys
 
+# One image per test (migrate_windows_nt4, _w2k, _w2k3: TESTNAME says
+# which), so that they run side by side.
 # variant  options       HAL: acpi apic vcpus(with --vcpus 2)  system root
-cases="nt4:-:false:true:2:WINNT w2k:cab:true:false:1:WINNT w2k3:cab,dirty,stale:true:true:2:WINDOWS"
+case ${TESTNAME:-} in
+migrate_windows_nt4) cases="nt4:-:false:true:2:WINNT" ;;
+migrate_windows_w2k) cases="w2k:cab:true:false:1:WINNT" ;;
+migrate_windows_w2k3) cases="w2k3:cab,dirty,stale:true:true:2:WINDOWS" ;;
+*) fail "TESTNAME '${TESTNAME:-}' names no image" ;;
+esac
 for c in $cases; do
     IFS=: read -r v opts acpi apic vcpus root <<<"$c"
     # shellcheck disable=SC2046
@@ -116,6 +123,8 @@ for c in $cases; do
     done
     echo "$v: acpi=$acpi apic=$apic vcpus=$vcpus, all targets checked"
 done
+
+[ "$v" = w2k3 ] || { echo ok; exit 0; }
 
 # The way out for Virtual Server: --hal acpi-up (drivers-inject adds a
 # boot.ini entry with halacpi.dll); the VM is then built for that HAL.
