@@ -6,7 +6,7 @@
 
 #include "p2v/agent/agent.h"
 #include "p2v/server/server.h"
-#if P2V_MIGRATE
+#ifdef P2V_MIGRATE
 #include "migrate/migrate.h"
 #endif
 
@@ -17,7 +17,7 @@ static const struct {
 } commands[] = {
     { "capture", p2v_capture_main, "send this machine's disks (used blocks only) to a p2v server" },
     { "serve", p2v_serve_main, "receive captures into DIR/NAME/ as VHD (or raw) images" },
-#if P2V_MIGRATE
+#ifdef P2V_MIGRATE
     { "migrate", p2v_migrate_main, "turn a capture into a VM for a hypervisor, boot-checked, with a report" },
 #endif
 };
