@@ -6,6 +6,9 @@
 
 #include "p2v/agent/agent.h"
 #include "p2v/server/server.h"
+#ifdef P2V_MIGRATE
+#include "migrate/migrate.h"
+#endif
 
 static const struct {
     const char *name;
@@ -14,6 +17,9 @@ static const struct {
 } commands[] = {
     { "capture", p2v_capture_main, "send this machine's disks (used blocks only) to a p2v server" },
     { "serve", p2v_serve_main, "receive captures into DIR/NAME/ as VHD (or raw) images" },
+#ifdef P2V_MIGRATE
+    { "migrate", p2v_migrate_main, "turn a capture into a VM for a hypervisor, boot-checked, with a report" },
+#endif
 };
 
 static void usage(FILE *f)
@@ -29,7 +35,7 @@ int main(int argc, char **argv)
     /* A peer that goes away must surface as an error, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
-        fprintf(stderr, "p2v: missing command (capture or serve); see p2v --help\n");
+        fprintf(stderr, "p2v: missing command (capture, serve or migrate); see p2v --help\n");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -6,10 +6,10 @@
 # tests/platform/guests/build-linux.sh and cached in build/). The job:
 #   p2v capture -> p2v serve   the disk's used blocks and a manifest, into a
 #                              dynamic VHD, over loopback with a token
-#   vdisk info / check         what the captured VHD is, and that it is sound
-#   drivers-inject --dry-run   what it would repair for the vmm target
-#   vmm --check                boots the captured VHD itself, gives a verdict
-# Exit status: 0 when every step worked and the guest booted, else non-zero.
+#   p2v migrate --to libvirt   inspect, repair (drivers-inject, into an
+#                              overlay), convert, the libvirt domain XML,
+#                              boot check in vmm, report.json + report.html
+# Exit status: 0 when every step worked and the VM booted, else non-zero.
 # DEMO_DIR (default out/demo) receives the files; DEMO_TIMEOUT (300) bounds
 # the boot.
 set -eu -o pipefail
@@ -94,37 +94,37 @@ for d in m.findall("disk"):
           f"verified by the server: {c.get('verified')}")
 PY
 
-section "The captured VHD"
-show "$B/vdisk" info "$vhd"
-show "$B/vdisk" check "$vhd"
-
-section "Repair check: drivers-inject --dry-run"
-echo "\$ build/bin/drivers-inject --target vmm --dry-run ${vhd#$top/}"
-rc=0
-"$B/drivers-inject" --target vmm --dry-run "$vhd" >inject.txt 2>inject.err || rc=$?
-if [ "$rc" -eq 0 ]; then
-    cat inject.txt
-elif [ "$rc" -eq 1 ] && grep 'no NTFS or FAT volume with a Windows directory' inject.err >/dev/null; then
-    # Only this answer means "nothing to inspect"; any other error fails the demo.
-    cat inject.err
-    echo "skipped: this guest has no Windows system volume and no Linux root filesystem"
-    echo "(its Linux runs from an initramfs on the FAT boot volume), so drivers-inject"
-    echo "has nothing to inspect or repair here."
-else
-    cat inject.txt inject.err >&2
-    die "drivers-inject --dry-run failed (exit $rc)"
-fi
-
-section "Boot check: vmm --check on the captured VHD (no conversion)"
+section "Migrate: p2v migrate --to libvirt (one command, boot-checked)"
 timeout=${DEMO_TIMEOUT:-300}
-echo "\$ build/bin/vmm --check --timeout $timeout -m 256 --serial ${out#$top/}/serial.txt --expect '$marker' ${vhd#$top/}"
+rm -rf "$out/vm"
 before=$(sha256sum <"$vhd")
-start=$(date +%s)
+echo "\$ build/bin/p2v migrate --to libvirt -o ${out#$top/}/vm --memory 256 --expect '$marker' --timeout $timeout ${out#$top/}/p2v/sample"
 rc=0
-"$B/vmm" --check --timeout "$timeout" -m 256 --serial "$out/serial.txt" --expect "$marker" "$vhd" || rc=$?
-echo "(exit $rc after $(($(date +%s) - start)) s; guest serial log: $out/serial.txt)"
-[ "$rc" -eq 0 ] || die "the captured VHD did not boot (vmm --check exit $rc)"
-[ "$(sha256sum <"$vhd")" = "$before" ] || die "vmm --check changed the captured VHD"
+"$B/p2v" migrate --to libvirt -o "$out/vm" --memory 256 --expect "$marker" --timeout "$timeout" "$out/p2v/sample" || rc=$?
+[ "$(sha256sum <"$vhd")" = "$before" ] || die "p2v migrate changed the captured VHD"
+[ "$rc" -eq 0 ] || die "p2v migrate failed (exit $rc; report: $out/vm/report.json)"
+
+section "The report (vm/report.json; open vm/report.html in a browser)"
+python3 - "$out/vm/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+v, vm = r["verdict"], r["vm"]
+print(f"verdict: {v['kind']} ({v['detail']}), after {v['seconds']} s")
+for s in r["steps"]:
+    print(f"  {s['name']:8} {s['status']:8} {s.get('seconds', '')!s:>5}  {s['detail']}")
+print(f"VM {vm['name']}: {vm['memory_mib']} MiB, {vm['vcpus']} vCPU(s), {vm['firmware']}, "
+      f"ACPI {'on' if vm['acpi'] else 'off'}, APIC {'on' if vm['apic'] else 'off'}, clock {vm['clock']}")
+for d in vm["disks"]:
+    print(f"  disk {d['device']} ({d['bus']}): {d['file']}, {d['format']}, {d['size']} bytes")
+for n in vm["nics"]:
+    print(f"  nic {n['model']} {n['mac'] or '(new MAC)'}: {n['why']}")
+print(f"changes made by the repair: {len(r['repair']['changes'])}")
+for w in r["warnings"]:
+    print(f"warning: {w}")
+PY
+echo "definition: $out/vm/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["definition"])' "$out/vm/report.json")"
+echo "  (virsh define it; on a host without KVM change <domain type=\"kvm\"> to \"qemu\")"
+echo "report:     $out/vm/report.html"
 
 section "Done"
-echo "captured, inspected and booted: files in $out"
+echo "captured, migrated to libvirt and booted: files in $out"
