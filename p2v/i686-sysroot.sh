@@ -10,7 +10,7 @@
 #   p2v/i686-sysroot.sh DIR
 set -eu -o pipefail
 dir=${1:?usage: p2v/i686-sysroot.sh DIR}
-pkgs=(libxml2-dev libicu-dev liblzma-dev zlib1g-dev libzstd-dev libxxhash-dev libssl-dev)
+pkgs=(libxml2-dev libicu-dev liblzma-dev zlib1g-dev libzstd-dev libxxhash-dev libssl-dev libdeflate-dev)
 [ -f "$dir/.complete" ] && exit 0
 mkdir -p "$dir/debs"
 dir=$(cd "$dir" && pwd)
