@@ -192,6 +192,7 @@ int vd_format_refuse_foreign(const struct vd_format *drv, const char *path,
 
 extern const struct vd_format vd_format_raw;
 extern const struct vd_format vd_format_vhd;
+extern const struct vd_format vd_format_vhdx;
 /* Recognised, not supported (foreign.c). */
 extern const struct vd_format vd_format_qcow_foreign, vd_format_qcow2_foreign,
     vd_format_vmdk_foreign, vd_format_vhdx_foreign, vd_format_vdi_foreign,

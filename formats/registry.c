@@ -10,11 +10,11 @@
 
 const struct vd_format *const vd_formats[] = {
     &vd_format_vhd,
+    &vd_format_vhdx,
     /* Recognised, not supported yet. */
     &vd_format_qcow_foreign,
     &vd_format_qcow2_foreign,
     &vd_format_vmdk_foreign,
-    &vd_format_vhdx_foreign,
     &vd_format_vdi_foreign,
     &vd_format_parallels_foreign,
     &vd_format_qed_foreign,

@@ -112,6 +112,12 @@ uint64_t vhd_chs_bytes(struct vhd_geometry g);
 const char *vhd_block_size_problem(uint32_t block_size);
 uint32_t vhd_bitmap_size(uint32_t block_size);
 
+/* UTF-16LE (IN_LEN bytes, stopping at NUL) to UTF-8 (also for VHDX). */
+void vhd_utf16le_to_utf8(const uint8_t *in, size_t in_len, char *buf, size_t len);
+/* A parent path as a locator holds it ('\\' separators, relative to the
+ * child's folder) as a host path; malloc()ed, NULL when out of memory. */
+char *vhd_resolve_path(const char *child_path, const char *name);
+
 /* Parent locators: decodes the locator I of HEADER into a host path
  * resolved relative to CHILD_PATH's directory. Returns 0 with *out
  * malloc()ed, -ENOENT when the locator is empty or not a path kind we read,

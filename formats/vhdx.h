@@ -1,0 +1,98 @@
+/* VHDX (MS-VHDX v4.0) on-disk layout and the state shared by vhdx.c and
+ * vhdx-log.c. Every field is little-endian; GUIDs are stored in Windows'
+ * mixed form (first three fields little-endian). */
+#ifndef FORMATS_VHDX_H
+#define FORMATS_VHDX_H
+
+#include "formats/format.h"
+
+#define VHDX_MIB (1024u * 1024u)
+#define VHDX_HEADER1_OFF (64u * 1024u)
+#define VHDX_HEADER2_OFF (128u * 1024u)
+#define VHDX_HEADER_SIZE 4096u
+#define VHDX_REGION1_OFF (192u * 1024u)
+#define VHDX_REGION2_OFF (256u * 1024u)
+#define VHDX_REGION_SIZE (64u * 1024u)
+#define VHDX_REGION_MAX 2047u
+#define VHDX_META_TABLE_SIZE (64u * 1024u)
+#define VHDX_META_MAX 2047u
+#define VHDX_MAX_SIZE (64ull << 40)         /* 64 TiB */
+
+/* Header fields. */
+#define VHDX_H_CHECKSUM 4
+#define VHDX_H_SEQUENCE 8
+#define VHDX_H_FILE_GUID 16
+#define VHDX_H_DATA_GUID 32
+#define VHDX_H_LOG_GUID 48
+#define VHDX_H_LOG_VERSION 64
+#define VHDX_H_VERSION 66
+#define VHDX_H_LOG_LENGTH 68
+#define VHDX_H_LOG_OFFSET 72
+
+/* BAT entry: state in bits 0-2, file offset in MiB in bits 20-63. */
+enum {
+    VHDX_PAYLOAD_NOT_PRESENT = 0,
+    VHDX_PAYLOAD_UNDEFINED = 1,
+    VHDX_PAYLOAD_ZERO = 2,
+    VHDX_PAYLOAD_UNMAPPED = 3,
+    VHDX_PAYLOAD_FULLY_PRESENT = 6,
+    VHDX_PAYLOAD_PARTIALLY_PRESENT = 7,
+    VHDX_SB_NOT_PRESENT = 0,
+    VHDX_SB_PRESENT = 6,
+};
+#define VHDX_BAT_STATE(e) ((unsigned)((e) & 7))
+#define VHDX_BAT_OFFSET(e) ((e) & ~(uint64_t)(VHDX_MIB - 1))
+
+/* File bytes the replayed log changes (read-only open: kept in memory). */
+struct vhdx_patch {
+    uint64_t off, len;
+    uint8_t *data;              /* NULL: zeros */
+};
+
+struct vhdx_log_state {
+    struct vhdx_patch *patches;
+    size_t n_patches;
+    uint64_t file_end;          /* the log's last file offset, or 0 */
+    uint64_t entries;           /* entries replayed */
+    uint64_t last_seq;
+};
+
+struct vhdx_state {
+    uint8_t header[VHDX_HEADER_SIZE];   /* the current header */
+    int header_slot;                    /* 0: at 64 KiB, 1: at 128 KiB */
+    uint64_t file_size;
+    uint64_t bat_off, meta_off;
+    uint32_t bat_len, meta_len;
+    uint64_t vsize;
+    uint32_t block_size, logical_sector, physical_sector;
+    bool has_parent, leave_allocated;
+    uint8_t page83[16];
+    uint64_t chunk_ratio;       /* payload blocks per sector bitmap block */
+    uint64_t data_blocks;
+    uint64_t bat_entries;
+    uint64_t *bat;
+    bool log_dirty;             /* the file's log had to be replayed */
+    struct vhdx_log_state log;
+    char parent_linkage[40];    /* "{...}" as the locator has it, or "" */
+    char parent_locators[3][160];   /* what `vdisk info` shows */
+    int n_locators;
+};
+
+uint32_t vhdx_crc32c(uint32_t crc, const void *buf, size_t len);
+/* CRC-32C of LEN bytes with the 4-byte checksum at CSUM_AT read as zero. */
+uint32_t vhdx_checksum(const uint8_t *buf, size_t len, size_t csum_at);
+/* "{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}" (Windows form) of a stored GUID. */
+void vhdx_guid_str(const uint8_t *g, char *buf, size_t len);
+
+/* Reads IMG's file bytes as the replayed log left them: bytes between the
+ * file's end and the log's last file offset read as zeros. */
+int vhdx_file_read(int fd, const char *path, const struct vhdx_state *s,
+                   void *buf, size_t len, uint64_t off, struct vd_error **errp);
+
+/* Finds the active log sequence of the file (LOG_GUID non-zero in the
+ * header) and replays it into LOG's patches; never writes. */
+int vhdx_log_load(int fd, const char *path, uint64_t file_size, const uint8_t *header,
+                  struct vhdx_log_state *log, struct vd_error **errp);
+void vhdx_log_free(struct vhdx_log_state *log);
+
+#endif
