@@ -80,6 +80,8 @@ int vhdx_file_read(int fd, const char *path, const struct vhdx_state *s,
                    void *buf, size_t len, uint64_t off, struct vd_error **errp)
 {
     const struct vhdx_log_state *log = &s->log;
+    if (!log->n_patches)
+        return vd_fd_pread(fd, path, buf, len, off, errp);
     uint8_t *dst = buf;
     uint64_t end = off + len;
     /* The log may have grown the file: what lies past its end reads as

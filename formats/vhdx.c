@@ -15,16 +15,6 @@
 #include "formats/vhd.h"
 #include "formats/vhdx.h"
 
-/* GUIDs of the regions and metadata items, in their canonical text form. */
-#define GUID_BAT "2DC27766-F623-4200-9D64-115E9BFD4A08"
-#define GUID_METADATA "8B7CA206-4790-4B9A-B8FE-575F050F886E"
-#define GUID_FILE_PARAMS "CAA16737-FA36-4D43-B3B6-33F0AA44E76B"
-#define GUID_DISK_SIZE "2FA54224-CD1B-4876-B211-5DBED83BF4B8"
-#define GUID_PAGE83 "BECA12AB-B2E6-4523-93EF-C309E000C746"
-#define GUID_LOGICAL_SECTOR "8141BF1D-A96F-4709-BA47-F233A8FAAB5F"
-#define GUID_PHYSICAL_SECTOR "CDA348C7-445D-4471-9CC9-E9885251C556"
-#define GUID_PARENT_LOCATOR "A8D35F2D-B30B-454D-ABF7-D3D84834AB0C"
-#define GUID_LOCATOR_TYPE "B04AEFB7-D19E-4A81-B789-25B8E9445913"
 
 static int hexval(char c)
 {
@@ -33,7 +23,7 @@ static int hexval(char c)
 }
 
 /* Canonical text to the stored (mixed-endian) 16 bytes. */
-static void guid_parse(const char *text, uint8_t g[16])
+void vhdx_guid_parse(const char *text, uint8_t g[16])
 {
     uint8_t b[16];
     int n = 0;
@@ -51,7 +41,7 @@ static void guid_parse(const char *text, uint8_t g[16])
 static bool guid_is(const uint8_t *stored, const char *text)
 {
     uint8_t g[16];
-    guid_parse(text, g);
+    vhdx_guid_parse(text, g);
     return memcmp(stored, g, 16) == 0;
 }
 
@@ -121,7 +111,7 @@ static int parse_region_table(const uint8_t *t, const char *path, uint64_t at,
         const uint8_t *e = t + 16 + (size_t)i * 32;
         uint64_t off = get_le64(e + 16);
         uint32_t len = get_le32(e + 24), required = get_le32(e + 28) & 1;
-        bool bat = guid_is(e, GUID_BAT), meta = guid_is(e, GUID_METADATA);
+        bool bat = guid_is(e, VHDX_GUID_BAT), meta = guid_is(e, VHDX_GUID_METADATA);
         if (!bat && !meta) {
             if (required)
                 return vd_error_set(errp, -ENOTSUP, "%s: region %u of the region table at "
@@ -202,7 +192,7 @@ static bool key_is(const uint8_t *key, uint32_t key_len, const char *name)
 static int parse_locator(const uint8_t *item, uint32_t len, const char *path,
                          char paths[3][1024], struct vhdx_state *s, struct vd_error **errp)
 {
-    if (len < 20 || !guid_is(item, GUID_LOCATOR_TYPE))
+    if (len < 20 || !guid_is(item, VHDX_GUID_LOCATOR_TYPE))
         return vd_error_set(errp, -EINVAL, "%s: the parent locator is not of the VHDX type",
                             path);
     uint32_t count = get_le16(item + 18);
@@ -241,12 +231,12 @@ static int read_metadata(int fd, const char *path, struct vhdx_state *s, char pa
                          struct vd_error **errp)
 {
     struct meta_item items[M_COUNT] = {
-        [M_PARAMS] = { GUID_FILE_PARAMS, 8, 0, 0 },
-        [M_SIZE] = { GUID_DISK_SIZE, 8, 0, 0 },
-        [M_PAGE83] = { GUID_PAGE83, 16, 0, 0 },
-        [M_LSS] = { GUID_LOGICAL_SECTOR, 4, 0, 0 },
-        [M_PSS] = { GUID_PHYSICAL_SECTOR, 4, 0, 0 },
-        [M_PARENT] = { GUID_PARENT_LOCATOR, 20, 0, 0 },
+        [M_PARAMS] = { VHDX_GUID_FILE_PARAMS, 8, 0, 0 },
+        [M_SIZE] = { VHDX_GUID_DISK_SIZE, 8, 0, 0 },
+        [M_PAGE83] = { VHDX_GUID_PAGE83, 16, 0, 0 },
+        [M_LSS] = { VHDX_GUID_LOGICAL_SECTOR, 4, 0, 0 },
+        [M_PSS] = { VHDX_GUID_PHYSICAL_SECTOR, 4, 0, 0 },
+        [M_PARENT] = { VHDX_GUID_PARENT_LOCATOR, 20, 0, 0 },
     };
     uint8_t *t = malloc(VHDX_META_TABLE_SIZE);
     uint8_t *item = NULL;
@@ -355,12 +345,12 @@ out:
 
 /* ---- BAT ---- */
 
-static uint64_t bat_index(const struct vhdx_state *s, uint64_t blk)
+uint64_t vhdx_bat_index(const struct vhdx_state *s, uint64_t blk)
 {
     return blk + blk / s->chunk_ratio;
 }
 
-static uint64_t bitmap_index(const struct vhdx_state *s, uint64_t blk)
+uint64_t vhdx_bitmap_index(const struct vhdx_state *s, uint64_t blk)
 {
     return (blk / s->chunk_ratio) * (s->chunk_ratio + 1) + s->chunk_ratio;
 }
@@ -542,7 +532,11 @@ static void vhdx_close(struct vd_image *img)
 {
     struct vhdx_state *s = img->opaque;
     free(s->bat);
+    s->bat = NULL;
     vhdx_log_free(&s->log);
+    if (s->lock_ready)
+        pthread_mutex_destroy(&s->lock);
+    s->lock_ready = false;
 }
 
 static int vhdx_open(struct vd_image *img, unsigned flags, struct vd_error **errp)
@@ -562,7 +556,11 @@ static int vhdx_open(struct vd_image *img, unsigned flags, struct vd_error **err
     }
     if (ret == 0 && s->has_parent)
         ret = open_parent(img, s, paths, flags, errp);
+    if (ret == 0 && img->writable)
+        ret = vhdx_open_write(img, s, errp);
     if (ret < 0) {
+        vd_image_close(img->backing, NULL);
+        img->backing = NULL;
         vhdx_close(img);
         return ret;
     }
@@ -573,8 +571,8 @@ static int vhdx_open(struct vd_image *img, unsigned flags, struct vd_error **err
 /* ---- read and block status ---- */
 
 /* Bytes this image does not hold: the parent's, or zeros. */
-static int read_below(struct vd_image *img, const struct vhdx_state *s, uint8_t *buf,
-                      size_t len, uint64_t off, struct vd_error **errp)
+int vhdx_read_below(struct vd_image *img, const struct vhdx_state *s, uint8_t *buf,
+                    size_t len, uint64_t off, struct vd_error **errp)
 {
     struct vd_image *parent = img->backing;
     if (!s->has_parent || !parent) {
@@ -595,7 +593,7 @@ static int read_below(struct vd_image *img, const struct vhdx_state *s, uint8_t 
 static int load_bits(struct vd_image *img, const struct vhdx_state *s, uint64_t blk,
                      uint32_t first, uint32_t end, uint8_t *out, struct vd_error **errp)
 {
-    uint64_t e = s->bat[bitmap_index(s, blk)];
+    uint64_t e = vhdx_bat_get(s, vhdx_bitmap_index(s, blk));
     if (VHDX_BAT_STATE(e) != VHDX_SB_PRESENT) {
         memset(out, 0, end - first);
         return 0;
@@ -623,7 +621,7 @@ static int block_run(struct vd_image *img, const struct vhdx_state *s, uint64_t 
                      uint32_t in_blk, uint32_t len, enum vd_extent_kind *kind, uint32_t *run,
                      struct vd_error **errp)
 {
-    uint64_t e = s->bat[bat_index(s, blk)];
+    uint64_t e = vhdx_bat_get(s, vhdx_bat_index(s, blk));
     enum vd_extent_kind absent = s->has_parent ? VD_EXTENT_BACKING : VD_EXTENT_UNALLOCATED;
     *run = len;
     switch (VHDX_BAT_STATE(e)) {
@@ -674,9 +672,9 @@ static int vhdx_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
             return ret;
         if (kind == VD_EXTENT_DATA)
             ret = vhdx_file_read(img->fd, img->path, s, dst, run,
-                                 VHDX_BAT_OFFSET(s->bat[bat_index(s, blk)]) + in_blk, errp);
+                                 VHDX_BAT_OFFSET(vhdx_bat_get(s, vhdx_bat_index(s, blk))) + in_blk, errp);
         else if (kind == VD_EXTENT_BACKING)
-            ret = read_below(img, s, dst, run, off, errp);
+            ret = vhdx_read_below(img, s, dst, run, off, errp);
         else
             memset(dst, 0, run);
         if (ret < 0)
@@ -722,7 +720,7 @@ static int vhdx_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
     if (s->log.n_patches)
         return -ENOENT;     /* the file's bytes are not all as they read */
     uint64_t blk = off / s->block_size, in_blk = off % s->block_size;
-    uint64_t e = s->bat[bat_index(s, blk)];
+    uint64_t e = vhdx_bat_get(s, vhdx_bat_index(s, blk));
     if (VHDX_BAT_STATE(e) != VHDX_PAYLOAD_FULLY_PRESENT)
         return -ENOENT;
     *file_off = VHDX_BAT_OFFSET(e) + in_blk;
@@ -817,14 +815,19 @@ static const char *const vhdx_aliases[] = { "avhdx", NULL };
 const struct vd_format vd_format_vhdx = {
     .name = "vhdx",
     .aliases = vhdx_aliases,
-    .description = "Hyper-V VHDX (fixed, dynamic, differencing; read-only)",
+    .description = "Hyper-V VHDX (fixed, dynamic, differencing)",
     .instance_size = sizeof(struct vhdx_state),
+    .differencing = true,
     .probe = vhdx_probe,
     .open = vhdx_open,
     .close = vhdx_close,
     .pread = vhdx_pread,
+    .pwrite = vhdx_pwrite,
+    .flush = vhdx_flush,
     .block_status = vhdx_block_status,
     .file_extent = vhdx_file_extent,
+    .create = vhdx_create,
+    .create_options = vhdx_create_options,
     .info = vhdx_info,
     .check = vhdx_check,
 };

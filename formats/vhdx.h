@@ -74,9 +74,25 @@ struct vhdx_state {
     bool log_dirty;             /* the file's log had to be replayed */
     struct vhdx_log_state log;
     char parent_linkage[40];    /* "{...}" as the locator has it, or "" */
+    /* Writing (vhdx-write.c). The lock serialises allocation and every
+     * metadata update; BAT entries are published with atomics so that
+     * readers and writers of allocated blocks need no lock. */
+    pthread_mutex_t lock;
+    bool lock_ready;
+    bool log_active;            /* the header names our log: updates pending */
+    bool guids_fresh;           /* new File/DataWriteGuid written this session */
+    uint32_t log_head;          /* where the next log entry goes */
+    uint64_t log_seq;           /* its sequence number */
+    uint64_t alloc_end;         /* new blocks go here (1 MiB aligned) */
     char parent_locators[3][160];   /* what `vdisk info` shows */
     int n_locators;
 };
+
+/* BAT entry I, as published by a writer (see vhdx_state.lock). */
+static inline uint64_t vhdx_bat_get(const struct vhdx_state *s, uint64_t i)
+{
+    return __atomic_load_n(&s->bat[i], __ATOMIC_ACQUIRE);
+}
 
 uint32_t vhdx_crc32c(uint32_t crc, const void *buf, size_t len);
 /* CRC-32C of LEN bytes with the 4-byte checksum at CSUM_AT read as zero. */
@@ -94,5 +110,30 @@ int vhdx_file_read(int fd, const char *path, const struct vhdx_state *s,
 int vhdx_log_load(int fd, const char *path, uint64_t file_size, const uint8_t *header,
                   struct vhdx_log_state *log, struct vd_error **errp);
 void vhdx_log_free(struct vhdx_log_state *log);
+
+/* vhdx-write.c */
+/* A read-write open: replays a pending log into the file and prepares
+ * allocation. */
+int vhdx_open_write(struct vd_image *img, struct vhdx_state *s, struct vd_error **errp);
+int vhdx_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
+                struct vd_error **errp);
+int vhdx_flush(struct vd_image *img, struct vd_error **errp);
+int vhdx_create(const char *path, const struct vd_create_args *args, struct vd_error **errp);
+extern const struct vd_option_desc vhdx_create_options[];
+/* Shared with vhdx.c. */
+uint64_t vhdx_bat_index(const struct vhdx_state *s, uint64_t blk);
+uint64_t vhdx_bitmap_index(const struct vhdx_state *s, uint64_t blk);
+int vhdx_read_below(struct vd_image *img, const struct vhdx_state *s, uint8_t *buf,
+                    size_t len, uint64_t off, struct vd_error **errp);
+void vhdx_guid_parse(const char *text, uint8_t g[16]);
+#define VHDX_GUID_BAT "2DC27766-F623-4200-9D64-115E9BFD4A08"
+#define VHDX_GUID_METADATA "8B7CA206-4790-4B9A-B8FE-575F050F886E"
+#define VHDX_GUID_FILE_PARAMS "CAA16737-FA36-4D43-B3B6-33F0AA44E76B"
+#define VHDX_GUID_DISK_SIZE "2FA54224-CD1B-4876-B211-5DBED83BF4B8"
+#define VHDX_GUID_PAGE83 "BECA12AB-B2E6-4523-93EF-C309E000C746"
+#define VHDX_GUID_LOGICAL_SECTOR "8141BF1D-A96F-4709-BA47-F233A8FAAB5F"
+#define VHDX_GUID_PHYSICAL_SECTOR "CDA348C7-445D-4471-9CC9-E9885251C556"
+#define VHDX_GUID_PARENT_LOCATOR "A8D35F2D-B30B-454D-ABF7-D3D84834AB0C"
+#define VHDX_GUID_LOCATOR_TYPE "B04AEFB7-D19E-4A81-B789-25B8E9445913"
 
 #endif

@@ -63,7 +63,7 @@ expect_fail 1 "qcow2 images are not supported yet" $V create -f qcow2 n.qcow2 1M
 $V create -f raw r.raw 1M
 expect_fail 1 "qcow2 images are not supported yet" $V convert -O qcow2 r.raw n.qcow2
 [ ! -e n.qcow2 ] || fail "convert -O qcow2 left a file"
-expect_fail 1 "p2v serve: qcow2 images are not supported yet; -O takes vhd, raw" \
+expect_fail 1 "p2v serve: qcow2 images are not supported yet; -O takes vhd, vhdx, raw" \
     "$BIN/p2v" serve --listen 127.0.0.1:1 --dir . --token-file token -O qcow2
 
 # A raw disk stays raw (an MBR, random bytes): nothing is guessed.
@@ -85,7 +85,8 @@ grep -q '^formats: vhd (alias vpc), vhdx (alias avhdx), raw$' help.txt || { cat 
 grep -q 'qcow, qcow2, vmdk, vdi, parallels, qed, dmg, luks' help.txt ||
     { cat help.txt; fail "vdisk --help recognised formats"; }
 $V create --help | grep -q '^vhd options:' || fail "vdisk create --help lists vhd options"
+$V create --help | grep -q '^vhdx options:' || fail "vdisk create --help lists vhdx options"
 $V create --help | grep -q '^raw options: none' || fail "vdisk create --help lists raw"
-"$BIN/p2v" serve --help | grep -q 'image format: vhd, raw (default vhd)' || fail "p2v serve --help -O"
-"$BIN/drivers-inject" --help | grep -q 'extension names (vhd; default vhd)' || fail "drivers-inject --help --into"
+"$BIN/p2v" serve --help | grep -q 'image format: vhd, vhdx, raw (default vhd)' || fail "p2v serve --help -O"
+"$BIN/drivers-inject" --help | grep -q 'extension names (vhd, vhdx; default vhd)' || fail "drivers-inject --help --into"
 echo "foreign formats refused by name"

@@ -117,4 +117,54 @@ cp d.vhdx t.vhdx; truncate -s 5000000 t.vhdx
 expect_fail 1 "t.vhdx: BAT entry 0 points to a block at offset [0-9]+ that ends beyond" $V info t.vhdx
 rc=0; $V check t.vhdx >check.txt 2>&1 || rc=$?
 [ $rc = 1 ] && grep -q 'BAT entry 0' check.txt || { cat check.txt; fail "check of a truncated VHDX"; }
-echo "vhdx read ok"
+# ---- writing ----
+# Every variant vdisk writes reads back identically through qemu-img (which
+# refuses 4 KiB logical sectors) and libvhdi; qemu-img check finds it clean.
+for o in "" subformat=fixed block_size=1M block_size=256M,log_size=2M \
+         logical_sector_size=4096 physical_sector_size=512; do
+    rm -f o.vhdx
+    $V convert -O vhdx ${o:+-o $o} src.raw o.vhdx
+    [ "$(pyvhdi_sha o.vhdx)" = "$want" ] || fail "-o '$o': libvhdi reads vdisk's VHDX differently"
+    $V compare src.raw o.vhdx >/dev/null || fail "-o '$o': vdisk reads its VHDX differently"
+    $V check o.vhdx >/dev/null || fail "-o '$o': check"
+    case $o in *logical_sector_size=4096*) continue ;; esac
+    qemu-img compare -q -f raw -F vhdx src.raw o.vhdx || fail "-o '$o': qemu-img reads it differently"
+    qemu-img check -q o.vhdx || fail "-o '$o': qemu-img check"
+done
+# A fixed VHDX is fully allocated (Windows refuses a sparse one), payload
+# 1 MiB aligned.
+$V create -f vhdx -o subformat=fixed,block_size=1M fx.vhdx 8M
+[ "$(stat -c %b fx.vhdx)" -ge $(( $(stat -c %s fx.vhdx) / 512 )) ] || fail "fixed VHDX is sparse"
+$V info fx.vhdx | grep -q '^subformat: fixed' || fail "info: fixed"
+$V create -f vhdx -o block_size=3M bad.vhdx 8M 2>/dev/null && fail "block_size=3M accepted"
+expect_fail 1 "block_size must be a power of two" $V create -f vhdx -o block_size=3M x.vhdx 8M
+
+# Differencing children written by vdisk: libvhdi reads them as vdisk does,
+# and only what was written shadows the parent; a write into the parent
+# changes its DataWriteGuid, so the child no longer opens.
+$V convert -O vhdx -o block_size=8M src.raw p.vhdx
+$V create -f vhdx -b p.vhdx k.avhdx
+"$BUILD/tests/vd-write" k.avhdx 1000 5000 3
+"$BUILD/tests/vd-write" k.avhdx 3000000 70000 4
+"$BUILD/tests/vd-write" k.avhdx 30000000 8388608 5
+$V convert -O raw k.avhdx k.raw
+[ "$(sha k.raw)" = "$(pyvhdi_sha k.avhdx p.vhdx)" ] || fail "vdisk's child: libvhdi differs"
+cmp -s -n 1000 src.raw k.raw || fail "child: bytes before the first write"
+cmp -s -i 6000:6000 -n 2990000 src.raw k.raw || fail "child: bytes between writes are the parent's"
+$V check k.avhdx >/dev/null || fail "check of vdisk's child"
+$V info k.avhdx | grep -q '^parent_locator: relative_path=.\\p.vhdx' || fail "child locator"
+$V create -f vhdx -b k.avhdx kk.avhdx && "$BUILD/tests/vd-write" kk.avhdx 1024 512 6
+$V convert -O raw kk.avhdx kk.raw
+[ "$(sha kk.raw)" = "$(pyvhdi_sha kk.avhdx k.avhdx p.vhdx)" ] || fail "grandchild: libvhdi differs"
+"$BUILD/tests/vd-write" p.vhdx 0 512 7
+expect_fail 1 "k.avhdx: parent '.*p.vhdx' has DataWriteGuid" $V info k.avhdx
+expect_fail 1 "a VHDX differencing disk needs a VHDX parent" $V create -f vhdx -b src.raw x.avhdx
+
+# A read-write open replays a dirty log into the file and clears it.
+cp l.vhdx lw.vhdx
+"$BUILD/tests/vd-write" lw.vhdx 0 512 8
+$V info lw.vhdx | grep -q '^log: .*, clean$' || fail "read-write open left the log dirty"
+$V convert -O raw lw.vhdx lw.raw
+cmp -s -i 512 l.raw lw.raw || fail "read-write replay differs from the read-only one"
+qemu-img convert -O raw lw.vhdx lwq.raw && cmp -s lw.raw lwq.raw || fail "qemu reads the replayed file differently"
+echo "vhdx ok"
