@@ -772,6 +772,12 @@ static void vhdx_info(struct vd_image *img, struct vd_info *info)
                      "replayed in memory, the file is left as it is");
 }
 
+static int span_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int vhdx_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
                       struct vd_error **errp)
 {
@@ -780,6 +786,21 @@ static int vhdx_check(int fd, const char *path, uint64_t size, struct vd_check *
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
     char paths[3][1024] = { "", "", "" };
     struct vd_error *err = NULL;
+    /* Each copy of the header and region table: one damaged copy still
+     * opens, but is a problem to report. */
+    uint8_t *t = malloc(VHDX_REGION_SIZE);
+    for (int i = 0; t && size >= 2 * VHDX_MIB && i < 2; i++) {
+        uint64_t at = i ? VHDX_HEADER2_OFF : VHDX_HEADER1_OFF;
+        if (vd_fd_pread(fd, path, t, VHDX_HEADER_SIZE, at, NULL) == 0 && !header_valid(t, size))
+            vd_check_problem(chk, "%s: the header copy at offset %llu is damaged", path,
+                             (unsigned long long)at);
+        at = i ? VHDX_REGION2_OFF : VHDX_REGION1_OFF;
+        if (vd_fd_pread(fd, path, t, VHDX_REGION_SIZE, at, NULL) == 0 &&
+            (memcmp(t, "regi", 4) != 0 || vhdx_checksum(t, VHDX_REGION_SIZE, 4) != get_le32(t + 4)))
+            vd_check_problem(chk, "%s: the region table copy at offset %llu is damaged", path,
+                             (unsigned long long)at);
+    }
+    free(t);
     if (parse(fd, path, size, s, paths, &err) < 0) {
         vd_check_problem(chk, "%s", err ? err->msg : "cannot read the VHDX structure");
         vd_error_free(err);
@@ -789,8 +810,10 @@ static int vhdx_check(int fd, const char *path, uint64_t size, struct vd_check *
     for (uint64_t i = 0; i < s->bat_entries; i++)
         if (!bat_entry_ok(s, i, problem, sizeof(problem)))
             vd_check_problem(chk, "%s: %s", path, problem);
-    /* Blocks that overlap each other or the metadata. */
-    for (uint64_t i = 0; i < s->bat_entries; i++) {
+    /* Blocks that overlap each other, the BAT or the metadata. */
+    struct span { uint64_t off, len, entry; } *sp = malloc(s->bat_entries * sizeof(*sp) + 1);
+    size_t n = 0;
+    for (uint64_t i = 0; sp && i < s->bat_entries; i++) {
         unsigned st = VHDX_BAT_STATE(s->bat[i]);
         bool bitmap = (i + 1) % (s->chunk_ratio + 1) == 0;
         if (bitmap ? st != VHDX_SB_PRESENT
@@ -802,7 +825,17 @@ static int vhdx_check(int fd, const char *path, uint64_t size, struct vd_check *
             vd_check_problem(chk, "%s: BAT entry %llu's block at offset %llu overlaps the "
                              "BAT or metadata region", path, (unsigned long long)i,
                              (unsigned long long)off);
+        sp[n++] = (struct span){ off, len, i };
     }
+    if (sp)
+        qsort(sp, n, sizeof(*sp), span_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (sp[i].off < sp[i - 1].off + sp[i - 1].len)
+            vd_check_problem(chk, "%s: BAT entries %llu and %llu point to overlapping blocks "
+                             "at offsets %llu and %llu", path,
+                             (unsigned long long)sp[i - 1].entry, (unsigned long long)sp[i].entry,
+                             (unsigned long long)sp[i - 1].off, (unsigned long long)sp[i].off);
+    free(sp);
 out:
     free(s->bat);
     vhdx_log_free(&s->log);

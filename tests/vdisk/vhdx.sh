@@ -106,11 +106,27 @@ qemu-img convert -O raw lq.vhdx lq.raw
 cp d.vhdx h.vhdx
 printf 'XXXX' | dd of=h.vhdx bs=1 seek=65536 conv=notrunc status=none
 $V convert -O raw h.vhdx h.raw && [ "$(sha h.raw)" = "$want" ] || fail "one damaged header copy"
+rc=0; $V check h.vhdx >check.txt 2>&1 || rc=$?
+[ $rc = 1 ] && grep -q 'header copy at offset 65536 is damaged' check.txt || { cat check.txt; fail "check: header copy"; }
 printf 'XXXX' | dd of=h.vhdx bs=1 seek=131072 conv=notrunc status=none
 expect_fail 1 "h.vhdx: no valid VHDX header" $V info h.vhdx
 cp d.vhdx r.vhdx
 printf 'XXXX' | dd of=r.vhdx bs=1 seek=196608 conv=notrunc status=none
 $V convert -O raw r.vhdx r.raw && [ "$(sha r.raw)" = "$want" ] || fail "damaged first region table"
+rc=0; $V check r.vhdx >check.txt 2>&1 || rc=$?
+[ $rc = 1 ] && grep -q 'region table copy at offset 196608 is damaged' check.txt || { cat check.txt; fail "check: region copy"; }
+# Two BAT entries pointing at one block.
+cp d.vhdx o2.vhdx
+$PY - <<'PY'
+import struct, sys
+sys.path.insert(0, "$SRC/tests/vdisk".replace("$SRC", __import__("os").environ["SRC"]))
+import vhdx_gen as g
+p = g.read_image("o2.vhdx"); d = bytearray(p["data"]); b = p["bat"][0]
+struct.pack_into("<Q", d, b + 8, struct.unpack_from("<Q", d, b)[0])
+open("o2.vhdx", "wb").write(d)
+PY
+rc=0; $V check o2.vhdx >check.txt 2>&1 || rc=$?
+[ $rc = 1 ] && grep -q 'BAT entries 0 and 1 point to overlapping blocks' check.txt || { cat check.txt; fail "check: overlap"; }
 printf 'XXXX' | dd of=r.vhdx bs=1 seek=262144 conv=notrunc status=none
 expect_fail 1 "r.vhdx: bad region table at offset 196608" $V info r.vhdx
 cp d.vhdx t.vhdx; truncate -s 5000000 t.vhdx
