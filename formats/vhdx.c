@@ -462,6 +462,67 @@ static int parse(int fd, const char *path, uint64_t file_size, struct vhdx_state
     return read_bat(fd, path, s, errp);
 }
 
+/* Blocks that overlap each other, the BAT, the metadata or the log: each
+ * one reported to CHK, or (CHK NULL) the first one as an error. */
+struct span { uint64_t off, len, entry; };
+
+static int span_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct span *)a)->off, y = ((const struct span *)b)->off;
+    return x < y ? -1 : x > y;
+}
+
+static int overlaps(const struct vhdx_state *s, const char *path, struct vd_check *chk,
+                    struct vd_error **errp)
+{
+    struct span *sp = malloc(s->bat_entries * sizeof(*sp) + 1);
+    if (!sp)
+        return chk ? 0 : vd_error_set(errp, -ENOMEM, "%s: out of memory", path);
+    uint64_t log_off = get_le64(s->header + VHDX_H_LOG_OFFSET);
+    uint64_t log_len = get_le32(s->header + VHDX_H_LOG_LENGTH);
+    size_t n = 0;
+    int ret = 0;
+    char problem[240];
+    for (uint64_t i = 0; i < s->bat_entries; i++) {
+        unsigned st = VHDX_BAT_STATE(s->bat[i]);
+        bool bitmap = (i + 1) % (s->chunk_ratio + 1) == 0;
+        if (bitmap ? st != VHDX_SB_PRESENT
+                   : st != VHDX_PAYLOAD_FULLY_PRESENT && st != VHDX_PAYLOAD_PARTIALLY_PRESENT)
+            continue;
+        uint64_t off = VHDX_BAT_OFFSET(s->bat[i]), len = bitmap ? VHDX_MIB : s->block_size;
+        if ((off < s->bat_off + s->bat_len && s->bat_off < off + len) ||
+            (off < s->meta_off + s->meta_len && s->meta_off < off + len) ||
+            (off < log_off + log_len && log_off < off + len)) {
+            snprintf(problem, sizeof(problem), "%s: BAT entry %llu's block at offset %llu "
+                     "overlaps the BAT, metadata or log region", path, (unsigned long long)i,
+                     (unsigned long long)off);
+            if (!chk) {
+                ret = vd_error_set(errp, -EINVAL, "%s", problem);
+                goto out;
+            }
+            vd_check_problem(chk, "%s", problem);
+        }
+        sp[n++] = (struct span){ off, len, i };
+    }
+    qsort(sp, n, sizeof(*sp), span_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (sp[i].off >= sp[i - 1].off + sp[i - 1].len)
+            continue;
+        snprintf(problem, sizeof(problem), "%s: BAT entries %llu and %llu point to "
+                 "overlapping blocks at offsets %llu and %llu", path,
+                 (unsigned long long)sp[i - 1].entry, (unsigned long long)sp[i].entry,
+                 (unsigned long long)sp[i - 1].off, (unsigned long long)sp[i].off);
+        if (!chk) {
+            ret = vd_error_set(errp, -EINVAL, "%s", problem);
+            goto out;
+        }
+        vd_check_problem(chk, "%s", problem);
+    }
+out:
+    free(sp);
+    return ret;
+}
+
 /* ---- open ---- */
 
 static void note_tried(char *tried, size_t cap, size_t *used, const char *cand)
@@ -553,6 +614,8 @@ static int vhdx_open(struct vd_image *img, unsigned flags, struct vd_error **err
             if (!bat_entry_ok(s, i, problem, sizeof(problem)))
                 ret = vd_error_set(errp, -EINVAL, "%s: %s (truncated or corrupt)", img->path,
                                    problem);
+        if (ret == 0)
+            ret = overlaps(s, img->path, NULL, errp);
     }
     if (ret == 0 && s->has_parent)
         ret = open_parent(img, s, paths, flags, errp);
@@ -772,12 +835,6 @@ static void vhdx_info(struct vd_image *img, struct vd_info *info)
                      "replayed in memory, the file is left as it is");
 }
 
-static int span_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int vhdx_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
                       struct vd_error **errp)
 {
@@ -810,32 +867,7 @@ static int vhdx_check(int fd, const char *path, uint64_t size, struct vd_check *
     for (uint64_t i = 0; i < s->bat_entries; i++)
         if (!bat_entry_ok(s, i, problem, sizeof(problem)))
             vd_check_problem(chk, "%s: %s", path, problem);
-    /* Blocks that overlap each other, the BAT or the metadata. */
-    struct span { uint64_t off, len, entry; } *sp = malloc(s->bat_entries * sizeof(*sp) + 1);
-    size_t n = 0;
-    for (uint64_t i = 0; sp && i < s->bat_entries; i++) {
-        unsigned st = VHDX_BAT_STATE(s->bat[i]);
-        bool bitmap = (i + 1) % (s->chunk_ratio + 1) == 0;
-        if (bitmap ? st != VHDX_SB_PRESENT
-                   : st != VHDX_PAYLOAD_FULLY_PRESENT && st != VHDX_PAYLOAD_PARTIALLY_PRESENT)
-            continue;
-        uint64_t off = VHDX_BAT_OFFSET(s->bat[i]), len = bitmap ? VHDX_MIB : s->block_size;
-        if ((off < s->bat_off + s->bat_len && s->bat_off < off + len) ||
-            (off < s->meta_off + s->meta_len && s->meta_off < off + len))
-            vd_check_problem(chk, "%s: BAT entry %llu's block at offset %llu overlaps the "
-                             "BAT or metadata region", path, (unsigned long long)i,
-                             (unsigned long long)off);
-        sp[n++] = (struct span){ off, len, i };
-    }
-    if (sp)
-        qsort(sp, n, sizeof(*sp), span_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (sp[i].off < sp[i - 1].off + sp[i - 1].len)
-            vd_check_problem(chk, "%s: BAT entries %llu and %llu point to overlapping blocks "
-                             "at offsets %llu and %llu", path,
-                             (unsigned long long)sp[i - 1].entry, (unsigned long long)sp[i].entry,
-                             (unsigned long long)sp[i - 1].off, (unsigned long long)sp[i].off);
-    free(sp);
+    overlaps(s, path, chk, NULL);
 out:
     free(s->bat);
     vhdx_log_free(&s->log);

@@ -127,6 +127,7 @@ open("o2.vhdx", "wb").write(d)
 PY
 rc=0; $V check o2.vhdx >check.txt 2>&1 || rc=$?
 [ $rc = 1 ] && grep -q 'BAT entries 0 and 1 point to overlapping blocks' check.txt || { cat check.txt; fail "check: overlap"; }
+expect_fail 1 "o2.vhdx: BAT entries 0 and 1 point to overlapping blocks" $V info o2.vhdx
 printf 'XXXX' | dd of=r.vhdx bs=1 seek=262144 conv=notrunc status=none
 expect_fail 1 "r.vhdx: bad region table at offset 196608" $V info r.vhdx
 cp d.vhdx t.vhdx; truncate -s 5000000 t.vhdx
