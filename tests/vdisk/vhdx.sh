@@ -184,4 +184,17 @@ $V info lw.vhdx | grep -q '^log: .*, clean$' || fail "read-write open left the l
 $V convert -O raw lw.vhdx lw.raw
 cmp -s -i 512 l.raw lw.raw || fail "read-write replay differs from the read-only one"
 qemu-img convert -O raw lw.vhdx lwq.raw && cmp -s lw.raw lwq.raw || fail "qemu reads the replayed file differently"
+# p2v serve -O vhdx: a capture lands in a VHDX that qemu-img and libvhdi
+# read as the captured disk.
+printf '0123456789abcdef0123\n' >token
+mkdir -p landed
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BIN/p2v" serve --listen 127.0.0.1:$port --dir landed --token-file token -O vhdx --once \
+    >serve.log 2>&1 & spid=$!
+"$BIN/p2v" capture --server 127.0.0.1:$port --token-file token --retry-for 20 --disk src.raw \
+    --name m --state m.session >capture.log 2>&1 || { cat capture.log serve.log; fail "capture to a VHDX"; }
+wait $spid || { cat serve.log; fail "p2v serve -O vhdx"; }
+qemu-img compare -q -f raw -F vhdx src.raw landed/m/disk0.vhdx || fail "qemu-img reads the captured VHDX differently"
+[ "$(pyvhdi_sha landed/m/disk0.vhdx)" = "$want" ] || fail "libvhdi reads the captured VHDX differently"
+$V check landed/m/disk0.vhdx >/dev/null || fail "check of the captured VHDX"
 echo "vhdx ok"
