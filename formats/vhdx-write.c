@@ -53,7 +53,8 @@ static int write_header(int fd, const char *path, struct vhdx_state *s, const ui
     put_le64(h + VHDX_H_SEQUENCE, get_le64(h + VHDX_H_SEQUENCE) + 1);
     if (new_guids) {
         new_guid(h + VHDX_H_FILE_GUID);
-        new_guid(h + VHDX_H_DATA_GUID);
+        if (!s->keep_data_guid)
+            new_guid(h + VHDX_H_DATA_GUID);
     }
     if (log_guid)
         memcpy(h + VHDX_H_LOG_GUID, log_guid, 16);

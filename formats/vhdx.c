@@ -619,8 +619,10 @@ static int vhdx_open(struct vd_image *img, unsigned flags, struct vd_error **err
     }
     if (ret == 0 && s->has_parent)
         ret = open_parent(img, s, paths, flags, errp);
-    if (ret == 0 && img->writable)
+    if (ret == 0 && img->writable) {
+        s->keep_data_guid = (flags & VD_OPEN_WRITE_BACKING) != 0;
         ret = vhdx_open_write(img, s, errp);
+    }
     if (ret < 0) {
         vd_image_close(img->backing, NULL);
         img->backing = NULL;

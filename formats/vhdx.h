@@ -81,6 +81,10 @@ struct vhdx_state {
     bool lock_ready;
     bool log_active;            /* the header names our log: updates pending */
     bool guids_fresh;           /* new File/DataWriteGuid written this session */
+    /* Opened as the parent a commit writes into: the child's sectors land
+     * here unchanged in content, so the DataWriteGuid the child links to
+     * is kept (as a VHD parent keeps its UUID). */
+    bool keep_data_guid;
     uint32_t log_head;          /* where the next log entry goes */
     uint64_t log_seq;           /* its sequence number */
     uint64_t alloc_end;         /* new blocks go here (1 MiB aligned) */

@@ -173,6 +173,16 @@ $V info k.avhdx | grep -q '^parent_locator: relative_path=.\\p.vhdx' || fail "ch
 $V create -f vhdx -b k.avhdx kk.avhdx && "$BUILD/tests/vd-write" kk.avhdx 1024 512 6
 $V convert -O raw kk.avhdx kk.raw
 [ "$(sha kk.raw)" = "$(pyvhdi_sha kk.avhdx k.avhdx p.vhdx)" ] || fail "grandchild: libvhdi differs"
+# vdisk commit writes the child into its parent, which keeps the
+# DataWriteGuid the child links to: the child reads the same afterwards.
+cp p.vhdx pc.vhdx && $V create -f vhdx -b pc.vhdx kc.avhdx
+"$BUILD/tests/vd-write" kc.avhdx 1000 5000 3
+$V convert -O raw kc.avhdx kc.raw
+$V commit kc.avhdx >/dev/null
+$V compare kc.raw pc.vhdx >/dev/null || fail "commit: the parent does not hold the child's content"
+$V compare kc.raw kc.avhdx >/dev/null || fail "commit: the child no longer reads the same"
+# Any other write to a parent gives it a new DataWriteGuid: its children
+# no longer open.
 "$BUILD/tests/vd-write" p.vhdx 0 512 7
 expect_fail 1 "k.avhdx: parent '.*p.vhdx' has DataWriteGuid" $V info k.avhdx
 expect_fail 1 "a VHDX differencing disk needs a VHDX parent" $V create -f vhdx -b src.raw x.avhdx
