@@ -101,6 +101,20 @@ qemu-img check -q -r all lq.vhdx >/dev/null 2>&1 || true
 qemu-img convert -O raw lq.vhdx lq.raw
 [ "$(sha l.raw)" = "$(sha lq.raw)" ] || fail "log replay differs from qemu's"
 [ "$(sha l.raw)" != "$want" ] || fail "the log changed nothing"
+# A sequence of three entries (each one's tail the first).
+qemu-img convert -f raw -O vhdx -o block_size=8M src.raw l3.vhdx
+$GEN dirty l3.vhdx 3 L 4 M 6 N
+$V convert -O raw l3.vhdx l3.raw
+cp l3.vhdx l3q.vhdx
+qemu-img check -q -r all l3q.vhdx >/dev/null 2>&1 || true
+qemu-img convert -O raw l3q.vhdx l3q.raw
+[ "$(sha l3.raw)" = "$(sha l3q.raw)" ] || fail "a log sequence replays differently from qemu"
+$PY - <<'PY' || fail "a log sequence: content"
+d = open("l3.raw", "rb").read()
+for blk, ch in ((3, b"L"), (4, b"M"), (6, b"N")):
+    b = d[blk * 8 << 20:(blk + 1) * 8 << 20]
+    assert b[:4096] == bytes(4096) and b[4096:] == ch * ((8 << 20) - 4096), blk
+PY
 
 # Damage: one clear line, exit 1.
 cp d.vhdx h.vhdx

@@ -8,10 +8,11 @@
             Z:BLOCK          a block that reads as zeros (over the parent).
       Options before PARENT: --lss 4096, --block MIB, --linkage GUID,
       --relative PATH (the relative_path value, default .\\PARENT's name).
-  vhdx_gen.py dirty IMAGE BLOCK CHAR       appends a block of CHAR to a
-      dynamic IMAGE, and a log entry (the only record of it) that points
-      BAT entry BLOCK at it and zeroes its first 4 KiB; the header then
-      names the log, as after a crash before the log was applied.
+  vhdx_gen.py dirty IMAGE BLOCK CHAR [BLOCK CHAR...]  appends a block of
+      CHAR to a dynamic IMAGE, and a log entry (the only record of it) that
+      points BAT entry BLOCK at it and zeroes its first 4 KiB; several
+      blocks make a sequence of entries; the header then names the log, as
+      after a crash before the log was applied.
 """
 import os, struct, sys, uuid
 
@@ -213,38 +214,46 @@ def child(argv):
 
 
 def dirty(argv):
-    path, blk, ch = argv[0], int(argv[1]), argv[2].encode()
+    """dirty IMAGE BLOCK CHAR [BLOCK CHAR...]: one log entry per block, in
+    one sequence (each entry's tail is the first), each appending a block of
+    CHAR, pointing BAT entry BLOCK at it and zeroing its first 4 KiB."""
+    path = argv[0]
     p = read_image(path)
     d = bytearray(p["data"])
     block, lss = p["block"], p["lss"]
     chunk = (1 << 23) * lss // block
-    idx = blk + blk // chunk
     bat_off = p["bat"][0]
-    # The new block, written in place before the log entry, as a writer would.
-    new = (len(d) + MIB - 1) // MIB * MIB
-    d += bytearray(new - len(d)) + ch * block
-    # The log entry: the BAT sector with entry IDX pointing at it, and a
-    # zero descriptor for the block's first 4 KiB.
-    sec_off = bat_off + (idx * 8) // 4096 * 4096
-    sector = bytearray(d[sec_off:sec_off + 4096])
-    struct.pack_into("<Q", sector, idx * 8 % 4096, new | 6)
-    log_guid = uuid.uuid4().bytes_le
-    seq = 0x1234_5678_9abc
-    h = bytearray(64)
-    h[0:4] = b"loge"
-    struct.pack_into("<IIQII", h, 8, 2 * 4096, 0, seq, 2, 0)
-    h[32:48] = log_guid
-    struct.pack_into("<QQ", h, 48, len(d), len(d))
-    descs = bytearray()
-    descs += b"desc" + sector[4092:4096] + sector[0:8] + struct.pack("<QQ", sec_off, seq)
-    descs += b"zero" + b"\0" * 4 + struct.pack("<QQQ", 4096, new, seq)
-    entry = bytearray(h + descs)
-    entry += bytearray(4096 - len(entry))
-    entry += b"data" + struct.pack("<I", seq >> 32) + sector[8:4092] + struct.pack("<I", seq & 0xFFFFFFFF)
-    entry = with_crc(entry)
     hd = p["header"]
     log_len, log_off = struct.unpack_from("<IQ", hd, 68)
-    d[log_off:log_off + len(entry)] = entry
+    log_guid = uuid.uuid4().bytes_le
+    seq = 0x1234_5678_9abc
+    pos = 0
+    bat = bytearray(d[bat_off:bat_off + p["bat"][1]])
+    pairs = list(zip(argv[1::2], argv[2::2]))
+    for blk, ch in pairs:
+        blk, ch = int(blk), ch.encode()
+        idx = blk + blk // chunk
+        # The new block, written in place before the log entry, as a
+        # writer would.
+        new = (len(d) + MIB - 1) // MIB * MIB
+        d += bytearray(new - len(d)) + ch * block
+        struct.pack_into("<Q", bat, idx * 8, new | 6)
+        sec_off = bat_off + (idx * 8) // 4096 * 4096
+        sector = bytes(bat[sec_off - bat_off:sec_off - bat_off + 4096])
+        h = bytearray(64)
+        h[0:4] = b"loge"
+        struct.pack_into("<IIQII", h, 8, 2 * 4096, 0, seq, 2, 0)
+        h[32:48] = log_guid
+        struct.pack_into("<QQ", h, 48, len(d), len(d))
+        descs = b"desc" + sector[4092:4096] + sector[0:8] + struct.pack("<QQ", sec_off, seq)
+        descs += b"zero" + b"\0" * 4 + struct.pack("<QQQ", 4096, new, seq)
+        entry = bytearray(h + descs)
+        entry += bytearray(4096 - len(entry))
+        entry += b"data" + struct.pack("<I", seq >> 32) + sector[8:4092] + struct.pack("<I", seq & 0xFFFFFFFF)
+        entry = with_crc(entry)
+        d[log_off + pos:log_off + pos + len(entry)] = entry
+        pos += len(entry)
+        seq += 1
     # The newer header names the log; it goes in the other slot.
     other = (128 << 10) if p["header_off"] == (64 << 10) else (64 << 10)
     d[other:other + 4096] = header(p["seq"] + 1, hd[32:48], log_guid, log_off, log_len,
