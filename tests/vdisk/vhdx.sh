@@ -116,6 +116,16 @@ for blk, ch in ((3, b"L"), (4, b"M"), (6, b"N")):
     assert b[:4096] == bytes(4096) and b[4096:] == ch * ((8 << 20) - 4096), blk
 PY
 
+# Disk2vhd writes two identical headers (equal sequence numbers): accepted.
+cp d.vhdx eq.vhdx
+$PY - <<'PY'
+d = bytearray(open("eq.vhdx", "rb").read())
+d[128 << 10:(128 << 10) + 4096] = d[64 << 10:(64 << 10) + 4096]
+open("eq.vhdx", "wb").write(d)
+PY
+$V convert -O raw eq.vhdx eq.raw && [ "$(sha eq.raw)" = "$want" ] || fail "two equal headers"
+$V check eq.vhdx >/dev/null || fail "check: two equal headers"
+
 # Damage: one clear line, exit 1.
 cp d.vhdx h.vhdx
 printf 'XXXX' | dd of=h.vhdx bs=1 seek=65536 conv=notrunc status=none
