@@ -126,9 +126,11 @@ static void log_copy(const uint8_t *log, uint32_t log_len, uint32_t pos, uint8_t
     memcpy(out + first, log, len - first);
 }
 
-/* Validates the entry at POS (copied whole into SCRATCH, LOG_LEN bytes). */
+/* Validates the entry at POS (copied whole into SCRATCH, LOG_LEN bytes),
+ * spending at most *BUDGET bytes of checksumming (entries claiming to be
+ * long at every position must not make the search quadratic in bytes). */
 static bool entry_check(const uint8_t *log, uint32_t log_len, uint32_t pos, const uint8_t *guid,
-                        uint8_t *scratch, struct log_entry *e)
+                        uint8_t *scratch, uint64_t *budget, struct log_entry *e)
 {
     uint8_t h[LOG_ENTRY_HEADER];
     log_copy(log, log_len, pos, h, sizeof(h));
@@ -144,6 +146,11 @@ static bool entry_check(const uint8_t *log, uint32_t log_len, uint32_t pos, cons
                           LOG_SECTOR - 1) / LOG_SECTOR * LOG_SECTOR;
     if (count > length / LOG_DESCRIPTOR || desc_area > length)
         return false;
+    if (*budget < length) {
+        *budget = UINT64_MAX;   /* spent: the caller refuses the log */
+        return false;
+    }
+    *budget -= length;
     log_copy(log, log_len, pos, scratch, length);
     if (vhdx_checksum(scratch, length, 4) != get_le32(h + 4))
         return false;
@@ -265,8 +272,16 @@ int vhdx_log_load(int fd, const char *path, uint64_t file_size, const uint8_t *h
     ret = vd_fd_pread(fd, path, log, log_len, log_off, errp);
     if (ret < 0)
         goto out;
-    for (uint32_t i = 0; i < n; i++)
-        entry_check(log, log_len, i * LOG_SECTOR, guid, scratch, &e[i]);
+    /* Real logs hold entries end to end: each byte is checked about once. */
+    uint64_t budget = 8ull * log_len;
+    for (uint32_t i = 0; i < n && budget != UINT64_MAX; i++)
+        entry_check(log, log_len, i * LOG_SECTOR, guid, scratch, &budget, &e[i]);
+    if (budget == UINT64_MAX) {
+        ret = vd_error_set(errp, -EINVAL, "%s: the log at offset %llu holds too many "
+                           "overlapping entries to check (damaged)", path,
+                           (unsigned long long)log_off);
+        goto out;
+    }
 
     /* The head: the valid entry with the highest sequence number whose tail
      * starts a chain of consecutive valid entries that reaches it. */

@@ -116,6 +116,25 @@ for blk, ch in ((3, b"L"), (4, b"M"), (6, b"N")):
     assert b[:4096] == bytes(4096) and b[4096:] == ch * ((8 << 20) - 4096), blk
 PY
 
+# A log whose every 4 KiB claims to start a log-long entry: refused with
+# one line instead of checksumming the log once per position.
+cp l.vhdx lbad.vhdx
+$PY - <<'PY'
+import os, struct, sys
+sys.path.insert(0, os.environ["SRC"] + "/tests/vdisk")
+import vhdx_gen as g
+p = g.read_image("lbad.vhdx"); d = bytearray(p["data"]); h = p["header"]
+log_len, log_off = struct.unpack_from("<IQ", h, 68)
+for pos in range(0, log_len, 4096):
+    e = bytearray(64)
+    e[0:4] = b"loge"
+    struct.pack_into("<IIQ", e, 8, log_len, 0, 1)
+    e[32:48] = h[48:64]
+    d[log_off + pos:log_off + pos + 64] = e
+open("lbad.vhdx", "wb").write(d)
+PY
+expect_fail 1 "lbad.vhdx: the log at offset [0-9]+ holds too many overlapping entries" $V info lbad.vhdx
+
 # Disk2vhd writes two identical headers (equal sequence numbers): accepted.
 cp d.vhdx eq.vhdx
 $PY - <<'PY'
