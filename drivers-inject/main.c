@@ -25,8 +25,9 @@
 
 static void usage(FILE *out)
 {
-    char targets[128];
+    char targets[128], children[128];
     target_names(targets, sizeof(targets));
+    vd_format_list_caps(VD_FORMAT_CHILD, false, children, sizeof(children));
     fprintf(out,
             "Usage: " PROG " [OPTIONS] IMAGE\n"
             "Repairs a captured Windows NT 4.0/2000/XP/2003 image so it boots on virtual\n"
@@ -37,12 +38,13 @@ static void usage(FILE *out)
             "  --dry-run          report what would change; the image is not opened for writing\n"
             "  --report FILE      write the JSON report to FILE\n"
             "  --output=json      print the JSON report instead of the summary\n"
-            "  --into CHILD.vhd   write the changes into a new differencing child of IMAGE\n"
+            "  --into CHILD       write the changes into a new differencing child of IMAGE,\n"
+            "                     of the format its extension names (%s; default %s)\n"
             "  --hal standard|acpi-up  add a boot.ini entry using that HAL (/HAL= /KERNEL=)\n"
             "  --disable-service NAME  disable a vendor service (repeatable)\n"
             "  -h, --help\n\n"
             "Exit status: 0 ready (or nothing to do), 1 cannot be made ready or error, 2 usage.\n\n"
-            "Fixups, in order:\n", targets);
+            "Fixups, in order:\n", targets, children, vd_format_default());
     for (int i = 0; fixups[i]; i++)
         fprintf(out, "  %-16s %s\n", fixups[i]->name, fixups[i]->describe(NULL));
 }
@@ -93,6 +95,14 @@ static int run_fixups(struct inject *ctx, struct vd_error **errp)
     return 0;
 }
 
+/* The format of the --into child: the one its extension names, or the
+ * registry's default. */
+static const char *child_format(const char *into)
+{
+    const char *fmt = vd_format_by_extension(into, VD_FORMAT_CHILD);
+    return fmt ? fmt : vd_format_default();
+}
+
 /* Writes the staged state into IMAGE, or into a new child of it. */
 static int commit(struct inject *ctx, const char *image, const char *into, struct vd_error **errp)
 {
@@ -103,7 +113,7 @@ static int commit(struct inject *ctx, const char *image, const char *into, struc
     ctx->img = NULL;
     const char *target = image;
     if (into) {
-        int ret = vd_image_create(into, "vhd", 0, NULL, image, errp);
+        int ret = vd_image_create(into, child_format(into), 0, NULL, image, errp);
         if (ret < 0)
             return ret;
         target = into;
@@ -139,7 +149,7 @@ static int commit_linux(struct inject *ctx, const char *image, const char *into,
     struct vd_image *w = NULL;
     int ret = 0;
     if (linux_needs_image(ctx)) {
-        if (into && (ret = vd_image_create(into, "vhd", 0, NULL, image, errp)) < 0)
+        if (into && (ret = vd_image_create(into, child_format(into), 0, NULL, image, errp)) < 0)
             return ret;
         if ((ret = vd_image_open(into ? into : image, NULL, VD_OPEN_WRITE, &w, errp)) < 0)
             return ret;

@@ -84,9 +84,15 @@ struct vd_format {
     const char *const *aliases;         /* NULL-terminated, or NULL */
     const char *description;
     size_t instance_size;               /* bytes of img->opaque */
+    /* create takes a backing image (a differencing child). */
+    bool differencing;
+    /* The -o options of a new whole-disk copy target (p2v serve), or NULL. */
+    const char *target_options;
 
     /* Scores 0..100 how surely the file is this format, from magic numbers
-     * only (100: certain; raw answers 1). Must not trust any field. */
+     * only (100: certain; raw answers 1). Must not trust any field. A
+     * format with a probe and no pread is recognised only (foreign.c): the
+     * core refuses its files by name instead of reading them as raw. */
     int (*probe)(const struct vd_probe *p);
 
     /* Validates all metadata before trusting it, sets img->size, and for a
@@ -191,9 +197,18 @@ void vd_info_warn(struct vd_info *info, const char *fmt, ...)
 /* The registry (formats/registry.c): every driver, in probe order. */
 extern const struct vd_format *const vd_formats[];
 const struct vd_format *vd_format_find(const char *name);
+/* 0 when DRV can be opened; for a recognised-only format, the error
+ * "PATH: NAME images are not supported yet" (PATH may be NULL). */
+int vd_format_refuse_foreign(const struct vd_format *drv, const char *path,
+                             struct vd_error **errp);
 
 extern const struct vd_format vd_format_raw;
 extern const struct vd_format vd_format_vhd;
 extern const struct vd_format vd_format_vmdk;
+extern const struct vd_format vd_format_vhdx;
+/* Recognised, not supported (foreign.c). */
+extern const struct vd_format vd_format_qcow_foreign, vd_format_qcow2_foreign,
+    vd_format_cowd_foreign, vd_format_vdi_foreign, vd_format_parallels_foreign, vd_format_qed_foreign, vd_format_dmg_foreign,
+    vd_format_luks_foreign;
 
 #endif

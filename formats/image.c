@@ -44,7 +44,9 @@ void vd_format_list(char *buf, size_t len)
     if (len)
         buf[0] = '\0';
     for (int i = 0; vd_formats[i] && used < len; i++) {
-        int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", vd_formats[i]->name);
+        if (!vd_formats[i]->pread)
+            continue;   /* recognised only */
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", vd_formats[i]->name);
         if (n < 0)
             break;
         used += (size_t)n;
@@ -530,6 +532,9 @@ static int image_open(const char *path, const char *format, unsigned flags,
         if (ret < 0)
             goto err_free;
     }
+    ret = vd_format_refuse_foreign(drv, path, errp);
+    if (ret < 0)
+        goto err_free;
     img->drv = drv;
     if (img->writable && !drv->pwrite) {
         ret = vd_error_set(errp, -EROFS, "%s: format %s cannot be written", path, drv->name);
@@ -849,6 +854,9 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
         vd_format_list(names, sizeof(names));
         return vd_error_set(errp, -EINVAL, "unknown format '%s' (known: %s)", format, names);
     }
+    int ret = vd_format_refuse_foreign(drv, NULL, errp);
+    if (ret < 0)
+        return ret;
     if (!drv->create)
         return vd_error_set(errp, -ENOTSUP, "format %s cannot be created", drv->name);
 
@@ -856,7 +864,7 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
     if (options && !text)
         return vd_error_set(errp, -ENOMEM, "out of memory");
     struct vd_options opts;
-    int ret = parse_options(text, &opts, errp);
+    ret = parse_options(text, &opts, errp);
     if (ret == 0)
         ret = check_option_keys(drv, &opts, errp);
 
@@ -957,6 +965,8 @@ int vd_image_check(const char *path, const char *format,
     int ret = file_size(fd, path, &size, &st, errp);
     if (ret == 0 && !drv)
         ret = probe_format(fd, path, size, &drv, errp);
+    if (ret == 0)
+        ret = vd_format_refuse_foreign(drv, path, errp);
     if (ret == 0) {
         struct vd_check chk = { .report = report, .ctx = ctx };
         ret = drv->check ? drv->check(fd, path, size, &chk, errp) : 0;

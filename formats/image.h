@@ -174,9 +174,36 @@ int vd_image_check(const char *path, const char *format,
                    struct vd_error **errp);
 
 /* The registered formats' names in probe order ("vhd, raw"), for --help
- * and error messages. */
+ * and error messages. Recognised-only formats are not among them. */
 void vd_format_list(char *buf, size_t len);
+/* Whether NAME (or an alias) is registered, recognised-only ones included
+ * (opening or creating those fails naming the format). */
 bool vd_format_known(const char *name);
+
+/* What a format can do: the lists every tool shows and accepts are derived
+ * from the registry through these, so that no tool names a format. */
+enum {
+    VD_FORMAT_READ = 1u << 0,       /* opens and reads (not only recognised) */
+    VD_FORMAT_CREATE = 1u << 1,     /* vdisk create, convert -O */
+    VD_FORMAT_CHILD = 1u << 2,      /* creates a differencing child (-b) */
+    VD_FORMAT_TARGET = 1u << 3,     /* created and written in place (p2v serve -O) */
+};
+bool vd_format_can(const char *name, unsigned caps);
+/* ", "-separated names of the formats that can do all of CAPS, each with
+ * its aliases ("vhd (alias vpc)") when ALIASES; 0 CAPS: the recognised-only
+ * ones. */
+void vd_format_list_caps(unsigned caps, bool aliases, char *buf, size_t len);
+/* The output format used when the user names none (p2v serve, the
+ * children drivers-inject writes). */
+const char *vd_format_default(void);
+/* The format whose name or alias is PATH's extension ("x.vpc": vhd) and
+ * that can do CAPS, or NULL. */
+const char *vd_format_by_extension(const char *path, unsigned caps);
+/* The create options of a whole-disk copy target of FORMAT, or NULL. */
+const char *vd_format_target_options(const char *format);
+/* Prints, for every format that can be created, "FMT options:" and its
+ * create options (vdisk create --help). */
+void vd_format_print_all_options(FILE *out);
 /* Prints the create options FORMAT accepts, one "  key: help" line each;
  * returns -EINVAL for an unknown format. */
 int vd_format_print_options(const char *format, FILE *out);

@@ -1,6 +1,7 @@
 /* raw: the disk's bytes as they are; host holes read as zeros. */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,16 @@ static int raw_create(const char *path, const struct vd_create_args *args,
     return ret;
 }
 
+/* A CD image is a raw image, but say so: its volume descriptor at 32 KiB. */
+static void raw_info(struct vd_image *img, struct vd_info *info)
+{
+    uint8_t vd[7];
+    if (img->size >= 32768 + sizeof(vd) &&
+        vd_file_pread(img, vd, sizeof(vd), 32768, NULL) == 0 &&
+        memcmp(vd + 1, "CD001", 5) == 0 && vd[6] == 1)
+        vd_info_add(info, "content", false, "ISO 9660 CD image (read as raw)");
+}
+
 static const struct vd_option_desc raw_create_options[] = {
     { NULL, NULL },
 };
@@ -94,4 +105,5 @@ const struct vd_format vd_format_raw = {
     .file_extent = raw_file_extent,
     .create = raw_create,
     .create_options = raw_create_options,
+    .info = raw_info,
 };

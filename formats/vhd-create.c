@@ -113,8 +113,14 @@ static int plan_parent(const char *path, const struct vd_create_args *args,
                             (unsigned long long)args->size);
     plan->size = parent->size;
     plan->geometry = vhd_geometry_of(plan->parent->footer);
-    if (!realpath(args->backing_arg, plan->parent_abs))
-        return vd_error_set_errno(errp, -errno, "cannot resolve '%s'", args->backing_arg);
+    return vhd_parent_paths(path, args->backing_arg, plan->parent_abs, plan->parent_rel, errp);
+}
+
+int vhd_parent_paths(const char *path, const char *parent, char abs[PATH_MAX],
+                     char rel[PATH_MAX], struct vd_error **errp)
+{
+    if (!realpath(parent, abs))
+        return vd_error_set_errno(errp, -errno, "cannot resolve '%s'", parent);
     /* The child's folder, which exists even though the child does not. */
     char dir[PATH_MAX], dir_abs[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
@@ -127,7 +133,7 @@ static int plan_parent(const char *path, const struct vd_create_args *args,
         snprintf(dir, sizeof(dir), ".");
     if (!realpath(dir, dir_abs))
         return vd_error_set_errno(errp, -errno, "cannot resolve the folder of '%s'", path);
-    relative_path(dir_abs, plan->parent_abs, plan->parent_rel, sizeof(plan->parent_rel));
+    relative_path(dir_abs, abs, rel, PATH_MAX);
     return 0;
 }
 
@@ -248,6 +254,11 @@ static size_t utf8_to_utf16(const char *in, uint8_t *out, size_t cap, bool big_e
         }
     }
     return used;
+}
+
+size_t vhd_utf8_to_utf16le(const char *in, uint8_t *out, size_t cap)
+{
+    return utf8_to_utf16(in, out, cap, false);
 }
 
 struct locator {

@@ -216,6 +216,16 @@ static char *resolve_relative(const char *child_path, const char *name)
     return out;
 }
 
+void vhd_utf16le_to_utf8(const uint8_t *in, size_t in_len, char *buf, size_t len)
+{
+    utf16_to_utf8(in, in_len, false, buf, len);
+}
+
+char *vhd_resolve_path(const char *child_path, const char *name)
+{
+    return resolve_relative(child_path, name);
+}
+
 int vhd_locator_path(int fd, const char *child_path, uint64_t file_size,
                      const uint8_t *header, int i, char **out,
                      struct vd_error **errp)

@@ -1026,6 +1026,8 @@ const struct vd_format vd_format_vhd = {
     .aliases = vhd_aliases,
     .description = "Microsoft Virtual Hard Disk (fixed, dynamic, differencing)",
     .instance_size = sizeof(struct vhd_state),
+    .differencing = true,
+    .target_options = "subformat=dynamic,size=exact",
     .probe = vhd_probe,
     .open = vhd_open,
     .close = vhd_close,

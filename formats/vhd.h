@@ -4,6 +4,7 @@
 #ifndef FORMATS_VHD_H
 #define FORMATS_VHD_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -111,6 +112,19 @@ uint64_t vhd_chs_bytes(struct vhd_geometry g);
 /* Block size sanity shared by open and check; NULL when fine, else why not. */
 const char *vhd_block_size_problem(uint32_t block_size);
 uint32_t vhd_bitmap_size(uint32_t block_size);
+
+/* UTF-16LE (IN_LEN bytes, stopping at NUL) to UTF-8 (also for VHDX). */
+void vhd_utf16le_to_utf8(const uint8_t *in, size_t in_len, char *buf, size_t len);
+/* A parent path as a locator holds it ('\\' separators, relative to the
+ * child's folder) as a host path; malloc()ed, NULL when out of memory. */
+char *vhd_resolve_path(const char *child_path, const char *name);
+
+/* PARENT as an absolute path (ABS) and relative to the folder of the child
+ * PATH, written the Windows way (REL: ".\\p.vhd", "..\\base\\p.vhd"). */
+int vhd_parent_paths(const char *path, const char *parent, char abs[PATH_MAX],
+                     char rel[PATH_MAX], struct vd_error **errp);
+/* UTF-8 to UTF-16LE, at most CAP bytes; returns the bytes written. */
+size_t vhd_utf8_to_utf16le(const char *in, uint8_t *out, size_t cap);
 
 /* Parent locators: decodes the locator I of HEADER into a host path
  * resolved relative to CHILD_PATH's directory. Returns 0 with *out

@@ -34,7 +34,7 @@ static const char help[] =
     "written as OUT.vdisk-tmp and renamed when complete; OUT may not be IN or\n"
     "any image of IN's backing chain.\n"
     "  -f, --format=FMT       format of IN (default: probed)\n"
-    "  -O, --output-format=FMT raw, vhd (alias vpc) or vmdk\n"
+    "  -O, --output-format=FMT a format of 'vdisk create --help'\n"
     "  -o, --options=OPTS     create options of OUT (see 'vdisk create --help')\n"
     "  -t, --cache=CACHE      how OUT is written: writeback (default, through the\n"
     "                         page cache) or none (aligned data with O_DIRECT,\n"

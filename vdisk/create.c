@@ -9,12 +9,11 @@ static const char help[] =
     "usage: vdisk create -f FMT [-o OPTS] [-b BACKING] IMAGE [SIZE]\n"
     "Creates IMAGE. SIZE is bytes or has a K, M, G or T suffix (powers of 1024);\n"
     "with -b it may be left out and is the parent's size.\n"
-    "  -f, --format=FMT         raw or vhd (alias vpc)\n"
+    "  -f, --format=FMT         one of the formats below\n"
     "  -o, --options=OPTS       key=value,... (see below)\n"
     "  -b, --backing=BACKING    make a differencing child of BACKING\n"
     "  -F, --backing-format=FMT accepted for qemu-img habits; BACKING is probed\n"
-    "  -h, --help               this text\n"
-    "vhd options:\n";
+    "  -h, --help               this text\n";
 
 int vdisk_create(int argc, char **argv)
 {
@@ -36,7 +35,7 @@ int vdisk_create(int argc, char **argv)
         case 'F': break;
         case 'h':
             fputs(help, stdout);
-            vd_format_print_options("vhd", stdout);
+            vd_format_print_all_options(stdout);
             return VDISK_OK;
         default: return vdisk_bad_option("create", argv);
         }

@@ -475,7 +475,7 @@ static int open_images(struct conn_ctx *cc, bool create, struct vd_error **errp)
         srv_image_path(s, i, path, sizeof(path));
         if (create) {
             unlink(path);
-            const char *opts = strcmp(s->format, "vhd") ? NULL : "subformat=dynamic,size=exact";
+            const char *opts = vd_format_target_options(s->format);
             int ret = vd_image_create(path, s->format, image_size(s, i), opts, NULL, errp);
             if (ret < 0)
                 return ret;
@@ -1263,15 +1263,17 @@ static void *connection_thread(void *arg)
 
 static void usage(FILE *f)
 {
+    char formats[128];
+    vd_format_list_caps(VD_FORMAT_TARGET, false, formats, sizeof(formats));
     fprintf(f,
 "Usage: p2v serve --listen ADDR:PORT --dir DIR --token-file FILE [options]\n"
 "Receives captures from `p2v capture` agents, several at once. Each machine\n"
-"lands in DIR/NAME/: manifest.xml, disk0.vhd, disk1.vhd, ..., state, log.\n"
+"lands in DIR/NAME/: manifest.xml, disk0.FMT, disk1.FMT, ..., state, log.\n"
 "\n"
 "  --listen ADDR:PORT     where to listen (e.g. 0.0.0.0:7711)\n"
 "  --dir DIR              where machines land (must exist)\n"
 "  --token-file FILE      the shared token (one line, at least 16 bytes)\n"
-"  -O, --output-format vhd|raw  image format (default vhd: dynamic, exact size)\n"
+"  -O, --output-format FMT  image format: %s (default %s)\n"
 "  --once                 exit after one capture completes (status 0) or\n"
 "                         fails its digest check (status 1)\n"
 "  --force                replace a complete capture of the same name\n"
@@ -1283,7 +1285,8 @@ static void usage(FILE *f)
 "  -h, --help             this text\n"
 "stderr says where it listens and each capture's start, end and verdict;\n"
 "the details are in DIR/serve.log (and DIR/NAME/log per machine).\n"
-"Exit status: 0 stopped or --once succeeded, 1 failed, 2 usage error.\n");
+"Exit status: 0 stopped or --once succeeded, 1 failed, 2 usage error.\n",
+            formats, vd_format_default());
 }
 
 static int usage_error(const char *msg, const char *arg)
@@ -1308,7 +1311,8 @@ int p2v_serve_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    struct server srv = { .format = "vhd", .log_fd = -1, .auth_timeout_s = AUTH_TIMEOUT_DEFAULT_S };
+    struct server srv = { .format = vd_format_default(), .log_fd = -1,
+                          .auth_timeout_s = AUTH_TIMEOUT_DEFAULT_S };
     for (int i = 0; i < PREAUTH_ENTRIES; i++)
         srv.preauth[i].fd = -1;
     const char *listen_addr = NULL, *token_file = NULL, *cert = NULL, *key = NULL;
@@ -1350,17 +1354,20 @@ int p2v_serve_main(int argc, char **argv)
         vd_error_free(aerr);
         return r;
     }
-    if (strcmp(srv.format, "vhd") && strcmp(srv.format, "raw"))
-        return usage_error("-O takes vhd or raw", srv.format);
+    if (!vd_format_known(srv.format))
+        return usage_error("unknown -O format", srv.format);
     if (tls != (cert && key) || (!tls && (cert || key)))
         return usage_error("--tls needs both --cert and --key (and they need --tls)", NULL);
 
     struct vd_error *err = NULL;
     int lfd = -1, rc = 1;
     struct stat st;
-    if (!vd_format_known(srv.format)) {
-        fprintf(stderr, "p2v serve: the %s format is not in this build (vhd is on its way); use -O raw\n",
-                srv.format);
+    if (!vd_format_can(srv.format, VD_FORMAT_TARGET)) {
+        char formats[128];
+        vd_format_list_caps(VD_FORMAT_TARGET, false, formats, sizeof(formats));
+        fprintf(stderr, "p2v serve: %s images %s; -O takes %s\n", srv.format,
+                vd_format_can(srv.format, VD_FORMAT_READ) ? "cannot be written as a capture target"
+                                                           : "are not supported yet", formats);
         return 1;
     }
     if (stat(srv.dir, &st) < 0 || !S_ISDIR(st.st_mode)) {

@@ -90,7 +90,7 @@ int srv_state_load(struct srv_session *s, struct vd_error **errp)
                &v, id, fmt, &complete, mode, &ndisks) != 6 || v < 1 || v > 3 ||
         (strcmp(mode, "sha256") && strcmp(mode, "none")) ||
         !p2v_unhex(id, s->id, sizeof(s->id)) || ndisks < 1 || ndisks > P2V_MAX_DISKS ||
-        (strcmp(fmt, "vhd") && strcmp(fmt, "raw"))) {
+        !vd_format_can(fmt, VD_FORMAT_TARGET)) {
         ret = vd_error_set(errp, -EUCLEAN, "%s: damaged journal header", path);
         goto out;
     }

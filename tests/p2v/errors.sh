@@ -133,7 +133,7 @@ expect_fail 2 "--name must be" "$P2V" capture --server 127.0.0.1:1 --token-file 
 expect_fail 2 "--digest takes sha256 or none" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --digest md5
 expect_fail 2 "--tls needs" "$P2V" capture --server 127.0.0.1:1 --token-file "$WORK/token" --tls
 expect_fail 2 "unknown option" "$P2V" serve --bogus
-expect_fail 2 "-O takes vhd or raw" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file "$WORK/token" -O qcow9
+expect_fail 2 "unknown -O format: qcow9" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file "$WORK/token" -O qcow9
 expect_fail 2 "unknown command" "$P2V" frobnicate
 expect_fail 1 "token shorter" "$P2V" serve --listen 127.0.0.1:1 --dir "$WORK" --token-file /dev/null -O raw
 expect_fail 1 "cannot connect" "$P2V" capture --server "127.0.0.1:$(free_port)" --token-file "$WORK/token" \
