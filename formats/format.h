@@ -182,5 +182,7 @@ const struct vd_format *vd_format_find(const char *name);
 
 extern const struct vd_format vd_format_raw;
 extern const struct vd_format vd_format_vhd;
+extern const struct vd_format vd_format_qcow2;
+extern const struct vd_format vd_format_vdi;
 
 #endif

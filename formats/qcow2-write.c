@@ -1,0 +1,530 @@
+/* qcow2 writing: create, write, write zeroes.
+ *
+ * Refcounts are kept exact on disk (no lazy refcounts, the dirty bit is
+ * never set). Clusters are allocated at the end of the file, and every
+ * allocation goes in the order refcount -> data -> L2 entry (and a new L2
+ * table: refcount -> zeroed table -> L1 entry), so that a process killed at
+ * any point leaves at worst clusters counted but unused (leaks, which
+ * `qemu-img check` tolerates), never a table pointing at a cluster whose
+ * refcount is 0. An allocated cluster (refcount 1, COPIED) is overwritten in
+ * place without the lock; everything else (allocation, L1/L2/refcount
+ * updates) runs under one lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/endian.h"
+#include "formats/qcow2.h"
+
+static uint64_t per_refblock(const struct qcow2_state *s)
+{
+    return ((uint64_t)s->cluster_size * 8) >> s->refcount_order;
+}
+
+int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+{
+    const char *why = NULL;
+    if (s->nb_snapshots)
+        why = "it has internal snapshots";
+    else if (s->data_fd >= 0)
+        why = "it has an external data file";
+    else if (s->ext_l2)
+        why = "it has extended L2 entries";
+    else if (s->incompat & QCOW2_INCOMPAT_CORRUPT)
+        why = "QEMU marked it corrupt";
+    else if (s->incompat & QCOW2_INCOMPAT_DIRTY)
+        why = "its dirty bit is set (lazy refcounts not repaired; run "
+              "'qemu-img check -r all' first)";
+    else if (s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)
+        why = "it has persistent dirty bitmaps";
+    if (why)
+        return vd_error_set(errp, -ENOTSUP, "%s: vdisk cannot write this qcow2 image: %s",
+                            img->path, why);
+    s->next_free = (s->file_size + s->cluster_size - 1) >> s->cluster_bits;
+    if (pthread_mutex_init(&s->lock, NULL) != 0)
+        return vd_error_set(errp, -ENOMEM, "%s: cannot create a lock", img->path);
+    s->lock_ready = true;
+    return 0;
+}
+
+/* ---- refcounts (under the lock) ---- */
+
+/* Adds DELTA to the refcounts of clusters [first, first + n), all covered by
+ * existing refcount blocks. */
+static int refcount_add(struct vd_image *img, struct qcow2_state *s, uint64_t first,
+                        uint64_t n, int delta, struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s);
+    uint8_t *blk = malloc(s->cluster_size);
+    if (!blk)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0;
+    for (uint64_t c = first; c < first + n && ret == 0;) {
+        uint64_t r = c / per, end = (r + 1) * per < first + n ? (r + 1) * per : first + n;
+        uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
+        if (!rb) {
+            ret = vd_error_set(errp, -EIO, "%s: no refcount block for cluster %llu",
+                               img->path, (unsigned long long)c);
+            break;
+        }
+        if ((ret = vd_file_pread(img, blk, s->cluster_size, rb, errp)) < 0)
+            break;
+        for (uint64_t i = c; i < end; i++) {
+            uint64_t v = qcow2_refcount_get(blk, s->refcount_order, i % per);
+            uint64_t max = s->refcount_order == 6 ? UINT64_MAX
+                                                  : (1ull << (1u << s->refcount_order)) - 1;
+            if ((delta > 0 && v == max) || (delta < 0 && v == 0)) {
+                ret = vd_error_set(errp, -EIO, "%s: refcount of cluster %llu is %llu, cannot "
+                                   "%s it (corrupt refcounts?)", img->path,
+                                   (unsigned long long)i, (unsigned long long)v,
+                                   delta > 0 ? "raise" : "lower");
+                break;
+            }
+            qcow2_refcount_set(blk, s->refcount_order, i % per, delta > 0 ? v + 1 : v - 1);
+        }
+        if (ret == 0)
+            ret = vd_file_pwrite(img, blk, s->cluster_size, rb, errp);
+        c = end;
+    }
+    free(blk);
+    return ret;
+}
+
+/* A refcount block for refcount table entry R, at the end of the file. */
+static int new_refblock(struct vd_image *img, struct qcow2_state *s, uint64_t r,
+                        struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s);
+    uint64_t b = s->next_free++;
+    uint8_t *blk = calloc(1, s->cluster_size);
+    if (!blk)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (b / per == r)
+        qcow2_refcount_set(blk, s->refcount_order, b % per, 1);
+    int ret = vd_file_pwrite(img, blk, s->cluster_size, b << s->cluster_bits, errp);
+    free(blk);
+    uint8_t e[8];
+    put_be64(e, b << s->cluster_bits);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, e, 8, s->rt_offset + r * 8, errp);
+    if (ret == 0)
+        s->rt[r] = b << s->cluster_bits;
+    /* A block that does not cover itself is counted in the one that does
+     * (which may need making first). */
+    if (ret == 0 && b / per != r) {
+        if (b / per >= s->rt_entries)
+            return vd_error_set(errp, -EFBIG, "%s: the refcount table is full", img->path);
+        if (!s->rt[b / per] && (ret = new_refblock(img, s, b / per, errp)) < 0)
+            return ret;
+        ret = refcount_add(img, s, b, 1, 1, errp);
+    }
+    return ret;
+}
+
+/* N contiguous new clusters with refcount 1; returns the first's index. */
+static int alloc_clusters(struct vd_image *img, struct qcow2_state *s, uint64_t n,
+                          uint64_t *first, struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s);
+    for (;;) {
+        uint64_t start = s->next_free, end = start + n;
+        if ((end - 1) / per >= s->rt_entries)
+            return vd_error_set(errp, -EFBIG, "%s: the refcount table (%u clusters at offset "
+                                "%llu) cannot describe a bigger file", img->path,
+                                s->rt_clusters, (unsigned long long)s->rt_offset);
+        bool made = false;
+        for (uint64_t r = start / per; r <= (end - 1) / per && !made; r++) {
+            if (!s->rt[r]) {
+                int ret = new_refblock(img, s, r, errp);
+                if (ret < 0)
+                    return ret;
+                made = true;    /* the run moved: look again */
+            }
+        }
+        if (made)
+            continue;
+        int ret = refcount_add(img, s, start, n, 1, errp);
+        if (ret < 0)
+            return ret;
+        s->next_free = end;
+        *first = start;
+        return 0;
+    }
+}
+
+/* Drops the references of an L2 entry being replaced. */
+static int release_entry(struct vd_image *img, struct qcow2_state *s, uint64_t entry,
+                         struct vd_error **errp)
+{
+    if (entry & QCOW2_OFLAG_COMPRESSED) {
+        uint64_t off, len;
+        qcow2_compressed_extent(s, entry, &off, &len);
+        uint64_t c0 = off >> s->cluster_bits, c1 = (off + len - 1) >> s->cluster_bits;
+        if (c1 >= s->next_free)
+            c1 = s->next_free - 1;
+        return refcount_add(img, s, c0, c1 - c0 + 1, -1, errp);
+    }
+    uint64_t host = entry & QCOW2_OFFSET_MASK;
+    return host ? refcount_add(img, s, host >> s->cluster_bits, 1, -1, errp) : 0;
+}
+
+/* The L2 table of L1 entry L1I, made (zeroed) when there is none. */
+static int ensure_l2(struct vd_image *img, struct qcow2_state *s, uint64_t l1i,
+                     uint64_t *l2, struct vd_error **errp)
+{
+    uint64_t e = s->l1[l1i];
+    if (e & QCOW2_OFFSET_MASK) {
+        if (!(e & QCOW2_OFLAG_COPIED))
+            return vd_error_set(errp, -ENOTSUP, "%s: L2 table %llu is shared (refcount > 1); "
+                                "vdisk does not copy shared tables", img->path,
+                                (unsigned long long)l1i);
+        *l2 = e & QCOW2_OFFSET_MASK;
+        return 0;
+    }
+    uint64_t c;
+    int ret = alloc_clusters(img, s, 1, &c, errp);
+    if (ret < 0)
+        return ret;
+    uint8_t *zero = calloc(1, s->cluster_size);
+    if (!zero)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    ret = vd_file_pwrite(img, zero, s->cluster_size, c << s->cluster_bits, errp);
+    free(zero);
+    uint64_t ne = (c << s->cluster_bits) | QCOW2_OFLAG_COPIED;
+    uint8_t b[8];
+    put_be64(b, ne);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, b, 8, s->l1_offset + l1i * 8, errp);
+    if (ret == 0) {
+        __atomic_store_n(&s->l1[l1i], ne, __ATOMIC_RELEASE);
+        *l2 = c << s->cluster_bits;
+    }
+    return ret;
+}
+
+static bool in_place(const struct qcow2_state *s, uint64_t entry)
+{
+    return (entry & QCOW2_OFFSET_MASK) && (entry & QCOW2_OFLAG_COPIED) &&
+           !(entry & (QCOW2_OFLAG_COMPRESSED | QCOW2_OFLAG_ZERO)) &&
+           !((entry & QCOW2_OFFSET_MASK) % s->cluster_size);
+}
+
+/* Writes clusters [ci, ci + k) of one L2 table, which all need new storage,
+ * under the lock. DATA covers bytes [in, in + len) of the run; a partly
+ * covered cluster (k == 1 then) keeps its other bytes from what it reads
+ * now. Returns the number of clusters written (fewer when another writer
+ * allocated one meanwhile; 0 when it allocated the first). */
+static int alloc_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci, uint64_t k,
+                       uint32_t in, const uint8_t *data, size_t len, struct vd_error **errp)
+{
+    uint64_t l1i = ci / s->l2_entries;
+    uint64_t old[64];
+    if (k > 64)
+        k = 64;
+    pthread_mutex_lock(&s->lock);
+    uint64_t l2 = 0;
+    int ret = ensure_l2(img, s, l1i, &l2, errp);
+    uint64_t n = 0;
+    while (ret == 0 && n < k) {
+        uint64_t bm, t;
+        if ((ret = qcow2_l2_lookup(img, ci + n, &old[n], &bm, &t, errp)) < 0)
+            break;
+        if (in_place(s, old[n]))
+            break;
+        n++;
+    }
+    uint8_t *buf = NULL;
+    const uint8_t *src = data;
+    if (ret == 0 && n && (in || len < s->cluster_size * n)) {
+        /* Partial cluster (n == 1): merge with what it reads now. */
+        buf = malloc(s->cluster_size);
+        if (!buf)
+            ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        else
+            ret = qcow2_read_cluster_part(img, ci << s->cluster_bits, buf, s->cluster_size,
+                                          errp);
+        if (ret == 0)
+            memcpy(buf + in, data, len);
+        src = buf;
+    }
+    uint64_t first = 0;
+    if (ret == 0 && n)
+        ret = alloc_clusters(img, s, n, &first, errp);
+    if (ret == 0 && n)
+        ret = vd_file_pwrite(img, src, (size_t)(n << s->cluster_bits),
+                             first << s->cluster_bits, errp);
+    if (ret == 0 && n) {
+        uint8_t entries[64 * 8];
+        for (uint64_t i = 0; i < n; i++)
+            put_be64(entries + i * 8, ((first + i) << s->cluster_bits) | QCOW2_OFLAG_COPIED);
+        ret = vd_file_pwrite(img, entries, (size_t)n * 8, l2 + (ci % s->l2_entries) * 8, errp);
+    }
+    for (uint64_t i = 0; ret == 0 && i < n; i++)
+        ret = release_entry(img, s, old[i], errp);
+    pthread_mutex_unlock(&s->lock);
+    free(buf);
+    return ret < 0 ? ret : (int)n;
+}
+
+int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
+                 struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    const uint8_t *p = buf;
+    while (len) {
+        uint64_t ci = off >> s->cluster_bits;
+        uint32_t in = (uint32_t)(off & (s->cluster_size - 1));
+        uint64_t entry, bm, l2;
+        int ret = qcow2_l2_lookup(img, ci, &entry, &bm, &l2, errp);
+        if (ret < 0)
+            return ret;
+        size_t n = s->cluster_size - in < len ? s->cluster_size - in : len;
+        if (in_place(s, entry)) {
+            ret = vd_file_pwrite(img, p, n, (entry & QCOW2_OFFSET_MASK) + in, errp);
+            if (ret < 0)
+                return ret;
+        } else {
+            /* Whole clusters are allocated together, up to the L2 table's
+             * end; a partial one alone. */
+            uint64_t k = 1;
+            if (in == 0 && n == s->cluster_size) {
+                uint64_t whole = len >> s->cluster_bits;
+                uint64_t left_in_l2 = s->l2_entries - ci % s->l2_entries;
+                k = whole < left_in_l2 ? whole : left_in_l2;
+                n = (size_t)(k << s->cluster_bits);
+            }
+            ret = alloc_write(img, s, ci, k, in, p, n, errp);
+            if (ret < 0)
+                return ret;
+            if (ret == 0)
+                continue;       /* allocated meanwhile: write in place */
+            n = in == 0 && n >= s->cluster_size ? (size_t)ret << s->cluster_bits : n;
+        }
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Version 3 marks whole clusters zero; everything else is written as zeros,
+ * except clusters with no storage and no backing file, which already read as
+ * zeros. */
+int qcow2_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
+                       struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    bool backing = img->backing_path != NULL;
+    if (backing && s->version < 3)
+        return -ENOTSUP;
+    static const uint8_t zeros[65536];
+    while (len) {
+        uint64_t ci = off >> s->cluster_bits;
+        uint32_t in = (uint32_t)(off & (s->cluster_size - 1));
+        uint64_t n = s->cluster_size - in < len ? s->cluster_size - in : len;
+        uint64_t entry, bm, l2;
+        int ret = qcow2_l2_lookup(img, ci, &entry, &bm, &l2, errp);
+        if (ret < 0)
+            return ret;
+        bool reads_zero = (!entry && !backing) ||
+                          (s->version >= 3 && (entry & QCOW2_OFLAG_ZERO) &&
+                           !(entry & QCOW2_OFLAG_COMPRESSED));
+        if (reads_zero) {
+            /* nothing to do */
+        } else if (n == s->cluster_size && s->version >= 3) {
+            pthread_mutex_lock(&s->lock);
+            ret = ensure_l2(img, s, ci / s->l2_entries, &l2, errp);
+            uint64_t cur = 0, t;
+            if (ret == 0)
+                ret = qcow2_l2_lookup(img, ci, &cur, &bm, &t, errp);
+            uint8_t e[8];
+            put_be64(e, QCOW2_OFLAG_ZERO);
+            if (ret == 0)
+                ret = vd_file_pwrite(img, e, 8, l2 + (ci % s->l2_entries) * 8, errp);
+            if (ret == 0)
+                ret = release_entry(img, s, cur, errp);
+            pthread_mutex_unlock(&s->lock);
+        } else {
+            for (uint64_t done = 0; done < n && ret == 0;) {
+                size_t k = n - done < sizeof(zeros) ? (size_t)(n - done) : sizeof(zeros);
+                ret = qcow2_pwrite(img, zeros, k, off + done, errp);
+                done += k;
+            }
+        }
+        if (ret < 0)
+            return ret;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* ---- create ---- */
+
+static int parse_size_opt(const char *v, uint64_t *out)
+{
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v)
+        return -EINVAL;
+    if (*end == 'k' || *end == 'K')
+        n <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        n <<= 20, end++;
+    if (*end)
+        return -EINVAL;
+    *out = n;
+    return 0;
+}
+
+static const char *qemu_format_name(const char *name)
+{
+    return strcmp(name, "vhd") == 0 ? "vpc" : name;   /* QEMU's name for VHD */
+}
+
+int qcow2_create(const char *path, const struct vd_create_args *args,
+                 struct vd_error **errp)
+{
+    const struct vd_options *o = args->opts;
+    const char *v;
+    uint32_t version = 3;
+    if ((v = vd_options_get(o, "compat"))) {
+        if (strcmp(v, "1.1") == 0 || strcmp(v, "v3") == 0)
+            version = 3;
+        else if (strcmp(v, "0.10") == 0 || strcmp(v, "v2") == 0)
+            version = 2;
+        else
+            return vd_error_set(errp, -EINVAL, "qcow2 compat must be 1.1 or 0.10, not '%s'", v);
+    }
+    uint64_t cs = 65536;
+    if ((v = vd_options_get(o, "cluster_size")) &&
+        (parse_size_opt(v, &cs) < 0 || cs < 512 || cs > (2u << 20) || (cs & (cs - 1))))
+        return vd_error_set(errp, -EINVAL, "qcow2 cluster_size must be a power of two from "
+                            "512 to 2M, not '%s'", v);
+    bool zstd = false;
+    if ((v = vd_options_get(o, "compression_type"))) {
+        if (strcmp(v, "zstd") == 0)
+            zstd = true;
+        else if (strcmp(v, "zlib") != 0)
+            return vd_error_set(errp, -EINVAL, "qcow2 compression_type must be zlib or zstd, "
+                                "not '%s'", v);
+        if (zstd && version < 3)
+            return vd_error_set(errp, -EINVAL, "qcow2 compression_type=zstd needs compat=1.1");
+    }
+    const char *bfmt = vd_options_get(o, "backing_fmt");
+    if (bfmt && !args->backing)
+        return vd_error_set(errp, -EINVAL, "backing_fmt given without a backing file");
+    if (args->backing && !bfmt)
+        bfmt = qemu_format_name(args->backing->drv->name);
+    const char *bname = args->backing ? args->backing_arg : NULL;
+    if (bname && strlen(bname) > QCOW2_MAX_BACKING_NAME)
+        return vd_error_set(errp, -EINVAL, "the backing file name is longer than %d bytes",
+                            QCOW2_MAX_BACKING_NAME);
+    uint64_t size = (args->size + 511) / 512 * 512;
+    if (size > QCOW2_MAX_SIZE / 2)
+        return vd_error_set(errp, -EFBIG, "qcow2 size %llu is too large",
+                            (unsigned long long)args->size);
+
+    unsigned bits = 0;
+    while ((1ull << bits) < cs)
+        bits++;
+    uint64_t l2_entries = cs / 8, per_rb = cs * 8 / 16;
+    uint64_t l1_size = (size + (l2_entries << bits) - 1) / (l2_entries << bits);
+    if (l1_size * 8 > QCOW2_MAX_L1_BYTES)
+        return vd_error_set(errp, -EFBIG, "qcow2 size %llu needs too large an L1 table with "
+                            "%llu-byte clusters", (unsigned long long)size,
+                            (unsigned long long)cs);
+    uint64_t l1_clusters = (l1_size * 8 + cs - 1) / cs;
+    /* The refcount table covers the fully allocated image with room to
+     * spare (overwritten compressed clusters are not reused), so it never
+     * has to grow. */
+    uint64_t total = 1 + l1_clusters + l1_size + (size + cs - 1) / cs;
+    total += total / 4 + 64;
+    uint64_t rbs = (total + per_rb - 1) / per_rb + 1;
+    uint64_t rt_clusters = ((total + rbs + per_rb - 1) / per_rb * 8 + cs - 1) / cs;
+    if (rt_clusters * cs > QCOW2_MAX_RT_BYTES)
+        rt_clusters = QCOW2_MAX_RT_BYTES / cs;
+
+    /* Cluster 0 header, then the refcount table, its first blocks, L1. */
+    uint64_t rt_off = cs, fixed = 1 + rt_clusters + l1_clusters;
+    uint64_t nrb = (fixed + 1 + per_rb - 1) / per_rb;
+    while ((fixed + nrb + per_rb - 1) / per_rb > nrb)
+        nrb++;
+    if (nrb > rt_clusters * cs / 8)
+        return vd_error_set(errp, -EFBIG, "qcow2 size %llu is too large for %llu-byte "
+                            "clusters", (unsigned long long)size, (unsigned long long)cs);
+    uint64_t rb_off = rt_off + rt_clusters * cs;
+    uint64_t l1_off = rb_off + nrb * cs;
+    uint64_t end = l1_off + l1_clusters * cs;
+    uint64_t nclusters = end / cs;
+
+    size_t meta = (size_t)(end - cs);
+    uint8_t *m = calloc(1, meta);
+    uint8_t *hdr = calloc(1, cs);
+    if (!m || !hdr) {
+        free(m);
+        free(hdr);
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    }
+    for (uint64_t i = 0; i < nrb; i++)
+        put_be64(m + i * 8, rb_off + i * cs);
+    for (uint64_t c = 0; c < nclusters; c++)
+        put_be16(m + (rb_off - cs) + (c / per_rb) * cs + (c % per_rb) * 2, 1);
+
+    put_be32(hdr + Q_H_MAGIC, QCOW2_MAGIC);
+    put_be32(hdr + Q_H_VERSION, version);
+    put_be32(hdr + Q_H_CLUSTER_BITS, bits);
+    put_be64(hdr + Q_H_SIZE, size);
+    put_be32(hdr + Q_H_L1_SIZE, (uint32_t)l1_size);
+    put_be64(hdr + Q_H_L1_OFF, l1_off);
+    put_be64(hdr + Q_H_RT_OFF, rt_off);
+    put_be32(hdr + Q_H_RT_CLUSTERS, (uint32_t)rt_clusters);
+    size_t pos = QCOW2_V2_HEADER_LEN;
+    if (version == 3) {
+        put_be64(hdr + Q_H_INCOMPAT, zstd ? QCOW2_INCOMPAT_COMPRESSION : 0);
+        put_be32(hdr + Q_H_REFCOUNT_ORDER, 4);
+        put_be32(hdr + Q_H_HEADER_LEN, 112);
+        hdr[Q_H_COMPRESSION] = zstd ? QCOW2_ZSTD : QCOW2_ZLIB;
+        pos = 112;
+    }
+    if (bfmt) {
+        size_t fl = strlen(bfmt);
+        if (fl > 64)
+            fl = 64;
+        put_be32(hdr + pos, QCOW2_EXT_BACKING_FORMAT);
+        put_be32(hdr + pos + 4, (uint32_t)fl);
+        memcpy(hdr + pos + 8, bfmt, fl);
+        pos += 8 + (fl + 7) / 8 * 8;
+    }
+    pos += 8;   /* end of extensions */
+    if (bname) {
+        size_t bl = strlen(bname);
+        if (pos + bl > cs) {
+            free(m);
+            free(hdr);
+            return vd_error_set(errp, -EINVAL, "the backing file name does not fit in a "
+                                "%llu-byte header cluster", (unsigned long long)cs);
+        }
+        memcpy(hdr + pos, bname, bl);
+        put_be64(hdr + Q_H_BACKING_OFF, pos);
+        put_be32(hdr + Q_H_BACKING_LEN, (uint32_t)bl);
+    }
+
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int ret = 0;
+    if (fd < 0)
+        ret = vd_error_set_errno(errp, -errno, "cannot create '%s'", path);
+    if (ret == 0)
+        ret = vd_fd_pwrite(fd, path, m, meta, cs, errp);
+    /* The header last: until then the file is no qcow2 image at all. */
+    if (ret == 0)
+        ret = vd_fd_pwrite(fd, path, hdr, cs, 0, errp);
+    if (fd >= 0 && close(fd) < 0 && ret == 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot close", path);
+    free(m);
+    free(hdr);
+    return ret;
+}
