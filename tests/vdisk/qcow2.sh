@@ -1,0 +1,104 @@
+# qcow2 interop. Every variant qemu-img writes (v2, v3, compressed zlib and
+# zstd, extended L2, small and large clusters, external data file, backing
+# files, internal snapshots, zero clusters) reads back through vdisk as
+# qemu-img reads it; qcow2 written by vdisk reads back identically through
+# qemu-img (whose check finds no leak or corruption) and libqcow (qcowinfo),
+# including an overlay on a VHD; an encrypted image is refused by name; a
+# writer killed mid-write leaves an image both checks call consistent.
+source "$SRC/tests/lib.sh"
+V=$BIN/vdisk
+W=$BUILD/tests/vd-write
+need qemu-img qemu-io qcowinfo
+
+# 20 MiB + 1000 bytes: data, zeros, text, an odd end.
+truncate -s 20972520 src.raw
+head -c 2500000 /dev/urandom | dd of=src.raw conv=notrunc status=none
+python3 -c "import sys; sys.stdout.write('server log line\\n' * 62500)" | dd of=src.raw bs=1M seek=7 conv=notrunc status=none
+head -c 70000 /dev/urandom | dd of=src.raw bs=1 seek=20900000 conv=notrunc status=none
+
+same() {   # same content and size through qemu-img and vdisk
+    qemu-img convert -O raw "$1" ref.raw
+    $V convert -O raw "$1" ours.raw || fail "vdisk cannot read $2"
+    cmp ref.raw ours.raw || fail "vdisk reads $2 differently from qemu-img"
+    rm -f ref.raw ours.raw
+}
+
+# qemu-img's variants through vdisk.
+for o in compat=0.10 compat=1.1 cluster_size=512 cluster_size=2M extended_l2=on \
+         extended_l2=on,cluster_size=16K compression_type=zstd data_file=ext.data; do
+    rm -f q.qcow2 ext.data
+    qemu-img convert -O qcow2 -o $o src.raw q.qcow2
+    same q.qcow2 "$o"
+    $V check q.qcow2 >/dev/null || fail "vdisk check finds problems in qemu-img's $o"
+done
+for c in zlib zstd; do
+    rm -f q.qcow2
+    qemu-img convert -c -O qcow2 -o compression_type=$c src.raw q.qcow2
+    same q.qcow2 "compressed $c"
+    $V info q.qcow2 | grep "compression-type: $c" >/dev/null || fail "info: compression $c"
+    $V check q.qcow2 >/dev/null || fail "vdisk check finds problems in compressed $c"
+done
+# Overlays: on a raw file with extended L2 (partial subclusters, zero
+# writes), on a VHD, with v2 zero writes; and internal snapshots.
+qemu-img convert -O vpc src.raw base.vhd
+for o in extended_l2=on compat=1.1 compat=0.10; do
+    for b in src.raw:raw base.vhd:vpc; do
+        rm -f ov.qcow2
+        qemu-img create -q -f qcow2 -o $o -b ${b%:*} -F ${b#*:} ov.qcow2
+        qemu-io -c 'write -P 0x11 1000 3000' -c 'write -z 70000 5000' -c 'write -z 3M 64K' \
+            -c 'write -P 7 20000000 900000' ov.qcow2 >/dev/null
+        same ov.qcow2 "overlay $o on ${b#*:}"
+    done
+done
+rm -f s.qcow2
+qemu-img convert -O qcow2 src.raw s.qcow2
+qemu-img snapshot -c snap1 s.qcow2
+qemu-io -c 'write -P 9 0 1M' s.qcow2 >/dev/null
+qemu-img snapshot -c snap2 s.qcow2
+qemu-io -c 'write -P 8 5M 1M' s.qcow2 >/dev/null
+same s.qcow2 "image with snapshots"
+$V info s.qcow2 | grep "snapshot-2: id 2, name 'snap2'" >/dev/null || fail "snapshots not listed"
+$V check s.qcow2 >/dev/null || fail "vdisk check finds problems with snapshots"
+expect_fail 1 "s.qcow2.*internal snapshots" $W s.qcow2 0 512
+
+# Encrypted: refused by name.
+qemu-img create -q -f qcow2 --object secret,id=k,data=pw -o encrypt.format=luks,encrypt.key-secret=k enc.qcow2 1M
+expect_fail 1 "enc.qcow2: encrypted qcow2 image \(LUKS\)" $V convert -O raw enc.qcow2 enc.raw
+
+# Ours through qemu-img and libqcow.
+for o in "" compat=0.10 cluster_size=512 cluster_size=4K cluster_size=2M; do
+    rm -f w.qcow2
+    $V convert -O qcow2 ${o:+-o $o} src.raw w.qcow2
+    qemu-img check -q w.qcow2 || fail "qemu-img check: ours ($o)"
+    qemu-img compare -q src.raw w.qcow2 || fail "qemu-img reads ours ($o) differently"
+    $V check w.qcow2 >/dev/null || fail "vdisk check: ours ($o)"
+    qcowinfo w.qcow2 >info.txt || fail "qcowinfo rejects ours ($o)"
+    grep "Media size.*20972544 bytes" info.txt >/dev/null || fail "qcowinfo size ($o)"
+done
+# An overlay on a VHD, written through the API, partly and unaligned.
+rm -f ov.qcow2
+$V create -f qcow2 -b base.vhd ov.qcow2
+qemu-img info ov.qcow2 | grep "backing file format: vpc" >/dev/null || fail "backing format"
+$W ov.qcow2 1000 3000 3 && $W ov.qcow2 5000000 300000 4 && $W ov.qcow2 20971000 1000 5
+$V convert -O raw ov.qcow2 ov-ours.raw
+qemu-img convert -O raw ov.qcow2 ov-qemu.raw
+cmp ov-ours.raw ov-qemu.raw || fail "overlay on a VHD reads differently"
+qemu-img check -q ov.qcow2 || fail "qemu-img check: overlay"
+cmp -n 1000 ov-ours.raw src.raw || fail "overlay lost the parent's bytes"
+# Zero writes: whole clusters become zero clusters over the parent.
+$V convert -O qcow2 src.raw z.qcow2
+qemu-io -c 'write -z 0 2M' z.qcow2 >/dev/null
+same z.qcow2 "zero clusters"
+rm -f ov-*.raw z.qcow2
+
+# A writer killed mid-write: consistent for both checks (leaks allowed).
+rm -f k.qcow2 log.txt
+$V create -f qcow2 -o cluster_size=4K k.qcow2 64M
+$W k.qcow2 --loop 65536 7 >log.txt & pid=$!
+sleep 0.5; kill -9 $pid; wait $pid 2>/dev/null || true
+[ "$(wc -l <log.txt)" -gt 3 ] || fail "the writer did not get going"
+$V check k.qcow2 >/dev/null || fail "killed writer left a damaged qcow2"
+rc=0; qemu-img check -q k.qcow2 || rc=$?
+[ $rc = 0 ] || [ $rc = 3 ] || fail "qemu-img check after a kill: rc $rc (2: corruption)"
+$W k.qcow2 --verify 65536 log.txt || fail "killed writer: content differs from the log"
+exit 0
