@@ -6,6 +6,7 @@
 const struct vd_format *const vd_formats[] = {
     &vd_format_vhd,
     &vd_format_qcow2,
+    &vd_format_vdi,
     &vd_format_raw,
     NULL,
 };
