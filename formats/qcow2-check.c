@@ -133,6 +133,12 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
     if (st.incompat & QCOW2_INCOMPAT_CORRUPT)
         vd_check_problem(chk, "%s: QEMU marked the image corrupt", path);
     sc.nclusters = (size + st.cluster_size - 1) >> st.cluster_bits;
+    if (sc.nclusters > (1ull << 30)) {
+        free(hdr);
+        free(st.data_path);
+        return vd_error_set(errp, -EFBIG, "%s: too many clusters (%llu) to check", path,
+                            (unsigned long long)sc.nclusters);
+    }
     sc.ref = calloc(sc.nclusters ? sc.nclusters : 1, sizeof(*sc.ref));
     if (!sc.ref) {
         free(hdr);

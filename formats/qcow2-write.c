@@ -43,6 +43,14 @@ int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, struct vd_erro
     if (why)
         return vd_error_set(errp, -ENOTSUP, "%s: vdisk cannot write this qcow2 image: %s",
                             img->path, why);
+    /* Refcount blocks get written: each must be a cluster inside the file. */
+    for (uint32_t r = 0; r < s->rt_entries; r++) {
+        uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
+        if ((s->rt[r] & ~QCOW2_OFFSET_MASK) || rb % s->cluster_size || rb >= s->file_size)
+            return vd_error_set(errp, -EINVAL, "%s: refcount table entry %u (offset %llu) "
+                                "points outside the file or off a cluster boundary", img->path,
+                                r, (unsigned long long)(s->rt_offset + r * 8ull));
+    }
     s->next_free = (s->file_size + s->cluster_size - 1) >> s->cluster_bits;
     if (pthread_mutex_init(&s->lock, NULL) != 0)
         return vd_error_set(errp, -ENOMEM, "%s: cannot create a lock", img->path);
@@ -64,7 +72,7 @@ static int refcount_add(struct vd_image *img, struct qcow2_state *s, uint64_t fi
     int ret = 0;
     for (uint64_t c = first; c < first + n && ret == 0;) {
         uint64_t r = c / per, end = (r + 1) * per < first + n ? (r + 1) * per : first + n;
-        uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
+        uint64_t rb = r < s->rt_entries ? s->rt[r] & QCOW2_OFFSET_MASK : 0;
         if (!rb) {
             ret = vd_error_set(errp, -EIO, "%s: no refcount block for cluster %llu",
                                img->path, (unsigned long long)c);
@@ -163,6 +171,9 @@ static int release_entry(struct vd_image *img, struct qcow2_state *s, uint64_t e
         uint64_t off, len;
         qcow2_compressed_extent(s, entry, &off, &len);
         uint64_t c0 = off >> s->cluster_bits, c1 = (off + len - 1) >> s->cluster_bits;
+        if (c0 >= s->next_free)
+            return vd_error_set(errp, -EIO, "%s: compressed cluster at offset %llu lies beyond "
+                                "the end of the file", img->path, (unsigned long long)off);
         if (c1 >= s->next_free)
             c1 = s->next_free - 1;
         return refcount_add(img, s, c0, c1 - c0 + 1, -1, errp);

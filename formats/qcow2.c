@@ -351,10 +351,15 @@ static int open_data_file(struct vd_image *img, struct qcow2_state *s, struct vd
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
     free(s->data_path);
     s->data_path = p;
-    s->data_fd = open(p, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    /* O_NONBLOCK: a name that leads to a FIFO must not hang the open. */
+    s->data_fd = open(p, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
     if (s->data_fd < 0)
         return vd_error_set_errno(errp, -errno, "%s: cannot open its external data file '%s'",
                                   img->path, p);
+    struct stat st;
+    if (fstat(s->data_fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return vd_error_set(errp, -EINVAL, "%s: its external data file '%s' is not a regular "
+                            "file", img->path, p);
     return 0;
 }
 

@@ -62,7 +62,7 @@ $V check s.qcow2 >/dev/null || fail "vdisk check finds problems with snapshots"
 expect_fail 1 "s.qcow2.*internal snapshots" $W s.qcow2 0 512
 
 # Encrypted: refused by name.
-qemu-img create -q -f qcow2 --object secret,id=k,data=pw -o encrypt.format=luks,encrypt.key-secret=k enc.qcow2 1M
+qemu-img create -q -f qcow2 --object secret,id=k,data=pw -o encrypt.format=luks,encrypt.key-secret=k,encrypt.iter-time=10 enc.qcow2 1M
 expect_fail 1 "enc.qcow2: encrypted qcow2 image \(LUKS\)" $V convert -O raw enc.qcow2 enc.raw
 
 # Ours through qemu-img and libqcow.
@@ -90,6 +90,22 @@ $V convert -O qcow2 src.raw z.qcow2
 qemu-io -c 'write -z 0 2M' z.qcow2 >/dev/null
 same z.qcow2 "zero clusters"
 rm -f ov-*.raw z.qcow2
+
+# Writes into qemu-img's images of every refcount width (1 to 64 bits, as
+# QEMU packs them) and into v2 and compressed images keep refcounts exact.
+for o in refcount_bits=1 refcount_bits=2 refcount_bits=4 refcount_bits=8 refcount_bits=32 \
+         refcount_bits=64 compat=0.10,cluster_size=4K; do
+    rm -f r.qcow2
+    qemu-img convert -O qcow2 -o $o src.raw r.qcow2
+    $W r.qcow2 100 5000 3 && $W r.qcow2 9000000 3000000 4 && $W r.qcow2 20972000 520 5
+    qemu-img check -q r.qcow2 || fail "qemu-img check after writing into $o"
+    same r.qcow2 "written $o"
+done
+rm -f r.qcow2
+qemu-img convert -c -O qcow2 src.raw r.qcow2
+$W r.qcow2 100 5000 3 && $W r.qcow2 65536 65536 4
+qemu-img check -q r.qcow2 || fail "qemu-img check after overwriting compressed clusters"
+same r.qcow2 "overwritten compressed clusters"
 
 # A writer killed mid-write: consistent for both checks (leaks allowed).
 rm -f k.qcow2 log.txt
