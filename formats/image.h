@@ -23,6 +23,9 @@ enum {
      * system takes it: no copy into the cache, no write-back later. The
      * rest is written through the cache as usual; flush covers both. */
     VD_OPEN_DIRECT = 1u << 3,
+    /* Whole clusters are written compressed where the format can (qcow2;
+     * others ignore it): a smaller file for upload or archive. */
+    VD_OPEN_COMPRESS = 1u << 4,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "common/endian.h"
 #include "formats/qcow2.h"
@@ -24,8 +26,10 @@ static uint64_t per_refblock(const struct qcow2_state *s)
     return ((uint64_t)s->cluster_size * 8) >> s->refcount_order;
 }
 
-int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags,
+                     struct vd_error **errp)
 {
+    s->compress = (flags & VD_OPEN_COMPRESS) != 0;
     const char *why = NULL;
     if (s->nb_snapshots)
         why = "it has internal snapshots";
@@ -107,6 +111,8 @@ static int new_refblock(struct vd_image *img, struct qcow2_state *s, uint64_t r,
 {
     uint64_t per = per_refblock(s);
     uint64_t b = s->next_free++;
+    if (s->next_free << s->cluster_bits > s->file_size)
+        __atomic_store_n(&s->file_size, s->next_free << s->cluster_bits, __ATOMIC_RELEASE);
     uint8_t *blk = calloc(1, s->cluster_size);
     if (!blk)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
@@ -158,6 +164,8 @@ static int alloc_clusters(struct vd_image *img, struct qcow2_state *s, uint64_t 
         if (ret < 0)
             return ret;
         s->next_free = end;
+        if (end << s->cluster_bits > s->file_size)
+            __atomic_store_n(&s->file_size, end << s->cluster_bits, __ATOMIC_RELEASE);
         *first = start;
         return 0;
     }
@@ -280,6 +288,102 @@ static int alloc_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
     return ret < 0 ? ret : (int)n;
 }
 
+/* ---- compressed clusters ---- */
+
+/* Compresses one cluster into OUT (room for OUT_LEN bytes); returns the
+ * length, or 0 when it does not get small enough to be worth it. */
+static size_t compress_cluster(const struct qcow2_state *s, const uint8_t *in, uint8_t *out,
+                               size_t out_len)
+{
+    if (s->compression == QCOW2_ZSTD) {
+        size_t r = ZSTD_compress(out, out_len, in, s->cluster_size, 3);
+        return ZSTD_isError(r) ? 0 : r;
+    }
+    z_stream z = { 0 };
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = s->cluster_size;
+    z.next_out = out;
+    z.avail_out = (uInt)out_len;
+    size_t n = deflate(&z, Z_FINISH) == Z_STREAM_END ? out_len - z.avail_out : 0;
+    deflateEnd(&z);
+    return n;
+}
+
+/* Writes guest cluster CI (whole, DATA) compressed. Returns 1 when it does
+ * not compress (the caller writes it plainly), 0 when written. */
+static int compressed_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
+                            const uint8_t *data, struct vd_error **errp)
+{
+    /* Room for at most cluster - 512 bytes, and what the entry's sector
+     * count can describe. */
+    uint64_t max_sectors = 1ull << (s->cluster_bits - 8);
+    size_t room = s->cluster_size - 512;
+    if (room == 0)
+        return 1;
+    uint8_t *out = malloc(room);
+    if (!out)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    size_t clen = compress_cluster(s, data, out, room);
+    if (clen == 0) {
+        free(out);
+        return 1;
+    }
+    pthread_mutex_lock(&s->lock);
+    uint64_t l2 = 0, old = 0, bm, t;
+    int ret = ensure_l2(img, s, ci / s->l2_entries, &l2, errp);
+    if (ret == 0)
+        ret = qcow2_l2_lookup(img, ci, &old, &bm, &t, errp);
+    if (ret == 0 && in_place(s, old))
+        ret = 1;    /* allocated meanwhile: the caller writes in place */
+    uint64_t pos = 0;
+    if (ret == 0) {
+        uint64_t cs = s->cluster_size, cur = s->comp_pos >> s->cluster_bits;
+        /* The current cluster takes what fits; spilling over needs the
+         * next cluster to be the next one allocated. */
+        uint64_t space = s->comp_pos ? (cur + 1) * cs - s->comp_pos : 0;
+        bool tail = s->comp_pos && s->next_free == cur + 1;
+        if (s->comp_pos && clen <= space) {
+            pos = s->comp_pos;
+            ret = refcount_add(img, s, cur, 1, 1, errp);
+        } else {
+            /* New clusters; the packed run continues into them when they
+             * follow the current one. */
+            uint64_t need = tail ? (clen - space + cs - 1) / cs : (clen + cs - 1) / cs, first;
+            ret = alloc_clusters(img, s, need, &first, errp);
+            if (ret == 0 && tail && first == cur + 1) {
+                pos = s->comp_pos;
+                ret = refcount_add(img, s, cur, 1, 1, errp);
+            } else {
+                pos = first << s->cluster_bits;
+            }
+        }
+    }
+    uint64_t nb = 0;
+    if (ret == 0) {
+        nb = ((pos + clen - 1) >> 9) - (pos >> 9);
+        if (nb >= max_sectors)
+            ret = vd_error_set(errp, -EIO, "%s: compressed cluster too long", img->path);
+    }
+    if (ret == 0)
+        ret = vd_file_pwrite(img, out, clen, pos, errp);
+    if (ret == 0) {
+        s->comp_pos = (pos + clen) % s->cluster_size ? pos + clen : 0;
+        if (pos + clen > s->file_size)
+            __atomic_store_n(&s->file_size, pos + clen, __ATOMIC_RELEASE);
+        unsigned x = 62 - (s->cluster_bits - 8);
+        uint8_t e[8];
+        put_be64(e, pos | (nb << x) | QCOW2_OFLAG_COMPRESSED);
+        ret = vd_file_pwrite(img, e, 8, l2 + (ci % s->l2_entries) * 8, errp);
+        if (ret == 0)
+            ret = release_entry(img, s, old, errp);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(out);
+    return ret;
+}
+
 int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
                  struct vd_error **errp)
 {
@@ -297,11 +401,15 @@ int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off
             ret = vd_file_pwrite(img, p, n, (entry & QCOW2_OFFSET_MASK) + in, errp);
             if (ret < 0)
                 return ret;
+        } else if (s->compress && n == s->cluster_size &&
+                   (ret = compressed_write(img, s, ci, p, errp)) <= 0) {
+            if (ret < 0)
+                return ret;
         } else {
             /* Whole clusters are allocated together, up to the L2 table's
              * end; a partial one alone. */
             uint64_t k = 1;
-            if (in == 0 && n == s->cluster_size) {
+            if (in == 0 && n == s->cluster_size && !s->compress) {
                 uint64_t whole = len >> s->cluster_bits;
                 uint64_t left_in_l2 = s->l2_entries - ci % s->l2_entries;
                 k = whole < left_in_l2 ? whole : left_in_l2;

@@ -455,7 +455,7 @@ static int qcow2_open(struct vd_image *img, unsigned flags, struct vd_error **er
         goto out;
     if (s->data_path && (ret = open_data_file(img, s, errp)) < 0)
         goto out;
-    if (img->writable && (ret = qcow2_open_write(img, s, errp)) < 0)
+    if (img->writable && (ret = qcow2_open_write(img, s, flags, errp)) < 0)
         goto out;
     if (s->backing_name[0]) {
         img->backing_path = relative_to(img->path, s->backing_name);
@@ -581,13 +581,14 @@ static int read_compressed(struct vd_image *img, const struct qcow2_state *s, ui
     if (s->data_fd >= 0)
         return vd_error_set(errp, -EINVAL, "%s: compressed cluster %llu in an image with an "
                             "external data file", img->path, (unsigned long long)ci);
-    if (coff >= s->file_size)
+    uint64_t file_size = __atomic_load_n(&s->file_size, __ATOMIC_ACQUIRE);
+    if (coff >= file_size)
         return vd_error_set(errp, -EINVAL, "%s: compressed cluster %llu at offset %llu lies "
                             "beyond the end of the file", img->path, (unsigned long long)ci,
                             (unsigned long long)coff);
     /* The sector count rounds up: the last cluster of a file may end early. */
-    if (clen > s->file_size - coff)
-        clen = s->file_size - coff;
+    if (clen > file_size - coff)
+        clen = file_size - coff;
     uint8_t *in = malloc(clen);
     if (!in)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
@@ -747,7 +748,7 @@ static int qcow2_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
         return -ENOENT;
     *file_off = r.host;
     *run = r.len < len ? r.len : len;
-    if (r.host + *run > s->file_size)
+    if (r.host + *run > __atomic_load_n(&s->file_size, __ATOMIC_ACQUIRE))
         return -ENOENT;
     return 0;
 }

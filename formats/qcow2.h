@@ -84,7 +84,7 @@ struct qcow2_state {
     uint32_t version;
     uint32_t cluster_bits;
     uint32_t cluster_size;
-    uint64_t file_size;         /* at open; grows with allocation (under lock) */
+    uint64_t file_size;         /* grows with allocation (atomic: readers clamp to it) */
     bool ext_l2;                /* 16-byte L2 entries with subcluster bitmaps */
     uint32_t l2_entry_size;     /* 8 or 16 */
     uint32_t l2_entries;        /* per L2 table */
@@ -114,6 +114,11 @@ struct qcow2_state {
     /* Writing: the next free host cluster (append-only allocation), and
      * one lock for every metadata update and cluster allocation. */
     uint64_t next_free;
+    /* VD_OPEN_COMPRESS: whole clusters are compressed (outside the lock,
+     * so writers compress in parallel) and packed one after the other
+     * from comp_pos (0: start a new cluster). */
+    bool compress;
+    uint64_t comp_pos;
     pthread_mutex_t lock;
     bool lock_ready;
 };
@@ -146,7 +151,8 @@ int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off
 int qcow2_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
                        struct vd_error **errp);
 /* Prepares S for writing (lock, next free cluster); called by open. */
-int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp);
+int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags,
+                     struct vd_error **errp);
 int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
                 struct vd_error **errp);
 

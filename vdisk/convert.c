@@ -28,7 +28,7 @@
 #define MAX_THREADS 16
 
 static const char help[] =
-    "usage: vdisk convert [-f FMT] -O FMT [-o OPTS] [-t CACHE] [-p] [-m N] IN OUT\n"
+    "usage: vdisk convert [-f FMT] -O FMT [-o OPTS] [-t CACHE] [-c] [-p] [-m N] IN OUT\n"
     "Copies the content of IN (a differencing disk: its merged content) into a\n"
     "new image OUT. Only allocated, non-zero data is read and written. OUT is\n"
     "written as OUT.vdisk-tmp and renamed when complete; OUT may not be IN or\n"
@@ -40,6 +40,8 @@ static const char help[] =
     "                         page cache) or none (aligned data with O_DIRECT,\n"
     "                         where the file system has it: no copy into the\n"
     "                         cache, which keeps what the host had cached)\n"
+    "  -c, --compress         write OUT's clusters compressed (qcow2: zlib, or zstd\n"
+    "                         with -o compression_type=zstd; in parallel)\n"
     "  -p, --progress         show bytes done, rate and ETA on a terminal\n"
     "  -m, --parallel=N       worker threads (default 8: I/O waits keep more\n"
     "                         in flight than there are cores)\n"
@@ -316,6 +318,7 @@ int vdisk_convert(int argc, char **argv)
         { "cache", required_argument, NULL, 't' },
         { "progress", no_argument, NULL, 'p' },
         { "parallel", required_argument, NULL, 'm' },
+        { "compress", no_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -327,7 +330,7 @@ int vdisk_convert(int argc, char **argv)
      * 8 requests in flight, like qemu-img's default. */
     int threads = 8;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:O:o:t:pm:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:O:o:t:pcm:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': in_fmt = optarg; break;
         case 'O': out_fmt = optarg; break;
@@ -339,6 +342,7 @@ int vdisk_convert(int argc, char **argv)
                 return vdisk_usage("convert", "-t takes writeback or none, not '%s'", optarg);
             break;
         case 'p': progress = true; break;
+        case 'c': out_flags |= VD_OPEN_COMPRESS; break;
         case 'm': {
             char *end;
             long n = strtol(optarg, &end, 10);

@@ -1,7 +1,8 @@
 # qcow2 interop. Every variant qemu-img writes (v2, v3, compressed zlib and
 # zstd, extended L2, small and large clusters, external data file, backing
 # files, internal snapshots, zero clusters) reads back through vdisk as
-# qemu-img reads it; qcow2 written by vdisk reads back identically through
+# qemu-img reads it; qcow2 written by vdisk (plain, and compressed by convert
+# -c with zlib and zstd) reads back identically through
 # qemu-img (whose check finds no leak or corruption) and libqcow (qcowinfo),
 # including an overlay on a VHD; an encrypted image is refused by name; a
 # writer killed mid-write leaves an image both checks call consistent.
@@ -75,6 +76,25 @@ for o in "" compat=0.10 cluster_size=512 cluster_size=4K cluster_size=2M; do
     qcowinfo w.qcow2 >info.txt || fail "qcowinfo rejects ours ($o)"
     grep "Media size.*20972544 bytes" info.txt >/dev/null || fail "qcowinfo size ($o)"
 done
+# Compressed (convert -c), zlib and zstd, by 4 workers: smaller than plain,
+# clean for both checks, the same content through qemu-img (and libqcow for
+# zlib); then overwritten in part through the API.
+$V convert -O qcow2 src.raw plain.qcow2
+for c in zlib zstd; do
+    rm -f c.qcow2
+    $V convert -c -m 4 -O qcow2 -o compression_type=$c src.raw c.qcow2
+    [ "$(stat -c %s c.qcow2)" -lt "$(stat -c %s plain.qcow2)" ] || fail "-c $c is not smaller"
+    qemu-img check c.qcow2 | grep "compressed clusters" >/dev/null || fail "-c $c: none compressed"
+    qemu-img check -q c.qcow2 || fail "qemu-img check: -c $c"
+    qemu-img compare -q src.raw c.qcow2 || fail "qemu-img reads -c $c differently"
+    $V check c.qcow2 >/dev/null || fail "vdisk check: -c $c"
+    if [ $c = zlib ]; then qcowinfo c.qcow2 >/dev/null || fail "qcowinfo rejects -c $c"; fi
+    $W c.qcow2 7340000 100000 6
+    qemu-img check -q c.qcow2 || fail "qemu-img check: -c $c overwritten"
+    same c.qcow2 "-c $c overwritten"
+done
+rm -f plain.qcow2 c.qcow2
+
 # An overlay on a VHD, written through the API, partly and unaligned.
 rm -f ov.qcow2
 $V create -f qcow2 -b base.vhd ov.qcow2
