@@ -110,8 +110,13 @@ static void walk_l1(struct scan *sc, uint64_t l1_off, uint32_t l1_size, const ch
     free(l2);
 }
 
-int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
-                struct vd_error **errp)
+/* Counts every use of every host cluster of the file (FD, SIZE bytes) into
+ * *refs (malloc()ed, *n entries); problems found on the way go to CHK. With
+ * RT_OUT, also hands over the refcount table as read (big-endian bytes,
+ * *rt_bytes long). */
+static int count_refs(int fd, const char *path, uint64_t size, struct vd_check *chk,
+                      uint32_t **refs, uint64_t *n, uint8_t **rt_out, uint64_t *rt_len,
+                      struct qcow2_state *out, struct vd_error **errp)
 {
     struct qcow2_state st = { .data_fd = -1 };
     struct scan sc = { .s = &st, .fd = fd, .path = path, .file_size = size, .chk = chk };
@@ -127,11 +132,6 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
         free(st.data_path);
         return ret;
     }
-    if (st.incompat & QCOW2_INCOMPAT_DIRTY)
-        vd_check_problem(chk, "%s: the dirty bit is set: refcounts may be stale (repair with "
-                         "'qemu-img check -r all')", path);
-    if (st.incompat & QCOW2_INCOMPAT_CORRUPT)
-        vd_check_problem(chk, "%s: QEMU marked the image corrupt", path);
     sc.nclusters = (size + st.cluster_size - 1) >> st.cluster_bits;
     if (sc.nclusters > (1ull << 30)) {
         free(hdr);
@@ -147,7 +147,6 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
     }
     use(&sc, 0, st.cluster_size, "the header");
     walk_l1(&sc, get_be64(hdr + Q_H_L1_OFF), get_be32(hdr + Q_H_L1_SIZE), "the active");
-
     uint32_t nsn = get_be32(hdr + Q_H_NB_SNAPSHOTS);
     uint64_t sn_off = get_be64(hdr + Q_H_SNAPSHOTS_OFF), pos = sn_off;
     if (nsn > QCOW2_MAX_SNAPSHOTS || (nsn && (sn_off % st.cluster_size || sn_off >= size))) {
@@ -171,8 +170,7 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
 
     uint64_t rt_off = get_be64(hdr + Q_H_RT_OFF);
     uint64_t rt_bytes = (uint64_t)get_be32(hdr + Q_H_RT_CLUSTERS) << st.cluster_bits;
-    uint64_t per = ((uint64_t)st.cluster_size * 8) >> st.refcount_order;
-    uint8_t *rt = NULL, *blk = malloc(st.cluster_size);
+    uint8_t *rt = NULL;
     if (rt_bytes == 0 || rt_bytes > QCOW2_MAX_RT_BYTES || rt_off % st.cluster_size ||
         rt_off >= size || rt_bytes > size - rt_off) {
         problem(&sc, "%s: refcount table at offset %llu (%llu bytes) is not valid", path,
@@ -194,9 +192,49 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
     } else {
         rt_bytes = 0;
     }
+    free(hdr);
+    free(st.data_path);
+    st.data_path = NULL;
+    if (out)
+        *out = st;
+    *refs = sc.ref;
+    *n = sc.nclusters;
+    if (rt_out) {
+        *rt_out = rt;
+        *rt_len = rt_bytes;
+    } else {
+        free(rt);
+    }
+    return 0;
+}
+
+int qcow2_count_refs(int fd, const char *path, uint64_t size, struct vd_check *chk,
+                     uint32_t **refs, uint64_t *n, struct vd_error **errp)
+{
+    return count_refs(fd, path, size, chk, refs, n, NULL, NULL, NULL, errp);
+}
+
+int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
+                struct vd_error **errp)
+{
+    struct qcow2_state st;
+    uint32_t *refs = NULL;
+    uint64_t nclusters = 0, rt_bytes = 0;
+    uint8_t *rt = NULL;
+    int ret = count_refs(fd, path, size, chk, &refs, &nclusters, &rt, &rt_bytes, &st, errp);
+    if (ret < 0)
+        return ret;
+    if (st.incompat & QCOW2_INCOMPAT_DIRTY)
+        vd_check_problem(chk, "%s: the dirty bit is set: refcounts may be stale (a writable "
+                         "open by vdisk, or 'qemu-img check -r all', repairs them)", path);
+    if (st.incompat & QCOW2_INCOMPAT_CORRUPT)
+        vd_check_problem(chk, "%s: QEMU marked the image corrupt", path);
+    uint64_t per = ((uint64_t)st.cluster_size * 8) >> st.refcount_order;
+    uint8_t *blk = malloc(st.cluster_size);
+    struct scan sc = { .s = &st, .chk = chk };
     /* Compare. */
     uint64_t leaks = 0;
-    for (uint64_t c = 0; c < sc.nclusters && blk; c++) {
+    for (uint64_t c = 0; c < nclusters && blk; c++) {
         uint64_t r = c / per, stored = 0;
         if (r < rt_bytes / 8) {
             uint64_t rb = get_be64(rt + r * 8) & QCOW2_OFFSET_MASK;
@@ -207,11 +245,11 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
                 stored = qcow2_refcount_get(blk, st.refcount_order, c % per);
             }
         }
-        if (stored < sc.ref[c])
+        if (stored < refs[c])
             problem(&sc, "%s: cluster at offset %llu is used %u times, but its refcount is "
                     "%llu (corrupt)", path, (unsigned long long)(c << st.cluster_bits),
-                    sc.ref[c], (unsigned long long)stored);
-        else if (stored > sc.ref[c])
+                    refs[c], (unsigned long long)stored);
+        else if (stored > refs[c])
             leaks++;
     }
     if (leaks && chk->report) {
@@ -222,8 +260,6 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
     }
     free(rt);
     free(blk);
-    free(sc.ref);
-    free(hdr);
-    free(st.data_path);
+    free(refs);
     return 0;
 }

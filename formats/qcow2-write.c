@@ -26,6 +26,106 @@ static uint64_t per_refblock(const struct qcow2_state *s)
     return ((uint64_t)s->cluster_size * 8) >> s->refcount_order;
 }
 
+static void count_problem(void *ctx, const char *problem)
+{
+    (void)ctx;
+    (void)problem;
+}
+
+/* An image left dirty (lazy refcounts, not closed cleanly) gets every
+ * refcount block rewritten from the counts its tables imply, then the dirty
+ * bit cleared. Killed halfway, it is still dirty and is repaired again. */
+static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+{
+    struct vd_check chk = { .report = count_problem };
+    uint32_t *refs = NULL;
+    uint64_t n = 0;
+    int ret = qcow2_count_refs(img->fd, img->path, s->file_size, &chk, &refs, &n, errp);
+    if (ret < 0)
+        return ret;
+    if (chk.problems) {
+        free(refs);
+        return vd_error_set(errp, -EINVAL, "%s: the dirty image cannot be repaired: its tables "
+                            "have %d problems ('vdisk check' lists them)", img->path,
+                            chk.problems);
+    }
+    uint64_t per = per_refblock(s), max = s->refcount_order == 6 ? UINT64_MAX
+                                         : (1ull << (1u << s->refcount_order)) - 1;
+    /* Clusters in use with no refcount block: new blocks after the end of
+     * the file, which may need covering themselves. */
+    uint64_t next = n;
+    for (bool again = true; again && ret == 0;) {
+        again = false;
+        for (uint64_t c = 0; c < n && ret == 0; c++) {
+            if (!refs[c] || s->rt[c / per])
+                continue;
+            if (c / per >= s->rt_entries) {
+                ret = vd_error_set(errp, -EFBIG, "%s: the refcount table is too small to "
+                                   "repair the image", img->path);
+                break;
+            }
+            s->rt[c / per] = next << s->cluster_bits;
+            uint32_t *grown = realloc(refs, (next + 1) * sizeof(*refs));
+            if (!grown) {
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+                break;
+            }
+            refs = grown;
+            refs[next++] = 1;
+            n = next;
+            again = true;
+        }
+    }
+    uint8_t *blk = malloc(s->cluster_size);
+    if (ret == 0 && !blk)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    for (uint32_t r = 0; ret == 0 && r < s->rt_entries; r++) {
+        uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
+        if (!rb)
+            continue;
+        memset(blk, 0, s->cluster_size);
+        for (uint64_t i = 0; i < per && r * per + i < n; i++) {
+            uint64_t v = refs[r * per + i];
+            if (v > max) {
+                ret = vd_error_set(errp, -EINVAL, "%s: cluster %llu is used %llu times, more "
+                                   "than its refcount can count", img->path,
+                                   (unsigned long long)(r * per + i), (unsigned long long)v);
+                break;
+            }
+            qcow2_refcount_set(blk, s->refcount_order, i, v);
+        }
+        if (ret == 0)
+            ret = vd_file_pwrite(img, blk, s->cluster_size, rb, errp);
+    }
+    free(blk);
+    free(refs);
+    if (ret == 0) {
+        uint8_t *table = malloc((size_t)s->rt_entries * 8);
+        if (!table)
+            return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        for (uint32_t r = 0; r < s->rt_entries; r++)
+            put_be64(table + (size_t)r * 8, s->rt[r]);
+        ret = vd_file_pwrite(img, table, (size_t)s->rt_entries * 8, s->rt_offset, errp);
+        free(table);
+    }
+    if (ret == 0 && fdatasync(img->fd) < 0 && errno != EINVAL)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    if (ret == 0) {
+        /* Everything above is on disk before the bit says so. */
+        uint8_t e[8];
+        put_be64(e, s->incompat & ~(uint64_t)QCOW2_INCOMPAT_DIRTY);
+        ret = vd_file_pwrite(img, e, 8, Q_H_INCOMPAT, errp);
+    }
+    if (ret == 0 && fdatasync(img->fd) < 0 && errno != EINVAL)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    if (ret == 0) {
+        s->incompat &= ~(uint64_t)QCOW2_INCOMPAT_DIRTY;
+        if (next << s->cluster_bits > s->file_size)
+            s->file_size = next << s->cluster_bits;
+    }
+    return ret;
+}
+
 int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags,
                      struct vd_error **errp)
 {
@@ -39,9 +139,6 @@ int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags
         why = "it has extended L2 entries";
     else if (s->incompat & QCOW2_INCOMPAT_CORRUPT)
         why = "QEMU marked it corrupt";
-    else if (s->incompat & QCOW2_INCOMPAT_DIRTY)
-        why = "its dirty bit is set (lazy refcounts not repaired; run "
-              "'qemu-img check -r all' first)";
     else if (s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)
         why = "it has persistent dirty bitmaps";
     if (why)
@@ -54,6 +151,11 @@ int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags
             return vd_error_set(errp, -EINVAL, "%s: refcount table entry %u (offset %llu) "
                                 "points outside the file or off a cluster boundary", img->path,
                                 r, (unsigned long long)(s->rt_offset + r * 8ull));
+    }
+    if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
+        int ret = repair_refcounts(img, s, errp);
+        if (ret < 0)
+            return ret;
     }
     s->next_free = (s->file_size + s->cluster_size - 1) >> s->cluster_bits;
     if (pthread_mutex_init(&s->lock, NULL) != 0)

@@ -153,6 +153,11 @@ int qcow2_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
 /* Prepares S for writing (lock, next free cluster); called by open. */
 int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags,
                      struct vd_error **errp);
+/* Recomputes the refcount of every host cluster of the file (FD, SIZE
+ * bytes) from its tables into *refs (malloc()ed, *n entries); problems found
+ * on the way go to CHK. */
+int qcow2_count_refs(int fd, const char *path, uint64_t size, struct vd_check *chk,
+                     uint32_t **refs, uint64_t *n, struct vd_error **errp);
 int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
                 struct vd_error **errp);
 
