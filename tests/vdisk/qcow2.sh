@@ -1,29 +1,9 @@
-# qcow2 interop. Every variant qemu-img writes (v2, v3, compressed zlib and
-# zstd, extended L2, small and large clusters, external data file, backing
-# files, internal snapshots, zero clusters) reads back through vdisk as
-# qemu-img reads it; qcow2 written by vdisk (plain, and compressed by convert
-# -c with zlib and zstd) reads back identically through
-# qemu-img (whose check finds no leak or corruption) and libqcow (qcowinfo),
-# including an overlay on a VHD; an encrypted image is refused by name; an
-# image left dirty is repaired by a writable open; a writer killed mid-write
-# leaves an image both checks call consistent.
-source "$SRC/tests/lib.sh"
-V=$BIN/vdisk
-W=$BUILD/tests/vd-write
-need qemu-img qemu-io qcowinfo
-
-# 20 MiB + 1000 bytes: data, zeros, text, an odd end.
-truncate -s 20972520 src.raw
-head -c 2500000 /dev/urandom | dd of=src.raw conv=notrunc status=none
-python3 -c "import sys; sys.stdout.write('server log line\\n' * 62500)" | dd of=src.raw bs=1M seek=7 conv=notrunc status=none
-head -c 70000 /dev/urandom | dd of=src.raw bs=1 seek=20900000 conv=notrunc status=none
-
-same() {   # same content and size through qemu-img and vdisk
-    qemu-img convert -O raw "$1" ref.raw
-    $V convert -O raw "$1" ours.raw || fail "vdisk cannot read $2"
-    cmp ref.raw ours.raw || fail "vdisk reads $2 differently from qemu-img"
-    rm -f ref.raw ours.raw
-}
+# qcow2 read interop. Every variant qemu-img writes (v2, v3, compressed zlib
+# and zstd, extended L2, small and large clusters, external data file,
+# backing files of raw and VHD, internal snapshots, zero clusters) reads
+# back through vdisk as qemu-img reads it, and vdisk check finds it clean;
+# an encrypted image is refused by name.
+source "$SRC/tests/vdisk/qcow2-lib.sh"
 
 # qemu-img's variants through vdisk.
 for o in compat=0.10 compat=1.1 cluster_size=512 cluster_size=2M extended_l2=on \
@@ -63,98 +43,19 @@ $V info s.qcow2 | grep "snapshot-2: id 2, name 'snap2'" >/dev/null || fail "snap
 $V check s.qcow2 >/dev/null || fail "vdisk check finds problems with snapshots"
 expect_fail 1 "s.qcow2.*internal snapshots" $W s.qcow2 0 512
 
-# Encrypted: refused by name.
-qemu-img create -q -f qcow2 --object secret,id=k,data=pw -o encrypt.format=luks,encrypt.key-secret=k,encrypt.iter-time=10 enc.qcow2 1M
-expect_fail 1 "enc.qcow2: encrypted qcow2 image \(LUKS\)" $V convert -O raw enc.qcow2 enc.raw
+# Encrypted: refused by name. qemu-img's LUKS image when qemu-img manages
+# to make one (on a loaded host its key-iteration benchmark fails now and
+# then: "Unable to get accurate CPU usage"), and headers patched to say LUKS
+# and the old AES method (which qemu no longer makes).
+if qemu-img create -q -f qcow2 --object secret,id=k,data=pw \
+        -o encrypt.format=luks,encrypt.key-secret=k,encrypt.iter-time=200 enc.qcow2 1M 2>/dev/null; then
+    expect_fail 1 "enc.qcow2: encrypted qcow2 image \(LUKS\)" $V convert -O raw enc.qcow2 enc.raw
+fi
+qemu-img create -q -f qcow2 luks.qcow2 1M
+printf '\0\0\0\2' | dd of=luks.qcow2 bs=1 seek=32 conv=notrunc status=none
+expect_fail 1 "luks.qcow2: encrypted qcow2 image \(LUKS\)" $V convert -O raw luks.qcow2 enc.raw
+qemu-img create -q -f qcow2 aes.qcow2 1M
+printf '\0\0\0\1' | dd of=aes.qcow2 bs=1 seek=32 conv=notrunc status=none
+expect_fail 1 "aes.qcow2: encrypted qcow2 image \(AES\)" $V info aes.qcow2
 
-# Ours through qemu-img and libqcow.
-for o in "" compat=0.10 cluster_size=512 cluster_size=4K cluster_size=2M; do
-    rm -f w.qcow2
-    $V convert -O qcow2 ${o:+-o $o} src.raw w.qcow2
-    qemu-img check -q w.qcow2 || fail "qemu-img check: ours ($o)"
-    qemu-img compare -q src.raw w.qcow2 || fail "qemu-img reads ours ($o) differently"
-    $V check w.qcow2 >/dev/null || fail "vdisk check: ours ($o)"
-    qcowinfo w.qcow2 >info.txt || fail "qcowinfo rejects ours ($o)"
-    grep "Media size.*20972544 bytes" info.txt >/dev/null || fail "qcowinfo size ($o)"
-done
-# Compressed (convert -c), zlib and zstd, by 4 workers: smaller than plain,
-# clean for both checks, the same content through qemu-img (and libqcow for
-# zlib); then overwritten in part through the API.
-$V convert -O qcow2 src.raw plain.qcow2
-for c in zlib zstd; do
-    rm -f c.qcow2
-    $V convert -c -m 4 -O qcow2 -o compression_type=$c src.raw c.qcow2
-    [ "$(stat -c %s c.qcow2)" -lt "$(stat -c %s plain.qcow2)" ] || fail "-c $c is not smaller"
-    qemu-img check c.qcow2 | grep "compressed clusters" >/dev/null || fail "-c $c: none compressed"
-    qemu-img check -q c.qcow2 || fail "qemu-img check: -c $c"
-    qemu-img compare -q src.raw c.qcow2 || fail "qemu-img reads -c $c differently"
-    $V check c.qcow2 >/dev/null || fail "vdisk check: -c $c"
-    if [ $c = zlib ]; then qcowinfo c.qcow2 >/dev/null || fail "qcowinfo rejects -c $c"; fi
-    $W c.qcow2 7340000 100000 6
-    qemu-img check -q c.qcow2 || fail "qemu-img check: -c $c overwritten"
-    same c.qcow2 "-c $c overwritten"
-done
-rm -f plain.qcow2 c.qcow2
-
-# An overlay on a VHD, written through the API, partly and unaligned.
-rm -f ov.qcow2
-$V create -f qcow2 -b base.vhd ov.qcow2
-qemu-img info ov.qcow2 | grep "backing file format: vpc" >/dev/null || fail "backing format"
-$W ov.qcow2 1000 3000 3 && $W ov.qcow2 5000000 300000 4 && $W ov.qcow2 20971000 1000 5
-$V convert -O raw ov.qcow2 ov-ours.raw
-qemu-img convert -O raw ov.qcow2 ov-qemu.raw
-cmp ov-ours.raw ov-qemu.raw || fail "overlay on a VHD reads differently"
-qemu-img check -q ov.qcow2 || fail "qemu-img check: overlay"
-cmp -n 1000 ov-ours.raw src.raw || fail "overlay lost the parent's bytes"
-# Zero writes: whole clusters become zero clusters over the parent.
-$V convert -O qcow2 src.raw z.qcow2
-qemu-io -c 'write -z 0 2M' z.qcow2 >/dev/null
-same z.qcow2 "zero clusters"
-rm -f ov-*.raw z.qcow2
-
-# Writes into qemu-img's images of every refcount width (1 to 64 bits, as
-# QEMU packs them) and into v2 and compressed images keep refcounts exact.
-for o in refcount_bits=1 refcount_bits=2 refcount_bits=4 refcount_bits=8 refcount_bits=32 \
-         refcount_bits=64 compat=0.10,cluster_size=4K; do
-    rm -f r.qcow2
-    qemu-img convert -O qcow2 -o $o src.raw r.qcow2
-    $W r.qcow2 100 5000 3 && $W r.qcow2 9000000 3000000 4 && $W r.qcow2 20972000 520 5
-    qemu-img check -q r.qcow2 || fail "qemu-img check after writing into $o"
-    same r.qcow2 "written $o"
-done
-rm -f r.qcow2
-qemu-img convert -c -O qcow2 src.raw r.qcow2
-$W r.qcow2 100 5000 3 && $W r.qcow2 65536 65536 4
-qemu-img check -q r.qcow2 || fail "qemu-img check after overwriting compressed clusters"
-same r.qcow2 "overwritten compressed clusters"
-
-# Left dirty by a crash (lazy refcounts, qemu-io aborted): vdisk check says
-# so; a writable open repairs the refcounts (also where whole refcount
-# blocks are missing: 512 B clusters) before it writes.
-for cs in 64K 512; do
-    rm -f d.qcow2
-    qemu-img create -q -f qcow2 -o lazy_refcounts=on,cluster_size=$cs d.qcow2 64M
-    (ulimit -c 0; qemu-io -c 'write -P 3 0 1M' -c 'write -P 4 20M 300k' -c abort d.qcow2 \
-        >/dev/null 2>&1) || true
-    rc=0; $V check d.qcow2 >out.txt || rc=$?
-    [ $rc = 1 ] && grep "the dirty bit is set" out.txt >/dev/null || fail "check of dirty ($cs)"
-    qemu-img convert -O raw d.qcow2 before.raw
-    $W d.qcow2 10000000 5000 3
-    qemu-img check -q d.qcow2 || fail "qemu-img check after repairing a dirty image ($cs)"
-    $V check d.qcow2 >/dev/null || fail "vdisk check after repairing a dirty image ($cs)"
-    $V convert -O raw d.qcow2 after.raw
-    cmp -n 10000000 before.raw after.raw || fail "repair changed the content ($cs)"
-done
-rm -f before.raw after.raw d.qcow2
-
-# A writer killed mid-write: consistent for both checks (leaks allowed).
-rm -f k.qcow2 log.txt
-$V create -f qcow2 -o cluster_size=4K k.qcow2 64M
-$W k.qcow2 --loop 65536 7 >log.txt & pid=$!
-sleep 0.5; kill -9 $pid; wait $pid 2>/dev/null || true
-[ "$(wc -l <log.txt)" -gt 3 ] || fail "the writer did not get going"
-$V check k.qcow2 >/dev/null || fail "killed writer left a damaged qcow2"
-rc=0; qemu-img check -q k.qcow2 || rc=$?
-[ $rc = 0 ] || [ $rc = 3 ] || fail "qemu-img check after a kill: rc $rc (2: corruption)"
-$W k.qcow2 --verify 65536 log.txt || fail "killed writer: content differs from the log"
 exit 0
