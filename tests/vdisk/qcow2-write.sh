@@ -7,6 +7,15 @@
 # leaves an image both checks call consistent.
 source "$SRC/tests/vdisk/qcow2-lib.sh"
 
+# Bad create options: one line each, nothing created.
+expect_fail 1 "cluster_size must be a power of two from 512 to 2M, not '3K'" \
+    $V create -f qcow2 -o cluster_size=3K x.qcow2 1M
+expect_fail 1 "compression_type=zstd needs compat=1.1" \
+    $V create -f qcow2 -o compat=0.10,compression_type=zstd x.qcow2 1M
+expect_fail 1 "backing_fmt given without a backing file" \
+    $V create -f qcow2 -o backing_fmt=raw x.qcow2 1M
+[ ! -e x.qcow2 ] || fail "a failed create left x.qcow2"
+
 # Ours through qemu-img and libqcow.
 for o in "" compat=0.10 cluster_size=512 cluster_size=4K cluster_size=2M; do
     rm -f w.qcow2
