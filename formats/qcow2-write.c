@@ -240,6 +240,97 @@ static int new_refblock(struct vd_image *img, struct qcow2_state *s, uint64_t r,
     return ret;
 }
 
+/* A bigger refcount table, for a file beyond what the current one can
+ * describe (QEMU sizes it for the metadata it creates): the new table and
+ * the refcount blocks it needs are written after the end of the file, then
+ * the header points at them, then the old table is freed. Killed before the
+ * header write, the file keeps the old table and leaks at most the new
+ * clusters; after it, at most the old table. */
+static int grow_refcount_table(struct vd_image *img, struct qcow2_state *s, uint64_t need_r,
+                               struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s), cs = s->cluster_size;
+    uint64_t want = need_r + 1 > (uint64_t)s->rt_entries * 2 ? need_r + 1
+                                                              : (uint64_t)s->rt_entries * 2;
+    uint64_t nt = (want * 8 + cs - 1) / cs;
+    if (nt * cs > QCOW2_MAX_RT_BYTES)
+        nt = QCOW2_MAX_RT_BYTES / cs;
+    uint64_t entries = nt * cs / 8;
+    if (need_r >= entries)
+        return vd_error_set(errp, -EFBIG, "%s: the file would outgrow the largest refcount "
+                            "table (%u bytes)", img->path, QCOW2_MAX_RT_BYTES);
+    uint64_t *rt = calloc(entries, 8);
+    uint8_t *blk = malloc(cs);
+    if (!rt || !blk) {
+        free(rt);
+        free(blk);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    memcpy(rt, s->rt, (size_t)s->rt_entries * 8);
+    uint64_t first = s->next_free, end = first + nt;
+    int ret = 0;
+    /* Blocks for the new clusters, which must count themselves too (each
+     * new block covers some new cluster, so the loop below writes it). */
+    for (bool again = true; again && ret == 0;) {
+        again = false;
+        for (uint64_t c = first; c < end; c++) {
+            if (c / per >= entries) {
+                ret = vd_error_set(errp, -EFBIG, "%s: the refcount table cannot grow enough",
+                                   img->path);
+                break;
+            }
+            if (!rt[c / per]) {
+                rt[c / per] = end++ << s->cluster_bits;
+                again = true;
+            }
+        }
+    }
+    for (uint64_t c = first; c < end && ret == 0;) {
+        uint64_t r = c / per, stop = (r + 1) * per < end ? (r + 1) * per : end;
+        uint64_t rb = rt[r];
+        bool fresh = rb >= first << s->cluster_bits;
+        if (fresh)
+            memset(blk, 0, cs);
+        else
+            ret = vd_file_pread(img, blk, cs, rb, errp);
+        for (uint64_t i = c; i < stop && ret == 0; i++)
+            qcow2_refcount_set(blk, s->refcount_order, i % per, 1);
+        if (ret == 0)
+            ret = vd_file_pwrite(img, blk, cs, rb, errp);
+        c = stop;
+    }
+    uint8_t *table = ret == 0 ? malloc(nt * cs) : NULL;
+    if (ret == 0 && !table)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (ret == 0) {
+        for (uint64_t r = 0; r < entries; r++)
+            put_be64(table + r * 8, rt[r]);
+        ret = vd_file_pwrite(img, table, nt * cs, first << s->cluster_bits, errp);
+    }
+    free(table);
+    free(blk);
+    if (ret == 0) {
+        uint8_t h[12];
+        put_be64(h, first << s->cluster_bits);
+        put_be32(h + 8, (uint32_t)nt);
+        ret = vd_file_pwrite(img, h, sizeof(h), Q_H_RT_OFF, errp);
+    }
+    if (ret < 0) {
+        free(rt);
+        return ret;
+    }
+    uint64_t old_off = s->rt_offset, old_clusters = s->rt_clusters;
+    free(s->rt);
+    s->rt = rt;
+    s->rt_entries = (uint32_t)entries;
+    s->rt_offset = first << s->cluster_bits;
+    s->rt_clusters = (uint32_t)nt;
+    s->next_free = end;
+    if (end << s->cluster_bits > s->file_size)
+        __atomic_store_n(&s->file_size, end << s->cluster_bits, __ATOMIC_RELEASE);
+    return refcount_add(img, s, old_off >> s->cluster_bits, old_clusters, -1, errp);
+}
+
 /* N contiguous new clusters with refcount 1; returns the first's index. */
 static int alloc_clusters(struct vd_image *img, struct qcow2_state *s, uint64_t n,
                           uint64_t *first, struct vd_error **errp)
@@ -247,10 +338,12 @@ static int alloc_clusters(struct vd_image *img, struct qcow2_state *s, uint64_t 
     uint64_t per = per_refblock(s);
     for (;;) {
         uint64_t start = s->next_free, end = start + n;
-        if ((end - 1) / per >= s->rt_entries)
-            return vd_error_set(errp, -EFBIG, "%s: the refcount table (%u clusters at offset "
-                                "%llu) cannot describe a bigger file", img->path,
-                                s->rt_clusters, (unsigned long long)s->rt_offset);
+        if ((end - 1) / per >= s->rt_entries) {
+            int ret = grow_refcount_table(img, s, (end - 1) / per, errp);
+            if (ret < 0)
+                return ret;
+            continue;
+        }
         bool made = false;
         for (uint64_t r = start / per; r <= (end - 1) / per && !made; r++) {
             if (!s->rt[r]) {

@@ -94,7 +94,17 @@ for o in refcount_bits=1 refcount_bits=2 refcount_bits=4 refcount_bits=8 refcoun
     qemu-img check -q r.qcow2 || fail "qemu-img check after writing into $o"
     same r.qcow2 "written $o"
 done
+# qemu-img's 512 B-cluster image has a refcount table for 8 MiB of file:
+# writing more grows it (moved to the end of the file, the old one freed).
 rm -f r.qcow2
+qemu-img create -q -f qcow2 -o cluster_size=512 r.qcow2 20972520
+$W r.qcow2 0 14000000 3 && $W r.qcow2 16000000 4000000 4
+qemu-img create -q -f qcow2 -o cluster_size=512 t.qcow2 1M
+rt_where() { od -A n -t x1 -j 48 -N 12 "$1"; }   # refcount table offset and clusters
+[ "$(rt_where r.qcow2)" != "$(rt_where t.qcow2)" ] || fail "the refcount table did not grow"
+qemu-img check -q r.qcow2 || fail "qemu-img check after growing the refcount table"
+same r.qcow2 "grown refcount table"
+rm -f r.qcow2 t.qcow2
 qemu-img convert -c -O qcow2 src.raw r.qcow2
 $W r.qcow2 100 5000 3 && $W r.qcow2 65536 65536 4
 qemu-img check -q r.qcow2 || fail "qemu-img check after overwriting compressed clusters"
