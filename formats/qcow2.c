@@ -363,6 +363,23 @@ static int open_data_file(struct vd_image *img, struct qcow2_state *s, struct vd
     return 0;
 }
 
+/* The parent is probed; a recorded format it does not probe as is refused,
+ * not followed: a raw parent whose first bytes (written by its guest) look
+ * like another format must not be read as that format. */
+static int check_backing_format(struct vd_image *img, const struct qcow2_state *s,
+                                struct vd_error **errp)
+{
+    const char *want = s->backing_format;
+    if (!want[0] || !vd_format_known(want))
+        return 0;       /* none recorded, or one vdisk does not read: trust the probe */
+    const struct vd_format *f = vd_format_find(want);
+    if (f == img->backing->drv)
+        return 0;
+    return vd_error_set(errp, -EINVAL, "%s: its backing file '%s' is recorded as %s but "
+                        "probes as %s; refusing to guess", img->path, img->backing->path, want,
+                        img->backing->drv->name);
+}
+
 static int qcow2_open(struct vd_image *img, unsigned flags, struct vd_error **errp)
 {
     struct qcow2_state *s = img->opaque;
@@ -465,6 +482,10 @@ static int qcow2_open(struct vd_image *img, unsigned flags, struct vd_error **er
         }
         if (!(flags & VD_OPEN_NO_BACKING))
             ret = vd_image_open_backing(img, flags, errp);
+        if (ret == 0 && img->backing && (ret = check_backing_format(img, s, errp)) < 0) {
+            vd_image_close(img->backing, NULL);
+            img->backing = NULL;
+        }
     }
 out:
     free(hdr);

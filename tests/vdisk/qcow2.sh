@@ -2,7 +2,8 @@
 # and zstd, extended L2, small and large clusters, external data file,
 # backing files of raw and VHD, internal snapshots, zero clusters) reads
 # back through vdisk as qemu-img reads it, and vdisk check finds it clean;
-# an encrypted image is refused by name.
+# an encrypted image is refused by name, and so is a parent that does not
+# probe as the format recorded for it.
 source "$SRC/tests/vdisk/qcow2-lib.sh"
 
 # qemu-img's variants through vdisk.
@@ -42,6 +43,13 @@ same s.qcow2 "image with snapshots"
 $V info s.qcow2 | grep "snapshot-2: id 2, name 'snap2'" >/dev/null || fail "snapshots not listed"
 $V check s.qcow2 >/dev/null || fail "vdisk check finds problems with snapshots"
 expect_fail 1 "s.qcow2.*internal snapshots" $W s.qcow2 0 512
+
+# A parent recorded as raw that probes as qcow2 (its guest wrote a qcow2
+# header) is refused, not read as qcow2.
+qemu-img create -q -f qcow2 fake.raw 1M
+qemu-img create -q -f qcow2 -b fake.raw -F raw fake-ov.qcow2 1M
+expect_fail 1 "fake-ov.qcow2: its backing file '.*fake.raw' is recorded as raw but probes as qcow2" \
+    $V convert -O raw fake-ov.qcow2 x.raw
 
 # Encrypted: refused by name. qemu-img's LUKS image when qemu-img manages
 # to make one (on a loaded host its key-iteration benchmark fails now and
