@@ -11,6 +11,7 @@
  * updates) runs under one lock. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -694,6 +695,47 @@ static int parse_size_opt(const char *v, uint64_t *out)
     return 0;
 }
 
+/* Real path of the folder part of P ("." when none) into OUT. */
+static bool folder_of(const char *p, char out[PATH_MAX])
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", p);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    return realpath(dir, out) != NULL;
+}
+
+/* The backing name to record: readers resolve a relative name from the
+ * overlay's folder, while ARG was given relative to the current one. Kept
+ * as given when that is the same thing, the parent's bare name when it sits
+ * next to the overlay, else made absolute. */
+static int backing_name_for(const char *path, const char *arg, char *out, size_t len,
+                            struct vd_error **errp)
+{
+    char odir[PATH_MAX], pdir[PATH_MAX];
+    const char *slash = strrchr(arg, '/');
+    const char *base = slash ? slash + 1 : arg;
+    if (arg[0] == '/' || !strchr(path, '/')) {
+        snprintf(out, len, "%s", arg);
+        return 0;
+    }
+    if (!folder_of(path, odir))
+        return vd_error_set_errno(errp, -errno, "cannot resolve the folder of '%s'", path);
+    if (!folder_of(arg, pdir))
+        return vd_error_set_errno(errp, -errno, "cannot resolve the folder of '%s'", arg);
+    if (strcmp(odir, pdir) == 0)
+        snprintf(out, len, "%s", base);
+    else if ((size_t)snprintf(out, len, "%s/%s", strcmp(pdir, "/") ? pdir : "", base) >= len)
+        return vd_error_set(errp, -ENAMETOOLONG, "the backing file name '%s/%s' is too long",
+                            pdir, base);
+    return 0;
+}
+
 static const char *qemu_format_name(const char *name)
 {
     return strcmp(name, "vhd") == 0 ? "vpc" : name;   /* QEMU's name for VHD */
@@ -733,7 +775,14 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
         return vd_error_set(errp, -EINVAL, "backing_fmt given without a backing file");
     if (args->backing && !bfmt)
         bfmt = qemu_format_name(args->backing->drv->name);
-    const char *bname = args->backing ? args->backing_arg : NULL;
+    char bbuf[PATH_MAX];
+    const char *bname = NULL;
+    if (args->backing) {
+        int r = backing_name_for(path, args->backing_arg, bbuf, sizeof(bbuf), errp);
+        if (r < 0)
+            return r;
+        bname = bbuf;
+    }
     if (bname && strlen(bname) > QCOW2_MAX_BACKING_NAME)
         return vd_error_set(errp, -EINVAL, "the backing file name is longer than %d bytes",
                             QCOW2_MAX_BACKING_NAME);

@@ -78,6 +78,20 @@ qemu-img convert -O raw ov.qcow2 ov-qemu.raw
 cmp ov-ours.raw ov-qemu.raw || fail "overlay on a VHD reads differently"
 qemu-img check -q ov.qcow2 || fail "qemu-img check: overlay"
 cmp -n 1000 ov-ours.raw src.raw || fail "overlay lost the parent's bytes"
+# The backing name is recorded as readers resolve it, from the overlay's
+# folder: the bare name next to it, an absolute path elsewhere.
+mkdir -p d1 d2
+cp base.vhd d1/p.vhd
+$V create -f qcow2 -b d1/p.vhd d1/ov.qcow2
+qemu-img info d1/ov.qcow2 | grep "^backing file: p.vhd " >/dev/null || fail "name next to it"
+$V create -f qcow2 -b d1/p.vhd d2/ov.qcow2
+qemu-img info d2/ov.qcow2 | grep "^backing file: /.*/d1/p.vhd$" >/dev/null || fail "absolute name"
+for o in d1/ov.qcow2 d2/ov.qcow2; do
+    qemu-img compare -q $o base.vhd || fail "qemu-img does not find the parent of $o"
+    $V compare $o base.vhd >/dev/null || fail "vdisk does not find the parent of $o"
+done
+rm -rf d1 d2
+
 # Zero writes: whole clusters become zero clusters over the parent.
 $V convert -O qcow2 src.raw z.qcow2
 qemu-io -c 'write -z 0 2M' z.qcow2 >/dev/null
