@@ -507,22 +507,69 @@ static size_t compress_cluster(const struct qcow2_state *s, const uint8_t *in, u
     return n;
 }
 
-/* Writes guest cluster CI (whole, DATA) compressed. Returns 1 when it does
- * not compress (the caller writes it plainly), 0 when written. */
-static int compressed_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
-                            const uint8_t *data, struct vd_error **errp)
+/* Stores OUT (CLEN compressed bytes) as guest cluster CI, under the lock:
+ * packed after the previous compressed cluster, counted, written, then the
+ * L2 entry (in table L2), then OLD's references dropped. */
+static int store_compressed(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
+                            uint64_t l2, uint64_t old, const uint8_t *out, size_t clen,
+                            struct vd_error **errp)
 {
-    /* Room for at most cluster - 512 bytes, and what the entry's sector
-     * count can describe. */
-    uint64_t max_sectors = 1ull << (s->cluster_bits - 8);
-    size_t room = s->cluster_size - 512;
+    uint64_t cs = s->cluster_size, cur = s->comp_pos >> s->cluster_bits, pos;
+    /* The current cluster takes what fits; spilling over needs the next
+     * cluster to be the next one allocated. */
+    uint64_t space = s->comp_pos ? (cur + 1) * cs - s->comp_pos : 0;
+    bool tail = s->comp_pos && s->next_free == cur + 1;
+    int ret;
+    if (s->comp_pos && clen <= space) {
+        pos = s->comp_pos;
+        ret = refcount_add(img, s, cur, 1, 1, errp);
+    } else {
+        /* New clusters; the packed run continues into them when they
+         * follow the current one. */
+        uint64_t need = tail ? (clen - space + cs - 1) / cs : (clen + cs - 1) / cs, first = 0;
+        ret = alloc_clusters(img, s, need, &first, errp);
+        if (ret == 0 && tail && first == cur + 1) {
+            pos = s->comp_pos;
+            ret = refcount_add(img, s, cur, 1, 1, errp);
+        } else {
+            pos = first << s->cluster_bits;
+        }
+    }
+    /* The entry's sector count must describe it (QEMU's limit). */
+    uint64_t nb = ((pos + clen - 1) >> 9) - (pos >> 9);
+    if (ret == 0 && nb >= 1ull << (s->cluster_bits - 8))
+        ret = vd_error_set(errp, -EIO, "%s: compressed cluster too long", img->path);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, out, clen, pos, errp);
+    if (ret < 0)
+        return ret;
+    s->comp_pos = (pos + clen) % s->cluster_size ? pos + clen : 0;
+    if (pos + clen > s->file_size)
+        __atomic_store_n(&s->file_size, pos + clen, __ATOMIC_RELEASE);
+    unsigned x = 62 - (s->cluster_bits - 8);
+    uint8_t e[8];
+    put_be64(e, pos | (nb << x) | QCOW2_OFLAG_COMPRESSED);
+    ret = vd_file_pwrite(img, e, 8, l2 + (ci % s->l2_entries) * 8, errp);
+    return ret < 0 ? ret : release_entry(img, s, old, errp);
+}
+
+/* Writes bytes [in, in + n) of guest cluster CI compressed. A whole cluster
+ * is compressed outside the lock (writers compress in parallel); part of
+ * one (convert skips zero granules) is merged with what the cluster reads
+ * now and compressed under the lock. Returns 1 when the caller should write
+ * plainly (it does not compress, or the cluster is allocated in place). */
+static int compressed_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
+                            uint32_t in, const uint8_t *data, size_t n,
+                            struct vd_error **errp)
+{
+    size_t room = s->cluster_size - 512;    /* at least a sector saved */
     if (room == 0)
         return 1;
-    uint8_t *out = malloc(room);
+    uint8_t *out = malloc(room), *merged = NULL;
     if (!out)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
-    size_t clen = compress_cluster(s, data, out, room);
-    if (clen == 0) {
+    size_t clen = 0;
+    if (n == s->cluster_size && (clen = compress_cluster(s, data, out, room)) == 0) {
         free(out);
         return 1;
     }
@@ -532,50 +579,24 @@ static int compressed_write(struct vd_image *img, struct qcow2_state *s, uint64_
     if (ret == 0)
         ret = qcow2_l2_lookup(img, ci, &old, &bm, &t, errp);
     if (ret == 0 && in_place(s, old))
-        ret = 1;    /* allocated meanwhile: the caller writes in place */
-    uint64_t pos = 0;
-    if (ret == 0) {
-        uint64_t cs = s->cluster_size, cur = s->comp_pos >> s->cluster_bits;
-        /* The current cluster takes what fits; spilling over needs the
-         * next cluster to be the next one allocated. */
-        uint64_t space = s->comp_pos ? (cur + 1) * cs - s->comp_pos : 0;
-        bool tail = s->comp_pos && s->next_free == cur + 1;
-        if (s->comp_pos && clen <= space) {
-            pos = s->comp_pos;
-            ret = refcount_add(img, s, cur, 1, 1, errp);
-        } else {
-            /* New clusters; the packed run continues into them when they
-             * follow the current one. */
-            uint64_t need = tail ? (clen - space + cs - 1) / cs : (clen + cs - 1) / cs, first;
-            ret = alloc_clusters(img, s, need, &first, errp);
-            if (ret == 0 && tail && first == cur + 1) {
-                pos = s->comp_pos;
-                ret = refcount_add(img, s, cur, 1, 1, errp);
-            } else {
-                pos = first << s->cluster_bits;
-            }
+        ret = 1;
+    if (ret == 0 && n < s->cluster_size) {
+        merged = malloc(s->cluster_size);
+        if (!merged)
+            ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        else
+            ret = qcow2_read_cluster_part(img, ci << s->cluster_bits, merged,
+                                          s->cluster_size, errp);
+        if (ret == 0) {
+            memcpy(merged + in, data, n);
+            if ((clen = compress_cluster(s, merged, out, room)) == 0)
+                ret = 1;
         }
     }
-    uint64_t nb = 0;
-    if (ret == 0) {
-        nb = ((pos + clen - 1) >> 9) - (pos >> 9);
-        if (nb >= max_sectors)
-            ret = vd_error_set(errp, -EIO, "%s: compressed cluster too long", img->path);
-    }
     if (ret == 0)
-        ret = vd_file_pwrite(img, out, clen, pos, errp);
-    if (ret == 0) {
-        s->comp_pos = (pos + clen) % s->cluster_size ? pos + clen : 0;
-        if (pos + clen > s->file_size)
-            __atomic_store_n(&s->file_size, pos + clen, __ATOMIC_RELEASE);
-        unsigned x = 62 - (s->cluster_bits - 8);
-        uint8_t e[8];
-        put_be64(e, pos | (nb << x) | QCOW2_OFLAG_COMPRESSED);
-        ret = vd_file_pwrite(img, e, 8, l2 + (ci % s->l2_entries) * 8, errp);
-        if (ret == 0)
-            ret = release_entry(img, s, old, errp);
-    }
+        ret = store_compressed(img, s, ci, l2, old, out, clen, errp);
     pthread_mutex_unlock(&s->lock);
+    free(merged);
     free(out);
     return ret;
 }
@@ -597,8 +618,7 @@ int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off
             ret = vd_file_pwrite(img, p, n, (entry & QCOW2_OFFSET_MASK) + in, errp);
             if (ret < 0)
                 return ret;
-        } else if (s->compress && n == s->cluster_size &&
-                   (ret = compressed_write(img, s, ci, p, errp)) <= 0) {
+        } else if (s->compress && (ret = compressed_write(img, s, ci, in, p, n, errp)) <= 0) {
             if (ret < 0)
                 return ret;
         } else {

@@ -613,8 +613,25 @@ static int read_compressed(struct vd_image *img, const struct qcow2_state *s, ui
     uint8_t *in = malloc(clen);
     if (!in)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
-    int ret = vd_file_pread(img, in, clen, coff, errp);
-    if (ret == 0 && qcow2_decompress(s->compression, in, clen, cluster, s->cluster_size) < 0)
+    /* The file may end inside the last sector the entry counts (a writer
+     * allocates whole clusters but fills them a compressed cluster at a
+     * time): what is there is what there is. */
+    size_t got = 0;
+    int ret = 0;
+    while (got < clen) {
+        ssize_t r = pread(img->fd, in + got, clen - got, (off_t)(coff + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            ret = vd_error_set_errno(errp, -errno, "%s: read error at offset %llu", img->path,
+                                     (unsigned long long)(coff + got));
+            break;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    if (ret == 0 && qcow2_decompress(s->compression, in, got, cluster, s->cluster_size) < 0)
         ret = vd_error_set(errp, -EIO, "%s: compressed cluster %llu at offset %llu does not "
                            "decompress (%s)", img->path, (unsigned long long)ci,
                            (unsigned long long)coff,

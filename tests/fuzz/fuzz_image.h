@@ -86,6 +86,16 @@ static int fuzz_image(const char *format, const uint8_t *data, size_t size)
         vd_image_check(path, format, ignore, NULL, &err);
     }
     vd_error_clear(&err);
+    /* Compressed writes, whole clusters and parts (formats without
+     * compression ignore the flag). */
+    if (vd_image_open(path, format, VD_OPEN_WRITE | VD_OPEN_NO_BACKING | VD_OPEN_COMPRESS,
+                      &img, &err) == 0) {
+        write_back(img, 8192, 65536);
+        write_back(img, 3000, 5000);
+        exercise(img);
+        vd_image_close(img, NULL);
+    }
+    vd_error_clear(&err);
     close(fd);
     return 0;
 }

@@ -45,6 +45,20 @@ for c in zlib zstd; do
     same c.qcow2 "-c $c overwritten"
 done
 rm -f plain.qcow2 c.qcow2
+# convert skips zero 4 KiB granules: clusters with one inside still end up
+# compressed (the parts are merged), as qemu-img -c compresses them.
+python3 - <<'PY'
+with open("z.raw", "wb") as f:
+    for i in range(200):
+        c = bytearray(("cluster %d text line\n" % i).encode() * 4000)[:65536]
+        if i % 2:
+            c[8192:12288] = bytes(4096)
+        f.write(c)
+PY
+$V convert -c -O qcow2 z.raw z.qcow2
+qemu-img check z.qcow2 | grep "100.00% compressed clusters" >/dev/null || fail "-c: split clusters not compressed"
+qemu-img check -q z.qcow2 && qemu-img compare -q z.raw z.qcow2 || fail "-c: split clusters"
+rm -f z.raw z.qcow2
 
 # Through libqcow's FUSE mount (qcowmount), where FUSE works here: ours,
 # plain and compressed, read as the source.
