@@ -30,6 +30,9 @@ struct vd_image {
     struct vd_image *backing;   /* parent, opened by vd_image_open_backing */
     char *backing_path;         /* resolved parent path, set by the driver */
     const struct vd_image *child;   /* while opening a chain: loop detection */
+    /* vd_image_open_snapshot: the internal snapshot to open (id or name);
+     * a driver that opens it sets this back to NULL. */
+    const char *snapshot;
     dev_t st_dev;               /* identity of the file, for loop detection */
     ino_t st_ino;
 };

@@ -42,6 +42,12 @@ enum {
 int vd_image_open(const char *path, const char *format, unsigned flags,
                   struct vd_image **imgp, struct vd_error **errp);
 
+/* Opens internal snapshot SNAPSHOT (its id, or else its name) of PATH,
+ * read-only: the disk as it was when the snapshot was taken (qcow2). A
+ * format without internal snapshots is an error. */
+int vd_image_open_snapshot(const char *path, const char *format, const char *snapshot,
+                           unsigned flags, struct vd_image **imgp, struct vd_error **errp);
+
 /* Flushes (when writable) and frees the image and its backing chain.
  * Returns the flush error, if any; the image is freed in every case. */
 int vd_image_close(struct vd_image *img, struct vd_error **errp);

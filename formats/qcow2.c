@@ -325,6 +325,31 @@ static int read_snapshots(struct vd_image *img, struct qcow2_state *s, const uin
     return 0;
 }
 
+/* The disk as internal snapshot img->snapshot (id first, then name) saw
+ * it: its L1 table and size instead of the active ones. */
+static int select_snapshot(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+{
+    const struct qcow2_snapshot *sn = NULL;
+    for (uint32_t i = 0; i < s->nb_snapshots && !sn; i++)
+        if (strcmp(s->snapshots[i].id, img->snapshot) == 0)
+            sn = &s->snapshots[i];
+    for (uint32_t i = 0; i < s->nb_snapshots && !sn; i++)
+        if (strcmp(s->snapshots[i].name, img->snapshot) == 0)
+            sn = &s->snapshots[i];
+    if (!sn)
+        return vd_error_set(errp, -ENOENT, "%s: no internal snapshot with id or name '%s' "
+                            "(%u snapshots; 'vdisk info' lists them)", img->path,
+                            img->snapshot, s->nb_snapshots);
+    if (sn->disk_size > QCOW2_MAX_SIZE)
+        return vd_error_set(errp, -EINVAL, "%s: snapshot '%s' has an absurd size %llu",
+                            img->path, img->snapshot, (unsigned long long)sn->disk_size);
+    s->l1_offset = sn->l1_offset;
+    s->l1_size = sn->l1_size;
+    img->size = sn->disk_size;
+    img->snapshot = NULL;
+    return 0;
+}
+
 static void qcow2_close(struct vd_image *img)
 {
     struct qcow2_state *s = img->opaque;
@@ -414,6 +439,10 @@ static int qcow2_open(struct vd_image *img, unsigned flags, struct vd_error **er
     }
     s->l1_size = get_be32(hdr + Q_H_L1_SIZE);
     s->l1_offset = get_be64(hdr + Q_H_L1_OFF);
+    if ((ret = read_snapshots(img, s, hdr, errp)) < 0)
+        goto out;
+    if (img->snapshot && (ret = select_snapshot(img, s, errp)) < 0)
+        goto out;
     uint64_t per_l2 = (uint64_t)s->l2_entries << s->cluster_bits;
     uint64_t needed = (img->size + per_l2 - 1) / per_l2;
     if (s->l1_size < needed || (uint64_t)s->l1_size * 8 > QCOW2_MAX_L1_BYTES) {
@@ -468,8 +497,6 @@ static int qcow2_open(struct vd_image *img, unsigned flags, struct vd_error **er
         goto out;
     for (uint32_t i = 0; i < s->rt_entries; i++)
         s->rt[i] = get_be64(&s->rt[i]);
-    if ((ret = read_snapshots(img, s, hdr, errp)) < 0)
-        goto out;
     if (s->data_path && (ret = open_data_file(img, s, errp)) < 0)
         goto out;
     if (img->writable && (ret = qcow2_open_write(img, s, flags, errp)) < 0)

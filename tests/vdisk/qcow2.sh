@@ -1,7 +1,8 @@
 # qcow2 read interop. Every variant qemu-img writes (v2, v3, compressed zlib
 # and zstd, extended L2, small and large clusters, external data file,
-# backing files of raw and VHD, internal snapshots, zero clusters) reads
-# back through vdisk as qemu-img reads it, and vdisk check finds it clean;
+# backing files of raw and VHD, internal snapshots (each one too, by -l),
+# zero clusters) reads back through vdisk as qemu-img reads it, and vdisk
+# check finds it clean;
 # an encrypted image is refused by name, and so is a parent that does not
 # probe as the format recorded for it.
 source "$SRC/tests/vdisk/qcow2-lib.sh"
@@ -43,6 +44,23 @@ same s.qcow2 "image with snapshots"
 $V info s.qcow2 | grep "snapshot-2: id 2, name 'snap2'" >/dev/null || fail "snapshots not listed"
 $V check s.qcow2 >/dev/null || fail "vdisk check finds problems with snapshots"
 expect_fail 1 "s.qcow2.*internal snapshots" $W s.qcow2 0 512
+# Each snapshot reads as qemu-img reads it (-l, qemu-img's forms), also after
+# the disk grew past the snapshots' size: vdisk gives the snapshot's own
+# size, qemu-img 7.2 the current one (zeros after the snapshot's end).
+qemu-img resize -q s.qcow2 +1M
+for sn in 1 snap1 snapshot.name=snap2 snapshot.id=2; do
+    qemu-img convert -O raw -l $sn s.qcow2 ref.raw
+    $V convert -O raw -l $sn s.qcow2 ours.raw
+    [ "$(stat -c %s ours.raw)" = 20972544 ] || fail "snapshot $sn: not the snapshot's size"
+    cmp -n 20972544 ref.raw ours.raw || fail "snapshot $sn reads differently"
+    [ -z "$(tail -c +20972545 ref.raw | tr -d '\0' | head -c 1)" ] || fail "qemu-img's tail"
+done
+cmp -s ours.raw src.raw && fail "snapshot 2 reads as the current state"
+rm -f ref.raw ours.raw
+same s.qcow2 "grown image with snapshots"
+expect_fail 1 "s.qcow2: no internal snapshot with id or name 'nope'" \
+    $V convert -O raw -l nope s.qcow2 x.raw
+expect_fail 1 "base.vhd: format vhd has no internal snapshots" $V convert -O raw -l 1 base.vhd x.raw
 
 # A parent recorded as raw that probes as qcow2 (its guest wrote a qcow2
 # header) is refused, not read as qcow2.
