@@ -77,6 +77,12 @@ static int fuzz_image(const char *format, const uint8_t *data, size_t size)
         vd_image_close(img, NULL);
     }
     vd_error_clear(&err);
+    /* The first internal snapshot (qcow2; others refuse). */
+    if (vd_image_open_snapshot(path, format, "1", VD_OPEN_NO_BACKING, &img, &err) == 0) {
+        exercise(img);
+        vd_image_close(img, NULL);
+    }
+    vd_error_clear(&err);
     if (vd_image_open(path, format, VD_OPEN_WRITE | VD_OPEN_NO_BACKING, &img, &err) == 0) {
         write_back(img, 8192, 0);
         write_back(img, 1000, 70000);
