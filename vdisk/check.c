@@ -6,13 +6,16 @@
 #include "vdisk/vdisk.h"
 
 static const char help[] =
-    "usage: vdisk check [-f FMT] [--output=human|json] IMAGE\n"
+    "usage: vdisk check [-f FMT] [-r] [--output=human|json] IMAGE\n"
     "Checks every structural invariant of IMAGE without trusting its metadata\n"
     "(for VHD: footer and its copy, checksums, header, BAT bounds, blocks beyond\n"
     "the end or overlapping each other or the metadata, parent locators and the\n"
     "parent's UUID). Prints each problem on its own line with its offset.\n"
     "Exit status: 0 clean, 1 damaged or unreadable, 2 wrong usage.\n"
     "  -f, --format=FMT   image format (default: probed)\n"
+    "  -r, --repair       first repair what a writable open repairs (qcow2: the\n"
+    "                     refcounts of an image left dirty by a crash); other\n"
+    "                     damage is reported, not repaired\n"
     "      --output=FMT   human (default) or json\n"
     "  -h, --help         this text\n";
 
@@ -38,15 +41,18 @@ int vdisk_check(int argc, char **argv)
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'O' },
+        { "repair", no_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *format = NULL;
     struct report r = { 0 };
+    bool repair = false;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:rh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': format = optarg; break;
+        case 'r': repair = true; break;
         case 'O':
             if (vdisk_parse_output("check", optarg, &r.json))
                 return VDISK_USAGE;
@@ -59,6 +65,12 @@ int vdisk_check(int argc, char **argv)
         return VDISK_USAGE;
     const char *path = argv[optind];
     struct vd_error *err = NULL;
+    if (repair) {
+        struct vd_image *img;
+        if (vd_image_open(path, format, VD_OPEN_WRITE | VD_OPEN_NO_BACKING, &img, &err) < 0 ||
+            vd_image_close(img, &err) < 0)
+            return vdisk_fail(err);
+    }
     if (r.json) {
         printf("{\n    \"filename\": ");
         vdisk_json_string(stdout, path);

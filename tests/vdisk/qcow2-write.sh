@@ -4,7 +4,7 @@
 # qcowmount where FUSE works),
 # including an overlay on a VHD with its backing format recorded; writes into
 # qemu-img's images of every refcount width keep refcounts exact; an image
-# left dirty is repaired by a writable open; a convert or a writer killed
+# left dirty is repaired by a writable open or check -r; a convert or a writer killed
 # mid-write leaves an image both checks call consistent.
 source "$SRC/tests/vdisk/qcow2-lib.sh"
 
@@ -149,6 +149,10 @@ for cs in 64K 512; do
     rc=0; $V check d.qcow2 >out.txt || rc=$?
     [ $rc = 1 ] && grep "the dirty bit is set" out.txt >/dev/null || fail "check of dirty ($cs)"
     qemu-img convert -O raw d.qcow2 before.raw
+    if [ $cs = 64K ]; then   # vdisk check -r repairs it without writing
+        $V check -r d.qcow2 >/dev/null || fail "check -r of dirty ($cs)"
+        qemu-img check -q d.qcow2 || fail "qemu-img check after check -r ($cs)"
+    fi
     $W d.qcow2 10000000 5000 3
     qemu-img check -q d.qcow2 || fail "qemu-img check after repairing a dirty image ($cs)"
     $V check d.qcow2 >/dev/null || fail "vdisk check after repairing a dirty image ($cs)"
