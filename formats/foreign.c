@@ -19,7 +19,8 @@ static bool head_has(const struct vd_probe *p, size_t off, const void *magic, si
     return p->head_len >= off + len && memcmp(p->head + off, magic, len) == 0;
 }
 
-/* qcow (version 1) and qcow2 (2 and 3) share "QFI\xfb"; the version says which. */
+/* qcow (version 1) shares "QFI\xfb" with qcow2 (2 and 3, formats/qcow2.c):
+ * the version says which. */
 static int qcow_version(const struct vd_probe *p)
 {
     if (!head_has(p, 0, "QFI\xfb", 4) || p->head_len < 8)
@@ -32,16 +33,6 @@ static int qcow1_probe(const struct vd_probe *p)
     return qcow_version(p) == 1 ? FOREIGN_SCORE : 0;
 }
 
-static int qcow2_probe(const struct vd_probe *p)
-{
-    int v = qcow_version(p);
-    if (v == 2 || v == 3)
-        return FOREIGN_SCORE;
-    return v >= 0 && v != 1 ? FOREIGN_WEAK : 0;
-}
-
-/* A VMDK descriptor is text: "# Disk DescriptorFile" at the start, or a
- * text head (no NUL) that declares a createType. */
 /* ESX 2's sparse format (VMFSSPARSE, "COWD"): the VMDK driver reads the
  * later ones only. */
 static int cowd_probe(const struct vd_probe *p)
@@ -49,14 +40,6 @@ static int cowd_probe(const struct vd_probe *p)
     if (head_has(p, 0, "COWD", 4) && p->head_len >= 8)
         return get_le32(p->head + 4) == 1 ? FOREIGN_SCORE : FOREIGN_WEAK;
     return 0;
-}
-
-static int vdi_probe(const struct vd_probe *p)
-{
-    if (p->head_len < 72 || get_le32(p->head + 64) != 0xbeda107fu)
-        return 0;
-    uint32_t version = get_le32(p->head + 68);
-    return version >> 16 == 1 ? FOREIGN_SCORE : FOREIGN_WEAK;
 }
 
 static int parallels_probe(const struct vd_probe *p)
@@ -102,10 +85,8 @@ static int luks_probe(const struct vd_probe *p)
     }
 
 FOREIGN(qcow, "qcow", "QEMU copy-on-write version 1 (recognised, not supported)", qcow1_probe);
-FOREIGN(qcow2, "qcow2", "QEMU copy-on-write version 2/3 (recognised, not supported)", qcow2_probe);
 FOREIGN(cowd, "vmfssparse", "VMware ESX 2 sparse disk, COWD (recognised, not supported)",
         cowd_probe);
-FOREIGN(vdi, "vdi", "VirtualBox disk image (recognised, not supported)", vdi_probe);
 FOREIGN(parallels, "parallels", "Parallels disk image (recognised, not supported)", parallels_probe);
 FOREIGN(qed, "qed", "QEMU enhanced disk (recognised, not supported)", qed_probe);
 FOREIGN(dmg, "dmg", "Apple disk image (recognised, not supported)", dmg_probe);

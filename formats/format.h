@@ -35,6 +35,9 @@ struct vd_image {
     struct vd_image *backing;   /* parent, opened by vd_image_open_backing */
     char *backing_path;         /* resolved parent path, set by the driver */
     const struct vd_image *child;   /* while opening a chain: loop detection */
+    /* vd_image_open_snapshot: the internal snapshot to open (id or name);
+     * a driver that opens it sets this back to NULL. */
+    const char *snapshot;
     dev_t st_dev;               /* identity of the file, for loop detection */
     ino_t st_ino;
     struct image_lock *lock;    /* this process's lock on the file, or NULL */
@@ -207,8 +210,11 @@ extern const struct vd_format vd_format_vhd;
 extern const struct vd_format vd_format_vmdk;
 extern const struct vd_format vd_format_vhdx;
 /* Recognised, not supported (foreign.c). */
-extern const struct vd_format vd_format_qcow_foreign, vd_format_qcow2_foreign,
-    vd_format_cowd_foreign, vd_format_vdi_foreign, vd_format_parallels_foreign, vd_format_qed_foreign, vd_format_dmg_foreign,
+extern const struct vd_format vd_format_qcow2;
+extern const struct vd_format vd_format_vdi;
+/* Recognised, not supported (foreign.c). */
+extern const struct vd_format vd_format_qcow_foreign, vd_format_cowd_foreign,
+    vd_format_parallels_foreign, vd_format_qed_foreign, vd_format_dmg_foreign,
     vd_format_luks_foreign;
 
 #endif

@@ -460,7 +460,7 @@ static void image_free(struct vd_image *img)
 }
 
 static int image_open(const char *path, const char *format, unsigned flags,
-                      const struct vd_image *child,
+                      const struct vd_image *child, const char *snapshot,
                       struct vd_image **imgp, struct vd_error **errp)
 {
     *imgp = NULL;
@@ -547,9 +547,19 @@ static int image_open(const char *path, const char *format, unsigned flags,
             goto err_free;
         }
     }
+    img->snapshot = snapshot;
     ret = drv->open(img, flags, errp);
     if (ret < 0)
         goto err_free;
+    if (img->snapshot) {
+        if (drv->close)
+            drv->close(img);
+        vd_image_close(img->backing, NULL);
+        img->backing = NULL;
+        ret = vd_error_set(errp, -ENOTSUP, "%s: format %s has no internal snapshots", path,
+                           drv->name);
+        goto err_free;
+    }
     img->child = NULL;
     *imgp = img;
     return 0;
@@ -562,7 +572,15 @@ err_free:
 int vd_image_open(const char *path, const char *format, unsigned flags,
                   struct vd_image **imgp, struct vd_error **errp)
 {
-    return image_open(path, format, flags, NULL, imgp, errp);
+    return image_open(path, format, flags, NULL, NULL, imgp, errp);
+}
+
+int vd_image_open_snapshot(const char *path, const char *format, const char *snapshot,
+                           unsigned flags, struct vd_image **imgp, struct vd_error **errp)
+{
+    if (flags & (VD_OPEN_WRITE | VD_OPEN_WRITE_BACKING))
+        return vd_error_set(errp, -EINVAL, "%s: a snapshot opens read-only", path);
+    return image_open(path, format, flags, NULL, snapshot, imgp, errp);
 }
 
 int vd_image_open_backing(struct vd_image *img, unsigned flags,
@@ -571,7 +589,7 @@ int vd_image_open_backing(struct vd_image *img, unsigned flags,
     unsigned bflags = flags & ~VD_OPEN_WRITE;
     if (flags & VD_OPEN_WRITE_BACKING)
         bflags |= VD_OPEN_WRITE;
-    int ret = image_open(img->backing_path, NULL, bflags, img, &img->backing, errp);
+    int ret = image_open(img->backing_path, NULL, bflags, img, NULL, &img->backing, errp);
     /* Context once, at the image whose parent failed: one "parent of" per
      * level of a deep chain would push the cause out of the message. */
     if (ret < 0 && errp && *errp && strncmp((*errp)->msg, "parent of '", 11) != 0)

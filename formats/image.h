@@ -31,6 +31,9 @@ enum {
      * libguestfs) writes the file it reads. Still refused while another
      * process writes it. */
     VD_OPEN_SHARE_WRITE = 1u << 5,
+    /* Whole clusters are written compressed where the format can (qcow2;
+     * others ignore it): a smaller file for upload or archive. */
+    VD_OPEN_COMPRESS = 1u << 6,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest
@@ -53,6 +56,11 @@ int vd_image_open(const char *path, const char *format, unsigned flags,
  * does not exist yet passes. Returns 0 or -EEXIST with errp naming both. */
 int vd_output_check(const char *output, const char *const *inputs,
                     size_t n_inputs, struct vd_error **errp);
+/* Opens internal snapshot SNAPSHOT (its id, or else its name) of PATH,
+ * read-only: the disk as it was when the snapshot was taken (qcow2). A
+ * format without internal snapshots is an error. */
+int vd_image_open_snapshot(const char *path, const char *format, const char *snapshot,
+                           unsigned flags, struct vd_image **imgp, struct vd_error **errp);
 
 /* Flushes (when writable) and frees the image and its backing chain.
  * Returns the flush error, if any; the image is freed in every case. */

@@ -12,11 +12,11 @@ const struct vd_format *const vd_formats[] = {
     &vd_format_vhd,
     &vd_format_vmdk,
     &vd_format_vhdx,
+    &vd_format_qcow2,
+    &vd_format_vdi,
     /* Recognised, not supported yet. */
     &vd_format_qcow_foreign,
-    &vd_format_qcow2_foreign,
     &vd_format_cowd_foreign,
-    &vd_format_vdi_foreign,
     &vd_format_parallels_foreign,
     &vd_format_qed_foreign,
     &vd_format_dmg_foreign,

@@ -999,6 +999,7 @@ const struct vd_format vd_format_vmdk = {
     .name = "vmdk",
     .description = "VMware virtual disk (sparse, flat, streamOptimized, delta)",
     .instance_size = sizeof(struct vmdk_state),
+    .differencing = true,
     .probe = vmdk_probe,
     .open = vmdk_open,
     .close = vmdk_close,

@@ -6,7 +6,7 @@
 #include "vdisk/vdisk.h"
 
 static const char help[] =
-    "usage: vdisk check [-f FMT] [-U] [--output=human|json] IMAGE\n"
+    "usage: vdisk check [-f FMT] [-U] [-r] [--output=human|json] IMAGE\n"
     "Checks every structural invariant of IMAGE without trusting its metadata\n"
     "(for VHD: footer and its copy, checksums, header, BAT bounds, blocks beyond\n"
     "the end or overlapping each other or the metadata, parent locators and the\n"
@@ -17,6 +17,9 @@ static const char help[] =
     "  -f, --format=FMT   image format (default: probed)\n"
     "  -U, --force-share  check an image another process has open for writing\n"
     "                     (what it reads may be changing)\n"
+    "  -r, --repair       first repair what a writable open repairs (qcow2: the\n"
+    "                     refcounts of an image left dirty by a crash); other\n"
+    "                     damage is reported, not repaired\n"
     "      --output=FMT   human (default) or json\n"
     "  -h, --help         this text\n";
 
@@ -43,17 +46,20 @@ int vdisk_check(int argc, char **argv)
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'O' },
         { "force-share", no_argument, NULL, 'U' },
+        { "repair", no_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *format = NULL;
     unsigned flags = 0;
     struct report r = { 0 };
+    bool repair = false;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:Uh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:Urh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': format = optarg; break;
         case 'U': flags |= VD_OPEN_FORCE_SHARE; break;
+        case 'r': repair = true; break;
         case 'O':
             if (vdisk_parse_output("check", optarg, &r.json))
                 return VDISK_USAGE;
@@ -66,6 +72,12 @@ int vdisk_check(int argc, char **argv)
         return VDISK_USAGE;
     const char *path = argv[optind];
     struct vd_error *err = NULL;
+    if (repair) {
+        struct vd_image *img;
+        if (vd_image_open(path, format, VD_OPEN_WRITE | VD_OPEN_NO_BACKING, &img, &err) < 0 ||
+            vd_image_close(img, &err) < 0)
+            return vdisk_fail(err);
+    }
     if (r.json) {
         printf("{\n    \"filename\": ");
         vd_json_string(stdout, path);

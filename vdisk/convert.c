@@ -28,7 +28,7 @@
 #define MAX_THREADS 16
 
 static const char help[] =
-    "usage: vdisk convert [-f FMT] -O FMT [-o OPTS] [-t CACHE] [-p] [-m N] IN OUT\n"
+    "usage: vdisk convert [-f FMT] -O FMT [-o OPTS] [-t CACHE] [-c] [-l SNAP] [-p] [-m N] IN OUT\n"
     "Copies the content of IN (a differencing disk: its merged content) into a\n"
     "new image OUT. Only allocated, non-zero data is read and written. OUT is\n"
     "written as OUT.vdisk-tmp and renamed when complete; OUT may not be IN or\n"
@@ -40,6 +40,11 @@ static const char help[] =
     "                         page cache) or none (aligned data with O_DIRECT,\n"
     "                         where the file system has it: no copy into the\n"
     "                         cache, which keeps what the host had cached)\n"
+    "  -c, --compress         write OUT's clusters compressed (qcow2: zlib, or zstd\n"
+    "                         with -o compression_type=zstd; in parallel)\n"
+    "  -l, --snapshot=SNAP    copy IN's internal snapshot SNAP (qcow2: id or name,\n"
+    "                         or snapshot.id=ID / snapshot.name=NAME) instead of\n"
+    "                         its current state\n"
     "  -p, --progress         show bytes done, rate and ETA on a terminal\n"
     "  -m, --parallel=N       worker threads (default 8: I/O waits keep more\n"
     "                         in flight than there are cores)\n"
@@ -285,10 +290,12 @@ int vdisk_convert(int argc, char **argv)
         { "cache", required_argument, NULL, 't' },
         { "progress", no_argument, NULL, 'p' },
         { "parallel", required_argument, NULL, 'm' },
+        { "compress", no_argument, NULL, 'c' },
+        { "snapshot", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *in_fmt = NULL, *out_fmt = NULL, *options = NULL;
+    const char *in_fmt = NULL, *out_fmt = NULL, *options = NULL, *snapshot = NULL;
     bool progress = false;
     unsigned out_flags = VD_OPEN_WRITE;
     /* Workers also wait (page faults on the source, dirty-page throttling
@@ -296,7 +303,7 @@ int vdisk_convert(int argc, char **argv)
      * 8 requests in flight, like qemu-img's default. */
     int threads = 8;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:O:o:t:pm:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:O:o:t:pcl:m:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': in_fmt = optarg; break;
         case 'O': out_fmt = optarg; break;
@@ -308,6 +315,16 @@ int vdisk_convert(int argc, char **argv)
                 return vdisk_usage("convert", "-t takes writeback or none, not '%s'", optarg);
             break;
         case 'p': progress = true; break;
+        case 'c': out_flags |= VD_OPEN_COMPRESS; break;
+        case 'l':   /* qemu-img's forms: snapshot.id=ID, snapshot.name=NAME, or ID-or-name */
+            snapshot = optarg;
+            if (strncmp(snapshot, "snapshot.id=", 12) == 0)
+                snapshot += 12;
+            else if (strncmp(snapshot, "snapshot.name=", 14) == 0)
+                snapshot += 14;
+            if (!*snapshot)
+                return vdisk_usage("convert", "-l takes a snapshot id or name");
+            break;
         case 'm': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -344,7 +361,8 @@ int vdisk_convert(int argc, char **argv)
     snprintf(tmp, tlen, "%s.vdisk-tmp", out_path);
     if (vd_output_check(out_path, &in_path, 1, &err) < 0 ||
         vd_output_check(tmp, &in_path, 1, &err) < 0 ||
-        vd_image_open(in_path, in_fmt, 0, &job.in, &err) < 0)
+        (snapshot ? vd_image_open_snapshot(in_path, in_fmt, snapshot, 0, &job.in, &err)
+                  : vd_image_open(in_path, in_fmt, 0, &job.in, &err)) < 0)
         goto out;
     job.size = vd_image_size(job.in);
     map_source(&job);

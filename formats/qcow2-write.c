@@ -1,0 +1,913 @@
+/* qcow2 writing: create, write, write zeroes.
+ *
+ * Refcounts are kept exact on disk (no lazy refcounts, the dirty bit is
+ * never set). Clusters are allocated at the end of the file, and every
+ * allocation goes in the order refcount -> data -> L2 entry (and a new L2
+ * table: refcount -> zeroed table -> L1 entry), so that a process killed at
+ * any point leaves at worst clusters counted but unused (leaks, which
+ * `qemu-img check` tolerates), never a table pointing at a cluster whose
+ * refcount is 0. An allocated cluster (refcount 1, COPIED) is overwritten in
+ * place without the lock; everything else (allocation, L1/L2/refcount
+ * updates) runs under one lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "common/endian.h"
+#include "formats/qcow2.h"
+
+static uint64_t per_refblock(const struct qcow2_state *s)
+{
+    return ((uint64_t)s->cluster_size * 8) >> s->refcount_order;
+}
+
+static void count_problem(void *ctx, const char *problem)
+{
+    (void)ctx;
+    (void)problem;
+}
+
+/* An image left dirty (lazy refcounts, not closed cleanly) gets every
+ * refcount block rewritten from the counts its tables imply, then the dirty
+ * bit cleared. Killed halfway, it is still dirty and is repaired again. */
+static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+{
+    struct vd_check chk = { .report = count_problem };
+    uint32_t *refs = NULL;
+    uint64_t n = 0;
+    int ret = qcow2_count_refs(img->fd, img->path, s->file_size, &chk, &refs, &n, errp);
+    if (ret < 0)
+        return ret;
+    if (chk.problems) {
+        free(refs);
+        return vd_error_set(errp, -EINVAL, "%s: the dirty image cannot be repaired: its tables "
+                            "have %d problems ('vdisk check' lists them)", img->path,
+                            chk.problems);
+    }
+    uint64_t per = per_refblock(s), max = s->refcount_order == 6 ? UINT64_MAX
+                                         : (1ull << (1u << s->refcount_order)) - 1;
+    /* Clusters in use with no refcount block: new blocks after the end of
+     * the file, which may need covering themselves. */
+    uint64_t next = n;
+    for (bool again = true; again && ret == 0;) {
+        again = false;
+        for (uint64_t c = 0; c < n && ret == 0; c++) {
+            if (!refs[c] || s->rt[c / per])
+                continue;
+            if (c / per >= s->rt_entries) {
+                ret = vd_error_set(errp, -EFBIG, "%s: the refcount table is too small to "
+                                   "repair the image", img->path);
+                break;
+            }
+            s->rt[c / per] = next << s->cluster_bits;
+            uint32_t *grown = realloc(refs, (next + 1) * sizeof(*refs));
+            if (!grown) {
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+                break;
+            }
+            refs = grown;
+            refs[next++] = 1;
+            n = next;
+            again = true;
+        }
+    }
+    uint8_t *blk = malloc(s->cluster_size);
+    if (ret == 0 && !blk)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    for (uint32_t r = 0; ret == 0 && r < s->rt_entries; r++) {
+        uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
+        if (!rb)
+            continue;
+        memset(blk, 0, s->cluster_size);
+        for (uint64_t i = 0; i < per && r * per + i < n; i++) {
+            uint64_t v = refs[r * per + i];
+            if (v > max) {
+                ret = vd_error_set(errp, -EINVAL, "%s: cluster %llu is used %llu times, more "
+                                   "than its refcount can count", img->path,
+                                   (unsigned long long)(r * per + i), (unsigned long long)v);
+                break;
+            }
+            qcow2_refcount_set(blk, s->refcount_order, i, v);
+        }
+        if (ret == 0)
+            ret = vd_file_pwrite(img, blk, s->cluster_size, rb, errp);
+    }
+    free(blk);
+    free(refs);
+    if (ret == 0) {
+        uint8_t *table = malloc((size_t)s->rt_entries * 8);
+        if (!table)
+            return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        for (uint32_t r = 0; r < s->rt_entries; r++)
+            put_be64(table + (size_t)r * 8, s->rt[r]);
+        ret = vd_file_pwrite(img, table, (size_t)s->rt_entries * 8, s->rt_offset, errp);
+        free(table);
+    }
+    if (ret == 0 && fdatasync(img->fd) < 0 && errno != EINVAL)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    if (ret == 0) {
+        /* Everything above is on disk before the bit says so. */
+        uint8_t e[8];
+        put_be64(e, s->incompat & ~(uint64_t)QCOW2_INCOMPAT_DIRTY);
+        ret = vd_file_pwrite(img, e, 8, Q_H_INCOMPAT, errp);
+    }
+    if (ret == 0 && fdatasync(img->fd) < 0 && errno != EINVAL)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    if (ret == 0) {
+        s->incompat &= ~(uint64_t)QCOW2_INCOMPAT_DIRTY;
+        if (next << s->cluster_bits > s->file_size)
+            s->file_size = next << s->cluster_bits;
+    }
+    return ret;
+}
+
+int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags,
+                     struct vd_error **errp)
+{
+    s->compress = (flags & VD_OPEN_COMPRESS) != 0;
+    const char *why = NULL;
+    if (s->nb_snapshots)
+        why = "it has internal snapshots";
+    else if (s->data_fd >= 0)
+        why = "it has an external data file";
+    else if (s->ext_l2)
+        why = "it has extended L2 entries";
+    else if (s->incompat & QCOW2_INCOMPAT_CORRUPT)
+        why = "QEMU marked it corrupt";
+    else if (s->autoclear & QCOW2_AUTOCLEAR_BITMAPS)
+        why = "it has persistent dirty bitmaps";
+    if (why)
+        return vd_error_set(errp, -ENOTSUP, "%s: vdisk cannot write this qcow2 image: %s",
+                            img->path, why);
+    /* Refcount blocks get written: each must be a cluster inside the file. */
+    for (uint32_t r = 0; r < s->rt_entries; r++) {
+        uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
+        if ((s->rt[r] & ~QCOW2_OFFSET_MASK) || rb % s->cluster_size || rb >= s->file_size)
+            return vd_error_set(errp, -EINVAL, "%s: refcount table entry %u (offset %llu) "
+                                "points outside the file or off a cluster boundary", img->path,
+                                r, (unsigned long long)(s->rt_offset + r * 8ull));
+    }
+    if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
+        int ret = repair_refcounts(img, s, errp);
+        if (ret < 0)
+            return ret;
+    }
+    s->next_free = (s->file_size + s->cluster_size - 1) >> s->cluster_bits;
+    if (pthread_mutex_init(&s->lock, NULL) != 0)
+        return vd_error_set(errp, -ENOMEM, "%s: cannot create a lock", img->path);
+    s->lock_ready = true;
+    return 0;
+}
+
+/* ---- refcounts (under the lock) ---- */
+
+/* Adds DELTA to the refcounts of clusters [first, first + n), all covered by
+ * existing refcount blocks. */
+static int refcount_add(struct vd_image *img, struct qcow2_state *s, uint64_t first,
+                        uint64_t n, int delta, struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s);
+    uint8_t *blk = malloc(s->cluster_size);
+    if (!blk)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0;
+    for (uint64_t c = first; c < first + n && ret == 0;) {
+        uint64_t r = c / per, end = (r + 1) * per < first + n ? (r + 1) * per : first + n;
+        uint64_t rb = r < s->rt_entries ? s->rt[r] & QCOW2_OFFSET_MASK : 0;
+        if (!rb) {
+            ret = vd_error_set(errp, -EIO, "%s: no refcount block for cluster %llu",
+                               img->path, (unsigned long long)c);
+            break;
+        }
+        if ((ret = vd_file_pread(img, blk, s->cluster_size, rb, errp)) < 0)
+            break;
+        for (uint64_t i = c; i < end; i++) {
+            uint64_t v = qcow2_refcount_get(blk, s->refcount_order, i % per);
+            uint64_t max = s->refcount_order == 6 ? UINT64_MAX
+                                                  : (1ull << (1u << s->refcount_order)) - 1;
+            if ((delta > 0 && v == max) || (delta < 0 && v == 0)) {
+                ret = vd_error_set(errp, -EIO, "%s: refcount of cluster %llu is %llu, cannot "
+                                   "%s it (corrupt refcounts?)", img->path,
+                                   (unsigned long long)i, (unsigned long long)v,
+                                   delta > 0 ? "raise" : "lower");
+                break;
+            }
+            qcow2_refcount_set(blk, s->refcount_order, i % per, delta > 0 ? v + 1 : v - 1);
+        }
+        if (ret == 0)
+            ret = vd_file_pwrite(img, blk, s->cluster_size, rb, errp);
+        c = end;
+    }
+    free(blk);
+    return ret;
+}
+
+/* A refcount block for refcount table entry R, at the end of the file. */
+static int new_refblock(struct vd_image *img, struct qcow2_state *s, uint64_t r,
+                        struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s);
+    uint64_t b = s->next_free++;
+    if (s->next_free << s->cluster_bits > s->file_size)
+        __atomic_store_n(&s->file_size, s->next_free << s->cluster_bits, __ATOMIC_RELEASE);
+    uint8_t *blk = calloc(1, s->cluster_size);
+    if (!blk)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (b / per == r)
+        qcow2_refcount_set(blk, s->refcount_order, b % per, 1);
+    int ret = vd_file_pwrite(img, blk, s->cluster_size, b << s->cluster_bits, errp);
+    free(blk);
+    uint8_t e[8];
+    put_be64(e, b << s->cluster_bits);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, e, 8, s->rt_offset + r * 8, errp);
+    if (ret == 0)
+        s->rt[r] = b << s->cluster_bits;
+    /* A block that does not cover itself is counted in the one that does
+     * (which may need making first). */
+    if (ret == 0 && b / per != r) {
+        if (b / per >= s->rt_entries)
+            return vd_error_set(errp, -EFBIG, "%s: the refcount table is full", img->path);
+        if (!s->rt[b / per] && (ret = new_refblock(img, s, b / per, errp)) < 0)
+            return ret;
+        ret = refcount_add(img, s, b, 1, 1, errp);
+    }
+    return ret;
+}
+
+/* A bigger refcount table, for a file beyond what the current one can
+ * describe (QEMU sizes it for the metadata it creates): the new table and
+ * the refcount blocks it needs are written after the end of the file, then
+ * the header points at them, then the old table is freed. Killed before the
+ * header write, the file keeps the old table and leaks at most the new
+ * clusters; after it, at most the old table. */
+static int grow_refcount_table(struct vd_image *img, struct qcow2_state *s, uint64_t need_r,
+                               struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s), cs = s->cluster_size;
+    uint64_t want = need_r + 1 > (uint64_t)s->rt_entries * 2 ? need_r + 1
+                                                              : (uint64_t)s->rt_entries * 2;
+    uint64_t nt = (want * 8 + cs - 1) / cs;
+    if (nt * cs > QCOW2_MAX_RT_BYTES)
+        nt = QCOW2_MAX_RT_BYTES / cs;
+    uint64_t entries = nt * cs / 8;
+    if (need_r >= entries)
+        return vd_error_set(errp, -EFBIG, "%s: the file would outgrow the largest refcount "
+                            "table (%u bytes)", img->path, QCOW2_MAX_RT_BYTES);
+    uint64_t *rt = calloc(entries, 8);
+    uint8_t *blk = malloc(cs);
+    if (!rt || !blk) {
+        free(rt);
+        free(blk);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    memcpy(rt, s->rt, (size_t)s->rt_entries * 8);
+    uint64_t first = s->next_free, end = first + nt;
+    int ret = 0;
+    /* Blocks for the new clusters, which must count themselves too (each
+     * new block covers some new cluster, so the loop below writes it). */
+    for (bool again = true; again && ret == 0;) {
+        again = false;
+        for (uint64_t c = first; c < end; c++) {
+            if (c / per >= entries) {
+                ret = vd_error_set(errp, -EFBIG, "%s: the refcount table cannot grow enough",
+                                   img->path);
+                break;
+            }
+            if (!rt[c / per]) {
+                rt[c / per] = end++ << s->cluster_bits;
+                again = true;
+            }
+        }
+    }
+    for (uint64_t c = first; c < end && ret == 0;) {
+        uint64_t r = c / per, stop = (r + 1) * per < end ? (r + 1) * per : end;
+        uint64_t rb = rt[r];
+        bool fresh = rb >= first << s->cluster_bits;
+        if (fresh)
+            memset(blk, 0, cs);
+        else
+            ret = vd_file_pread(img, blk, cs, rb, errp);
+        for (uint64_t i = c; i < stop && ret == 0; i++)
+            qcow2_refcount_set(blk, s->refcount_order, i % per, 1);
+        if (ret == 0)
+            ret = vd_file_pwrite(img, blk, cs, rb, errp);
+        c = stop;
+    }
+    uint8_t *table = ret == 0 ? malloc(nt * cs) : NULL;
+    if (ret == 0 && !table)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (ret == 0) {
+        for (uint64_t r = 0; r < entries; r++)
+            put_be64(table + r * 8, rt[r]);
+        ret = vd_file_pwrite(img, table, nt * cs, first << s->cluster_bits, errp);
+    }
+    free(table);
+    free(blk);
+    if (ret == 0) {
+        uint8_t h[12];
+        put_be64(h, first << s->cluster_bits);
+        put_be32(h + 8, (uint32_t)nt);
+        ret = vd_file_pwrite(img, h, sizeof(h), Q_H_RT_OFF, errp);
+    }
+    if (ret < 0) {
+        free(rt);
+        return ret;
+    }
+    uint64_t old_off = s->rt_offset, old_clusters = s->rt_clusters;
+    free(s->rt);
+    s->rt = rt;
+    s->rt_entries = (uint32_t)entries;
+    s->rt_offset = first << s->cluster_bits;
+    s->rt_clusters = (uint32_t)nt;
+    s->next_free = end;
+    if (end << s->cluster_bits > s->file_size)
+        __atomic_store_n(&s->file_size, end << s->cluster_bits, __ATOMIC_RELEASE);
+    return refcount_add(img, s, old_off >> s->cluster_bits, old_clusters, -1, errp);
+}
+
+/* N contiguous new clusters with refcount 1; returns the first's index. */
+static int alloc_clusters(struct vd_image *img, struct qcow2_state *s, uint64_t n,
+                          uint64_t *first, struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s);
+    for (;;) {
+        uint64_t start = s->next_free, end = start + n;
+        if ((end - 1) / per >= s->rt_entries) {
+            int ret = grow_refcount_table(img, s, (end - 1) / per, errp);
+            if (ret < 0)
+                return ret;
+            continue;
+        }
+        bool made = false;
+        for (uint64_t r = start / per; r <= (end - 1) / per && !made; r++) {
+            if (!s->rt[r]) {
+                int ret = new_refblock(img, s, r, errp);
+                if (ret < 0)
+                    return ret;
+                made = true;    /* the run moved: look again */
+            }
+        }
+        if (made)
+            continue;
+        int ret = refcount_add(img, s, start, n, 1, errp);
+        if (ret < 0)
+            return ret;
+        s->next_free = end;
+        if (end << s->cluster_bits > s->file_size)
+            __atomic_store_n(&s->file_size, end << s->cluster_bits, __ATOMIC_RELEASE);
+        *first = start;
+        return 0;
+    }
+}
+
+/* Drops the references of an L2 entry being replaced. */
+static int release_entry(struct vd_image *img, struct qcow2_state *s, uint64_t entry,
+                         struct vd_error **errp)
+{
+    if (entry & QCOW2_OFLAG_COMPRESSED) {
+        uint64_t off, len;
+        qcow2_compressed_extent(s, entry, &off, &len);
+        uint64_t c0 = off >> s->cluster_bits, c1 = (off + len - 1) >> s->cluster_bits;
+        if (c0 >= s->next_free)
+            return vd_error_set(errp, -EIO, "%s: compressed cluster at offset %llu lies beyond "
+                                "the end of the file", img->path, (unsigned long long)off);
+        if (c1 >= s->next_free)
+            c1 = s->next_free - 1;
+        return refcount_add(img, s, c0, c1 - c0 + 1, -1, errp);
+    }
+    uint64_t host = entry & QCOW2_OFFSET_MASK;
+    return host ? refcount_add(img, s, host >> s->cluster_bits, 1, -1, errp) : 0;
+}
+
+/* The L2 table of L1 entry L1I, made (zeroed) when there is none. */
+static int ensure_l2(struct vd_image *img, struct qcow2_state *s, uint64_t l1i,
+                     uint64_t *l2, struct vd_error **errp)
+{
+    uint64_t e = s->l1[l1i];
+    if (e & QCOW2_OFFSET_MASK) {
+        if (!(e & QCOW2_OFLAG_COPIED))
+            return vd_error_set(errp, -ENOTSUP, "%s: L2 table %llu is shared (refcount > 1); "
+                                "vdisk does not copy shared tables", img->path,
+                                (unsigned long long)l1i);
+        *l2 = e & QCOW2_OFFSET_MASK;
+        return 0;
+    }
+    uint64_t c;
+    int ret = alloc_clusters(img, s, 1, &c, errp);
+    if (ret < 0)
+        return ret;
+    uint8_t *zero = calloc(1, s->cluster_size);
+    if (!zero)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    ret = vd_file_pwrite(img, zero, s->cluster_size, c << s->cluster_bits, errp);
+    free(zero);
+    uint64_t ne = (c << s->cluster_bits) | QCOW2_OFLAG_COPIED;
+    uint8_t b[8];
+    put_be64(b, ne);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, b, 8, s->l1_offset + l1i * 8, errp);
+    if (ret == 0) {
+        __atomic_store_n(&s->l1[l1i], ne, __ATOMIC_RELEASE);
+        *l2 = c << s->cluster_bits;
+    }
+    return ret;
+}
+
+static bool in_place(const struct qcow2_state *s, uint64_t entry)
+{
+    return (entry & QCOW2_OFFSET_MASK) && (entry & QCOW2_OFLAG_COPIED) &&
+           !(entry & (QCOW2_OFLAG_COMPRESSED | QCOW2_OFLAG_ZERO)) &&
+           !((entry & QCOW2_OFFSET_MASK) % s->cluster_size);
+}
+
+/* Writes clusters [ci, ci + k) of one L2 table, which all need new storage,
+ * under the lock. DATA covers bytes [in, in + len) of the run; a partly
+ * covered cluster (k == 1 then) keeps its other bytes from what it reads
+ * now. Returns the number of clusters written (fewer when another writer
+ * allocated one meanwhile; 0 when it allocated the first). */
+static int alloc_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci, uint64_t k,
+                       uint32_t in, const uint8_t *data, size_t len, struct vd_error **errp)
+{
+    uint64_t l1i = ci / s->l2_entries;
+    uint64_t old[64];
+    if (k > 64)
+        k = 64;
+    pthread_mutex_lock(&s->lock);
+    uint64_t l2 = 0;
+    int ret = ensure_l2(img, s, l1i, &l2, errp);
+    uint64_t n = 0;
+    while (ret == 0 && n < k) {
+        uint64_t bm, t;
+        if ((ret = qcow2_l2_lookup(img, ci + n, &old[n], &bm, &t, errp)) < 0)
+            break;
+        if (in_place(s, old[n]))
+            break;
+        n++;
+    }
+    uint8_t *buf = NULL;
+    const uint8_t *src = data;
+    if (ret == 0 && n && (in || len < s->cluster_size * n)) {
+        /* Partial cluster (n == 1): merge with what it reads now. */
+        buf = malloc(s->cluster_size);
+        if (!buf)
+            ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        else
+            ret = qcow2_read_cluster_part(img, ci << s->cluster_bits, buf, s->cluster_size,
+                                          errp);
+        if (ret == 0)
+            memcpy(buf + in, data, len);
+        src = buf;
+    }
+    uint64_t first = 0;
+    if (ret == 0 && n)
+        ret = alloc_clusters(img, s, n, &first, errp);
+    if (ret == 0 && n)
+        ret = vd_file_pwrite(img, src, (size_t)(n << s->cluster_bits),
+                             first << s->cluster_bits, errp);
+    if (ret == 0 && n) {
+        uint8_t entries[64 * 8];
+        for (uint64_t i = 0; i < n; i++)
+            put_be64(entries + i * 8, ((first + i) << s->cluster_bits) | QCOW2_OFLAG_COPIED);
+        ret = vd_file_pwrite(img, entries, (size_t)n * 8, l2 + (ci % s->l2_entries) * 8, errp);
+    }
+    for (uint64_t i = 0; ret == 0 && i < n; i++)
+        ret = release_entry(img, s, old[i], errp);
+    pthread_mutex_unlock(&s->lock);
+    free(buf);
+    return ret < 0 ? ret : (int)n;
+}
+
+/* ---- compressed clusters ---- */
+
+/* Compresses one cluster into OUT (room for OUT_LEN bytes); returns the
+ * length, or 0 when it does not get small enough to be worth it. */
+static size_t compress_cluster(const struct qcow2_state *s, const uint8_t *in, uint8_t *out,
+                               size_t out_len)
+{
+    if (s->compression == QCOW2_ZSTD) {
+        size_t r = ZSTD_compress(out, out_len, in, s->cluster_size, 3);
+        return ZSTD_isError(r) ? 0 : r;
+    }
+    z_stream z = { 0 };
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = s->cluster_size;
+    z.next_out = out;
+    z.avail_out = (uInt)out_len;
+    size_t n = deflate(&z, Z_FINISH) == Z_STREAM_END ? out_len - z.avail_out : 0;
+    deflateEnd(&z);
+    return n;
+}
+
+/* Stores OUT (CLEN compressed bytes) as guest cluster CI, under the lock:
+ * packed after the previous compressed cluster, counted, written, then the
+ * L2 entry (in table L2), then OLD's references dropped. */
+static int store_compressed(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
+                            uint64_t l2, uint64_t old, const uint8_t *out, size_t clen,
+                            struct vd_error **errp)
+{
+    uint64_t cs = s->cluster_size, cur = s->comp_pos >> s->cluster_bits, pos;
+    /* The current cluster takes what fits; spilling over needs the next
+     * cluster to be the next one allocated. */
+    uint64_t space = s->comp_pos ? (cur + 1) * cs - s->comp_pos : 0;
+    bool tail = s->comp_pos && s->next_free == cur + 1;
+    int ret;
+    if (s->comp_pos && clen <= space) {
+        pos = s->comp_pos;
+        ret = refcount_add(img, s, cur, 1, 1, errp);
+    } else {
+        /* New clusters; the packed run continues into them when they
+         * follow the current one. */
+        uint64_t need = tail ? (clen - space + cs - 1) / cs : (clen + cs - 1) / cs, first = 0;
+        ret = alloc_clusters(img, s, need, &first, errp);
+        if (ret == 0 && tail && first == cur + 1) {
+            pos = s->comp_pos;
+            ret = refcount_add(img, s, cur, 1, 1, errp);
+        } else {
+            pos = first << s->cluster_bits;
+        }
+    }
+    /* The entry's sector count must describe it (QEMU's limit). */
+    uint64_t nb = ((pos + clen - 1) >> 9) - (pos >> 9);
+    if (ret == 0 && nb >= 1ull << (s->cluster_bits - 8))
+        ret = vd_error_set(errp, -EIO, "%s: compressed cluster too long", img->path);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, out, clen, pos, errp);
+    if (ret < 0)
+        return ret;
+    s->comp_pos = (pos + clen) % s->cluster_size ? pos + clen : 0;
+    if (pos + clen > s->file_size)
+        __atomic_store_n(&s->file_size, pos + clen, __ATOMIC_RELEASE);
+    unsigned x = 62 - (s->cluster_bits - 8);
+    uint8_t e[8];
+    put_be64(e, pos | (nb << x) | QCOW2_OFLAG_COMPRESSED);
+    ret = vd_file_pwrite(img, e, 8, l2 + (ci % s->l2_entries) * 8, errp);
+    return ret < 0 ? ret : release_entry(img, s, old, errp);
+}
+
+/* Writes bytes [in, in + n) of guest cluster CI compressed. A whole cluster
+ * is compressed outside the lock (writers compress in parallel); part of
+ * one (convert skips zero granules) is merged with what the cluster reads
+ * now and compressed under the lock. Returns 1 when the caller should write
+ * plainly (it does not compress, or the cluster is allocated in place). */
+static int compressed_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
+                            uint32_t in, const uint8_t *data, size_t n,
+                            struct vd_error **errp)
+{
+    size_t room = s->cluster_size - 512;    /* at least a sector saved */
+    if (room == 0)
+        return 1;
+    uint8_t *out = malloc(room), *merged = NULL;
+    if (!out)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    size_t clen = 0;
+    if (n == s->cluster_size && (clen = compress_cluster(s, data, out, room)) == 0) {
+        free(out);
+        return 1;
+    }
+    pthread_mutex_lock(&s->lock);
+    uint64_t l2 = 0, old = 0, bm, t;
+    int ret = ensure_l2(img, s, ci / s->l2_entries, &l2, errp);
+    if (ret == 0)
+        ret = qcow2_l2_lookup(img, ci, &old, &bm, &t, errp);
+    if (ret == 0 && in_place(s, old))
+        ret = 1;
+    if (ret == 0 && n < s->cluster_size) {
+        merged = malloc(s->cluster_size);
+        if (!merged)
+            ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        else
+            ret = qcow2_read_cluster_part(img, ci << s->cluster_bits, merged,
+                                          s->cluster_size, errp);
+        if (ret == 0) {
+            memcpy(merged + in, data, n);
+            if ((clen = compress_cluster(s, merged, out, room)) == 0)
+                ret = 1;
+        }
+    }
+    if (ret == 0)
+        ret = store_compressed(img, s, ci, l2, old, out, clen, errp);
+    pthread_mutex_unlock(&s->lock);
+    free(merged);
+    free(out);
+    return ret;
+}
+
+int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
+                 struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    const uint8_t *p = buf;
+    while (len) {
+        uint64_t ci = off >> s->cluster_bits;
+        uint32_t in = (uint32_t)(off & (s->cluster_size - 1));
+        uint64_t entry, bm, l2;
+        int ret = qcow2_l2_lookup(img, ci, &entry, &bm, &l2, errp);
+        if (ret < 0)
+            return ret;
+        size_t n = s->cluster_size - in < len ? s->cluster_size - in : len;
+        if (in_place(s, entry)) {
+            ret = vd_file_pwrite(img, p, n, (entry & QCOW2_OFFSET_MASK) + in, errp);
+            if (ret < 0)
+                return ret;
+        } else if (s->compress && (ret = compressed_write(img, s, ci, in, p, n, errp)) <= 0) {
+            if (ret < 0)
+                return ret;
+        } else {
+            /* Whole clusters are allocated together, up to the L2 table's
+             * end; a partial one alone. */
+            uint64_t k = 1;
+            if (in == 0 && n == s->cluster_size && !s->compress) {
+                uint64_t whole = len >> s->cluster_bits;
+                uint64_t left_in_l2 = s->l2_entries - ci % s->l2_entries;
+                k = whole < left_in_l2 ? whole : left_in_l2;
+                n = (size_t)(k << s->cluster_bits);
+            }
+            ret = alloc_write(img, s, ci, k, in, p, n, errp);
+            if (ret < 0)
+                return ret;
+            if (ret == 0)
+                continue;       /* allocated meanwhile: write in place */
+            n = in == 0 && n >= s->cluster_size ? (size_t)ret << s->cluster_bits : n;
+        }
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Version 3 marks whole clusters zero; everything else is written as zeros,
+ * except clusters with no storage and no backing file, which already read as
+ * zeros. */
+int qcow2_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
+                       struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    bool backing = img->backing_path != NULL;
+    if (backing && s->version < 3)
+        return -ENOTSUP;
+    static const uint8_t zeros[65536];
+    while (len) {
+        uint64_t ci = off >> s->cluster_bits;
+        uint32_t in = (uint32_t)(off & (s->cluster_size - 1));
+        uint64_t n = s->cluster_size - in < len ? s->cluster_size - in : len;
+        uint64_t entry, bm, l2;
+        int ret = qcow2_l2_lookup(img, ci, &entry, &bm, &l2, errp);
+        if (ret < 0)
+            return ret;
+        bool reads_zero = (!entry && !backing) ||
+                          (s->version >= 3 && (entry & QCOW2_OFLAG_ZERO) &&
+                           !(entry & QCOW2_OFLAG_COMPRESSED));
+        if (reads_zero) {
+            /* nothing to do */
+        } else if (n == s->cluster_size && s->version >= 3) {
+            pthread_mutex_lock(&s->lock);
+            ret = ensure_l2(img, s, ci / s->l2_entries, &l2, errp);
+            uint64_t cur = 0, t;
+            if (ret == 0)
+                ret = qcow2_l2_lookup(img, ci, &cur, &bm, &t, errp);
+            uint8_t e[8];
+            put_be64(e, QCOW2_OFLAG_ZERO);
+            if (ret == 0)
+                ret = vd_file_pwrite(img, e, 8, l2 + (ci % s->l2_entries) * 8, errp);
+            if (ret == 0)
+                ret = release_entry(img, s, cur, errp);
+            pthread_mutex_unlock(&s->lock);
+        } else {
+            for (uint64_t done = 0; done < n && ret == 0;) {
+                size_t k = n - done < sizeof(zeros) ? (size_t)(n - done) : sizeof(zeros);
+                ret = qcow2_pwrite(img, zeros, k, off + done, errp);
+                done += k;
+            }
+        }
+        if (ret < 0)
+            return ret;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* ---- create ---- */
+
+static int parse_size_opt(const char *v, uint64_t *out)
+{
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v)
+        return -EINVAL;
+    if (*end == 'k' || *end == 'K')
+        n <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        n <<= 20, end++;
+    if (*end)
+        return -EINVAL;
+    *out = n;
+    return 0;
+}
+
+/* Real path of the folder part of P ("." when none) into OUT. */
+static bool folder_of(const char *p, char out[PATH_MAX])
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", p);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    return realpath(dir, out) != NULL;
+}
+
+/* The backing name to record: readers resolve a relative name from the
+ * overlay's folder, while ARG was given relative to the current one. Kept
+ * as given when that is the same thing, the parent's bare name when it sits
+ * next to the overlay, else made absolute. */
+static int backing_name_for(const char *path, const char *arg, char *out, size_t len,
+                            struct vd_error **errp)
+{
+    char odir[PATH_MAX], pdir[PATH_MAX];
+    const char *slash = strrchr(arg, '/');
+    const char *base = slash ? slash + 1 : arg;
+    if (arg[0] == '/' || !strchr(path, '/')) {
+        snprintf(out, len, "%s", arg);
+        return 0;
+    }
+    if (!folder_of(path, odir))
+        return vd_error_set_errno(errp, -errno, "cannot resolve the folder of '%s'", path);
+    if (!folder_of(arg, pdir))
+        return vd_error_set_errno(errp, -errno, "cannot resolve the folder of '%s'", arg);
+    if (strcmp(odir, pdir) == 0)
+        snprintf(out, len, "%s", base);
+    else if ((size_t)snprintf(out, len, "%s/%s", strcmp(pdir, "/") ? pdir : "", base) >= len)
+        return vd_error_set(errp, -ENAMETOOLONG, "the backing file name '%s/%s' is too long",
+                            pdir, base);
+    return 0;
+}
+
+static const char *qemu_format_name(const char *name)
+{
+    return strcmp(name, "vhd") == 0 ? "vpc" : name;   /* QEMU's name for VHD */
+}
+
+int qcow2_create(const char *path, const struct vd_create_args *args,
+                 struct vd_error **errp)
+{
+    const struct vd_options *o = args->opts;
+    const char *v;
+    uint32_t version = 3;
+    if ((v = vd_options_get(o, "compat"))) {
+        if (strcmp(v, "1.1") == 0 || strcmp(v, "v3") == 0)
+            version = 3;
+        else if (strcmp(v, "0.10") == 0 || strcmp(v, "v2") == 0)
+            version = 2;
+        else
+            return vd_error_set(errp, -EINVAL, "qcow2 compat must be 1.1 or 0.10, not '%s'", v);
+    }
+    uint64_t cs = 65536;
+    if ((v = vd_options_get(o, "cluster_size")) &&
+        (parse_size_opt(v, &cs) < 0 || cs < 512 || cs > (2u << 20) || (cs & (cs - 1))))
+        return vd_error_set(errp, -EINVAL, "qcow2 cluster_size must be a power of two from "
+                            "512 to 2M, not '%s'", v);
+    bool zstd = false;
+    if ((v = vd_options_get(o, "compression_type"))) {
+        if (strcmp(v, "zstd") == 0)
+            zstd = true;
+        else if (strcmp(v, "zlib") != 0)
+            return vd_error_set(errp, -EINVAL, "qcow2 compression_type must be zlib or zstd, "
+                                "not '%s'", v);
+        if (zstd && version < 3)
+            return vd_error_set(errp, -EINVAL, "qcow2 compression_type=zstd needs compat=1.1");
+    }
+    const char *bfmt = vd_options_get(o, "backing_fmt");
+    if (bfmt && !args->backing)
+        return vd_error_set(errp, -EINVAL, "backing_fmt given without a backing file");
+    if (args->backing && !bfmt)
+        bfmt = qemu_format_name(args->backing->drv->name);
+    char bbuf[PATH_MAX];
+    const char *bname = NULL;
+    if (args->backing) {
+        int r = backing_name_for(path, args->backing_arg, bbuf, sizeof(bbuf), errp);
+        if (r < 0)
+            return r;
+        bname = bbuf;
+    }
+    if (bname && strlen(bname) > QCOW2_MAX_BACKING_NAME)
+        return vd_error_set(errp, -EINVAL, "the backing file name is longer than %d bytes",
+                            QCOW2_MAX_BACKING_NAME);
+    uint64_t size = (args->size + 511) / 512 * 512;
+    if (size > QCOW2_MAX_SIZE / 2)
+        return vd_error_set(errp, -EFBIG, "qcow2 size %llu is too large",
+                            (unsigned long long)args->size);
+
+    unsigned bits = 0;
+    while ((1ull << bits) < cs)
+        bits++;
+    uint64_t l2_entries = cs / 8, per_rb = cs * 8 / 16;
+    uint64_t l1_size = (size + (l2_entries << bits) - 1) / (l2_entries << bits);
+    if (l1_size * 8 > QCOW2_MAX_L1_BYTES)
+        return vd_error_set(errp, -EFBIG, "qcow2 size %llu needs too large an L1 table with "
+                            "%llu-byte clusters", (unsigned long long)size,
+                            (unsigned long long)cs);
+    uint64_t l1_clusters = (l1_size * 8 + cs - 1) / cs;
+    /* The refcount table covers the fully allocated image with room to
+     * spare (overwritten compressed clusters are not reused), so it never
+     * has to grow. */
+    uint64_t total = 1 + l1_clusters + l1_size + (size + cs - 1) / cs;
+    total += total / 4 + 64;
+    uint64_t rbs = (total + per_rb - 1) / per_rb + 1;
+    uint64_t rt_clusters = ((total + rbs + per_rb - 1) / per_rb * 8 + cs - 1) / cs;
+    if (rt_clusters * cs > QCOW2_MAX_RT_BYTES)
+        rt_clusters = QCOW2_MAX_RT_BYTES / cs;
+
+    /* Cluster 0 header, then the refcount table, its first blocks, L1. */
+    uint64_t rt_off = cs, fixed = 1 + rt_clusters + l1_clusters;
+    uint64_t nrb = (fixed + 1 + per_rb - 1) / per_rb;
+    while ((fixed + nrb + per_rb - 1) / per_rb > nrb)
+        nrb++;
+    if (nrb > rt_clusters * cs / 8)
+        return vd_error_set(errp, -EFBIG, "qcow2 size %llu is too large for %llu-byte "
+                            "clusters", (unsigned long long)size, (unsigned long long)cs);
+    uint64_t rb_off = rt_off + rt_clusters * cs;
+    uint64_t l1_off = rb_off + nrb * cs;
+    uint64_t end = l1_off + l1_clusters * cs;
+    uint64_t nclusters = end / cs;
+
+    size_t meta = (size_t)(end - cs);
+    uint8_t *m = calloc(1, meta);
+    uint8_t *hdr = calloc(1, cs);
+    if (!m || !hdr) {
+        free(m);
+        free(hdr);
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    }
+    for (uint64_t i = 0; i < nrb; i++)
+        put_be64(m + i * 8, rb_off + i * cs);
+    for (uint64_t c = 0; c < nclusters; c++)
+        put_be16(m + (rb_off - cs) + (c / per_rb) * cs + (c % per_rb) * 2, 1);
+
+    put_be32(hdr + Q_H_MAGIC, QCOW2_MAGIC);
+    put_be32(hdr + Q_H_VERSION, version);
+    put_be32(hdr + Q_H_CLUSTER_BITS, bits);
+    put_be64(hdr + Q_H_SIZE, size);
+    put_be32(hdr + Q_H_L1_SIZE, (uint32_t)l1_size);
+    put_be64(hdr + Q_H_L1_OFF, l1_off);
+    put_be64(hdr + Q_H_RT_OFF, rt_off);
+    put_be32(hdr + Q_H_RT_CLUSTERS, (uint32_t)rt_clusters);
+    size_t pos = QCOW2_V2_HEADER_LEN;
+    if (version == 3) {
+        put_be64(hdr + Q_H_INCOMPAT, zstd ? QCOW2_INCOMPAT_COMPRESSION : 0);
+        put_be32(hdr + Q_H_REFCOUNT_ORDER, 4);
+        put_be32(hdr + Q_H_HEADER_LEN, 112);
+        hdr[Q_H_COMPRESSION] = zstd ? QCOW2_ZSTD : QCOW2_ZLIB;
+        pos = 112;
+    }
+    if (bfmt) {
+        size_t fl = strlen(bfmt);
+        if (fl > 64)
+            fl = 64;
+        put_be32(hdr + pos, QCOW2_EXT_BACKING_FORMAT);
+        put_be32(hdr + pos + 4, (uint32_t)fl);
+        memcpy(hdr + pos + 8, bfmt, fl);
+        pos += 8 + (fl + 7) / 8 * 8;
+    }
+    pos += 8;   /* end of extensions */
+    if (bname) {
+        size_t bl = strlen(bname);
+        if (pos + bl > cs) {
+            free(m);
+            free(hdr);
+            return vd_error_set(errp, -EINVAL, "the backing file name does not fit in a "
+                                "%llu-byte header cluster", (unsigned long long)cs);
+        }
+        memcpy(hdr + pos, bname, bl);
+        put_be64(hdr + Q_H_BACKING_OFF, pos);
+        put_be32(hdr + Q_H_BACKING_LEN, (uint32_t)bl);
+    }
+
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int ret = 0;
+    if (fd < 0)
+        ret = vd_error_set_errno(errp, -errno, "cannot create '%s'", path);
+    if (ret == 0)
+        ret = vd_fd_pwrite(fd, path, m, meta, cs, errp);
+    /* The header last: until then the file is no qcow2 image at all. */
+    if (ret == 0)
+        ret = vd_fd_pwrite(fd, path, hdr, cs, 0, errp);
+    if (fd >= 0 && close(fd) < 0 && ret == 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot close", path);
+    free(m);
+    free(hdr);
+    return ret;
+}
