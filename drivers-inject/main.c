@@ -3,15 +3,19 @@
  *
  * The run has two phases. Inspection and every fixup work on a read-only
  * view: hives are edited in temporary copies and files and boot sectors are
- * staged in memory. Only when something changed, nothing is missing and
- * this is not a dry run is the image (or the --into child) opened for
- * writing and the staged state written. So a dry run, a failed run and a
- * run with nothing to do never open the image for writing. */
+ * staged in memory. Only when nothing is missing and this is not a dry run
+ * is the result written: into a new full copy (-o), a new differencing
+ * child (--into) or, when the user says --in-place, the image itself. So
+ * IMAGE is opened for writing only with --in-place, and then only when
+ * something changed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "drivers-inject/driverpack.h"
 #include "drivers-inject/hive.h"
@@ -28,16 +32,22 @@ static void usage(FILE *out)
     char targets[128];
     target_names(targets, sizeof(targets));
     fprintf(out,
-            "Usage: " PROG " [OPTIONS] IMAGE\n"
+            "Usage: " PROG " [OPTIONS] -o OUT | --into CHILD.vhd | --in-place | --dry-run IMAGE\n"
             "Repairs a captured Windows NT 4.0/2000/XP/2003 image so it boots on virtual\n"
             "hardware, and reports every change.\n\n"
             "  --target %s   the machine it will run on (default vmm)\n"
             "  --drivers PATH     directory, .cab or .zip with driver files and INF/txtsetup.oem\n"
             "                     storage driver packages (repeatable)\n"
-            "  --dry-run          report what would change; the image is not opened for writing\n"
+            "  -o OUT             write the repaired image as OUT, a new full copy (IMAGE's\n"
+            "                     format; VHD for hyperv and virtualserver); IMAGE is not written\n"
+            "  --into CHILD.vhd   write the changes into a new differencing child of IMAGE\n"
+            "                     (targets that read VHD chains: vmm, hyperv, virtualserver)\n"
+            "  --in-place         write the changes into IMAGE itself\n"
+            "  --dry-run          report what would change; nothing is written\n"
+            "  --force            write even into a system volume that its checker\n"
+            "                     (fsck.fat, ntfsfix) calls damaged before the run\n"
             "  --report FILE      write the JSON report to FILE\n"
             "  --output=json      print the JSON report instead of the summary\n"
-            "  --into CHILD.vhd   write the changes into a new differencing child of IMAGE\n"
             "  --hal standard|acpi-up  add a boot.ini entry using that HAL (/HAL= /KERNEL=)\n"
             "  --disable-service NAME  disable a vendor service (repeatable)\n"
             "  -h, --help\n\n"
@@ -93,21 +103,15 @@ static int run_fixups(struct inject *ctx, struct vd_error **errp)
     return 0;
 }
 
-/* Writes the staged state into IMAGE, or into a new child of it. */
-static int commit(struct inject *ctx, const char *image, const char *into, struct vd_error **errp)
+/* Writes the staged state into TARGET (IMAGE itself, the --into child or
+ * the -o copy), opened writable here. */
+static int commit(struct inject *ctx, const char *target, struct vd_error **errp)
 {
     const struct vd_partition *part = &ctx->pt.parts[ctx->g.system_part];
     vol_close(ctx->vol, NULL);
     ctx->vol = NULL;
     vd_image_close(ctx->img, NULL);
     ctx->img = NULL;
-    const char *target = image;
-    if (into) {
-        int ret = vd_image_create(into, "vhd", 0, NULL, image, errp);
-        if (ret < 0)
-            return ret;
-        target = into;
-    }
     int ret = vd_image_open(target, NULL, VD_OPEN_WRITE, &ctx->img, errp);
     if (ret < 0)
         return ret;
@@ -132,18 +136,14 @@ static int commit(struct inject *ctx, const char *image, const char *into, struc
     return ret;
 }
 
-/* Linux: libguestfs writes; through the NBD bridge it writes into IMAGE
- * reopened writable, or into the new --into child. */
-static int commit_linux(struct inject *ctx, const char *image, const char *into, struct vd_error **errp)
+/* Linux: libguestfs writes; through the NBD bridge it writes into TARGET
+ * (IMAGE reopened writable, the --into child or the -o copy). */
+static int commit_linux(struct inject *ctx, const char *target, struct vd_error **errp)
 {
     struct vd_image *w = NULL;
     int ret = 0;
-    if (linux_needs_image(ctx)) {
-        if (into && (ret = vd_image_create(into, "vhd", 0, NULL, image, errp)) < 0)
-            return ret;
-        if ((ret = vd_image_open(into ? into : image, NULL, VD_OPEN_WRITE, &w, errp)) < 0)
-            return ret;
-    }
+    if (linux_needs_image(ctx) && (ret = vd_image_open(target, NULL, VD_OPEN_WRITE, &w, errp)) < 0)
+        return ret;
     ret = linux_commit(ctx, w, errp);
     if (w) {
         linux_stop(ctx);    /* the bridge must stop before W closes */
@@ -154,12 +154,161 @@ static int commit_linux(struct inject *ctx, const char *image, const char *into,
     return ret;
 }
 
-/* An output never overwrites an input: --report and --into are neither
+/* Checks the Windows system volume of IMG with its filesystem's checker:
+ * 0 clean, -EUCLEAN damaged (the error says so, WHEN, and what follows
+ * from it: THEN), or the error that kept it from being checked. */
+static int check_volume(struct inject *ctx, struct vd_image *img, const char *when, const char *then,
+                        struct vd_error **errp)
+{
+    const struct vd_partition *part = &ctx->pt.parts[ctx->g.system_part];
+    char problem[600];
+    int ret = vol_check(img, part->start, part->length, problem, sizeof(problem), errp);
+    if (ret == 1)
+        return vd_error_set(errp, -EUCLEAN, "%s: the system volume at offset %llu is damaged %s (%s); %s",
+                            vd_image_path(img), (unsigned long long)part->start, when, problem, then);
+    if (ret == -ENOTSUP)
+        return 0;
+    if (ret < 0)
+        vd_error_prefix(errp, "%s", then);
+    return ret;
+}
+
+#define COPY_CHUNK (1u << 20)
+
+/* Copies every allocated byte of IN (through its chain) into OUT, a new
+ * image that reads as zeros: a full, standalone copy. */
+static int copy_image(struct vd_image *in, struct vd_image *out, struct vd_error **errp)
+{
+    uint64_t size = vd_image_size(in);
+    uint8_t *buf = malloc(COPY_CHUNK);
+    if (!buf)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = 0;
+    for (uint64_t off = 0; ret == 0 && off < size;) {
+        struct vd_extent ext;
+        if ((ret = vd_image_block_status(in, off, size - off, 0, &ext, errp)) < 0)
+            break;
+        uint64_t n = ext.length;
+        if (ext.kind == VD_EXTENT_DATA) {
+            n = n < COPY_CHUNK ? n : COPY_CHUNK;
+            if ((ret = vd_image_pread(in, buf, n, off, errp)) == 0)
+                ret = vd_image_pwrite(out, buf, n, off, errp);
+        }
+        off += n;
+    }
+    free(buf);
+    if (ret == 0)
+        ret = vd_image_flush(out, errp);
+    return ret;
+}
+
+/* The -o copy's format: Hyper-V and Virtual Server take only VHD; vmm and
+ * qemu read IMAGE's own format. */
+static const char *output_format(const struct inject *ctx)
+{
+    return ctx->opts.target->needs_vhd ? "vhd" : vd_image_format(ctx->img);
+}
+
+/* Makes TMP, the -o output under its temporary name: a full copy of the
+ * image being repaired. */
+static int make_copy(struct inject *ctx, const char *tmp, struct vd_error **errp)
+{
+    int ret = vd_image_create(tmp, output_format(ctx), vd_image_size(ctx->img), NULL, NULL, errp);
+    if (ret < 0)
+        return ret;
+    struct vd_image *out;
+    if ((ret = vd_image_open(tmp, NULL, VD_OPEN_WRITE, &out, errp)) < 0)
+        return ret;
+    ret = copy_image(ctx->img, out, errp);
+    int r = vd_image_close(out, ret == 0 ? errp : NULL);
+    return ret < 0 ? ret : r;
+}
+
+/* Syncs the directory holding PATH, so that a rename into it lasts. */
+static void sync_dir_of(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/*
+ * Writes the result: into IMAGE (--in-place), a new differencing child
+ * (--into) or a new full copy (-o, written as OUT.inject-tmp in OUT's
+ * folder and renamed into place at the end; removed on failure). A damaged
+ * Windows system volume is refused before anything is written (unless
+ * --force), and the volume written is checked again afterwards: a result
+ * the checker calls damaged is an error, never "ready".
+ */
+static int write_result(struct inject *ctx, const char *image, struct report_meta *m, struct vd_error **errp)
+{
+    const struct inject_opts *o = &ctx->opts;
+    bool windows = ctx->g.kind == OS_WINDOWS;
+    int ret = 0;
+    if (windows && ctx->n_changes && !o->force &&
+        (ret = check_volume(ctx, ctx->img, "before the run", "nothing written (--force writes anyway)", errp)) < 0)
+        return ret;
+    const char *target = image;
+    char *tmp = NULL;
+    if (o->into) {
+        if ((ret = vd_image_create(o->into, "vhd", 0, NULL, image, errp)) < 0)
+            return ret;
+        target = o->into;
+    } else if (o->output) {
+        if (asprintf(&tmp, "%s.inject-tmp", o->output) < 0)
+            return vd_error_set(errp, -ENOMEM, "out of memory");
+        unlink(tmp);
+        ret = make_copy(ctx, tmp, errp);
+        target = tmp;
+    }
+    bool attempted = false;
+    if (ret == 0 && ctx->n_changes) {
+        attempted = true;
+        ret = windows ? commit(ctx, target, errp) : commit_linux(ctx, target, errp);
+        if (ret == 0 && windows)
+            ret = check_volume(ctx, ctx->img, "after the run",
+                               o->in_place ? "the changes are written" : "the output is removed", errp);
+    }
+    if (ret < 0 && o->into) {
+        /* The child is ours: a failed run leaves none behind. */
+        vd_image_close(ctx->img, NULL);
+        ctx->img = NULL;
+        unlink(o->into);
+    }
+    if (tmp) {
+        if (ctx->img) {
+            int r = vd_image_close(ctx->img, ret == 0 ? errp : NULL);
+            ctx->img = NULL;
+            ret = ret < 0 ? ret : r;
+        }
+        if (ret == 0 && rename(tmp, o->output) < 0)
+            ret = vd_error_set_errno(errp, -errno, "cannot rename '%s' to '%s'", tmp, o->output);
+        if (ret < 0)
+            unlink(tmp);
+        else
+            sync_dir_of(o->output);
+        free(tmp);
+    }
+    m->written = ret == 0;
+    m->write_failed = ret < 0 && attempted && o->in_place;    /* some of it may be in IMAGE */
+    return ret;
+}
+
+/* An output never overwrites an input: --report, --into and -o are neither
  * IMAGE (nor its chain) nor a driver pack, and --report is not --into. */
 static int check_outputs(const char *image, const char *into, const char *report_file,
                          const struct inject_opts *opts, struct vd_error **errp)
 {
-    const char **inputs = calloc((size_t)opts->n_drivers + 2, sizeof(*inputs));
+    const char **inputs = calloc((size_t)opts->n_drivers + 3, sizeof(*inputs));
     if (!inputs)
         return vd_error_set(errp, -ENOMEM, "out of memory");
     size_t n = 0;
@@ -167,7 +316,10 @@ static int check_outputs(const char *image, const char *into, const char *report
     for (int i = 0; i < opts->n_drivers; i++)
         inputs[n++] = opts->drivers[i];
     int ret = vd_output_check(into, inputs, n, errp);
+    if (ret == 0)
+        ret = vd_output_check(opts->output, inputs, n, errp);
     inputs[n++] = into;
+    inputs[n++] = opts->output;
     if (ret == 0)
         ret = vd_output_check(report_file, inputs, n, errp);
     free(inputs);
@@ -176,7 +328,8 @@ static int check_outputs(const char *image, const char *into, const char *report
 
 int main(int argc, char **argv)
 {
-    enum { OPT_TARGET = 256, OPT_DRIVERS, OPT_DRY_RUN, OPT_REPORT, OPT_OUTPUT, OPT_INTO, OPT_HAL, OPT_DISABLE };
+    enum { OPT_TARGET = 256, OPT_DRIVERS, OPT_DRY_RUN, OPT_REPORT, OPT_OUTPUT, OPT_INTO, OPT_HAL, OPT_DISABLE,
+           OPT_IN_PLACE, OPT_FORCE };
     static const struct option longopts[] = {
         { "target", required_argument, NULL, OPT_TARGET },
         { "drivers", required_argument, NULL, OPT_DRIVERS },
@@ -186,6 +339,8 @@ int main(int argc, char **argv)
         { "into", required_argument, NULL, OPT_INTO },
         { "hal", required_argument, NULL, OPT_HAL },
         { "disable-service", required_argument, NULL, OPT_DISABLE },
+        { "in-place", no_argument, NULL, OPT_IN_PLACE },
+        { "force", no_argument, NULL, OPT_FORCE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -202,7 +357,7 @@ int main(int argc, char **argv)
     }
     int c, rc = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_TARGET:
             if (!(ctx.opts.target = target_find(optarg))) {
@@ -229,6 +384,9 @@ int main(int argc, char **argv)
             ctx.opts.hal = optarg;
             break;
         case OPT_DISABLE: ctx.opts.disable_services[ctx.opts.n_disable_services++] = optarg; break;
+        case 'o': ctx.opts.output = optarg; break;
+        case OPT_IN_PLACE: ctx.opts.in_place = true; break;
+        case OPT_FORCE: ctx.opts.force = true; break;
         case 'h':
             usage(stdout);
             rc = 0;
@@ -243,6 +401,21 @@ int main(int argc, char **argv)
         goto out_opts;
     }
     const char *image = argv[optind];
+    int n_dest = (ctx.opts.output != NULL) + ctx.opts.in_place + (into != NULL);
+    if (n_dest > 1) {
+        rc = usage_error("-o, --in-place and --into exclude each other", NULL);
+        goto out_opts;
+    }
+    if (n_dest == 0 && !ctx.opts.dry_run) {
+        rc = usage_error("say where the repaired image goes: -o OUT (a new image), --into CHILD.vhd "
+                         "or --in-place", NULL);
+        goto out_opts;
+    }
+    if (into && !ctx.opts.target->reads_vhd_children) {
+        rc = usage_error("--into makes a VHD differencing disk, which this --target cannot read; "
+                         "use -o OUT for a full copy", ctx.opts.target->name);
+        goto out_opts;
+    }
     ntfs_vol_quiet();
 
     struct vd_error *err = NULL;
@@ -250,7 +423,8 @@ int main(int argc, char **argv)
         vd_error_report(PROG, err);
         goto out_opts;
     }
-    struct report_meta meta = { .image = image, .into = into, .status = "cannot be made ready" };
+    struct report_meta meta = { .image = image, .into = into, .output = ctx.opts.output,
+                                .status = "cannot be made ready" };
     int ret = packs_new(&ctx.packs);
     for (int i = 0; ret == 0 && i < ctx.opts.n_drivers; i++)
         ret = packs_add_path(ctx.packs, ctx.opts.drivers[i], &err);
@@ -267,8 +441,8 @@ int main(int argc, char **argv)
     }
     if (ret == 0 && ctx.n_missing == 0) {
         meta.status = ctx.n_changes == 0 ? "nothing to do" : ctx.opts.dry_run ? "ready after these changes" : "ready";
-        if (ctx.n_changes && !ctx.opts.dry_run)
-            ret = ctx.g.kind == OS_LINUX ? commit_linux(&ctx, image, into, &err) : commit(&ctx, image, into, &err);
+        if (!ctx.opts.dry_run && (ctx.n_changes || ctx.opts.output))
+            ret = write_result(&ctx, image, &meta, &err);
     }
     if (ret < 0)
         meta.status = no_guest ? "no guest OS found" : "error";

@@ -3,8 +3,9 @@
 # initramfs has cciss but no ata_piix. The fixup (libguestfs, under TCG
 # here: slow) rewrites fstab to UUID=, the bootloader to the target's
 # names, and rebuilds the initramfs with the guest's own update-initramfs
-# (a busybox script in this generated guest). Dry run and second run leave
-# the image byte-identical. Checked with debugfs, which shares no code.
+# (a busybox script in this generated guest), into a new image (-o). Dry
+# run and second run (--in-place) leave the image byte-identical. The
+# fstab has a NUL byte and 1 MiB after it: all of it is kept. Checked with debugfs, which shares no code.
 source "$SRC/tests/lib.sh"
 source "$SRC/tests/drivers-inject/linux-guest.sh"
 need vhdiinfo
@@ -20,6 +21,11 @@ cat >root/etc/fstab <<'FSTAB'
 /dev/hda1          /boot  ext2  defaults           0  2
 proc               /proc  proc  defaults           0  0
 FSTAB
+# A NUL byte, then 1 MiB more of the file: every byte after it is kept
+# (fstab and the other files are byte buffers, not C strings).
+{ printf '# NUL ahead\0after the NUL\n'; for i in $(seq 1 16384); do printf '# padding line %05d of sixty-four bytes, kept byte for byte...\n' $i; done
+  echo '# last line of fstab'; } >>root/etc/fstab
+fstab_size=$(stat -c %s root/etc/fstab)
 cat >boot/grub/menu.lst <<MENU
 default 0
 title Debian GNU/Linux, kernel $KV
@@ -47,13 +53,21 @@ before=$(sha256sum <disk.img)
 grep -q '"os": "linux"' dry.json || fail "not inspected as Linux"
 grep -q "update-initramfs -u -k $KV" dry.json || { cat dry.txt >&2; fail "no initramfs rebuild planned"; }
 
-"$BIN/drivers-inject" --report run.json disk.img >run.txt || { cat run.txt >&2; fail "fixup failed"; }
+# -o: a new image (through the NBD bridge); the input stays as it was.
+"$BIN/drivers-inject" -o fixed.img --report run.json disk.img >run.txt || { cat run.txt >&2; fail "fixup failed"; }
 grep -q '"status": "ready"' run.json || fail "not ready"
+[ "$(sha256sum <disk.img)" = "$before" ] || fail "-o wrote to its input"
+mv fixed.img disk.img
 guest_cat 34816 96256 /etc/fstab >fstab
 grep -q "^UUID=$ROOT_UUID  */  " fstab || { cat fstab >&2; fail "fstab root"; }
 grep -q "^UUID=$BOOT_UUID  */boot  " fstab || { cat fstab >&2; fail "fstab /boot"; }
 grep -q '^# /etc/fstab of server1' fstab || fail "fstab comment lost"
 grep -q '^proc  ' fstab || fail "fstab proc line"
+# Two device names rewritten to UUID= (+24 and +32 bytes): nothing else changed.
+[ "$(stat -c %s fstab)" = $((fstab_size + 24 + 32)) ] || fail "fstab size $(stat -c %s fstab), was $fstab_size"
+tail -n 1 fstab | contains -x '# last line of fstab' || fail "fstab cut short"
+contains -a -F 'after the NUL' fstab || fail "fstab: the bytes after the NUL"
+[ "$(tr -cd '\0' <fstab | wc -c)" = 1 ] || fail "the NUL byte was not kept"
 guest_cat 2048 32768 /grub/menu.lst >menu.lst
 grep -q "kernel /vmlinuz-$KV root=/dev/sda2 ro quiet" menu.lst || { cat menu.lst >&2; fail "menu.lst"; }
 guest_cat 2048 32768 /grub/device.map | contains -x '(hd0) /dev/sda' || fail "device.map"
@@ -63,7 +77,7 @@ grep -q "lib/modules/$KV/kernel/drivers/ata/ata_piix.ko" list || { cat list >&2;
 grep -q "cciss.ko" list || fail "initrd lost cciss"
 
 after=$(sha256sum <disk.img)
-"$BIN/drivers-inject" disk.img >again.txt
+"$BIN/drivers-inject" --in-place disk.img >again.txt
 grep -q 'Result: nothing to do' again.txt || { cat again.txt >&2; fail "second run"; }
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote to the image"
 
