@@ -246,17 +246,28 @@ static void sync_dir_of(const char *path)
  * (--into) or a new full copy (-o, written as OUT.inject-tmp in OUT's
  * folder and renamed into place at the end; removed on failure). A damaged
  * Windows system volume is refused before anything is written (unless
- * --force), and the volume written is checked again afterwards: a result
- * the checker calls damaged is an error, never "ready".
+ * --force: then noted), and the volume written is checked again
+ * afterwards: a result the checker calls damaged is an error, never
+ * "ready" (and removed, unless --force).
  */
 static int write_result(struct inject *ctx, const char *image, struct report_meta *m, struct vd_error **errp)
 {
     const struct inject_opts *o = &ctx->opts;
     bool windows = ctx->g.kind == OS_WINDOWS;
     int ret = 0;
-    if (windows && ctx->n_changes && !o->force &&
-        (ret = check_volume(ctx, ctx->img, "before the run", "nothing written (--force writes anyway)", errp)) < 0)
-        return ret;
+    if (windows && ctx->n_changes) {
+        struct vd_error *damage = NULL;
+        ret = check_volume(ctx, ctx->img, "before the run", "nothing written (--force writes anyway)",
+                           o->force ? &damage : errp);
+        if (ret < 0 && o->force) {
+            /* Forced: written anyway, and the report says what was found. */
+            ret = inject_note(ctx, "written with --force: %s", damage->msg) < 0
+                  ? vd_error_set(errp, -ENOMEM, "out of memory") : 0;
+            vd_error_clear(&damage);
+        }
+        if (ret < 0)
+            return ret;
+    }
     const char *target = image;
     char *tmp = NULL;
     if (o->into) {
@@ -266,19 +277,27 @@ static int write_result(struct inject *ctx, const char *image, struct report_met
     } else if (o->output) {
         if (asprintf(&tmp, "%s.inject-tmp", o->output) < 0)
             return vd_error_set(errp, -ENOMEM, "out of memory");
+        /* The temporary name is an output too: never an input's. */
+        if ((ret = vd_output_check(tmp, (const char *const *)o->drivers, (size_t)o->n_drivers, errp)) < 0 ||
+            (ret = vd_output_check(tmp, &image, 1, errp)) < 0) {
+            free(tmp);
+            return ret;
+        }
         unlink(tmp);
         ret = make_copy(ctx, tmp, errp);
         target = tmp;
     }
-    bool attempted = false;
+    bool attempted = false, keep = false;
     if (ret == 0 && ctx->n_changes) {
         attempted = true;
         ret = windows ? commit(ctx, target, errp) : commit_linux(ctx, target, errp);
-        if (ret == 0 && windows)
-            ret = check_volume(ctx, ctx->img, "after the run",
-                               o->in_place ? "the changes are written" : "the output is removed", errp);
+        if (ret == 0 && windows) {
+            ret = check_volume(ctx, ctx->img, "after the run", o->force ? "kept as written (--force)"
+                               : o->in_place ? "the changes are written" : "the output is removed", errp);
+            keep = ret == -EUCLEAN && o->force;     /* never "ready", but the user wanted it written */
+        }
     }
-    if (ret < 0 && o->into) {
+    if (ret < 0 && o->into && !keep) {
         /* The child is ours: a failed run leaves none behind. */
         vd_image_close(ctx->img, NULL);
         ctx->img = NULL;
@@ -290,16 +309,19 @@ static int write_result(struct inject *ctx, const char *image, struct report_met
             ctx->img = NULL;
             ret = ret < 0 ? ret : r;
         }
-        if (ret == 0 && rename(tmp, o->output) < 0)
-            ret = vd_error_set_errno(errp, -errno, "cannot rename '%s' to '%s'", tmp, o->output);
-        if (ret < 0)
+        if ((ret == 0 || keep) && rename(tmp, o->output) < 0) {
+            int r = vd_error_set_errno(errp, -errno, "cannot rename '%s' to '%s'", tmp, o->output);
+            ret = ret < 0 ? ret : r;
+            keep = false;
+        }
+        if (ret < 0 && !keep)
             unlink(tmp);
         else
             sync_dir_of(o->output);
         free(tmp);
     }
-    m->written = ret == 0;
-    m->write_failed = ret < 0 && attempted && o->in_place;    /* some of it may be in IMAGE */
+    m->written = ret == 0 || keep;
+    m->write_failed = ret < 0 && !keep && attempted && o->in_place;    /* some of it may be in IMAGE */
     return ret;
 }
 

@@ -45,6 +45,11 @@ expect_fail 2 '--into makes a VHD differencing disk, which this --target cannot 
 expect_fail 1 'disk\.img' "$BIN/drivers-inject" -o disk.img disk.img
 ln -s disk.img link.img
 expect_fail 1 'link\.img' "$BIN/drivers-inject" -o link.img disk.img
+# -o's temporary name (OUT.inject-tmp) is never an input either.
+cp disk.img t.inject-tmp
+expect_fail 1 't\.inject-tmp' "$BIN/drivers-inject" --drivers driver.cab -o t t.inject-tmp
+cmp disk.img t.inject-tmp || fail "-o replaced its input through the temporary name"
+[ ! -e t ] || fail "a refused -o created its output"
 [ "$(sha256sum <disk.img)" = "$h" ] || fail "a refused run changed the image"
 [ ! -e x.img ] && [ ! -e x.vhd ] || fail "a refused run created an output"
 
