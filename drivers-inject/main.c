@@ -44,8 +44,8 @@ static void usage(FILE *out)
             "                     (targets that read VHD chains: vmm, hyperv, virtualserver)\n"
             "  --in-place         write the changes into IMAGE itself\n"
             "  --dry-run          report what would change; nothing is written\n"
-            "  --force            write even into a system volume that its checker\n"
-            "                     (fsck.fat, ntfsfix) calls damaged before the run\n"
+            "  --force            write even into a volume that its checker (fsck.fat,\n"
+            "                     ntfsfix, e2fsck) calls damaged before the run\n"
             "  --report FILE      write the JSON report to FILE\n"
             "  --output=json      print the JSON report instead of the summary\n"
             "  --hal standard|acpi-up  add a boot.ini entry using that HAL (/HAL= /KERNEL=)\n"
@@ -154,22 +154,54 @@ static int commit_linux(struct inject *ctx, const char *target, struct vd_error 
     return ret;
 }
 
-/* Checks the Windows system volume of IMG with its filesystem's checker:
- * 0 clean, -EUCLEAN damaged (the error says so, WHEN, and what follows
+/* Checks one volume of IMG with its filesystem's checker: 0 clean (or not
+ * judged), -EUCLEAN damaged (the error says so, WHEN, and what follows
  * from it: THEN), or the error that kept it from being checked. */
-static int check_volume(struct inject *ctx, struct vd_image *img, const char *when, const char *then,
-                        struct vd_error **errp)
+static int check_volume(struct vd_image *img, const struct vd_partition *part, const char *when,
+                        const char *then, struct vd_error **errp)
 {
-    const struct vd_partition *part = &ctx->pt.parts[ctx->g.system_part];
     char problem[600];
     int ret = vol_check(img, part->start, part->length, problem, sizeof(problem), errp);
     if (ret == 1)
-        return vd_error_set(errp, -EUCLEAN, "%s: the system volume at offset %llu is damaged %s (%s); %s",
-                            vd_image_path(img), (unsigned long long)part->start, when, problem, then);
-    if (ret == -ENOTSUP)
+        return vd_error_set(errp, -EUCLEAN, "%s: partition %d (offset %llu) is damaged %s (%s); %s",
+                            vd_image_path(img), part->number, (unsigned long long)part->start, when, problem,
+                            then);
+    if (ret == -ENOTSUP || ret == -EAGAIN)
         return 0;
     if (ret < 0)
         vd_error_prefix(errp, "%s", then);
+    return ret;
+}
+
+/* The volumes a run writes into: Windows' system volume; on a Linux disk
+ * every partition with a filesystem we can check (logical volumes are
+ * not reached). */
+static int check_volumes(struct inject *ctx, struct vd_image *img, const char *when, const char *then,
+                         struct vd_error **errp)
+{
+    if (ctx->g.kind == OS_WINDOWS)
+        return check_volume(img, &ctx->pt.parts[ctx->g.system_part], when, then, errp);
+    for (int i = 0; i < ctx->pt.count; i++) {
+        const struct vd_partition *part = &ctx->pt.parts[i];
+        int ret = part->extended ? 0 : check_volume(img, part, when, then, errp);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* Linux: the image libguestfs wrote, opened again to be checked. */
+static int check_written(struct inject *ctx, const char *target, const char *when, const char *then,
+                         struct vd_error **errp)
+{
+    if (ctx->g.kind == OS_WINDOWS)
+        return check_volumes(ctx, ctx->img, when, then, errp);
+    struct vd_image *img;
+    int ret = vd_image_open(target, NULL, 0, &img, errp);
+    if (ret == 0) {
+        ret = check_volumes(ctx, img, when, then, errp);
+        vd_image_close(img, NULL);
+    }
     return ret;
 }
 
@@ -245,7 +277,7 @@ static void sync_dir_of(const char *path)
  * Writes the result: into IMAGE (--in-place), a new differencing child
  * (--into) or a new full copy (-o, written as OUT.inject-tmp in OUT's
  * folder and renamed into place at the end; removed on failure). A damaged
- * Windows system volume is refused before anything is written (unless
+ * volume (Windows' system volume, a Linux disk's partitions) is refused before anything is written (unless
  * --force: then noted), and the volume written is checked again
  * afterwards: a result the checker calls damaged is an error, never
  * "ready" (and removed, unless --force).
@@ -255,10 +287,10 @@ static int write_result(struct inject *ctx, const char *image, struct report_met
     const struct inject_opts *o = &ctx->opts;
     bool windows = ctx->g.kind == OS_WINDOWS;
     int ret = 0;
-    if (windows && ctx->n_changes) {
+    if (ctx->n_changes) {
         struct vd_error *damage = NULL;
-        ret = check_volume(ctx, ctx->img, "before the run", "nothing written (--force writes anyway)",
-                           o->force ? &damage : errp);
+        ret = check_volumes(ctx, ctx->img, "before the run", "nothing written (--force writes anyway)",
+                            o->force ? &damage : errp);
         if (ret < 0 && o->force) {
             /* Forced: written anyway, and the report says what was found. */
             ret = inject_note(ctx, "written with --force: %s", damage->msg) < 0
@@ -291,9 +323,9 @@ static int write_result(struct inject *ctx, const char *image, struct report_met
     if (ret == 0 && ctx->n_changes) {
         attempted = true;
         ret = windows ? commit(ctx, target, errp) : commit_linux(ctx, target, errp);
-        if (ret == 0 && windows) {
-            ret = check_volume(ctx, ctx->img, "after the run", o->force ? "kept as written (--force)"
-                               : o->in_place ? "the changes are written" : "the output is removed", errp);
+        if (ret == 0) {
+            ret = check_written(ctx, target, "after the run", o->force ? "kept as written (--force)"
+                                : o->in_place ? "the changes are written" : "the output is removed", errp);
             keep = ret == -EUCLEAN && o->force;     /* never "ready", but the user wanted it written */
         }
     }

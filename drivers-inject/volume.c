@@ -179,7 +179,8 @@ static void summarize(const char *log, char *problem, size_t len)
     while (f && fgets(line, sizeof(line), f) && o + 1 < len) {
         char *s = line + strspn(line, " \t");
         s[strcspn(s, "\r\n")] = '\0';
-        if (!*s || strncmp(s, "fsck.fat ", 9) == 0 || strncmp(s, "Leaving filesystem unchanged", 28) == 0)
+        if (!*s || strncmp(s, "fsck.fat ", 9) == 0 || strncmp(s, "Leaving filesystem unchanged", 28) == 0 ||
+            strncmp(s, "e2fsck ", 7) == 0 || strncmp(s, "Pass ", 5) == 0)
             continue;
         o += (size_t)snprintf(problem + o, len - o, "%s%s", o ? "; " : "", s);
     }
@@ -189,13 +190,41 @@ static void summarize(const char *log, char *problem, size_t len)
         snprintf(problem, len, "the checker found errors");
 }
 
+/* ext2/3/4 (Linux guests: libguestfs reads and writes them) only needs
+ * its checker here; -f checks a filesystem marked clean too. */
+static const struct guest_vol_ops ext_check_ops = {
+    .name = "ext2/3/4",
+    .checker = "e2fsck",
+    .checker_flag = "-f",
+    .checker_package = "e2fsprogs",
+};
+
+/* The ext superblock's magic, and whether its journal waits for recovery
+ * (a volume captured while mounted): e2fsck -n cannot replay it and then
+ * reports what the replay would fix, so such a volume is not judged. */
+static const struct guest_vol_ops *probe_ext(struct vd_image *img, uint64_t offset, uint64_t length,
+                                             bool *needs_recovery)
+{
+    uint8_t sb[1024];
+    if (length < 2048 || vd_image_pread(img, sb, sizeof(sb), offset + 1024, NULL) < 0 ||
+        sb[56] != 0x53 || sb[57] != 0xEF)
+        return NULL;
+    *needs_recovery = (sb[96] & 0x04) != 0;     /* s_feature_incompat & RECOVER */
+    return &ext_check_ops;
+}
+
 int vol_check(struct vd_image *img, uint64_t offset, uint64_t length, char *problem, size_t len,
               struct vd_error **errp)
 {
     int ret;
+    bool recovery = false;
     const struct guest_vol_ops *ops = probe_fs(img, offset, length, errp, &ret);
+    if (!ops && ret == -ENOTSUP)
+        ops = probe_ext(img, offset, length, &recovery);
     if (!ops)
         return ret;
+    if (recovery)
+        return -EAGAIN;
     char copy[256], log[256];
     if ((ret = vol_temp("check", copy, sizeof(copy), errp)) < 0)
         return ret;
@@ -207,7 +236,8 @@ int vol_check(struct vd_image *img, uint64_t offset, uint64_t length, char *prob
     if (ret == 0 && ops->check)
         ret = ops->check(copy, problem, len, errp);
     if (ret == 0) {
-        const char *argv[] = { ops->checker, "-n", copy, NULL };
+        const char *argv[] = { ops->checker, "-n", ops->checker_flag ? ops->checker_flag : copy,
+                               ops->checker_flag ? copy : NULL, NULL };
         int rc = vol_run(argv, log);
         if (rc == 127 || rc < 0)
             ret = vd_error_set(errp, rc < 0 ? rc : -ENOENT, "cannot check the %s volume at offset %llu: "

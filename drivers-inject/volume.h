@@ -32,6 +32,7 @@ struct guest_vol_ops {
     /* The filesystem's own checker, run read-only on a copy of the volume
      * as CHECKER -n COPY: exit 0 means clean. */
     const char *checker;
+    const char *checker_flag;       /* one more flag before COPY, or NULL */
     const char *checker_package;    /* Debian package that has it */
     /* Our own checks on that copy (NULL for none): 0 clean, 1 damaged with
      * PROBLEM filled in, or -errno. */
@@ -52,10 +53,12 @@ int vol_write(struct guest_vol *vol, const char *path, const uint8_t *data, size
 
 /*
  * Checks the volume at OFFSET/LENGTH of IMG with its filesystem's own
- * checker (fsck.fat -n, ntfsfix -n) on a sparse copy in $TMPDIR (only the
- * allocated extents are copied): 0 clean, 1 damaged (PROBLEM says how, in
- * the checker's words), -ENOTSUP for no known filesystem, other -errno
- * when it cannot check (the checker is not installed, say).
+ * checker (fsck.fat -n, ntfsfix -n, e2fsck -n -f) on a sparse copy in
+ * $TMPDIR (only the allocated extents are copied): 0 clean, 1 damaged
+ * (PROBLEM says how, in the checker's words), -ENOTSUP for no known
+ * filesystem, -EAGAIN for an ext volume whose journal awaits recovery (not
+ * judged), other -errno when it cannot check (the checker is not
+ * installed, say).
  */
 int vol_check(struct vd_image *img, uint64_t offset, uint64_t length, char *problem, size_t len,
               struct vd_error **errp);

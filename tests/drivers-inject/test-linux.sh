@@ -5,7 +5,8 @@
 # names, and rebuilds the initramfs with the guest's own update-initramfs
 # (a busybox script in this generated guest), into a new image (-o). Dry
 # run and second run (--in-place) leave the image byte-identical. The
-# fstab has a NUL byte and 1 MiB after it: all of it is kept. Checked with debugfs, which shares no code.
+# fstab has a NUL byte and 1 MiB after it: all of it is kept. Every ext
+# partition is checked with e2fsck before and after: a damaged one is refused. Checked with debugfs, which shares no code.
 source "$SRC/tests/lib.sh"
 source "$SRC/tests/drivers-inject/linux-guest.sh"
 need vhdiinfo
@@ -47,6 +48,7 @@ rm -f boot.img root.img
 # The same guest as a dynamic VHD, for the NBD bridge and --into below.
 "$BIN/vdisk" convert -O vhd disk.img disk.vhd
 
+cp disk.img bad.img
 before=$(sha256sum <disk.img)
 "$BIN/drivers-inject" --dry-run --report dry.json disk.img >dry.txt
 [ "$(sha256sum <disk.img)" = "$before" ] || fail "--dry-run changed the image"
@@ -92,3 +94,20 @@ vhdiinfo child.vhd | contains 'Parent filename.*disk.vhd' || fail "child.vhd is 
 guest_cat 34816 96256 /etc/fstab merged.img | contains "^UUID=$ROOT_UUID  */  " || fail "fstab through the chain"
 guest_cat 2048 32768 /initrd.img-$KV merged.img | gzip -dc | cpio -t --quiet | contains ata_piix.ko \
     || fail "initrd through the chain"
+
+# A damaged /boot (ext2: inodes in use marked free in its inode bitmap,
+# which e2fsck -n reports; libguestfs still mounts and reads it): checked
+# before anything is written, refused with one line, exit 1, nothing left.
+dd if=bad.img of=b.img bs=512 skip=2048 count=32768 status=none
+ibm=$(dumpe2fs b.img 2>/dev/null | sed -n 's/.*Inode bitmap at \([0-9]*\).*/\1/p' | head -n 1)
+bs=$(dumpe2fs -h b.img 2>/dev/null | sed -n 's/^Block size: *//p')
+[ -n "$ibm" ] && [ -n "$bs" ] || fail "dumpe2fs: no inode bitmap"
+printf '\x00' | dd of=b.img bs=1 seek=$((ibm * bs + 1)) conv=notrunc status=none
+fsck_rc=0; e2fsck -n -f b.img >/dev/null 2>&1 || fsck_rc=$?
+[ $fsck_rc -ne 0 ] || fail "e2fsck does not see the damage"
+dd if=b.img of=bad.img bs=512 seek=2048 conv=notrunc status=none
+h=$(sha256sum <bad.img)
+expect_fail 1 'partition 1 .*damaged before the run \(e2fsck -n: .*nothing written' \
+    "$BIN/drivers-inject" -o bad-out.img bad.img
+[ "$(sha256sum <bad.img)" = "$h" ] || fail "the damaged image was written"
+[ ! -e bad-out.img ] && [ ! -e bad-out.img.inject-tmp ] || fail "a refused -o left a file behind"
