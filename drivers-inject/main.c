@@ -483,7 +483,9 @@ int main(int argc, char **argv)
     for (int i = 0; ret == 0 && i < ctx.opts.n_drivers; i++)
         ret = packs_add_path(ctx.packs, ctx.opts.drivers[i], &err);
     if (ret == 0)
-        ret = vd_image_open(image, NULL, 0, &ctx.img, &err);
+        /* Sharing writes: a Linux raw image is written by libguestfs's qemu
+         * (another process) while this handle is open. */
+        ret = vd_image_open(image, NULL, ctx.opts.dry_run ? 0 : VD_OPEN_SHARE_WRITE, &ctx.img, &err);
     bool no_guest = false;
     if (ret == 0) {
         ret = inspect_guest(&ctx, &err);

@@ -32,6 +32,8 @@ struct vd_image {
     const struct vd_image *child;   /* while opening a chain: loop detection */
     dev_t st_dev;               /* identity of the file, for loop detection */
     ino_t st_ino;
+    struct image_lock *lock;    /* this process's lock on the file, or NULL */
+    int lock_use;               /* how the lock counts this handle */
 };
 
 /* What a probe sees: the first bytes of the file and its last 1 KiB. */
@@ -104,6 +106,11 @@ struct vd_format {
                         struct vd_error **errp);
     /* May be NULL: the core then fdatasync()s the file. */
     int (*flush)(struct vd_image *img, struct vd_error **errp);
+
+    /* Makes IMG (writable) SIZE bytes, more than img->size; the new range
+     * reads as zeros (or as the parent reads it). No other I/O runs on IMG
+     * meanwhile. May be NULL: the format cannot grow. */
+    int (*grow)(struct vd_image *img, uint64_t size, struct vd_error **errp);
 
     /* Longest single-kind run at OFF, at most LEN bytes, describing this
      * image only: ranges left to the parent are VD_EXTENT_BACKING (the core

@@ -274,10 +274,178 @@ static int probe_format(int fd, const char *path, uint64_t size,
 
 /* ---- open and close ---- */
 
+/* ---- image locks ----
+ *
+ * Two writers on one image corrupt it, and a reader of an image being
+ * written sees it change under it. Images are locked with OFD locks as qemu
+ * locks them, so that vdisk, vmm, p2v and qemu see each other: one byte at
+ * 100 + P for each permission P held, one at 200 + P for each permission
+ * not shared with others. Every lock is a shared (read) lock; a conflict is
+ * found by testing, after setting, whether another holder has the opposite
+ * byte (two openers racing: at least one sees the other).
+ *
+ * OFD locks of two open file descriptions conflict even inside one process,
+ * and the tools open one file several times (drivers-inject reopens an
+ * image writable while its read handle still serves): one description per
+ * file holds the locks of every handle of the process. The table is
+ * process-wide because the locks are. */
+enum { PERM_READ = 0, PERM_WRITE = 1, PERM_RESIZE = 3, LOCK_HELD = 100, LOCK_UNSHARED = 200 };
+
+/* What one handle asks of the file. */
+enum lock_use { USE_READ, USE_READ_SHARE_WRITE, USE_WRITE, USE_KINDS };
+
+struct image_lock {
+    dev_t dev;
+    ino_t ino;
+    int fd;                     /* the description holding the locks */
+    int users[USE_KINDS];       /* the process's handles, by use */
+    struct image_lock *next;
+};
+
+static pthread_mutex_t locks_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct image_lock *locks;
+
+static int lock_byte(int fd, short type, int byte)
+{
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+    return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/* Whether another description holds a lock on BYTE. */
+static bool byte_taken(int fd, int byte)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+    return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+/* Sets and clears E's bytes for the uses its counts hold: read always,
+ * write and resize while a writer is open, and no sharing of them while a
+ * writer or a reader that does not share writing is open. */
+static int lock_sync(struct image_lock *e)
+{
+    bool writing = e->users[USE_WRITE] > 0;
+    bool unshare = writing || e->users[USE_READ] > 0;
+    const struct { int byte; bool on; } want[] = {
+        { LOCK_HELD + PERM_READ, true },
+        { LOCK_HELD + PERM_WRITE, writing },
+        { LOCK_HELD + PERM_RESIZE, writing },
+        { LOCK_UNSHARED + PERM_WRITE, unshare },
+        { LOCK_UNSHARED + PERM_RESIZE, unshare },
+    };
+    int ret = 0;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        int r = lock_byte(e->fd, want[i].on ? F_RDLCK : F_UNLCK, want[i].byte);
+        if (r < 0 && ret == 0)
+            ret = r;
+    }
+    return ret;
+}
+
+/* After setting: whether another process's use conflicts with USE. A
+ * reader that shares writing still refuses a writer already there: it
+ * lets one in later (its own helper), it does not read a moving image. */
+static int lock_conflict(const struct image_lock *e, enum lock_use use, const char *path,
+                         struct vd_error **errp)
+{
+    if (byte_taken(e->fd, LOCK_HELD + PERM_WRITE) || byte_taken(e->fd, LOCK_HELD + PERM_RESIZE))
+        return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open for "
+                            "writing (vdisk info, check, compare and map -U read it anyway)",
+                            path);
+    if (byte_taken(e->fd, LOCK_UNSHARED + PERM_READ))
+        return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open and "
+                            "lets no one else read it", path);
+    if (use == USE_WRITE && (byte_taken(e->fd, LOCK_UNSHARED + PERM_WRITE) ||
+                             byte_taken(e->fd, LOCK_UNSHARED + PERM_RESIZE)))
+        return vd_error_set(errp, -EBUSY, "'%s' is in use: another process has it open for "
+                            "reading, and writing it now would change what it reads", path);
+    return 0;
+}
+
+/* Takes IMG's lock for USE. A file system without OFD locks (some network
+ * ones) leaves the image unlocked, as qemu does. */
+static int image_lock(struct vd_image *img, enum lock_use use, struct vd_error **errp)
+{
+    pthread_mutex_lock(&locks_mutex);
+    struct image_lock *e = locks;
+    while (e && (e->dev != img->st_dev || e->ino != img->st_ino))
+        e = e->next;
+    bool fresh = !e;
+    if (fresh) {
+        e = calloc(1, sizeof(*e));
+        int fd = e ? fcntl(img->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            free(e);
+            pthread_mutex_unlock(&locks_mutex);
+            return vd_error_set(errp, -ENOMEM, "%s: cannot lock: out of memory or descriptors",
+                                img->path);
+        }
+        *e = (struct image_lock){ .dev = img->st_dev, .ino = img->st_ino, .fd = fd };
+    }
+    e->users[use]++;
+    struct vd_error *lerr = NULL;
+    int ret = lock_sync(e);
+    if (ret < 0)
+        vd_error_set_errno(&lerr, ret, "cannot lock '%s'", img->path);
+    else
+        ret = lock_conflict(e, use, img->path, &lerr);
+    if (fresh && (ret == -EINVAL || ret == -ENOLCK || ret == -EOPNOTSUPP)) {
+        close(e->fd);           /* no locks here: open unlocked */
+        free(e);
+        vd_error_free(lerr);
+        pthread_mutex_unlock(&locks_mutex);
+        return 0;
+    }
+    if (ret < 0) {
+        if (errp && !*errp)
+            *errp = lerr;
+        else
+            vd_error_free(lerr);
+        e->users[use]--;
+        if (fresh) {
+            close(e->fd);       /* drops whatever was set */
+            free(e);
+        } else {
+            lock_sync(e);       /* back to what the other handles need */
+        }
+        pthread_mutex_unlock(&locks_mutex);
+        return ret;
+    }
+    if (fresh) {
+        e->next = locks;
+        locks = e;
+    }
+    img->lock = e;
+    img->lock_use = (int)use;
+    pthread_mutex_unlock(&locks_mutex);
+    return 0;
+}
+
+static void image_unlock(struct vd_image *img)
+{
+    struct image_lock *e = img->lock;
+    if (!e)
+        return;
+    pthread_mutex_lock(&locks_mutex);
+    e->users[img->lock_use]--;
+    if (e->users[USE_READ] + e->users[USE_READ_SHARE_WRITE] + e->users[USE_WRITE] == 0) {
+        struct image_lock **pp = &locks;
+        while (*pp != e)
+            pp = &(*pp)->next;
+        *pp = e->next;
+        close(e->fd);
+        free(e);
+    } else {
+        lock_sync(e);
+    }
+    pthread_mutex_unlock(&locks_mutex);
+    img->lock = NULL;
+}
+
 static void image_free(struct vd_image *img)
 {
     if (!img)
         return;
+    image_unlock(img);
     if (img->fd >= 0)
         close(img->fd);
     if (img->direct_fd >= 0)
@@ -349,6 +517,14 @@ static int image_open(const char *path, const char *format, unsigned flags,
         }
     }
 
+    if (img->writable || !(flags & VD_OPEN_FORCE_SHARE)) {
+        enum lock_use use = img->writable ? USE_WRITE
+                          : (flags & VD_OPEN_SHARE_WRITE) ? USE_READ_SHARE_WRITE : USE_READ;
+        ret = image_lock(img, use, errp);
+        if (ret < 0)
+            goto err_free;
+    }
+
     if (!drv) {
         ret = probe_format(img->fd, path, size, &drv, errp);
         if (ret < 0)
@@ -391,7 +567,9 @@ int vd_image_open_backing(struct vd_image *img, unsigned flags,
     if (flags & VD_OPEN_WRITE_BACKING)
         bflags |= VD_OPEN_WRITE;
     int ret = image_open(img->backing_path, NULL, bflags, img, &img->backing, errp);
-    if (ret < 0)
+    /* Context once, at the image whose parent failed: one "parent of" per
+     * level of a deep chain would push the cause out of the message. */
+    if (ret < 0 && errp && *errp && strncmp((*errp)->msg, "parent of '", 11) != 0)
         vd_error_prefix(errp, "parent of '%s'", img->path);
     return ret;
 }
@@ -542,6 +720,19 @@ int vd_image_flush(struct vd_image *img, struct vd_error **errp)
     return 0;
 }
 
+int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    if (size <= img->size)
+        return 0;
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (!img->drv->grow)
+        return vd_error_set(errp, -ENOTSUP, "%s: a %s image cannot grow (from %llu to %llu "
+                            "bytes)", img->path, img->drv->name, (unsigned long long)img->size,
+                            (unsigned long long)size);
+    return img->drv->grow(img, size, errp);
+}
+
 int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
                          uint64_t *file_off, uint64_t *run)
 {
@@ -679,12 +870,19 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
         else if (size == 0)
             size = parent->size;
     }
+    /* An image that exists is not replaced under another process that has
+     * it open: its writer's lock is held while it is created again. */
+    struct vd_image *old = NULL;
+    struct stat st;
+    if (ret == 0 && stat(path, &st) == 0)
+        ret = vd_image_open(path, "raw", VD_OPEN_WRITE, &old, errp);
     if (ret == 0) {
         struct vd_create_args args = {
             .size = size, .opts = &opts, .backing = parent, .backing_arg = backing,
         };
         ret = drv->create(path, &args, errp);
     }
+    vd_image_close(old, NULL);
     vd_image_close(parent, NULL);
     free(text);
     return ret;

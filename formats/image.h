@@ -26,6 +26,11 @@ enum {
     /* Read-only inspection that takes no lock and so ignores another
      * process's write lock (qemu-img's -U/--force-share). */
     VD_OPEN_FORCE_SHARE = 1u << 4,
+    /* A reader that lets another process write the image meanwhile (qemu's
+     * share-rw): for a tool whose own helper process (qemu under
+     * libguestfs) writes the file it reads. Still refused while another
+     * process writes it. */
+    VD_OPEN_SHARE_WRITE = 1u << 5,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest
@@ -66,6 +71,11 @@ int vd_image_pwrite(struct vd_image *img, const void *buf, size_t len,
 int vd_image_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
                           struct vd_error **errp);
 int vd_image_flush(struct vd_image *img, struct vd_error **errp);
+/* Grows IMG (open writable, no other I/O on it meanwhile) to SIZE bytes;
+ * the new range reads as zeros, or as the parent reads it. A SIZE not above
+ * the current size changes nothing. -ENOTSUP when the format or this image
+ * cannot grow, with errp saying why. */
+int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
 /* Starts writing the file's dirty pages back without waiting, so that a
  * later flush has less to wait for (a long copy calls it as it goes). A
  * hint: does nothing where the host cannot. */

@@ -666,6 +666,116 @@ static int vhd_flush(struct vd_image *img, struct vd_error **errp)
     return 0;
 }
 
+/* ---- grow ---- */
+
+/* Where the BAT can reach without moving anything: the first allocated
+ * block or parent locator stored after it; UINT64_MAX when nothing is (the
+ * footer, alone after the BAT, then moves). */
+static uint64_t bat_room_end(const struct vhd_state *s)
+{
+    uint64_t limit = UINT64_MAX;
+    for (uint32_t i = 0; i < s->max_entries; i++) {
+        uint64_t start = (uint64_t)s->bat[i] * VHD_SECTOR;
+        if (s->bat[i] != VHD_UNALLOCATED && start > s->bat_offset && start < limit)
+            limit = start;
+    }
+    for (int i = 0; i < VHD_LOCATOR_COUNT; i++) {
+        const uint8_t *l = s->header + VHD_H_LOCATORS + i * VHD_LOCATOR_SIZE;
+        uint64_t at = get_be64(l + 16);
+        if (get_be32(l + 4) && at > s->bat_offset && at < limit)
+            limit = at;
+    }
+    return limit;
+}
+
+/* A dynamic or differencing disk grows by adding BAT entries in the room
+ * the BAT has (its sector padding at least), then by a new size in the
+ * footer. Order: entries, header, footer at the end, its copy at 0; an
+ * interruption leaves either the old size or the new one, never a BAT too
+ * short for the size. The caller does no other I/O on IMG meanwhile. */
+static int vhd_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    if (s->type == VHD_TYPE_FIXED)
+        return vd_error_set(errp, -ENOTSUP, "%s: a fixed VHD cannot grow (from %llu to %llu "
+                            "bytes)", img->path, (unsigned long long)img->size,
+                            (unsigned long long)size);
+    if (s->footer_from_copy)
+        return vd_error_set(errp, -EINVAL, "%s: the footer is missing; run 'vdisk check'",
+                            img->path);
+    if (size > VHD_MAX_CREATE_SIZE || size % VHD_SECTOR)
+        return vd_error_set(errp, -EFBIG, "%s: cannot grow to %llu bytes (the VHD maximum is "
+                            "2040 GiB, in whole sectors)", img->path, (unsigned long long)size);
+    uint64_t entries = (size + s->block_size - 1) / s->block_size;
+    int ret = 0;
+    if (entries > s->max_entries) {
+        uint64_t bat_end = s->bat_offset + entries * 4, limit = bat_room_end(s);
+        if (entries > VHD_MAX_BAT_ENTRIES || bat_end > limit)
+            return vd_error_set(errp, -ENOSPC, "%s: cannot grow to %llu bytes: its block table "
+                                "has room for %llu blocks of %u bytes, and moving the data "
+                                "after it is not supported", img->path,
+                                (unsigned long long)size,
+                                (unsigned long long)((limit - s->bat_offset) / 4),
+                                s->block_size);
+        uint32_t *bat = realloc(s->bat, (size_t)entries * 4);
+        if (!bat)
+            return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        s->bat = bat;
+        uint32_t old = s->max_entries;
+        uint64_t new_end = (bat_end + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
+        if (new_end > s->data_end) {
+            /* Only the footer follows the BAT: it moves to the new end,
+             * and the old one turns into (unallocated) BAT entries. */
+            ret = write_footer_at(img, s, new_end, errp);
+            if (ret == 0)
+                s->data_end = new_end;
+        }
+        uint8_t unallocated[4096];
+        memset(unallocated, 0xff, sizeof(unallocated));
+        for (uint64_t at = s->bat_offset + (uint64_t)old * 4; ret == 0 && at < new_end;) {
+            size_t n = new_end - at < sizeof(unallocated) ? (size_t)(new_end - at)
+                                                          : sizeof(unallocated);
+            ret = vd_file_pwrite(img, unallocated, n, at, errp);
+            at += n;
+        }
+        if (ret < 0)
+            return ret;
+        for (uint64_t i = old; i < entries; i++)
+            s->bat[i] = VHD_UNALLOCATED;
+        s->max_entries = (uint32_t)entries;
+        uint64_t hdr_off = get_be64(s->footer + VHD_F_DATA_OFFSET);
+        put_be32(s->header + VHD_H_MAX_ENTRIES, s->max_entries);
+        put_be32(s->header + VHD_H_CHECKSUM, 0);
+        put_be32(s->header + VHD_H_CHECKSUM, vhd_checksum(s->header, VHD_HEADER_SIZE,
+                                                          VHD_H_CHECKSUM));
+        ret = vd_file_pwrite(img, s->header, VHD_HEADER_SIZE, hdr_off, errp);
+        if (ret == 0)
+            ret = vhd_flush(img, errp);
+        if (ret < 0)
+            return ret;
+    }
+    /* The geometry describes the new size exactly, or is 65535/16/255
+     * ("use current_size"), so that readers of either agree on it. */
+    struct vhd_geometry g = vhd_chs_for(size / VHD_SECTOR);
+    if (vhd_chs_bytes(g) != size)
+        g = (struct vhd_geometry){ 65535, 16, 255 };
+    put_be64(s->footer + VHD_F_CUR_SIZE, size);
+    put_be16(s->footer + VHD_F_GEOMETRY, g.cylinders);
+    s->footer[VHD_F_GEOMETRY + 2] = g.heads;
+    s->footer[VHD_F_GEOMETRY + 3] = g.sectors;
+    put_be32(s->footer + VHD_F_CHECKSUM, 0);
+    put_be32(s->footer + VHD_F_CHECKSUM, vhd_checksum(s->footer, VHD_FOOTER_SIZE,
+                                                      VHD_F_CHECKSUM));
+    ret = write_footer_at(img, s, s->data_end, errp);
+    if (ret == 0)
+        ret = vhd_flush(img, errp);
+    if (ret == 0)
+        ret = write_footer_at(img, s, 0, errp);
+    if (ret == 0)
+        img->size = size;
+    return ret;
+}
+
 /* ---- block status ---- */
 
 static int vhd_block_status(struct vd_image *img, uint64_t off, uint64_t len,
@@ -857,6 +967,7 @@ const struct vd_format vd_format_vhd = {
     .pwrite = vhd_pwrite,
     .write_zeroes = vhd_write_zeroes,
     .flush = vhd_flush,
+    .grow = vhd_grow,
     .block_status = vhd_block_status,
     .file_extent = vhd_file_extent,
     .create = vhd_create,

@@ -6,13 +6,17 @@
 #include "vdisk/vdisk.h"
 
 static const char help[] =
-    "usage: vdisk check [-f FMT] [--output=human|json] IMAGE\n"
+    "usage: vdisk check [-f FMT] [-U] [--output=human|json] IMAGE\n"
     "Checks every structural invariant of IMAGE without trusting its metadata\n"
     "(for VHD: footer and its copy, checksums, header, BAT bounds, blocks beyond\n"
     "the end or overlapping each other or the metadata, parent locators and the\n"
-    "parent's UUID). Prints each problem on its own line with its offset.\n"
+    "parent's UUID), then opens IMAGE's backing chain as every command does (a\n"
+    "missing or wrong parent, a loop, a chain too deep is a problem). Prints\n"
+    "each problem on its own line with its offset.\n"
     "Exit status: 0 clean, 1 damaged or unreadable, 2 wrong usage.\n"
     "  -f, --format=FMT   image format (default: probed)\n"
+    "  -U, --force-share  check an image another process has open for writing\n"
+    "                     (what it reads may be changing)\n"
     "      --output=FMT   human (default) or json\n"
     "  -h, --help         this text\n";
 
@@ -38,15 +42,18 @@ int vdisk_check(int argc, char **argv)
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'O' },
+        { "force-share", no_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *format = NULL;
+    unsigned flags = 0;
     struct report r = { 0 };
     int c;
-    while ((c = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:Uh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': format = optarg; break;
+        case 'U': flags |= VD_OPEN_FORCE_SHARE; break;
         case 'O':
             if (vdisk_parse_output("check", optarg, &r.json))
                 return VDISK_USAGE;
@@ -65,6 +72,19 @@ int vdisk_check(int argc, char **argv)
         printf(",\n    \"problems\": [");
     }
     int n = vd_image_check(path, format, report_problem, &r, &err);
+    if (n >= 0) {
+        /* A file may be sound on its own and still not open: its chain
+         * loops, is too deep, or names a parent that is missing or wrong. */
+        struct vd_image *img;
+        struct vd_error *open_err = NULL;
+        if (vd_image_open(path, format, flags, &img, &open_err) < 0) {
+            report_problem(&r, open_err ? open_err->msg : "the image does not open");
+            vd_error_free(open_err);
+            n++;
+        } else {
+            vd_image_close(img, NULL);
+        }
+    }
     if (r.json)
         printf("%s],\n    \"check-errors\": %d\n}\n", r.count ? "\n    " : "", n < 0 ? 1 : n);
     if (n < 0)

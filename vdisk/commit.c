@@ -15,7 +15,10 @@
 static const char help[] =
     "usage: vdisk commit [-f FMT] [-p] CHILD\n"
     "Writes every sector CHILD holds into its parent (the next image of its\n"
-    "backing chain). CHILD is not changed and reads the same afterwards.\n"
+    "backing chain). CHILD is not changed and reads the same afterwards. A\n"
+    "parent smaller than CHILD grows to CHILD's size first (a dynamic or\n"
+    "differencing VHD, within the room its block table has); one that cannot\n"
+    "grow is refused before anything is written.\n"
     "  -f, --format=FMT   format of CHILD (default: probed)\n"
     "  -p, --progress     show progress on a terminal\n"
     "  -h, --help         this text\n";
@@ -57,9 +60,22 @@ int vdisk_commit(int argc, char **argv)
                      argv[optind]);
         goto out;
     }
+    /* A child larger than its parent: the parent grows to hold every
+     * sector, or nothing is written (copying only the common part would
+     * drop the child's tail without a word). */
     uint64_t size = vd_image_size(child);
-    if (vd_image_size(parent) < size)
-        size = vd_image_size(parent);
+    if (vd_image_size(parent) < size) {
+        uint64_t psize = vd_image_size(parent);
+        if (vd_image_grow(parent, size, &err) < 0) {
+            vd_error_prefix(&err, "cannot commit %s (%llu bytes) into its smaller parent "
+                            "(%llu bytes)", argv[optind], (unsigned long long)size,
+                            (unsigned long long)psize);
+            goto out;
+        }
+        printf("%s grew from %llu to %llu bytes to hold every sector of %s.\n",
+                vd_image_path(parent), (unsigned long long)psize, (unsigned long long)size,
+                argv[optind]);
+    }
     struct vdisk_progress prog;
     vdisk_progress_start(&prog, progress, size);
     for (uint64_t off = 0; off < size;) {

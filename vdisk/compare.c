@@ -12,7 +12,7 @@
 #define STEP (4u << 20)
 
 static const char help[] =
-    "usage: vdisk compare [-f FMT] [-F FMT] [-s] [-p] A B\n"
+    "usage: vdisk compare [-f FMT] [-F FMT] [-s] [-p] [-U] A B\n"
     "Compares the contents A and B present to a guest (differencing disks: the\n"
     "merged content). Exit 0: identical; 1: different (the first differing\n"
     "offset is printed) or an error; 2: wrong usage.\n"
@@ -23,6 +23,7 @@ static const char help[] =
     "  -F, --b-format=FMT  format of B (default: probed)\n"
     "  -s, --strict        a size difference is a difference\n"
     "  -p, --progress      show progress on a terminal\n"
+    "  -U, --force-share   compare images another process has open for writing\n"
     "  -h, --help          this text\n";
 
 static bool reads_zero(enum vd_extent_kind k)
@@ -113,18 +114,21 @@ int vdisk_compare(int argc, char **argv)
         { "b-format", required_argument, NULL, 'F' },
         { "strict", no_argument, NULL, 's' },
         { "progress", no_argument, NULL, 'p' },
+        { "force-share", no_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *fa = NULL, *fb = NULL;
     bool strict = false, progress = false;
+    unsigned flags = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:F:sph", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:F:spUh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': fa = optarg; break;
         case 'F': fb = optarg; break;
         case 's': strict = true; break;
         case 'p': progress = true; break;
+        case 'U': flags |= VD_OPEN_FORCE_SHARE; break;
         case 'h': fputs(help, stdout); return VDISK_OK;
         default: return vdisk_bad_option("compare", argv);
         }
@@ -142,8 +146,8 @@ int vdisk_compare(int argc, char **argv)
         vd_error_set(&err, -ENOMEM, "out of memory");
         goto out;
     }
-    if (vd_image_open(argv[optind], fa, 0, &a, &err) < 0 ||
-        vd_image_open(argv[optind + 1], fb, 0, &b, &err) < 0)
+    if (vd_image_open(argv[optind], fa, flags, &a, &err) < 0 ||
+        vd_image_open(argv[optind + 1], fb, flags, &b, &err) < 0)
         goto out;
     uint64_t sa = vd_image_size(a), sb = vd_image_size(b);
     uint64_t common = sa < sb ? sa : sb, at = 0;

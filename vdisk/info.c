@@ -8,13 +8,14 @@
 #include "vdisk/vdisk.h"
 
 static const char help[] =
-    "usage: vdisk info [-f FMT] [--output=human|json] [--backing-chain] IMAGE\n"
+    "usage: vdisk info [-f FMT] [-U] [--output=human|json] [--backing-chain] IMAGE\n"
     "Shows the format, virtual and actual size, and the format's own fields\n"
     "(for VHD: creator, subformat, CHS geometry, block size, UUIDs, parent\n"
     "locators, timestamps) plus warnings such as a CHS geometry that disagrees\n"
     "with the size. The backing chain must open (a missing or wrong parent is\n"
     "an error); --backing-chain describes every image of the chain.\n"
     "  -f, --format=FMT     image format (default: probed)\n"
+    "  -U, --force-share    inspect an image another process has open for writing\n"
     "      --output=FMT     human (default) or json\n"
     "      --backing-chain  describe every image of the chain\n"
     "  -h, --help           this text\n";
@@ -84,16 +85,19 @@ int vdisk_info(int argc, char **argv)
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'O' },
+        { "force-share", no_argument, NULL, 'U' },
         { "backing-chain", no_argument, NULL, 'B' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *format = NULL;
     bool json = false, chain = false;
+    unsigned flags = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:Uh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': format = optarg; break;
+        case 'U': flags |= VD_OPEN_FORCE_SHARE; break;
         case 'O':
             if (vdisk_parse_output("info", optarg, &json))
                 return VDISK_USAGE;
@@ -118,7 +122,7 @@ int vdisk_info(int argc, char **argv)
     /* The whole chain must open (parents found, UUIDs right, no loop)
      * before anything is shown; then each image is described alone. */
     struct vd_image *whole;
-    if (vd_image_open(path, format, 0, &whole, &err) < 0) {
+    if (vd_image_open(path, format, flags, &whole, &err) < 0) {
         free(info);
         free(path);
         return vdisk_fail(err);
@@ -129,7 +133,7 @@ int vdisk_info(int argc, char **argv)
         printf("[\n");
     for (int depth = 0; path; depth++) {
         struct vd_image *img;
-        if (vd_image_open(path, depth ? NULL : format, VD_OPEN_NO_BACKING, &img, &err) < 0) {
+        if (vd_image_open(path, depth ? NULL : format, VD_OPEN_NO_BACKING | flags, &img, &err) < 0) {
             if (json && chain)
                 printf("\n]\n");
             rc = vdisk_fail(err);

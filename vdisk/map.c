@@ -7,10 +7,11 @@
 #include "vdisk/vdisk.h"
 
 static const char help[] =
-    "usage: vdisk map [-f FMT] [--output=human|json] IMAGE\n"
+    "usage: vdisk map [-f FMT] [-U] [--output=human|json] IMAGE\n"
     "Lists IMAGE's extents: data (stored somewhere in the chain), zero (known\n"
     "to read as zeros) and unallocated (stored nowhere; reads as zeros).\n"
     "  -f, --format=FMT   image format (default: probed)\n"
+    "  -U, --force-share  map an image another process has open for writing\n"
     "      --output=FMT   human (default) or json (qemu-img map's keys, plus kind)\n"
     "  -h, --help         this text\n";
 
@@ -39,15 +40,18 @@ int vdisk_map(int argc, char **argv)
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'O' },
+        { "force-share", no_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *format = NULL;
     bool json = false;
+    unsigned flags = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+f:Uh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f': format = optarg; break;
+        case 'U': flags |= VD_OPEN_FORCE_SHARE; break;
         case 'O':
             if (vdisk_parse_output("map", optarg, &json))
                 return VDISK_USAGE;
@@ -60,7 +64,7 @@ int vdisk_map(int argc, char **argv)
         return VDISK_USAGE;
     struct vd_error *err = NULL;
     struct vd_image *img;
-    if (vd_image_open(argv[optind], format, 0, &img, &err) < 0)
+    if (vd_image_open(argv[optind], format, flags, &img, &err) < 0)
         return vdisk_fail(err);
     uint64_t size = vd_image_size(img), off = 0;
     struct vd_extent cur = { 0, 0, VD_EXTENT_DATA };

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "formats/image.h"
 
@@ -11,6 +12,9 @@ struct vmm_disk {
     struct vd_image *img;
     struct disk_overlay *overlay;   /* NULL: writes go to the image */
     bool read_only;
+    /* Test hook VMM_TEST_FAIL_READ=N: the Nth read of this disk fails as a
+     * host read error would (0: never). */
+    unsigned long fail_read, reads;
 };
 
 static int base_read(void *ctx, void *buf, size_t len, uint64_t off, struct vd_error **errp)
@@ -25,6 +29,9 @@ int vmm_disk_open(const char *path, unsigned flags, struct vmm_disk **out,
     if (!d)
         return vd_error_set(errp, -ENOMEM, "out of memory");
     d->read_only = flags & VMM_DISK_READ_ONLY;
+    const char *fail = getenv("VMM_TEST_FAIL_READ");
+    if (fail)
+        d->fail_read = strtoul(fail, NULL, 10);
     bool writable = !(flags & (VMM_DISK_OVERLAY | VMM_DISK_READ_ONLY));
     int rc = vd_image_open(path, NULL, writable ? VD_OPEN_WRITE : 0, &d->img, errp);
     if (rc < 0) {
@@ -71,6 +78,10 @@ const char *vmm_disk_path(const struct vmm_disk *d)
 int vmm_disk_read(struct vmm_disk *d, void *buf, size_t len, uint64_t off,
                   struct vd_error **errp)
 {
+    if (d->fail_read && ++d->reads == d->fail_read)
+        return vd_error_set_errno(errp, -EIO, "%s: read error at offset %llu (test hook "
+                                  "VMM_TEST_FAIL_READ)", vd_image_path(d->img),
+                                  (unsigned long long)off);
     if (d->overlay)
         return overlay_read(d->overlay, buf, len, off, errp);
     return vd_image_pread(d->img, buf, len, off, errp);

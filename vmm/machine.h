@@ -58,6 +58,7 @@ enum machine_stop {
     STOP_TIMEOUT,
     STOP_POWEROFF,          /* ACPI S5 through PIIX4 PM1a_CNT */
     STOP_VERDICT,           /* the verdict engine has decided */
+    STOP_HOST_ERROR,        /* the host failed (a disk image's I/O): message set */
 };
 
 typedef void (*timer_cb)(void *opaque, uint64_t now_ns);
@@ -137,7 +138,7 @@ struct machine {
     /* Set by devices or the CPU to stop the run loop. */
     enum machine_stop stop;
     int exit_status;
-    char stop_msg[160];
+    char stop_msg[512];
 };
 
 int machine_create(struct machine **out, const struct machine_config *cfg,

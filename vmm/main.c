@@ -64,6 +64,9 @@ static const char usage[] =
     "wrong usage. Otherwise: the guest's isa-debug-exit value (V<<1)|1 when it\n"
     "wrote port 0xF4; 0 when it powered off or halted with interrupts disabled;\n"
     "1 on triple fault, timeout or instruction limit; 2 on wrong usage.\n"
+    "A host I/O error on a disk image ends any run with one line naming the\n"
+    "image and the offset, and exit status 1 (no verdict). No output file may\n"
+    "be a disk (or in its backing chain), the CD-ROM or the firmware.\n"
     "Environment: VMM_TRACE=1 logs every interrupt and exception to stderr.\n";
 
 __attribute__((format(printf, 1, 2)))
@@ -228,25 +231,6 @@ int main(int argc, char **argv)
         return usage_error("%s", "--expect only makes sense with --check");
 
     struct vd_error *err = NULL;
-    /* An output never overwrites an input: not a disk (nor its chain), the
-     * CD-ROM or the firmware, whatever name it goes by. */
-    const char *inputs[PC_MAX_DRIVES + 2];
-    size_t n_inputs = 0;
-    for (int k = 0; k < PC_MAX_DRIVES; k++)
-        if (pc.drives[k].path)
-            inputs[n_inputs++] = pc.drives[k].path;
-    inputs[n_inputs++] = cfg.bios_path;
-    inputs[n_inputs++] = pc.vga_rom_path;
-    const char *outputs[] = {
-        cfg.serial_path && strcmp(cfg.serial_path, "stdio") != 0 ? cfg.serial_path : NULL,
-        pc.serial2_path, screen_dump, screenshot, cfg.debugcon_path,
-    };
-    for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++) {
-        if (vd_output_check(outputs[k], inputs, n_inputs, &err) < 0) {
-            vd_error_report("vmm", err);
-            return 1;
-        }
-    }
     struct verdict *verdict = NULL;
     if (pc_mode) {
         if (!cfg.bios_path)
@@ -270,6 +254,26 @@ int main(int argc, char **argv)
         cfg.pc = &pc;
     } else if (!cfg.ram_mb) {
         cfg.ram_mb = 32;
+    }
+    /* An output never overwrites an input: not a disk (nor its chain), the
+     * CD-ROM or the firmware, whatever name it goes by. */
+    const char *inputs[PC_MAX_DRIVES + 2];
+    size_t n_inputs = 0;
+    for (int k = 0; k < PC_MAX_DRIVES; k++)
+        if (pc.drives[k].path)
+            inputs[n_inputs++] = pc.drives[k].path;
+    inputs[n_inputs++] = cfg.bios_path;
+    inputs[n_inputs++] = pc.vga_rom_path;
+    const char *outputs[] = {
+        cfg.serial_path && strcmp(cfg.serial_path, "stdio") != 0 ? cfg.serial_path : NULL,
+        pc.serial2_path, screen_dump, screenshot, cfg.debugcon_path,
+    };
+    for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++) {
+        if (vd_output_check(outputs[k], inputs, n_inputs, &err) < 0) {
+            vd_error_report("vmm", err);
+            verdict_destroy(verdict);
+            return 1;
+        }
     }
     if (firmware_check_bios(cfg.bios_path, &err) < 0) {
         vd_error_report("vmm", err);
@@ -305,7 +309,11 @@ int main(int argc, char **argv)
         else if (vga_screenshot(vga, screenshot, &err) < 0)
             vd_error_report("vmm", err);
     }
-    if (verdict) {
+    if (why == STOP_HOST_ERROR) {
+        /* The host failed, not the guest: no verdict on the guest. */
+        fprintf(stderr, "vmm: %s\n", m->stop_msg);
+        status = 1;
+    } else if (verdict) {
         verdict_finish(verdict, why, m->stop_msg);
         verdict_print(verdict, stdout, json, secs);
         status = verdict_kind(verdict) == VERDICT_BOOTED ? 0 : 1;

@@ -51,6 +51,15 @@ refused sym.vhd "$BIN/vmm" --check --cdrom base.vhd --serial sym.vhd
 mkdir pack && echo x >pack/a.inf
 refused pack/a.inf "$BIN/drivers-inject" --drivers pack/a.inf --report pack/a.inf base.vhd
 
+# An input whose chain does not open still counts, by itself and by every
+# member up to where the chain breaks: a child whose grandparent is gone.
+$V create -f vhd -o size=exact g.vhd 1M
+$V create -f vhd -b g.vhd m.vhd
+$V create -f vhd -b m.vhd k.vhd
+rm g.vhd
+refused k.vhd $V convert -O raw k.vhd k.vhd
+refused m.vhd "$BIN/vmm" --check --serial m.vhd k.vhd
+
 # What is no input passes: a new file, an unrelated existing one.
 echo old >report.json
 "$BIN/drivers-inject" --dry-run --report report.json base.vhd >/dev/null 2>&1 || true

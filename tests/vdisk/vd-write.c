@@ -7,7 +7,11 @@
  *   vd-write IMAGE --verify BLOCK LOG     every slot holds the pattern of its
  *                                         last logged seed, or zeros if never
  *                                         logged; at most one slot (the write
- *                                         in flight when killed) may differ */
+ *                                         in flight when killed) may differ
+ *   vd-write IMAGE --hold read|share-write|write
+ *                                         opens IMAGE that way, prints "held",
+ *                                         and keeps it open until stdin ends
+ *                                         (a holder for the lock tests) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +37,19 @@ int main(int argc, char **argv)
     }
     struct vd_error *err = NULL;
     struct vd_image *img;
+    if (strcmp(argv[2], "--hold") == 0) {
+        unsigned flags = strcmp(argv[3], "write") == 0 ? VD_OPEN_WRITE
+                       : strcmp(argv[3], "share-write") == 0 ? VD_OPEN_SHARE_WRITE : 0;
+        if (vd_image_open(argv[1], NULL, flags, &img, &err) < 0) {
+            vd_error_report("vd-write", err);
+            return 1;
+        }
+        printf("held\n");
+        fflush(stdout);
+        while (getchar() != EOF)
+            ;
+        return vd_image_close(img, NULL) < 0;
+    }
     if (vd_image_open(argv[1], NULL, VD_OPEN_WRITE, &img, &err) < 0) {
         vd_error_report("vd-write", err);
         return 1;

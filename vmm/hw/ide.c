@@ -182,21 +182,37 @@ static uint32_t sector_size(const struct ide_drive *d)
     return d->atapi ? ATAPI_SECTOR : 512u;
 }
 
-static int read_sectors(struct ide_drive *d, uint8_t *buf, uint64_t lba, uint32_t n)
+/* A failed read, write or flush of an image is the host's failure, not the
+ * guest disk's (the LBA was checked before): the run ends with the error,
+ * naming the image and the offset, instead of the guest seeing a disk
+ * error it would take for a bad or missing disk (Windows: STOP 0x7B). The
+ * command still fails for the guest, which never runs past it. */
+static int host_error(struct ide_channel *c, int rc, struct vd_error *err)
+{
+    char msg[sizeof(struct vd_error){ 0 }.msg + 64];
+    snprintf(msg, sizeof msg, "host I/O error, the run is stopped: %s",
+             err ? err->msg : "disk image I/O failed");
+    vd_error_free(err);
+    if (c->ide->m)
+        machine_request_stop(c->ide->m, STOP_HOST_ERROR, 1, msg);
+    return rc;
+}
+
+static int read_sectors(struct ide_channel *c, struct ide_drive *d, uint8_t *buf,
+                        uint64_t lba, uint32_t n)
 {
     struct vd_error *err = NULL;
     uint32_t ss = sector_size(d);
     int rc = vmm_disk_read(d->disk, buf, (size_t)n * ss, lba * ss, &err);
-    vd_error_free(err);
-    return rc;
+    return rc < 0 ? host_error(c, rc, err) : rc;
 }
 
-static int write_sectors(struct ide_drive *d, const uint8_t *buf, uint64_t lba, uint32_t n)
+static int write_sectors(struct ide_channel *c, struct ide_drive *d, const uint8_t *buf,
+                         uint64_t lba, uint32_t n)
 {
     struct vd_error *err = NULL;
     int rc = vmm_disk_write(d->disk, buf, (size_t)n * 512u, lba * 512u, &err);
-    vd_error_free(err);
-    return rc;
+    return rc < 0 ? host_error(c, rc, err) : rc;
 }
 
 /* Loads the next DRQ block of a PIO read, or finishes the command. */
@@ -208,7 +224,7 @@ static void pio_in_next(struct ide_channel *c)
         return;
     }
     uint32_t n = c->remaining < c->block ? c->remaining : c->block;
-    if (read_sectors(d, c->buf, c->lba, n) < 0) {
+    if (read_sectors(c, d, c->buf, c->lba, n) < 0) {
         command_error(c, ER_UNC);
         return;
     }
@@ -234,7 +250,7 @@ static void pio_out_block_done(struct ide_channel *c)
 {
     struct ide_drive *d = cur_drive(c);
     uint32_t n = c->len / 512u;
-    if (write_sectors(d, c->buf, c->lba, n) < 0) {
+    if (write_sectors(c, d, c->buf, c->lba, n) < 0) {
         command_error(c, ER_UNC);
         return;
     }
@@ -310,7 +326,7 @@ static void dma_run(struct ide_channel *c)
     bool end = false, failed = false;
     while (c->remaining && !failed) {
         uint32_t n = c->remaining < IDE_BUF_SIZE / 512 ? c->remaining : IDE_BUF_SIZE / 512;
-        if (!c->write && read_sectors(d, c->buf, c->lba, n) < 0) {
+        if (!c->write && read_sectors(c, d, c->buf, c->lba, n) < 0) {
             command_error(c, ER_UNC);
             c->bm_status = (uint8_t)((c->bm_status & ~BMS_ACTIVE) | BMS_IRQ);
             return;
@@ -320,7 +336,7 @@ static void dma_run(struct ide_channel *c)
             failed = true;                  /* table too short or outside RAM */
             break;
         }
-        if (c->write && write_sectors(d, c->buf, c->lba, n) < 0) {
+        if (c->write && write_sectors(c, d, c->buf, c->lba, n) < 0) {
             command_error(c, ER_UNC);
             c->bm_status = (uint8_t)((c->bm_status & ~BMS_ACTIVE) | BMS_IRQ);
             return;
@@ -490,8 +506,8 @@ static void ata_command(struct ide_channel *c, struct ide_drive *d, uint8_t cmd)
     case 0xE7: case 0xEA: {                 /* FLUSH CACHE (EXT) */
         struct vd_error *err = NULL;
         int rc = vmm_disk_flush(d->disk, &err);
-        vd_error_free(err);
         if (rc < 0) {
+            host_error(c, rc, err);
             command_error(c, ER_ABRT);
             return;
         }
@@ -558,7 +574,7 @@ static void atapi_send_chunk(struct ide_channel *c)
         }
         uint32_t n = c->remaining < IDE_BUF_SIZE / ATAPI_SECTOR ? c->remaining
                                                                 : IDE_BUF_SIZE / ATAPI_SECTOR;
-        if (read_sectors(d, c->buf, c->lba, n) < 0) {
+        if (read_sectors(c, d, c->buf, c->lba, n) < 0) {
             atapi_error(c, d, SENSE_MEDIUM_ERROR, ASC_READ_ERROR);
             return;
         }
@@ -623,7 +639,7 @@ static void atapi_dma_run(struct ide_channel *c)
             break;
         uint32_t s = c->remaining < IDE_BUF_SIZE / ATAPI_SECTOR ? c->remaining
                                                                 : IDE_BUF_SIZE / ATAPI_SECTOR;
-        if (read_sectors(d, c->buf, c->lba, s) < 0) {
+        if (read_sectors(c, d, c->buf, c->lba, s) < 0) {
             c->bm_status &= (uint8_t)~BMS_ACTIVE;
             atapi_error(c, d, SENSE_MEDIUM_ERROR, ASC_READ_ERROR);
             return;
@@ -797,7 +813,7 @@ static void atapi_read(struct ide_channel *c, struct ide_drive *d, uint64_t lba,
         c->xfer = XFER_DMA;
         c->status = ST_DRDY | ST_DSC | ST_DRQ;
         uint32_t s = count < IDE_BUF_SIZE / ATAPI_SECTOR ? count : IDE_BUF_SIZE / ATAPI_SECTOR;
-        if (read_sectors(d, c->buf, lba, s) < 0) {
+        if (read_sectors(c, d, c->buf, lba, s) < 0) {
             atapi_error(c, d, SENSE_MEDIUM_ERROR, ASC_READ_ERROR);
             return;
         }
