@@ -483,9 +483,12 @@ int main(int argc, char **argv)
     for (int i = 0; ret == 0 && i < ctx.opts.n_drivers; i++)
         ret = packs_add_path(ctx.packs, ctx.opts.drivers[i], &err);
     if (ret == 0)
-        /* Sharing writes: a Linux raw image is written by libguestfs's qemu
-         * (another process) while this handle is open. */
-        ret = vd_image_open(image, NULL, ctx.opts.dry_run ? 0 : VD_OPEN_SHARE_WRITE, &ctx.img, &err);
+        /* Sharing writes only with --in-place: then a Linux raw image is
+         * written by libguestfs's qemu (another process), or the image
+         * reopened writable, while this handle is open. -o and --into
+         * never write IMAGE: a plain reader. */
+        ret = vd_image_open(image, NULL, ctx.opts.in_place && !ctx.opts.dry_run ? VD_OPEN_SHARE_WRITE : 0,
+                            &ctx.img, &err);
     bool no_guest = false;
     if (ret == 0) {
         ret = inspect_guest(&ctx, &err);
