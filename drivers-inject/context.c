@@ -15,12 +15,15 @@
 
 /* The IDE controller each target emulates and what its platform offers
  * the HAL. vmm follows the i440FX/PIIX3 + PIIX4 PM plan (ACPI, IOAPIC);
- * Virtual PC/Server 2005 has ACPI but no IOAPIC, so APIC HALs hang there. */
+ * Virtual PC/Server 2005 has ACPI but no IOAPIC, so APIC HALs hang there.
+ * vmm opens disks through our image library (VHD chains included); qemu
+ * cannot read a VHD differencing disk (it sees no backing file and wrong
+ * data); Hyper-V and Virtual Server take VHD (differencing too) only. */
 static const struct target targets[] = {
-    { "vmm", "PIIX3", "pci#ven_8086&dev_7010", true, true },
-    { "qemu", "PIIX3", "pci#ven_8086&dev_7010", true, true },
-    { "hyperv", "PIIX4", "pci#ven_8086&dev_7111", true, true },
-    { "virtualserver", "PIIX4", "pci#ven_8086&dev_7111", true, false },
+    { "vmm", "PIIX3", "pci#ven_8086&dev_7010", true, true, true, false },
+    { "qemu", "PIIX3", "pci#ven_8086&dev_7010", true, true, false, false },
+    { "hyperv", "PIIX4", "pci#ven_8086&dev_7111", true, true, true, true },
+    { "virtualserver", "PIIX4", "pci#ven_8086&dev_7111", true, false, true, true },
 };
 
 const struct target *target_find(const char *name)

@@ -13,18 +13,172 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/endian.h"
 #include "drivers-inject/driverpack.h"
 #include "drivers-inject/volume.h"
 
 #define CHUNK (64u << 10)
 #define MAX_FAT_VOLUME (8ull << 30)
+#define MAX_FAT_BYTES (64u << 20)
+
+/* Where the FATs are and how their entries read, from the boot sector. */
+struct fat_geometry {
+    uint32_t bytes_per_sector;
+    uint64_t fat_offset;        /* of the first FAT */
+    uint64_t fat_bytes;         /* of one FAT */
+    uint32_t n_fats;
+    uint32_t clusters;          /* data clusters: numbered 2 .. clusters + 1 */
+    int bits;                   /* 12, 16, 32 */
+};
+
+/* Checks every number before use: the boot sector comes from the guest. */
+static int fat_geometry_parse(const uint8_t *b, uint64_t volume_bytes, struct fat_geometry *g,
+                              struct vd_error **errp)
+{
+    uint32_t bps = get_le16(b + 11), spc = b[13], rsvd = get_le16(b + 14);
+    uint32_t nfats = b[16], root_ents = get_le16(b + 17);
+    uint64_t total = get_le16(b + 19) ? get_le16(b + 19) : get_le32(b + 32);
+    uint64_t fatsz = get_le16(b + 22) ? get_le16(b + 22) : get_le32(b + 36);
+    if (bps < 512 || bps > 4096 || (bps & (bps - 1)) || !spc || (spc & (spc - 1)) || !rsvd || !nfats ||
+        nfats > 4 || !fatsz)
+        return vd_error_set(errp, -EUCLEAN, "FAT boot sector: bad geometry");
+    uint64_t data = rsvd + nfats * fatsz + ((uint64_t)root_ents * 32 + bps - 1) / bps;
+    if (data >= total || total * bps > volume_bytes || fatsz * bps > MAX_FAT_BYTES)
+        return vd_error_set(errp, -EUCLEAN, "FAT boot sector: the geometry does not fit the volume");
+    uint64_t clusters = (total - data) / spc;
+    g->bits = clusters < 4085 ? 12 : clusters < 65525 ? 16 : 32;
+    uint64_t need = g->bits == 12 ? (clusters + 2) * 3 / 2 + 1 : (clusters + 2) * (uint64_t)(g->bits / 8);
+    if (need > fatsz * bps)
+        return vd_error_set(errp, -EUCLEAN, "FAT boot sector: %llu clusters do not fit a %llu-byte FAT",
+                            (unsigned long long)clusters, (unsigned long long)(fatsz * bps));
+    g->bytes_per_sector = bps;
+    g->fat_offset = (uint64_t)rsvd * bps;
+    g->fat_bytes = fatsz * bps;
+    g->n_fats = nfats;
+    g->clusters = (uint32_t)clusters;
+    return 0;
+}
+
+static int fat_geometry_of(const char *file, struct fat_geometry *g, struct vd_error **errp)
+{
+    uint8_t b[512];
+    struct stat st;
+    int fd = open(file, O_RDONLY);
+    if (fd < 0)
+        return vd_error_set_errno(errp, -errno, "%s", file);
+    int ret = fstat(fd, &st) == 0 && pread(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b)
+              ? fat_geometry_parse(b, (uint64_t)st.st_size, g, errp)
+              : vd_error_set(errp, -EIO, "%s: cannot read the FAT boot sector", file);
+    close(fd);
+    return ret;
+}
+
+static uint32_t fat_entry(const uint8_t *fat, int bits, uint32_t c)
+{
+    if (bits == 12) {
+        uint32_t v = get_le16(fat + c + c / 2);
+        return c & 1 ? v >> 4 : v & 0xFFF;
+    }
+    return bits == 16 ? get_le16(fat + 2 * c) : get_le32(fat + 4 * c) & 0x0FFFFFFF;
+}
+
+/* The bytes entries 0 and 1 take: the media descriptor and the
+ * end-of-chain/clean-shutdown marks, never a cluster's link. */
+static size_t fat_reserved_bytes(int bits)
+{
+    return bits == 12 ? 3 : bits == 16 ? 4 : 8;
+}
+
+/*
+ * Walks every cluster chain of one FAT: a chain must end in an
+ * end-of-chain mark (or a bad-cluster mark) after links that stay inside
+ * the volume and never come back to a cluster of the same walk. A chain
+ * that loops back (a lost end mark) is what made mtools free cluster 0 and
+ * zero FAT entry 0 when it replaced such a file. 0 clean, 1 damaged.
+ */
+static int fat_walk_chains(const uint8_t *fat, const struct fat_geometry *g, uint8_t *state,
+                           char *problem, size_t len)
+{
+    uint32_t eoc = g->bits == 12 ? 0xFF8 : g->bits == 16 ? 0xFFF8 : 0x0FFFFFF8;
+    uint32_t bad = eoc - 1, last = g->clusters + 1;
+    if ((fat_entry(fat, g->bits, 0) & 0xFF) < 0xF0) {
+        snprintf(problem, len, "FAT entry 0 is 0x%X, not the media descriptor", fat_entry(fat, g->bits, 0));
+        return 1;
+    }
+    memset(state, 0, (size_t)last + 1);     /* 0 not seen, 1 on this walk, 2 done */
+    for (uint32_t c = 2; c <= last; c++) {
+        uint32_t x = c, prev = 0;
+        while (state[x] == 0) {
+            uint32_t next = fat_entry(fat, g->bits, x);
+            if (next == 0) {
+                if (prev) {
+                    snprintf(problem, len, "the cluster chain through cluster %u runs into free cluster %u",
+                             prev, x);
+                    return 1;
+                }
+                break;
+            }
+            state[x] = 1;
+            if (next >= bad)
+                break;
+            if (next < 2 || next > last) {
+                snprintf(problem, len, "cluster %u links to cluster %u, outside the volume", x, next);
+                return 1;
+            }
+            if (state[next] == 1) {
+                snprintf(problem, len, "the cluster chain through cluster %u loops back to cluster %u", x,
+                         next);
+                return 1;
+            }
+            prev = x;
+            x = next;
+        }
+        for (x = c; x >= 2 && x <= last && state[x] == 1; x = fat_entry(fat, g->bits, x))
+            state[x] = 2;
+    }
+    return 0;
+}
+
+static int fat_check(const char *copy, char *problem, size_t len, struct vd_error **errp)
+{
+    struct fat_geometry g;
+    struct vd_error *bad = NULL;
+    int ret = fat_geometry_of(copy, &g, &bad);
+    if (ret < 0) {
+        /* An unusable boot sector is damage, not a failure to check. */
+        snprintf(problem, len, "%s", bad ? bad->msg : "bad FAT boot sector");
+        vd_error_clear(&bad);
+        return 1;
+    }
+    uint8_t *fat = malloc(g.fat_bytes), *state = malloc((size_t)g.clusters + 2);
+    int fd = open(copy, O_RDONLY);
+    if (!fat || !state)
+        ret = vd_error_set(errp, -ENOMEM, "out of memory");
+    else if (fd < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s", copy);
+    for (uint32_t i = 0; ret == 0 && i < g.n_fats; i++) {
+        if (pread(fd, fat, g.fat_bytes, (off_t)(g.fat_offset + i * g.fat_bytes)) != (ssize_t)g.fat_bytes) {
+            ret = vd_error_set(errp, -EIO, "%s: cannot read FAT %u", copy, i + 1);
+            break;
+        }
+        char what[200];
+        if ((ret = fat_walk_chains(fat, &g, state, what, sizeof(what))) == 1)
+            snprintf(problem, len, "FAT %u: %s", i + 1, what);
+    }
+    if (fd >= 0)
+        close(fd);
+    free(fat);
+    free(state);
+    return ret;
+}
 
 struct fat_vol {
     struct vd_image *img;
     uint64_t offset, length;
     bool writable;
-    char tmp[80];       /* the partition copy */
-    char scratch[80];   /* one file in and out of mtools */
+    char tmp[256];      /* the partition copy */
+    char scratch[256];  /* one file in and out of mtools */
+    struct fat_geometry geo;
 };
 
 static bool fat_probe(const uint8_t *bs)
@@ -33,31 +187,9 @@ static bool fat_probe(const uint8_t *bs)
            (memcmp(bs + 54, "FAT1", 4) == 0 || memcmp(bs + 82, "FAT32", 5) == 0);
 }
 
-/* Runs an mtools command without a shell; returns its exit status, or
- * -errno when it cannot run. */
 static int run(const char *const argv[])
 {
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        /* The geometry in a captured boot sector need not match the file. */
-        setenv("MTOOLS_SKIP_CHECK", "1", 1);
-        setenv("MTOOLS_LOWER_CASE", "0", 1);
-        execvp(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    return vol_run(argv, NULL);
 }
 
 /* "WINNT\system32\x" -> "::/WINNT/system32/x" */
@@ -67,40 +199,6 @@ static void mpath(const char *path, char *buf, size_t len)
     for (; *path && o + 1 < len; path++)
         buf[o++] = *path == '\\' ? '/' : *path;
     buf[o] = '\0';
-}
-
-static int copy_out(struct fat_vol *v, struct vd_error **errp)
-{
-    int fd = open(v->tmp, O_WRONLY);
-    if (fd < 0)
-        return vd_error_set_errno(errp, -errno, "%s", v->tmp);
-    int ret = 0;
-    if (ftruncate(fd, (off_t)v->length) < 0)
-        ret = vd_error_set_errno(errp, -errno, "%s", v->tmp);
-    uint8_t *buf = malloc(CHUNK);
-    if (!buf && ret == 0)
-        ret = vd_error_set(errp, -ENOMEM, "out of memory");
-    for (uint64_t off = 0; ret == 0 && off < v->length;) {
-        struct vd_extent ext;
-        ret = vd_image_block_status(v->img, v->offset + off, v->length - off, 0, &ext, errp);
-        if (ret < 0)
-            break;
-        uint64_t n = ext.length;
-        if (ext.kind != VD_EXTENT_DATA) {
-            off += n;   /* stays a hole: reads as zeros */
-            continue;
-        }
-        n = n < CHUNK ? n : CHUNK;
-        if ((ret = vd_image_pread(v->img, buf, n, v->offset + off, errp)) < 0)
-            break;
-        if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
-            ret = vd_error_set_errno(errp, -EIO, "%s: write error", v->tmp);
-        off += n;
-    }
-    free(buf);
-    if (close(fd) < 0 && ret == 0)
-        ret = vd_error_set_errno(errp, -errno, "%s", v->tmp);
-    return ret;
 }
 
 static int fat_open(struct vd_image *img, uint64_t offset, uint64_t length, bool writable,
@@ -119,25 +217,16 @@ static int fat_open(struct vd_image *img, uint64_t offset, uint64_t length, bool
     v->offset = offset;
     v->length = length;
     v->writable = writable;
-    const char *tmpdir = getenv("TMPDIR");
-    if (!tmpdir || !*tmpdir)
-        tmpdir = "/tmp";
-    snprintf(v->tmp, sizeof(v->tmp), "%.40s/p2vkit-fat-XXXXXX", tmpdir);
-    snprintf(v->scratch, sizeof(v->scratch), "%.40s/p2vkit-file-XXXXXX", tmpdir);
-    int fd1 = mkstemp(v->tmp), fd2 = fd1 >= 0 ? mkstemp(v->scratch) : -1;
-    int ret = 0;
-    if (fd1 < 0 || fd2 < 0)
-        ret = vd_error_set_errno(errp, -errno, "cannot create a temporary file in %s", tmpdir);
-    if (fd1 >= 0)
-        close(fd1);
-    if (fd2 >= 0)
-        close(fd2);
-    if (ret == 0)
-        ret = copy_out(v, errp);
+    int ret = vol_temp("fat", v->tmp, sizeof(v->tmp), errp);
     if (ret < 0) {
-        if (fd1 >= 0)
-            unlink(v->tmp);
-        if (fd2 >= 0)
+        free(v);
+        return ret;
+    }
+    if ((ret = vol_temp("file", v->scratch, sizeof(v->scratch), errp)) < 0 ||
+        (ret = vol_export(img, offset, length, v->tmp, errp)) < 0 ||
+        (ret = fat_geometry_of(v->tmp, &v->geo, errp)) < 0) {
+        unlink(v->tmp);
+        if (v->scratch[0])
             unlink(v->scratch);
         free(v);
         return ret;
@@ -217,6 +306,18 @@ static int copy_back(struct fat_vol *v, struct vd_error **errp)
         return vd_error_set_errno(errp, -errno, "%s", v->tmp);
     uint8_t *mine = malloc(CHUNK), *theirs = malloc(CHUNK);
     int ret = mine && theirs ? 0 : vd_error_set(errp, -ENOMEM, "out of memory");
+    /* Entries 0 and 1 of each FAT are never ours (or mtools') to change:
+     * a change there means a chain walk went wrong; nothing is written. */
+    size_t n0 = fat_reserved_bytes(v->geo.bits);
+    for (uint32_t i = 0; ret == 0 && i < v->geo.n_fats; i++) {
+        uint64_t at = v->geo.fat_offset + i * v->geo.fat_bytes;
+        if (pread(fd, mine, n0, (off_t)at) != (ssize_t)n0)
+            ret = vd_error_set(errp, -EIO, "%s: read error", v->tmp);
+        else if ((ret = vd_image_pread(v->img, theirs, n0, v->offset + at, errp)) == 0 &&
+                 memcmp(mine, theirs, n0) != 0)
+            ret = vd_error_set(errp, -EUCLEAN, "FAT %u entry 0/1 at offset %llu would change; the damaged "
+                               "FAT volume is not written", i + 1, (unsigned long long)(v->offset + at));
+    }
     for (uint64_t off = 0; ret == 0 && off < v->length; off += CHUNK) {
         size_t n = v->length - off < CHUNK ? (size_t)(v->length - off) : CHUNK;
         if (pread(fd, mine, n, (off_t)off) != (ssize_t)n) {
@@ -252,4 +353,7 @@ const struct guest_vol_ops fat_vol_ops = {
     .read = fat_read,
     .write = fat_write,
     .close = fat_close,
+    .checker = "fsck.fat",
+    .checker_package = "dosfstools",
+    .check = fat_check,
 };

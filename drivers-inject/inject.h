@@ -24,6 +24,8 @@ struct target {
     const char *ide_pci_id;     /* CDDB key suffix, "pci#ven_8086&dev_7010" */
     bool acpi;                  /* ACPI tables (FADT/DSDT) */
     bool ioapic;                /* APIC HALs (halaacpi, halmacpi, halmps) need one */
+    bool reads_vhd_children;    /* opens a VHD differencing disk with its parent */
+    bool needs_vhd;             /* takes its disks as VHD only */
 };
 
 const struct target *target_find(const char *name);
@@ -100,6 +102,9 @@ struct inject_opts {
     int n_drivers;
     bool dry_run;
     const char *into;               /* --into CHILD, or NULL */
+    const char *output;             /* -o OUT (a new full copy), or NULL */
+    bool in_place;                  /* --in-place: IMAGE itself is written */
+    bool force;                     /* --force: write into a volume the checker calls damaged */
     const char *hal;                /* NULL, "standard", "acpi-up" */
     const char **disable_services;
     int n_disable_services;

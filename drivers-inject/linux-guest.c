@@ -80,7 +80,7 @@ void linux_uuid(struct inject *ctx, int part, char *buf, size_t len)
     free(uuid);
 }
 
-int linux_read(struct inject *ctx, const char *path, char **textp, struct vd_error **errp)
+int linux_read(struct inject *ctx, const char *path, char **textp, size_t *lenp, struct vd_error **errp)
 {
     guestfs_h *g = ctx->lx->gfs;
     if (guestfs_is_file_opts(g, path, GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 1, -1) != 1)
@@ -100,6 +100,7 @@ int linux_read(struct inject *ctx, const char *path, char **textp, struct vd_err
     }
     text[len] = '\0';
     *textp = text;
+    *lenp = len;
     return 0;
 }
 
@@ -128,8 +129,9 @@ static void read_distro(struct inject *ctx)
     struct linux_guest *lx = ctx->lx;
     for (int i = 0; files[i]; i++) {
         char *text = NULL;
+        size_t len;
         struct vd_error *err = NULL;
-        if (linux_read(ctx, files[i], &text, &err) < 0) {
+        if (linux_read(ctx, files[i], &text, &len, &err) < 0) {
             vd_error_clear(&err);
             continue;
         }
@@ -137,7 +139,7 @@ static void read_distro(struct inject *ctx)
         char *pretty = strstr(text, "PRETTY_NAME=");
         if (i == 0 && pretty)
             line = pretty + 12 + (pretty[12] == '"');
-        size_t n = strcspn(line, "\"\n");
+        size_t n = strcspn(line, "\"\n");     /* stops at a NUL too: one line of text */
         snprintf(lx->distro, sizeof(lx->distro), "%s%.*s", i == 3 ? "Debian " : "", (int)n, line);
         free(text);
         return;
@@ -150,11 +152,16 @@ static int mount_fstab(struct inject *ctx, struct vd_error **errp)
 {
     struct linux_guest *lx = ctx->lx;
     char *fstab;
-    int ret = linux_read(ctx, "/etc/fstab", &fstab, errp);
+    size_t len;
+    int ret = linux_read(ctx, "/etc/fstab", &fstab, &len, errp);
     if (ret < 0)
         return ret;
-    char *save = NULL;
-    for (char *line = strtok_r(fstab, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    /* Line by line through all LEN bytes: a NUL byte ends only its line. */
+    for (char *line = fstab, *end = fstab + len, *nl; line < end; line = nl + 1) {
+        nl = memchr(line, '\n', (size_t)(end - line));
+        if (!nl)
+            nl = end;
+        *nl = '\0';
         char spec[128], mp[128], type[32];
         if (line[0] == '#' || sscanf(line, "%127s %127s %31s", spec, mp, type) != 3)
             continue;
@@ -204,8 +211,10 @@ int linux_inspect(struct inject *ctx, struct vd_error **errp)
         char *settings[] = { (char *)(uintptr_t)"force_tcg", NULL };
         guestfs_set_backend_settings(lx->gfs, settings);
     }
+    /* Only --in-place (or a dry run) may hand IMAGE itself to libguestfs:
+     * --into and -o write elsewhere through the bridge. */
     bool direct = strcmp(vd_image_format(ctx->img), "raw") == 0 && !vd_image_backing(ctx->img) &&
-                  !ctx->opts.into;
+                  (ctx->opts.in_place || ctx->opts.dry_run);
     if (direct) {
         if (guestfs_add_drive_opts(lx->gfs, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
                                    GUESTFS_ADD_DRIVE_OPTS_READONLY, ctx->opts.dry_run ? 1 : 0, -1) < 0)
@@ -337,7 +346,7 @@ void linux_close(struct inject *ctx)
     ctx->lx = NULL;
 }
 
-/* Appends N bytes to a growing buffer. */
+/* Appends N bytes to a growing buffer (kept NUL-terminated). */
 static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
     if (*len + n + 1 > *cap) {
@@ -359,15 +368,24 @@ static void uuid_from_guest(void *ctx, int part, char *buf, size_t len)
     linux_uuid(ctx, part, buf, len);
 }
 
-int linux_rewrite_devices(struct inject *ctx, const char *text, bool fstab, char **outp,
-                          int *changes, struct vd_error **errp)
+int linux_rewrite_devices(struct inject *ctx, const char *text, size_t len, bool fstab, char **outp,
+                          size_t *outlenp, int *changes, struct vd_error **errp)
 {
     const struct linux_uuid_source uuids = { uuid_from_guest, ctx };
-    return linux_rewrite_text(text, fstab, ctx->lx->libata, &uuids, outp, changes, errp);
+    return linux_rewrite_text(text, len, fstab, ctx->lx->libata, &uuids, outp, outlenp, changes, errp);
 }
 
-int linux_rewrite_text(const char *text, bool fstab, bool libata,
-                       const struct linux_uuid_source *uuids, char **outp, int *changes,
+/* Bytes from P before END up to the first one in SET (a NUL byte is data). */
+static size_t span_not(const char *p, const char *end, const char *set)
+{
+    const char *q = p;
+    while (q < end && (*q == '\0' || !strchr(set, *q)))
+        q++;
+    return (size_t)(q - p);
+}
+
+int linux_rewrite_text(const char *text, size_t text_len, bool fstab, bool libata,
+                       const struct linux_uuid_source *uuids, char **outp, size_t *outlenp, int *changes,
                        struct vd_error **errp)
 {
     char *out = NULL;
@@ -375,7 +393,8 @@ int linux_rewrite_text(const char *text, bool fstab, bool libata,
     int ret = append(&out, &len, &cap, "", 0);
     *changes = 0;
     bool line_start = true, first_field = true;
-    for (const char *p = text; *p && ret == 0;) {
+    const char *end = text + text_len;
+    for (const char *p = text; p < end && ret == 0;) {
         if (*p == '\n') {
             line_start = first_field = true;
             ret = append(&out, &len, &cap, p++, 1);
@@ -384,7 +403,7 @@ int linux_rewrite_text(const char *text, bool fstab, bool libata,
         bool comment = line_start && *p == '#';
         line_start = false;
         if (comment) {
-            size_t n = strcspn(p, "\n");
+            size_t n = span_not(p, end, "\n");
             ret = append(&out, &len, &cap, p, n);
             p += n;
             continue;
@@ -394,7 +413,8 @@ int linux_rewrite_text(const char *text, bool fstab, bool libata,
             ret = append(&out, &len, &cap, p++, 1);
             continue;
         }
-        size_t n = strncmp(p, "/dev/", 5) == 0 ? strcspn(p, " \t\r\n\"',;)") : 1;
+        /* A device name ends at a NUL byte too. */
+        size_t n = end - p >= 5 && memcmp(p, "/dev/", 5) == 0 ? strnlen(p, span_not(p, end, " \t\r\n\"',;)")) : 1;
         char token[128];
         int part;
         if (n > 1 && n < sizeof(token) && (!fstab || first_field)) {
@@ -427,5 +447,6 @@ int linux_rewrite_text(const char *text, bool fstab, bool libata,
         return vd_error_set(errp, -ENOMEM, "out of memory");
     }
     *outp = out;
+    *outlenp = len;
     return 0;
 }

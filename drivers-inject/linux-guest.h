@@ -52,8 +52,9 @@ int linux_commit(struct inject *ctx, struct vd_image *write_img, struct vd_error
 void linux_stop(struct inject *ctx);
 void linux_close(struct inject *ctx);
 
-/* Reads a guest file as text (NUL-terminated); -ENOENT when absent. */
-int linux_read(struct inject *ctx, const char *path, char **textp, struct vd_error **errp);
+/* Reads a guest file: all its *LENP bytes (NUL bytes are data, never an
+ * end), with a NUL after them for convenience; -ENOENT when absent. */
+int linux_read(struct inject *ctx, const char *path, char **datap, size_t *lenp, struct vd_error **errp);
 bool linux_exists(struct inject *ctx, const char *path);
 /* Lines of a shell command run in the guest (read-only use: listing). */
 char **linux_initrd_list(struct inject *ctx, const char *path);
@@ -73,9 +74,11 @@ void linux_uuid(struct inject *ctx, int part, char *buf, size_t len);
 
 /* Rewrites device names of this disk that the target will not have: in
  * an fstab (FSTAB) only the first field, to UUID= where the filesystem has
- * one; elsewhere every /dev/ token, to the target's name. */
-int linux_rewrite_devices(struct inject *ctx, const char *text, bool fstab, char **outp,
-                          int *changes, struct vd_error **errp);
+ * one; elsewhere every /dev/ token, to the target's name. TEXT is LEN
+ * bytes (a NUL byte is kept like any other); *OUTP gets *OUTLENP bytes
+ * (and a NUL after them). */
+int linux_rewrite_devices(struct inject *ctx, const char *text, size_t len, bool fstab, char **outp,
+                          size_t *outlenp, int *changes, struct vd_error **errp);
 
 /* Where a rewrite finds a partition's filesystem UUID ("" for none). */
 struct linux_uuid_source {
@@ -84,8 +87,8 @@ struct linux_uuid_source {
 };
 /* The same rewrite on TEXT alone, for a target that names disks sdX
  * (LIBATA) or hdX (fuzzed by tests/fuzz/fuzz_rewrite.c). */
-int linux_rewrite_text(const char *text, bool fstab, bool libata,
-                       const struct linux_uuid_source *uuids, char **outp, int *changes,
+int linux_rewrite_text(const char *text, size_t len, bool fstab, bool libata,
+                       const struct linux_uuid_source *uuids, char **outp, size_t *outlenp, int *changes,
                        struct vd_error **errp);
 
 #endif

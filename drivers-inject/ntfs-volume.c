@@ -460,4 +460,6 @@ const struct guest_vol_ops ntfs_vol_ops = {
     .read = ops_read,
     .write = ops_write,
     .close = ops_close,
+    .checker = "ntfsfix",
+    .checker_package = "ntfs-3g",
 };

@@ -42,11 +42,17 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
         fputs(",\n  \"into\": ", out);
         vd_json_string(out, m->into);
     }
+    if (m->output) {
+        fputs(",\n  \"output\": ", out);
+        vd_json_string(out, m->output);
+    }
     fprintf(out, ",\n  \"target\": ");
     vd_json_string(out, ctx->opts.target->name);
     fprintf(out, ",\n  \"dry_run\": %s,\n  \"status\": ", ctx->opts.dry_run ? "true" : "false");
     vd_json_string(out, m->status);
-    fprintf(out, ",\n  \"ready\": %s", ctx->n_missing == 0 && m->ran ? "true" : "false");
+    fprintf(out, ",\n  \"ready\": %s", ctx->n_missing == 0 && m->ran && strcmp(m->status, "error") != 0
+                                           ? "true" : "false");
+    fprintf(out, ",\n  \"written\": %s", m->written ? "true" : "false");
     if (m->ran && g->kind == OS_LINUX) {
         const struct linux_guest *lx = ctx->lx;
         fputs(",\n  \"guest\": {\n    \"os\": \"linux\",\n    \"product\": ", out);
@@ -152,7 +158,8 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
 void report_summary(FILE *out, const struct inject *ctx, const struct report_meta *m)
 {
     const struct guest *g = &ctx->g;
-    fprintf(out, "Image:            %s%s%s\n", m->image, m->into ? " -> " : "", m->into ? m->into : "");
+    const char *dest = m->into ? m->into : m->output;
+    fprintf(out, "Image:            %s%s%s\n", m->image, dest ? " -> " : "", dest ? dest : "");
     if (m->ran && g->kind == OS_LINUX) {
         fprintf(out, "Guest:            %s (Linux), root %s\n", ctx->lx->distro, ctx->lx->root_dev);
         for (int i = 0; i < ctx->lx->n_kernels; i++)
@@ -194,7 +201,16 @@ void report_summary(FILE *out, const struct inject *ctx, const struct report_met
         }
         fprintf(out, "Target:           %s (%s IDE)\n", ctx->opts.target->name, ctx->opts.target->ide_name);
     }
-    fprintf(out, "\n%s (%d):\n", ctx->opts.dry_run ? "Changes that would be made" : "Changes made", ctx->n_changes);
+    /* "made" only for changes that are in the image: a run that cannot
+     * make the image ready, or that failed, wrote none of them. */
+    if (ctx->opts.dry_run)
+        fprintf(out, "\nChanges that would be made (%d):\n", ctx->n_changes);
+    else if (m->written || ctx->n_changes == 0)
+        fprintf(out, "\nChanges made (%d):\n", ctx->n_changes);
+    else if (m->write_failed)
+        fprintf(out, "\nChanges (%d), writing them into the image failed part way:\n", ctx->n_changes);
+    else
+        fprintf(out, "\nChanges needed (%d), none made:\n", ctx->n_changes);
     /* Keys created on the way to a value are in the JSON report; the
      * values set under them say the same for people. */
     int created = 0;

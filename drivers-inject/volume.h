@@ -29,6 +29,14 @@ struct guest_vol_ops {
                  struct vd_error **errp);
     /* Flushes a writable volume and frees it. */
     int (*close)(void *priv, struct vd_error **errp);
+    /* The filesystem's own checker, run read-only on a copy of the volume
+     * as CHECKER -n COPY: exit 0 means clean. */
+    const char *checker;
+    const char *checker_flag;       /* one more flag before COPY, or NULL */
+    const char *checker_package;    /* Debian package that has it */
+    /* Our own checks on that copy (NULL for none): 0 clean, 1 damaged with
+     * PROBLEM filled in, or -errno. */
+    int (*check)(const char *copy, char *problem, size_t len, struct vd_error **errp);
 };
 
 /* Opens the volume at OFFSET/LENGTH with the first filesystem whose probe
@@ -42,6 +50,29 @@ int vol_read(struct guest_vol *vol, const char *path, size_t max, uint8_t **data
              size_t *lenp, struct vd_error **errp);
 int vol_write(struct guest_vol *vol, const char *path, const uint8_t *data, size_t len,
               struct vd_error **errp);
+
+/*
+ * Checks the volume at OFFSET/LENGTH of IMG with its filesystem's own
+ * checker (fsck.fat -n, ntfsfix -n, e2fsck -n -f) on a sparse copy in
+ * $TMPDIR (only the allocated extents are copied): 0 clean, 1 damaged
+ * (PROBLEM says how, in the checker's words), -ENOTSUP for no known
+ * filesystem, -EAGAIN for an ext volume whose journal awaits recovery (not
+ * judged), other -errno when it cannot check (the checker is not
+ * installed, say).
+ */
+int vol_check(struct vd_image *img, uint64_t offset, uint64_t length, char *problem, size_t len,
+              struct vd_error **errp);
+
+/* Copies LENGTH bytes at OFFSET of IMG into the file PATH (created or
+ * truncated), leaving holes where the image has none of its own data. */
+int vol_export(struct vd_image *img, uint64_t offset, uint64_t length, const char *path,
+               struct vd_error **errp);
+/* Runs ARGV (no shell) with stdin from /dev/null and stdout and stderr to
+ * OUTPUT (NULL: /dev/null); returns its exit status, -errno when it cannot
+ * run, 127 when it is not installed. */
+int vol_run(const char *const argv[], const char *output);
+/* A temporary file name in $TMPDIR: "TMPDIR/p2vkit-WHAT-XXXXXX", created. */
+int vol_temp(const char *what, char *buf, size_t len, struct vd_error **errp);
 
 extern const struct guest_vol_ops ntfs_vol_ops, fat_vol_ops;
 

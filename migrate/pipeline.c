@@ -320,6 +320,14 @@ static int do_inspect(struct ctx *c)
     return 0;
 }
 
+/* The repair overlay is a child the target's hardware profile reads
+ * (drivers-inject refuses others): qemu reads qcow2 children, over a parent
+ * of any format; the Microsoft targets VHD ones. */
+static bool overlay_is_qcow2(const struct mig_run *r)
+{
+    return !strcmp(r->target->inject_target, "qemu");
+}
+
 static int do_repair(struct ctx *c)
 {
     struct mig_run *r = &c->run;
@@ -337,15 +345,16 @@ static int do_repair(struct ctx *c)
         return fail(c, STEP_REPAIR, -ENOENT, "the image cannot be made ready: %s", missing[0] ? missing : "see the report");
     }
     char base[4400], overlay[4400], report[4400], out[4400], err[4400];
-    snprintf(overlay, sizeof(overlay), "%s/disk0-repair.vhd", c->work);
+    bool qcow2_overlay = overlay_is_qcow2(r);
+    snprintf(overlay, sizeof(overlay), "%s/disk0-repair.%s", c->work, qcow2_overlay ? "qcow2" : "vhd");
     snprintf(report, sizeof(report), "%s/repair.json", c->work);
     snprintf(out, sizeof(out), "%s/repair.out", c->work);
     snprintf(err, sizeof(err), "%s/repair.err", c->work);
     unlink(overlay);
     snprintf(base, sizeof(base), "%s", d->source);
-    bool copied = !is_vhd(base);
+    bool copied = !qcow2_overlay && !is_vhd(base);
     if (copied) {
-        /* A differencing overlay needs a VHD parent: a working copy first. */
+        /* A VHD differencing overlay needs a VHD parent: a working copy first. */
         snprintf(base, sizeof(base), "%s/disk0-base.vhd", c->work);
         unlink(base);
         const char *cv[] = { "vdisk", "convert", "-O", "vhd", "-o", "size=exact", d->source, base, NULL };
@@ -466,7 +475,8 @@ static int do_convert(struct ctx *c)
     }
     /* The overlay was only the way to the converted disk. */
     char overlay[4400];
-    snprintf(overlay, sizeof(overlay), "%s/disk0-repair.vhd", c->work);
+    snprintf(overlay, sizeof(overlay), "%s/disk0-repair.%s", c->work,
+             overlay_is_qcow2(r) ? "qcow2" : "vhd");
     unlink(overlay);
     snprintf(overlay, sizeof(overlay), "%s/disk0-base.vhd", c->work);
     unlink(overlay);

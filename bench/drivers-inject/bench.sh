@@ -19,8 +19,8 @@ BIN=$BIN
 make_guest disk.img w2k3 cab dirty stale size=1024
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
 echo "dry run:      $(t "$BIN/drivers-inject" --dry-run disk.img) s"
-echo "fixup:        $(t "$BIN/drivers-inject" disk.img) s"
-echo "second run:   $(t "$BIN/drivers-inject" disk.img) s"
+echo "fixup:        $(t "$BIN/drivers-inject" --in-place disk.img) s"
+echo "second run:   $(t "$BIN/drivers-inject" --in-place disk.img) s"
 if [ "${ANCHOR:-0}" = 1 ] && command -v virt-v2v >/dev/null; then
     make_guest anchor.img w2k3 cab dirty stale size=1024
     mkdir out

@@ -26,12 +26,13 @@ static int apply(struct inject *ctx, struct vd_error **errp)
 {
     for (int i = 0; configs[i]; i++) {
         char *text, *out;
-        int changes, ret = linux_read(ctx, configs[i], &text, errp);
+        size_t len, out_len;
+        int changes, ret = linux_read(ctx, configs[i], &text, &len, errp);
         if (ret == -ENOENT)
             continue;
         if (ret < 0)
             return ret;
-        ret = linux_rewrite_devices(ctx, text, false, &out, &changes, errp);
+        ret = linux_rewrite_devices(ctx, text, len, false, &out, &out_len, &changes, errp);
         free(text);
         if (ret < 0)
             return ret;
@@ -39,7 +40,7 @@ static int apply(struct inject *ctx, struct vd_error **errp)
             free(out);
             continue;
         }
-        if ((ret = inject_stage_file(ctx, configs[i], (uint8_t *)out, strlen(out))) < 0 ||
+        if ((ret = inject_stage_file(ctx, configs[i], (uint8_t *)out, out_len)) < 0 ||
             (ret = inject_change(ctx, "%s: %d device name%s rewritten to the target's names", configs[i],
                                  changes, changes == 1 ? "" : "s")) < 0)
             return vd_error_set(errp, ret, "out of memory");

@@ -15,17 +15,18 @@ static bool applies(const struct inject *ctx)
 static int apply(struct inject *ctx, struct vd_error **errp)
 {
     char *text, *out;
-    int changes, ret = linux_read(ctx, "/etc/fstab", &text, errp);
+    size_t len, out_len;
+    int changes, ret = linux_read(ctx, "/etc/fstab", &text, &len, errp);
     if (ret < 0)
         return ret;
-    ret = linux_rewrite_devices(ctx, text, true, &out, &changes, errp);
+    ret = linux_rewrite_devices(ctx, text, len, true, &out, &out_len, &changes, errp);
     free(text);
     if (ret < 0 || changes == 0) {
         if (ret == 0)
             free(out);
         return ret;
     }
-    if ((ret = inject_stage_file(ctx, "/etc/fstab", (uint8_t *)out, strlen(out))) < 0 ||
+    if ((ret = inject_stage_file(ctx, "/etc/fstab", (uint8_t *)out, out_len)) < 0 ||
         (ret = inject_change(ctx, "/etc/fstab: %d device name%s rewritten to UUID= or the target's names",
                              changes, changes == 1 ? "" : "s")) < 0)
         return vd_error_set(errp, ret, "out of memory");

@@ -38,14 +38,15 @@ static void free_list(char **list)
 static bool builtin(struct inject *ctx, const char *kver, const char *module)
 {
     char path[160], *text = NULL, needle[48];
+    size_t len;
     struct vd_error *err = NULL;
     snprintf(path, sizeof(path), "/lib/modules/%s/modules.builtin", kver);
-    if (linux_read(ctx, path, &text, &err) < 0) {
+    if (linux_read(ctx, path, &text, &len, &err) < 0) {
         vd_error_clear(&err);
         return false;
     }
     snprintf(needle, sizeof(needle), "/%s.ko", module);
-    bool found = strstr(text, needle) != NULL;
+    bool found = memmem(text, len, needle, strlen(needle)) != NULL;
     free(text);
     return found;
 }
@@ -62,6 +63,21 @@ static bool module_exists(struct inject *ctx, const char *kver, const char *modu
     return exists;
 }
 
+/* Whether one of the LEN bytes' lines is WORD (the last one may lack its
+ * newline; a NUL byte is just a byte). */
+static bool has_line(const char *text, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *line = text, *end = text + len; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t l = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        if (l == n && memcmp(line, word, n) == 0)
+            return true;
+        line += l + 1;
+    }
+    return false;
+}
+
 static int stage_rebuild(struct inject *ctx, const char *kver, const char *initrd, const char *module,
                          struct vd_error **errp)
 {
@@ -71,21 +87,28 @@ static int stage_rebuild(struct inject *ctx, const char *kver, const char *initr
     struct linux_rebuild *r = &lx->rebuilds[lx->n_rebuilds];
     if (linux_exists(ctx, "/usr/sbin/update-initramfs")) {
         char *mods = NULL;
+        size_t n = 0;
         struct vd_error *err = NULL;
         const char *path = "/etc/initramfs-tools/modules";
-        if (linux_read(ctx, path, &mods, &err) < 0)
+        if (linux_read(ctx, path, &mods, &n, &err) < 0)
             vd_error_clear(&err);
-        char line[40];
-        snprintf(line, sizeof(line), "\n%s\n", module);
-        if (!mods || !strstr(mods, line + 1) || (strstr(mods, line + 1) != mods && !strstr(mods, line))) {
-            size_t n = mods ? strlen(mods) : 0;
-            char *out = malloc(n + strlen(module) + 3);
+        if (!mods || !has_line(mods, n, module)) {
+            size_t m = strlen(module);
+            char *out = malloc(n + m + 2);
             if (!out) {
                 free(mods);
                 return vd_error_set(errp, -ENOMEM, "out of memory");
             }
-            sprintf(out, "%s%s%s\n", mods ? mods : "", n && mods[n - 1] != '\n' ? "\n" : "", module);
-            int ret = inject_stage_file(ctx, path, (uint8_t *)out, strlen(out));
+            /* Every byte of the old list, then the module on a line of its own. */
+            size_t o = n;
+            if (n)
+                memcpy(out, mods, n);
+            if (n && mods[n - 1] != '\n')
+                out[o++] = '\n';
+            memcpy(out + o, module, m);
+            o += m;
+            out[o++] = '\n';
+            int ret = inject_stage_file(ctx, path, (uint8_t *)out, o);
             if (ret == 0)
                 ret = inject_change(ctx, "%s: added %s", path, module);
             if (ret < 0) {

@@ -10,13 +10,13 @@ make_guest bad-hive.img xp
 head -c 65536 /dev/urandom >junk
 "$HELPERS/mkguest" bad-hive.img $((63 * 512)) "junk=WINDOWS\\system32\\config\\SYSTEM"
 h=$(sha256sum <bad-hive.img)
-expect_fail 1 'SYSTEM: not a valid registry hive' "$BIN/drivers-inject" bad-hive.img
+expect_fail 1 'SYSTEM: not a valid registry hive' "$BIN/drivers-inject" --in-place bad-hive.img
 [ "$(sha256sum <bad-hive.img)" = "$h" ] || fail "wrote to an image with a corrupt hive"
 
 # A disk cut short inside the NTFS volume.
 make_guest short.img w2k3
 truncate -s 20M short.img
-expect_fail 1 'short.img: no Windows volume could be read: partition 1: .*cannot mount the NTFS volume' "$BIN/drivers-inject" short.img
+expect_fail 1 'short.img: no Windows volume could be read: partition 1: .*cannot mount the NTFS volume' "$BIN/drivers-inject" --in-place short.img
 
 # boot.ini of random bytes, and a corrupt driver.cab in the image: the
 # fixup still works (the cabinet is noted, the drivers come from --drivers).
@@ -26,11 +26,11 @@ head -c 5000 /dev/urandom >driver.cab
 "$HELPERS/mkguest" junk.img $((63 * 512)) "boot.ini=boot.ini" "driver.cab=WINNT\\Driver Cache\\i386\\driver.cab"
 mkdir drv
 for f in intelide.sys pciide.sys pciidex.sys; do placeholder drv/$f "drv $f"; done
-"$BIN/drivers-inject" --drivers drv junk.img >out.txt 2>err.txt || { cat out.txt err.txt >&2; fail "junk boot.ini / cab"; }
+"$BIN/drivers-inject" --drivers drv --in-place junk.img >out.txt 2>err.txt || { cat out.txt err.txt >&2; fail "junk boot.ini / cab"; }
 grep -q 'Note: .*driver.cab' out.txt || fail "the corrupt cabinet is not noted"
 
 # Random bytes, with and without an MBR signature.
 head -c 4M /dev/urandom >random.img
-expect_fail 1 'random.img' "$BIN/drivers-inject" random.img
+expect_fail 1 'random.img' "$BIN/drivers-inject" --in-place random.img
 printf '\x55\xaa' | dd of=random.img bs=1 seek=510 conv=notrunc status=none
-expect_fail 1 'random.img' "$BIN/drivers-inject" random.img
+expect_fail 1 'random.img' "$BIN/drivers-inject" --in-place random.img

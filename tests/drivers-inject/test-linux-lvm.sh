@@ -60,7 +60,7 @@ dd if=disk.img bs=512 skip=$lv count=8 status=none | cmp - <(head -c 4096 root.i
 rm -f boot.img root.img home.img
 
 before=$(sha256sum <disk.img)
-"$BIN/drivers-inject" --report run.json disk.img >run.txt || { cat run.txt >&2; fail "fixup failed"; }
+"$BIN/drivers-inject" --in-place --report run.json disk.img >run.txt || { cat run.txt >&2; fail "fixup failed"; }
 grep -q '"status": "ready"' run.json || { cat run.txt >&2; fail "not ready"; }
 [ "$(sha256sum <disk.img)" != "$before" ] || fail "nothing was written"
 grep -q 'update-initramfs -u -k '$KV run.json || { cat run.txt >&2; fail "no initramfs rebuild"; }

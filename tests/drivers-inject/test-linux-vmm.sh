@@ -124,7 +124,7 @@ cat before.txt
 contains 'initramfs: cannot mount the root /dev/cciss/c0d0p2' before-serial.txt \
     || { cat before-serial.txt >&2; fail "the unrepaired guest panicked for another reason"; }
 
-"$BIN/drivers-inject" --report run.json disk.img >run.txt || { cat run.txt >&2; fail "fixup failed"; }
+"$BIN/drivers-inject" --in-place --report run.json disk.img >run.txt || { cat run.txt >&2; fail "fixup failed"; }
 grep -q '"status": "ready"' run.json || { cat run.txt >&2; fail "not ready"; }
 grep -q '/boot/syslinux.cfg: 1 device name' run.json || { cat run.txt >&2; fail "syslinux.cfg not rewritten"; }
 grep -q "update-initramfs -u -k $KV" run.json || { cat run.txt >&2; fail "no initramfs rebuild"; }

@@ -17,7 +17,7 @@ before=$(sha256sum <disk.img)
 [ "$(sha256sum <disk.img)" = "$before" ] || fail "--dry-run changed the image"
 grep -q 'Result: ready after these changes' dry.txt || { cat dry.txt >&2; fail "dry run"; }
 
-"$BIN/drivers-inject" --drivers media --report r.json disk.img >out.txt
+"$BIN/drivers-inject" --drivers media --in-place --report r.json disk.img >out.txt
 grep -q '"status": "ready"' r.json || { cat out.txt >&2; fail "not ready"; }
 reg_dump disk.img 'WINNT/system32/config/SYSTEM' sys.csv
 expect_reg sys.csv "/ControlSet001/Services/atapi/Start,DWORD,0x00000000"
@@ -36,7 +36,7 @@ dd if=disk.img of=part.img bs=1M iflag=skip_bytes skip=$((63 * 512)) status=none
 fsck.fat -n part.img >fsck.txt 2>&1 || { cat fsck.txt >&2; fail "fsck.fat"; }
 
 after=$(sha256sum <disk.img)
-"$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
+"$BIN/drivers-inject" --drivers media --in-place disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"
 
 # The guest was made with a stale DISK\Information (signature 0xDEADBEEF,

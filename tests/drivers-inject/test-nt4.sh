@@ -9,13 +9,16 @@ need reglookup ntfscat sha256sum
 make_guest disk.img nt4
 before=$(sha256sum <disk.img)
 expect_fail 1 'atapi\.sys not found in the image or in --drivers; supply it from the Windows NT 4\.0 SP6' \
-    "$BIN/drivers-inject" disk.img
+    "$BIN/drivers-inject" --in-place disk.img
 [ "$(sha256sum <disk.img)" = "$before" ] || fail "a failed run changed the image"
+# The summary of a run that wrote nothing does not say "Changes made".
+contains 'Changes made' "$WORK/out.txt" && fail "summary: 'Changes made' for a run that wrote nothing"
+contains '^Changes needed ([1-9][0-9]*), none made:$' "$WORK/out.txt" || { cat "$WORK/out.txt" >&2; fail "summary header"; }
 
 mkdir media
 placeholder atapi.sys "nt4 sp6a atapi.sys"
 gcab -c -z media/ATAPI.SY_ atapi.sys
-"$BIN/drivers-inject" --drivers media --report r.json disk.img >out.txt
+"$BIN/drivers-inject" --drivers media --in-place --report r.json disk.img >out.txt
 grep -q '"version": "4.0"' r.json || fail "version"
 grep -q '"system_root": "\\\\WINNT"' r.json || fail "system root"
 grep -q '"id": "mps_mp"' r.json || fail "NT4 HAL from hal.dll VERSIONINFO"
@@ -45,7 +48,7 @@ extract_file disk.img 'NTBOOTDD.SYS' got
 grep -q 'aac.sys as NTBOOTDD.SYS' got || fail "NTBOOTDD.SYS touched"
 
 after=$(sha256sum <disk.img)
-"$BIN/drivers-inject" --drivers media disk.img | contains 'Result: nothing to do' || fail "second run"
+"$BIN/drivers-inject" --drivers media --in-place disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"
 
 # A new MBR without a signature (as some imaging tools write): NT 4.0
@@ -53,7 +56,7 @@ after=$(sha256sum <disk.img)
 # is put back.
 cp disk.img zeroed.img
 printf '\0\0\0\0' | dd of=zeroed.img bs=1 seek=440 conv=notrunc status=none
-"$BIN/drivers-inject" --drivers media --report z.json zeroed.img >z.txt || { cat z.txt >&2; fail "zeroed signature run"; }
+"$BIN/drivers-inject" --drivers media --in-place --report z.json zeroed.img >z.txt || { cat z.txt >&2; fail "zeroed signature run"; }
 grep -q 'MBR disk signature 0x00000000 -> 0x4E543031 (as recorded in DISK\\\\Information)' z.json \
     || { cat z.txt >&2; fail "signature not restored from DISK\\Information"; }
 [ "$(od -An -tx4 -j 440 -N4 zeroed.img | tr -d ' ')" = 4e543031 ] || fail "MBR signature not written"

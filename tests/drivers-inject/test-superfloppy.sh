@@ -8,7 +8,7 @@ source "$SRC/tests/drivers-inject/guest.sh"
 need reglookup ntfscat sha256sum
 
 make_guest disk.img w2k3 cab superfloppy
-"$BIN/drivers-inject" --report r.json disk.img >out.txt || { cat out.txt >&2; fail "fixup failed"; }
+"$BIN/drivers-inject" --in-place --report r.json disk.img >out.txt || { cat out.txt >&2; fail "fixup failed"; }
 grep -q '"status": "ready"' r.json || { cat out.txt >&2; fail "not ready"; }
 grep -q '"disk_signature": "0x00000000"' r.json || fail "a superfloppy has no disk signature"
 contains '"fixup": "mounted-devices"' r.json && fail "MountedDevices changed without an MBR"
@@ -22,5 +22,5 @@ hidden=$(od -An -tu4 -j 28 -N4 disk.img | tr -d ' ')
 [ "$hidden" = 0 ] || fail "hidden sectors $hidden on a volume at sector 0"
 
 after=$(sha256sum <disk.img)
-"$BIN/drivers-inject" disk.img | contains 'Result: nothing to do' || fail "second run"
+"$BIN/drivers-inject" --in-place disk.img | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"

@@ -7,7 +7,7 @@ need reglookup ntfscat python3
 
 make_guest disk.img xp cab dirty
 expect_fail 1 'HAL \(ACPI Multiprocessor PC, halmacpi\.dll\) cannot run on target virtualserver: the target has no IOAPIC; rerun with --hal acpi-up' \
-    "$BIN/drivers-inject" --target virtualserver disk.img
+    "$BIN/drivers-inject" --target virtualserver --in-place disk.img
 grep -q 'vendor hardware service cpqwmgmt' "$WORK/out.txt" || fail "vendor service not reported"
 
 mkdir pkg
@@ -45,7 +45,7 @@ placeholder pkg/lsi_scsi.sys "lsi_scsi.sys from the package"
 (cd pkg && python3 -m zipfile -c ../lsi.zip lsi.inf lsi_scsi.sys)
 
 "$BIN/drivers-inject" --target virtualserver --hal acpi-up --drivers lsi.zip \
-    --disable-service cpqwmgmt --report r.json disk.img >out.txt
+    --disable-service cpqwmgmt --in-place --report r.json disk.img >out.txt
 grep -q '"status": "ready"' r.json || { cat out.txt >&2; fail "not ready"; }
 reg_dump disk.img 'WINDOWS/system32/config/SYSTEM' sys.csv
 for cs in ControlSet001 ControlSet002; do
@@ -72,6 +72,6 @@ sed -n '/\[operating systems\]/{n;p}' b.txt | contains -x 'multi(0)disk(0)rdisk(
 grep -qx 'multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS="xp" /fastdetect' b.txt || fail "original entry lost"
 
 after=$(sha256sum <disk.img)
-"$BIN/drivers-inject" --target virtualserver --hal acpi-up --drivers lsi.zip --disable-service cpqwmgmt disk.img \
+"$BIN/drivers-inject" --target virtualserver --hal acpi-up --drivers lsi.zip --disable-service cpqwmgmt --in-place disk.img \
     | contains 'Result: nothing to do' || fail "second run"
 [ "$(sha256sum <disk.img)" = "$after" ] || fail "second run wrote"

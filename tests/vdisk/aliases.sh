@@ -38,6 +38,7 @@ for p in $pairs; do
     refused "$out" "$BIN/vmm" --check --serial "$out" other.vhd "$in"
     refused "$out" "$BIN/drivers-inject" --dry-run --report "$out" "$in"
     refused "$out" "$BIN/drivers-inject" --into "$out" "$in"
+    refused "$out" "$BIN/drivers-inject" -o "$out" "$in"
 done
 # The error names both files, the chain member too.
 expect_fail 1 "refusing to write 'sym.vhd': it is '.*base.vhd', in the backing chain of the input 'top.vhd'" \
@@ -49,7 +50,8 @@ cp before.txt fw.bin
 refused fw.bin "$BIN/vmm" --bios fw.bin --debugcon fw.bin
 refused sym.vhd "$BIN/vmm" --check --cdrom base.vhd --serial sym.vhd
 mkdir pack && echo x >pack/a.inf
-refused pack/a.inf "$BIN/drivers-inject" --drivers pack/a.inf --report pack/a.inf base.vhd
+refused pack/a.inf "$BIN/drivers-inject" --dry-run --drivers pack/a.inf --report pack/a.inf base.vhd
+refused pack/a.inf "$BIN/drivers-inject" --drivers pack/a.inf -o pack/a.inf base.vhd
 
 # An input whose chain does not open still counts, by itself and by every
 # member up to where the chain breaks: a child whose grandparent is gone.
