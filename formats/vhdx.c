@@ -689,6 +689,7 @@ static int block_run(struct vd_image *img, const struct vhdx_state *s, uint64_t 
     uint64_t e = vhdx_bat_get(s, vhdx_bat_index(s, blk));
     enum vd_extent_kind absent = s->has_parent ? VD_EXTENT_BACKING : VD_EXTENT_UNALLOCATED;
     *run = len;
+    *kind = absent;     /* set on every path, errors too (gcc -m32 cannot tell) */
     switch (VHDX_BAT_STATE(e)) {
     case VHDX_PAYLOAD_FULLY_PRESENT:
         *kind = VD_EXTENT_DATA;

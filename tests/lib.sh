@@ -20,3 +20,9 @@ expect_fail() {
 # Note for test authors: under `set -o pipefail`, `cmd | grep -q X` can fail
 # spuriously (grep -q exits at the first match and cmd dies of SIGPIPE);
 # write `cmd | grep X >/dev/null` so that grep reads everything.
+
+# A bound on how long a guest may take to reach a fast verdict: 10 s in a
+# normal build (what the verdict tests promise); a sanitizer build (CI sets
+# ASAN_OPTIONS) runs the emulator several times slower, so it gets 60 s.
+FAST_VERDICT_TIMEOUT=10
+[ -z "${ASAN_OPTIONS:-}" ] || FAST_VERDICT_TIMEOUT=60

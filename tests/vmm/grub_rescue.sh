@@ -15,6 +15,6 @@ truncate -s 4M grub.raw
 dd if="$GRUB_DIR/boot.img" of=grub.raw bs=440 count=1 conv=notrunc status=none
 printf '\125\252' | dd of=grub.raw bs=1 seek=510 conv=notrunc status=none
 dd if=core.img of=grub.raw bs=512 seek=1 conv=notrunc status=none   # boot.img loads sector 1
-check_verdict 1 "grub-rescue GRUB: 'grub rescue>' on the screen" --timeout 10 grub.raw
-check_verdict 1 "grub-rescue GRUB: 'grub rescue> ?' on COM1" --timeout 10 --vga none --serial serial.txt grub.raw
+check_verdict 1 "grub-rescue GRUB: 'grub rescue>' on the screen" --timeout $FAST_VERDICT_TIMEOUT grub.raw
+check_verdict 1 "grub-rescue GRUB: 'grub rescue> ?' on COM1" --timeout $FAST_VERDICT_TIMEOUT --vga none --serial serial.txt grub.raw
 grep -q "no such partition" serial.txt || fail "GRUB did not say why it stopped"

@@ -14,8 +14,8 @@ cd "$WORK"
 
 # both WANT_RC WANT DISK: the verdict on the screen, then headless on COM1.
 both() {
-    check_verdict "$1" "$2 on the screen" --timeout 10 "$3"
-    check_verdict "$1" "$2 on COM1" --timeout 10 --vga none "$3"
+    check_verdict "$1" "$2 on the screen" --timeout $FAST_VERDICT_TIMEOUT "$3"
+    check_verdict "$1" "$2 on COM1" --timeout $FAST_VERDICT_TIMEOUT --vga none "$3"
 }
 
 # part IMG N BOOTFLAG TYPE START SECTORS: MBR partition entry N (0-3), LBA only.
@@ -73,13 +73,13 @@ both 1 "missing-os MBR: 'Missing operating system.'" novbr.raw
 # A partition table, 55 AA and no code: the CPU would slide through zeros.
 disk nocode.raw
 part nocode.raw 0 0x80 0x83 2048 4096
-check_verdict 1 "no-boot-code the boot sector at 0000:7C00 holds no code" --timeout 10 nocode.raw
-check_verdict 1 "no-boot-code the boot sector at 0000:7C00 holds no code" --timeout 10 --vga none nocode.raw
+check_verdict 1 "no-boot-code the boot sector at 0000:7C00 holds no code" --timeout $FAST_VERDICT_TIMEOUT nocode.raw
+check_verdict 1 "no-boot-code the boot sector at 0000:7C00 holds no code" --timeout $FAST_VERDICT_TIMEOUT --vga none nocode.raw
 # The JSON form names the kind too.
-"$BIN/vmm" --check --timeout 10 --output=json nocode.raw >v.json && fail "no-boot-code exited 0"
+"$BIN/vmm" --check --timeout $FAST_VERDICT_TIMEOUT --output=json nocode.raw >v.json && fail "no-boot-code exited 0"
 python3 -c 'import json,sys; d=json.load(open("v.json")); sys.exit(d["verdict"] != "no-boot-code" or d["booted"])' ||
     fail "JSON verdict: $(cat v.json)"
 # Without the 55 AA SeaBIOS does not boot it at all: still no-bootable-device.
 rm -f blank.raw && truncate -s 4M blank.raw
-check_verdict 1 "no-bootable-device SeaBIOS: 'No bootable device" --timeout 10 blank.raw
+check_verdict 1 "no-bootable-device SeaBIOS: 'No bootable device" --timeout $FAST_VERDICT_TIMEOUT blank.raw
 echo "every verdict kind within 10 s"
