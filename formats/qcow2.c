@@ -677,7 +677,7 @@ int qcow2_read_cluster_part(struct vd_image *img, uint64_t off, uint8_t *buf, si
     uint64_t entry, bitmap, l2;
     int ret = qcow2_l2_lookup(img, ci, &entry, &bitmap, &l2, errp);
     while (ret == 0 && len) {
-        struct qrun r;
+        struct qrun r = { 0 };
         if ((ret = classify(img, s, ci, entry, bitmap, in, &r, errp)) < 0)
             break;
         size_t n = r.len < len ? r.len : len;
@@ -723,7 +723,7 @@ static int qcow2_pread(struct vd_image *img, void *buf, size_t len, uint64_t off
         int ret = qcow2_l2_lookup(img, ci, &entry, &bitmap, &l2, errp);
         if (ret < 0)
             return ret;
-        struct qrun r;
+        struct qrun r = { 0 };
         if ((ret = classify(img, s, ci, entry, bitmap, in, &r, errp)) < 0)
             return ret;
         if (r.kind == Q_DATA && r.len == s->cluster_size - in && n < len) {
@@ -781,7 +781,7 @@ static int qcow2_block_status(struct vd_image *img, uint64_t off, uint64_t len,
             step = span - pos % span;
             k = absent;
         } else {
-            struct qrun r;
+            struct qrun r = { 0 };
             if ((ret = classify(img, s, ci, entry, bitmap, in, &r, errp)) < 0)
                 return ret;
             step = r.len;
@@ -808,7 +808,7 @@ static int qcow2_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
     uint32_t in = (uint32_t)(off & (s->cluster_size - 1));
     if (qcow2_l2_lookup(img, ci, &entry, &bitmap, &l2, NULL) < 0)
         return -EIO;
-    struct qrun r;
+    struct qrun r = { 0 };
     if (classify(img, s, ci, entry, bitmap, in, &r, NULL) < 0 || r.kind != Q_DATA)
         return -ENOENT;
     *file_off = r.host;

@@ -40,8 +40,10 @@ h=$(sha256sum <disk.img)
 expect_fail 2 'say where the repaired image goes: -o OUT' "$BIN/drivers-inject" --drivers driver.cab disk.img
 expect_fail 2 'exclude each other' "$BIN/drivers-inject" -o x.img --in-place disk.img
 expect_fail 2 'exclude each other' "$BIN/drivers-inject" -o x.img --into x.vhd disk.img
-expect_fail 2 '--into makes a VHD differencing disk, which this --target cannot read.*: qemu' \
+expect_fail 2 '--target cannot read a differencing disk of the format --into names.*: qemu' \
     "$BIN/drivers-inject" --target qemu --into x.vhd disk.img
+expect_fail 2 '--target cannot read a differencing disk of the format --into names.*: hyperv' \
+    "$BIN/drivers-inject" --target hyperv --into x.qcow2 disk.img
 expect_fail 1 'disk\.img' "$BIN/drivers-inject" -o disk.img disk.img
 ln -s disk.img link.img
 expect_fail 1 'link\.img' "$BIN/drivers-inject" -o link.img disk.img
@@ -79,6 +81,18 @@ grep -q 'w2k sp4 intelide.sys' got || fail "intelide.sys through the chain"
 # The base still needs the fix: it was never written.
 "$BIN/drivers-inject" --dry-run --drivers driver.cab base.vhd | contains 'Result: ready after these changes' \
     || fail "base.vhd was changed"
+# --target qemu --into a qcow2 child of the VHD: qemu reads that chain
+# (qemu-img sees the VHD as its backing file and the same bytes as vdisk).
+if command -v qemu-img >/dev/null; then
+    "$BIN/drivers-inject" --target qemu --drivers driver.cab --into childq.qcow2 base.vhd >/dev/null
+    [ "$(sha256sum <base.vhd)" = "$h" ] || fail "--into qcow2 wrote to the base image"
+    qemu-img info childq.qcow2 | contains 'backing file: base.vhd' || fail "childq.qcow2 has no backing file"
+    qemu-img convert -O raw childq.qcow2 q2.raw
+    "$BIN/vdisk" convert -O raw childq.qcow2 v2.raw
+    cmp q2.raw v2.raw || fail "qemu-img and vdisk read childq.qcow2 differently"
+    reg_dump q2.raw 'WINNT/system32/config/SYSTEM' q2.csv
+    expect_reg q2.csv "/ControlSet001/Services/atapi/Start,DWORD,0x00000000"
+fi
 # In place on a differencing child made by vdisk: only the child changes.
 "$BIN/vdisk" create -f vhd -b base.vhd child2.vhd
 "$BIN/drivers-inject" --drivers driver.cab --in-place child2.vhd >/dev/null

@@ -18,7 +18,7 @@ refused() {
     expect_fail 1 "$msg" $V compare "$f" "$f"
     expect_fail 1 "$msg" "$BIN/vmm" --check --timeout 5 "$f"
     local rc=0
-    "$BIN/drivers-inject" "$f" >di.out 2>di.err || rc=$?
+    "$BIN/drivers-inject" --dry-run "$f" >di.out 2>di.err || rc=$?
     [ $rc = 1 ] && grep -q -- "$msg" di.err || { cat di.err; fail "drivers-inject $f exited $rc"; }
     expect_fail 1 "$msg" "$BIN/p2v" capture --server 127.0.0.1:1 --token-file token \
         --retry-for 1 --state s.session --disk "$f"
