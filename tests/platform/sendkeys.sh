@@ -1,0 +1,96 @@
+# --send-keys types into the guest through the i8042: a boot sector reads
+# keys with int 16h and echoes them to COM1 (and the scan code of a key
+# without a character as [XX]). A step waits for a text on COM1 or on the
+# screen, so the keys never come before the guest reads them.
+. "$SRC/tests/lib.sh"
+need nasm
+cat >echo.asm <<'ASM'
+%include "bootsector.inc"
+    boot_start
+    com1_init
+    mov si, prompt
+    call puts
+.key:
+    xor ah, ah
+    int 0x16
+    test al, al
+    jz .scan
+    cmp al, 0xE0
+    je .scan
+    com1_putc
+    cmp ah, 13                      ; com1_putc left the byte in AH
+    jne .key
+    mov al, 10
+    com1_putc
+    mov si, screen                  ; after the first line: a prompt on the screen only
+    mov ah, 0x0E
+.s: lodsb
+    test al, al
+    jz .key
+    int 0x10
+    jmp .s
+.scan:                              ; [XX]: the scan code in AH
+    mov bl, ah
+    mov al, '['
+    com1_putc
+    mov al, bl
+    shr al, 4
+    call hex
+    mov al, bl
+    and al, 15
+    call hex
+    mov al, ']'
+    com1_putc
+    jmp .key
+hex:
+    add al, '0'
+    cmp al, '9'
+    jbe .d
+    add al, 7
+.d: com1_putc
+    ret
+puts:
+    lodsb
+    test al, al
+    jz .e
+    com1_putc
+    jmp puts
+.e: ret
+prompt: db "keys> ", 0
+screen: db "screen> ", 0
+times 510-($-$$) db 0
+dw 0xaa55
+ASM
+nasm -f bin -I"$SRC/tests/platform/guests/" -o echo.raw echo.asm
+truncate -s 1M echo.raw
+
+# Shifted characters, a named key, a modifier combination; then a step that
+# waits for the screen.
+cat >keys.txt <<'KEYS'
+# comment lines and empty lines are skipped
+
+/screen> /<f8>ok<lt>3<enter>
+KEYS
+rc=0
+"$BIN/vmm" --check --timeout 60 --expect 'ok<3$' --serial serial.txt \
+    --send-keys '/keys> /Hello, World! <ctrl-c>x<enter>' --send-keys @keys.txt \
+    echo.raw >verdict.txt 2>err.txt || rc=$?
+cat verdict.txt serial.txt
+[ "$rc" -eq 0 ] || fail "vmm exited $rc: $(cat err.txt)"
+grep -q "^keys> Hello, World! " serial.txt || fail "the shifted line was not typed"
+grep -q '\[42\]ok<3' serial.txt || fail "F8 (scan code 42h) and the text after it were not typed"
+# Ctrl-C types ETX (3), which int 16h returns as AL=3.
+grep -q "World! $(printf '\003')x" serial.txt || fail "ctrl-c did not type 0x03"
+
+# A text that never shows: the run times out saying which step waits.
+rc=0
+"$BIN/vmm" --timeout 3 --serial /dev/null --send-keys '/never/x' echo.raw 2>err.txt || rc=$?
+[ "$rc" -eq 1 ] || fail "waiting forever: exit $rc"
+grep -q "send-keys '/never/x' was still waiting" err.txt || fail "no report: $(cat err.txt)"
+
+# Wrong specs: one line, exit 2.
+expect_fail 2 "no key named <bogus>" "$BIN/vmm" --send-keys 'a<bogus>' echo.raw
+expect_fail 2 "'<' without '>'" "$BIN/vmm" --send-keys 'a<enter' echo.raw
+expect_fail 2 "no key types the byte 0xC3" "$BIN/vmm" --send-keys 'é' echo.raw
+expect_fail 2 "wants a closing '/'" "$BIN/vmm" --send-keys '/abc' echo.raw
+expect_fail 2 "cannot open nonexistent.txt" "$BIN/vmm" --send-keys @nonexistent.txt echo.raw
