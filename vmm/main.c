@@ -19,6 +19,7 @@
 #include "vmm/input.h"
 #include "vmm/machine.h"
 #include "vmm/verdict.h"
+#include "vmm/vnc.h"
 
 static const char usage[] =
     "Usage: vmm [options] DISK...\n"
@@ -51,8 +52,11 @@ static const char usage[] =
     "  --serial FILE|stdio      COM1 (default: stdio when running a disk without\n"
     "                           --check, else discarded)\n"
     "  --serial2 FILE           COM2 output\n"
-    "  --screen-dump FILE       write the final text screen to FILE\n"
-    "  --screenshot FILE.png    write the final screen to FILE.png\n"
+    "  --screen-dump FILE       the text screen in FILE, every second and at the end\n"
+    "  --screenshot FILE.png    the screen in FILE.png, every second and at the end\n"
+    "  --vnc :N|unix:PATH|none  a VNC server showing the screen and taking keyboard\n"
+    "                           and mouse input: display N on 127.0.0.1 (port\n"
+    "                           5900+N) or a Unix socket\n"
     "  --debugcon FILE          bytes written to ports 0x402/0xE9 (default: stderr,\n"
     "                           discarded with disks)\n"
     "  --cpu 486|pentium|p6     CPU model and CPUID profile (default p6)\n"
@@ -66,7 +70,7 @@ static const char usage[] =
     "\n"
     "qemu's spellings work with one dash: -hda -hdb -hdc -hdd FILE, -cdrom ISO,\n"
     "-boot c|d|order=c|order=d, -m MB, -snapshot, -serial stdio|file:F|none,\n"
-    "-display none (vmm never opens a window), -smp 1; every option above also\n"
+    "-display none (vmm never opens a window), -smp 1, -vnc; every option above also\n"
     "takes one dash. qemu options vmm does not have (-smp N, -monitor, -qmp,\n"
     "-enable-kvm, -accel, -drive, -device, -nographic) are one clear error.\n"
     "\n"
@@ -120,7 +124,7 @@ static int run(int argc, char **argv, struct pc_config *pc)
            OPT_STATS, OPT_CHECK, OPT_EXPECT, OPT_OUTPUT, OPT_CDROM, OPT_BOOT, OPT_SNAPSHOT,
            OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS,
            OPT_VERSION, OPT_HDA, OPT_HDB, OPT_HDC, OPT_HDD, OPT_DISPLAY, OPT_SMP, OPT_MONITOR,
-           OPT_NO_SUCH, OPT_SEND_KEYS };
+           OPT_NO_SUCH, OPT_SEND_KEYS, OPT_VNC };
     static const struct option opts[] = {
         { "bios", required_argument, NULL, OPT_BIOS },
         { "memory", required_argument, NULL, 'm' },
@@ -144,6 +148,7 @@ static int run(int argc, char **argv, struct pc_config *pc)
         { "vga", required_argument, NULL, OPT_VGA },
         { "vga-bios", required_argument, NULL, OPT_VGA_BIOS },
         { "send-keys", required_argument, NULL, OPT_SEND_KEYS },
+        { "vnc", required_argument, NULL, OPT_VNC },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
         /* qemu's spellings of the same things (getopt_long_only also takes
@@ -171,6 +176,7 @@ static int run(int argc, char **argv, struct pc_config *pc)
     struct machine_config cfg = { .ram_mb = 0, .cpu_model = "p6", .cpuid_max_leaf = -1 };
     bool stats = false, check = false, json = false, serial_set = false, debugcon_set = false;
     const char *expect = NULL, *cdrom = NULL, *screen_dump = NULL, *screenshot = NULL;
+    const char *vnc_listen = NULL;
     uint64_t v;
     int c;
     opterr = 0;
@@ -271,6 +277,13 @@ static int run(int argc, char **argv, struct pc_config *pc)
                 return usage_error("--vga wants std or none, not '%s'", optarg);
             break;
         case OPT_VGA_BIOS: pc->vga_rom_path = optarg; break;
+        case OPT_VNC:
+            vnc_listen = strcmp(optarg, "none") == 0 ? NULL : optarg;
+            if (vnc_listen && vnc_parse(vnc_listen, &err) < 0) {
+                vd_error_report("vmm", err);
+                return 2;
+            }
+            break;
         case OPT_SEND_KEYS:
             if (sendkeys_add(&pc->sendkeys, optarg, &err) < 0) {
                 vd_error_report("vmm", err);
@@ -309,6 +322,8 @@ static int run(int argc, char **argv, struct pc_config *pc)
         return usage_error("%s", "--check needs a DISK or --cdrom");
     if (pc->boot == 'd' && !cdrom)
         return usage_error("%s", "--boot d needs --cdrom");
+    if (vnc_listen && (!pc_mode || pc->no_vga))
+        return usage_error("%s", "--vnc needs a DISK or --cdrom and a VGA");
     if (expect && !check)
         return usage_error("%s", "--expect only makes sense with --check");
 
@@ -380,10 +395,24 @@ static int run(int argc, char **argv, struct pc_config *pc)
         verdict_destroy(verdict);
         return 1;
     }
+    /* The screen while the guest runs: VNC, and the screen files. */
+    struct vnc *vnc = NULL;
+    struct vnc_config vc = { .listen = vnc_listen };
+    if (pc_mode && !pc->no_vga && vga_of(m)) {
+        vc.screenshot = screenshot;
+        vc.screen_dump = screen_dump;
+    }
+    if ((vc.listen || vc.screenshot || vc.screen_dump) && vnc_start(&vnc, &vc, m, &err) < 0) {
+        vd_error_report("vmm", err);
+        machine_destroy(m);
+        verdict_destroy(verdict);
+        return 1;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     enum machine_stop why = machine_run(m);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    vnc_stop(vnc);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     int status = m->exit_status;
 

@@ -1,67 +1,10 @@
-# --send-keys types into the guest through the i8042: a boot sector reads
-# keys with int 16h and echoes them to COM1 (and the scan code of a key
-# without a character as [XX]). A step waits for a text on COM1 or on the
+# --send-keys types into the guest through the i8042: a boot sector
+# (guests/keyecho.asm) reads keys with int 16h and echoes them to COM1 (and
+# the scan code of a key without a character as [XX]). A step waits for a text on COM1 or on the
 # screen, so the keys never come before the guest reads them.
 . "$SRC/tests/lib.sh"
 need nasm
-cat >echo.asm <<'ASM'
-%include "bootsector.inc"
-    boot_start
-    com1_init
-    mov si, prompt
-    call puts
-.key:
-    xor ah, ah
-    int 0x16
-    test al, al
-    jz .scan
-    cmp al, 0xE0
-    je .scan
-    com1_putc
-    cmp ah, 13                      ; com1_putc left the byte in AH
-    jne .key
-    mov al, 10
-    com1_putc
-    mov si, screen                  ; after the first line: a prompt on the screen only
-    mov ah, 0x0E
-.s: lodsb
-    test al, al
-    jz .key
-    int 0x10
-    jmp .s
-.scan:                              ; [XX]: the scan code in AH
-    mov bl, ah
-    mov al, '['
-    com1_putc
-    mov al, bl
-    shr al, 4
-    call hex
-    mov al, bl
-    and al, 15
-    call hex
-    mov al, ']'
-    com1_putc
-    jmp .key
-hex:
-    add al, '0'
-    cmp al, '9'
-    jbe .d
-    add al, 7
-.d: com1_putc
-    ret
-puts:
-    lodsb
-    test al, al
-    jz .e
-    com1_putc
-    jmp puts
-.e: ret
-prompt: db "keys> ", 0
-screen: db "screen> ", 0
-times 510-($-$$) db 0
-dw 0xaa55
-ASM
-nasm -f bin -I"$SRC/tests/platform/guests/" -o echo.raw echo.asm
+nasm -f bin -I"$SRC/tests/platform/guests/" -o echo.raw "$SRC/tests/platform/guests/keyecho.asm"
 truncate -s 1M echo.raw
 
 # Shifted characters, a named key, a modifier combination; then a step that

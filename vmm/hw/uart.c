@@ -267,6 +267,8 @@ static int uart_init_port(struct machine *m, struct uart *u, int index, const ch
         u->out = fopen(path, "wb");
         if (!u->out)
             return vd_error_set_errno(errp, -errno, "cannot open serial output file %s", path);
+        /* The log is read while the guest runs (a prompt has no newline). */
+        setvbuf(u->out, NULL, _IONBF, 0);
         u->own_out = true;
     }
     if (u->in_fd >= 0) {

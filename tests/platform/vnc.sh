@@ -1,0 +1,31 @@
+# The VNC server: an RFB 3.8 client (rfbclient.py, raw encoding) connects to
+# vmm --vnc unix:PATH, types a line the guest (guests/keyecho.asm) echoes
+# on COM1, reads the framebuffer until it equals the live --screenshot
+# (refreshed while the guest runs), and types Esc: the guest leaves through
+# isa-debug-exit and the final screenshot is the same frame.
+. "$SRC/tests/lib.sh"
+need nasm python3
+nasm -f bin -I"$SRC/tests/platform/guests/" -o echo.raw "$SRC/tests/platform/guests/keyecho.asm"
+truncate -s 1M echo.raw
+"$BIN/vmm" -vnc "unix:$WORK/vnc.sock" -serial serial.txt -screenshot shot.png -timeout 60 \
+    echo.raw 2>err.txt &
+pid=$!
+rc=0
+python3 "$SRC/tests/platform/rfbclient.py" "$WORK/vnc.sock" serial.txt shot.png \
+    'Hello, VNC!' || rc=$?
+vrc=0
+wait "$pid" || vrc=$?
+cat serial.txt; echo
+[ "$rc" -eq 0 ] || fail "the RFB client failed; vmm: $(cat err.txt)"
+[ "$vrc" -eq 7 ] || fail "vmm exited $vrc (Esc should leave with 7): $(cat err.txt)"
+[ ! -e vnc.sock ] || fail "the socket was left behind"
+[ ! -e shot.png.part ] || fail "a partial screenshot was left behind"
+# The final screenshot is the frame the client read.
+python3 "$SRC/tests/platform/rfbclient.py" --same shot.png frame.rgb ||
+    fail "the final screenshot differs from the frame the client read"
+
+# Wrong --vnc arguments: one line, exit 2.
+expect_fail 2 "--vnc wants :N" "$BIN/vmm" --vnc 5900 echo.raw
+expect_fail 2 "--vnc needs a DISK or --cdrom and a VGA" "$BIN/vmm" --vnc :1 --vga none echo.raw
+: >notasocket
+expect_fail 1 "notasocket exists and is not a socket" "$BIN/vmm" --vnc unix:notasocket echo.raw
