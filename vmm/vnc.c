@@ -20,7 +20,8 @@
 #include "vmm/input.h"
 #include "vmm/machine.h"
 
-#define TICK_NS 20000000u               /* input and screen: 50 times a second */
+#define TICK_NS 20000000u               /* input: 50 times a second */
+#define SCREEN_EVERY 5                  /* the frame: 10 times a second (a render costs) */
 #define FILES_EVERY 50                  /* live files: once a second */
 #define KEYQ 4096                       /* scan code bytes typed ahead of the guest */
 
@@ -204,7 +205,7 @@ static void tick(void *opaque, uint64_t now)
             accept_unix(v);
         rfbProcessEvents(v->screen, 0);
         feed_keys(v);
-        if (v->screen->clientHead)
+        if (v->screen->clientHead && v->ticks % SCREEN_EVERY == 0)
             update_screen(v);
     }
     if (v->ticks % FILES_EVERY == 0)

@@ -7,7 +7,7 @@
 need nasm python3
 nasm -f bin -I"$SRC/tests/platform/guests/" -o echo.raw "$SRC/tests/platform/guests/keyecho.asm"
 truncate -s 1M echo.raw
-"$BIN/vmm" -vnc "unix:$WORK/vnc.sock" -serial serial.txt -screenshot shot.png -timeout 60 \
+"$BIN/vmm" -vnc "unix:$WORK/vnc.sock" -serial serial.txt -screenshot shot.png -timeout 100 \
     echo.raw 2>err.txt &
 pid=$!
 rc=0
