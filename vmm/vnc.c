@@ -196,6 +196,23 @@ static void write_live_files(struct vnc *v)
     }
 }
 
+/* A client learns the size in ServerInit and asks for size changes in
+ * SetEncodings, a few messages later: a mode change in between would go
+ * untold. Every client that takes DesktopSize is told the size once. */
+static void tell_sizes(struct vnc *v)
+{
+    static char told;
+    rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+    rfbClientPtr cl;
+    while ((cl = rfbClientIteratorNext(it)) != NULL) {
+        if (cl->useNewFBSize && cl->clientData != &told) {
+            cl->newFBSizePending = TRUE;
+            cl->clientData = &told;
+        }
+    }
+    rfbReleaseClientIterator(it);
+}
+
 static void tick(void *opaque, uint64_t now)
 {
     struct vnc *v = opaque;
@@ -205,8 +222,10 @@ static void tick(void *opaque, uint64_t now)
             accept_unix(v);
         rfbProcessEvents(v->screen, 0);
         feed_keys(v);
-        if (v->screen->clientHead && v->ticks % SCREEN_EVERY == 0)
+        if (v->screen->clientHead && v->ticks % SCREEN_EVERY == 0) {
             update_screen(v);
+            tell_sizes(v);
+        }
     }
     if (v->ticks % FILES_EVERY == 0)
         write_live_files(v);

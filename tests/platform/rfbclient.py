@@ -6,7 +6,8 @@ waits for "keys> " on the serial log, types TEXT and Enter, waits for the
 guest to echo it on COM1, then reads the framebuffer until it equals the
 live --screenshot PNG (refreshed every second while the guest runs), moves
 the mouse, saves the frame as frame.rgb and types Esc (the guest leaves).
-rfbclient.py --same PNG RGB compares a PNG with a saved frame.
+rfbclient.py --frame SOCKET SCREENSHOT OUT saves a frame equal to the live
+screenshot; rfbclient.py --same PNG RGB compares a PNG with a saved frame.
 Exit 0 on success, 1 with one message otherwise."""
 import os
 import socket
@@ -81,55 +82,88 @@ def png_rgb(path):
     return w, h, bytes(out)
 
 
-def main():
-    sock_path, serial, shot, text = sys.argv[1:5]
-    wait_for("the VNC socket", lambda: os.path.exists(sock_path))
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock_path)
-    s.settimeout(30)
-    if recv_exact(s, 12) != b"RFB 003.008\n":
-        fail("not an RFB 3.8 server")
-    s.sendall(b"RFB 003.008\n")
-    n = recv_exact(s, 1)[0]
-    types = recv_exact(s, n)
-    if 1 not in types:
-        fail("no 'None' security type: %r" % types)
-    s.sendall(b"\x01")
-    if struct.unpack(">I", recv_exact(s, 4))[0] != 0:
-        fail("security handshake failed")
-    s.sendall(b"\x01")                                  # ClientInit: shared
-    w, h = struct.unpack(">HH", recv_exact(s, 4))
-    recv_exact(s, 16)
-    name = recv_exact(s, struct.unpack(">I", recv_exact(s, 4))[0])
-    if name != b"vmm":
-        fail("desktop name %r" % name)
-    # 32 bits per pixel, little endian: bytes B G R X.
-    s.sendall(struct.pack(">B3xBBBBHHHBBB3x", 0, 32, 24, 0, 1, 255, 255, 255, 16, 8, 0))
-    s.sendall(struct.pack(">BxHi", 2, 1, 0))            # SetEncodings: raw
+class Client:
+    """An RFB 3.8 connection: no security, 32-bit true colour, raw encoding
+    and the DesktopSize pseudo-encoding (the guest changes modes)."""
 
-    def frame():
-        s.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, w, h))
-        fb = bytearray(w * h * 3)
+    def __init__(self, sock_path):
+        wait_for("the VNC socket", lambda: os.path.exists(sock_path))
+        s = self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock_path)
+        s.settimeout(30)
+        if recv_exact(s, 12) != b"RFB 003.008\n":
+            fail("not an RFB 3.8 server")
+        s.sendall(b"RFB 003.008\n")
+        n = recv_exact(s, 1)[0]
+        types = recv_exact(s, n)
+        if 1 not in types:
+            fail("no 'None' security type: %r" % types)
+        s.sendall(b"\x01")
+        if struct.unpack(">I", recv_exact(s, 4))[0] != 0:
+            fail("security handshake failed")
+        s.sendall(b"\x01")                              # ClientInit: shared
+        self.w, self.h = struct.unpack(">HH", recv_exact(s, 4))
+        recv_exact(s, 16)
+        name = recv_exact(s, struct.unpack(">I", recv_exact(s, 4))[0])
+        if name != b"vmm":
+            fail("desktop name %r" % name)
+        # 32 bits per pixel, little endian: bytes B G R X.
+        s.sendall(struct.pack(">B3xBBBBHHHBBB3x", 0, 32, 24, 0, 1, 255, 255, 255, 16, 8, 0))
+        s.sendall(struct.pack(">BxHii", 2, 2, 0, -223))  # SetEncodings: raw, DesktopSize
+
+    def frame(self):
+        """The whole framebuffer as RGB bytes (self.w x self.h)."""
+        s = self.s
         while True:
-            kind = recv_exact(s, 1)[0]
-            if kind != 0:
-                fail("unexpected server message %d" % kind)
+            s.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, self.w, self.h))
+            fb = bytearray(self.w * self.h * 3)
+            resized = False
+            if recv_exact(s, 1)[0] != 0:
+                fail("unexpected server message")
             recv_exact(s, 1)
             nrects = struct.unpack(">H", recv_exact(s, 2))[0]
             for _ in range(nrects):
                 x, y, rw, rh, enc = struct.unpack(">HHHHi", recv_exact(s, 12))
+                if enc == -223:
+                    self.w, self.h, resized = rw, rh, True
+                    continue
                 if enc != 0:
                     fail("encoding %d, not raw" % enc)
                 px = recv_exact(s, rw * rh * 4)
+                if resized:
+                    continue
                 for r in range(rh):
-                    for c in range(rw):
-                        p = px[(r * rw + c) * 4:(r * rw + c) * 4 + 3]
-                        at = ((y + r) * w + x + c) * 3
-                        fb[at:at + 3] = bytes((p[2], p[1], p[0]))
-            return bytes(fb)
+                    row = px[r * rw * 4:(r + 1) * rw * 4]
+                    at = ((y + r) * self.w + x) * 3
+                    fb[at:at + rw * 3] = bytes(b for i in range(0, len(row), 4)
+                                               for b in (row[i + 2], row[i + 1], row[i]))
+            if not resized:
+                return bytes(fb)
 
-    def key(sym, down):
-        s.sendall(struct.pack(">BBxxI", 4, 1 if down else 0, sym))
+    def key(self, sym, down):
+        self.s.sendall(struct.pack(">BBxxI", 4, 1 if down else 0, sym))
+
+    def matching_frame(self, shot):
+        """Reads frames until one equals the live screenshot SHOT."""
+        while True:
+            fb = self.frame()
+            png = png_rgb(shot) if os.path.exists(shot) else None
+            if png and png[0] == self.w and png[1] == self.h and png[2] == fb:
+                if len(set(fb)) < 2:
+                    fail("the framebuffer is blank")
+                return fb
+            if time.monotonic() > DEADLINE:
+                diff = [i for i in range(0, len(fb), 3)
+                        if png and len(png[2]) == len(fb) and fb[i:i + 3] != png[2][i:i + 3]]
+                fail("the framebuffer (%dx%d) never matched the live screenshot %s: %d pixels "
+                     "differ" % (self.w, self.h, png[:2] if png else None, len(diff)))
+            time.sleep(0.2)
+
+
+def main():
+    sock_path, serial, shot, text = sys.argv[1:5]
+    c = Client(sock_path)
+    key = c.key
 
     def serial_text():
         try:
@@ -150,33 +184,22 @@ def main():
     key(0xFF0D, False)
     want = b"keys> " + text.encode() + b"\r\n"
     wait_for("the typed line on COM1", lambda: want in serial_text())
-    s.sendall(struct.pack(">BBHH", 5, 0, 10, 10))       # the mouse, for good measure
-    s.sendall(struct.pack(">BBHH", 5, 1, 20, 5))
-    s.sendall(struct.pack(">BBHH", 5, 0, 20, 5))
-    last = None
-    while True:
-        fb = frame()
-        png = png_rgb(shot) if os.path.exists(shot) else None
-        if png and png[0] == w and png[1] == h and png[2] == fb:
-            break
-        if time.monotonic() > DEADLINE:
-            diff = [i for i in range(0, len(fb), 3) if png and fb[i:i + 3] != png[2][i:i + 3]]
-            fail("the framebuffer (%dx%d) never matched the live screenshot %s: %d pixels "
-                 "differ, the first at %d: %r, not %r" %
-                 (w, h, png[:2] if png else None, len(diff), diff[0] // 3 if diff else -1,
-                  fb[diff[0]:diff[0] + 3] if diff else b"", png[2][diff[0]:diff[0] + 3]
-                  if diff else b""))
-        last = fb
-        time.sleep(0.2)
-    del last
-    if len(set(fb)) < 2:
-        fail("the framebuffer is blank")
+    for mask, x, y in ((0, 10, 10), (1, 20, 5), (0, 20, 5)):      # the mouse, for good measure
+        c.s.sendall(struct.pack(">BBHH", 5, mask, x, y))
+    fb = c.matching_frame(shot)
     open("frame.rgb", "wb").write(fb)
     key(0xFF1B, True)
     key(0xFF1B, False)
-    print("framebuffer %dx%d matches the screenshot" % (w, h))
+    print("framebuffer %dx%d matches the screenshot" % (c.w, c.h))
 
 
+if len(sys.argv) == 5 and sys.argv[1] == "--frame":
+    # rfbclient.py --frame SOCKET SCREENSHOT OUT: a frame equal to the live
+    # screenshot, saved as RGB bytes.
+    c = Client(sys.argv[2])
+    open(sys.argv[4], "wb").write(c.matching_frame(sys.argv[3]))
+    print("framebuffer %dx%d matches the screenshot" % (c.w, c.h))
+    sys.exit(0)
 if len(sys.argv) == 4 and sys.argv[1] == "--same":
     # rfbclient.py --same PNG RGB: exit 0 when the PNG holds those pixels.
     sys.exit(0 if png_rgb(sys.argv[2])[2] == open(sys.argv[3], "rb").read() else 1)

@@ -24,6 +24,22 @@ cat serial.txt; echo
 python3 "$SRC/tests/platform/rfbclient.py" --same shot.png frame.rgb ||
     fail "the final screenshot differs from the frame the client read"
 
+# A planar 16-colour mode (12h, 640x480, drawn by guests/planar.asm): the
+# client follows the mode change (DesktopSize) and reads the same frame as
+# the live screenshot.
+nasm -f bin -I"$SRC/tests/platform/guests/" -o planar.raw "$SRC/tests/platform/guests/planar.asm"
+truncate -s 1M planar.raw
+rm -f shot.png
+"$BIN/vmm" --vnc "unix:$WORK/vnc2.sock" --serial serial2.txt --screenshot shot.png \
+    --timeout 100 planar.raw 2>err.txt &
+pid=$!
+rc=0
+python3 "$SRC/tests/platform/rfbclient.py" --frame "$WORK/vnc2.sock" shot.png planar.rgb || rc=$?
+kill "$pid" 2>/dev/null || true
+wait "$pid" || true
+[ "$rc" -eq 0 ] || fail "no planar frame; vmm: $(cat err.txt)"
+[ "$(stat -c %s planar.rgb)" -eq $((640 * 480 * 3)) ] || fail "the planar frame is not 640x480"
+
 # Wrong --vnc arguments: one line, exit 2.
 expect_fail 2 "--vnc wants :N" "$BIN/vmm" --vnc 5900 echo.raw
 expect_fail 2 "--vnc needs a DISK or --cdrom and a VGA" "$BIN/vmm" --vnc :1 --vga none echo.raw
