@@ -25,6 +25,12 @@ grep -q '\[42\]ok<3' serial.txt || fail "F8 (scan code 42h) and the text after i
 # Ctrl-C types ETX (3), which int 16h returns as AL=3.
 grep -q "World! $(printf '\003')x" serial.txt || fail "ctrl-c did not type 0x03"
 
+# A delay counts from the previous step (here: once the guest reads keys).
+rc=0
+"$BIN/vmm" --check --timeout 60 --expect '^keys> ab$' --serial /dev/null \
+    --send-keys '/keys> /a' --send-keys '0.3:b<enter>' echo.raw >verdict.txt 2>err.txt || rc=$?
+[ "$rc" -eq 0 ] || fail "delay: vmm exited $rc: $(cat verdict.txt err.txt)"
+
 # A text that never shows: the run times out saying which step waits.
 rc=0
 "$BIN/vmm" --timeout 3 --serial /dev/null --send-keys '/never/x' echo.raw 2>err.txt || rc=$?
