@@ -274,6 +274,10 @@ int vnc_start(struct vnc **out, const struct vnc_config *cfg, struct machine *m,
     if (!r && cfg->listen) {
         rfbLog = quiet;
         rfbErr = quiet;
+        /* libvncserver reads and writes a message whole, waiting for a slow
+         * client: the guest stops meanwhile, so a stuck client is dropped
+         * after 1 s instead of the default 20. */
+        rfbMaxClientWait = 1000;
         int argc = 0;
         v->w = 720;
         v->h = 400;
