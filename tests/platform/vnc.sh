@@ -2,7 +2,8 @@
 # vmm --vnc unix:PATH, types a line the guest (guests/keyecho.asm) echoes
 # on COM1, reads the framebuffer until it equals the live --screenshot
 # (refreshed while the guest runs), and types Esc: the guest leaves through
-# isa-debug-exit and the final screenshot is the same frame.
+# isa-debug-exit and the final screenshot is the same frame. Then the same
+# for a planar 16-colour mode (12h) and a VBE mode.
 . "$SRC/tests/lib.sh"
 need nasm python3
 nasm -f bin -I"$SRC/tests/platform/guests/" -o echo.raw "$SRC/tests/platform/guests/keyecho.asm"
@@ -39,6 +40,25 @@ kill "$pid" 2>/dev/null || true
 wait "$pid" || true
 [ "$rc" -eq 0 ] || fail "no planar frame; vmm: $(cat err.txt)"
 [ "$(stat -c %s planar.rgb)" -eq $((640 * 480 * 3)) ] || fail "the planar frame is not 640x480"
+
+# A VBE mode (320x200, 32 bpp, drawn by guests/vbe.asm through the bank
+# window): the frame holds what the guest drew (first pixel 00 00 80, the
+# last row's red is bank 3's C0).
+nasm -f bin -I"$SRC/tests/platform/guests/" -o vbe.raw "$SRC/tests/platform/guests/vbe.asm"
+truncate -s 1M vbe.raw
+rm -f shot.png
+"$BIN/vmm" --vnc "unix:$WORK/vnc3.sock" --serial /dev/null --screenshot shot.png \
+    --timeout 100 vbe.raw 2>err.txt &
+pid=$!
+rc=0
+python3 "$SRC/tests/platform/rfbclient.py" --frame "$WORK/vnc3.sock" shot.png vbe.rgb || rc=$?
+kill "$pid" 2>/dev/null || true
+wait "$pid" || true
+[ "$rc" -eq 0 ] || fail "no VBE frame; vmm: $(cat err.txt)"
+[ "$(stat -c %s vbe.rgb)" -eq $((320 * 200 * 3)) ] || fail "the VBE frame is not 320x200"
+[ "$(od -An -tx1 -N3 vbe.rgb | tr -d ' ')" = 000080 ] || fail "VBE: first pixel $(od -An -tx1 -N3 vbe.rgb)"
+[ "$(od -An -tx1 -j $((320 * 199 * 3)) -N1 vbe.rgb | tr -d ' ')" = c0 ] ||
+    fail "VBE: the last row is not bank 3"
 
 # Wrong --vnc arguments: one line, exit 2.
 expect_fail 2 "--vnc wants :N" "$BIN/vmm" --vnc 5900 echo.raw
