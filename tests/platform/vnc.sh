@@ -25,37 +25,31 @@ cat serial.txt; echo
 python3 "$SRC/tests/platform/rfbclient.py" --same shot.png frame.rgb ||
     fail "the final screenshot differs from the frame the client read"
 
-# A planar 16-colour mode (12h, 640x480, drawn by guests/planar.asm): the
-# client follows the mode change (DesktopSize) and reads the same frame as
-# the live screenshot.
-nasm -f bin -I"$SRC/tests/platform/guests/" -o planar.raw "$SRC/tests/platform/guests/planar.asm"
-truncate -s 1M planar.raw
-rm -f shot.png
-"$BIN/vmm" --vnc "unix:$WORK/vnc2.sock" --serial serial2.txt --screenshot shot.png \
-    --timeout 100 planar.raw 2>err.txt &
-pid=$!
-rc=0
-python3 "$SRC/tests/platform/rfbclient.py" --frame "$WORK/vnc2.sock" shot.png planar.rgb || rc=$?
-kill "$pid" 2>/dev/null || true
-wait "$pid" || true
-[ "$rc" -eq 0 ] || fail "no planar frame; vmm: $(cat err.txt)"
-[ "$(stat -c %s planar.rgb)" -eq $((640 * 480 * 3)) ] || fail "the planar frame is not 640x480"
+# graphics_frame GUEST W H: boots guests/GUEST.asm with --vnc, and saves
+# as GUEST.rgb a frame read over VNC that equals the live screenshot and
+# is W x H (the client follows the mode change through DesktopSize).
+graphics_frame() {
+    local name=$1 w=$2 h=$3 pid rc=0
+    nasm -f bin -I"$SRC/tests/platform/guests/" -o "$name.raw" "$SRC/tests/platform/guests/$name.asm"
+    truncate -s 1M "$name.raw"
+    rm -f shot.png
+    "$BIN/vmm" --vnc "unix:$WORK/$name.sock" --serial /dev/null --screenshot shot.png \
+        --timeout 100 "$name.raw" 2>err.txt &
+    pid=$!
+    python3 "$SRC/tests/platform/rfbclient.py" --frame "$WORK/$name.sock" shot.png "$name.rgb" ||
+        rc=$?
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    [ "$rc" -eq 0 ] || fail "$name: no frame; vmm: $(cat err.txt)"
+    [ "$(stat -c %s "$name.rgb")" -eq $((w * h * 3)) ] || fail "$name: the frame is not ${w}x$h"
+}
 
+# A planar 16-colour mode (12h, 640x480, drawn by guests/planar.asm).
+graphics_frame planar 640 480
 # A VBE mode (320x200, 32 bpp, drawn by guests/vbe.asm through the bank
 # window): the frame holds what the guest drew (first pixel 00 00 80, the
 # last row's red is bank 3's C0).
-nasm -f bin -I"$SRC/tests/platform/guests/" -o vbe.raw "$SRC/tests/platform/guests/vbe.asm"
-truncate -s 1M vbe.raw
-rm -f shot.png
-"$BIN/vmm" --vnc "unix:$WORK/vnc3.sock" --serial /dev/null --screenshot shot.png \
-    --timeout 100 vbe.raw 2>err.txt &
-pid=$!
-rc=0
-python3 "$SRC/tests/platform/rfbclient.py" --frame "$WORK/vnc3.sock" shot.png vbe.rgb || rc=$?
-kill "$pid" 2>/dev/null || true
-wait "$pid" || true
-[ "$rc" -eq 0 ] || fail "no VBE frame; vmm: $(cat err.txt)"
-[ "$(stat -c %s vbe.rgb)" -eq $((320 * 200 * 3)) ] || fail "the VBE frame is not 320x200"
+graphics_frame vbe 320 200
 [ "$(od -An -tx1 -N3 vbe.rgb | tr -d ' ')" = 000080 ] || fail "VBE: first pixel $(od -An -tx1 -N3 vbe.rgb)"
 [ "$(od -An -tx1 -j $((320 * 199 * 3)) -N1 vbe.rgb | tr -d ' ')" = c0 ] ||
     fail "VBE: the last row is not bank 3"
