@@ -35,7 +35,8 @@ static const struct {
     { "f9", 0x43, false }, { "f10", 0x44, false }, { "f11", 0x57, false }, { "f12", 0x58, false },
     { "up", 0x48, true }, { "down", 0x50, true }, { "left", 0x4B, true }, { "right", 0x4D, true },
     { "home", 0x47, true }, { "end", 0x4F, true }, { "pgup", 0x49, true }, { "pgdn", 0x51, true },
-    { "ins", 0x52, true }, { "insert", 0x52, true }, { "del", 0x53, true }, { "delete", 0x53, true },
+    { "ins", 0x52, true }, { "insert", 0x52, true },
+    { "del", 0x53, true }, { "delete", 0x53, true },
     { "shift", KEY_LSHIFT, false }, { "ctrl", KEY_LCTRL, false }, { "alt", KEY_LALT, false },
 };
 
@@ -260,12 +261,13 @@ static int parse_spec(struct sendkeys *sk, const char *spec, struct vd_error **e
         if (r)
             vd_error_set(errp, r, "--send-keys: out of memory");
     }
-    struct sk_step *steps = r ? NULL : realloc(sk->steps, (size_t)(sk->n_steps + 1) * sizeof *steps);
-    st.spec = r ? NULL : strdup(spec);
-    if (!r && (!steps || !st.spec)) {
+    if (!r) {
+        struct sk_step *steps = realloc(sk->steps, (size_t)(sk->n_steps + 1) * sizeof *steps);
         if (steps)
             sk->steps = steps;
-        r = vd_error_set(errp, -ENOMEM, "--send-keys: out of memory");
+        st.spec = strdup(spec);
+        if (!steps || !st.spec)
+            r = vd_error_set(errp, -ENOMEM, "--send-keys: out of memory");
     }
     if (r) {
         free(st.text);
@@ -273,7 +275,6 @@ static int parse_spec(struct sendkeys *sk, const char *spec, struct vd_error **e
         free(st.spec);
         return r;
     }
-    sk->steps = steps;
     sk->steps[sk->n_steps++] = st;
     return 0;
 }

@@ -173,15 +173,16 @@ static void accept_unix(struct vnc *v)
 static void write_live_files(struct vnc *v)
 {
     char tmp[4096];
-    if (v->cfg.screenshot && snprintf(tmp, sizeof tmp, "%s.part", v->cfg.screenshot) < (int)sizeof tmp) {
+    const char *shot = v->cfg.screenshot, *dump = v->cfg.screen_dump;
+    if (shot && snprintf(tmp, sizeof tmp, "%s.part", shot) < (int)sizeof tmp) {
         struct vd_error *err = NULL;
         if (vga_screenshot(v->vga, tmp, &err) == 0)
-            rename(tmp, v->cfg.screenshot);
+            rename(tmp, shot);
         else
             unlink(tmp);
         vd_error_free(err);
     }
-    if (v->cfg.screen_dump && snprintf(tmp, sizeof tmp, "%s.part", v->cfg.screen_dump) < (int)sizeof tmp) {
+    if (dump && snprintf(tmp, sizeof tmp, "%s.part", dump) < (int)sizeof tmp) {
         static char text[16384];
         if (vga_screen_text(v->vga, text, sizeof text) == 0)
             snprintf(text, sizeof text, "(the display is in a graphics mode)\n");
@@ -190,7 +191,7 @@ static void write_live_files(struct vnc *v)
         if (f && fclose(f) != 0)
             ok = false;
         if (ok)
-            rename(tmp, v->cfg.screen_dump);
+            rename(tmp, dump);
         else
             unlink(tmp);
     }

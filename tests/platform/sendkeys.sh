@@ -37,6 +37,18 @@ rc=0
 [ "$rc" -eq 1 ] || fail "waiting forever: exit $rc"
 grep -q "send-keys '/never/x' was still waiting" err.txt || fail "no report: $(cat err.txt)"
 
+# The screen dump is there while the guest runs, not only at the end.
+"$BIN/vmm" --timeout 60 --serial /dev/null --screen-dump live.txt echo.raw 2>/dev/null &
+pid=$!
+for _ in $(seq 500); do
+    grep -q 'Booting from Hard Disk' live.txt 2>/dev/null && break
+    sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null || fail "vmm ended early"
+kill "$pid"
+wait "$pid" || true
+grep -q 'Booting from Hard Disk' live.txt || fail "no live screen dump"
+
 # Wrong specs: one line, exit 2.
 expect_fail 2 "no key named <bogus>" "$BIN/vmm" --send-keys 'a<bogus>' echo.raw
 expect_fail 2 "'<' without '>'" "$BIN/vmm" --send-keys 'a<enter' echo.raw

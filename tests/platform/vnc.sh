@@ -30,7 +30,8 @@ python3 "$SRC/tests/platform/rfbclient.py" --same shot.png frame.rgb ||
 # is W x H (the client follows the mode change through DesktopSize).
 graphics_frame() {
     local name=$1 w=$2 h=$3 pid rc=0
-    nasm -f bin -I"$SRC/tests/platform/guests/" -o "$name.raw" "$SRC/tests/platform/guests/$name.asm"
+    nasm -f bin -I"$SRC/tests/platform/guests/" -o "$name.raw" \
+        "$SRC/tests/platform/guests/$name.asm"
     truncate -s 1M "$name.raw"
     rm -f shot.png
     "$BIN/vmm" --vnc "unix:$WORK/$name.sock" --serial /dev/null --screenshot shot.png \
@@ -50,7 +51,8 @@ graphics_frame planar 640 480
 # window): the frame holds what the guest drew (first pixel 00 00 80, the
 # last row's red is bank 3's C0).
 graphics_frame vbe 320 200
-[ "$(od -An -tx1 -N3 vbe.rgb | tr -d ' ')" = 000080 ] || fail "VBE: first pixel $(od -An -tx1 -N3 vbe.rgb)"
+[ "$(od -An -tx1 -N3 vbe.rgb | tr -d ' ')" = 000080 ] ||
+    fail "VBE: first pixel $(od -An -tx1 -N3 vbe.rgb)"
 [ "$(od -An -tx1 -j $((320 * 199 * 3)) -N1 vbe.rgb | tr -d ' ')" = c0 ] ||
     fail "VBE: the last row is not bank 3"
 
