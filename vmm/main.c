@@ -70,9 +70,9 @@ static const char usage[] =
     "\n"
     "qemu's spellings work with one dash: -hda -hdb -hdc -hdd FILE, -cdrom ISO,\n"
     "-boot c|d|order=c|order=d, -m MB, -snapshot, -serial stdio|file:F|none,\n"
-    "-display none (vmm never opens a window), -smp 1, -vnc; every option above also\n"
-    "takes one dash. qemu options vmm does not have (-smp N, -monitor, -qmp,\n"
-    "-enable-kvm, -accel, -drive, -device, -nographic) are one clear error.\n"
+    "-display none and -nographic (vmm never opens a window), -smp 1, -vnc; every\n"
+    "option above also takes one dash. qemu options vmm does not have (-smp N,\n"
+    "-monitor, -qmp, -enable-kvm, -accel, -drive, -device) are one clear error.\n"
     "\n"
     "Exit status with --check: 0 when the guest booted, 1 when it did not, 2 on\n"
     "wrong usage. Otherwise: the guest's isa-debug-exit value (V<<1)|1 when it\n"
@@ -124,7 +124,7 @@ static int run(int argc, char **argv, struct pc_config *pc)
            OPT_STATS, OPT_CHECK, OPT_EXPECT, OPT_OUTPUT, OPT_CDROM, OPT_BOOT, OPT_SNAPSHOT,
            OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS,
            OPT_VERSION, OPT_HDA, OPT_HDB, OPT_HDC, OPT_HDD, OPT_DISPLAY, OPT_SMP, OPT_MONITOR,
-           OPT_NO_SUCH, OPT_SEND_KEYS, OPT_VNC };
+           OPT_NO_SUCH, OPT_SEND_KEYS, OPT_VNC, OPT_NOGRAPHIC };
     static const struct option opts[] = {
         { "bios", required_argument, NULL, OPT_BIOS },
         { "memory", required_argument, NULL, 'm' },
@@ -161,13 +161,13 @@ static int run(int argc, char **argv, struct pc_config *pc)
         { "hdc", required_argument, NULL, OPT_HDC },
         { "hdd", required_argument, NULL, OPT_HDD },
         { "display", required_argument, NULL, OPT_DISPLAY },
+        { "nographic", no_argument, NULL, OPT_NOGRAPHIC },
         /* qemu options vmm does not have: one clear error each. */
         { "smp", required_argument, NULL, OPT_SMP },
         { "monitor", required_argument, NULL, OPT_MONITOR },
         { "qmp", required_argument, NULL, OPT_NO_SUCH },
         { "enable-kvm", no_argument, NULL, OPT_NO_SUCH },
         { "accel", required_argument, NULL, OPT_NO_SUCH },
-        { "nographic", no_argument, NULL, OPT_NO_SUCH },
         { "daemonize", no_argument, NULL, OPT_NO_SUCH },
         { "drive", required_argument, NULL, OPT_NO_SUCH },
         { "device", required_argument, NULL, OPT_NO_SUCH },
@@ -195,6 +195,8 @@ static int run(int argc, char **argv, struct pc_config *pc)
                 return usage_error("-display wants none (vmm has no window; see --vnc), not '%s'",
                                    optarg);
             break;
+        case OPT_NOGRAPHIC:
+            break;          /* no window and COM1 on stdio: what vmm does anyway */
         case OPT_SMP:
             if (strcmp(optarg, "1") != 0 && strcmp(optarg, "cpus=1") != 0)
                 return usage_error("-smp %s: vmm emulates one CPU only", optarg);

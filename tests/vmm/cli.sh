@@ -100,7 +100,8 @@ ASM
 nasm -f bin -o hd.raw hd.asm
 truncate -s 1M hd.raw
 rc=0
-"$BIN/vmm" -hda hd.raw -m 16 -snapshot -boot c -smp 1 -display none -serial file:hd.txt \
+"$BIN/vmm" -hda hd.raw -m 16 -snapshot -boot c -smp 1 -display none -nographic \
+    -serial file:hd.txt \
     -timeout 60 2>err.txt || rc=$?
 [ "$rc" -eq 7 ] || fail "-hda: exit $rc: $(cat err.txt)"
 [ "$(cat hd.txt)" = H ] || fail "-hda: COM1 has '$(cat hd.txt)'"
