@@ -68,3 +68,43 @@ rc=0
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$rc" -eq 1 ] && grep -q timeout err.txt || fail "long REP: exit $rc: $(cat err.txt)"
 [ "$ms" -lt 10000 ] || fail "long REP: the 0.5 s timeout took $ms ms (the REP alone runs for minutes)"
+
+# qemu's single-dash spellings, --version, and one clear error for the qemu
+# options vmm does not have (they used to parse as -m with "onitor", or
+# print the help).
+"$BIN/vmm" --version | grep -Eq '^vmm \(p2vkit\) [0-9]' || fail "--version"
+"$BIN/vmm" -version | grep -Eq '^vmm \(p2vkit\)' || fail "-version"
+"$BIN/vmm" -h | grep -q -- '--bios FILE' || fail "-h"
+expect_fail 2 'vmm has no monitor' "$BIN/vmm" -monitor stdio x.raw
+expect_fail 2 '^vmm: -smp 2: vmm emulates one CPU only' "$BIN/vmm" -smp 2 x.raw
+expect_fail 2 '^vmm: -enable-kvm: a qemu option vmm does not have' "$BIN/vmm" -enable-kvm x.raw
+expect_fail 2 '^vmm: -drive file=x: a qemu option vmm does not have' "$BIN/vmm" -drive file=x
+expect_fail 2 "-display wants none" "$BIN/vmm" -display gtk x.raw
+expect_fail 2 "-hdc and --cdrom both" "$BIN/vmm" -hdc x.raw -cdrom y.iso
+expect_fail 2 "option '-hda' needs an argument" "$BIN/vmm" -hda
+expect_fail 2 "unknown option '-frobnicate'" "$BIN/vmm" -frobnicate
+# A boot sector on -hdb (the primary slave) is not booted; on -hda it is.
+# It prints on COM1 and leaves through isa-debug-exit (status (3<<1)|1).
+cat >hd.asm <<'ASM'
+        bits 16
+        org 0x7c00
+        mov dx, 0x3f8
+        mov al, 'H'
+        out dx, al
+        mov al, 3
+        out 0xf4, al
+        hlt
+        times 510-($-$$) db 0
+        dw 0xaa55
+ASM
+nasm -f bin -o hd.raw hd.asm
+truncate -s 1M hd.raw
+rc=0
+"$BIN/vmm" -hda hd.raw -m 16 -snapshot -boot c -smp 1 -display none -nographic \
+    -serial file:hd.txt \
+    -timeout 60 2>err.txt || rc=$?
+[ "$rc" -eq 7 ] || fail "-hda: exit $rc: $(cat err.txt)"
+[ "$(cat hd.txt)" = H ] || fail "-hda: COM1 has '$(cat hd.txt)'"
+rc=0
+"$BIN/vmm" -serial none -boot order=c -m 16 -snapshot hd.raw 2>err.txt || rc=$?
+[ "$rc" -eq 7 ] || fail "-serial none -boot order=c: exit $rc: $(cat err.txt)"

@@ -2,11 +2,12 @@
  * mouse that answer the commands BIOSes and kernels send (self-tests,
  * identify, enable, LEDs, rates), the output port's A20 and reset lines,
  * and the PS/2 system control port A (0x92: fast A20, fast reset).
- * No host input is fed in: the guest runs headless. */
+ * Host input (--send-keys, VNC) comes in through i8042.h. */
 #include <errno.h>
 #include <string.h>
 
 #include "vmm/cpu/cpu.h"
+#include "vmm/hw/i8042.h"
 #include "vmm/hw/pc.h"
 
 enum { ST_OBF = 0x01, ST_SYS = 0x04, ST_CMD = 0x08, ST_UNLOCKED = 0x10, ST_AUX_OBF = 0x20 };
@@ -294,6 +295,38 @@ static void i8042_write8(void *opaque, uint16_t port, uint8_t val)
     default:
         break;
     }
+}
+
+extern const struct vmm_device_ops i8042_device;
+
+struct i8042 *i8042_of(struct machine *m)
+{
+    return pc_device(m, &i8042_device);
+}
+
+bool i8042_kbd_idle(const struct i8042 *k)
+{
+    return k->kbd_scanning && !(k->ccb & CCB_KBD_OFF) && !k->out_full && !k->q_len;
+}
+
+void i8042_kbd_input(struct i8042 *k, const uint8_t *codes, int n)
+{
+    if (!k->kbd_scanning || n > QUEUE_SIZE - k->q_len)
+        return;
+    for (int i = 0; i < n; i++)
+        push(k, codes[i], false);
+}
+
+void i8042_mouse_input(struct i8042 *k, int dx, int dy, unsigned buttons)
+{
+    if (!k->aux_reporting || (k->ccb & CCB_AUX_OFF) || k->q_len > QUEUE_SIZE - 3)
+        return;
+    dx = dx < -255 ? -255 : dx > 255 ? 255 : dx;
+    dy = dy < -255 ? -255 : dy > 255 ? 255 : dy;
+    uint8_t b0 = (uint8_t)(0x08 | (buttons & 7) | (dx < 0 ? 0x10 : 0) | (dy < 0 ? 0x20 : 0));
+    push(k, b0, true);
+    push(k, (uint8_t)(dx & 0xFF), true);
+    push(k, (uint8_t)(dy & 0xFF), true);
 }
 
 static const struct io_ops i8042_io = { .read8 = i8042_read8, .write8 = i8042_write8 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "vmm/hw/pc.h"
+#include "vmm/input.h"
 #include "vmm/verdict.h"
 
 enum { RBR = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
@@ -93,6 +94,8 @@ static void transmit(struct uart *u, uint8_t byte)
         const struct pc_config *pc = u->m ? pc_config_of(u->m) : NULL;
         if (pc && pc->verdict)
             verdict_serial_byte(pc->verdict, u->index, byte);
+        if (pc && pc->sendkeys)
+            sendkeys_serial_byte(pc->sendkeys, u->index, byte);
     }
     u->thr_int = true;
 }
@@ -264,6 +267,8 @@ static int uart_init_port(struct machine *m, struct uart *u, int index, const ch
         u->out = fopen(path, "wb");
         if (!u->out)
             return vd_error_set_errno(errp, -errno, "cannot open serial output file %s", path);
+        /* The log is read while the guest runs (a prompt has no newline). */
+        setvbuf(u->out, NULL, _IONBF, 0);
         u->own_out = true;
     }
     if (u->in_fd >= 0) {

@@ -582,8 +582,7 @@ static uint8_t *render_graphics(const struct vga *v, int *w, int *h)
     return img;
 }
 
-/* Renders the screen into a malloc'd RGB buffer. */
-static uint8_t *render(const struct vga *v, int *w, int *h)
+uint8_t *vga_render(const struct vga *v, int *w, int *h)
 {
     if (!v->vram)
         return NULL;
@@ -686,7 +685,7 @@ static int write_png(FILE *f, const uint8_t *img, png_uint_32 w, png_uint_32 h)
 int vga_screenshot(struct vga *v, const char *path, struct vd_error **errp)
 {
     int w = 0, h = 0;
-    uint8_t *img = render(v, &w, &h);
+    uint8_t *img = vga_render(v, &w, &h);
     if (!img)
         return vd_error_set(errp, -ENOTSUP, "cannot take a screenshot: the display is in a "
                             "VGA mode that vmm does not render");

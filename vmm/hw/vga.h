@@ -17,6 +17,10 @@ struct machine;
  * NULs, '\n' after each row), NUL-terminated. Returns the number of rows,
  * or 0 when the display is not in a text mode. */
 int vga_screen_text(struct vga *v, char *buf, size_t len);
+/* The current screen (text, 16- and 256-colour legacy graphics, VBE) as a
+ * malloc'd RGB buffer of *W x *H pixels, or NULL when the display is in a
+ * mode this does not render (or out of memory). */
+uint8_t *vga_render(const struct vga *v, int *w, int *h);
 /* Writes the current screen (text or VBE graphics) as a PNG. */
 int vga_screenshot(struct vga *v, const char *path, struct vd_error **errp);
 /* Read-only pixel access for the verdict engine, without rendering the
