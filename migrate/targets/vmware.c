@@ -53,7 +53,10 @@ int mig_write_vmware(const struct mig_vm *vm, const char *outdir, char *def, siz
     fprintf(f, "memsize = \"%llu\"\nnumvcpus = \"%d\"\n", (unsigned long long)vm->memory_mib, vm->vcpus);
     for (int i = 0; i < vm->n_disks; i++) {
         char key[64];
-        fprintf(f, "ide%d:%d.present = \"TRUE\"\n", i / 2, i % 2);
+        /* deviceType as VMware writes it: virt-v2v -i vmx takes an IDE
+         * slot without one for no disk. */
+        fprintf(f, "ide%d:%d.present = \"TRUE\"\nide%d:%d.deviceType = \"ata-hardDisk\"\n", i / 2, i % 2, i / 2,
+                i % 2);
         snprintf(key, sizeof(key), "ide%d:%d.fileName", i / 2, i % 2);
         vmx_str(f, key, vm->disks[i].file);
     }

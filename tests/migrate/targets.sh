@@ -85,7 +85,8 @@ migrate --to vmware -o vm
 vx() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" vm/s1.vmx; }
 [ "$(vx virtualHW.version)" = 4 ] && [ "$(vx displayName)" = s1 ] && [ "$(vx memsize)" = 300 ] && [ "$(vx numvcpus)" = 2 ] ||
     fail "vmx: version/name/memory/cpus: $(cat vm/s1.vmx)"
-[ "$(vx 'ide0:0.present')" = TRUE ] && [ "$(vx 'ide0:0.fileName')" = s1-disk0.vmdk ] || fail "vmx: IDE disk"
+[ "$(vx 'ide0:0.present')" = TRUE ] && [ "$(vx 'ide0:0.fileName')" = s1-disk0.vmdk ] && [ "$(vx 'ide0:0.deviceType')" = ata-hardDisk ] ||
+    fail "vmx: IDE disk"
 [ "$(vx ethernet0.virtualDev)" = e1000 ] || fail "vmx: NIC"
 if [ -n "$mac" ]; then
     [ "$(vx ethernet0.address)" = "$mac" ] && [ "$(vx ethernet0.addressType)" = static ] || fail "vmx: MAC"
