@@ -3,7 +3,7 @@
 # the ACPI APIC multiprocessor HAL; each booting off a RAID miniport)
 # captured by p2v serve and migrated (--no-verify: the images hold
 # placeholder files and cannot boot) to every target that can be written
-# today (libvirt, proxmox, hyperv, virtualserver, vmware). The definitions carry ACPI, APIC and the CPU count of the HAL, IDE
+# (libvirt, proxmox, hyperv, virtualserver, vmware, ova). The definitions carry ACPI, APIC and the CPU count of the HAL, IDE
 # disks, a NIC model with an in-box driver; the repair (drivers-inject
 # into an overlay) is in the converted disk and in the report; Virtual
 # Server (no I/O APIC) refuses the APIC HALs naming the step; every
@@ -41,7 +41,7 @@ for c in $cases; do
     drivers=()
     [ "$v" = nt4 ] && drivers=(--drivers "$WORK/media")
 
-    for t in libvirt proxmox hyperv virtualserver vmware; do
+    for t in libvirt proxmox hyperv virtualserver vmware ova; do
         out=$WORK/out-$v-$t
         rc=0
         "$BIN/p2v" migrate --to "$t" --no-verify --vcpus 2 --memory 256 "${drivers[@]}" -o "$out" "$cap" \
@@ -117,6 +117,17 @@ for c in $cases; do
             grep -Fx "ethernet0.virtualDev = \"$want_nic\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx NIC"
             [ "$(qemu-img info --output=json "$out/$v-disk0.vmdk" | json 'd["format"], d["format-specific"]["data"]["create-type"]' /dev/stdin)" = \
               "('vmdk', 'monolithicSparse')" ] || fail "$v: not a monolithicSparse VMDK"
+            ;;
+        ova)
+            tar -xOf "$out/$v.ova" "$v.ovf" >ovf.xml || fail "$v: no $v.ovf in the OVA"
+            ox() { xmllint --xpath "string(//*[local-name()='$1']/@*[local-name()='$2'])" ovf.xml; }
+            case $v in nt4) want_os=18:winNTGuest ;; w2k) want_os=58:win2000ServGuest ;; *) want_os=69:winNetEnterpriseGuest ;; esac
+            [ "$(ox OperatingSystemSection id):$(ox OperatingSystemSection osType)" = "$want_os" ] || fail "$v: OVF OS section"
+            [ "$(xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='3']/*[local-name()='VirtualQuantity'])" ovf.xml)" = "$vcpus" ] ||
+                fail "$v: OVF CPUs"
+            want_nic=PCNet32; [ "$model" = e1000 ] && want_nic=E1000
+            [ "$(xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='10']/*[local-name()='ResourceSubType'])" ovf.xml)" = "$want_nic" ] ||
+                fail "$v: OVF NIC"
             ;;
         virtualserver)
             iconv -f UTF-16 -t UTF-8 "$out/$v.vmc" | sed 's/encoding="UTF-16"/encoding="UTF-8"/' >vmc.xml
