@@ -253,6 +253,24 @@ static int sha256_file(const char *path, char out[65], uint64_t *size, unsigned 
     return 0;
 }
 
+/* libarchive's error, with the system's reason when it has one
+ * ("Write error: File too large"). */
+static int ar_fail(struct archive *ar, struct vd_error **errp, const char *verb, const char *path, const char *member)
+{
+    char ctx[4700];
+    if (member)
+        snprintf(ctx, sizeof(ctx), "%s %s (member %s)", verb, path, member);
+    else
+        snprintf(ctx, sizeof(ctx), "%s %s", verb, path);
+    int e = archive_errno(ar);
+    const char *msg = archive_error_string(ar);
+    if (!msg)
+        msg = "write failed";
+    if (e > 0 && !strstr(msg, strerror(e)))
+        return vd_error_set_errno(errp, -e, "%s: %s", ctx, msg);
+    return vd_error_set(errp, -EIO, "%s: %s", ctx, msg);
+}
+
 static int add_member(struct archive *ar, const char *name, uint64_t size, const char *tmp, struct vd_error **errp)
 {
     struct archive_entry *e = archive_entry_new();
@@ -266,7 +284,7 @@ static int add_member(struct archive *ar, const char *name, uint64_t size, const
     int r = archive_write_header(ar, e);
     archive_entry_free(e);
     if (r != ARCHIVE_OK)
-        return vd_error_set(errp, -EIO, "%s: %s: %s", tmp, name, archive_error_string(ar));
+        return ar_fail(ar, errp, "cannot write", tmp, name);
     return 0;
 }
 
@@ -277,7 +295,7 @@ static int add_bytes(struct archive *ar, const char *name, const void *data, siz
     if (ret < 0)
         return ret;
     if (archive_write_data(ar, data, len) != (la_ssize_t)len)
-        return vd_error_set(errp, -EIO, "%s: %s: %s", tmp, name, archive_error_string(ar));
+        return ar_fail(ar, errp, "cannot write", tmp, name);
     return 0;
 }
 
@@ -299,7 +317,7 @@ static int add_file(struct archive *ar, const char *path, const char *name, uint
             n = (ssize_t)(size - done);
         if (archive_write_data(ar, chunk, (size_t)n) != n) {
             close(fd);
-            return vd_error_set(errp, -EIO, "%s: %s: %s", tmp, name, archive_error_string(ar));
+            return ar_fail(ar, errp, "cannot write", tmp, name);
         }
         done += (uint64_t)n;
     }
@@ -364,7 +382,7 @@ int mig_write_ova(const struct mig_vm *vm, const char *outdir, char *def, size_t
     ar = archive_write_new();
     if (!ar || archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
         archive_write_open_filename(ar, tmp) != ARCHIVE_OK) {
-        ret = vd_error_set(errp, -EIO, "cannot create %s: %s", tmp, ar ? archive_error_string(ar) : "out of memory");
+        ret = ar ? ar_fail(ar, errp, "cannot create", tmp, NULL) : vd_error_set(errp, -ENOMEM, "%s: out of memory", tmp);
         goto out;
     }
     if ((ret = add_bytes(ar, ovf_name, ovf, ovf_len, tmp, errp)) < 0 ||
@@ -374,7 +392,7 @@ int mig_write_ova(const struct mig_vm *vm, const char *outdir, char *def, size_t
         if ((ret = add_file(ar, vm->disks[i].path, vm->disks[i].file, sizes[i], chunk, tmp, errp)) < 0)
             goto out;
     if (archive_write_close(ar) != ARCHIVE_OK) {
-        ret = vd_error_set(errp, -EIO, "cannot write %s: %s", tmp, archive_error_string(ar));
+        ret = ar_fail(ar, errp, "cannot write", tmp, NULL);
         goto out;
     }
     if (rename(tmp, path) != 0)

@@ -6,8 +6,9 @@
 # capture's disk size, its virtual hardware the model's (memory, CPUs, IDE
 # controller as the disk's parent, the NIC with the original MAC); the disk
 # is a streamOptimized VMDK that qemu-img (and libvmdk) read as the
-# capture's content. The loose VMDK is gone (the package holds it); the
-# capture stays byte-identical.
+# capture's content. The loose VMDK is gone (the package holds it). A full
+# disk while packing fails the define step with one line and leaves no
+# partial package. The capture stays byte-identical.
 source "$SRC/tests/lib.sh"
 source "$SRC/tests/migrate/lib.sh"
 need apt-get dpkg cpio sfdisk mcopy mkfs.fat syslinux python3 xmllint qemu-img tar sha256sum
@@ -82,6 +83,26 @@ if command -v vmdkinfo >/dev/null; then
     vmdkinfo x/s1-disk0.vmdk >vmdkinfo.txt || fail "vmdkinfo cannot read the VMDK"
     grep -F "($size bytes)" vmdkinfo.txt >/dev/null || { cat vmdkinfo.txt >&2; fail "vmdkinfo: not $size bytes"; }
 fi
+
+# A full disk while the package is written (a file size limit just above
+# the VMDK's size, for p2v only: its tools run unlimited through wrappers):
+# the define step fails with one line naming the package, no partial .ova
+# or temporary file is left, and the disk stays for a retry.
+mkdir fbin
+cp "$BIN/p2v" fbin/p2v      # p2v migrate runs the tools next to its own executable
+for t in drivers-inject vdisk vmm; do
+    printf '#!/bin/bash\nulimit -S -f unlimited\nexec %q "$@"\n' "$BIN/$t" >"fbin/$t"
+    chmod +x "fbin/$t"
+done
+limit=$(( $(stat -c %s x/s1-disk0.vmdk) / 1024 + 2 ))
+rc=0
+(trap '' XFSZ; ulimit -S -f "$limit"; exec fbin/p2v migrate --to ova --no-verify -o full "$SAMPLE_DIR") >full.txt 2>full.err || rc=$?
+[ "$rc" -eq 1 ] || { cat full.txt full.err >&2; fail "a full disk while packing: exit $rc, wanted 1"; }
+grep -v 'warning: no Windows or Linux system' full.err >full.line
+[ "$(wc -l <full.line)" = 1 ] && grep -E 'step define failed: cannot write .*/full/s1\.ova\.tmp: .*File too large' full.line >/dev/null ||
+    { cat full.err >&2; fail "a full disk while packing: not one line naming the package"; }
+[ ! -e full/s1.ova ] && [ ! -e full/s1.ova.tmp ] || fail "a partial OVA was left"
+[ -s full/s1-disk0.vmdk ] || fail "the converted disk was deleted although the package failed"
 
 [ "$(tree_sum "$SAMPLE_DIR")" = "$before" ] || fail "p2v migrate changed the capture"
 echo ok
