@@ -21,7 +21,7 @@ size=$(xmllint --xpath 'string(//disk[1]/@size)' "$SAMPLE_DIR/manifest.xml")
 "$BIN/p2v" migrate --to ova --no-verify --memory 300 --vcpus 2 -o out "$SAMPLE_DIR" >migrate.txt 2>migrate.err ||
     { cat migrate.txt migrate.err >&2; fail "p2v migrate --to ova exited non-zero"; }
 [ -s out/s1.ova ] || fail "no out/s1.ova"
-ls out | grep -E '\.vmdk$|\.tmp$' && fail "loose VMDK or temporary file left beside the OVA"
+[ -z "$(find out -maxdepth 1 \( -name '*.vmdk' -o -name '*.tmp' \))" ] || fail "loose VMDK or temporary file left beside the OVA"
 
 # The archive: member order and the ustar header of each member.
 python3 - out/s1.ova >members.txt <<'PY' || fail "the OVA is not a ustar archive: $(cat members.txt)"
