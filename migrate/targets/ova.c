@@ -8,6 +8,7 @@
  * twice: once for their digests, once into the archive. */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -276,7 +277,7 @@ static int add_member(struct archive *ar, const char *name, uint64_t size, const
     struct archive_entry *e = archive_entry_new();
     if (!e)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", tmp);
-    archive_entry_set_pathname(e, name);
+    archive_entry_copy_pathname(e, name);
     archive_entry_set_size(e, (la_int64_t)size);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
@@ -340,6 +341,7 @@ int mig_write_ova(const struct mig_vm *vm, const char *outdir, char *def, size_t
     unsigned char *chunk = malloc(IO_CHUNK);
     xmlBufferPtr buf = xmlBufferCreate();
     struct archive *ar = NULL;
+    locale_t utf8 = (locale_t)0, old = (locale_t)0;
     char *mf = NULL;
     int ret = 0;
     if (!chunk || !buf) {
@@ -379,6 +381,12 @@ int mig_write_ova(const struct mig_vm *vm, const char *outdir, char *def, size_t
     /* pax_restricted is plain ustar for every member ustar can describe
      * (names under 100 bytes, sizes under 8 GiB); only a bigger one gets an
      * extended header, which tar readers since POSIX.1-2001 take. */
+    /* The names are UTF-8 (the VM's name); libarchive converts them from
+     * the locale's charset, which in the C locale fails for a non-ASCII
+     * name: this thread writes the archive in C.UTF-8. */
+    utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (utf8)
+        old = uselocale(utf8);
     ar = archive_write_new();
     if (!ar || archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
         archive_write_open_filename(ar, tmp) != ARCHIVE_OK) {
@@ -400,6 +408,10 @@ int mig_write_ova(const struct mig_vm *vm, const char *outdir, char *def, size_t
 out:
     if (ar)
         archive_write_free(ar);
+    if (utf8) {
+        uselocale(old);
+        freelocale(utf8);
+    }
     if (ret < 0)
         unlink(tmp);
     free(mf);

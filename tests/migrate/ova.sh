@@ -6,7 +6,8 @@
 # capture's disk size, its virtual hardware the model's (memory, CPUs, IDE
 # controller as the disk's parent, the NIC with the original MAC); the disk
 # is a streamOptimized VMDK that qemu-img (and libvmdk) read as the
-# capture's content. The loose VMDK is gone (the package holds it). A full
+# capture's content. The loose VMDK is gone (the package holds it). A
+# non-ASCII VM name packs in the C locale. A full
 # disk while packing fails the define step with one line and leaves no
 # partial package. The capture stays byte-identical.
 source "$SRC/tests/lib.sh"
@@ -83,6 +84,16 @@ if command -v vmdkinfo >/dev/null; then
     vmdkinfo x/s1-disk0.vmdk >vmdkinfo.txt || fail "vmdkinfo cannot read the VMDK"
     grep -F "($size bytes)" vmdkinfo.txt >/dev/null || { cat vmdkinfo.txt >&2; fail "vmdkinfo: not $size bytes"; }
 fi
+
+# A non-ASCII VM name in the C locale: the members carry the UTF-8 name
+# (a pax extended header; the others stay plain ustar) and the manifest
+# still checks.
+LC_ALL=C "$BIN/p2v" migrate --to ova --no-verify --name 'wéb' -o utf "$SAMPLE_DIR" >utf.txt 2>&1 ||
+    { cat utf.txt >&2; fail "a non-ASCII VM name"; }
+mkdir xu
+tar -xf utf/wéb.ova -C xu || fail "tar cannot extract the OVA with a non-ASCII name"
+[ "$(cd xu && ls | sort | tr '\n' ' ')" = "wéb-disk0.vmdk wéb.mf wéb.ovf " ] || fail "non-ASCII members: $(ls xu)"
+(cd xu && sed -n 's/^SHA256(\(.*\))= \([0-9a-f]\{64\}\)$/\2  \1/p' wéb.mf | sha256sum -c --quiet) || fail "non-ASCII name: manifest"
 
 # A full disk while the package is written (a file size limit just above
 # the VMDK's size, for p2v only: its tools run unlimited through wrappers):
