@@ -29,10 +29,9 @@ const char *mig_nic_description(enum mig_nic_model m);
 
 struct mig_disk {
     char path[4096];        /* the converted image, absolute */
-    char check[4096];       /* what the boot check opens: path, or a VMDK's flat extent */
     char file[256];         /* its name inside OUTDIR */
     char source[4096];      /* the captured image it came from */
-    const char *format;     /* "raw", "vhd" */
+    const char *format;     /* "qcow2", "raw", "vhdx", "vhd", "vmdk" */
     uint64_t size;          /* virtual size in bytes, after conversion */
     int boot_order;         /* 1 for the boot disk */
 };
@@ -67,12 +66,12 @@ struct mig_target {
     const char *name;
     const char *summary;
     const char *inject_target;      /* drivers-inject --target */
-    const char *formats[3];         /* disk formats it takes that can be written today; [0] is the default */
-    const char *planned;            /* formats it will take once they exist, for the error message */
+    const char *formats[3];         /* disk formats it takes; [0] is the default */
     const char *vhd_size;           /* vdisk's VHD sizing: "chs" or "exact" */
+    const char *vmdk_subformat;     /* vdisk's VMDK subformat */
     int max_vcpus;
     bool has_ioapic;                /* can run an APIC HAL */
-    const char *unavailable;        /* non-NULL: why this target cannot be written yet */
+    bool packs_disks;               /* the definition holds the disks (an OVA): the loose ones go once checked */
     /* Writes the definition into outdir; its file name goes into def (a
      * name inside outdir). Returns 0 or a negative errno with *errp set. */
     int (*write)(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len, struct vd_error **errp);
@@ -88,9 +87,7 @@ int mig_write_hyperv(const struct mig_vm *vm, const char *outdir, char *def, siz
 int mig_write_virtualserver(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len,
                             struct vd_error **errp);
 int mig_write_vmware(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len, struct vd_error **errp);
-/* The text descriptor d->file of a monolithicFlat VMDK whose raw extent is
- * the file flat (a name in outdir), d->size bytes. */
-int mig_write_vmdk_flat(const struct mig_disk *d, const char *outdir, const char *flat, struct vd_error **errp);
+int mig_write_ova(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len, struct vd_error **errp);
 
 /* Model (migrate/model.c). */
 struct mig_guest_facts {

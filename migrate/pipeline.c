@@ -401,34 +401,33 @@ static int do_convert(struct ctx *c)
     for (int i = 0; i < r->vm.n_disks; i++) {
         struct mig_disk *d = &r->vm.disks[i];
         d->format = fmt;
-        /* A VMDK is a descriptor plus a raw extent (monolithicFlat): the
-         * data goes into the extent, which is also what the boot check reads. */
-        bool vmdk = !strcmp(fmt, "vmdk");
-        char flat[300];
-        snprintf(flat, sizeof(flat), "%s-disk%d-flat.vmdk", r->vm.name, i);
         snprintf(d->file, sizeof(d->file), "%s-disk%d.%s", r->vm.name, i, fmt);
-        if (snprintf(d->path, sizeof(d->path), "%s/%s", r->outdir, vmdk ? flat : d->file) >= (int)sizeof(d->path))
+        if (snprintf(d->path, sizeof(d->path), "%s/%s", r->outdir, d->file) >= (int)sizeof(d->path))
             return fail(c, STEP_CONVERT, -ENAMETOOLONG, "%s: path too long", r->outdir);
-        snprintf(d->check, sizeof(d->check), "%s", d->path);
         struct stat src, dst;
         if (stat(d->source, &src) == 0 && stat(d->path, &dst) == 0 && src.st_dev == dst.st_dev &&
             src.st_ino == dst.st_ino)
             return fail(c, STEP_CONVERT, -EEXIST, "%s is the source itself; choose another -o", d->path);
         unlink(d->path);
         say(c, "convert", "Converting %s to %s (%s)", d->source, d->file, fmt);
-        char opt[64];
-        snprintf(opt, sizeof(opt), "size=%s", r->target->vhd_size ? r->target->vhd_size : "exact");
+        /* The layout the target wants: VHD sizing, VMDK subformat on IDE. */
+        char opt[96] = "";
+        if (!strcmp(fmt, "vhd"))
+            snprintf(opt, sizeof(opt), "size=%s", r->target->vhd_size ? r->target->vhd_size : "exact");
+        else if (!strcmp(fmt, "vmdk"))
+            snprintf(opt, sizeof(opt), "subformat=%s,adapter_type=ide",
+                     r->target->vmdk_subformat ? r->target->vmdk_subformat : "monolithicSparse");
         char out[4400], err[4400];
         snprintf(out, sizeof(out), "%s/convert%d.out", c->work, i);
         snprintf(err, sizeof(err), "%s/convert%d.err", c->work, i);
         /* On a terminal, vdisk's own progress line (bytes, rate, ETA) and
          * its error go straight to it. */
         bool tty = !c->o.machine && isatty(STDERR_FILENO);
-        const char *argv[12] = { "vdisk", "convert", "-O", vmdk ? "raw" : fmt };
+        const char *argv[12] = { "vdisk", "convert", "-O", fmt };
         int n = 4;
         if (tty)
             argv[n++] = "-p";
-        if (!strcmp(fmt, "vhd")) {
+        if (opt[0]) {
             argv[n++] = "-o";
             argv[n++] = opt;
         }
@@ -460,17 +459,6 @@ static int do_convert(struct ctx *c)
             char why[600] = "";
             last_line(err, why, sizeof(why));
             return fail(c, STEP_CONVERT, -EIO, "vdisk info %s: %s", d->path, why[0] ? why : "no virtual size");
-        }
-        if (vmdk) {
-            struct vd_error *e = NULL;
-            int ret = mig_write_vmdk_flat(d, r->outdir, flat, &e);
-            if (ret < 0) {
-                rc = fail(c, STEP_CONVERT, ret, "%s", e ? e->msg : "cannot write the VMDK descriptor");
-                vd_error_free(e);
-                return rc;
-            }
-            if (snprintf(d->path, sizeof(d->path), "%s/%s", r->outdir, d->file) >= (int)sizeof(d->path))
-                return fail(c, STEP_CONVERT, -ENAMETOOLONG, "%s: path too long", r->outdir);
         }
     }
     /* The overlay was only the way to the converted disk. */
@@ -530,7 +518,7 @@ static int do_verify(struct ctx *c)
         argv[n++] = c->o.expect;
     }
     for (int i = 0; i < r->vm.n_disks && n < 30; i++)
-        argv[n++] = r->vm.disks[i].check;
+        argv[n++] = r->vm.disks[i].path;
     argv[n] = NULL;
     unlink(out);
     int rc = run_tool(c, argv, out, err);
@@ -569,8 +557,7 @@ static void usage(FILE *f)
             "boot check (vmm --check), report (OUTDIR/report.json and report.html).\n\n"
             "  -t, --to TARGET      the hypervisor (default libvirt):\n");
     for (int i = 0; mig_targets[i]; i++)
-        fprintf(f, "                         %-14s %s%s\n", mig_targets[i]->name, mig_targets[i]->summary,
-                mig_targets[i]->unavailable ? " (not available yet)" : "");
+        fprintf(f, "                         %-14s %s\n", mig_targets[i]->name, mig_targets[i]->summary);
     fprintf(f,
             "  -o, --output OUTDIR  where the VM goes (default ./NAME.TARGET)\n"
             "  --disk IMAGE         a disk image instead of a capture folder (repeatable, boot disk first)\n"
@@ -583,7 +570,8 @@ static void usage(FILE *f)
             "  --drivers DIR        driver packs for the repair (repeatable; see drivers-inject)\n"
             "  --hal standard|acpi-up  boot Windows with that uniprocessor HAL (a new boot.ini\n"
             "                       entry, see drivers-inject); the VM is built for that HAL\n"
-            "  --format FMT         the disks' format instead of the target's default\n"
+            "  --format FMT         the disks' format instead of the target's default (libvirt,\n"
+            "                       proxmox: qcow2 or raw; hyperv: vhdx or vhd)\n"
             "  --no-verify          skip the boot check\n"
             "  --expect REGEX       the boot check succeeds on this serial or screen line\n"
             "  --timeout SEC        boot check time limit (default 300)\n"
@@ -733,21 +721,17 @@ int p2v_migrate_main(int argc, char **argv)
         rc = usage_error("--network and --bridge exclude each other");
         goto out;
     }
-    if (r->target->unavailable) {
-        fprintf(stderr, "p2v migrate: --to %s: %s\n", r->target->name, r->target->unavailable);
-        rc = 1;
-        goto out;
-    }
     if (o->format) {
         bool ok = false;
         for (int i = 0; i < 3 && r->target->formats[i]; i++)
             ok |= !strcmp(o->format, r->target->formats[i]);
         if (!ok) {
-            bool planned = r->target->planned && !strcmp(o->format, r->target->planned);
-            fprintf(stderr, "p2v migrate: --format %s: %s for --to %s (it takes: %s%s%s)\n", o->format,
-                    planned ? "not available yet in this build" : "not a disk format", r->target->name,
-                    r->target->formats[0], r->target->planned ? "; later " : "", r->target->planned ? r->target->planned : "");
-            rc = planned ? 1 : 2;
+            char takes[64] = "";
+            for (int i = 0; i < 3 && r->target->formats[i]; i++)
+                snprintf(takes + strlen(takes), sizeof(takes) - strlen(takes), "%s%s", i ? ", " : "",
+                         r->target->formats[i]);
+            rc = usage_error("--format %s: not a disk format for --to %s (it takes: %s)", o->format, r->target->name,
+                             takes);
             goto out;
         }
     }
@@ -883,6 +867,9 @@ int p2v_migrate_main(int argc, char **argv)
         rc = do_define(c);
     if (!rc)
         rc = do_verify(c);
+    /* The package holds the disks now; the loose copies were for the boot check. */
+    for (int i = 0; !rc && r->target->packs_disks && i < r->vm.n_disks; i++)
+        unlink(r->vm.disks[i].path);
     if (!rc) {
         step_begin(c, STEP_REPORT, "Writing the report");
         r->ready = true;

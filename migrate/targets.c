@@ -3,20 +3,22 @@
 
 #include "migrate/migrate.h"
 
+/* qcow2 by default: a standalone image (no backing file), so that the
+ * disk can be copied to another host as it is. */
 static const struct mig_target libvirt = {
     .name = "libvirt", .summary = "KVM/QEMU hosts: a libvirt domain XML (virsh define)",
-    .inject_target = "qemu", .formats = { "raw" }, .planned = "qcow2", .vhd_size = "exact",
+    .inject_target = "qemu", .formats = { "qcow2", "raw" }, .vhd_size = "exact",
     .max_vcpus = 64, .has_ioapic = true, .write = mig_write_libvirt,
 };
 static const struct mig_target proxmox = {
     .name = "proxmox", .summary = "Proxmox VE: a qm configuration (VMID.conf)",
-    .inject_target = "qemu", .formats = { "raw" }, .planned = "qcow2", .vhd_size = "exact",
+    .inject_target = "qemu", .formats = { "qcow2", "raw" }, .vhd_size = "exact",
     .max_vcpus = 64, .has_ioapic = true, .write = mig_write_proxmox,
 };
-/* Hyper-V reads the footer's size: exact sizing. */
+/* Hyper-V reads a VHD footer's size: exact sizing when --format vhd. */
 static const struct mig_target hyperv = {
     .name = "hyperv", .summary = "Hyper-V: a PowerShell script for a Generation 1 VM",
-    .inject_target = "hyperv", .formats = { "vhd" }, .planned = "vhdx", .vhd_size = "exact",
+    .inject_target = "hyperv", .formats = { "vhdx", "vhd" }, .vhd_size = "exact",
     .max_vcpus = 64, .has_ioapic = true, .write = mig_write_hyperv,
 };
 /* Virtual Server and Virtual PC size a VHD by its CHS geometry: rounded
@@ -26,17 +28,19 @@ static const struct mig_target virtualserver = {
     .inject_target = "virtualserver", .formats = { "vhd" }, .vhd_size = "chs",
     .max_vcpus = 1, .has_ioapic = false, .write = mig_write_virtualserver,
 };
-/* monolithicFlat VMDKs (a descriptor and a raw extent) until formats/vmdk.c
- * writes sparse ones. */
+/* monolithicSparse: one file per disk that Workstation and ESXi (after
+ * vmkfstools -i) both take. */
 static const struct mig_target vmware = {
-    .name = "vmware", .summary = "VMware: a .vmx with VMDK disks (monolithicFlat)",
-    .inject_target = "qemu", .formats = { "vmdk" }, .max_vcpus = 64, .has_ioapic = true,
-    .write = mig_write_vmware,
+    .name = "vmware", .summary = "VMware: a .vmx with VMDK disks (monolithicSparse)",
+    .inject_target = "qemu", .formats = { "vmdk" }, .vmdk_subformat = "monolithicSparse",
+    .max_vcpus = 64, .has_ioapic = true, .write = mig_write_vmware,
 };
+/* An OVF package takes streamOptimized VMDKs only; the writer packs the
+ * disks into the .ova, so the loose ones go after the boot check. */
 static const struct mig_target ova = {
     .name = "ova", .summary = "vSphere/ESXi import: an OVF 1.x package (.ova)",
-    .inject_target = "qemu", .planned = "vmdk", .max_vcpus = 64, .has_ioapic = true,
-    .unavailable = "the OVA needs streamOptimized VMDKs, not available yet in this build (formats/vmdk.c)",
+    .inject_target = "qemu", .formats = { "vmdk" }, .vmdk_subformat = "streamOptimized",
+    .max_vcpus = 64, .has_ioapic = true, .packs_disks = true, .write = mig_write_ova,
 };
 
 const struct mig_target *const mig_targets[] = { &libvirt, &proxmox, &hyperv, &virtualserver, &vmware, &ova, NULL };

@@ -1,32 +1,9 @@
 /* VMware: a .vmx (virtual hardware 4, what ESX 3 and Workstation 5 and
- * later all run) with IDE disks as monolithicFlat VMDKs: a text
- * descriptor NAME-diskN.vmdk naming the raw extent NAME-diskN-flat.vmdk.
- * The flat layout needs no VMDK writer in formats/; a sparse or
- * streamOptimized VMDK (and the OVA) waits for formats/vmdk.c. */
-#include <errno.h>
+ * later all run) with IDE disks as monolithicSparse VMDKs (vdisk writes
+ * them in the convert step). */
 #include <string.h>
 
 #include "migrate/migrate.h"
-
-/* IDE geometry as VMware writes it for ide adapters: 16 heads, 63
- * sectors, cylinders capped at 16383. */
-int mig_write_vmdk_flat(const struct mig_disk *d, const char *outdir, const char *flat, struct vd_error **errp)
-{
-    if (d->size == 0 || d->size % 512)
-        return vd_error_set(errp, -EINVAL, "%s: size %llu is not a whole number of sectors", flat,
-                            (unsigned long long)d->size);
-    uint64_t sectors = d->size / 512, cyl = sectors / (16 * 63);
-    FILE *f;
-    int ret = mig_open_out(outdir, d->file, &f, errp);
-    if (ret < 0)
-        return ret;
-    fprintf(f, "# Disk DescriptorFile\nversion=1\nencoding=\"UTF-8\"\nCID=fffffffe\nparentCID=ffffffff\n"
-               "createType=\"monolithicFlat\"\n\n# Extent description\nRW %llu FLAT \"%s\" 0\n\n"
-               "# The Disk Data Base\n#DDB\n\nddb.virtualHWVersion = \"4\"\nddb.adapterType = \"ide\"\n"
-               "ddb.geometry.cylinders = \"%llu\"\nddb.geometry.heads = \"16\"\nddb.geometry.sectors = \"63\"\n",
-            (unsigned long long)sectors, flat, (unsigned long long)(cyl > 16383 ? 16383 : cyl ? cyl : 1));
-    return mig_close_out(f, outdir, d->file, errp);
-}
 
 static const char *guest_os(const struct mig_vm *vm)
 {
@@ -76,7 +53,10 @@ int mig_write_vmware(const struct mig_vm *vm, const char *outdir, char *def, siz
     fprintf(f, "memsize = \"%llu\"\nnumvcpus = \"%d\"\n", (unsigned long long)vm->memory_mib, vm->vcpus);
     for (int i = 0; i < vm->n_disks; i++) {
         char key[64];
-        fprintf(f, "ide%d:%d.present = \"TRUE\"\n", i / 2, i % 2);
+        /* deviceType as VMware writes it: virt-v2v -i vmx takes an IDE
+         * slot without one for no disk. */
+        fprintf(f, "ide%d:%d.present = \"TRUE\"\nide%d:%d.deviceType = \"ata-hardDisk\"\n", i / 2, i % 2, i / 2,
+                i % 2);
         snprintf(key, sizeof(key), "ide%d:%d.fileName", i / 2, i % 2);
         vmx_str(f, key, vm->disks[i].file);
     }

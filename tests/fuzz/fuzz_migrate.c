@@ -3,6 +3,7 @@
  * drivers-inject JSON report (through json-c); a manifest that reads is
  * then written by every target's writer, so names, MACs and paths from the
  * machine go through the escaping of each format. Links migrate_core. */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 vm->disks[i].format = "vhd";
                 snprintf(vm->disks[i].file, sizeof(vm->disks[i].file), "%s-disk%d.vhd", vm->name, i);
                 snprintf(vm->disks[i].path, sizeof(vm->disks[i].path), "%s/%s", dir, vm->disks[i].file);
+                /* An empty disk, so that the OVA writer packs its descriptor too. */
+                int dfd = open(vm->disks[i].path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (dfd >= 0)
+                    close(dfd);
             }
             for (int t = 0; mig_targets[t]; t++) {
                 if (!mig_targets[t]->write)
@@ -90,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     unlink(out);
                 }
             }
+            for (int i = 0; i < vm->n_disks; i++)
+                unlink(vm->disks[i].path);
         }
         free(vm);
     }

@@ -19,7 +19,7 @@ before=$(tree_sum "$SAMPLE_DIR")
     "$SAMPLE_DIR" >migrate.txt 2>migrate.err || { cat migrate.txt migrate.err >&2; fail "p2v migrate exited $?"; }
 [ "$(tree_sum "$SAMPLE_DIR")" = "$before" ] || fail "p2v migrate changed the capture"
 grep 'verdict: booted' migrate.txt >/dev/null || fail "no boot verdict in the output"
-for f in linux1.xml linux1-disk0.raw report.json report.html screen.png; do
+for f in linux1.xml linux1-disk0.qcow2 report.json report.html screen.png; do
     [ -s "out/$f" ] || fail "out/$f missing"
 done
 [ "$(json 'd["verdict"]["kind"]' out/report.json)" = booted ] || fail "report: verdict is not booted"
@@ -35,12 +35,11 @@ x() { xmllint --xpath "$1" out/linux1.xml; }
 [ "$(x 'string(/domain/os/type/@machine)')" = pc ] || fail "machine type is not pc (i440FX)"
 [ "$(x 'string(/domain/devices/disk/target/@bus)')" = ide ] || fail "disk bus is not IDE"
 [ "$(x 'string(/domain/devices/disk/boot/@order)')" = 1 ] || fail "boot order"
-[ "$(x 'string(/domain/devices/disk/source/@file)')" = "$WORK/out/linux1-disk0.raw" ] || fail "disk path"
+[ "$(x 'string(/domain/devices/disk/source/@file)')" = "$WORK/out/linux1-disk0.qcow2" ] || fail "disk path"
+[ "$(x 'string(/domain/devices/disk/driver/@type)')" = qcow2 ] || fail "disk format is not qcow2"
 [ "$(x 'string(/domain/devices/video/model/@type)')" = vga ] || fail "video"
 # The converted disk holds the capture's content (qemu-img: an independent reader).
-qemu-img convert -f vpc -O raw "$SAMPLE_DIR/disk0.vhd" sample.raw
-cmp sample.raw out/linux1-disk0.raw || fail "the converted disk differs from the capture"
-rm -f sample.raw
+qemu-img compare -q -f qcow2 -F vpc out/linux1-disk0.qcow2 "$SAMPLE_DIR/disk0.vhd" || fail "the converted disk differs from the capture"
 mac=$(xmllint --xpath 'string(//nic[1]/@mac)' "$SAMPLE_DIR/manifest.xml" | tr A-F a-f)
 if [ -n "$mac" ]; then
     [ "$(x 'string(/domain/devices/interface/mac/@address)')" = "$mac" ] || fail "NIC MAC is not the manifest's $mac"

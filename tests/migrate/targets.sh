@@ -1,9 +1,12 @@
-# The captured Linux sample migrated (--no-verify) to each target that can
-# be written today, every definition checked field by field against the
-# model (and the .vmc parsed as UTF-16 XML by xmllint); the disks' VHD
-# sizing per target (CHS for Virtual Server, exact for Hyper-V, read by
-# qemu-img); the targets that need VMDK say so; usage errors are one line
-# with exit 2; the capture stays byte-identical throughout.
+# The captured Linux sample migrated (--no-verify) to each target, every
+# definition checked field by field against the model (and the .vmc parsed
+# as UTF-16 XML by xmllint); each target's default disk format (qcow2 for
+# libvirt and Proxmox, standalone; VHDX for Hyper-V; VHD for Virtual Server
+# with CHS sizing; monolithicSparse VMDK for VMware) read back by qemu-img
+# (and libvmdk) as the capture's content; --format vhd for Hyper-V sized
+# exactly; a format the target does not take is a usage error (exit 2);
+# the capture stays byte-identical throughout. The OVA has its own test
+# (ova.sh).
 source "$SRC/tests/lib.sh"
 source "$SRC/tests/migrate/lib.sh"
 need apt-get dpkg cpio sfdisk mcopy mkfs.fat syslinux python3 xmllint qemu-img iconv
@@ -21,14 +24,18 @@ c=px/s1.conf
 key() { sed -n "s/^$1: //p" "$c"; }
 [ "$(key name)" = s1 ] && [ "$(key memory)" = 300 ] && [ "$(key cores)" = 2 ] && [ "$(key sockets)" = 1 ] || fail "proxmox: name/memory/cpus: $(cat $c)"
 [ "$(key acpi)" = 1 ] && [ "$(key bios)" = seabios ] && [ "$(key machine)" = pc ] || fail "proxmox: platform"
-[ "$(key ide0)" = "$WORK/px/s1-disk0.raw,format=raw,size=$((size / 1024))K" ] || fail "proxmox: ide0 is '$(key ide0)'"
+[ "$(key ide0)" = "$WORK/px/s1-disk0.qcow2,format=qcow2,size=$((size / 1024))K" ] || fail "proxmox: ide0 is '$(key ide0)'"
 [ "$(key boot)" = order=ide0 ] || fail "proxmox: boot order"
 if [ -n "$mac" ]; then
     [ "$(key net0)" = "e1000=$(echo "$mac" | tr a-f A-F),bridge=vmbr1" ] || fail "proxmox: net0 is '$(key net0)'"
 fi
-qemu-img convert -f vpc -O raw "$SAMPLE_DIR/disk0.vhd" sample.raw
-cmp px/s1-disk0.raw sample.raw || fail "proxmox: disk content"
-rm -f sample.raw
+# qemu-img reads a standalone qcow2 (no backing file: it copies to another
+# host as it is) with the capture's content.
+qemu-img check -q -f qcow2 px/s1-disk0.qcow2 || fail "proxmox: qemu-img check finds the qcow2 damaged"
+qemu-img info -f qcow2 --output=json px/s1-disk0.qcow2 >pxinfo.json
+[ "$(json '"backing-filename" in d, d["virtual-size"]' pxinfo.json)" = "(False, $size)" ] ||
+    fail "proxmox: the qcow2 has a backing file or the wrong size: $(cat pxinfo.json)"
+qemu-img compare -q -f qcow2 -F vpc px/s1-disk0.qcow2 "$SAMPLE_DIR/disk0.vhd" || fail "proxmox: disk content"
 
 # Hyper-V: a Generation 1 VM, legacy NIC, IDE VHD with the exact size.
 migrate --to hyperv -o hv --network External
@@ -36,11 +43,18 @@ p=hv/s1.ps1
 grep -F "New-VM -Name \$Name -Generation 1 -MemoryStartupBytes 300MB -NoVHD -Path \$Path" "$p" >/dev/null || fail "hyperv: New-VM"
 grep -Fx 'Set-VMProcessor -VM $vm -Count 2' "$p" >/dev/null || fail "hyperv: CPUs"
 grep -F "[string]\$SwitchName = 'External'" "$p" >/dev/null || fail "hyperv: switch"
-grep -F "Add-VMHardDiskDrive -VM \$vm -ControllerType IDE -ControllerNumber 0 -ControllerLocation 0 -Path (Join-Path \$Path 's1-disk0.vhd')" "$p" >/dev/null || fail "hyperv: disk"
+grep -F "Add-VMHardDiskDrive -VM \$vm -ControllerType IDE -ControllerNumber 0 -ControllerLocation 0 -Path (Join-Path \$Path 's1-disk0.vhdx')" "$p" >/dev/null || fail "hyperv: disk"
 if [ -n "$mac" ]; then
     grep -F "Add-VMNetworkAdapter -VM \$vm -IsLegacy \$true -SwitchName \$SwitchName -StaticMacAddress '$(echo "$mac" | tr -d : | tr a-f A-F)'" "$p" >/dev/null || fail "hyperv: legacy NIC"
 fi
-[ "$(qemu-img info -f vpc --output=json hv/s1-disk0.vhd | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" = "$size" ] ||
+[ "$(qemu-img info -f vhdx --output=json hv/s1-disk0.vhdx | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" = "$size" ] ||
+    fail "hyperv: the VHDX is not the exact size $size"
+qemu-img check -q -f vhdx hv/s1-disk0.vhdx || fail "hyperv: qemu-img check finds the VHDX damaged"
+qemu-img compare -q -f vhdx -F vpc hv/s1-disk0.vhdx "$SAMPLE_DIR/disk0.vhd" || fail "hyperv: the VHDX's content differs"
+# --format vhd: still possible, with the exact size Hyper-V reads.
+migrate --to hyperv --format vhd -o hv1 --network External
+grep -F "(Join-Path \$Path 's1-disk0.vhd')" hv1/s1.ps1 >/dev/null || fail "hyperv --format vhd: disk"
+[ "$(qemu-img info -f vpc --output=json hv1/s1-disk0.vhd | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" = "$size" ] ||
     fail "hyperv: the VHD is not the exact size $size"
 [ "$(json 'd["vm"]["nics"][0]["model"]' hv/report.json)" = tulip ] || fail "hyperv: the NIC is not the DEC 21140"
 
@@ -65,30 +79,34 @@ vsize=$(qemu-img info -f vpc --output=json vs/s1-disk0.vhd | python3 -c 'import 
 "$BIN/vdisk" info vs/s1-disk0.vhd >vsinfo.txt
 grep -i 'chs\|geometry' vsinfo.txt >/dev/null || fail "virtualserver: vdisk info shows no geometry"
 
-# VMware: .vmx keys, and a monolithicFlat VMDK that qemu-img and libvmdk
+# VMware: .vmx keys, and a monolithicSparse VMDK that qemu-img and libvmdk
 # (vmdkinfo) read as the capture's content.
 migrate --to vmware -o vm
 vx() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" vm/s1.vmx; }
 [ "$(vx virtualHW.version)" = 4 ] && [ "$(vx displayName)" = s1 ] && [ "$(vx memsize)" = 300 ] && [ "$(vx numvcpus)" = 2 ] ||
     fail "vmx: version/name/memory/cpus: $(cat vm/s1.vmx)"
-[ "$(vx 'ide0:0.present')" = TRUE ] && [ "$(vx 'ide0:0.fileName')" = s1-disk0.vmdk ] || fail "vmx: IDE disk"
+[ "$(vx 'ide0:0.present')" = TRUE ] && [ "$(vx 'ide0:0.fileName')" = s1-disk0.vmdk ] && [ "$(vx 'ide0:0.deviceType')" = ata-hardDisk ] ||
+    fail "vmx: IDE disk"
 [ "$(vx ethernet0.virtualDev)" = e1000 ] || fail "vmx: NIC"
 if [ -n "$mac" ]; then
     [ "$(vx ethernet0.address)" = "$mac" ] && [ "$(vx ethernet0.addressType)" = static ] || fail "vmx: MAC"
 fi
 [ "$(qemu-img info --output=json vm/s1-disk0.vmdk | json 'd["format"], d["virtual-size"]' /dev/stdin)" = "('vmdk', $size)" ] ||
     fail "vmware: qemu-img does not read a $size-byte VMDK"
+[ "$(qemu-img info --output=json vm/s1-disk0.vmdk | json 'd["format-specific"]["data"]["create-type"]' /dev/stdin)" = monolithicSparse ] ||
+    fail "vmware: the VMDK is not monolithicSparse"
+[ ! -e vm/s1-disk0-flat.vmdk ] || fail "vmware: a flat extent beside the sparse VMDK"
+qemu-img check -q -f vmdk vm/s1-disk0.vmdk || fail "vmware: qemu-img check finds the VMDK damaged"
 qemu-img compare -q -F vpc vm/s1-disk0.vmdk "$SAMPLE_DIR/disk0.vhd" || fail "vmware: the VMDK's content differs from the capture"
 if command -v vmdkinfo >/dev/null; then
     vmdkinfo vm/s1-disk0.vmdk >vmdkinfo.txt || fail "vmdkinfo cannot read the VMDK"
-    grep -E 'Disk type:\s+Monolithic flat' vmdkinfo.txt >/dev/null && grep -F "($size bytes)" vmdkinfo.txt >/dev/null ||
-        { cat vmdkinfo.txt >&2; fail "vmdkinfo: not a $size-byte monolithic flat disk"; }
+    grep -E 'Disk type:\s+Monolithic sparse' vmdkinfo.txt >/dev/null && grep -F "($size bytes)" vmdkinfo.txt >/dev/null ||
+        { cat vmdkinfo.txt >&2; fail "vmdkinfo: not a $size-byte monolithic sparse disk"; }
 fi
 
-# Targets and formats that need a format this build does not have yet.
-expect_fail 1 'vhdx: not available yet' "$BIN/p2v" migrate --to hyperv --format vhdx --no-verify -o hx "$SAMPLE_DIR"
-expect_fail 1 'VMDK' "$BIN/p2v" migrate --to ova --no-verify -o ova "$SAMPLE_DIR"
-expect_fail 1 'qcow2: not available yet' "$BIN/p2v" migrate --format qcow2 --no-verify -o q "$SAMPLE_DIR"
+# A format the target does not take: a usage error naming those it takes.
+expect_fail 2 'qcow2: not a disk format for --to hyperv \(it takes: vhdx, vhd\)' "$BIN/p2v" migrate --to hyperv --format qcow2 --no-verify -o hx "$SAMPLE_DIR"
+expect_fail 2 'vhd: not a disk format for --to vmware \(it takes: vmdk\)' "$BIN/p2v" migrate --to vmware --format vhd --no-verify -o hx "$SAMPLE_DIR"
 expect_fail 2 'not a disk format' "$BIN/p2v" migrate --format nonsense --no-verify -o q "$SAMPLE_DIR"
 # Usage and refusals.
 expect_fail 2 "unknown target 'esx'" "$BIN/p2v" migrate --to esx "$SAMPLE_DIR"
@@ -104,6 +122,12 @@ expect_fail 2 'capture folder' "$BIN/p2v" migrate --no-verify -o "$SAMPLE_DIR" -
     { cat migrate.err >&2; fail "--disk failed"; }
 [ "$(xmllint --xpath 'string(/domain/name)' dk/fromdisk.xml)" = fromdisk ] || fail "--disk: name"
 [ "$(xmllint --xpath 'string(/domain/memory)' dk/fromdisk.xml)" = 512 ] || fail "--disk: default memory"
+[ "$(xmllint --xpath 'string(/domain/devices/disk[1]/driver/@type)' dk/fromdisk.xml)" = qcow2 ] || fail "libvirt: the disk is not qcow2"
+# libvirt --format raw: the raw bytes of the capture.
+"$BIN/p2v" migrate --to libvirt --format raw --no-verify -o dkr --disk "$SAMPLE_DIR/disk0.vhd" --name fromdisk >/dev/null 2>migrate.err ||
+    { cat migrate.err >&2; fail "--format raw failed"; }
+[ "$(xmllint --xpath 'string(/domain/devices/disk[1]/driver/@type)' dkr/fromdisk.xml)" = raw ] || fail "libvirt --format raw: driver type"
+qemu-img compare -q -f raw -F vpc dkr/fromdisk-disk0.raw "$SAMPLE_DIR/disk0.vhd" || fail "libvirt --format raw: disk content"
 # A capture that is not finished is refused; unreadable sectors are a warning.
 mkdir -p part/s1 bad/s1
 cp "$SAMPLE_DIR/disk0.vhd" part/s1/ && cp "$SAMPLE_DIR/disk0.vhd" bad/s1/

@@ -153,7 +153,8 @@ static void test_names(void **state)
     assert_false(mig_name_sanitize(b));
     assert_false(mig_name_sanitize(c));
     assert_null(mig_target_find("esx"));
-    assert_non_null(mig_target_find("ova")->unavailable);
+    assert_string_equal(mig_target_find("ova")->vmdk_subformat, "streamOptimized");
+    assert_true(mig_target_find("ova")->packs_disks);
 }
 
 int main(void)

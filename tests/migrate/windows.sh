@@ -3,7 +3,7 @@
 # the ACPI APIC multiprocessor HAL; each booting off a RAID miniport)
 # captured by p2v serve and migrated (--no-verify: the images hold
 # placeholder files and cannot boot) to every target that can be written
-# today (libvirt, proxmox, hyperv, virtualserver, vmware). The definitions carry ACPI, APIC and the CPU count of the HAL, IDE
+# (libvirt, proxmox, hyperv, virtualserver, vmware, ova). The definitions carry ACPI, APIC and the CPU count of the HAL, IDE
 # disks, a NIC model with an in-box driver; the repair (drivers-inject
 # into an overlay) is in the converted disk and in the report; Virtual
 # Server (no I/O APIC) refuses the APIC HALs naming the step; every
@@ -41,7 +41,7 @@ for c in $cases; do
     drivers=()
     [ "$v" = nt4 ] && drivers=(--drivers "$WORK/media")
 
-    for t in libvirt proxmox hyperv virtualserver vmware; do
+    for t in libvirt proxmox hyperv virtualserver vmware ova; do
         out=$WORK/out-$v-$t
         rc=0
         "$BIN/p2v" migrate --to "$t" --no-verify --vcpus 2 --memory 256 "${drivers[@]}" -o "$out" "$cap" \
@@ -83,7 +83,10 @@ for c in $cases; do
             [ "$(xmllint --xpath 'string(/domain/devices/disk/target/@bus)' "$d")" = ide ] || fail "$v: libvirt bus"
             [ "$(xmllint --xpath 'string(/domain/devices/interface/model/@type)' "$d")" = "$model" ] || fail "$v: libvirt NIC model"
             # The repair is in the converted disk, and not in the capture.
-            reg_dump "$out/$v-disk0.raw" "$root/system32/config/SYSTEM" after.csv
+            qemu-img check -q -f qcow2 "$out/$v-disk0.qcow2" || fail "$v: qemu-img check finds the qcow2 damaged"
+            qemu-img convert -f qcow2 -O raw "$out/$v-disk0.qcow2" conv.raw
+            reg_dump conv.raw "$root/system32/config/SYSTEM" after.csv
+            rm -f conv.raw
             expect_reg after.csv "/ControlSet001/Services/atapi/Start,DWORD,0x00000000"
             qemu-img convert -f vpc -O raw "$cap/disk0.vhd" cap.raw
             reg_dump cap.raw "$root/system32/config/SYSTEM" before.csv
@@ -94,7 +97,7 @@ for c in $cases; do
             grep -Fx "acpi: $([ "$acpi" = true ] && echo 1 || echo 0)" "$out/$v.conf" >/dev/null || fail "$v: proxmox acpi"
             grep -Fx "cores: $vcpus" "$out/$v.conf" >/dev/null || fail "$v: proxmox cores"
             grep -Fx "localtime: 1" "$out/$v.conf" >/dev/null || fail "$v: proxmox localtime"
-            grep "^ide0: $out/$v-disk0.raw," "$out/$v.conf" >/dev/null || fail "$v: proxmox ide0"
+            grep "^ide0: $out/$v-disk0.qcow2,format=qcow2," "$out/$v.conf" >/dev/null || fail "$v: proxmox ide0"
             want_os=other; [ $v = w2k ] && want_os=w2k; [ $v = w2k3 ] && want_os=w2k3
             grep -Fx "ostype: $want_os" "$out/$v.conf" >/dev/null || fail "$v: proxmox ostype"
             ;;
@@ -102,8 +105,8 @@ for c in $cases; do
             grep -Fx "Set-VMProcessor -VM \$vm -Count $vcpus" "$out/$v.ps1" >/dev/null || fail "$v: hyperv CPUs"
             grep -F -- '-Generation 1' "$out/$v.ps1" >/dev/null || fail "$v: hyperv generation"
             grep -F -- "-ControllerType IDE" "$out/$v.ps1" >/dev/null || fail "$v: hyperv IDE"
-            [ "$(qemu-img info -f vpc --output=json "$out/$v-disk0.vhd" | json 'd["virtual-size"]' /dev/stdin)" = \
-              "$(stat -c %s "$v.img")" ] || fail "$v: hyperv VHD size is not exact"
+            [ "$(qemu-img info -f vhdx --output=json "$out/$v-disk0.vhdx" | json 'd["virtual-size"]' /dev/stdin)" = \
+              "$(stat -c %s "$v.img")" ] || fail "$v: hyperv VHDX size is not exact"
             ;;
         vmware)
             grep -Fx "numvcpus = \"$vcpus\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx numvcpus"
@@ -112,7 +115,19 @@ for c in $cases; do
             grep -Fx "ide0:0.fileName = \"$v-disk0.vmdk\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx disk"
             want_nic=vlance; [ "$model" = e1000 ] && want_nic=e1000
             grep -Fx "ethernet0.virtualDev = \"$want_nic\"" "$out/$v.vmx" >/dev/null || fail "$v: vmx NIC"
-            [ "$(qemu-img info --output=json "$out/$v-disk0.vmdk" | json 'd["format"]' /dev/stdin)" = vmdk ] || fail "$v: VMDK"
+            [ "$(qemu-img info --output=json "$out/$v-disk0.vmdk" | json 'd["format"], d["format-specific"]["data"]["create-type"]' /dev/stdin)" = \
+              "('vmdk', 'monolithicSparse')" ] || fail "$v: not a monolithicSparse VMDK"
+            ;;
+        ova)
+            tar -xOf "$out/$v.ova" "$v.ovf" >ovf.xml || fail "$v: no $v.ovf in the OVA"
+            ox() { xmllint --xpath "string(//*[local-name()='$1']/@*[local-name()='$2'])" ovf.xml; }
+            case $v in nt4) want_os=18:winNTGuest ;; w2k) want_os=58:win2000ServGuest ;; *) want_os=69:winNetEnterpriseGuest ;; esac
+            [ "$(ox OperatingSystemSection id):$(ox OperatingSystemSection osType)" = "$want_os" ] || fail "$v: OVF OS section"
+            [ "$(xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='3']/*[local-name()='VirtualQuantity'])" ovf.xml)" = "$vcpus" ] ||
+                fail "$v: OVF CPUs"
+            want_nic=PCNet32; [ "$model" = e1000 ] && want_nic=E1000
+            [ "$(xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='10']/*[local-name()='ResourceSubType'])" ovf.xml)" = "$want_nic" ] ||
+                fail "$v: OVF NIC"
             ;;
         virtualserver)
             iconv -f UTF-16 -t UTF-8 "$out/$v.vmc" | sed 's/encoding="UTF-16"/encoding="UTF-8"/' >vmc.xml
@@ -142,7 +157,7 @@ raw_sum=$(sha256sum <w2k3.img)
     { cat raw-disk.txt raw-disk.err >&2; fail "--disk w2k3.img failed"; }
 [ "$(sha256sum <w2k3.img)" = "$raw_sum" ] || fail "--disk: the raw image changed"
 json 'd["steps"][1]["detail"]' raw-disk/report.json | grep -F 'a working copy of the source' >/dev/null || fail "--disk: repair detail"
-qemu-img convert -f vpc -O raw raw-disk/w2k3-disk0.vhd conv.raw
+qemu-img convert -f vhdx -O raw raw-disk/w2k3-disk0.vhdx conv.raw
 reg_dump conv.raw WINDOWS/system32/config/SYSTEM x.csv
 rm -f conv.raw
 expect_reg x.csv "/ControlSet001/Services/atapi/Start,DWORD,0x00000000"
