@@ -1,0 +1,56 @@
+# Sourced by the live media tests: builds the media (p2v/live/build.sh, the
+# same as `cmake --build build --target p2v-live`), a generated source
+# machine and the host's `p2v serve`, and boots QEMU TCG as a Pentium II
+# with 128 MiB; the guest reaches this host's loopback as 10.0.2.2 through
+# QEMU's user-mode network.
+source "$SRC/tests/p2v/lib.sh"
+need qemu-system-i386 qemu-img python3 gcc cmake apt-get apt-cache dpkg-deb depmod cpio gzip xorriso \
+     openssl mkntfs ntfscp mkfs.fat mcopy mkfs.ext4 debugfs sfdisk ntfsclone partclone.fat32 \
+     partclone.extfs dumpe2fs
+[ -e /usr/lib32/libc.a ] || skip "gcc-multilib (libc6-dev-i386) is not installed"
+
+LIVE=$BUILD/live
+"$SRC/p2v/live/build.sh" "$BUILD" >"$WORK/live.log" 2>&1 || {
+    cat "$WORK/live.log" >&2
+    grep -E 'could not be downloaded|download .* failed|cannot resolve' "$WORK/live.log" >/dev/null &&
+        skip "the Debian i386 packages could not be downloaded (no Debian mirror?)"
+    fail "p2v/live/build.sh failed"
+}
+iso_size=$(stat -c %s "$LIVE/p2v-live.iso")
+[ "$iso_size" -lt $((100 << 20)) ] || fail "the ISO is $iso_size bytes, not under 100 MB"
+
+# The source machine: the p2v tests' aged NTFS + FAT32 + ext4 disk, and
+# what a capture of it must be.
+make_disk "$WORK/src.img" aged
+expected_disk "$WORK/src.img" "$WORK/expect.raw"
+want=$(disk_digest "$WORK/expect.raw")
+start_server "$WORK/out"
+TOKEN=$(cat "$WORK/token")
+
+# boot LOG TIMEOUT QEMU-BOOT-ARGS... [-- drive.py steps]: a Pentium II with
+# 128 MiB, e1000 on the user-mode network, the source disk as the first
+# IDE disk (snapshot: the guest cannot change the file); exit status of
+# tests/live/drive.py.
+boot() {
+    local log=$1 timeout=$2; shift 2
+    local qargs=() steps=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do qargs+=("$1"); shift; done
+    [ $# -eq 0 ] || { shift; steps=("$@"); }
+    python3 "$SRC/tests/live/drive.py" --log "$log" --timeout "$timeout" \
+        --fail 'CAPTURE FAILED' --fail 'Kernel panic' "${steps[@]}" -- \
+        qemu-system-i386 -M pc -accel tcg -cpu pentium2 -m 128 -display none -monitor none \
+        -no-reboot -drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on" "${qargs[@]}"
+}
+
+# check NAME LOG: the guest said the capture succeeded, the server marked it
+# complete, it equals the source's used blocks, and the digest is the one
+# computed here.
+check() {
+    grep 'CAPTURE OK' "$2" >/dev/null || { tail -40 "$2" >&2; fail "$1: the guest did not report CAPTURE OK"; }
+    grep -q '^complete 1$' "$WORK/out/$1/state" || fail "$1: not marked complete"
+    to_raw "$WORK/out/$1/disk0.$FMT" "$WORK/$1.raw"
+    cmp "$WORK/expect.raw" "$WORK/$1.raw" || fail "$1: captured disk differs from the used-block oracle"
+    grep -q "sha256=\"$want\" digest=\"sha256\" verified=\"true\"" "$WORK/out/$1/manifest.xml" ||
+        fail "$1: manifest digest is not $want"
+    [ ! -e "$WORK/out/$1/disk1.$FMT" ] || fail "$1: captured more than the one fixed disk"
+}
