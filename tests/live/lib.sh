@@ -30,14 +30,14 @@ TOKEN=$(cat "$WORK/token")
 # boot LOG TIMEOUT QEMU-BOOT-ARGS... [-- drive.py steps]: a Pentium II with
 # 128 MiB, e1000 on the user-mode network, the source disk as the first
 # IDE disk (snapshot: the guest cannot change the file); exit status of
-# tests/live/drive.py.
+# tests/live/drive.py, which stops early on FAIL_ON (default: CAPTURE FAILED).
 boot() {
     local log=$1 timeout=$2; shift 2
     local qargs=() steps=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do qargs+=("$1"); shift; done
     [ $# -eq 0 ] || { shift; steps=("$@"); }
     python3 "$SRC/tests/live/drive.py" --log "$log" --timeout "$timeout" \
-        --fail 'CAPTURE FAILED' --fail 'Kernel panic' "${steps[@]}" -- \
+        --fail "${FAIL_ON:-CAPTURE FAILED}" --fail 'Kernel panic' "${steps[@]}" -- \
         qemu-system-i386 -M pc -accel tcg -cpu pentium2 -m 128 -display none -monitor none \
         -no-reboot -drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on" "${qargs[@]}"
 }
