@@ -22,6 +22,11 @@ mkdir -p "$build/live"
 build=$(cd "$build" && pwd)
 out=$build/live
 die() { echo "p2v-live: $*" >&2; exit 1; }
+# One build at a time per build tree (the target and the tests share it);
+# the media are replaced by rename, so a running QEMU keeps reading the
+# file it opened.
+exec 9>"$out/.lock"
+flock 9
 
 # The agent: i386 sysroot, then p2v/agent-build with the i686 toolchain.
 root=$build/p2v-i686/root
@@ -38,8 +43,11 @@ agent=$build/p2v-i686/build/bin/p2v-static
 debs=$out/debs
 mkdir -p "$debs"
 kpkg=$(apt-cache depends linux-image-686:i386 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$kpkg" ] || die "cannot resolve linux-image-686:i386 (apt-get update with the i386 architecture added?)"
 kpkg=${kpkg%:i386}
+if [ -z "$kpkg" ]; then     # apt's lists unreadable: the kernel fetched before, if any
+    kpkg=$(ls "$debs"/linux-image-*_i386.deb 2>/dev/null | sed 's|.*/||; s|_.*||' | tail -1)
+    [ -n "$kpkg" ] || die "cannot resolve linux-image-686:i386 (apt-get update with the i386 architecture added?)"
+fi
 kver=${kpkg#linux-image-}
 pkgs=()
 [ -n "$(ls "$debs/${kpkg}"_*.deb 2>/dev/null)" ] || pkgs+=("$kpkg:i386")
@@ -50,8 +58,15 @@ if [ ${#pkgs[@]} -gt 0 ]; then
     (cd "$debs" && apt-get download -q "${pkgs[@]}" >/dev/null 2>"$out/download.log") ||
         { cat "$out/download.log" >&2; die "apt-get download ${pkgs[*]} failed"; }
 fi
+# Nothing to do when the inputs are those of the last build.
+stamp=$( (cd "$here" && sha256sum ./*; sha256sum "$agent"; ls "$debs"/*.deb) | sha256sum)
+if [ -f "$out/p2v-live.iso" ] && [ -f "$out/pxe/initrd.img" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    echo "p2v-live: $out/p2v-live.iso and $out/pxe/ are up to date"
+    exit 0
+fi
+rm -f "$out/.stamp"
 pkg=$out/pkg
-rm -rf "$pkg" "$out/initrd" "$out/iso" "$out/pxe"
+rm -rf "$pkg" "$out/initrd" "$out/iso" "$out/pxe.new"
 mkdir -p "$pkg"
 for d in "$debs/${kpkg}"_*.deb "$debs"/busybox-static_*.deb "$debs"/syslinux-common_*.deb \
          "$debs"/isolinux_*.deb "$debs"/pxelinux_*.deb; do
@@ -142,18 +157,24 @@ cat >"$iso/p2v/README.txt" <<TXT
 p2v live: put the server's token in p2v/token on a copy of this medium
 (or give p2v.token= on the kernel command line); see docs/live.md.
 TXT
-rm -f "$out/p2v-live.iso"
-xorriso -as mkisofs -quiet -o "$out/p2v-live.iso" -V P2V_LIVE -R -J \
+rm -f "$out/p2v-live.iso.new"
+xorriso -as mkisofs -quiet -o "$out/p2v-live.iso.new" -V P2V_LIVE -R -J \
     -isohybrid-mbr "$pkg/usr/lib/ISOLINUX/isohdpfx.bin" \
     -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
     "$iso" 2>"$out/xorriso.log" || { cat "$out/xorriso.log" >&2; die "xorriso failed"; }
 
+mv "$out/p2v-live.iso.new" "$out/p2v-live.iso"
+
 # PXE: pxelinux and the same kernel and initramfs.
-pxe=$out/pxe
+pxe=$out/pxe.new
 mkdir -p "$pxe/pxelinux.cfg"
 cp "$pkg/usr/lib/PXELINUX/pxelinux.0" "$pkg/usr/lib/syslinux/modules/bios/ldlinux.c32" "$pxe/"
 cp "$vmlinuz" "$pxe/vmlinuz"
 cp "$out/initrd.img" "$pxe/initrd.img"
 boot_cfg vmlinuz initrd.img >"$pxe/pxelinux.cfg/default"
-rm -rf "$pkg" "$iso"
-echo "p2v-live: $out/p2v-live.iso ($(($(stat -c %s "$out/p2v-live.iso") / 1024)) KiB), $pxe/ (kernel $kver, agent $(stat -c %s "$ir/bin/p2v") bytes)"
+rm -rf "$out/pxe.old"
+[ ! -d "$out/pxe" ] || mv "$out/pxe" "$out/pxe.old"
+mv "$pxe" "$out/pxe"
+rm -rf "$pkg" "$iso" "$out/pxe.old"
+echo "$stamp" >"$out/.stamp"
+echo "p2v-live: $out/p2v-live.iso ($(($(stat -c %s "$out/p2v-live.iso") / 1024)) KiB), $out/pxe/ (kernel $kver, agent $(stat -c %s "$ir/bin/p2v") bytes)"

@@ -1,10 +1,14 @@
 # The live ISO boots from CD on a Pentium II with 128 MiB (QEMU TCG), takes
 # its options from the boot prompt (typed on the serial port, as a PXE menu
-# line carries them), captures the machine's disk over the virtual network
-# to `p2v serve` on this host, powers off, and the capture equals the source.
+# line carries them) and its token from p2v/token on the CD (added to a
+# copy of the ISO with xorriso, as a user would), captures the machine's
+# disk over the virtual network to `p2v serve` on this host, powers off,
+# and the capture equals the source.
 source "$SRC/tests/live/lib.sh"
-boot "$WORK/iso.log" 280 -cdrom "$LIVE/p2v-live.iso" -boot d -nic user,model=e1000 -- \
-    --step 'boot:' "p2v p2v.server=10.0.2.2:$PORT p2v.token=$TOKEN p2v.name=iso p2v.compress=zstd p2v.post=poweroff" ||
+xorriso -indev "$LIVE/p2v-live.iso" -outdev "$WORK/site.iso" -map "$WORK/token" /p2v/token \
+    -boot_image any replay >"$WORK/xorriso.log" 2>&1 || { cat "$WORK/xorriso.log" >&2; fail "xorriso could not add p2v/token"; }
+boot "$WORK/iso.log" 280 -cdrom "$WORK/site.iso" -boot d -nic user,model=e1000 -- \
+    --step 'boot:' "p2v p2v.server=10.0.2.2:$PORT p2v.name=iso p2v.compress=zstd p2v.post=poweroff" ||
     { tail -40 "$WORK/iso.log" >&2; fail "the live ISO did not capture and power off"; }
 check iso "$WORK/iso.log"
 stop_server

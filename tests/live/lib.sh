@@ -18,6 +18,12 @@ LIVE=$BUILD/live
 }
 iso_size=$(stat -c %s "$LIVE/p2v-live.iso")
 [ "$iso_size" -lt $((100 << 20)) ] || fail "the ISO is $iso_size bytes, not under 100 MB"
+# The agent without ICU (p2v/agent-build/noicu.c): no ICU data table.
+agent=$BUILD/p2v-i686/build/bin/p2v-static
+if command -v nm >/dev/null; then
+    nm "$agent" | grep -E ' icudt[0-9]+_dat$' >/dev/null && fail "the live agent links ICU's data (libicudata)"
+fi
+[ "$(stat -c %s "$agent")" -lt $((16 << 20)) ] || fail "the live agent is $(stat -c %s "$agent") bytes, not under 16 MiB"
 
 # The source machine: the p2v tests' aged NTFS + FAT32 + ext4 disk, and
 # what a capture of it must be.

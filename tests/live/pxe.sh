@@ -18,10 +18,11 @@ DEFAULT pxe01
 LABEL pxe01
   LINUX vmlinuz
   INITRD initrd.img
-  APPEND $base p2v.server=10.0.2.2:$PORT p2v.token=$TOKEN p2v.name=pxe01 p2v.disks=sda p2v.post=poweroff
+  APPEND $base ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off p2v.server=10.0.2.2:$PORT p2v.token=$TOKEN p2v.name=pxe01 p2v.disks=sda p2v.post=poweroff
 CFG
 boot "$WORK/pxe.log" 280 -boot n -nic "user,model=e1000,tftp=$WORK/tftp,bootfile=pxelinux.0" ||
     { tail -40 "$WORK/pxe.log" >&2; fail "the PXE-booted live system did not capture and power off"; }
 grep 'PXELINUX' "$WORK/pxe.log" >/dev/null || fail "the machine did not boot pxelinux"
+grep 'eth0 is 10.0.2.15/24 (ip=)' "$WORK/pxe.log" >/dev/null || fail "the static ip= was not used"
 check pxe01 "$WORK/pxe.log"
 stop_server
