@@ -5,8 +5,7 @@
 # disk over the virtual network to `p2v serve` on this host, powers off,
 # and the capture equals the source.
 source "$SRC/tests/live/lib.sh"
-xorriso -indev "$LIVE/p2v-live.iso" -outdev "$WORK/site.iso" -map "$WORK/token" /p2v/token \
-    -boot_image any replay >"$WORK/xorriso.log" 2>&1 || { cat "$WORK/xorriso.log" >&2; fail "xorriso could not add p2v/token"; }
+site_iso "$WORK/site.iso"
 boot "$WORK/iso.log" 280 -cdrom "$WORK/site.iso" -boot d -nic user,model=e1000 -- \
     --step 'boot:' "p2v p2v.server=10.0.2.2:$PORT p2v.name=iso p2v.compress=zstd p2v.post=poweroff" ||
     { tail -40 "$WORK/iso.log" >&2; fail "the live ISO did not capture and power off"; }

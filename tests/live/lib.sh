@@ -49,8 +49,8 @@ boot() {
 }
 
 # check NAME LOG: the guest said the capture succeeded, the server marked it
-# complete, it equals the source's used blocks, and the digest is the one
-# computed here.
+# complete, it equals the source's used blocks, the digest is the one
+# computed here, and the manifest describes the emulated hardware.
 check() {
     grep 'CAPTURE OK' "$2" >/dev/null || { tail -40 "$2" >&2; fail "$1: the guest did not report CAPTURE OK"; }
     grep -q '^complete 1$' "$WORK/out/$1/state" || fail "$1: not marked complete"
@@ -59,4 +59,17 @@ check() {
     grep -q "sha256=\"$want\" digest=\"sha256\" verified=\"true\"" "$WORK/out/$1/manifest.xml" ||
         fail "$1: manifest digest is not $want"
     [ ! -e "$WORK/out/$1/disk1.$FMT" ] || fail "$1: captured more than the one fixed disk"
+    # The hardware as the live system saw it: the emulated CPU, NIC and disk.
+    local m=$WORK/out/$1/manifest.xml
+    grep '<cpu .*model="Pentium II' "$m" >/dev/null || fail "$1: the manifest does not name the Pentium II"
+    grep '<nic .*driver="e1000"' "$m" >/dev/null || fail "$1: the manifest does not list the e1000 NIC"
+    grep '<disk .*source="/dev/sda".*model="QEMU HARDDISK"' "$m" >/dev/null || fail "$1: the manifest's disk is not the QEMU IDE disk"
+}
+
+# site_iso OUT: a copy of the ISO with the server's token in p2v/token, made
+# as docs/live.md tells users to (the boot records are kept).
+site_iso() {
+    xorriso -indev "$LIVE/p2v-live.iso" -outdev "$1" -map "$WORK/token" /p2v/token \
+        -boot_image any replay >"$WORK/xorriso.log" 2>&1 ||
+        { cat "$WORK/xorriso.log" >&2; fail "xorriso could not add p2v/token"; }
 }
