@@ -73,3 +73,14 @@ site_iso() {
         -boot_image any replay >"$WORK/xorriso.log" 2>&1 ||
         { cat "$WORK/xorriso.log" >&2; fail "xorriso could not add p2v/token"; }
 }
+
+# fail_boot LOG MESSAGE OPTIONS QEMU-ARGS...: the ISO's "serial" entry with
+# OPTIONS must end in MESSAGE (a regular expression) and leave a shell that
+# answers on the serial console.
+fail_boot() {
+    local log=$1 msg=$2 opts=$3; shift 3
+    FAIL_ON='Kernel panic' boot "$log" 280 -cdrom "$LIVE/p2v-live.iso" -boot d "$@" -- \
+        --step 'boot:' "serial $opts" --step "$msg" '' --step '# ' 'echo shell-$((6 * 7)); poweroff -f' ||
+        { tail -40 "$log" >&2; fail "$opts: no '$msg' and shell"; }
+    grep 'shell-42' "$log" >/dev/null || fail "$opts: the shell after the failure did not answer"
+}
