@@ -30,22 +30,33 @@ fi
 make_disk "$WORK/src.img" aged
 expected_disk "$WORK/src.img" "$WORK/expect.raw"
 want=$(disk_digest "$WORK/expect.raw")
-start_server "$WORK/out"
+# LIVE_TLS=1: the server speaks TLS 1.3 with a self-signed certificate whose
+# SHA-256 is PIN (for p2v.tls=PIN).
+if [ "${LIVE_TLS:-0}" = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=10.0.2.2 \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+    PIN=$(openssl x509 -in "$WORK/cert.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
+    start_server "$WORK/out" --tls --cert "$WORK/cert.pem" --key "$WORK/key.pem"
+else
+    start_server "$WORK/out"
+fi
 TOKEN=$(cat "$WORK/token")
 
 # boot LOG TIMEOUT QEMU-BOOT-ARGS... [-- drive.py steps]: a Pentium II with
 # 128 MiB, e1000 on the user-mode network, the source disk as the first
 # IDE disk (snapshot: the guest cannot change the file); exit status of
 # tests/live/drive.py, which stops early on FAIL_ON (default: CAPTURE FAILED).
+# NO_SOURCE=1: no source disk.
 boot() {
     local log=$1 timeout=$2; shift 2
-    local qargs=() steps=()
+    local qargs=() steps=() disk=(-drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on")
+    [ "${NO_SOURCE:-0}" = 0 ] || disk=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do qargs+=("$1"); shift; done
     [ $# -eq 0 ] || { shift; steps=("$@"); }
     python3 "$SRC/tests/live/drive.py" --log "$log" --timeout "$timeout" \
         --fail "${FAIL_ON:-CAPTURE FAILED}" --fail 'Kernel panic' "${steps[@]}" -- \
         qemu-system-i386 -M pc -accel tcg -cpu pentium2 -m 128 -display none -monitor none \
-        -no-reboot -drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on" "${qargs[@]}"
+        -no-reboot "${disk[@]}" "${qargs[@]}"
 }
 
 # check NAME LOG: the guest said the capture succeeded, the server marked it

@@ -4,6 +4,7 @@
 # the kernel and initrd of build/live/pxe; the machine captures its disk
 # to `p2v serve` on this host with no typing and powers off, and the
 # capture equals the source.
+LIVE_TLS=1
 source "$SRC/tests/live/lib.sh"
 [ -e /usr/lib/ipxe/qemu/efi-e1000.rom ] || [ -e /usr/share/qemu/efi-e1000.rom ] ||
     skip "QEMU's e1000 boot ROM is missing (ipxe-qemu)"
@@ -18,7 +19,7 @@ DEFAULT pxe01
 LABEL pxe01
   LINUX vmlinuz
   INITRD initrd.img
-  APPEND $base ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off p2v.server=10.0.2.2:$PORT p2v.token=$TOKEN p2v.name=pxe01 p2v.disks=sda p2v.post=poweroff
+  APPEND $base ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off p2v.server=10.0.2.2:$PORT p2v.token=$TOKEN p2v.name=pxe01 p2v.disks=sda p2v.tls=$PIN p2v.post=poweroff
 CFG
 boot "$WORK/pxe.log" 280 -boot n -nic "user,model=e1000,tftp=$WORK/tftp,bootfile=pxelinux.0" ||
     { tail -40 "$WORK/pxe.log" >&2; fail "the PXE-booted live system did not capture and power off"; }
