@@ -82,6 +82,8 @@ cp "$pkg/bin/busybox" "$ir/bin/busybox"
 for a in $("$ir/bin/busybox" --list 2>/dev/null || qemu-i386 "$ir/bin/busybox" --list); do
     [ "$a" = busybox ] || ln -s busybox "$ir/bin/$a"
 done
+[ -L "$ir/bin/sh" ] && [ -L "$ir/bin/modprobe" ] ||
+    die "cannot list busybox's applets (this kernel runs no i386 programs, and no qemu-i386?)"
 ln -s ../bin/busybox "$ir/sbin/modprobe"     # the kernel's request_module()
 strip -o "$ir/bin/p2v" "$agent"
 install -m 755 "$here/init" "$ir/init"
