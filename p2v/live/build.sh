@@ -13,9 +13,10 @@
 #   p2v/live/build.sh BUILD
 # Needs: apt-get with the i386 architecture known to it (scripts/install-
 # deps.sh), dpkg-deb, depmod (kmod), cpio, gzip, xorriso, gcc-multilib.
-# Exit status: 0 built, 1 failed.
+# Exit status: 0 built, 1 failed, 2 usage.
 set -eu -o pipefail
-build=${1:?usage: p2v/live/build.sh BUILD}
+[ $# -eq 1 ] && [ -n "$1" ] || { echo "usage: p2v/live/build.sh BUILD" >&2; exit 2; }
+build=$1
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mkdir -p "$build/live"

@@ -77,10 +77,11 @@ check() {
     grep '<disk .*source="/dev/sda".*model="QEMU HARDDISK"' "$m" >/dev/null || fail "$1: the manifest's disk is not the QEMU IDE disk"
 }
 
-# site_iso OUT: a copy of the ISO with the server's token in p2v/token, made
-# as docs/live.md tells users to (the boot records are kept).
+# site_iso OUT [NAME]: a copy of the ISO with the server's token in p2v/NAME
+# (default token), made as docs/live.md tells users to (the boot records
+# are kept).
 site_iso() {
-    xorriso -indev "$LIVE/p2v-live.iso" -outdev "$1" -map "$WORK/token" /p2v/token \
+    xorriso -indev "$LIVE/p2v-live.iso" -outdev "$1" -map "$WORK/token" "/p2v/${2:-token}" \
         -boot_image any replay >"$WORK/xorriso.log" 2>&1 ||
         { cat "$WORK/xorriso.log" >&2; fail "xorriso could not add p2v/token"; }
 }
