@@ -17,6 +17,7 @@
 #include "vmm/hw/pc.h"
 #include "vmm/hw/vga.h"
 #include "vmm/machine.h"
+#include "vmm/net.h"
 #include "vmm/verdict.h"
 
 static const char usage[] =
@@ -57,6 +58,12 @@ static const char usage[] =
     "  --cpu 486|pentium|p6     CPU model and CPUID profile (default p6)\n"
     "  --cpuid-max-leaf N       cap the CPUID maximum leaf (NT 4.0 needs 2)\n"
     "  --max-instructions N     stop after N instructions\n"
+    "  --nic user|tap|none[,model=pcnet][,hostfwd=tcp:[HADDR]:HPORT-[GADDR]:GPORT]\n"
+    "        [,mac=52:54:00:12:34:56][,bootfile=NAME][,ifname=TAP]\n"
+    "                           a PCnet-PCI II card on user-mode networking (DHCP\n"
+    "                           from 10.0.2.2, the host's 127.0.0.1 is 10.0.2.2,\n"
+    "                           DNS 10.0.2.3) or on a TAP device (default: none)\n"
+    "  --net-dump FILE.pcap     every frame the card sends and receives\n"
     "  --stats                  print instructions executed and MIPS on exit\n"
     "  -h, --help               this text\n"
     "\n"
@@ -108,7 +115,7 @@ int main(int argc, char **argv)
 {
     enum { OPT_BIOS = 256, OPT_DEBUGCON, OPT_SERIAL, OPT_CPU, OPT_LEAF, OPT_MAXI, OPT_TIMEOUT,
            OPT_STATS, OPT_CHECK, OPT_EXPECT, OPT_OUTPUT, OPT_CDROM, OPT_BOOT, OPT_SNAPSHOT,
-           OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS };
+           OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS, OPT_NIC, OPT_NET_DUMP };
     static const struct option opts[] = {
         { "bios", required_argument, NULL, OPT_BIOS },
         { "memory", required_argument, NULL, 'm' },
@@ -131,11 +138,14 @@ int main(int argc, char **argv)
         { "screenshot", required_argument, NULL, OPT_SCREENSHOT },
         { "vga", required_argument, NULL, OPT_VGA },
         { "vga-bios", required_argument, NULL, OPT_VGA_BIOS },
+        { "nic", required_argument, NULL, OPT_NIC },
+        { "net-dump", required_argument, NULL, OPT_NET_DUMP },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct machine_config cfg = { .ram_mb = 0, .cpu_model = "p6", .cpuid_max_leaf = -1 };
     struct pc_config pc = { .boot = 'c' };
+    struct net_config net = { .kind = NET_NONE };
     bool stats = false, check = false, json = false, serial_set = false, debugcon_set = false;
     const char *expect = NULL, *cdrom = NULL, *screen_dump = NULL, *screenshot = NULL;
     uint64_t v;
@@ -201,6 +211,16 @@ int main(int argc, char **argv)
                 return usage_error("--vga wants std or none, not '%s'", optarg);
             break;
         case OPT_VGA_BIOS: pc.vga_rom_path = optarg; break;
+        case OPT_NIC: {
+            struct vd_error *nerr = NULL;
+            if (net_parse_nic(optarg, &net, &nerr) < 0) {
+                vd_error_report("vmm", nerr);
+                return 2;
+            }
+            pc.net = &net;
+            break;
+        }
+        case OPT_NET_DUMP: net.dump_path = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return usage_error("option '%s' needs an argument", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
@@ -227,6 +247,8 @@ int main(int argc, char **argv)
         return usage_error("%s", "--check needs a DISK or --cdrom");
     if (pc.boot == 'd' && !cdrom)
         return usage_error("%s", "--boot d needs --cdrom");
+    if (net.dump_path && !net_wants_model(pc.net, "pcnet"))
+        return usage_error("%s", "--net-dump needs a network card (--nic user or tap)");
     if (expect && !check)
         return usage_error("%s", "--expect only makes sense with --check");
 
@@ -266,7 +288,7 @@ int main(int argc, char **argv)
     inputs[n_inputs++] = pc.vga_rom_path;
     const char *outputs[] = {
         cfg.serial_path && strcmp(cfg.serial_path, "stdio") != 0 ? cfg.serial_path : NULL,
-        pc.serial2_path, screen_dump, screenshot, cfg.debugcon_path,
+        pc.serial2_path, screen_dump, screenshot, cfg.debugcon_path, net.dump_path,
     };
     for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++) {
         if (vd_output_check(outputs[k], inputs, n_inputs, &err) < 0) {

@@ -12,6 +12,7 @@
 
 struct vmm_disk;
 struct verdict;
+struct net_config;
 
 #define PC_MAX_DRIVES 4         /* IDE: primary master/slave, secondary master/slave */
 
@@ -29,6 +30,7 @@ struct pc_config {
     const char *serial2_path;   /* COM2 output, NULL: discarded */
     const char *vga_rom_path;   /* NULL: /usr/share/seabios/vgabios-stdvga.bin */
     struct verdict *verdict;    /* watches serial output, NULL: nobody */
+    const struct net_config *net;   /* -nic (vmm/net.h), NULL: no network card */
 };
 
 /* The configuration the devices see: the command line's, or an empty PC
