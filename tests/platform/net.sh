@@ -3,19 +3,35 @@
 # a file from an HTTP server this test runs on the host's 127.0.0.1 (through
 # the gateway 10.0.2.2, the URL sent as the DHCP boot file), and a host
 # forward reaches nc listening on the guest's port 80. --net-dump writes a
-# pcap of both directions. The card comes from the test name: net_pcnet.
+# pcap of both directions. The card comes from the test name: net_pcnet
+# (APIC mode: PCI INTA through the PIIX3 PIRQ route to a level-triggered
+# I/O APIC pin) and net_pcnet-pic (--no-apic: the same route to the 8259,
+# level-triggered through the ELCR).
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/platform/lib-platform.sh"
 need apt-get dpkg cpio sfdisk mcopy mkfs.fat syslinux python3
-model=${TESTNAME#platform_net_}
+variant=${TESTNAME#platform_net_}
+model=${variant%-pic}
+flag=; [ "$model" != "$variant" ] && flag=--no-apic
 g=$(guest linux-net)
 
-# Two free loopback ports: the host's HTTP server and the forward.
+# Two free loopback ports, the host's HTTP server and the forward, below
+# the kernel's ephemeral range: a port bind(0) gave out can be taken at
+# once by an outgoing connection of another program.
 read -r http_port fwd_port < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+import random, socket
+got = []
+while len(got) < 2:
+    p = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        if p not in got:
+            got.append(p)
+    except OSError:
+        pass
+    s.close()
+print(*got)')
 payload="VMM-NET-PAYLOAD-$RANDOM$RANDOM"
 mkdir www
 echo "$payload" > www/payload.txt
@@ -23,7 +39,7 @@ python3 -m http.server --bind 127.0.0.1 --directory www "$http_port" >http.log 2
 http_pid=$!
 trap 'kill $http_pid 2>/dev/null' EXIT
 
-"$BIN/vmm" --check --timeout 300 -m 128 --serial serial.txt --net-dump net.pcap \
+"$BIN/vmm" --check --timeout 300 -m 128 $flag --serial serial.txt --net-dump net.pcap \
     --nic "user,model=$model,bootfile=http://10.0.2.2:$http_port/payload.txt,hostfwd=tcp:127.0.0.1:$fwd_port-:80" \
     "$g/linux-net.raw" >verdict.txt 2>stderr.txt &
 vmm_pid=$!
@@ -56,6 +72,12 @@ tr -d '\r' <serial.txt >log.txt
 grep -q '^verdict: booted guest powered off cleanly' verdict.txt || fail "unexpected verdict"
 grep -q '^VMM-NET-IP: 10.0.2.15$' log.txt || fail "no DHCP address 10.0.2.15 from libslirp"
 grep -q "^VMM-NET-GOT: $payload\$" log.txt || fail "the guest did not download the host's file"
+if [ -n "$flag" ]; then
+    grep -Eq '^VMM-NET-IRQ: +1[01]: +[1-9][0-9]* +XT-PIC +eth0' log.txt || fail "the card's interrupt is not on the 8259"
+else
+    grep -Eq '^VMM-NET-IRQ: +1[01]: +[1-9][0-9]* +IO-APIC +1[01]-fasteoi +eth0' log.txt \
+        || fail "the card's interrupt is not a level-triggered I/O APIC line"
+fi
 grep -q 'VMM-NET-GUEST-PAYLOAD' reply.txt || fail "no answer from the guest through the forward"
 grep -q '^VMM-NET-SERVED: GET /from-host' log.txt || fail "the guest did not see the host's request"
 # The pcap: a valid header and frames both ways (the DHCP offer comes

@@ -7,7 +7,8 @@
 #                  vmm.nic=MODULE names), asks DHCP for an address, fetches
 #                  the URL the DHCP reply names as its boot file with wget,
 #                  answers one TCP connection on port 80 with nc, and powers
-#                  off. Progress lines start with VMM-NET.
+#                  off. Progress lines start with VMM-NET (VMM-NET-IRQ: the
+#                  card's line in /proc/interrupts).
 # Needs: apt-get (i386 architecture enabled), dpkg, cpio, gzip, sfdisk,
 # mtools, dosfstools, syslinux, syslinux-common.
 set -eu -o pipefail
@@ -65,6 +66,7 @@ ifconfig lo 127.0.0.1 up
 ifconfig eth0 up || { echo "VMM-NET-FAIL: no eth0"; poweroff -f; }
 if udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/dhcp.sh >/dev/null 2>&1; then
     echo "VMM-NET-IP: $(cat /tmp/ip)"
+    echo "VMM-NET-IRQ: $(grep eth0 /proc/interrupts)"
     url=$(cat /tmp/bootfile)
     if [ -n "$url" ] && wget -q -O /tmp/payload "$url"; then
         echo "VMM-NET-GOT: $(cat /tmp/payload)"
