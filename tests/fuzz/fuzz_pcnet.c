@@ -26,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!m.ram || !p)
         abort();
     p->m = &m;
+    p->poll_timer = -1;                         /* no machine timers here */
     pcnet_hw_reset(p, mac);
     /* Prefix: LE16 length (up to 4 KiB) of bytes copied to RAM at 0. */
     size_t n = (size_t)(data[0] | data[1] << 8) & 0xFFF;

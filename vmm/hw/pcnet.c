@@ -6,8 +6,9 @@
  * configure the bus side; BCR20 picks the descriptor layout (software
  * style 0: 16-bit LANCE, 2: 32-bit, 3: 32-bit with the words reordered).
  * INIT reads the initialisation block, STRT starts both rings; frames are
- * sent when the guest writes TDMD and received whenever the backend has
- * one. INTA goes through the PIIX3 PIRQ routing.
+ * sent when the guest writes TDMD, and the transmit ring is also polled
+ * every 2 ms as the chip does (unless CSR4 DPOLL), for drivers that rely
+ * on that; frames are received whenever the backend has one. INTA goes through the PIIX3 PIRQ routing.
  * Every descriptor and buffer access goes through machine_dma_read/write:
  * an address outside guest RAM sets MERR and moves nothing. */
 #include "vmm/hw/pcnet.h"
@@ -16,6 +17,8 @@
 #include <string.h>
 
 #define PCNET_DEVFN 0x18
+#define TX_POLL_NS 2000000u
+#define CSR4_DPOLL 0x1000
 
 /* CSR0 */
 #define C0_INIT 0x0001
@@ -412,6 +415,8 @@ static void csr0_write(struct pcnet *p, uint16_t val)
     p->csr[0] = (uint16_t)((p->csr[0] & ~(val & C0_W1C) & ~C0_IENA) | (val & C0_IENA));
     if (val & C0_STOP) {
         p->csr[0] = C0_STOP;                    /* everything else clears, IENA too */
+        if (p->m && p->poll_timer >= 0)
+            machine_timer_cancel(p->m, p->poll_timer);
         update_irq(p);
         return;
     }
@@ -423,6 +428,8 @@ static void csr0_write(struct pcnet *p, uint16_t val)
             p->csr[0] |= C0_TXON;
         if (!(p->csr[15] & MODE_DRX))
             p->csr[0] |= C0_RXON;
+        if (p->m && p->poll_timer >= 0)
+            machine_timer_arm(p->m, p->poll_timer, machine_now_ns(p->m) + TX_POLL_NS);
     }
     update_irq(p);
     if (val & (C0_TDMD | C0_STRT))
@@ -521,6 +528,16 @@ void pcnet_io_write(struct pcnet *p, unsigned off, uint32_t val, unsigned size)
     }
 }
 
+static void poll_timer_cb(void *opaque, uint64_t now)
+{
+    struct pcnet *p = opaque;
+    if (!(p->csr[0] & C0_TXON))
+        return;                                 /* STRT arms it again */
+    if (!(p->csr[4] & CSR4_DPOLL))
+        poll_tx(p);
+    machine_timer_arm(p->m, p->poll_timer, now + TX_POLL_NS);
+}
+
 /* ---- I/O BAR and PCI ---- */
 
 static uint8_t io_read8(void *o, uint16_t port)
@@ -583,6 +600,7 @@ static void pcnet_reset(void *state)
     f->bar_enabled[0] = false;
     f->bar_mapped[0] = 0;
     f->config[0x3C] = 0;
+    machine_timer_cancel(p->m, p->poll_timer);
     uint8_t mac[6];
     memcpy(mac, p->aprom, 6);
     pcnet_hw_reset(p, mac);
@@ -596,6 +614,9 @@ static int pcnet_init(struct machine *m, void *state, struct vd_error **errp)
     if (!net_wants_model(nc, "pcnet"))
         return 0;
     p->present = true;
+    p->poll_timer = machine_timer_new(m, poll_timer_cb, p);
+    if (p->poll_timer < 0)
+        return vd_error_set(errp, -ENOSPC, "pcnet: no free machine timer");
     struct pci_func *f = &p->f;
     pci_func_init(f, PCNET_DEVFN, 0x1022, 0x2000, 0x02000010, p);   /* Ethernet, rev 0x10 */
     pci_func_add_bar(f, 0, PCNET_IO_SIZE, true);

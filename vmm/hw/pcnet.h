@@ -19,6 +19,7 @@ struct pcnet {
     struct machine *m;
     struct net_backend *net;    /* NULL: frames sent go nowhere */
     bool present;
+    int poll_timer;             /* the transmit ring's own polling, -1: none */
     uint16_t io_base;           /* 0: BAR 0 not decoded */
     uint8_t aprom[16];
     uint32_t rap;
