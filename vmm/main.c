@@ -58,11 +58,12 @@ static const char usage[] =
     "  --cpu 486|pentium|p6     CPU model and CPUID profile (default p6)\n"
     "  --cpuid-max-leaf N       cap the CPUID maximum leaf (NT 4.0 needs 2)\n"
     "  --max-instructions N     stop after N instructions\n"
-    "  --nic user|tap|none[,model=pcnet][,hostfwd=tcp:[HADDR]:HPORT-[GADDR]:GPORT]\n"
+    "  --nic user|tap|none[,model=pcnet|tulip][,hostfwd=tcp:[HADDR]:HPORT-[GADDR]:GPORT]\n"
     "        [,mac=52:54:00:12:34:56][,bootfile=NAME][,ifname=TAP]\n"
-    "                           a PCnet-PCI II card on user-mode networking (DHCP\n"
-    "                           from 10.0.2.2, the host's 127.0.0.1 is 10.0.2.2,\n"
-    "                           DNS 10.0.2.3) or on a TAP device (default: none)\n"
+    "                           a PCnet-PCI II (or DEC 21140) card on user-mode\n"
+    "                           networking (DHCP from 10.0.2.2, the host's\n"
+    "                           127.0.0.1 is 10.0.2.2, DNS 10.0.2.3) or on a TAP\n"
+    "                           device (default: none)\n"
     "  --net-dump FILE.pcap     every frame the card sends and receives\n"
     "  --stats                  print instructions executed and MIPS on exit\n"
     "  -h, --help               this text\n"
@@ -247,7 +248,7 @@ int main(int argc, char **argv)
         return usage_error("%s", "--check needs a DISK or --cdrom");
     if (pc.boot == 'd' && !cdrom)
         return usage_error("%s", "--boot d needs --cdrom");
-    if (net.dump_path && !net_wants_model(pc.net, "pcnet"))
+    if (net.dump_path && !net_wants_model(pc.net, "pcnet") && !net_wants_model(pc.net, "tulip"))
         return usage_error("%s", "--net-dump needs a network card (--nic user or tap)");
     if (expect && !check)
         return usage_error("%s", "--expect only makes sense with --check");

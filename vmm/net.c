@@ -159,8 +159,9 @@ int net_parse_nic(const char *spec, struct net_config *c, struct vd_error **errp
                 return vd_error_set(errp, -EINVAL, "-nic: unknown network type '%.*s' (user, tap or none)",
                                     (int)n, p);
         } else if (kn == 5 && memcmp(p, "model", 5) == 0) {
-            if (!(vn == 5 && memcmp(v, "pcnet", 5) == 0))
-                return vd_error_set(errp, -EINVAL, "-nic: unknown card model '%.*s' (pcnet)", (int)vn, v);
+            if (!(vn == 5 && memcmp(v, "pcnet", 5) == 0) && !(vn == 5 && memcmp(v, "tulip", 5) == 0))
+                return vd_error_set(errp, -EINVAL, "-nic: unknown card model '%.*s' (pcnet or tulip)",
+                                    (int)vn, v);
             snprintf(c->model, sizeof c->model, "%.*s", (int)vn, v);
         } else if (kn == 7 && memcmp(p, "hostfwd", 7) == 0) {
             if (c->n_fwd == NET_MAX_HOSTFWD)
@@ -200,6 +201,17 @@ int net_parse_nic(const char *spec, struct net_config *c, struct vd_error **errp
     if (c->ifname[0] && c->kind != NET_TAP)
         return vd_error_set(errp, -EINVAL, "-nic: ifname needs the tap network");
     return 0;
+}
+
+uint32_t net_crc32(const uint8_t *b, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t k = 0; k < n; k++) {
+        crc ^= b[k];
+        for (int i = 0; i < 8; i++)
+            crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1));
+    }
+    return crc;
 }
 
 bool net_wants_model(const struct net_config *c, const char *model)

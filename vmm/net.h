@@ -42,6 +42,10 @@ struct net_config {
  * part that is wrong. */
 int net_parse_nic(const char *spec, struct net_config *c, struct vd_error **errp);
 
+/* The Ethernet CRC-32 register over B[0..N) (reflected, initial all ones,
+ * not inverted): ~ of it is the FCS, its top 6 bits the multicast hash. */
+uint32_t net_crc32(const uint8_t *b, size_t n);
+
 /* True when the card MODEL is the one the configuration asks for. */
 bool net_wants_model(const struct net_config *c, const char *model);
 

@@ -4,9 +4,10 @@
 # the gateway 10.0.2.2, the URL sent as the DHCP boot file), and a host
 # forward reaches nc listening on the guest's port 80. --net-dump writes a
 # pcap of both directions. The card comes from the test name: net_pcnet
-# (APIC mode: PCI INTA through the PIIX3 PIRQ route to a level-triggered
-# I/O APIC pin) and net_pcnet-pic (--no-apic: the same route to the 8259,
-# level-triggered through the ELCR).
+# (PCnet-PCI II, pcnet32) or net_tulip (DEC 21140, tulip), in APIC mode
+# (PCI INTA through the PIIX3 PIRQ route to a level-triggered I/O APIC
+# pin); a -pic suffix runs them with --no-apic (the same route to the
+# 8259, level-triggered through the ELCR).
 . "$SRC/tests/lib.sh"
 . "$SRC/tests/platform/lib-platform.sh"
 need apt-get dpkg cpio sfdisk mcopy mkfs.fat syslinux python3

@@ -22,6 +22,7 @@ extern const struct vmm_device_ops ide_device;
 extern const struct vmm_device_ops piix4_pm_device;
 extern const struct vmm_device_ops vga_device;
 extern const struct vmm_device_ops pcnet_device;
+extern const struct vmm_device_ops tulip_device;
 
 const struct vmm_device_ops *const vmm_devices[] = {
     &debugcon_device,
@@ -43,5 +44,6 @@ const struct vmm_device_ops *const vmm_devices[] = {
     &piix4_pm_device,
     &vga_device,
     &pcnet_device,
+    &tulip_device,
     NULL,
 };

@@ -87,6 +87,23 @@ int pci_register(struct machine *m, struct pci_func *f, struct vd_error **errp);
 uint32_t pci_config_read(struct pci_func *f, unsigned reg, unsigned size);
 void pci_config_write(struct pci_func *f, unsigned reg, uint32_t val, unsigned size);
 
+/* Back to the power-on header: decoding off, BARs unassigned (and the
+ * device told), interrupt line 0. */
+void pci_func_reset(struct pci_func *f);
+
+/* An I/O BAR whose accesses go to handlers taking the offset in the BAR
+ * (the network cards). */
+struct pci_io_bar {
+    struct machine *m;
+    uint16_t base;              /* 0: not decoded */
+    uint16_t size;
+    uint32_t (*read)(void *dev, unsigned off, unsigned size);
+    void (*write)(void *dev, unsigned off, uint32_t val, unsigned size);
+    void *dev;
+};
+/* Decodes the window at ADDR, or nothing when not ENABLED. */
+void pci_io_bar_move(struct pci_io_bar *b, uint32_t addr, bool enabled);
+
 /* Moves (or disables, size 0) an MMIO window a BAR decodes; idx is what
  * pc_mmio_add returned. */
 int pc_mmio_add(struct machine *m, const struct mmio_ops *ops, void *opaque);

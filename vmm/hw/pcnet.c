@@ -258,17 +258,6 @@ static void poll_tx(struct pcnet *p)
 
 /* ---- receive ---- */
 
-static uint32_t crc32_le(const uint8_t *b, size_t n)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t k = 0; k < n; k++) {
-        crc ^= b[k];
-        for (int i = 0; i < 8; i++)
-            crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1));
-    }
-    return crc;
-}
-
 static bool accepts(const struct pcnet *p, const uint8_t *dst)
 {
     uint16_t mode = p->csr[15];
@@ -278,7 +267,7 @@ static bool accepts(const struct pcnet *p, const uint8_t *dst)
     if (memcmp(dst, bcast, 6) == 0)
         return !(mode & MODE_DRCVBC);
     if (dst[0] & 1)                             /* multicast: the logical address filter */
-        return (p->ladrf >> (crc32_le(dst, 6) >> 26)) & 1;
+        return (p->ladrf >> (net_crc32(dst, 6) >> 26)) & 1;
     return !(mode & MODE_DRCVPA) && memcmp(dst, p->padr, 6) == 0;
 }
 
@@ -295,7 +284,7 @@ void pcnet_receive(void *opaque, const uint8_t *frame, size_t len)
         memset(buf + len, 0, 60 - len);
         len = 60;
     }
-    put32(buf + len, ~crc32_le(buf, len));
+    put32(buf + len, ~net_crc32(buf, len));
     len += 4;
 
     uint32_t first_at = desc_addr(p, p->rdra, p->rx_idx);
@@ -538,54 +527,23 @@ static void poll_timer_cb(void *opaque, uint64_t now)
     machine_timer_arm(p->m, p->poll_timer, now + TX_POLL_NS);
 }
 
-/* ---- I/O BAR and PCI ---- */
+/* ---- PCI ---- */
 
-static uint8_t io_read8(void *o, uint16_t port)
+static uint32_t io_read(void *dev, unsigned off, unsigned size)
 {
-    struct pcnet *p = o;
-    return (uint8_t)pcnet_io_read(p, port - p->io_base, 1);
-}
-static uint16_t io_read16(void *o, uint16_t port)
-{
-    struct pcnet *p = o;
-    return (uint16_t)pcnet_io_read(p, port - p->io_base, 2);
-}
-static uint32_t io_read32(void *o, uint16_t port)
-{
-    struct pcnet *p = o;
-    return pcnet_io_read(p, port - p->io_base, 4);
-}
-static void io_write8(void *o, uint16_t port, uint8_t v)
-{
-    struct pcnet *p = o;
-    pcnet_io_write(p, port - p->io_base, v, 1);
-}
-static void io_write16(void *o, uint16_t port, uint16_t v)
-{
-    struct pcnet *p = o;
-    pcnet_io_write(p, port - p->io_base, v, 2);
-}
-static void io_write32(void *o, uint16_t port, uint32_t v)
-{
-    struct pcnet *p = o;
-    pcnet_io_write(p, port - p->io_base, v, 4);
+    return pcnet_io_read(dev, off, size);
 }
 
-static const struct io_ops pcnet_io = {
-    .read8 = io_read8, .read16 = io_read16, .read32 = io_read32,
-    .write8 = io_write8, .write16 = io_write16, .write32 = io_write32,
-};
+static void io_write(void *dev, unsigned off, uint32_t val, unsigned size)
+{
+    pcnet_io_write(dev, off, val, size);
+}
 
 static void bar_changed(struct pci_func *f, int bar, uint32_t addr, bool enabled)
 {
     struct pcnet *p = f->opaque;
-    if (bar != 0)
-        return;
-    if (p->io_base)
-        machine_register_io(p->m, p->io_base, PCNET_IO_SIZE, NULL, NULL);
-    p->io_base = enabled ? (uint16_t)addr : 0;
-    if (p->io_base)
-        machine_register_io(p->m, p->io_base, PCNET_IO_SIZE, &pcnet_io, p);
+    if (bar == 0)
+        pci_io_bar_move(&p->io, addr, enabled);
 }
 
 static void pcnet_reset(void *state)
@@ -593,13 +551,7 @@ static void pcnet_reset(void *state)
     struct pcnet *p = state;
     if (!p->present)
         return;
-    struct pci_func *f = &p->f;
-    memset(f->config + 0x04, 0, 2);             /* command: decoding off */
-    put32(f->config + 0x10, 1);
-    bar_changed(f, 0, 0, false);
-    f->bar_enabled[0] = false;
-    f->bar_mapped[0] = 0;
-    f->config[0x3C] = 0;
+    pci_func_reset(&p->f);
     machine_timer_cancel(p->m, p->poll_timer);
     uint8_t mac[6];
     memcpy(mac, p->aprom, 6);
@@ -626,6 +578,7 @@ static int pcnet_init(struct machine *m, void *state, struct vd_error **errp)
     f->config[0x3E] = 0x06;                     /* MIN_GNT */
     f->config[0x3F] = 0xFF;                     /* MAX_LAT */
     f->bar_changed = bar_changed;
+    p->io = (struct pci_io_bar){ .m = m, .size = PCNET_IO_SIZE, .read = io_read, .write = io_write, .dev = p };
     pcnet_hw_reset(p, nc->mac);
     int r = net_backend_open(&p->net, m, nc, pcnet_receive, p, errp);
     if (r < 0)

@@ -20,7 +20,7 @@ struct pcnet {
     struct net_backend *net;    /* NULL: frames sent go nowhere */
     bool present;
     int poll_timer;             /* the transmit ring's own polling, -1: none */
-    uint16_t io_base;           /* 0: BAR 0 not decoded */
+    struct pci_io_bar io;       /* BAR 0 */
     uint8_t aprom[16];
     uint32_t rap;
     uint16_t csr[128];

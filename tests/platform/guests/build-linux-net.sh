@@ -3,8 +3,8 @@
 # current directory), from the same Debian i386 packages as build-linux.sh
 # (fetched with `apt-get download`, unpacked with `dpkg -x`):
 #   linux-net.raw  MBR + syslinux on FAT16: kernel + initramfs whose /init
-#                  loads the network card's module (pcnet32, or the one
-#                  vmm.nic=MODULE names), asks DHCP for an address, fetches
+#                  loads the network card's module (pcnet32, or tulip for
+#                  a DEC 21140 on the PCI bus), asks DHCP for an address, fetches
 #                  the URL the DHCP reply names as its boot file with wget,
 #                  answers one TCP connection on port 80 with nc, and powers
 #                  off. Progress lines start with VMM-NET (VMM-NET-IRQ: the
@@ -57,8 +57,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 exec </dev/console >/dev/console 2>&1
 nic=pcnet32
-for a in $(cat /proc/cmdline); do
-    case "$a" in vmm.nic=*) nic=${a#vmm.nic=} ;; esac
+for d in /sys/bus/pci/devices/*; do
+    case "$(cat $d/vendor):$(cat $d/device)" in 0x1011:0x0009) nic=tulip ;; esac
 done
 insmod /lib/modules/mii.ko
 insmod /lib/modules/$nic.ko
