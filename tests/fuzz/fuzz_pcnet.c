@@ -1,16 +1,19 @@
-/* Fuzzes the PCnet-PCI II card with a hostile guest: the input's prefix
- * becomes the first bytes of guest RAM (initialisation block, descriptor
- * rings, buffers), the rest is a stream of I/O BAR accesses and frames
- * arriving from the wire. Nothing may crash the emulator or touch memory
- * outside the 1 MiB of guest RAM (ASan watches). */
+/* Fuzzes the PCnet-PCI II card with a hostile guest (input: fuzz_nic.h;
+ * registers 0-31 are the I/O BAR's byte offsets): the initialisation
+ * block, rings and buffers in the RAM prefix, RAP/RDP/BDP accesses, frames
+ * from the wire. Nothing may crash the emulator or touch memory outside
+ * the 1 MiB of guest RAM (ASan watches). */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "fuzz_nic.h"
 #include "vmm/hw/pcnet.h"
-#include "vmm/machine.h"
 
 #define RAM_SIZE (1u << 20)
+
+static unsigned offset(unsigned reg) { return reg & 0x1F; }
+static uint32_t rd(void *d, unsigned off, unsigned size) { return pcnet_io_read(d, off, size); }
+static void wr(void *d, unsigned off, uint32_t v, unsigned size) { pcnet_io_write(d, off, v, size); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,36 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p->m = &m;
     p->poll_timer = -1;                         /* no machine timers here */
     pcnet_hw_reset(p, mac);
-    /* Prefix: LE16 length (up to 4 KiB) of bytes copied to RAM at 0. */
-    size_t n = (size_t)(data[0] | data[1] << 8) & 0xFFF;
-    data += 2, size -= 2;
-    if (n > size)
-        n = size;
-    memcpy(m.ram, data, n);
-    data += n, size -= n;
-    /* Records: op (bit 7 write, bit 6 a frame from the wire, bits 0-4 the
-     * BAR offset), size (1 << (b % 3)), a 32-bit value. A frame is
-     * 14 + value % 1501 bytes from RAM at value >> 16, sent to the card's
-     * address (op bit 0 clear) or to broadcast. */
-    for (size_t k = 0; k + 6 <= size; k += 6) {
-        uint8_t op = data[k];
-        unsigned sz = 1u << (data[k + 1] % 3);
-        uint32_t val = (uint32_t)data[k + 2] | data[k + 3] << 8 | data[k + 4] << 16
-                       | (uint32_t)data[k + 5] << 24;
-        if (op & 0x40) {
-            uint8_t frame[1514];
-            size_t len = 14 + (val & 0xFFFF) % 1501;
-            memcpy(frame, m.ram + (val >> 16), len);
-            memset(frame, 0xFF, 6);
-            if (!(op & 1))
-                memcpy(frame, p->padr, 6);
-            pcnet_receive(p, frame, len);
-        } else if (op & 0x80) {
-            pcnet_io_write(p, op & 0x1F, val & (sz == 4 ? 0xFFFFFFFFu : (1u << (8 * sz)) - 1), sz);
-        } else {
-            (void)pcnet_io_read(p, op & 0x1F, sz);
-        }
-    }
+    const struct fuzz_nic nic = { p, offset, rd, wr, pcnet_receive, mac };
+    fuzz_nic_run(&m, &nic, data, size);
     free(p);
     free(m.ram);
     return 0;

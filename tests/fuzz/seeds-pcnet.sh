@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed corpus for fuzz_pcnet in the harness's encoding (tests/fuzz/fuzz_pcnet.c:
+# Seed corpus for fuzz_pcnet in the harness's encoding (tests/fuzz/fuzz_nic.h:
 # RAM prefix, then op, size, value records): the pcnet32 driver's bring-up
 # with 32-bit (software style 2) and 16-bit (style 0) structures, one frame
 # sent through the transmit ring and one received into the receive ring.

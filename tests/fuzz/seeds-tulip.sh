@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed corpus for fuzz_tulip in the harness's encoding (tests/fuzz/fuzz_tulip.c:
+# Seed corpus for fuzz_tulip in the harness's encoding (tests/fuzz/fuzz_nic.h:
 # RAM prefix, then op, size, value records): the Linux tulip driver's
 # bring-up (software reset, rings, a setup frame, start), a frame sent and
 # one received, a serial ROM word read and an MII register read by
