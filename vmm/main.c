@@ -64,6 +64,9 @@ static const char usage[] =
     "                           networking (DHCP from 10.0.2.2, the host's\n"
     "                           127.0.0.1 is 10.0.2.2, DNS 10.0.2.3) or on a TAP\n"
     "                           device (default: none)\n"
+    "  --netdev user|tap,id=ID[,hostfwd=...][,bootfile=...][,ifname=...]\n"
+    "  --device pcnet|tulip,netdev=ID[,mac=...]\n"
+    "                           the same as --nic in QEMU's other spelling\n"
     "  --net-dump FILE.pcap     every frame the card sends and receives\n"
     "  --stats                  print instructions executed and MIPS on exit\n"
     "  -h, --help               this text\n"
@@ -116,7 +119,7 @@ int main(int argc, char **argv)
 {
     enum { OPT_BIOS = 256, OPT_DEBUGCON, OPT_SERIAL, OPT_CPU, OPT_LEAF, OPT_MAXI, OPT_TIMEOUT,
            OPT_STATS, OPT_CHECK, OPT_EXPECT, OPT_OUTPUT, OPT_CDROM, OPT_BOOT, OPT_SNAPSHOT,
-           OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS, OPT_NIC, OPT_NET_DUMP };
+           OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS, OPT_NIC, OPT_NETDEV, OPT_DEVICE, OPT_NET_DUMP };
     static const struct option opts[] = {
         { "bios", required_argument, NULL, OPT_BIOS },
         { "memory", required_argument, NULL, 'm' },
@@ -140,6 +143,8 @@ int main(int argc, char **argv)
         { "vga", required_argument, NULL, OPT_VGA },
         { "vga-bios", required_argument, NULL, OPT_VGA_BIOS },
         { "nic", required_argument, NULL, OPT_NIC },
+        { "netdev", required_argument, NULL, OPT_NETDEV },
+        { "device", required_argument, NULL, OPT_DEVICE },
         { "net-dump", required_argument, NULL, OPT_NET_DUMP },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -212,9 +217,10 @@ int main(int argc, char **argv)
                 return usage_error("--vga wants std or none, not '%s'", optarg);
             break;
         case OPT_VGA_BIOS: pc.vga_rom_path = optarg; break;
-        case OPT_NIC: {
+        case OPT_NIC: case OPT_NETDEV: case OPT_DEVICE: {
             struct vd_error *nerr = NULL;
-            if (net_parse_nic(optarg, &net, &nerr) < 0) {
+            if ((c == OPT_NIC ? net_parse_nic : c == OPT_NETDEV ? net_parse_netdev : net_parse_device)
+                    (optarg, &net, &nerr) < 0) {
                 vd_error_report("vmm", nerr);
                 return 2;
             }
@@ -248,6 +254,11 @@ int main(int argc, char **argv)
         return usage_error("%s", "--check needs a DISK or --cdrom");
     if (pc.boot == 'd' && !cdrom)
         return usage_error("%s", "--boot d needs --cdrom");
+    struct vd_error *nerr = NULL;
+    if (net_config_check(&net, &nerr) < 0) {
+        vd_error_report("vmm", nerr);
+        return 2;
+    }
     if (net.dump_path && !net_wants_model(pc.net, "pcnet") && !net_wants_model(pc.net, "tulip"))
         return usage_error("%s", "--net-dump needs a network card (--nic user or tap)");
     if (expect && !check)

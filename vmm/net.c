@@ -132,14 +132,12 @@ static bool parse_mac(const char *v, size_t n, uint8_t mac[6])
     return !(mac[0] & 1);                       /* a station address, not a group */
 }
 
-int net_parse_nic(const char *spec, struct net_config *c, struct vd_error **errp)
+/* One option's KEY=VALUE list. OPT names the option in errors and decides
+ * what it takes: "-nic" (TYPE first; the card and the backend), "-netdev"
+ * (TYPE first, id=; the backend), "-device" (MODEL first, netdev=; the card). */
+static int parse_opts(const char *opt, const char *spec, struct net_config *c, struct vd_error **errp)
 {
-    static const uint8_t default_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-    const char *dump = c->dump_path;
-    memset(c, 0, sizeof *c);
-    c->dump_path = dump;
-    memcpy(c->mac, default_mac, 6);
-    snprintf(c->model, sizeof c->model, "pcnet");
+    bool nic = strcmp(opt, "-nic") == 0, dev = strcmp(opt, "-device") == 0;
     const char *p = spec;
     bool first = true;
     while (*p) {
@@ -148,58 +146,119 @@ int net_parse_nic(const char *spec, struct net_config *c, struct vd_error **errp
         size_t kn = eq ? (size_t)(eq - p) : n;
         const char *v = eq ? eq + 1 : p + n;
         size_t vn = eq ? n - kn - 1 : 0;
-        if (first && !eq) {
+#define KEY(k) (kn == sizeof(k) - 1 && memcmp(p, k, kn) == 0)
+        if (first && !eq && !dev) {
             if (n == 4 && memcmp(p, "user", 4) == 0)
                 c->kind = NET_USER;
             else if (n == 3 && memcmp(p, "tap", 3) == 0)
                 c->kind = NET_TAP;
-            else if (n == 4 && memcmp(p, "none", 4) == 0)
+            else if (n == 4 && memcmp(p, "none", 4) == 0 && nic)
                 c->kind = NET_NONE;
             else
-                return vd_error_set(errp, -EINVAL, "-nic: unknown network type '%.*s' (user, tap or none)",
-                                    (int)n, p);
-        } else if (kn == 5 && memcmp(p, "model", 5) == 0) {
-            if (!(vn == 5 && memcmp(v, "pcnet", 5) == 0) && !(vn == 5 && memcmp(v, "tulip", 5) == 0))
-                return vd_error_set(errp, -EINVAL, "-nic: unknown card model '%.*s' (pcnet or tulip)",
-                                    (int)vn, v);
-            snprintf(c->model, sizeof c->model, "%.*s", (int)vn, v);
-        } else if (kn == 7 && memcmp(p, "hostfwd", 7) == 0) {
+                return vd_error_set(errp, -EINVAL, "%s: unknown network type '%.*s' (user, tap%s)",
+                                    opt, (int)n, p, nic ? " or none" : "");
+        } else if ((first && !eq && dev) || (KEY("model") && nic)) {
+            if (!dev)
+                p = v, n = vn;
+            if (!(n == 5 && memcmp(p, "pcnet", 5) == 0) && !(n == 5 && memcmp(p, "tulip", 5) == 0))
+                return vd_error_set(errp, -EINVAL, "%s: unknown card model '%.*s' (pcnet or tulip)",
+                                    opt, (int)n, p);
+            snprintf(c->model, sizeof c->model, "%.*s", (int)n, p);
+            c->device = dev;
+            n = (size_t)(v + vn - p);
+        } else if (KEY("hostfwd") && !dev) {
             if (c->n_fwd == NET_MAX_HOSTFWD)
-                return vd_error_set(errp, -EINVAL, "-nic: more than %d hostfwd rules", NET_MAX_HOSTFWD);
+                return vd_error_set(errp, -EINVAL, "%s: more than %d hostfwd rules", opt, NET_MAX_HOSTFWD);
             if (!parse_hostfwd(v, vn, &c->fwd[c->n_fwd]))
                 return vd_error_set(errp, -EINVAL,
-                                    "-nic: hostfwd '%.*s' is not tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT",
-                                    (int)vn, v);
+                                    "%s: hostfwd '%.*s' is not tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT",
+                                    opt, (int)vn, v);
             c->n_fwd++;
-        } else if (kn == 3 && memcmp(p, "mac", 3) == 0) {
+        } else if (KEY("mac") && (nic || dev)) {
             if (!parse_mac(v, vn, c->mac))
-                return vd_error_set(errp, -EINVAL, "-nic: mac '%.*s' is not a unicast xx:xx:xx:xx:xx:xx",
-                                    (int)vn, v);
-        } else if (kn == 8 && memcmp(p, "bootfile", 8) == 0) {
+                return vd_error_set(errp, -EINVAL, "%s: mac '%.*s' is not a unicast xx:xx:xx:xx:xx:xx",
+                                    opt, (int)vn, v);
+        } else if (KEY("bootfile") && !dev) {
             if (vn == 0 || vn >= sizeof c->bootfile)
-                return vd_error_set(errp, -EINVAL, "-nic: bootfile is empty or longer than %zu bytes",
-                                    sizeof c->bootfile - 1);
+                return vd_error_set(errp, -EINVAL, "%s: bootfile is empty or longer than %zu bytes",
+                                    opt, sizeof c->bootfile - 1);
             snprintf(c->bootfile, sizeof c->bootfile, "%.*s", (int)vn, v);
-        } else if (kn == 6 && memcmp(p, "ifname", 6) == 0) {
+        } else if (KEY("ifname") && !dev) {
             if (vn == 0 || vn >= sizeof c->ifname || vn >= IFNAMSIZ)
-                return vd_error_set(errp, -EINVAL, "-nic: ifname '%.*s' is empty or too long", (int)vn, v);
+                return vd_error_set(errp, -EINVAL, "%s: ifname '%.*s' is empty or too long", opt, (int)vn, v);
             snprintf(c->ifname, sizeof c->ifname, "%.*s", (int)vn, v);
+        } else if ((KEY("id") && !nic && !dev) || (KEY("netdev") && dev)) {
+            char *dst = dev ? c->device_netdev : c->netdev_id;
+            if (vn == 0 || vn >= sizeof c->netdev_id)
+                return vd_error_set(errp, -EINVAL, "%s: %.*s is empty or too long", opt, (int)kn, p);
+            snprintf(dst, sizeof c->netdev_id, "%.*s", (int)vn, v);
         } else {
-            return vd_error_set(errp, -EINVAL, "-nic: unknown option '%.*s'", (int)n, p);
+            return vd_error_set(errp, -EINVAL, "%s: unknown option '%.*s'", opt, (int)n, p);
         }
+#undef KEY
         first = false;
         p += n;
         if (*p == ',')
             p++;
     }
     if (first)
-        return vd_error_set(errp, -EINVAL, "-nic: empty argument");
+        return vd_error_set(errp, -EINVAL, "%s: empty argument", opt);
     if (c->n_fwd && c->kind != NET_USER)
-        return vd_error_set(errp, -EINVAL, "-nic: hostfwd needs the user network");
+        return vd_error_set(errp, -EINVAL, "%s: hostfwd needs the user network", opt);
     if (c->bootfile[0] && c->kind != NET_USER)
-        return vd_error_set(errp, -EINVAL, "-nic: bootfile needs the user network");
+        return vd_error_set(errp, -EINVAL, "%s: bootfile needs the user network", opt);
     if (c->ifname[0] && c->kind != NET_TAP)
-        return vd_error_set(errp, -EINVAL, "-nic: ifname needs the tap network");
+        return vd_error_set(errp, -EINVAL, "%s: ifname needs the tap network", opt);
+    return 0;
+}
+
+static void defaults(struct net_config *c, bool card, bool backend)
+{
+    static const uint8_t default_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+    if (card) {
+        memcpy(c->mac, default_mac, 6);
+        snprintf(c->model, sizeof c->model, "pcnet");
+        c->device = false;
+        c->device_netdev[0] = 0;
+    }
+    if (backend) {
+        c->kind = NET_NONE;
+        c->n_fwd = 0;
+        c->ifname[0] = c->bootfile[0] = c->netdev_id[0] = 0;
+    }
+}
+
+int net_parse_nic(const char *spec, struct net_config *c, struct vd_error **errp)
+{
+    defaults(c, true, true);
+    return parse_opts("-nic", spec, c, errp);
+}
+
+int net_parse_netdev(const char *spec, struct net_config *c, struct vd_error **errp)
+{
+    bool card = c->device;
+    defaults(c, !card, true);
+    int r = parse_opts("-netdev", spec, c, errp);
+    if (r == 0 && !c->netdev_id[0])
+        r = vd_error_set(errp, -EINVAL, "-netdev: id= is required");
+    return r;
+}
+
+int net_parse_device(const char *spec, struct net_config *c, struct vd_error **errp)
+{
+    defaults(c, true, false);
+    int r = parse_opts("-device", spec, c, errp);
+    if (r == 0 && !c->device_netdev[0])
+        r = vd_error_set(errp, -EINVAL, "-device: netdev= is required");
+    return r;
+}
+
+int net_config_check(const struct net_config *c, struct vd_error **errp)
+{
+    if (c->device && strcmp(c->device_netdev, c->netdev_id) != 0)
+        return vd_error_set(errp, -EINVAL, "-device: netdev=%s names no -netdev", c->device_netdev);
+    if (c->netdev_id[0] && !c->device)
+        return vd_error_set(errp, -EINVAL, "-netdev id=%s: no -device pcnet|tulip uses it", c->netdev_id);
     return 0;
 }
 

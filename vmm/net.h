@@ -32,6 +32,9 @@ struct net_config {
     uint8_t mac[6];
     char ifname[16];            /* tap: the interface, "" for the kernel's choice */
     char bootfile[128];         /* user: the boot file name DHCP offers, "" none */
+    char netdev_id[32];         /* -netdev id=, "" with -nic */
+    bool device;                /* the card came from -device */
+    char device_netdev[32];     /* its netdev= */
     struct net_hostfwd fwd[NET_MAX_HOSTFWD];
     int n_fwd;
     const char *dump_path;      /* --net-dump FILE.pcap, NULL: none */
@@ -45,6 +48,13 @@ int net_parse_nic(const char *spec, struct net_config *c, struct vd_error **errp
 /* The Ethernet CRC-32 register over B[0..N) (reflected, initial all ones,
  * not inverted): ~ of it is the FCS, its top 6 bits the multicast hash. */
 uint32_t net_crc32(const uint8_t *b, size_t n);
+
+/* QEMU's other spelling: -netdev TYPE,id=ID,... (the backend) and
+ * -device pcnet|tulip,netdev=ID[,mac=...] (the card), in either order;
+ * net_config_check then says whether the two go together. */
+int net_parse_netdev(const char *spec, struct net_config *c, struct vd_error **errp);
+int net_parse_device(const char *spec, struct net_config *c, struct vd_error **errp);
+int net_config_check(const struct net_config *c, struct vd_error **errp);
 
 /* True when the card MODEL is the one the configuration asks for. */
 bool net_wants_model(const struct net_config *c, const char *model);

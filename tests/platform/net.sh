@@ -40,8 +40,15 @@ python3 -m http.server --bind 127.0.0.1 --directory www "$http_port" >http.log 2
 http_pid=$!
 trap 'kill $http_pid 2>/dev/null' EXIT
 
+# The PCnet through -nic, the Tulip through QEMU's other spelling.
+backend="bootfile=http://10.0.2.2:$http_port/payload.txt,hostfwd=tcp:127.0.0.1:$fwd_port-:80"
+if [ "$model" = pcnet ]; then
+    nic=(--nic "user,model=$model,$backend")
+else
+    nic=(--device "$model,netdev=n0" --netdev "user,id=n0,$backend")
+fi
 "$BIN/vmm" --check --timeout 300 -m 128 $flag --serial serial.txt --net-dump net.pcap \
-    --nic "user,model=$model,bootfile=http://10.0.2.2:$http_port/payload.txt,hostfwd=tcp:127.0.0.1:$fwd_port-:80" \
+    "${nic[@]}" \
     "$g/linux-net.raw" >verdict.txt 2>stderr.txt &
 vmm_pid=$!
 

@@ -1,4 +1,4 @@
-# Network options: a wrong -nic is one line and exit 2; a host forward on a
+# Network options: a wrong -nic, -netdev or -device is one line and exit 2; a host forward on a
 # port already taken, an unwritable or input --net-dump are one line and
 # exit 1, before the guest runs.
 . "$SRC/tests/lib.sh"
@@ -14,6 +14,14 @@ expect_fail 2 "unknown option 'speed=10'" "$BIN/vmm" --nic user,speed=10 blank.r
 expect_fail 2 "hostfwd needs the user network" "$BIN/vmm" --nic tap,hostfwd=tcp::2222-:22 blank.raw
 expect_fail 2 "ifname needs the tap network" "$BIN/vmm" --nic user,ifname=tap0 blank.raw
 expect_fail 2 "-nic: empty argument" "$BIN/vmm" --nic '' blank.raw
+expect_fail 2 "-netdev: id= is required" "$BIN/vmm" --netdev user blank.raw
+expect_fail 2 "-device: netdev= is required" "$BIN/vmm" --device pcnet blank.raw
+expect_fail 2 "-device: unknown card model 'e1000'" "$BIN/vmm" --device e1000,netdev=n0 blank.raw
+expect_fail 2 "-device: netdev=b names no -netdev" "$BIN/vmm" --netdev user,id=a --device pcnet,netdev=b blank.raw
+expect_fail 2 "-device: netdev=a names no -netdev" "$BIN/vmm" --device tulip,netdev=a blank.raw
+expect_fail 2 "-netdev id=a: no -device" "$BIN/vmm" --netdev user,id=a blank.raw
+expect_fail 2 "-netdev: unknown option 'model=pcnet'" "$BIN/vmm" --netdev user,id=a,model=pcnet blank.raw
+expect_fail 2 "-netdev: unknown network type 'none'" "$BIN/vmm" --netdev none,id=a blank.raw
 expect_fail 2 "--net-dump needs a network card" "$BIN/vmm" --net-dump x.pcap blank.raw
 expect_fail 2 "--net-dump needs a network card" "$BIN/vmm" --nic none --net-dump x.pcap blank.raw
 # A port someone else holds.
