@@ -369,7 +369,7 @@ void machine_set_irq(struct machine *m, bool level)
     cpu_set_irq(m->cpu, level);
 }
 
-static void sleep_until(const struct machine *m, uint64_t deadline)
+static void sleep_until(struct machine *m, uint64_t deadline)
 {
     uint64_t now = machine_now_ns(m);
     if (deadline <= now)
@@ -377,6 +377,11 @@ static void sleep_until(const struct machine *m, uint64_t deadline)
     uint64_t d = deadline - now;
     if (d > 10000000u)
         d = 10000000u;      /* wake up at least every 10 ms for the timeout */
+    if (m->host_poll) {     /* host traffic ends the wait early */
+        m->host_poll(m->host_poll_opaque, d);
+        m->host_polled_ns = machine_now_ns(m);
+        return;
+    }
     struct timespec ts = { (time_t)(d / 1000000000u), (long)(d % 1000000000u) };
     nanosleep(&ts, NULL);
 }
@@ -442,6 +447,12 @@ enum machine_stop machine_run(struct machine *m)
             }
             sleep_until(m, d < timeout_ns ? d : timeout_ns);
             now = machine_now_ns(m);
+        }
+        /* Host traffic between slices, at most every 500 us: a syscall
+         * per short slice would cost more than the network gains. */
+        if (m->host_poll && now - m->host_polled_ns >= 500000) {
+            m->host_poll(m->host_poll_opaque, 0);
+            m->host_polled_ns = now;
         }
         run_timers(m, now);
         if (now >= timeout_ns) {

@@ -129,6 +129,13 @@ struct machine {
     void (*ferr)(void *opaque);
     void *ferr_opaque;
 
+    /* Host I/O besides the clock (the network backend, vmm/net.c), may be
+     * NULL: called with timeout 0 between CPU slices, and to wait (up to
+     * the next timer) instead of sleeping while the guest halts. */
+    void (*host_poll)(void *opaque, uint64_t timeout_ns);
+    void *host_poll_opaque;
+    uint64_t host_polled_ns;    /* when host_poll last ran */
+
     /* Devices created from the device table, with their private state. */
     void *dev_state[MACHINE_MAX_DEVICES];
     int n_devs;

@@ -18,6 +18,7 @@
 #include "vmm/hw/vga.h"
 #include "vmm/input.h"
 #include "vmm/machine.h"
+#include "vmm/net.h"
 #include "vmm/verdict.h"
 #include "vmm/vnc.h"
 
@@ -62,6 +63,16 @@ static const char usage[] =
     "  --cpu 486|pentium|p6     CPU model and CPUID profile (default p6)\n"
     "  --cpuid-max-leaf N       cap the CPUID maximum leaf (NT 4.0 needs 2)\n"
     "  --max-instructions N     stop after N instructions\n"
+    "  --nic user|tap|none[,model=pcnet|tulip][,hostfwd=tcp:[HADDR]:HPORT-[GADDR]:GPORT]\n"
+    "        [,mac=52:54:00:12:34:56][,bootfile=NAME][,ifname=TAP]\n"
+    "                           a PCnet-PCI II (or DEC 21140) card on user-mode\n"
+    "                           networking (DHCP from 10.0.2.2, the host's\n"
+    "                           127.0.0.1 is 10.0.2.2, DNS 10.0.2.3) or on a TAP\n"
+    "                           device (default: none)\n"
+    "  --netdev user|tap,id=ID[,hostfwd=...][,bootfile=...][,ifname=...]\n"
+    "  --device pcnet|tulip,netdev=ID[,mac=...]\n"
+    "                           the same as --nic in QEMU's other spelling\n"
+    "  --net-dump FILE.pcap     every frame the card sends and receives\n"
     "  --stats                  print instructions executed and MIPS on exit\n"
     "  --send-keys SPEC         type into the guest (see below); @FILE reads one SPEC\n"
     "                           a line; may be repeated\n"
@@ -124,7 +135,8 @@ static int run(int argc, char **argv, struct pc_config *pc)
            OPT_STATS, OPT_CHECK, OPT_EXPECT, OPT_OUTPUT, OPT_CDROM, OPT_BOOT, OPT_SNAPSHOT,
            OPT_NO_APIC, OPT_SERIAL2, OPT_SCREEN_DUMP, OPT_SCREENSHOT, OPT_VGA, OPT_VGA_BIOS,
            OPT_VERSION, OPT_HDA, OPT_HDB, OPT_HDC, OPT_HDD, OPT_DISPLAY, OPT_SMP, OPT_MONITOR,
-           OPT_NO_SUCH, OPT_SEND_KEYS, OPT_VNC, OPT_NOGRAPHIC };
+           OPT_NO_SUCH, OPT_SEND_KEYS, OPT_VNC, OPT_NOGRAPHIC, OPT_NIC, OPT_NETDEV,
+           OPT_DEVICE, OPT_NET_DUMP };
     static const struct option opts[] = {
         { "bios", required_argument, NULL, OPT_BIOS },
         { "memory", required_argument, NULL, 'm' },
@@ -149,6 +161,10 @@ static int run(int argc, char **argv, struct pc_config *pc)
         { "vga-bios", required_argument, NULL, OPT_VGA_BIOS },
         { "send-keys", required_argument, NULL, OPT_SEND_KEYS },
         { "vnc", required_argument, NULL, OPT_VNC },
+        { "nic", required_argument, NULL, OPT_NIC },
+        { "netdev", required_argument, NULL, OPT_NETDEV },
+        { "device", required_argument, NULL, OPT_DEVICE },
+        { "net-dump", required_argument, NULL, OPT_NET_DUMP },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
         /* qemu's spellings of the same things (getopt_long_only also takes
@@ -174,6 +190,7 @@ static int run(int argc, char **argv, struct pc_config *pc)
         { NULL, 0, NULL, 0 },
     };
     struct machine_config cfg = { .ram_mb = 0, .cpu_model = "p6", .cpuid_max_leaf = -1 };
+    struct net_config net = { .kind = NET_NONE };
     bool stats = false, check = false, json = false, serial_set = false, debugcon_set = false;
     const char *expect = NULL, *cdrom = NULL, *screen_dump = NULL, *screenshot = NULL;
     const char *vnc_listen = NULL;
@@ -292,6 +309,17 @@ static int run(int argc, char **argv, struct pc_config *pc)
                 return 2;
             }
             break;
+        case OPT_NIC: case OPT_NETDEV: case OPT_DEVICE: {
+            struct vd_error *nerr = NULL;
+            if ((c == OPT_NIC ? net_parse_nic : c == OPT_NETDEV ? net_parse_netdev : net_parse_device)
+                    (optarg, &net, &nerr) < 0) {
+                vd_error_report("vmm", nerr);
+                return 2;
+            }
+            pc->net = &net;
+            break;
+        }
+        case OPT_NET_DUMP: net.dump_path = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return usage_error("option '%s' needs an argument", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
@@ -326,6 +354,13 @@ static int run(int argc, char **argv, struct pc_config *pc)
         return usage_error("%s", "--boot d needs --cdrom");
     if (vnc_listen && (!pc_mode || pc->no_vga))
         return usage_error("%s", "--vnc needs a DISK or --cdrom and a VGA");
+    struct vd_error *nerr = NULL;
+    if (net_config_check(&net, &nerr) < 0) {
+        vd_error_report("vmm", nerr);
+        return 2;
+    }
+    if (net.dump_path && !net_wants_model(pc->net, "pcnet") && !net_wants_model(pc->net, "tulip"))
+        return usage_error("%s", "--net-dump needs a network card (--nic user or tap)");
     if (expect && !check)
         return usage_error("%s", "--expect only makes sense with --check");
 
@@ -364,7 +399,7 @@ static int run(int argc, char **argv, struct pc_config *pc)
     inputs[n_inputs++] = pc->vga_rom_path;
     const char *outputs[] = {
         cfg.serial_path && strcmp(cfg.serial_path, "stdio") != 0 ? cfg.serial_path : NULL,
-        pc->serial2_path, screen_dump, screenshot, cfg.debugcon_path,
+        pc->serial2_path, screen_dump, screenshot, cfg.debugcon_path, net.dump_path,
     };
     for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++) {
         if (vd_output_check(outputs[k], inputs, n_inputs, &err) < 0) {

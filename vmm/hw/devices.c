@@ -21,6 +21,8 @@ extern const struct vmm_device_ops piix3_device;
 extern const struct vmm_device_ops ide_device;
 extern const struct vmm_device_ops piix4_pm_device;
 extern const struct vmm_device_ops vga_device;
+extern const struct vmm_device_ops pcnet_device;
+extern const struct vmm_device_ops tulip_device;
 
 const struct vmm_device_ops *const vmm_devices[] = {
     &debugcon_device,
@@ -41,5 +43,7 @@ const struct vmm_device_ops *const vmm_devices[] = {
     &ide_device,
     &piix4_pm_device,
     &vga_device,
+    &pcnet_device,
+    &tulip_device,
     NULL,
 };

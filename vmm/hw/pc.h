@@ -13,6 +13,7 @@
 struct vmm_disk;
 struct verdict;
 struct sendkeys;
+struct net_config;
 
 #define PC_MAX_DRIVES 4         /* IDE: primary master/slave, secondary master/slave */
 
@@ -31,6 +32,7 @@ struct pc_config {
     const char *vga_rom_path;   /* NULL: /usr/share/seabios/vgabios-stdvga.bin */
     struct verdict *verdict;    /* watches serial output, NULL: nobody */
     struct sendkeys *sendkeys;  /* --send-keys waiting for serial output, or NULL */
+    const struct net_config *net;   /* -nic (vmm/net.h), NULL: no network card */
 };
 
 /* The configuration the devices see: the command line's, or an empty PC
@@ -86,6 +88,23 @@ int pci_register(struct machine *m, struct pci_func *f, struct vd_error **errp);
 /* Config-space accessors for device code and tests. */
 uint32_t pci_config_read(struct pci_func *f, unsigned reg, unsigned size);
 void pci_config_write(struct pci_func *f, unsigned reg, uint32_t val, unsigned size);
+
+/* Back to the power-on header: decoding off, BARs unassigned (and the
+ * device told), interrupt line 0. */
+void pci_func_reset(struct pci_func *f);
+
+/* An I/O BAR whose accesses go to handlers taking the offset in the BAR
+ * (the network cards). */
+struct pci_io_bar {
+    struct machine *m;
+    uint16_t base;              /* 0: not decoded */
+    uint16_t size;
+    uint32_t (*read)(void *dev, unsigned off, unsigned size);
+    void (*write)(void *dev, unsigned off, uint32_t val, unsigned size);
+    void *dev;
+};
+/* Decodes the window at ADDR, or nothing when not ENABLED. */
+void pci_io_bar_move(struct pci_io_bar *b, uint32_t addr, bool enabled);
 
 /* Moves (or disables, size 0) an MMIO window a BAR decodes; idx is what
  * pc_mmio_add returned. */

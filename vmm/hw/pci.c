@@ -122,6 +122,66 @@ void pci_config_write(struct pci_func *f, unsigned reg, uint32_t val, unsigned s
         f->config_written(f, reg, val, size);
 }
 
+void pci_func_reset(struct pci_func *f)
+{
+    f->config[0x04] = f->config[0x05] = 0;
+    f->config[0x3C] = 0;
+    for (int bar = 0; bar < 7; bar++) {
+        if (!f->bar_size[bar])
+            continue;
+        put32(f->config + bar_reg(bar), f->bar_io[bar] && bar != PCI_ROM_BAR ? 1u : 0u);
+        if (f->bar_enabled[bar] && f->bar_changed)
+            f->bar_changed(f, bar, 0, false);
+        f->bar_enabled[bar] = false;
+        f->bar_mapped[bar] = 0;
+    }
+}
+
+static uint8_t bar_read8(void *o, uint16_t port)
+{
+    struct pci_io_bar *b = o;
+    return (uint8_t)b->read(b->dev, port - b->base, 1);
+}
+static uint16_t bar_read16(void *o, uint16_t port)
+{
+    struct pci_io_bar *b = o;
+    return (uint16_t)b->read(b->dev, port - b->base, 2);
+}
+static uint32_t bar_read32(void *o, uint16_t port)
+{
+    struct pci_io_bar *b = o;
+    return b->read(b->dev, port - b->base, 4);
+}
+static void bar_write8(void *o, uint16_t port, uint8_t v)
+{
+    struct pci_io_bar *b = o;
+    b->write(b->dev, port - b->base, v, 1);
+}
+static void bar_write16(void *o, uint16_t port, uint16_t v)
+{
+    struct pci_io_bar *b = o;
+    b->write(b->dev, port - b->base, v, 2);
+}
+static void bar_write32(void *o, uint16_t port, uint32_t v)
+{
+    struct pci_io_bar *b = o;
+    b->write(b->dev, port - b->base, v, 4);
+}
+
+static const struct io_ops bar_io = {
+    .read8 = bar_read8, .read16 = bar_read16, .read32 = bar_read32,
+    .write8 = bar_write8, .write16 = bar_write16, .write32 = bar_write32,
+};
+
+void pci_io_bar_move(struct pci_io_bar *b, uint32_t addr, bool enabled)
+{
+    if (b->base)
+        machine_register_io(b->m, b->base, b->size, NULL, NULL);
+    b->base = enabled ? (uint16_t)addr : 0;
+    if (b->base)
+        machine_register_io(b->m, b->base, b->size, &bar_io, b);
+}
+
 int pci_register(struct machine *m, struct pci_func *f, struct vd_error **errp)
 {
     struct pci_host *h = pc_device(m, &pci_device);
