@@ -116,6 +116,11 @@ struct vd_format {
      * reads as zeros (or as the parent reads it). No other I/O runs on IMG
      * meanwhile. May be NULL: the format cannot grow. */
     int (*grow)(struct vd_image *img, uint64_t size, struct vd_error **errp);
+    /* Makes IMG (writable) SIZE bytes, less than img->size; the core has
+     * checked that the dropped tail reads as zeros. No other I/O runs on
+     * IMG meanwhile. May be NULL: the format cannot shrink (vdisk resize
+     * --shrink then says "not supported for FORMAT"). */
+    int (*shrink)(struct vd_image *img, uint64_t size, struct vd_error **errp);
 
     /* Longest single-kind run at OFF, at most LEN bytes, describing this
      * image only: ranges left to the parent are VD_EXTENT_BACKING (the core

@@ -734,6 +734,55 @@ int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
     return img->drv->grow(img, size, errp);
 }
 
+int vd_image_resize(struct vd_image *img, uint64_t size, bool shrink, struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (size > img->size) {
+        if (!img->drv->grow)
+            return vd_error_set(errp, -ENOTSUP, "%s: growing is not supported for format %s",
+                                img->path, img->drv->name);
+        return img->drv->grow(img, size, errp);
+    }
+    if (size == img->size)
+        return 0;
+    if (!shrink)
+        return vd_error_set(errp, -EINVAL, "%s: %llu bytes is smaller than the image (%llu "
+                            "bytes); shrinking needs --shrink", img->path,
+                            (unsigned long long)size, (unsigned long long)img->size);
+    if (!img->drv->shrink)
+        return vd_error_set(errp, -ENOTSUP, "%s: shrinking is not supported for format %s",
+                            img->path, img->drv->name);
+    /* Only a tail that reads as zeros may go: check it extent by extent,
+     * reading only what the format calls data. */
+    enum { STEP = 1u << 20 };
+    uint8_t *buf = malloc(STEP);
+    if (!buf)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = 0;
+    for (uint64_t off = size; off < img->size && ret == 0;) {
+        uint64_t len = img->size - off < STEP ? img->size - off : STEP;
+        struct vd_extent e;
+        ret = vd_image_block_status(img, off, len, 0, &e, errp);
+        if (ret < 0)
+            break;
+        if (e.kind == VD_EXTENT_DATA) {
+            ret = vd_image_pread(img, buf, (size_t)e.length, off, errp);
+            for (uint64_t i = 0; ret == 0 && i < e.length; i++)
+                if (buf[i])
+                    ret = vd_error_set(errp, -ENOTEMPTY, "%s: cannot shrink to %llu bytes: "
+                                       "offset %llu holds data", img->path,
+                                       (unsigned long long)size,
+                                       (unsigned long long)(off + i));
+        }
+        off += e.length;
+    }
+    free(buf);
+    if (ret == 0)
+        ret = img->drv->shrink(img, size, errp);
+    return ret;
+}
+
 int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
                          uint64_t *file_off, uint64_t *run)
 {
@@ -837,6 +886,23 @@ static int check_option_keys(const struct vd_format *drv, const struct vd_option
                                 drv->name, opts->items[i].key);
     }
     return 0;
+}
+
+int vd_format_check_options(const char *format, const char *options,
+                            struct vd_error **errp)
+{
+    const struct vd_format *drv = vd_format_find(format);
+    if (!drv)
+        return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
+    char *text = options ? strdup(options) : NULL;
+    if (options && !text)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    struct vd_options opts;
+    int ret = parse_options(text, &opts, errp);
+    if (ret == 0)
+        ret = check_option_keys(drv, &opts, errp);
+    free(text);
+    return ret;
 }
 
 int vd_image_create(const char *path, const char *format, uint64_t size,
@@ -959,7 +1025,9 @@ int vd_image_check(const char *path, const char *format,
         ret = probe_format(fd, path, size, &drv, errp);
     if (ret == 0) {
         struct vd_check chk = { .report = report, .ctx = ctx };
-        ret = drv->check ? drv->check(fd, path, size, &chk, errp) : 0;
+        ret = drv->check ? drv->check(fd, path, size, &chk, errp)
+                         : vd_error_set(errp, -ENOTSUP, "%s: checks are not supported for "
+                                        "format %s", path, drv->name);
         if (ret == 0)
             ret = chk.problems;
     }

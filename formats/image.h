@@ -76,6 +76,12 @@ int vd_image_flush(struct vd_image *img, struct vd_error **errp);
  * the current size changes nothing. -ENOTSUP when the format or this image
  * cannot grow, with errp saying why. */
 int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
+/* Makes IMG (open writable, no other I/O on it meanwhile) SIZE bytes:
+ * grows as vd_image_grow, or with SHRINK set shrinks, but only over a tail
+ * that reads as zeros (-ENOTEMPTY otherwise, naming the first byte of data:
+ * a shrink never drops data). -ENOTSUP with "not supported for FORMAT" when
+ * the format (its grow or shrink hook) cannot. */
+int vd_image_resize(struct vd_image *img, uint64_t size, bool shrink, struct vd_error **errp);
 /* Starts writing the file's dirty pages back without waiting, so that a
  * later flush has less to wait for (a long copy calls it as it goes). A
  * hint: does nothing where the host cannot. */
@@ -153,6 +159,8 @@ struct vd_info {
     uint64_t file_length;       /* bytes in the file (apparent size) */
     uint32_t cluster_size;      /* allocation unit, 0 when none */
     const char *backing_file;   /* resolved parent path or NULL */
+    const char *backing_stored; /* the parent name as the image stores it
+                                 * (NULL: the driver does not say) */
     int n_fields;
     struct vd_info_field fields[VD_INFO_MAX_FIELDS];
     int n_warnings;
@@ -177,6 +185,11 @@ int vd_image_check(const char *path, const char *format,
  * and error messages. */
 void vd_format_list(char *buf, size_t len);
 bool vd_format_known(const char *name);
+/* Whether OPTIONS (the text of -o, may be NULL) is well formed and every
+ * key is a create option of FORMAT: a tool can then call a bad -o a usage
+ * error before doing anything. Returns 0 or -EINVAL with errp set. */
+int vd_format_check_options(const char *format, const char *options,
+                            struct vd_error **errp);
 /* Prints the create options FORMAT accepts, one "  key: help" line each;
  * returns -EINVAL for an unknown format. */
 int vd_format_print_options(const char *format, FILE *out);

@@ -956,6 +956,8 @@ static void vmdk_info(struct vd_image *img, struct vd_info *info)
 {
     struct vmdk_state *s = img->opaque;
     const struct vmdk_desc *d = &s->desc;
+    if (img->backing_path)
+        info->backing_stored = d->parent_hint;
     vd_info_add(info, "create-type", false, "%s", d->create_type[0] ? d->create_type
                                                                     : "(none)");
     vd_info_add(info, "cid", false, "%08x", d->cid);

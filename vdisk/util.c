@@ -80,3 +80,14 @@ int vdisk_fail(struct vd_error *err)
         fprintf(stderr, "vdisk: failed\n");
     return VDISK_FAILED;
 }
+
+const char *vdisk_qemu_format(const char *format)
+{
+    return strcmp(format, "vhd") == 0 ? "vpc" : format;
+}
+
+int vdisk_version(void)
+{
+    printf("vdisk (p2vkit) %s\n", P2VKIT_VERSION);
+    return VDISK_OK;
+}

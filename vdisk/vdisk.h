@@ -12,6 +12,13 @@
 
 /* Exit statuses: 0 success, 1 the job failed, 2 wrong usage. */
 enum { VDISK_OK = 0, VDISK_FAILED = 1, VDISK_USAGE = 2 };
+/* qemu-img's own statuses, which scripts test: check finds damage (2),
+ * only leaks (3), or the format has no check (63); compare cannot open an
+ * image (2), fails on block status (3) or on a read (4). */
+enum {
+    VDISK_CHECK_CORRUPT = 2, VDISK_CHECK_LEAKS = 3, VDISK_CHECK_UNSUPPORTED = 63,
+    VDISK_COMPARE_OPEN = 2, VDISK_COMPARE_STATUS = 3, VDISK_COMPARE_READ = 4,
+};
 
 struct vdisk_command {
     const char *name;
@@ -26,6 +33,13 @@ int vdisk_check(int argc, char **argv);
 int vdisk_compare(int argc, char **argv);
 int vdisk_map(int argc, char **argv);
 int vdisk_commit(int argc, char **argv);
+int vdisk_resize(int argc, char **argv);
+
+/* The name qemu-img gives FORMAT in JSON ("vpc" for vhd): scripts written
+ * for qemu-img read ours unchanged. */
+const char *vdisk_qemu_format(const char *format);
+/* "vdisk (p2vkit) VERSION" on stdout, for --version and -V. */
+int vdisk_version(void);
 
 /* "10G", "512M", "4k", "1T", "123" (bytes); binary units. Returns false on
  * anything else or on overflow. */

@@ -25,7 +25,7 @@ $V info --output=json e.vhd >e.json
 python3 - e.json <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-assert j["format"] == "vhd" and j["virtual-size"] == 1572864, j
+assert j["format"] == "vpc" and j["virtual-size"] == 1572864, j
 d = j["format-specific"]["data"]
 assert d["subformat"] == "dynamic" and d["geometry"] == "65535/16/255", d
 assert d["creator-app"] == "vdsk" and j["cluster-size"] == 2097152, j
@@ -39,7 +39,7 @@ $V check --output=json e.vhd | python3 -c 'import json,sys; assert json.load(sys
 # map: an empty dynamic disk is one unallocated extent; after a write, data.
 $V map --output=json e.vhd | python3 -c '
 import json,sys; m = json.load(sys.stdin)
-assert m == [{"start": 0, "length": 1572864, "present": False, "zero": True, "data": False, "kind": "unallocated"}], m'
+assert m == [{"start": 0, "length": 1572864, "depth": 0, "present": False, "zero": True, "data": False, "kind": "unallocated"}], m'
 "$BUILD/tests/vd-write" e.vhd 512 1024
 $V map e.vhd | grep -Eq '^0x200 +0x400 +data$' || { $V map e.vhd; fail "map after write"; }
 
