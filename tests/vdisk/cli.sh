@@ -58,8 +58,11 @@ printf 'y' | dd of=e.raw bs=1 seek=700 conv=notrunc status=none
 rc=0; $V compare e.vhd e.raw >out.txt || rc=$?
 [ $rc = 1 ] && grep -q 'Content mismatch at offset 700!' out.txt || { cat out.txt; fail "compare diff"; }
 
-# -p draws progress only on a terminal: scripts see nothing.
-$V convert -p -O raw e.vhd p.raw 2>err.txt && [ ! -s err.txt ] || fail "progress outside a terminal"
+# -p outside a terminal: whole lines (no \r), so that a log shows progress;
+# without -p nothing.
+$V convert -p -O raw e.vhd p.raw 2>err.txt && grep -q '(100.0%)' err.txt && ! grep -q $'\r' err.txt ||
+    { cat err.txt; fail "progress outside a terminal"; }
+$V convert -O raw e.vhd q.raw 2>err.txt && [ ! -s err.txt ] || fail "progress without -p"
 $V create -f vhd big.vhd 10G && $V info big.vhd | grep '(10737893376 bytes)' >/dev/null || fail "10G"
 
 # convert refuses to write over its own input.
