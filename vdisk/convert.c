@@ -456,12 +456,9 @@ int vdisk_convert(int argc, char **argv)
     if (no_create && (options || backing))
         return vdisk_usage("convert", "-n writes into an existing OUT: -%c cannot apply",
                            options ? 'o' : 'B');
+    if (vdisk_check_options("convert", out_fmt, options))
+        return VDISK_USAGE;
     struct vd_error *err = NULL;
-    if (vd_format_check_options(out_fmt, options, &err) < 0) {
-        int rc = vdisk_usage("convert", "%s", err->msg);
-        vd_error_free(err);
-        return rc;
-    }
     const char *in_path = argv[optind], *out_path = argv[optind + 1];
 
     struct convert_job job = { 0 };

@@ -54,6 +54,9 @@ int vdisk_parse_output(const char *cmd, const char *arg, bool *json);
 /* After options: exactly one IMAGE argument left, and FORMAT (may be NULL)
  * known. Returns 0, or prints the usage error and returns 2. */
 int vdisk_one_image(const char *cmd, int argc, const char *format);
+/* A -o OPTIONS text FORMAT does not take: prints the usage error and
+ * returns 2 (a bad -o is wrong usage, found before anything is done). */
+int vdisk_check_options(const char *cmd, const char *format, const char *options);
 /* Reports ERR as one line ("vdisk: ...") and returns 1. */
 int vdisk_fail(struct vd_error *err);
 
