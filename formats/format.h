@@ -121,6 +121,14 @@ struct vd_format {
      * IMG meanwhile. May be NULL: the format cannot shrink (vdisk resize
      * --shrink then says "not supported for FORMAT"). */
     int (*shrink)(struct vd_image *img, uint64_t size, struct vd_error **errp);
+    /* Makes IMG (writable, a differencing child) name PARENT (open
+     * read-only; PARENT_ARG is its path as the user gave it) as its parent,
+     * changing nothing else: the caller has already copied whatever must
+     * stay (rebase's safe mode). Crash-safe: IMG names the old parent or
+     * the new one. May be NULL: vdisk rebase then says "not supported for
+     * FORMAT". */
+    int (*set_backing)(struct vd_image *img, struct vd_image *parent,
+                       const char *parent_arg, struct vd_error **errp);
 
     /* Longest single-kind run at OFF, at most LEN bytes, describing this
      * image only: ranges left to the parent are VD_EXTENT_BACKING (the core

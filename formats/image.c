@@ -783,6 +783,21 @@ int vd_image_resize(struct vd_image *img, uint64_t size, bool shrink, struct vd_
     return ret;
 }
 
+int vd_image_set_backing(struct vd_image *img, struct vd_image *parent,
+                         const char *parent_arg, struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (!img->drv->set_backing)
+        return vd_error_set(errp, -ENOTSUP, "%s: changing the backing file is not supported "
+                            "for format %s", img->path, img->drv->name);
+    for (const struct vd_image *p = parent; p; p = p->backing)
+        if (p->st_dev == img->st_dev && p->st_ino == img->st_ino)
+            return vd_error_set(errp, -ELOOP, "%s: '%s' reads %s itself: the chain would loop",
+                                img->path, parent_arg, img->path);
+    return img->drv->set_backing(img, parent, parent_arg, errp);
+}
+
 int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
                          uint64_t *file_off, uint64_t *run)
 {

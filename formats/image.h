@@ -31,6 +31,11 @@ enum {
      * libguestfs) writes the file it reads. Still refused while another
      * process writes it. */
     VD_OPEN_SHARE_WRITE = 1u << 5,
+    /* As VD_OPEN_NO_BACKING, and a parent that cannot be found is no error
+     * (vd_image_backing_path() is then NULL): for rebase -u, which names a
+     * new parent for a child whose old one was moved. Drivers without
+     * support fail as usual. */
+    VD_OPEN_LOST_BACKING = 1u << 6,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest
@@ -82,6 +87,12 @@ int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
  * a shrink never drops data). -ENOTSUP with "not supported for FORMAT" when
  * the format (its grow or shrink hook) cannot. */
 int vd_image_resize(struct vd_image *img, uint64_t size, bool shrink, struct vd_error **errp);
+/* Makes IMG (open writable, a differencing child) name PARENT (an image
+ * open read-only; PARENT_ARG its path as given) as its parent; only the
+ * reference changes (rebase -u). Refuses a parent whose chain holds IMG.
+ * -ENOTSUP ("not supported for FORMAT") when the format cannot. */
+int vd_image_set_backing(struct vd_image *img, struct vd_image *parent,
+                         const char *parent_arg, struct vd_error **errp);
 /* Starts writing the file's dirty pages back without waiting, so that a
  * later flush has less to wait for (a long copy calls it as it goes). A
  * hint: does nothing where the host cannot. */

@@ -104,9 +104,17 @@ static int validate_bat(struct vd_image *img, struct vhd_state *s, uint64_t meta
 static int open_parent(struct vd_image *img, struct vhd_state *s, unsigned flags,
                        uint64_t file_size, struct vd_error **errp)
 {
+    /* A parent that is not found is no error where the caller will name
+     * another (rebase -u). */
+    struct vd_error *lost = NULL;
+    bool may_lose = flags & VD_OPEN_LOST_BACKING;
     int ret = vhd_find_parent(img->fd, img->path, file_size, s->header,
-                              &img->backing_path, errp);
-    if (ret < 0 || (flags & VD_OPEN_NO_BACKING))
+                              &img->backing_path, may_lose ? &lost : errp);
+    if (ret < 0 && may_lose) {
+        vd_error_free(lost);
+        return 0;
+    }
+    if (ret < 0 || (flags & (VD_OPEN_NO_BACKING | VD_OPEN_LOST_BACKING)))
         return ret;
     ret = vd_image_open_backing(img, flags, errp);
     if (ret < 0)
@@ -1101,6 +1109,7 @@ const struct vd_format vd_format_vhd = {
     .flush = vhd_flush,
     .grow = vhd_grow,
     .shrink = vhd_shrink,
+    .set_backing = vhd_set_backing,
     .block_status = vhd_block_status,
     .file_extent = vhd_file_extent,
     .create = vhd_create,

@@ -530,6 +530,8 @@ static int open_parent(struct vd_image *img, struct vmdk_state *s, unsigned flag
     img->backing_path = hint[0] == '/' ? strdup(hint) : relative_to(img->path, hint);
     if (!img->backing_path)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (flags & VD_OPEN_LOST_BACKING)
+        return 0;
     if (access(img->backing_path, F_OK) < 0)
         return vd_error_set_errno(errp, -errno, "%s: parent '%s' (parentFileNameHint) is "
                                   "not there", img->path, img->backing_path);

@@ -14,7 +14,7 @@ expect_fail 2 "bad size '12Q'" $V create -f vhd x.vhd 12Q
 expect_fail 2 "unknown format 'qcow9'" $V convert -O qcow9 a b
 expect_fail 2 "expects exactly one IMAGE" $V info
 expect_fail 2 "unknown option or missing value: .--bogus." $V map --bogus x
-expect_fail 1 "format vhd has no option 'colour'" $V create -f vhd -o colour=red x.vhd 1M
+expect_fail 2 "format vhd has no option 'colour'" $V create -f vhd -o colour=red x.vhd 1M
 expect_fail 1 "cannot open 'missing.vhd'" $V info missing.vhd
 [ ! -e x.vhd ] || fail "a failed create left x.vhd behind"
 
