@@ -141,6 +141,14 @@ struct vd_format {
                   struct vd_error **errp);
     const struct vd_option_desc *create_options;   /* {NULL} terminated */
 
+    /* How many bytes an image of this format takes when created from ARGS
+     * (args->backing NULL) and filled with SRC's content (NULL: empty):
+     * *required with SRC's data, *full with every byte allocated. Count
+     * SRC's data with vd_image_count_data(). May be NULL: vdisk measure
+     * says "not supported for FORMAT". */
+    int (*measure)(const struct vd_create_args *args, struct vd_image *src,
+                   uint64_t *required, uint64_t *full, struct vd_error **errp);
+
     /* Format-specific fields for vdisk info. May be NULL. */
     void (*info)(struct vd_image *img, struct vd_info *info);
 
@@ -189,6 +197,11 @@ int vd_fd_pread(int fd, const char *path, void *buf, size_t len, uint64_t off,
                 struct vd_error **errp);
 int vd_fd_pwrite(int fd, const char *path, const void *buf, size_t len,
                  uint64_t off, struct vd_error **errp);
+
+/* For measure hooks: how many UNIT-sized, UNIT-aligned pieces of SRC hold
+ * data (anything but zeros, as block status says). */
+int vd_image_count_data(struct vd_image *src, uint64_t unit, uint64_t *count,
+                        struct vd_error **errp);
 
 /* For drivers whose bytes sit in the file as they are (raw, fixed VHD):
  * host holes are ZERO, everything else DATA. */

@@ -920,6 +920,51 @@ int vd_format_check_options(const char *format, const char *options,
     return ret;
 }
 
+int vd_image_count_data(struct vd_image *src, uint64_t unit, uint64_t *count,
+                        struct vd_error **errp)
+{
+    uint64_t n = 0, last = UINT64_MAX;
+    for (uint64_t off = 0; off < src->size;) {
+        struct vd_extent e;
+        int ret = vd_image_block_status(src, off, src->size - off, 0, &e, errp);
+        if (ret < 0)
+            return ret;
+        if (e.kind == VD_EXTENT_DATA) {
+            uint64_t first = off / unit, end = (off + e.length - 1) / unit;
+            n += end - first + 1 - (first == last ? 1 : 0);
+            last = end;
+        }
+        off += e.length;
+    }
+    *count = n;
+    return 0;
+}
+
+int vd_image_measure(const char *format, const char *options, uint64_t size,
+                     struct vd_image *src, uint64_t *required, uint64_t *full,
+                     struct vd_error **errp)
+{
+    const struct vd_format *drv = vd_format_find(format);
+    if (!drv)
+        return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
+    if (!drv->measure)
+        return vd_error_set(errp, -ENOTSUP, "measuring is not supported for format %s",
+                            drv->name);
+    char *text = options ? strdup(options) : NULL;
+    if (options && !text)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    struct vd_options opts;
+    int ret = parse_options(text, &opts, errp);
+    if (ret == 0)
+        ret = check_option_keys(drv, &opts, errp);
+    if (ret == 0) {
+        struct vd_create_args args = { .size = src ? src->size : size, .opts = &opts };
+        ret = drv->measure(&args, src, required, full, errp);
+    }
+    free(text);
+    return ret;
+}
+
 int vd_image_create(const char *path, const char *format, uint64_t size,
                     const char *options, const char *backing,
                     struct vd_error **errp)

@@ -153,6 +153,15 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
                     const char *options, const char *backing,
                     struct vd_error **errp);
 
+/* The bytes an image of FORMAT (created with the -o OPTIONS text, may be
+ * NULL) takes: of SIZE bytes and empty when SRC is NULL, else holding
+ * SRC's content (SIZE is then SRC's): *required as SRC's data allocates it,
+ * *full fully allocated. -ENOTSUP ("not supported for FORMAT") when the
+ * format cannot tell. */
+int vd_image_measure(const char *format, const char *options, uint64_t size,
+                     struct vd_image *src, uint64_t *required, uint64_t *full,
+                     struct vd_error **errp);
+
 /* What `vdisk info` shows. Drivers add format-specific fields. */
 #define VD_INFO_MAX_FIELDS 24
 #define VD_INFO_MAX_WARNINGS 8

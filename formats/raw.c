@@ -95,6 +95,14 @@ static int raw_create(const char *path, const struct vd_create_args *args,
     return ret;
 }
 
+/* As qemu-img: a raw file is as long as the disk (holes or not). */
+static int raw_measure(const struct vd_create_args *args, struct vd_image *src,
+                       uint64_t *required, uint64_t *full, struct vd_error **errp)
+{
+    *required = *full = args->size;
+    return 0;
+}
+
 static const struct vd_option_desc raw_create_options[] = {
     { NULL, NULL },
 };
@@ -113,4 +121,5 @@ const struct vd_format vd_format_raw = {
     .file_extent = raw_file_extent,
     .create = raw_create,
     .create_options = raw_create_options,
+    .measure = raw_measure,
 };

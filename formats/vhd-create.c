@@ -445,3 +445,31 @@ int vhd_set_backing(struct vd_image *img, struct vd_image *parent, const char *p
     free(names);
     return ret;
 }
+
+/* The layout write_dynamic() makes: footer copy, header, BAT (a whole
+ * number of sectors), then each allocated block (bitmap and data) and the
+ * footer. Fixed: the data and the footer. */
+int vhd_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                uint64_t *full, struct vd_error **errp)
+{
+    struct create_plan *plan = calloc(1, sizeof(*plan));
+    if (!plan)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = make_plan("", args, plan, errp);
+    if (ret == 0 && plan->type == VHD_TYPE_FIXED) {
+        *required = *full = plan->size + VHD_FOOTER_SIZE;
+    } else if (ret == 0) {
+        uint64_t entries = (plan->size + plan->block_size - 1) / plan->block_size;
+        uint64_t meta = VHD_FOOTER_SIZE + VHD_HEADER_SIZE +
+                        (entries * 4 + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR +
+                        VHD_FOOTER_SIZE;
+        uint64_t per_block = vhd_bitmap_size(plan->block_size) + (uint64_t)plan->block_size;
+        uint64_t used = 0;
+        if (src)
+            ret = vd_image_count_data(src, plan->block_size, &used, errp);
+        *required = meta + used * per_block;
+        *full = meta + entries * per_block;
+    }
+    free(plan);
+    return ret;
+}

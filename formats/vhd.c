@@ -1110,6 +1110,7 @@ const struct vd_format vd_format_vhd = {
     .grow = vhd_grow,
     .shrink = vhd_shrink,
     .set_backing = vhd_set_backing,
+    .measure = vhd_measure,
     .block_status = vhd_block_status,
     .file_extent = vhd_file_extent,
     .create = vhd_create,

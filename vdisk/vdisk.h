@@ -35,6 +35,7 @@ int vdisk_map(int argc, char **argv);
 int vdisk_commit(int argc, char **argv);
 int vdisk_resize(int argc, char **argv);
 int vdisk_rebase(int argc, char **argv);
+int vdisk_measure(int argc, char **argv);
 
 /* The name qemu-img gives FORMAT in JSON ("vpc" for vhd): scripts written
  * for qemu-img read ours unchanged. */
