@@ -903,19 +903,30 @@ static int check_option_keys(const struct vd_format *drv, const struct vd_option
     return 0;
 }
 
+/* Parses OPTIONS (may be NULL) into OPTS, pointing into a copy returned
+ * in *TEXT (the caller frees it), and checks every key against DRV. */
+static int driver_options(const struct vd_format *drv, const char *options, char **text,
+                          struct vd_options *opts, struct vd_error **errp)
+{
+    opts->count = 0;
+    *text = options ? strdup(options) : NULL;
+    if (options && !*text)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = parse_options(*text, opts, errp);
+    if (ret == 0)
+        ret = check_option_keys(drv, opts, errp);
+    return ret;
+}
+
 int vd_format_check_options(const char *format, const char *options,
                             struct vd_error **errp)
 {
     const struct vd_format *drv = vd_format_find(format);
     if (!drv)
         return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
-    char *text = options ? strdup(options) : NULL;
-    if (options && !text)
-        return vd_error_set(errp, -ENOMEM, "out of memory");
+    char *text = NULL;
     struct vd_options opts;
-    int ret = parse_options(text, &opts, errp);
-    if (ret == 0)
-        ret = check_option_keys(drv, &opts, errp);
+    int ret = driver_options(drv, options, &text, &opts, errp);
     free(text);
     return ret;
 }
@@ -950,13 +961,9 @@ int vd_image_measure(const char *format, const char *options, uint64_t size,
     if (!drv->measure)
         return vd_error_set(errp, -ENOTSUP, "measuring is not supported for format %s",
                             drv->name);
-    char *text = options ? strdup(options) : NULL;
-    if (options && !text)
-        return vd_error_set(errp, -ENOMEM, "out of memory");
+    char *text = NULL;
     struct vd_options opts;
-    int ret = parse_options(text, &opts, errp);
-    if (ret == 0)
-        ret = check_option_keys(drv, &opts, errp);
+    int ret = driver_options(drv, options, &text, &opts, errp);
     if (ret == 0) {
         struct vd_create_args args = { .size = src ? src->size : size, .opts = &opts };
         ret = drv->measure(&args, src, required, full, errp);
@@ -978,13 +985,9 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
     if (!drv->create)
         return vd_error_set(errp, -ENOTSUP, "format %s cannot be created", drv->name);
 
-    char *text = options ? strdup(options) : NULL;
-    if (options && !text)
-        return vd_error_set(errp, -ENOMEM, "out of memory");
+    char *text = NULL;
     struct vd_options opts;
-    int ret = parse_options(text, &opts, errp);
-    if (ret == 0)
-        ret = check_option_keys(drv, &opts, errp);
+    int ret = driver_options(drv, options, &text, &opts, errp);
 
     /* A child never replaces its own parent or anything the parent reads. */
     if (ret == 0 && backing)
