@@ -952,6 +952,167 @@ static int vmdk_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
     return 0;
 }
 
+/* ---- resize (monolithicSparse) ---- */
+
+/* The embedded descriptor with its extent line's sector count (and the
+ * geometry's cylinders, when present) set for SECTORS; the new text must
+ * fit the descriptor's room. */
+static int rewrite_descriptor(struct vd_image *img, const struct vmdk_extent *e,
+                              uint64_t sectors, struct vd_error **errp)
+{
+    uint64_t dsec = get_le64(e->header + VMDK_H_DESC_OFF);
+    size_t room = (size_t)get_le64(e->header + VMDK_H_DESC_SIZE) * VMDK_SECTOR;
+    char *text = calloc(1, room + 1), *out = calloc(1, room + 64);
+    int ret = 0;
+    if (!text || !out)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (ret == 0)
+        ret = vd_file_pread(img, text, room, dsec * VMDK_SECTOR, errp);
+    size_t used = 0;
+    bool done = false;
+    for (char *line = text, *next; ret == 0 && line && *line; line = next) {
+        next = strchr(line, '\n');
+        size_t len = next ? (size_t)(++next - line) : strlen(line);
+        char buf[600];
+        unsigned long long n;
+        char mode[16], rest[512];
+        const char *piece = line;
+        if (len < sizeof(buf)) {
+            memcpy(buf, line, len);
+            buf[len] = '\0';
+            if (!done && sscanf(buf, "%15s %llu SPARSE %511[^\n]", mode, &n, rest) == 3) {
+                snprintf(buf, sizeof(buf), "%s %llu SPARSE %s\n", mode,
+                         (unsigned long long)sectors, rest);
+                piece = buf;
+                len = strlen(buf);
+                done = true;
+            } else if (strncmp(buf, "ddb.geometry.cylinders", 22) == 0) {
+                uint64_t cyl = sectors / (16 * 63);
+                snprintf(buf, sizeof(buf), "ddb.geometry.cylinders = \"%llu\"\n",
+                         (unsigned long long)(cyl > 16383 ? 16383 : cyl));
+                piece = buf;
+                len = strlen(buf);
+            }
+        }
+        if (used + len > room) {
+            ret = vd_error_set(errp, -ENOSPC, "%s: the new descriptor does not fit its %zu "
+                               "bytes", img->path, room);
+            break;
+        }
+        memcpy(out + used, piece, len);
+        used += len;
+    }
+    if (ret == 0 && !done)
+        ret = vd_error_set(errp, -EINVAL, "%s: no SPARSE extent line in the descriptor",
+                           img->path);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, out, room, dsec * VMDK_SECTOR, errp);
+    if (ret == 0 && fdatasync(img->fd) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    free(text);
+    free(out);
+    return ret;
+}
+
+static int write_capacity(struct vd_image *img, struct vmdk_extent *e, uint64_t sectors,
+                          struct vd_error **errp)
+{
+    put_le64(e->header + VMDK_H_CAPACITY, sectors);
+    int ret = vd_file_pwrite(img, e->header, VMDK_SECTOR, 0, errp);
+    if (ret == 0 && fdatasync(img->fd) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    return ret;
+}
+
+/* One embedded sparse extent, written in place (not stream, not seSparse):
+ * what qemu-img and vdisk create as monolithicSparse. */
+static struct vmdk_extent *resizable(struct vd_image *img, struct vd_error **errp)
+{
+    struct vmdk_state *s = img->opaque;
+    struct vmdk_extent *e = &s->ext[0];
+    if (!s->embedded || s->n_ext != 1 || e->type != VMDK_EXT_SPARSE || e->compressed ||
+        e->gd64 || e->fd != img->fd) {
+        vd_error_set(errp, -ENOTSUP, "%s: resizing is supported for monolithicSparse VMDKs "
+                     "only (this one is %s)", img->path,
+                     s->desc.create_type[0] ? s->desc.create_type : "another kind");
+        return NULL;
+    }
+    return e;
+}
+
+/* Growing uses the room the grain directories have (their sector padding:
+ * 128 tables, 4 GiB of 64 KiB grains per sector); new tables are allocated
+ * on write. Capacity first, then the descriptor: a crash between leaves a
+ * descriptor smaller than the capacity, which opens with the old size. */
+static int vmdk_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vmdk_extent *e = resizable(img, errp);
+    if (!e)
+        return -ENOTSUP;
+    if (size % VMDK_SECTOR || size > VMDK_MAX_SIZE)
+        return vd_error_set(errp, -EINVAL, "%s: cannot grow to %llu bytes (whole sectors, up "
+                            "to the 64 TiB vdisk reads)", img->path, (unsigned long long)size);
+    uint64_t grains = (size + e->grain - 1) / e->grain;
+    uint64_t count = (grains + e->gt_entries - 1) / e->gt_entries;
+    uint64_t room = ((uint64_t)e->gd_count * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR / 4;
+    if (count > room)
+        return vd_error_set(errp, -ENOSPC, "%s: cannot grow to %llu bytes: its grain "
+                            "directory has room for %llu tables (%llu bytes), and moving the "
+                            "tables after it is not supported", img->path,
+                            (unsigned long long)size, (unsigned long long)room,
+                            (unsigned long long)(room * e->gt_entries * e->grain));
+    for (int r = 0; r < 2; r++) {
+        uint32_t **t = r ? &e->rgd : &e->gd;
+        uint64_t off = r ? e->rgd_off : e->gd_off;
+        if (!*t || count <= e->gd_count)
+            continue;
+        uint32_t *grown = realloc(*t, (size_t)count * 4);
+        if (!grown)
+            return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        *t = grown;
+        /* The padding must be empty: it becomes directory entries. */
+        int ret = vd_file_pread(img, grown + e->gd_count, (size_t)(count - e->gd_count) * 4,
+                                off + (uint64_t)e->gd_count * 4, errp);
+        if (ret < 0)
+            return ret;
+        for (uint64_t i = e->gd_count; i < count; i++)
+            if (grown[i])
+                return vd_error_set(errp, -ENOSPC, "%s: cannot grow: the %sgrain directory's "
+                                    "padding is not empty", img->path, r ? "redundant " : "");
+    }
+    if (count > e->gd_count)
+        e->gd_count = (uint32_t)count;
+    int ret = write_capacity(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0)
+        ret = rewrite_descriptor(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0) {
+        e->length = size;
+        img->size = size;
+    }
+    return ret;
+}
+
+/* The core has checked that the dropped tail reads as zeros; grains past
+ * the end stay allocated (and read as zeros after a later grow).
+ * Descriptor first, then the capacity. */
+static int vmdk_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vmdk_extent *e = resizable(img, errp);
+    if (!e)
+        return -ENOTSUP;
+    if (size % VMDK_SECTOR)
+        return vd_error_set(errp, -EINVAL, "%s: cannot shrink to %llu bytes (whole sectors)",
+                            img->path, (unsigned long long)size);
+    int ret = rewrite_descriptor(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0)
+        ret = write_capacity(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0) {
+        e->length = size;
+        img->size = size;
+    }
+    return ret;
+}
+
 /* ---- info ---- */
 
 static void vmdk_info(struct vd_image *img, struct vd_info *info)
@@ -1016,4 +1177,6 @@ const struct vd_format vd_format_vmdk = {
     .create_options = vmdk_create_options,
     .info = vmdk_info,
     .check = vmdk_check,
+    .grow = vmdk_grow,
+    .shrink = vmdk_shrink,
 };

@@ -1,7 +1,7 @@
 # vdisk resize: grow and shrink raw and VHD (dynamic, fixed) images with
-# their data and partition table intact, read back by qemu-img too; a
-# shrink needs --shrink and never drops data; a format without the hook
-# says so.
+# their data and partition table intact, read back by qemu-img too; the
+# same for monolithicSparse VMDK; a shrink needs --shrink and never drops
+# data; what a format cannot do is refused with one line.
 source "$SRC/tests/lib.sh"
 V=$BIN/vdisk
 need sfdisk
@@ -24,18 +24,19 @@ same_disk() {
 }
 size_of() { $V info --output=json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])'; }
 
-for fmt in raw vhd-dynamic vhd-fixed; do
+for fmt in raw vhd-dynamic vhd-fixed vmdk; do
     case $fmt in
     raw) img=r.raw; cp disk.raw $img ;;
     vhd-dynamic) img=d.vhd; $V convert -O vhd -o size=exact disk.raw $img ;;
     vhd-fixed) img=f.vhd; $V convert -O vhd -o subformat=fixed,size=exact disk.raw $img ;;
+    vmdk) img=m.vmdk; $V convert -O vmdk disk.raw $img ;;
     esac
     $V resize $img +16M >/dev/null || fail "$fmt: grow"
     [ "$(size_of $img)" = 33554432 ] || fail "$fmt: size after +16M"
     same_disk $img
     $V check $img >/dev/null 2>&1 || [ $fmt = raw ] || fail "$fmt: check after growing"
     if command -v qemu-img >/dev/null; then
-        qf=raw; [ $fmt = raw ] || qf=vpc
+        case $fmt in raw) qf=raw ;; vmdk) qf=vmdk ;; *) qf=vpc ;; esac
         qemu-img compare -f $qf $img -F raw orig.raw >/dev/null || fail "$fmt: qemu-img reads the grown image differently"
     fi
     # Shrinking: refused without --shrink, refused over data, fine over
@@ -47,6 +48,10 @@ for fmt in raw vhd-dynamic vhd-fixed; do
     [ "$(size_of $img)" = 16777216 ] || fail "$fmt: size after -16M"
     same_disk $img
     $V check $img >/dev/null 2>&1 || [ $fmt = raw ] || fail "$fmt: check after shrinking"
+    if [ $fmt = vmdk ] && command -v qemu-img >/dev/null; then
+        qemu-img check $img >/dev/null || fail "qemu-img check of the shrunk VMDK"
+        qemu-img compare -f vmdk $img -F raw orig.raw >/dev/null || fail "qemu-img reads the shrunk VMDK differently"
+    fi
 done
 [ "$(stat -c %s f.vhd)" = $((16777216 + 512)) ] || fail "the shrunk fixed VHD is not size + footer"
 
@@ -54,7 +59,11 @@ done
 expect_fail 2 "'12Q' is not a size" $V resize r.raw 12Q
 expect_fail 2 "expects IMAGE and SIZE" $V resize r.raw
 expect_fail 2 "is more than the image's" $V resize --shrink r.raw -1T
-$V convert -O vmdk disk.raw v.vmdk
-expect_fail 1 "growing is not supported for format vmdk" $V resize v.vmdk +1M
+# VMDK: monolithicSparse only, within its grain directory's room.
+$V convert -O vmdk -o subformat=streamOptimized disk.raw v.vmdk
+expect_fail 1 "a streamOptimized image is written once" $V resize v.vmdk +1M
+$V convert -O vmdk -o subformat=monolithicFlat disk.raw fl.vmdk
+expect_fail 1 "resizing is supported for monolithicSparse VMDKs only \(this one is monolithicFlat\)" $V resize fl.vmdk +1M
+expect_fail 1 "cannot grow to 5368709120 bytes: its grain directory has room for 128 tables" $V resize m.vmdk 5G
 expect_fail 1 "cannot open 'none.raw'" $V resize none.raw 1M
 echo OK
