@@ -954,11 +954,16 @@ static int vmdk_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
 
 /* ---- resize (monolithicSparse) ---- */
 
-/* The embedded descriptor with its extent line's sector count (and the
- * geometry's cylinders, when present) set for SECTORS; the new text must
- * fit the descriptor's room. */
-static int rewrite_descriptor(struct vd_image *img, const struct vmdk_extent *e,
-                              uint64_t sectors, struct vd_error **errp)
+/* Rewrites LINE (one descriptor line with its newline) into BUF when it
+ * has to change; returns whether it did. */
+typedef bool desc_edit_fn(const char *line, char *buf, size_t size, void *ctx);
+
+/* The embedded descriptor, line by line through EDIT; the new text must
+ * fit the descriptor's room. WANT counts the lines EDIT must change
+ * (fewer is an error naming MISSING). */
+static int edit_descriptor(struct vd_image *img, const struct vmdk_extent *e,
+                           desc_edit_fn *edit, void *ctx, int want, const char *missing,
+                           struct vd_error **errp)
 {
     uint64_t dsec = get_le64(e->header + VMDK_H_DESC_OFF);
     size_t room = (size_t)get_le64(e->header + VMDK_H_DESC_SIZE) * VMDK_SECTOR;
@@ -969,30 +974,26 @@ static int rewrite_descriptor(struct vd_image *img, const struct vmdk_extent *e,
     if (ret == 0)
         ret = vd_file_pread(img, text, room, dsec * VMDK_SECTOR, errp);
     size_t used = 0;
-    bool done = false;
+    int done = 0;
     for (char *line = text, *next; ret == 0 && line && *line; line = next) {
         next = strchr(line, '\n');
         size_t len = next ? (size_t)(++next - line) : strlen(line);
-        char buf[600];
-        unsigned long long n;
-        char mode[16], rest[512];
+        char buf[1100];
         const char *piece = line;
         if (len < sizeof(buf)) {
             memcpy(buf, line, len);
             buf[len] = '\0';
-            if (!done && sscanf(buf, "%15s %llu SPARSE %511[^\n]", mode, &n, rest) == 3) {
-                snprintf(buf, sizeof(buf), "%s %llu SPARSE %s\n", mode,
-                         (unsigned long long)sectors, rest);
-                piece = buf;
-                len = strlen(buf);
-                done = true;
-            } else if (strncmp(buf, "ddb.geometry.cylinders", 22) == 0) {
-                uint64_t cyl = sectors / (16 * 63);
-                snprintf(buf, sizeof(buf), "ddb.geometry.cylinders = \"%llu\"\n",
-                         (unsigned long long)(cyl > 16383 ? 16383 : cyl));
-                piece = buf;
-                len = strlen(buf);
+            char *copy = strdup(buf);
+            if (!copy) {
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+                break;
             }
+            if (edit(copy, buf, sizeof(buf), ctx)) {
+                piece = buf;
+                len = strlen(buf);
+                done++;
+            }
+            free(copy);
         }
         if (used + len > room) {
             ret = vd_error_set(errp, -ENOSPC, "%s: the new descriptor does not fit its %zu "
@@ -1002,9 +1003,8 @@ static int rewrite_descriptor(struct vd_image *img, const struct vmdk_extent *e,
         memcpy(out + used, piece, len);
         used += len;
     }
-    if (ret == 0 && !done)
-        ret = vd_error_set(errp, -EINVAL, "%s: no SPARSE extent line in the descriptor",
-                           img->path);
+    if (ret == 0 && done < want)
+        ret = vd_error_set(errp, -EINVAL, "%s: no %s in the descriptor", img->path, missing);
     if (ret == 0)
         ret = vd_file_pwrite(img, out, room, dsec * VMDK_SECTOR, errp);
     if (ret == 0 && fdatasync(img->fd) < 0)
@@ -1012,6 +1012,31 @@ static int rewrite_descriptor(struct vd_image *img, const struct vmdk_extent *e,
     free(text);
     free(out);
     return ret;
+}
+
+/* The extent line's sector count and the geometry's cylinders. */
+static bool size_edit(const char *line, char *buf, size_t size, void *ctx)
+{
+    uint64_t sectors = *(const uint64_t *)ctx;
+    unsigned long long n;
+    char mode[16], rest[1024];
+    if (sscanf(line, "%15s %llu SPARSE %1023[^\n]", mode, &n, rest) == 3) {
+        snprintf(buf, size, "%s %llu SPARSE %s\n", mode, (unsigned long long)sectors, rest);
+        return true;
+    }
+    if (strncmp(line, "ddb.geometry.cylinders", 22) == 0) {
+        uint64_t cyl = sectors / (16 * 63);
+        snprintf(buf, size, "ddb.geometry.cylinders = \"%llu\"\n",
+                 (unsigned long long)(cyl > 16383 ? 16383 : cyl));
+        return true;
+    }
+    return false;
+}
+
+static int rewrite_size(struct vd_image *img, const struct vmdk_extent *e, uint64_t sectors,
+                        struct vd_error **errp)
+{
+    return edit_descriptor(img, e, size_edit, &sectors, 1, "SPARSE extent line", errp);
 }
 
 static int write_capacity(struct vd_image *img, struct vmdk_extent *e, uint64_t sectors,
@@ -1026,14 +1051,15 @@ static int write_capacity(struct vd_image *img, struct vmdk_extent *e, uint64_t 
 
 /* One embedded sparse extent, written in place (not stream, not seSparse):
  * what qemu-img and vdisk create as monolithicSparse. */
-static struct vmdk_extent *resizable(struct vd_image *img, struct vd_error **errp)
+static struct vmdk_extent *resizable(struct vd_image *img, const char *what,
+                                     struct vd_error **errp)
 {
     struct vmdk_state *s = img->opaque;
     struct vmdk_extent *e = &s->ext[0];
     if (!s->embedded || s->n_ext != 1 || e->type != VMDK_EXT_SPARSE || e->compressed ||
         e->gd64 || e->fd != img->fd) {
-        vd_error_set(errp, -ENOTSUP, "%s: resizing is supported for monolithicSparse VMDKs "
-                     "only (this one is %s)", img->path,
+        vd_error_set(errp, -ENOTSUP, "%s: %s is supported for monolithicSparse VMDKs "
+                     "only (this one is %s)", img->path, what,
                      s->desc.create_type[0] ? s->desc.create_type : "another kind");
         return NULL;
     }
@@ -1046,7 +1072,7 @@ static struct vmdk_extent *resizable(struct vd_image *img, struct vd_error **err
  * descriptor smaller than the capacity, which opens with the old size. */
 static int vmdk_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
 {
-    struct vmdk_extent *e = resizable(img, errp);
+    struct vmdk_extent *e = resizable(img, "resizing", errp);
     if (!e)
         return -ENOTSUP;
     if (size % VMDK_SECTOR || size > VMDK_MAX_SIZE)
@@ -1084,7 +1110,7 @@ static int vmdk_grow(struct vd_image *img, uint64_t size, struct vd_error **errp
         e->gd_count = (uint32_t)count;
     int ret = write_capacity(img, e, size / VMDK_SECTOR, errp);
     if (ret == 0)
-        ret = rewrite_descriptor(img, e, size / VMDK_SECTOR, errp);
+        ret = rewrite_size(img, e, size / VMDK_SECTOR, errp);
     if (ret == 0) {
         e->length = size;
         img->size = size;
@@ -1097,19 +1123,70 @@ static int vmdk_grow(struct vd_image *img, uint64_t size, struct vd_error **errp
  * Descriptor first, then the capacity. */
 static int vmdk_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
 {
-    struct vmdk_extent *e = resizable(img, errp);
+    struct vmdk_extent *e = resizable(img, "resizing", errp);
     if (!e)
         return -ENOTSUP;
     if (size % VMDK_SECTOR)
         return vd_error_set(errp, -EINVAL, "%s: cannot shrink to %llu bytes (whole sectors)",
                             img->path, (unsigned long long)size);
-    int ret = rewrite_descriptor(img, e, size / VMDK_SECTOR, errp);
+    int ret = rewrite_size(img, e, size / VMDK_SECTOR, errp);
     if (ret == 0)
         ret = write_capacity(img, e, size / VMDK_SECTOR, errp);
     if (ret == 0) {
         e->length = size;
         img->size = size;
     }
+    return ret;
+}
+
+/* ---- rebase ---- */
+
+struct parent_ref {
+    uint32_t cid;
+    const char *hint;
+};
+
+static bool parent_edit(const char *line, char *buf, size_t size, void *ctx)
+{
+    const struct parent_ref *p = ctx;
+    if (strncmp(line, "parentCID", 9) == 0) {
+        snprintf(buf, size, "parentCID=%08x\n", p->cid);
+        return true;
+    }
+    if (strncmp(line, "parentFileNameHint", 18) == 0) {
+        snprintf(buf, size, "parentFileNameHint=\"%s\"\n", p->hint);
+        return true;
+    }
+    return false;
+}
+
+/* A delta disk names its parent by parentFileNameHint and expects its
+ * CID in parentCID: both lines change, in one descriptor write. */
+static int vmdk_set_backing(struct vd_image *img, struct vd_image *parent,
+                            const char *parent_arg, struct vd_error **errp)
+{
+    struct vmdk_state *s = img->opaque;
+    if (s->desc.parent_cid == VMDK_CID_NONE || !s->desc.parent_hint)
+        return vd_error_set(errp, -EINVAL, "%s: not a delta VMDK: it has no parent to change",
+                            img->path);
+    if (parent->drv != &vd_format_vmdk)
+        return vd_error_set(errp, -EINVAL, "%s: a VMDK delta disk needs a VMDK parent; '%s' "
+                            "is %s", img->path, parent_arg, parent->drv->name);
+    struct vmdk_extent *e = resizable(img, "changing the backing file", errp);
+    if (!e)
+        return -ENOTSUP;
+    if (strlen(parent_arg) > 900)
+        return vd_error_set(errp, -ENAMETOOLONG, "%s: the parent's name is too long", img->path);
+    const struct vmdk_state *ps = parent->opaque;
+    struct parent_ref ref = { .cid = ps->desc.cid };
+    char *hint = NULL;
+    int ret = vmdk_parent_hint(img->path, parent_arg, &hint, errp);
+    if (ret < 0)
+        return ret;
+    ref.hint = hint;
+    ret = edit_descriptor(img, e, parent_edit, &ref, 2, "parentCID and parentFileNameHint",
+                          errp);
+    free(hint);
     return ret;
 }
 
@@ -1179,4 +1256,5 @@ const struct vd_format vd_format_vmdk = {
     .check = vmdk_check,
     .grow = vmdk_grow,
     .shrink = vmdk_shrink,
+    .set_backing = vmdk_set_backing,
 };

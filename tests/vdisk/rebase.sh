@@ -2,7 +2,7 @@
 # old parent may be gone), safe mode onto a different parent (the child
 # copies what would change, and reads the same), and the refusals: a loop,
 # a non-differencing image, a parent of another size, a format without the
-# hook, an image in use.
+# hook. The same for VMDK delta disks, checked by qemu-img.
 source "$SRC/tests/lib.sh"
 V=$BIN/vdisk
 W=$BUILD/tests/vd-write
@@ -53,7 +53,23 @@ $V create -f vhd -o size=exact big.vhd 16M
 expect_fail 1 "a VHD child has its parent's size" $V rebase -u -b big.vhd c.vhd
 expect_fail 2 "-b NEWPARENT is required" $V rebase c.vhd
 sha256sum -c sum.txt >/dev/null || fail "a refused rebase changed an image"
-$V convert -O vmdk before.raw v.vmdk
-$V create -f vmdk -b v.vmdk vc.vmdk
-expect_fail 1 "changing the backing file is not supported for format vmdk" $V rebase -u -b v.vmdk vc.vmdk
+expect_fail 1 "changing the backing file is not supported for format raw" $V rebase -u -b zero.vhd before.raw
+
+# VMDK delta disks (monolithicSparse): the same, read back by qemu-img.
+$V convert -O vmdk before.raw vbase.vmdk
+$V create -f vmdk -b vbase.vmdk vc.vmdk
+$W vc.vmdk 1048576 65536 4
+$V convert vc.vmdk vbefore.raw
+mkdir vmoved && mv vbase.vmdk vmoved/
+$V rebase -u -b vmoved/vbase.vmdk vc.vmdk || fail "VMDK rebase -u after moving the parent"
+$V compare vc.vmdk vbefore.raw >/dev/null || fail "VMDK rebase -u changed the content"
+truncate -s 8388608 z.raw && $V convert -O vmdk z.raw vzero.vmdk
+$V rebase -b vzero.vmdk vc.vmdk || fail "VMDK safe rebase"
+$V compare vc.vmdk vbefore.raw >/dev/null && $V check vc.vmdk >/dev/null || fail "VMDK safe rebase: content or check"
+if command -v qemu-img >/dev/null; then
+    qemu-img info vc.vmdk | grep -q '^backing file: vzero.vmdk$' || fail "qemu-img does not see the new VMDK parent"
+    qemu-img compare vc.vmdk vbefore.raw >/dev/null || fail "qemu-img reads the rebased VMDK differently"
+    qemu-img check vc.vmdk >/dev/null || fail "qemu-img check of the rebased VMDK"
+fi
+expect_fail 1 "not a delta VMDK" $V rebase -u -b vzero.vmdk vmoved/vbase.vmdk
 echo OK
