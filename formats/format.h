@@ -141,6 +141,13 @@ struct vd_format {
                   struct vd_error **errp);
     const struct vd_option_desc *create_options;   /* {NULL} terminated */
 
+    /* Changes in place the create options OPTS names (keys already checked
+     * against create_options) where the format can; an option that cannot
+     * change in place is an error naming it. May be NULL: vdisk amend then
+     * says "not supported for FORMAT". */
+    int (*amend)(struct vd_image *img, const struct vd_options *opts,
+                 struct vd_error **errp);
+
     /* How many bytes an image of this format takes when created from ARGS
      * (args->backing NULL) and filled with SRC's content (NULL: empty):
      * *required with SRC's data, *full with every byte allocated. Count

@@ -951,6 +951,22 @@ int vd_image_count_data(struct vd_image *src, uint64_t unit, uint64_t *count,
     return 0;
 }
 
+int vd_image_amend(struct vd_image *img, const char *options, struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (!img->drv->amend)
+        return vd_error_set(errp, -ENOTSUP, "%s: amending options is not supported for "
+                            "format %s", img->path, img->drv->name);
+    char *text = NULL;
+    struct vd_options opts;
+    int ret = driver_options(img->drv, options, &text, &opts, errp);
+    if (ret == 0)
+        ret = img->drv->amend(img, &opts, errp);
+    free(text);
+    return ret;
+}
+
 int vd_image_measure(const char *format, const char *options, uint64_t size,
                      struct vd_image *src, uint64_t *required, uint64_t *full,
                      struct vd_error **errp)

@@ -153,6 +153,11 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
                     const char *options, const char *backing,
                     struct vd_error **errp);
 
+/* Changes IMG's (open writable) create options named in the -o text
+ * OPTIONS in place. -EINVAL for a key the format does not have,
+ * -ENOTSUP ("not supported for FORMAT") when it has no amend. */
+int vd_image_amend(struct vd_image *img, const char *options, struct vd_error **errp);
+
 /* The bytes an image of FORMAT (created with the -o OPTIONS text, may be
  * NULL) takes: of SIZE bytes and empty when SRC is NULL, else holding
  * SRC's content (SIZE is then SRC's): *required as SRC's data allocates it,

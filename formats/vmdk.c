@@ -1190,6 +1190,57 @@ static int vmdk_set_backing(struct vd_image *img, struct vd_image *parent,
     return ret;
 }
 
+/* ---- amend ---- */
+
+struct ddb_set {
+    const char *adapter, *hwversion;
+};
+
+static bool ddb_edit(const char *line, char *buf, size_t size, void *ctx)
+{
+    const struct ddb_set *d = ctx;
+    if (d->adapter && strncmp(line, "ddb.adapterType", 15) == 0) {
+        snprintf(buf, size, "ddb.adapterType = \"%s\"\n", d->adapter);
+        return true;
+    }
+    if (d->hwversion && strncmp(line, "ddb.virtualHWVersion", 20) == 0) {
+        snprintf(buf, size, "ddb.virtualHWVersion = \"%s\"\n", d->hwversion);
+        return true;
+    }
+    return false;
+}
+
+/* adapter_type and hwversion live in the descriptor's disk database and
+ * change in place; the layout (subformat, compat6) cannot. */
+static int vmdk_amend(struct vd_image *img, const struct vd_options *opts,
+                      struct vd_error **errp)
+{
+    struct ddb_set d = { vd_options_get(opts, "adapter_type"), vd_options_get(opts, "hwversion") };
+    for (int i = 0; i < opts->count; i++)
+        if (strcmp(opts->items[i].key, "adapter_type") != 0 &&
+            strcmp(opts->items[i].key, "hwversion") != 0)
+            return vd_error_set(errp, -EINVAL, "%s: %s cannot change in place (only "
+                                "adapter_type and hwversion can)", img->path,
+                                opts->items[i].key);
+    static const char *const adapters[] = { "ide", "lsilogic", "buslogic", "legacyESX", NULL };
+    const char *const *a = adapters;
+    while (d.adapter && *a && strcmp(*a, d.adapter) != 0)
+        a++;
+    if (d.adapter && !*a)
+        return vd_error_set(errp, -EINVAL, "vmdk: adapter_type must be ide, lsilogic, buslogic "
+                            "or legacyESX, not '%s'", d.adapter);
+    if (d.hwversion && (!*d.hwversion || strspn(d.hwversion, "0123456789") !=
+                        strlen(d.hwversion) || strlen(d.hwversion) > 3))
+        return vd_error_set(errp, -EINVAL, "vmdk: hwversion must be a number, not '%s'",
+                            d.hwversion);
+    struct vmdk_extent *e = resizable(img, "amending", errp);
+    if (!e)
+        return -ENOTSUP;
+    int want = (d.adapter != NULL) + (d.hwversion != NULL);
+    return edit_descriptor(img, e, ddb_edit, &d, want, "ddb.adapterType or ddb.virtualHWVersion",
+                           errp);
+}
+
 /* ---- info ---- */
 
 static void vmdk_info(struct vd_image *img, struct vd_info *info)
@@ -1257,4 +1308,5 @@ const struct vd_format vd_format_vmdk = {
     .grow = vmdk_grow,
     .shrink = vmdk_shrink,
     .set_backing = vmdk_set_backing,
+    .amend = vmdk_amend,
 };

@@ -15,6 +15,7 @@ static const struct vdisk_command commands[] = {
     { "compare", vdisk_compare, "compare [-f FMT] [-F FMT] [-s] [-p] A B" },
     { "map", vdisk_map, "map [-f FMT] [--output=json] IMAGE" },
     { "commit", vdisk_commit, "commit [-p] CHILD" },
+    { "amend", vdisk_amend, "amend [-f FMT] -o OPTS IMAGE" },
     { "measure", vdisk_measure, "measure [--output=json] [-O FMT] [-o OPTS] (--size N | IMAGE)" },
     { "rebase", vdisk_rebase, "rebase [-f FMT] [-u] [-p] -b NEWPARENT CHILD" },
     { "resize", vdisk_resize, "resize [-f FMT] [--shrink] IMAGE [+|-]SIZE" },

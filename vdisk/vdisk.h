@@ -36,6 +36,7 @@ int vdisk_commit(int argc, char **argv);
 int vdisk_resize(int argc, char **argv);
 int vdisk_rebase(int argc, char **argv);
 int vdisk_measure(int argc, char **argv);
+int vdisk_amend(int argc, char **argv);
 
 /* The name qemu-img gives FORMAT in JSON ("vpc" for vhd): scripts written
  * for qemu-img read ours unchanged. */
