@@ -10,6 +10,9 @@ need sfdisk
 truncate -s 16M disk.raw
 printf 'label: dos\nstart=2048, size=20480, type=83\n' | sfdisk -q disk.raw
 head -c 3M /dev/urandom | dd of=disk.raw bs=1M seek=1 conv=notrunc status=none
+# A known non-zero byte where the refused shrink must stop (random data
+# may hold a zero there).
+printf 'D' | dd of=disk.raw bs=1 seek=2097152 conv=notrunc status=none
 sfdisk -d disk.raw >table.txt
 cp disk.raw orig.raw
 
