@@ -901,10 +901,11 @@ static int vhd_resize_checks(struct vd_image *img, const struct vhd_state *s, ui
     return 0;
 }
 
-/* Shrinking keeps the BAT as it is (more entries than the size needs is
- * valid): blocks past the new end stay allocated, and the caller has
- * checked that what they hold reads as zeros, so a later grow shows zeros
- * there too. Only the footer (and its copy) changes. */
+/* Shrinking keeps the BAT's length (more entries than the size needs is
+ * valid) but frees the entries of blocks wholly past the new end (their
+ * space stays in the file, unused): the caller has checked that they read
+ * as zeros, so freeing them first changes nothing a reader sees, and then
+ * the footer (and its copy) gets the new size. */
 static int vhd_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
 {
     struct vhd_state *s = img->opaque;
@@ -913,7 +914,21 @@ static int vhd_shrink(struct vd_image *img, uint64_t size, struct vd_error **err
         return ret;
     if (s->type == VHD_TYPE_FIXED)
         return fixed_resize(img, s, size, errp);
-    return set_size(img, s, size, errp);
+    uint8_t entry[4];
+    put_be32(entry, VHD_UNALLOCATED);
+    for (uint64_t blk = (size + s->block_size - 1) / s->block_size;
+         ret == 0 && blk < s->max_entries; blk++) {
+        if (s->bat[blk] == VHD_UNALLOCATED)
+            continue;
+        ret = vd_file_pwrite(img, entry, 4, s->bat_offset + blk * 4, errp);
+        if (ret == 0)
+            __atomic_store_n(&s->bat[blk], VHD_UNALLOCATED, __ATOMIC_RELEASE);
+    }
+    if (ret == 0)
+        ret = vhd_flush(img, errp);
+    if (ret == 0)
+        ret = set_size(img, s, size, errp);
+    return ret;
 }
 
 /* ---- block status ---- */

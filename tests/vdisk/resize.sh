@@ -58,6 +58,18 @@ for fmt in raw vhd-dynamic vhd-fixed vmdk; do
 done
 [ "$(stat -c %s f.vhd)" = $((16777216 + 512)) ] || fail "the shrunk fixed VHD is not size + footer"
 
+# A dynamic VHD whose block past the new end is allocated but holds only
+# zeros (qemu-img writes such blocks): the shrink frees it, so check stays
+# clean and the content is the same, also after growing again.
+if command -v qemu-io >/dev/null; then
+    qemu-img create -q -f vpc -o subformat=dynamic z.vhd 8M
+    qemu-io -f vpc -c 'write -P 0 6M 64k' -c 'write -P 3 1M 4k' z.vhd >/dev/null
+    $V convert z.vhd z.raw
+    $V resize --shrink z.vhd 4M >/dev/null && $V check z.vhd >/dev/null || fail "shrink over a zero block: check"
+    $V resize z.vhd 8M >/dev/null && $V check z.vhd >/dev/null || fail "grow after the shrink: check"
+    $V compare z.vhd z.raw >/dev/null || fail "shrink over a zero block: content"
+fi
+
 # Usage and unsupported formats.
 expect_fail 2 "'12Q' is not a size" $V resize r.raw 12Q
 expect_fail 2 "expects IMAGE and SIZE" $V resize r.raw
