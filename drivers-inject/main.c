@@ -418,6 +418,10 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf(PROG " (p2vkit) %s\n", P2VKIT_VERSION);
+        return 0;
+    }
     struct inject ctx;
     memset(&ctx, 0, sizeof(ctx));
     ctx.opts.target = target_find("vmm");

@@ -89,6 +89,8 @@ struct vd_format {
     size_t instance_size;               /* bytes of img->opaque */
     /* create takes a backing image (a differencing child). */
     bool differencing;
+    /* pwrite compresses whole clusters when opened with VD_OPEN_COMPRESS. */
+    bool compression;
     /* The -o options of a new whole-disk copy target (p2v serve), or NULL. */
     const char *target_options;
 
@@ -125,6 +127,19 @@ struct vd_format {
      * reads as zeros (or as the parent reads it). No other I/O runs on IMG
      * meanwhile. May be NULL: the format cannot grow. */
     int (*grow)(struct vd_image *img, uint64_t size, struct vd_error **errp);
+    /* Makes IMG (writable) SIZE bytes, less than img->size; the core has
+     * checked that the dropped tail reads as zeros. No other I/O runs on
+     * IMG meanwhile. May be NULL: the format cannot shrink (vdisk resize
+     * --shrink then says "not supported for FORMAT"). */
+    int (*shrink)(struct vd_image *img, uint64_t size, struct vd_error **errp);
+    /* Makes IMG (writable, a differencing child) name PARENT (open
+     * read-only; PARENT_ARG is its path as the user gave it) as its parent,
+     * changing nothing else: the caller has already copied whatever must
+     * stay (rebase's safe mode). Crash-safe: IMG names the old parent or
+     * the new one. May be NULL: vdisk rebase then says "not supported for
+     * FORMAT". */
+    int (*set_backing)(struct vd_image *img, struct vd_image *parent,
+                       const char *parent_arg, struct vd_error **errp);
 
     /* Longest single-kind run at OFF, at most LEN bytes, describing this
      * image only: ranges left to the parent are VD_EXTENT_BACKING (the core
@@ -136,6 +151,21 @@ struct vd_format {
     int (*create)(const char *path, const struct vd_create_args *args,
                   struct vd_error **errp);
     const struct vd_option_desc *create_options;   /* {NULL} terminated */
+
+    /* Changes in place the create options OPTS names (keys already checked
+     * against create_options) where the format can; an option that cannot
+     * change in place is an error naming it. May be NULL: vdisk amend then
+     * says "not supported for FORMAT". */
+    int (*amend)(struct vd_image *img, const struct vd_options *opts,
+                 struct vd_error **errp);
+
+    /* How many bytes an image of this format takes when created from ARGS
+     * (args->backing NULL) and filled with SRC's content (NULL: empty):
+     * *required with SRC's data, *full with every byte allocated. Count
+     * SRC's data with vd_image_count_data(). May be NULL: vdisk measure
+     * says "not supported for FORMAT". */
+    int (*measure)(const struct vd_create_args *args, struct vd_image *src,
+                   uint64_t *required, uint64_t *full, struct vd_error **errp);
 
     /* Format-specific fields for vdisk info. May be NULL. */
     void (*info)(struct vd_image *img, struct vd_info *info);
@@ -185,6 +215,11 @@ int vd_fd_pread(int fd, const char *path, void *buf, size_t len, uint64_t off,
                 struct vd_error **errp);
 int vd_fd_pwrite(int fd, const char *path, const void *buf, size_t len,
                  uint64_t off, struct vd_error **errp);
+
+/* For measure hooks: how many UNIT-sized, UNIT-aligned pieces of SRC hold
+ * data (anything but zeros, as block status says). */
+int vd_image_count_data(struct vd_image *src, uint64_t unit, uint64_t *count,
+                        struct vd_error **errp);
 
 /* For drivers whose bytes sit in the file as they are (raw, fixed VHD):
  * host holes are ZERO, everything else DATA. */

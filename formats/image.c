@@ -757,6 +757,70 @@ int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
     return img->drv->grow(img, size, errp);
 }
 
+int vd_image_resize(struct vd_image *img, uint64_t size, bool shrink, struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (size > img->size) {
+        if (!img->drv->grow)
+            return vd_error_set(errp, -ENOTSUP, "%s: growing is not supported for format %s",
+                                img->path, img->drv->name);
+        return img->drv->grow(img, size, errp);
+    }
+    if (size == img->size)
+        return 0;
+    if (!shrink)
+        return vd_error_set(errp, -EINVAL, "%s: %llu bytes is smaller than the image (%llu "
+                            "bytes); shrinking needs --shrink", img->path,
+                            (unsigned long long)size, (unsigned long long)img->size);
+    if (!img->drv->shrink)
+        return vd_error_set(errp, -ENOTSUP, "%s: shrinking is not supported for format %s",
+                            img->path, img->drv->name);
+    /* Only a tail that reads as zeros may go: check it extent by extent,
+     * reading only what the format calls data. */
+    enum { STEP = 1u << 20 };
+    uint8_t *buf = malloc(STEP);
+    if (!buf)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = 0;
+    for (uint64_t off = size; off < img->size && ret == 0;) {
+        uint64_t len = img->size - off < STEP ? img->size - off : STEP;
+        struct vd_extent e;
+        ret = vd_image_block_status(img, off, len, 0, &e, errp);
+        if (ret < 0)
+            break;
+        if (e.kind == VD_EXTENT_DATA) {
+            ret = vd_image_pread(img, buf, (size_t)e.length, off, errp);
+            for (uint64_t i = 0; ret == 0 && i < e.length; i++)
+                if (buf[i])
+                    ret = vd_error_set(errp, -ENOTEMPTY, "%s: cannot shrink to %llu bytes: "
+                                       "offset %llu holds data", img->path,
+                                       (unsigned long long)size,
+                                       (unsigned long long)(off + i));
+        }
+        off += e.length;
+    }
+    free(buf);
+    if (ret == 0)
+        ret = img->drv->shrink(img, size, errp);
+    return ret;
+}
+
+int vd_image_set_backing(struct vd_image *img, struct vd_image *parent,
+                         const char *parent_arg, struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (!img->drv->set_backing)
+        return vd_error_set(errp, -ENOTSUP, "%s: changing the backing file is not supported "
+                            "for format %s", img->path, img->drv->name);
+    for (const struct vd_image *p = parent; p; p = p->backing)
+        if (p->st_dev == img->st_dev && p->st_ino == img->st_ino)
+            return vd_error_set(errp, -ELOOP, "%s: '%s' reads %s itself: the chain would loop",
+                                img->path, parent_arg, img->path);
+    return img->drv->set_backing(img, parent, parent_arg, errp);
+}
+
 int vd_image_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
                          uint64_t *file_off, uint64_t *run)
 {
@@ -862,6 +926,91 @@ static int check_option_keys(const struct vd_format *drv, const struct vd_option
     return 0;
 }
 
+/* Parses OPTIONS (may be NULL) into OPTS, pointing into a copy returned
+ * in *TEXT (the caller frees it), and checks every key against DRV. */
+static int driver_options(const struct vd_format *drv, const char *options, char **text,
+                          struct vd_options *opts, struct vd_error **errp)
+{
+    opts->count = 0;
+    *text = options ? strdup(options) : NULL;
+    if (options && !*text)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = parse_options(*text, opts, errp);
+    if (ret == 0)
+        ret = check_option_keys(drv, opts, errp);
+    return ret;
+}
+
+int vd_format_check_options(const char *format, const char *options,
+                            struct vd_error **errp)
+{
+    const struct vd_format *drv = vd_format_find(format);
+    if (!drv)
+        return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
+    char *text = NULL;
+    struct vd_options opts;
+    int ret = driver_options(drv, options, &text, &opts, errp);
+    free(text);
+    return ret;
+}
+
+int vd_image_count_data(struct vd_image *src, uint64_t unit, uint64_t *count,
+                        struct vd_error **errp)
+{
+    uint64_t n = 0, last = UINT64_MAX;
+    for (uint64_t off = 0; off < src->size;) {
+        struct vd_extent e;
+        int ret = vd_image_block_status(src, off, src->size - off, 0, &e, errp);
+        if (ret < 0)
+            return ret;
+        if (e.kind == VD_EXTENT_DATA) {
+            uint64_t first = off / unit, end = (off + e.length - 1) / unit;
+            n += end - first + 1 - (first == last ? 1 : 0);
+            last = end;
+        }
+        off += e.length;
+    }
+    *count = n;
+    return 0;
+}
+
+int vd_image_amend(struct vd_image *img, const char *options, struct vd_error **errp)
+{
+    if (!img->writable)
+        return vd_error_set(errp, -EROFS, "%s: image is open read-only", img->path);
+    if (!img->drv->amend)
+        return vd_error_set(errp, -ENOTSUP, "%s: amending options is not supported for "
+                            "format %s", img->path, img->drv->name);
+    char *text = NULL;
+    struct vd_options opts;
+    int ret = driver_options(img->drv, options, &text, &opts, errp);
+    if (ret == 0)
+        ret = img->drv->amend(img, &opts, errp);
+    free(text);
+    return ret;
+}
+
+int vd_image_measure(const char *format, const char *options, uint64_t size,
+                     struct vd_image *src, uint64_t *required, uint64_t *full,
+                     struct vd_error **errp)
+{
+    const struct vd_format *drv = vd_format_find(format);
+    if (!drv)
+        return vd_error_set(errp, -EINVAL, "unknown format '%s'", format);
+    if (!drv->measure)
+        return vd_error_set(errp, -ENOTSUP, "measuring is not supported for format %s",
+                            drv->name);
+    char *text = NULL;
+    struct vd_options opts;
+    int ret = driver_options(drv, options, &text, &opts, errp);
+    if (ret == 0) {
+        struct vd_create_args args = { .size = src ? src->size : size, .opts = &opts };
+        ret = drv->measure(&args, src, required, full, errp);
+    }
+    free(text);
+    return ret;
+}
+
 int vd_image_create(const char *path, const char *format, uint64_t size,
                     const char *options, const char *backing,
                     struct vd_error **errp)
@@ -878,13 +1027,9 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
     if (!drv->create)
         return vd_error_set(errp, -ENOTSUP, "format %s cannot be created", drv->name);
 
-    char *text = options ? strdup(options) : NULL;
-    if (options && !text)
-        return vd_error_set(errp, -ENOMEM, "out of memory");
+    char *text = NULL;
     struct vd_options opts;
-    ret = parse_options(text, &opts, errp);
-    if (ret == 0)
-        ret = check_option_keys(drv, &opts, errp);
+    ret = driver_options(drv, options, &text, &opts, errp);
 
     /* A child never replaces its own parent or anything the parent reads. */
     if (ret == 0 && backing)
@@ -987,7 +1132,9 @@ int vd_image_check(const char *path, const char *format,
         ret = vd_format_refuse_foreign(drv, path, errp);
     if (ret == 0) {
         struct vd_check chk = { .report = report, .ctx = ctx };
-        ret = drv->check ? drv->check(fd, path, size, &chk, errp) : 0;
+        ret = drv->check ? drv->check(fd, path, size, &chk, errp)
+                         : vd_error_set(errp, -ENOTSUP, "%s: checks are not supported for "
+                                        "format %s", path, drv->name);
         if (ret == 0)
             ret = chk.problems;
     }

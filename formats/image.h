@@ -34,6 +34,11 @@ enum {
     /* Whole clusters are written compressed where the format can (qcow2;
      * others ignore it): a smaller file for upload or archive. */
     VD_OPEN_COMPRESS = 1u << 6,
+    /* As VD_OPEN_NO_BACKING, and a parent that cannot be found is no error
+     * (vd_image_backing_path() is then NULL): for rebase -u, which names a
+     * new parent for a child whose old one was moved. Drivers without
+     * support fail as usual. */
+    VD_OPEN_LOST_BACKING = 1u << 7,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest
@@ -84,6 +89,18 @@ int vd_image_flush(struct vd_image *img, struct vd_error **errp);
  * the current size changes nothing. -ENOTSUP when the format or this image
  * cannot grow, with errp saying why. */
 int vd_image_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
+/* Makes IMG (open writable, no other I/O on it meanwhile) SIZE bytes:
+ * grows as vd_image_grow, or with SHRINK set shrinks, but only over a tail
+ * that reads as zeros (-ENOTEMPTY otherwise, naming the first byte of data:
+ * a shrink never drops data). -ENOTSUP with "not supported for FORMAT" when
+ * the format (its grow or shrink hook) cannot. */
+int vd_image_resize(struct vd_image *img, uint64_t size, bool shrink, struct vd_error **errp);
+/* Makes IMG (open writable, a differencing child) name PARENT (an image
+ * open read-only; PARENT_ARG its path as given) as its parent; only the
+ * reference changes (rebase -u). Refuses a parent whose chain holds IMG.
+ * -ENOTSUP ("not supported for FORMAT") when the format cannot. */
+int vd_image_set_backing(struct vd_image *img, struct vd_image *parent,
+                         const char *parent_arg, struct vd_error **errp);
 /* Starts writing the file's dirty pages back without waiting, so that a
  * later flush has less to wait for (a long copy calls it as it goes). A
  * hint: does nothing where the host cannot. */
@@ -144,6 +161,20 @@ int vd_image_create(const char *path, const char *format, uint64_t size,
                     const char *options, const char *backing,
                     struct vd_error **errp);
 
+/* Changes IMG's (open writable) create options named in the -o text
+ * OPTIONS in place. -EINVAL for a key the format does not have,
+ * -ENOTSUP ("not supported for FORMAT") when it has no amend. */
+int vd_image_amend(struct vd_image *img, const char *options, struct vd_error **errp);
+
+/* The bytes an image of FORMAT (created with the -o OPTIONS text, may be
+ * NULL) takes: of SIZE bytes and empty when SRC is NULL, else holding
+ * SRC's content (SIZE is then SRC's): *required as SRC's data allocates it,
+ * *full fully allocated. -ENOTSUP ("not supported for FORMAT") when the
+ * format cannot tell. */
+int vd_image_measure(const char *format, const char *options, uint64_t size,
+                     struct vd_image *src, uint64_t *required, uint64_t *full,
+                     struct vd_error **errp);
+
 /* What `vdisk info` shows. Drivers add format-specific fields. */
 #define VD_INFO_MAX_FIELDS 24
 #define VD_INFO_MAX_WARNINGS 8
@@ -161,6 +192,8 @@ struct vd_info {
     uint64_t file_length;       /* bytes in the file (apparent size) */
     uint32_t cluster_size;      /* allocation unit, 0 when none */
     const char *backing_file;   /* resolved parent path or NULL */
+    const char *backing_stored; /* the parent name as the image stores it
+                                 * (NULL: the driver does not say) */
     int n_fields;
     struct vd_info_field fields[VD_INFO_MAX_FIELDS];
     int n_warnings;
@@ -195,6 +228,7 @@ enum {
     VD_FORMAT_CREATE = 1u << 1,     /* vdisk create, convert -O */
     VD_FORMAT_CHILD = 1u << 2,      /* creates a differencing child (-b) */
     VD_FORMAT_TARGET = 1u << 3,     /* created and written in place (p2v serve -O) */
+    VD_FORMAT_COMPRESS = 1u << 4,   /* writes compressed clusters (convert -c) */
 };
 bool vd_format_can(const char *name, unsigned caps);
 /* ", "-separated names of the formats that can do all of CAPS, each with
@@ -212,6 +246,12 @@ const char *vd_format_target_options(const char *format);
 /* Prints, for every format that can be created, "FMT options:" and its
  * create options (vdisk create --help). */
 void vd_format_print_all_options(FILE *out);
+
+/* Whether OPTIONS (the text of -o, may be NULL) is well formed and every
+ * key is a create option of FORMAT: a tool can then call a bad -o a usage
+ * error before doing anything. Returns 0 or -EINVAL with errp set. */
+int vd_format_check_options(const char *format, const char *options,
+                            struct vd_error **errp);
 /* Prints the create options FORMAT accepts, one "  key: help" line each;
  * returns -EINVAL for an unknown format. */
 int vd_format_print_options(const char *format, FILE *out);

@@ -876,6 +876,7 @@ const struct vd_format vd_format_qcow2 = {
     .description = "QEMU copy-on-write, versions 2 and 3",
     .instance_size = sizeof(struct qcow2_state),
     .differencing = true,
+    .compression = true,
     .probe = qcow2_probe,
     .open = qcow2_open,
     .close = qcow2_close,

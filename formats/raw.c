@@ -63,6 +63,23 @@ static int raw_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
     return 0;
 }
 
+/* Resize: the file's length is the disk's size. A block device (an LV, a
+ * LUN) is resized by its own tools, not here. */
+static int raw_truncate(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct stat st;
+    if (fstat(img->fd, &st) < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot stat", img->path);
+    if (!S_ISREG(st.st_mode))
+        return vd_error_set(errp, -ENOTSUP, "%s: a block device is resized by its own tools "
+                            "(lvresize, the storage array), not by vdisk", img->path);
+    if (ftruncate(img->fd, (off_t)size) < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot resize to %llu bytes", img->path,
+                                  (unsigned long long)size);
+    img->size = size;
+    return 0;
+}
+
 static int raw_create(const char *path, const struct vd_create_args *args,
                       struct vd_error **errp)
 {
@@ -89,6 +106,14 @@ static void raw_info(struct vd_image *img, struct vd_info *info)
         vd_info_add(info, "content", false, "ISO 9660 CD image (read as raw)");
 }
 
+/* As qemu-img: a raw file is as long as the disk (holes or not). */
+static int raw_measure(const struct vd_create_args *args, struct vd_image *src,
+                       uint64_t *required, uint64_t *full, struct vd_error **errp)
+{
+    *required = *full = args->size;
+    return 0;
+}
+
 static const struct vd_option_desc raw_create_options[] = {
     { NULL, NULL },
 };
@@ -101,9 +126,12 @@ const struct vd_format vd_format_raw = {
     .pread = raw_pread,
     .pwrite = raw_pwrite,
     .write_zeroes = raw_write_zeroes,
+    .grow = raw_truncate,
+    .shrink = raw_truncate,
     .block_status = raw_block_status,
     .file_extent = raw_file_extent,
     .create = raw_create,
     .create_options = raw_create_options,
     .info = raw_info,
+    .measure = raw_measure,
 };

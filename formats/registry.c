@@ -34,7 +34,9 @@ int vd_format_refuse_foreign(const struct vd_format *drv, const char *path,
 {
     if (drv->pread)
         return 0;
-    return vd_error_set(errp, -ENOTSUP, "%s%s%s images are not supported yet",
+    /* Not ENOTSUP: that says a supported format lacks one operation
+     * (vdisk check then exits 63); this file is not readable at all. */
+    return vd_error_set(errp, -EMEDIUMTYPE, "%s%s%s images are not supported yet",
                         path ? path : "", path ? ": " : "", drv->name);
 }
 
@@ -49,6 +51,8 @@ static unsigned format_caps(const struct vd_format *f)
         caps |= VD_FORMAT_CHILD;
     if (f->create && f->pwrite)
         caps |= VD_FORMAT_TARGET;
+    if (f->pwrite && f->compression)
+        caps |= VD_FORMAT_COMPRESS;
     return caps;
 }
 

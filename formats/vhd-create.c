@@ -269,6 +269,47 @@ struct locator {
     uint32_t space;     /* bytes reserved, a multiple of the sector size */
 };
 
+/* The two locators a child stores (absolute W2ku, relative W2ru), laid
+ * out from *END on, which moves past them. NULL when out of memory. */
+static struct locator *make_locators(const char *parent_abs, const char *parent_rel,
+                                     uint64_t *end)
+{
+    struct locator *locs = calloc(2, sizeof(*locs));
+    if (!locs)
+        return NULL;
+    locs[0].code = "W2ku";
+    locs[0].len = utf8_to_utf16(parent_abs, locs[0].data, sizeof(locs[0].data), false);
+    locs[1].code = "W2ru";
+    locs[1].len = utf8_to_utf16(parent_rel, locs[1].data, sizeof(locs[1].data), false);
+    for (int i = 0; i < 2; i++) {
+        locs[i].offset = *end;
+        locs[i].space = (uint32_t)((locs[i].len + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR);
+        *end += locs[i].space;
+    }
+    return locs;
+}
+
+/* The parent's UUID, timestamp and name, and the locators, in HEADER
+ * (every other locator entry cleared; the checksum is the caller's). */
+static void set_parent_fields(uint8_t *header, const struct vhd_state *parent,
+                              const char *parent_abs, const struct locator *locs, int nlocs)
+{
+    memcpy(header + VHD_H_PARENT_UUID, parent->footer + VHD_F_UUID, 16);
+    memcpy(header + VHD_H_PARENT_TIME, parent->footer + VHD_F_TIMESTAMP, 4);
+    memset(header + VHD_H_PARENT_NAME, 0, VHD_PARENT_NAME_LEN);
+    const char *base = strrchr(parent_abs, '/');
+    utf8_to_utf16(base ? base + 1 : parent_abs, header + VHD_H_PARENT_NAME,
+                  VHD_PARENT_NAME_LEN - 2, true);
+    memset(header + VHD_H_LOCATORS, 0, VHD_LOCATOR_COUNT * VHD_LOCATOR_SIZE);
+    for (int i = 0; i < nlocs; i++) {
+        uint8_t *l = header + VHD_H_LOCATORS + i * VHD_LOCATOR_SIZE;
+        memcpy(l, locs[i].code, 4);
+        put_be32(l + 4, locs[i].space / VHD_SECTOR);
+        put_be32(l + 8, (uint32_t)locs[i].len);
+        put_be64(l + 16, locs[i].offset);
+    }
+}
+
 static int write_dynamic(int fd, const char *path, const struct create_plan *plan,
                          uint8_t *footer, struct vd_error **errp)
 {
@@ -281,19 +322,10 @@ static int write_dynamic(int fd, const char *path, const struct create_plan *pla
     struct locator *locs = NULL;
     int nlocs = 0;
     if (plan->type == VHD_TYPE_DIFF) {
-        locs = calloc(2, sizeof(*locs));
+        locs = make_locators(plan->parent_abs, plan->parent_rel, &end);
         if (!locs)
             return vd_error_set(errp, -ENOMEM, "out of memory");
-        locs[0].code = "W2ku";
-        locs[0].len = utf8_to_utf16(plan->parent_abs, locs[0].data, sizeof(locs[0].data), false);
-        locs[1].code = "W2ru";
-        locs[1].len = utf8_to_utf16(plan->parent_rel, locs[1].data, sizeof(locs[1].data), false);
         nlocs = 2;
-        for (int i = 0; i < nlocs; i++) {
-            locs[i].offset = end;
-            locs[i].space = (uint32_t)((locs[i].len + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR);
-            end += locs[i].space;
-        }
     }
     memcpy(header + VHD_H_COOKIE, "cxsparse", 8);
     put_be64(header + VHD_H_DATA_OFFSET, UINT64_MAX);
@@ -301,20 +333,8 @@ static int write_dynamic(int fd, const char *path, const struct create_plan *pla
     put_be32(header + VHD_H_VERSION, 0x00010000);
     put_be32(header + VHD_H_MAX_ENTRIES, entries);
     put_be32(header + VHD_H_BLOCK_SIZE, plan->block_size);
-    if (plan->parent) {
-        memcpy(header + VHD_H_PARENT_UUID, plan->parent->footer + VHD_F_UUID, 16);
-        memcpy(header + VHD_H_PARENT_TIME, plan->parent->footer + VHD_F_TIMESTAMP, 4);
-        const char *base = strrchr(plan->parent_abs, '/');
-        utf8_to_utf16(base ? base + 1 : plan->parent_abs, header + VHD_H_PARENT_NAME,
-                      VHD_PARENT_NAME_LEN - 2, true);
-    }
-    for (int i = 0; i < nlocs; i++) {
-        uint8_t *l = header + VHD_H_LOCATORS + i * VHD_LOCATOR_SIZE;
-        memcpy(l, locs[i].code, 4);
-        put_be32(l + 4, locs[i].space / VHD_SECTOR);
-        put_be32(l + 8, (uint32_t)locs[i].len);
-        put_be64(l + 16, locs[i].offset);
-    }
+    if (plan->parent)
+        set_parent_fields(header, plan->parent, plan->parent_abs, locs, nlocs);
     put_be32(header + VHD_H_CHECKSUM, vhd_checksum(header, VHD_HEADER_SIZE, VHD_H_CHECKSUM));
 
     int ret = vd_fd_pwrite(fd, path, footer, VHD_FOOTER_SIZE, 0, errp);
@@ -370,6 +390,89 @@ int vhd_create(const char *path, const struct vd_create_args *args,
         ret = vd_error_set_errno(errp, -errno, "%s: cannot close", path);
     if (ret < 0)
         unlink(path);
+    free(plan);
+    return ret;
+}
+
+/* Rebase: the new locators go where new blocks would (the footer moves
+ * past them), then one header write switches the child to the new parent:
+ * a crash before it leaves the old parent named (and some unused bytes). */
+int vhd_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                    struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    if (s->type != VHD_TYPE_DIFF)
+        return vd_error_set(errp, -EINVAL, "%s: not a differencing VHD: it has no backing "
+                            "file to change", img->path);
+    if (parent->drv != &vd_format_vhd)
+        return vd_error_set(errp, -EINVAL, "%s: a VHD differencing disk needs a VHD parent; "
+                            "'%s' is %s", img->path, parent_arg, parent->drv->name);
+    if (parent->size != img->size)
+        return vd_error_set(errp, -EINVAL, "%s: '%s' has %llu bytes; a VHD child has its "
+                            "parent's size (%llu bytes)", img->path, parent_arg,
+                            (unsigned long long)parent->size, (unsigned long long)img->size);
+    if (s->footer_from_copy)
+        return vd_error_set(errp, -EINVAL, "%s: the footer is missing; run 'vdisk check'",
+                            img->path);
+    char *names = malloc(2 * PATH_MAX);
+    if (!names)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = vhd_parent_paths(img->path, parent_arg, names, names + PATH_MAX, errp);
+    uint64_t end = s->data_end;
+    struct locator *locs = ret == 0 ? make_locators(names, names + PATH_MAX, &end) : NULL;
+    if (ret == 0 && !locs)
+        ret = vd_error_set(errp, -ENOMEM, "out of memory");
+    /* The footer first, at the new end: the file never lacks one. */
+    if (ret == 0)
+        ret = vd_file_pwrite(img, s->footer, VHD_FOOTER_SIZE, end, errp);
+    for (int i = 0; i < 2 && ret == 0; i++)
+        ret = vd_file_pwrite(img, locs[i].data, locs[i].len, locs[i].offset, errp);
+    if (ret == 0 && fdatasync(img->fd) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    if (ret == 0) {
+        s->data_end = end;
+        uint8_t header[VHD_HEADER_SIZE];
+        memcpy(header, s->header, sizeof(header));
+        set_parent_fields(header, parent->opaque, names, locs, 2);
+        put_be32(header + VHD_H_CHECKSUM, 0);
+        put_be32(header + VHD_H_CHECKSUM, vhd_checksum(header, VHD_HEADER_SIZE,
+                                                       VHD_H_CHECKSUM));
+        ret = vd_file_pwrite(img, header, VHD_HEADER_SIZE,
+                             get_be64(s->footer + VHD_F_DATA_OFFSET), errp);
+        if (ret == 0 && fdatasync(img->fd) < 0)
+            ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+        if (ret == 0)
+            memcpy(s->header, header, sizeof(header));
+    }
+    free(locs);
+    free(names);
+    return ret;
+}
+
+/* The layout write_dynamic() makes: footer copy, header, BAT (a whole
+ * number of sectors), then each allocated block (bitmap and data) and the
+ * footer. Fixed: the data and the footer. */
+int vhd_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                uint64_t *full, struct vd_error **errp)
+{
+    struct create_plan *plan = calloc(1, sizeof(*plan));
+    if (!plan)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = make_plan("", args, plan, errp);
+    if (ret == 0 && plan->type == VHD_TYPE_FIXED) {
+        *required = *full = plan->size + VHD_FOOTER_SIZE;
+    } else if (ret == 0) {
+        uint64_t entries = (plan->size + plan->block_size - 1) / plan->block_size;
+        uint64_t meta = VHD_FOOTER_SIZE + VHD_HEADER_SIZE +
+                        (entries * 4 + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR +
+                        VHD_FOOTER_SIZE;
+        uint64_t per_block = vhd_bitmap_size(plan->block_size) + (uint64_t)plan->block_size;
+        uint64_t used = 0;
+        if (src)
+            ret = vd_image_count_data(src, plan->block_size, &used, errp);
+        *required = meta + used * per_block;
+        *full = meta + entries * per_block;
+    }
     free(plan);
     return ret;
 }

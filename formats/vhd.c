@@ -104,9 +104,17 @@ static int validate_bat(struct vd_image *img, struct vhd_state *s, uint64_t meta
 static int open_parent(struct vd_image *img, struct vhd_state *s, unsigned flags,
                        uint64_t file_size, struct vd_error **errp)
 {
+    /* A parent that is not found is no error where the caller will name
+     * another (rebase -u). */
+    struct vd_error *lost = NULL;
+    bool may_lose = flags & VD_OPEN_LOST_BACKING;
     int ret = vhd_find_parent(img->fd, img->path, file_size, s->header,
-                              &img->backing_path, errp);
-    if (ret < 0 || (flags & VD_OPEN_NO_BACKING))
+                              &img->backing_path, may_lose ? &lost : errp);
+    if (ret < 0 && may_lose) {
+        vd_error_free(lost);
+        return 0;
+    }
+    if (ret < 0 || (flags & (VD_OPEN_NO_BACKING | VD_OPEN_LOST_BACKING)))
         return ret;
     ret = vd_image_open_backing(img, flags, errp);
     if (ret < 0)
@@ -754,6 +762,42 @@ static uint64_t bat_room_end(const struct vhd_state *s)
     return limit;
 }
 
+/* Writes SIZE (and a geometry that describes it exactly, or 65535/16/255,
+ * "use current_size", so that readers of either agree) into FOOTER. */
+static void vhd_footer_set_size(uint8_t *footer, uint64_t size)
+{
+    struct vhd_geometry g = vhd_chs_for(size / VHD_SECTOR);
+    if (vhd_chs_bytes(g) != size)
+        g = (struct vhd_geometry){ 65535, 16, 255 };
+    put_be64(footer + VHD_F_CUR_SIZE, size);
+    put_be16(footer + VHD_F_GEOMETRY, g.cylinders);
+    footer[VHD_F_GEOMETRY + 2] = g.heads;
+    footer[VHD_F_GEOMETRY + 3] = g.sectors;
+    put_be32(footer + VHD_F_CHECKSUM, 0);
+    put_be32(footer + VHD_F_CHECKSUM, vhd_checksum(footer, VHD_FOOTER_SIZE, VHD_F_CHECKSUM));
+}
+
+/* A dynamic or differencing disk's new size: the footer at the end, then
+ * its copy at 0. */
+static int set_size(struct vd_image *img, struct vhd_state *s, uint64_t size,
+                    struct vd_error **errp)
+{
+    vhd_footer_set_size(s->footer, size);
+    int ret = write_footer_at(img, s, s->data_end, errp);
+    if (ret == 0)
+        ret = vhd_flush(img, errp);
+    if (ret == 0)
+        ret = write_footer_at(img, s, 0, errp);
+    if (ret == 0)
+        img->size = size;
+    return ret;
+}
+
+static int fixed_resize(struct vd_image *img, struct vhd_state *s, uint64_t size,
+                        struct vd_error **errp);
+static int vhd_resize_checks(struct vd_image *img, const struct vhd_state *s, uint64_t size,
+                             struct vd_error **errp);
+
 /* A dynamic or differencing disk grows by adding BAT entries in the room
  * the BAT has (its sector padding at least), then by a new size in the
  * footer. Order: entries, header, footer at the end, its copy at 0; an
@@ -762,18 +806,12 @@ static uint64_t bat_room_end(const struct vhd_state *s)
 static int vhd_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
 {
     struct vhd_state *s = img->opaque;
+    int ret = vhd_resize_checks(img, s, size, errp);
+    if (ret < 0)
+        return ret;
     if (s->type == VHD_TYPE_FIXED)
-        return vd_error_set(errp, -ENOTSUP, "%s: a fixed VHD cannot grow (from %llu to %llu "
-                            "bytes)", img->path, (unsigned long long)img->size,
-                            (unsigned long long)size);
-    if (s->footer_from_copy)
-        return vd_error_set(errp, -EINVAL, "%s: the footer is missing; run 'vdisk check'",
-                            img->path);
-    if (size > VHD_MAX_CREATE_SIZE || size % VHD_SECTOR)
-        return vd_error_set(errp, -EFBIG, "%s: cannot grow to %llu bytes (the VHD maximum is "
-                            "2040 GiB, in whole sectors)", img->path, (unsigned long long)size);
+        return fixed_resize(img, s, size, errp);
     uint64_t entries = (size + s->block_size - 1) / s->block_size;
-    int ret = 0;
     if (entries > s->max_entries) {
         uint64_t bat_end = s->bat_offset + entries * 4, limit = bat_room_end(s);
         if (entries > VHD_MAX_BAT_ENTRIES || bat_end > limit)
@@ -820,25 +858,76 @@ static int vhd_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
         if (ret < 0)
             return ret;
     }
-    /* The geometry describes the new size exactly, or is 65535/16/255
-     * ("use current_size"), so that readers of either agree on it. */
-    struct vhd_geometry g = vhd_chs_for(size / VHD_SECTOR);
-    if (vhd_chs_bytes(g) != size)
-        g = (struct vhd_geometry){ 65535, 16, 255 };
-    put_be64(s->footer + VHD_F_CUR_SIZE, size);
-    put_be16(s->footer + VHD_F_GEOMETRY, g.cylinders);
-    s->footer[VHD_F_GEOMETRY + 2] = g.heads;
-    s->footer[VHD_F_GEOMETRY + 3] = g.sectors;
-    put_be32(s->footer + VHD_F_CHECKSUM, 0);
-    put_be32(s->footer + VHD_F_CHECKSUM, vhd_checksum(s->footer, VHD_FOOTER_SIZE,
-                                                      VHD_F_CHECKSUM));
-    ret = write_footer_at(img, s, s->data_end, errp);
+    return set_size(img, s, size, errp);
+}
+
+/* A fixed disk's data runs up to its footer: the footer moves to the new
+ * end. Growing, the new footer is written before the old one turns into
+ * zeros (a crash between leaves the old footer's bytes in the data, never
+ * a file without a footer); shrinking, the caller has checked that the
+ * dropped tail reads as zeros. */
+static int fixed_resize(struct vd_image *img, struct vhd_state *s, uint64_t size,
+                        struct vd_error **errp)
+{
+    uint64_t old_end = s->data_end;
+    vhd_footer_set_size(s->footer, size);
+    int ret = write_footer_at(img, s, size, errp);
+    if (ret == 0 && size > old_end) {
+        static const uint8_t zeros[VHD_FOOTER_SIZE];
+        ret = vd_file_pwrite(img, zeros, sizeof(zeros), old_end, errp);
+    }
+    if (ret == 0)
+        ret = vhd_flush(img, errp);
+    if (ret == 0 && size < old_end && ftruncate(img->fd, (off_t)(size + VHD_FOOTER_SIZE)) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot truncate to %llu bytes", img->path,
+                                 (unsigned long long)(size + VHD_FOOTER_SIZE));
+    if (ret < 0)
+        return ret;
+    s->data_end = size;
+    img->size = size;
+    return 0;
+}
+
+static int vhd_resize_checks(struct vd_image *img, const struct vhd_state *s, uint64_t size,
+                             struct vd_error **errp)
+{
+    if (s->footer_from_copy)
+        return vd_error_set(errp, -EINVAL, "%s: the footer is missing; run 'vdisk check'",
+                            img->path);
+    if (size > VHD_MAX_CREATE_SIZE || size % VHD_SECTOR)
+        return vd_error_set(errp, -EINVAL, "%s: cannot resize to %llu bytes (the VHD maximum "
+                            "is 2040 GiB, in whole sectors)", img->path,
+                            (unsigned long long)size);
+    return 0;
+}
+
+/* Shrinking keeps the BAT's length (more entries than the size needs is
+ * valid) but frees the entries of blocks wholly past the new end (their
+ * space stays in the file, unused): the caller has checked that they read
+ * as zeros, so freeing them first changes nothing a reader sees, and then
+ * the footer (and its copy) gets the new size. */
+static int vhd_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vhd_state *s = img->opaque;
+    int ret = vhd_resize_checks(img, s, size, errp);
+    if (ret < 0)
+        return ret;
+    if (s->type == VHD_TYPE_FIXED)
+        return fixed_resize(img, s, size, errp);
+    uint8_t entry[4];
+    put_be32(entry, VHD_UNALLOCATED);
+    for (uint64_t blk = (size + s->block_size - 1) / s->block_size;
+         ret == 0 && blk < s->max_entries; blk++) {
+        if (s->bat[blk] == VHD_UNALLOCATED)
+            continue;
+        ret = vd_file_pwrite(img, entry, 4, s->bat_offset + blk * 4, errp);
+        if (ret == 0)
+            __atomic_store_n(&s->bat[blk], VHD_UNALLOCATED, __ATOMIC_RELEASE);
+    }
     if (ret == 0)
         ret = vhd_flush(img, errp);
     if (ret == 0)
-        ret = write_footer_at(img, s, 0, errp);
-    if (ret == 0)
-        img->size = size;
+        ret = set_size(img, s, size, errp);
     return ret;
 }
 
@@ -1036,6 +1125,9 @@ const struct vd_format vd_format_vhd = {
     .write_zeroes = vhd_write_zeroes,
     .flush = vhd_flush,
     .grow = vhd_grow,
+    .shrink = vhd_shrink,
+    .set_backing = vhd_set_backing,
+    .measure = vhd_measure,
     .block_status = vhd_block_status,
     .file_extent = vhd_file_extent,
     .create = vhd_create,

@@ -143,6 +143,12 @@ int vhd_find_parent(int fd, const char *child_path, uint64_t file_size,
 
 void vhd_format_uuid(const uint8_t *uuid, char *buf, size_t len);
 
+/* The set_backing hook (vhd-create.c, which lays out parent locators). */
+int vhd_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                    struct vd_error **errp);
+/* The measure hook (vhd-create.c, which knows the layout). */
+int vhd_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                uint64_t *full, struct vd_error **errp);
 int vhd_create(const char *path, const struct vd_create_args *args,
                struct vd_error **errp);
 int vhd_check(int fd, const char *path, uint64_t size, struct vd_check *chk,

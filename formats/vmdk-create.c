@@ -144,8 +144,8 @@ static void final_name(const char *path, char *buf, size_t len)
 
 /* The parent's path as the child names it: its bare name when both share a
  * folder, else its absolute path. */
-static int parent_hint(const char *child, const char *parent, char **out,
-                       struct vd_error **errp)
+int vmdk_parent_hint(const char *child, const char *parent, char **out,
+                     struct vd_error **errp)
 {
     char *rp = realpath(parent, NULL);
     if (!rp)
@@ -317,7 +317,7 @@ int vmdk_create(const char *path, const struct vd_create_args *args, struct vd_e
             return vd_error_set(errp, -EINVAL, "vmdk: a delta disk is a monolithicSparse "
                                 "child of a VMDK parent ('%s' is %s)", p->path, p->drv->name);
         pl.parent_cid = ((const struct vmdk_state *)p->opaque)->desc.cid;
-        ret = parent_hint(path, args->backing_arg, &pl.parent_hint, errp);
+        ret = vmdk_parent_hint(path, args->backing_arg, &pl.parent_hint, errp);
         if (ret < 0)
             return ret;
     }

@@ -530,6 +530,8 @@ static int open_parent(struct vd_image *img, struct vmdk_state *s, unsigned flag
     img->backing_path = hint[0] == '/' ? strdup(hint) : relative_to(img->path, hint);
     if (!img->backing_path)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (flags & VD_OPEN_LOST_BACKING)
+        return 0;
     if (access(img->backing_path, F_OK) < 0)
         return vd_error_set_errno(errp, -errno, "%s: parent '%s' (parentFileNameHint) is "
                                   "not there", img->path, img->backing_path);
@@ -950,12 +952,303 @@ static int vmdk_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
     return 0;
 }
 
+/* ---- resize (monolithicSparse) ---- */
+
+/* Rewrites LINE (one descriptor line with its newline) into BUF when it
+ * has to change; returns whether it did. */
+typedef bool desc_edit_fn(const char *line, char *buf, size_t size, void *ctx);
+
+/* The embedded descriptor, line by line through EDIT; the new text must
+ * fit the descriptor's room. WANT counts the lines EDIT must change
+ * (fewer is an error naming MISSING). */
+static int edit_descriptor(struct vd_image *img, const struct vmdk_extent *e,
+                           desc_edit_fn *edit, void *ctx, int want, const char *missing,
+                           struct vd_error **errp)
+{
+    uint64_t dsec = get_le64(e->header + VMDK_H_DESC_OFF);
+    size_t room = (size_t)get_le64(e->header + VMDK_H_DESC_SIZE) * VMDK_SECTOR;
+    char *text = calloc(1, room + 1), *out = calloc(1, room + 64);
+    int ret = 0;
+    if (!text || !out)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (ret == 0)
+        ret = vd_file_pread(img, text, room, dsec * VMDK_SECTOR, errp);
+    size_t used = 0;
+    int done = 0;
+    for (char *line = text, *next; ret == 0 && line && *line; line = next) {
+        next = strchr(line, '\n');
+        size_t len = next ? (size_t)(++next - line) : strlen(line);
+        char buf[1100];
+        const char *piece = line;
+        if (len < sizeof(buf)) {
+            memcpy(buf, line, len);
+            buf[len] = '\0';
+            char *copy = strdup(buf);
+            if (!copy) {
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+                break;
+            }
+            if (edit(copy, buf, sizeof(buf), ctx)) {
+                piece = buf;
+                len = strlen(buf);
+                done++;
+            }
+            free(copy);
+        }
+        if (used + len > room) {
+            ret = vd_error_set(errp, -ENOSPC, "%s: the new descriptor does not fit its %zu "
+                               "bytes", img->path, room);
+            break;
+        }
+        memcpy(out + used, piece, len);
+        used += len;
+    }
+    if (ret == 0 && done < want)
+        ret = vd_error_set(errp, -EINVAL, "%s: no %s in the descriptor", img->path, missing);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, out, room, dsec * VMDK_SECTOR, errp);
+    if (ret == 0 && fdatasync(img->fd) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    free(text);
+    free(out);
+    return ret;
+}
+
+/* The extent line's sector count and the geometry's cylinders. */
+static bool size_edit(const char *line, char *buf, size_t size, void *ctx)
+{
+    uint64_t sectors = *(const uint64_t *)ctx;
+    unsigned long long n;
+    char mode[16], rest[1024];
+    if (sscanf(line, "%15s %llu SPARSE %1023[^\n]", mode, &n, rest) == 3) {
+        snprintf(buf, size, "%s %llu SPARSE %s\n", mode, (unsigned long long)sectors, rest);
+        return true;
+    }
+    if (strncmp(line, "ddb.geometry.cylinders", 22) == 0) {
+        uint64_t cyl = sectors / (16 * 63);
+        snprintf(buf, size, "ddb.geometry.cylinders = \"%llu\"\n",
+                 (unsigned long long)(cyl > 16383 ? 16383 : cyl));
+        return true;
+    }
+    return false;
+}
+
+static int rewrite_size(struct vd_image *img, const struct vmdk_extent *e, uint64_t sectors,
+                        struct vd_error **errp)
+{
+    return edit_descriptor(img, e, size_edit, &sectors, 1, "SPARSE extent line", errp);
+}
+
+static int write_capacity(struct vd_image *img, struct vmdk_extent *e, uint64_t sectors,
+                          struct vd_error **errp)
+{
+    put_le64(e->header + VMDK_H_CAPACITY, sectors);
+    int ret = vd_file_pwrite(img, e->header, VMDK_SECTOR, 0, errp);
+    if (ret == 0 && fdatasync(img->fd) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    return ret;
+}
+
+/* One embedded sparse extent, written in place (not stream, not seSparse):
+ * what qemu-img and vdisk create as monolithicSparse. */
+static struct vmdk_extent *resizable(struct vd_image *img, const char *what,
+                                     struct vd_error **errp)
+{
+    struct vmdk_state *s = img->opaque;
+    struct vmdk_extent *e = &s->ext[0];
+    if (!s->embedded || s->n_ext != 1 || e->type != VMDK_EXT_SPARSE || e->compressed ||
+        e->gd64 || e->fd != img->fd) {
+        vd_error_set(errp, -ENOTSUP, "%s: %s is supported for monolithicSparse VMDKs "
+                     "only (this one is %s)", img->path, what,
+                     s->desc.create_type[0] ? s->desc.create_type : "another kind");
+        return NULL;
+    }
+    return e;
+}
+
+/* Growing uses the room the grain directories have (their sector padding:
+ * 128 tables, 4 GiB of 64 KiB grains per sector); new tables are allocated
+ * on write. Capacity first, then the descriptor: a crash between leaves a
+ * descriptor smaller than the capacity, which opens with the old size. */
+static int vmdk_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vmdk_extent *e = resizable(img, "resizing", errp);
+    if (!e)
+        return -ENOTSUP;
+    if (size % VMDK_SECTOR || size > VMDK_MAX_SIZE)
+        return vd_error_set(errp, -EINVAL, "%s: cannot grow to %llu bytes (whole sectors, up "
+                            "to the 64 TiB vdisk reads)", img->path, (unsigned long long)size);
+    uint64_t grains = (size + e->grain - 1) / e->grain;
+    uint64_t count = (grains + e->gt_entries - 1) / e->gt_entries;
+    uint64_t room = ((uint64_t)e->gd_count * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR / 4;
+    if (count > room)
+        return vd_error_set(errp, -ENOSPC, "%s: cannot grow to %llu bytes: its grain "
+                            "directory has room for %llu tables (%llu bytes), and moving the "
+                            "tables after it is not supported", img->path,
+                            (unsigned long long)size, (unsigned long long)room,
+                            (unsigned long long)(room * e->gt_entries * e->grain));
+    for (int r = 0; r < 2; r++) {
+        uint32_t **t = r ? &e->rgd : &e->gd;
+        uint64_t off = r ? e->rgd_off : e->gd_off;
+        if (!*t || count <= e->gd_count)
+            continue;
+        uint32_t *grown = realloc(*t, (size_t)count * 4);
+        if (!grown)
+            return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        *t = grown;
+        /* The padding must be empty: it becomes directory entries. */
+        int ret = vd_file_pread(img, grown + e->gd_count, (size_t)(count - e->gd_count) * 4,
+                                off + (uint64_t)e->gd_count * 4, errp);
+        if (ret < 0)
+            return ret;
+        for (uint64_t i = e->gd_count; i < count; i++)
+            if (grown[i])
+                return vd_error_set(errp, -ENOSPC, "%s: cannot grow: the %sgrain directory's "
+                                    "padding is not empty", img->path, r ? "redundant " : "");
+    }
+    if (count > e->gd_count)
+        e->gd_count = (uint32_t)count;
+    int ret = write_capacity(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0)
+        ret = rewrite_size(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0) {
+        e->length = size;
+        img->size = size;
+    }
+    return ret;
+}
+
+/* The core has checked that the dropped tail reads as zeros; grains past
+ * the end stay allocated (and read as zeros after a later grow).
+ * Descriptor first, then the capacity. */
+static int vmdk_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vmdk_extent *e = resizable(img, "resizing", errp);
+    if (!e)
+        return -ENOTSUP;
+    if (size % VMDK_SECTOR)
+        return vd_error_set(errp, -EINVAL, "%s: cannot shrink to %llu bytes (whole sectors)",
+                            img->path, (unsigned long long)size);
+    int ret = rewrite_size(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0)
+        ret = write_capacity(img, e, size / VMDK_SECTOR, errp);
+    if (ret == 0) {
+        e->length = size;
+        img->size = size;
+    }
+    return ret;
+}
+
+/* ---- rebase ---- */
+
+struct parent_ref {
+    uint32_t cid;
+    const char *hint;
+};
+
+static bool parent_edit(const char *line, char *buf, size_t size, void *ctx)
+{
+    const struct parent_ref *p = ctx;
+    if (strncmp(line, "parentCID", 9) == 0) {
+        snprintf(buf, size, "parentCID=%08x\n", p->cid);
+        return true;
+    }
+    if (strncmp(line, "parentFileNameHint", 18) == 0) {
+        snprintf(buf, size, "parentFileNameHint=\"%s\"\n", p->hint);
+        return true;
+    }
+    return false;
+}
+
+/* A delta disk names its parent by parentFileNameHint and expects its
+ * CID in parentCID: both lines change, in one descriptor write. */
+static int vmdk_set_backing(struct vd_image *img, struct vd_image *parent,
+                            const char *parent_arg, struct vd_error **errp)
+{
+    struct vmdk_state *s = img->opaque;
+    if (s->desc.parent_cid == VMDK_CID_NONE || !s->desc.parent_hint)
+        return vd_error_set(errp, -EINVAL, "%s: not a delta VMDK: it has no parent to change",
+                            img->path);
+    if (parent->drv != &vd_format_vmdk)
+        return vd_error_set(errp, -EINVAL, "%s: a VMDK delta disk needs a VMDK parent; '%s' "
+                            "is %s", img->path, parent_arg, parent->drv->name);
+    struct vmdk_extent *e = resizable(img, "changing the backing file", errp);
+    if (!e)
+        return -ENOTSUP;
+    if (strlen(parent_arg) > 900)
+        return vd_error_set(errp, -ENAMETOOLONG, "%s: the parent's name is too long", img->path);
+    const struct vmdk_state *ps = parent->opaque;
+    struct parent_ref ref = { .cid = ps->desc.cid };
+    char *hint = NULL;
+    int ret = vmdk_parent_hint(img->path, parent_arg, &hint, errp);
+    if (ret < 0)
+        return ret;
+    ref.hint = hint;
+    ret = edit_descriptor(img, e, parent_edit, &ref, 2, "parentCID and parentFileNameHint",
+                          errp);
+    free(hint);
+    return ret;
+}
+
+/* ---- amend ---- */
+
+struct ddb_set {
+    const char *adapter, *hwversion;
+};
+
+static bool ddb_edit(const char *line, char *buf, size_t size, void *ctx)
+{
+    const struct ddb_set *d = ctx;
+    if (d->adapter && strncmp(line, "ddb.adapterType", 15) == 0) {
+        snprintf(buf, size, "ddb.adapterType = \"%s\"\n", d->adapter);
+        return true;
+    }
+    if (d->hwversion && strncmp(line, "ddb.virtualHWVersion", 20) == 0) {
+        snprintf(buf, size, "ddb.virtualHWVersion = \"%s\"\n", d->hwversion);
+        return true;
+    }
+    return false;
+}
+
+/* adapter_type and hwversion live in the descriptor's disk database and
+ * change in place; the layout (subformat, compat6) cannot. */
+static int vmdk_amend(struct vd_image *img, const struct vd_options *opts,
+                      struct vd_error **errp)
+{
+    struct ddb_set d = { vd_options_get(opts, "adapter_type"), vd_options_get(opts, "hwversion") };
+    for (int i = 0; i < opts->count; i++)
+        if (strcmp(opts->items[i].key, "adapter_type") != 0 &&
+            strcmp(opts->items[i].key, "hwversion") != 0)
+            return vd_error_set(errp, -EINVAL, "%s: %s cannot change in place (only "
+                                "adapter_type and hwversion can)", img->path,
+                                opts->items[i].key);
+    static const char *const adapters[] = { "ide", "lsilogic", "buslogic", "legacyESX", NULL };
+    const char *const *a = adapters;
+    while (d.adapter && *a && strcmp(*a, d.adapter) != 0)
+        a++;
+    if (d.adapter && !*a)
+        return vd_error_set(errp, -EINVAL, "vmdk: adapter_type must be ide, lsilogic, buslogic "
+                            "or legacyESX, not '%s'", d.adapter);
+    if (d.hwversion && (!*d.hwversion || strspn(d.hwversion, "0123456789") !=
+                        strlen(d.hwversion) || strlen(d.hwversion) > 3))
+        return vd_error_set(errp, -EINVAL, "vmdk: hwversion must be a number, not '%s'",
+                            d.hwversion);
+    struct vmdk_extent *e = resizable(img, "amending", errp);
+    if (!e)
+        return -ENOTSUP;
+    int want = (d.adapter != NULL) + (d.hwversion != NULL);
+    return edit_descriptor(img, e, ddb_edit, &d, want, "ddb.adapterType or ddb.virtualHWVersion",
+                           errp);
+}
+
 /* ---- info ---- */
 
 static void vmdk_info(struct vd_image *img, struct vd_info *info)
 {
     struct vmdk_state *s = img->opaque;
     const struct vmdk_desc *d = &s->desc;
+    if (img->backing_path)
+        info->backing_stored = d->parent_hint;
     vd_info_add(info, "create-type", false, "%s", d->create_type[0] ? d->create_type
                                                                     : "(none)");
     vd_info_add(info, "cid", false, "%08x", d->cid);
@@ -1013,4 +1306,8 @@ const struct vd_format vd_format_vmdk = {
     .create_options = vmdk_create_options,
     .info = vmdk_info,
     .check = vmdk_check,
+    .grow = vmdk_grow,
+    .shrink = vmdk_shrink,
+    .set_backing = vmdk_set_backing,
+    .amend = vmdk_amend,
 };

@@ -161,4 +161,10 @@ int vmdk_create(const char *path, const struct vd_create_args *args,
 int vmdk_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
                struct vd_error **errp);
 
+/* The parent's path as a child at CHILD names it (parentFileNameHint): its
+ * bare name when both share a folder, else its absolute path. *OUT is
+ * malloc'd. (vmdk-create.c) */
+int vmdk_parent_hint(const char *child, const char *parent, char **out,
+                     struct vd_error **errp);
+
 #endif

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("p2v (p2vkit) %s, protocol %d\n", P2VKIT_VERSION, P2V_PROTO_VERSION);
         return 0;
     }

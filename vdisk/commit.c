@@ -20,7 +20,8 @@ static const char help[] =
     "differencing VHD, within the room its block table has); one that cannot\n"
     "grow is refused before anything is written.\n"
     "  -f, --format=FMT   format of CHILD (default: probed)\n"
-    "  -p, --progress     show progress on a terminal\n"
+    "  -p, --progress     show progress (a line every 5 s when stderr is not a\n"
+    "                     terminal, so that a log shows it)\n"
     "  -h, --help         this text\n";
 
 int vdisk_commit(int argc, char **argv)
@@ -77,7 +78,7 @@ int vdisk_commit(int argc, char **argv)
                 argv[optind]);
     }
     struct vd_progress prog;
-    vd_progress_start(&prog, progress, false, size);
+    vd_progress_start(&prog, progress, progress, size);
     for (uint64_t off = 0; off < size;) {
         struct vd_extent e;
         uint64_t len = size - off < STEP ? size - off : STEP;

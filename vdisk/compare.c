@@ -14,17 +14,36 @@
 static const char help[] =
     "usage: vdisk compare [-f FMT] [-F FMT] [-s] [-p] [-U] A B\n"
     "Compares the contents A and B present to a guest (differencing disks: the\n"
-    "merged content). Exit 0: identical; 1: different (the first differing\n"
-    "offset is printed) or an error; 2: wrong usage.\n"
+    "merged content). Exit status, as qemu-img compare: 0 identical; 1\n"
+    "different (the first differing offset is printed); 2 an image cannot be\n"
+    "opened (or wrong usage); 3 a block status failed; 4 a read failed.\n"
     "If one image is larger and its extra tail reads as zeros, the images count\n"
     "as identical and a warning says so (qemu-img compare's default); with -s\n"
     "(strict) any size difference is a difference.\n"
     "  -f, --a-format=FMT  format of A (default: probed)\n"
     "  -F, --b-format=FMT  format of B (default: probed)\n"
     "  -s, --strict        a size difference is a difference\n"
-    "  -p, --progress      show progress on a terminal\n"
+    "  -p, --progress      show progress (a line every 5 s when stderr is not a\n"
+    "                      terminal, so that a log shows it)\n"
     "  -U, --force-share   compare images another process has open for writing\n"
     "  -h, --help          this text\n";
+
+/* The exit status of a failure: which step failed (qemu-img's 3 or 4). */
+static int failure = VDISK_COMPARE_STATUS;
+
+static int status_of(struct vd_image *img, uint64_t off, uint64_t len, struct vd_extent *e,
+                     struct vd_error **errp)
+{
+    failure = VDISK_COMPARE_STATUS;
+    return vd_image_block_status(img, off, len, 0, e, errp);
+}
+
+static int read_of(struct vd_image *img, void *buf, uint64_t len, uint64_t off,
+                   struct vd_error **errp)
+{
+    failure = VDISK_COMPARE_READ;
+    return vd_image_pread(img, buf, (size_t)len, off, errp);
+}
 
 static bool reads_zero(enum vd_extent_kind k)
 {
@@ -38,11 +57,11 @@ static int first_nonzero(struct vd_image *img, uint64_t off, uint64_t end, uint8
     while (off < end) {
         struct vd_extent e;
         uint64_t len = end - off < STEP ? end - off : STEP;
-        int ret = vd_image_block_status(img, off, len, 0, &e, errp);
+        int ret = status_of(img, off, len, &e, errp);
         if (ret < 0)
             return ret;
         if (!reads_zero(e.kind)) {
-            ret = vd_image_pread(img, buf, (size_t)e.length, off, errp);
+            ret = read_of(img, buf, e.length, off, errp);
             if (ret < 0)
                 return ret;
             for (uint64_t i = 0; i < e.length; i++)
@@ -63,14 +82,14 @@ static int compare_common(struct vd_image *a, struct vd_image *b, uint64_t size,
                           struct vd_error **errp)
 {
     struct vd_progress prog;
-    vd_progress_start(&prog, progress, false, size);
+    vd_progress_start(&prog, progress, progress, size);
     uint64_t off = 0;
     while (off < size) {
         uint64_t len = size - off < STEP ? size - off : STEP;
         struct vd_extent ea, eb;
-        int ret = vd_image_block_status(a, off, len, 0, &ea, errp);
+        int ret = status_of(a, off, len, &ea, errp);
         if (ret == 0)
-            ret = vd_image_block_status(b, off, len, 0, &eb, errp);
+            ret = status_of(b, off, len, &eb, errp);
         if (ret < 0)
             return ret;
         len = ea.length < eb.length ? ea.length : eb.length;
@@ -87,9 +106,9 @@ static int compare_common(struct vd_image *a, struct vd_image *b, uint64_t size,
             if (*at < off + len)
                 return 1;
         } else {
-            ret = vd_image_pread(a, ba, (size_t)len, off, errp);
+            ret = read_of(a, ba, len, off, errp);
             if (ret == 0)
-                ret = vd_image_pread(b, bb, (size_t)len, off, errp);
+                ret = read_of(b, bb, len, off, errp);
             if (ret < 0)
                 return ret;
             if (memcmp(ba, bb, (size_t)len) != 0) {
@@ -147,8 +166,10 @@ int vdisk_compare(int argc, char **argv)
         goto out;
     }
     if (vd_image_open(argv[optind], fa, flags, &a, &err) < 0 ||
-        vd_image_open(argv[optind + 1], fb, flags, &b, &err) < 0)
+        vd_image_open(argv[optind + 1], fb, flags, &b, &err) < 0) {
+        failure = VDISK_COMPARE_OPEN;
         goto out;
+    }
     uint64_t sa = vd_image_size(a), sb = vd_image_size(b);
     uint64_t common = sa < sb ? sa : sb, at = 0;
     int r = compare_common(a, b, common, ba, bb, &at, progress, &err);
@@ -184,7 +205,9 @@ out:
     vd_image_close(b, NULL);
     free(ba);
     free(bb);
-    if (err)
-        return vdisk_fail(err);
+    if (err) {
+        vdisk_fail(err);
+        return ba && bb ? failure : VDISK_FAILED;
+    }
     return rc;
 }

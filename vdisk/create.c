@@ -52,6 +52,8 @@ int vdisk_create(int argc, char **argv)
         return vdisk_usage("create", "bad size '%s'", argv[optind + 1]);
     if (left == 1 && !backing)
         return vdisk_usage("create", "SIZE is required without -b");
+    if (vdisk_check_options("create", format, options))
+        return VDISK_USAGE;
     struct vd_error *err = NULL;
     if (vd_image_create(argv[optind], format, size, options, backing, &err) < 0)
         return vdisk_fail(err);

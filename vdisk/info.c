@@ -46,22 +46,23 @@ static void print_json(const char *path, const struct vd_info *info, const char 
     printf("%s    \"filename\": ", indent);
     vd_json_string(stdout, path);
     printf(",\n%s    \"format\": ", indent);
-    vd_json_string(stdout, info->format);
+    vd_json_string(stdout, vdisk_qemu_format(info->format));
     printf(",\n%s    \"virtual-size\": %llu,\n", indent, (unsigned long long)info->virtual_size);
     printf("%s    \"actual-size\": %llu,\n", indent, (unsigned long long)info->actual_size);
     if (info->cluster_size)
         printf("%s    \"cluster-size\": %u,\n", indent, info->cluster_size);
+    printf("%s    \"dirty-flag\": false,\n", indent);
+    /* As qemu-img: the name as the image stores it, and that name resolved
+     * against the image's folder. */
     if (info->backing_file) {
         printf("%s    \"backing-filename\": ", indent);
-        vd_json_string(stdout, info->backing_file);
+        vd_json_string(stdout, info->backing_stored ? info->backing_stored : info->backing_file);
         printf(",\n%s    \"full-backing-filename\": ", indent);
-        char *full = realpath(info->backing_file, NULL);
-        vd_json_string(stdout, full ? full : info->backing_file);
-        free(full);
+        vd_json_string(stdout, info->backing_file);
         printf(",\n");
     }
     printf("%s    \"format-specific\": {\n%s        \"type\": ", indent, indent);
-    vd_json_string(stdout, info->format);
+    vd_json_string(stdout, vdisk_qemu_format(info->format));
     printf(",\n%s        \"data\": {", indent);
     for (int i = 0; i < info->n_fields; i++) {
         printf("%s\n%s            ", i ? "," : "", indent);

@@ -80,3 +80,24 @@ int vdisk_fail(struct vd_error *err)
         fprintf(stderr, "vdisk: failed\n");
     return VDISK_FAILED;
 }
+
+const char *vdisk_qemu_format(const char *format)
+{
+    return strcmp(format, "vhd") == 0 ? "vpc" : format;
+}
+
+int vdisk_version(void)
+{
+    printf("vdisk (p2vkit) %s\n", P2VKIT_VERSION);
+    return VDISK_OK;
+}
+
+int vdisk_check_options(const char *cmd, const char *format, const char *options)
+{
+    struct vd_error *err = NULL;
+    if (vd_format_check_options(format, options, &err) == 0)
+        return 0;
+    int rc = vdisk_usage(cmd, "%s", err->msg);
+    vd_error_free(err);
+    return rc;
+}

@@ -189,6 +189,10 @@ static int run(int argc, char **argv, struct pc_config *pc)
         { "device", required_argument, NULL, OPT_NO_SUCH },
         { NULL, 0, NULL, 0 },
     };
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf("vmm (p2vkit) %s\n", P2VKIT_VERSION);
+        return 0;
+    }
     struct machine_config cfg = { .ram_mb = 0, .cpu_model = "p6", .cpuid_max_leaf = -1 };
     struct net_config net = { .kind = NET_NONE };
     bool stats = false, check = false, json = false, serial_set = false, debugcon_set = false;

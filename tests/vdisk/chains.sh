@@ -4,15 +4,15 @@
 source "$SRC/tests/lib.sh"
 V=$BIN/vdisk
 
-# check_fails IMAGE PATTERN: check exits 1 and prints the cause.
+# check_fails IMAGE PATTERN: check exits 2 (damaged) and prints the cause.
 check_fails() {
     local rc=0
     $V check "$1" >out.txt 2>err.txt || rc=$?
-    [ $rc = 1 ] || { cat out.txt err.txt; fail "check $1 exited $rc"; }
+    [ $rc = 2 ] || { cat out.txt err.txt; fail "check $1 exited $rc (2: damaged)"; }
     grep -Eq -- "$2" out.txt || { cat out.txt; fail "check $1 does not say /$2/"; }
     grep -q 'No errors' out.txt && fail "check $1 says no errors"
     $V check --output=json "$1" >out.json 2>/dev/null || true
-    python3 -c 'import json,sys; j = json.load(open(sys.argv[1])); assert j["check-errors"] >= 1, j' out.json
+    python3 -c 'import json,sys; j = json.load(open(sys.argv[1])); assert j["corruptions"] >= 1 and j["check-errors"] == 0, j' out.json
 }
 
 # A child that is its own parent.

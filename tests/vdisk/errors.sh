@@ -35,7 +35,7 @@ both_fail() {
     expect_fail 1 "$1" $V convert -O raw "$2" out.raw
     [ ! -e out.raw ] || fail "convert of a damaged image left out.raw"
     local rc=0; $V check "$2" >check.txt 2>&1 || rc=$?
-    [ $rc = 1 ] || { cat check.txt; fail "check of $2 exited $rc"; }
+    [ $rc = 2 ] || { cat check.txt; fail "check of $2 exited $rc (2: damaged)"; }
 }
 
 fresh() {   # a dynamic VHD with two allocated blocks

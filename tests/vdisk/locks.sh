@@ -30,7 +30,7 @@ expect_fail 1 "$busy" $V convert -O raw top.vhd out.raw
 [ ! -e out.raw ] || fail "a refused convert left out.raw"
 expect_fail 1 "$busy" $V info top.vhd
 expect_fail 1 "$busy" $V map top.vhd
-expect_fail 1 "$busy" $V compare top.vhd base.vhd
+expect_fail 2 "$busy" $V compare top.vhd base.vhd
 expect_fail 1 "$busy" $W top.vhd 0 512
 expect_fail 1 "$busy" $V create -f vhd -b top.vhd child.vhd
 expect_fail 1 "$busy" $V create -f raw top.vhd 1M

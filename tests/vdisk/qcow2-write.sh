@@ -147,10 +147,10 @@ for cs in 64K 512; do
     (ulimit -c 0; qemu-io -c 'write -P 3 0 1M' -c 'write -P 4 20M 300k' -c abort d.qcow2 \
         >/dev/null 2>&1) || true
     rc=0; $V check d.qcow2 >out.txt || rc=$?
-    [ $rc = 1 ] && grep "the dirty bit is set" out.txt >/dev/null || fail "check of dirty ($cs)"
+    [ $rc = 2 ] && grep "the dirty bit is set" out.txt >/dev/null || fail "check of dirty ($cs)"
     qemu-img convert -O raw d.qcow2 before.raw
     if [ $cs = 64K ]; then   # vdisk check -r repairs it without writing
-        $V check -r d.qcow2 >/dev/null || fail "check -r of dirty ($cs)"
+        $V check -r all d.qcow2 >/dev/null || fail "check -r of dirty ($cs)"
         qemu-img check -q d.qcow2 || fail "qemu-img check after check -r ($cs)"
     fi
     $W d.qcow2 10000000 5000 3

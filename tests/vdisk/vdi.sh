@@ -59,7 +59,7 @@ cp q.vdi bad.vdi
 printf '\x40\x00\x00\x00' | dd of=bad.vdi bs=1 seek=512 conv=notrunc status=none
 expect_fail 1 "bad.vdi: block map entry 0 points to data block 64" $V convert -O raw bad.vdi x.raw
 rc=0; $V check bad.vdi >/dev/null || rc=$?
-[ $rc = 1 ] || fail "check of a bad block map: rc $rc"
+[ $rc = 2 ] || fail "check of a bad block map: rc $rc"
 head -c 1049000 q.vdi > cut.vdi
 expect_fail 1 "cut.vdi: .*truncated" $V convert -O raw cut.vdi x.raw
 printf '\x04\x00\x00\x00' | dd of=bad.vdi bs=1 seek=76 conv=notrunc status=none

@@ -145,19 +145,19 @@ PY
 $V convert -O raw eq.vhdx eq.raw && [ "$(sha eq.raw)" = "$want" ] || fail "two equal headers"
 $V check eq.vhdx >/dev/null || fail "check: two equal headers"
 
-# Damage: one clear line, exit 1.
+# Damage: one clear line, exit 2 (qemu-img check: corruption).
 cp d.vhdx h.vhdx
 printf 'XXXX' | dd of=h.vhdx bs=1 seek=65536 conv=notrunc status=none
 $V convert -O raw h.vhdx h.raw && [ "$(sha h.raw)" = "$want" ] || fail "one damaged header copy"
 rc=0; $V check h.vhdx >check.txt 2>&1 || rc=$?
-[ $rc = 1 ] && grep -q 'header copy at offset 65536 is damaged' check.txt || { cat check.txt; fail "check: header copy"; }
+[ $rc = 2 ] && grep -q 'header copy at offset 65536 is damaged' check.txt || { cat check.txt; fail "check: header copy"; }
 printf 'XXXX' | dd of=h.vhdx bs=1 seek=131072 conv=notrunc status=none
 expect_fail 1 "h.vhdx: no valid VHDX header" $V info h.vhdx
 cp d.vhdx r.vhdx
 printf 'XXXX' | dd of=r.vhdx bs=1 seek=196608 conv=notrunc status=none
 $V convert -O raw r.vhdx r.raw && [ "$(sha r.raw)" = "$want" ] || fail "damaged first region table"
 rc=0; $V check r.vhdx >check.txt 2>&1 || rc=$?
-[ $rc = 1 ] && grep -q 'region table copy at offset 196608 is damaged' check.txt || { cat check.txt; fail "check: region copy"; }
+[ $rc = 2 ] && grep -q 'region table copy at offset 196608 is damaged' check.txt || { cat check.txt; fail "check: region copy"; }
 # Two BAT entries pointing at one block.
 cp d.vhdx o2.vhdx
 $PY - <<'PY'
@@ -169,14 +169,14 @@ struct.pack_into("<Q", d, b + 8, struct.unpack_from("<Q", d, b)[0])
 open("o2.vhdx", "wb").write(d)
 PY
 rc=0; $V check o2.vhdx >check.txt 2>&1 || rc=$?
-[ $rc = 1 ] && grep -q 'BAT entries 0 and 1 point to overlapping blocks' check.txt || { cat check.txt; fail "check: overlap"; }
+[ $rc = 2 ] && grep -q 'BAT entries 0 and 1 point to overlapping blocks' check.txt || { cat check.txt; fail "check: overlap"; }
 expect_fail 1 "o2.vhdx: BAT entries 0 and 1 point to overlapping blocks" $V info o2.vhdx
 printf 'XXXX' | dd of=r.vhdx bs=1 seek=262144 conv=notrunc status=none
 expect_fail 1 "r.vhdx: bad region table at offset 196608" $V info r.vhdx
 cp d.vhdx t.vhdx; truncate -s 5000000 t.vhdx
 expect_fail 1 "t.vhdx: BAT entry 0 points to a block at offset [0-9]+ that ends beyond" $V info t.vhdx
 rc=0; $V check t.vhdx >check.txt 2>&1 || rc=$?
-[ $rc = 1 ] && grep -q 'BAT entry 0' check.txt || { cat check.txt; fail "check of a truncated VHDX"; }
+[ $rc = 2 ] && grep -q 'BAT entry 0' check.txt || { cat check.txt; fail "check of a truncated VHDX"; }
 # ---- writing ----
 # Every variant vdisk writes reads back identically through qemu-img (which
 # refuses 4 KiB logical sectors) and libvhdi; qemu-img check finds it clean.
@@ -244,6 +244,12 @@ mkdir -p landed
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$BIN/p2v" serve --listen 127.0.0.1:$port --dir landed --token-file token -O vhdx --once \
     >serve.log 2>&1 & spid=$!
+# The agent fails fast when no server answers yet: wait for the listener.
+for i in $(seq 100); do
+    grep -q 'listening on' serve.log 2>/dev/null && break
+    kill -0 $spid 2>/dev/null || { cat serve.log; fail "p2v serve did not start"; }
+    sleep 0.05
+done
 "$BIN/p2v" capture --server 127.0.0.1:$port --token-file token --retry-for 20 --disk src.raw \
     --name m --state m.session >capture.log 2>&1 || { cat capture.log serve.log; fail "capture to a VHDX"; }
 wait $spid || { cat serve.log; fail "p2v serve -O vhdx"; }

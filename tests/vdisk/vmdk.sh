@@ -208,7 +208,7 @@ f.seek(gd * 512); gt = struct.unpack("<I", f.read(4))[0]
 f.seek(gt * 512); f.write(struct.pack("<I", 0x7fffff00))
 PY
 rc=0; $V check dmg.vmdk >check.txt 2>&1 || rc=$?
-[ $rc = 1 ] || { cat check.txt; fail "check of a damaged image exited $rc"; }
+[ $rc = 2 ] || { cat check.txt; fail "check of a damaged image exited $rc"; }
 grep "grain 0 at offset .* runs past the end of the file" check.txt >/dev/null || { cat check.txt; fail "check: grain past the end"; }
 grep "grain 0: redundant grain table entry .* differs" check.txt >/dev/null || { cat check.txt; fail "check: redundant table"; }
 expect_fail 1 "dmg.vmdk: .*offset" $V convert -O raw dmg.vmdk x.raw
