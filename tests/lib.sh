@@ -17,9 +17,23 @@ expect_fail() {
     grep -Eq -- "$pattern" "$WORK/err.txt" || { cat "$WORK/err.txt" >&2; fail "'$*': error does not match /$pattern/"; }
 }
 
-# Note for test authors: under `set -o pipefail`, `cmd | grep -q X` can fail
-# spuriously (grep -q exits at the first match and cmd dies of SIGPIPE);
-# write `cmd | grep X >/dev/null` so that grep reads everything.
+# Under `set -o pipefail`, `cmd | grep -q X` fails now and then: grep -q
+# exits at the first match and cmd, still writing, dies of SIGPIPE (seen on
+# `vmm -h | grep -q`). So grep -q here reads all of its input: the quiet
+# flag is dropped from the option cluster and the output discarded.
+grep() {
+    local args=() quiet=false opts=true a
+    for a in "$@"; do
+        { [ "$a" = -- ] || [[ $a != -* ]]; } && opts=false
+        if $opts && ! $quiet && [[ $a =~ ^-[a-zA-Z]*q[a-zA-Z]*$ ]]; then
+            quiet=true
+            a=${a/q/}
+            [ "$a" = - ] && continue
+        fi
+        args+=("$a")
+    done
+    if $quiet; then command grep "${args[@]}" >/dev/null; else command grep "${args[@]}"; fi
+}
 
 # A bound on how long a guest may take to reach a fast verdict: 10 s in a
 # normal build (what the verdict tests promise); a sanitizer build (CI sets
