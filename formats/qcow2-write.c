@@ -5,7 +5,8 @@
  * allocation goes in the order refcount -> data -> L2 entry (and a new L2
  * table: refcount -> zeroed table -> L1 entry), so that a process killed at
  * any point leaves at worst clusters counted but unused (leaks, which
- * `qemu-img check` tolerates), never a table pointing at a cluster whose
+ * `qemu-img check` tolerates; the placeholders of an open arena of
+ * compressed clusters are such), never a table pointing at a cluster whose
  * refcount is 0. An allocated cluster (refcount 1, COPIED) is overwritten in
  * place without the lock; everything else (allocation, L1/L2/refcount
  * updates) runs under one lock. */
@@ -20,6 +21,7 @@
 #include <zstd.h>
 
 #include "common/endian.h"
+#include "formats/compressible.h"
 #include "formats/qcow2.h"
 
 static uint64_t per_refblock(const struct qcow2_state *s)
@@ -487,10 +489,13 @@ static int alloc_write(struct vd_image *img, struct qcow2_state *s, uint64_t ci,
 /* ---- compressed clusters ---- */
 
 /* Compresses one cluster into OUT (room for OUT_LEN bytes); returns the
- * length, or 0 when it does not get small enough to be worth it. */
+ * length, or 0 when it does not get small enough to be worth it (found
+ * cheaply first where the data is incompressible). */
 static size_t compress_cluster(const struct qcow2_state *s, const uint8_t *in, uint8_t *out,
                                size_t out_len)
 {
+    if (!vd_compressible(in, s->cluster_size, out, out_len))
+        return 0;
     if (s->compression == QCOW2_ZSTD) {
         size_t r = ZSTD_compress(out, out_len, in, s->cluster_size, 3);
         return ZSTD_isError(r) ? 0 : r;
@@ -507,6 +512,66 @@ static size_t compress_cluster(const struct qcow2_state *s, const uint8_t *in, u
     return n;
 }
 
+/* Compressed clusters are packed into an arena: a run of clusters taken
+ * ahead, each holding a placeholder reference while the arena is open, so
+ * that the plain clusters other writers allocate meanwhile land after it
+ * instead of cutting the packed run short (and wasting the rest of its
+ * cluster). Ending the arena drops the placeholders; its unused clusters
+ * at the end of the image are given back. */
+#define ARENA_CLUSTERS 16
+
+static int end_arena(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+{
+    if (!s->comp_pos)
+        return 0;
+    int ret = refcount_add(img, s, s->arena_first, s->arena_end - s->arena_first, -1, errp);
+    uint64_t used_end = (s->comp_pos + s->cluster_size - 1) >> s->cluster_bits;
+    if (ret == 0 && s->next_free == s->arena_end)
+        s->next_free = used_end;
+    s->comp_pos = s->arena_first = s->arena_end = 0;
+    return ret;
+}
+
+int qcow2_close_arena(struct vd_image *img, struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    if (!s->lock_ready)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    int ret = end_arena(img, s, errp);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* Room for LEN more bytes at comp_pos: the arena grows in place when
+ * nothing was allocated after it, else a new one starts. */
+static int arena_room(struct vd_image *img, struct qcow2_state *s, size_t len,
+                      struct vd_error **errp)
+{
+    uint64_t cs = s->cluster_size;
+    if (s->comp_pos && s->comp_pos + len <= s->arena_end << s->cluster_bits)
+        return 0;
+    uint64_t need = (len + cs - 1) / cs, first;
+    if (need < ARENA_CLUSTERS)
+        need = ARENA_CLUSTERS;
+    bool grow = s->comp_pos && s->next_free == s->arena_end;
+    int ret = grow ? 0 : end_arena(img, s, errp);
+    if (ret == 0)
+        ret = alloc_clusters(img, s, need, &first, errp);
+    if (ret < 0)
+        return ret;
+    if (grow && first == s->arena_end) {
+        s->arena_end += need;
+        return 0;
+    }
+    if (grow && (ret = end_arena(img, s, errp)) < 0)
+        return ret;
+    s->arena_first = first;
+    s->arena_end = first + need;
+    s->comp_pos = first << s->cluster_bits;
+    return 0;
+}
+
 /* Stores OUT (CLEN compressed bytes) as guest cluster CI, under the lock:
  * packed after the previous compressed cluster, counted, written, then the
  * L2 entry (in table L2), then OLD's references dropped. */
@@ -514,27 +579,12 @@ static int store_compressed(struct vd_image *img, struct qcow2_state *s, uint64_
                             uint64_t l2, uint64_t old, const uint8_t *out, size_t clen,
                             struct vd_error **errp)
 {
-    uint64_t cs = s->cluster_size, cur = s->comp_pos >> s->cluster_bits, pos;
-    /* The current cluster takes what fits; spilling over needs the next
-     * cluster to be the next one allocated. */
-    uint64_t space = s->comp_pos ? (cur + 1) * cs - s->comp_pos : 0;
-    bool tail = s->comp_pos && s->next_free == cur + 1;
-    int ret;
-    if (s->comp_pos && clen <= space) {
-        pos = s->comp_pos;
-        ret = refcount_add(img, s, cur, 1, 1, errp);
-    } else {
-        /* New clusters; the packed run continues into them when they
-         * follow the current one. */
-        uint64_t need = tail ? (clen - space + cs - 1) / cs : (clen + cs - 1) / cs, first = 0;
-        ret = alloc_clusters(img, s, need, &first, errp);
-        if (ret == 0 && tail && first == cur + 1) {
-            pos = s->comp_pos;
-            ret = refcount_add(img, s, cur, 1, 1, errp);
-        } else {
-            pos = first << s->cluster_bits;
-        }
-    }
+    int ret = arena_room(img, s, clen, errp);
+    if (ret < 0)
+        return ret;
+    uint64_t pos = s->comp_pos;
+    uint64_t c0 = pos >> s->cluster_bits, c1 = (pos + clen - 1) >> s->cluster_bits;
+    ret = refcount_add(img, s, c0, c1 - c0 + 1, 1, errp);
     /* The entry's sector count must describe it (QEMU's limit). */
     uint64_t nb = ((pos + clen - 1) >> 9) - (pos >> 9);
     if (ret == 0 && nb >= 1ull << (s->cluster_bits - 8))
@@ -543,7 +593,7 @@ static int store_compressed(struct vd_image *img, struct qcow2_state *s, uint64_
         ret = vd_file_pwrite(img, out, clen, pos, errp);
     if (ret < 0)
         return ret;
-    s->comp_pos = (pos + clen) % s->cluster_size ? pos + clen : 0;
+    s->comp_pos = pos + clen;
     if (pos + clen > s->file_size)
         __atomic_store_n(&s->file_size, pos + clen, __ATOMIC_RELEASE);
     unsigned x = 62 - (s->cluster_bits - 8);

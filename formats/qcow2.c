@@ -821,6 +821,8 @@ static int qcow2_file_extent(struct vd_image *img, uint64_t off, uint64_t len,
 static int qcow2_flush(struct vd_image *img, struct vd_error **errp)
 {
     struct qcow2_state *s = img->opaque;
+    if (s->compress && qcow2_close_arena(img, errp) < 0)
+        return -EIO;
     if (fdatasync(img->fd) < 0 && errno != EINVAL)
         return vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
     if (s->data_fd >= 0 && fdatasync(s->data_fd) < 0 && errno != EINVAL)

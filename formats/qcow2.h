@@ -116,9 +116,11 @@ struct qcow2_state {
     uint64_t next_free;
     /* VD_OPEN_COMPRESS: whole clusters are compressed (outside the lock,
      * so writers compress in parallel) and packed one after the other
-     * from comp_pos (0: start a new cluster). */
+     * from comp_pos in the arena, clusters [arena_first, arena_end) taken
+     * ahead for them (comp_pos 0: no arena). */
     bool compress;
     uint64_t comp_pos;
+    uint64_t arena_first, arena_end;
     pthread_mutex_t lock;
     bool lock_ready;
 };
@@ -151,6 +153,9 @@ int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off
 int qcow2_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
                        struct vd_error **errp);
 /* Prepares S for writing (lock, next free cluster); called by open. */
+/* Ends the arena of compressed clusters (see qcow2-write.c), under the
+ * lock; the flush before close does it. */
+int qcow2_close_arena(struct vd_image *img, struct vd_error **errp);
 int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags,
                      struct vd_error **errp);
 /* Recomputes the refcount of every host cluster of the file (FD, SIZE

@@ -9,7 +9,9 @@
  *
  * The image is opened with sequential_write: pwrite comes in increasing
  * offset order from one thread. Grains are gathered into a batch and
- * compressed on every core at once with libdeflate, then appended in order. */
+ * compressed on every core at once with libdeflate, then appended in order.
+ * A grain that would not compress goes in stored deflate blocks, as zlib
+ * would store it, without the compressor's time. */
 #include <errno.h>
 #include <libdeflate.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/endian.h"
+#include "formats/compressible.h"
 #include "formats/vmdk.h"
 
 #define BATCH 64                /* grains compressed together: 4 MiB of 64 KiB grains */
@@ -38,6 +41,7 @@ struct vmdk_stream {
     size_t bound;
     int nthreads;
     struct libdeflate_compressor *comp[MAX_THREADS];
+    struct libdeflate_compressor *store[MAX_THREADS];  /* level 0: stored blocks */
     int next_job;               /* atomic: next batch slot to compress */
     uint32_t *gd;               /* sector offsets, 0: no table */
     uint32_t gt_group;          /* the table in gt[], UINT32_MAX: none */
@@ -55,9 +59,12 @@ void vmdk_stream_free(struct vmdk_stream *st)
         return;
     for (int i = 0; i < BATCH; i++)
         free(st->out[i]);
-    for (int i = 0; i < st->nthreads; i++)
+    for (int i = 0; i < st->nthreads; i++) {
         if (st->comp[i])
             libdeflate_free_compressor(st->comp[i]);
+        if (st->store[i])
+            libdeflate_free_compressor(st->store[i]);
+    }
     free(st->raw);
     free(st->gd);
     free(st);
@@ -87,7 +94,8 @@ int vmdk_stream_start(struct vd_image *img, struct vmdk_extent *e, struct vd_err
     for (int i = 0; i < BATCH && ok; i++)
         ok = (st->out[i] = malloc(st->bound)) != NULL;
     for (int i = 0; i < st->nthreads && ok; i++)
-        ok = (st->comp[i] = libdeflate_alloc_compressor(LEVEL)) != NULL;
+        ok = (st->comp[i] = libdeflate_alloc_compressor(LEVEL)) != NULL &&
+             (st->store[i] = libdeflate_alloc_compressor(0)) != NULL;
     if (!ok) {
         vmdk_stream_free(st);
         return vd_error_set(errp, -ENOMEM, "%s: out of memory for the stream writer",
@@ -103,7 +111,7 @@ static bool all_zero(const uint8_t *p, size_t len)
 }
 
 /* Deflates batch slot I into out[i] behind its grain marker. */
-static void compress_slot(struct vmdk_stream *st, struct libdeflate_compressor *c, int i)
+static void compress_slot(struct vmdk_stream *st, int slot, int i)
 {
     const uint8_t *raw = st->raw + (size_t)i * st->e->grain;
     uint32_t grain = st->e->grain;
@@ -114,7 +122,8 @@ static void compress_slot(struct vmdk_stream *st, struct libdeflate_compressor *
         return;
     }
     uint8_t *o = st->out[i];
-    size_t n = libdeflate_zlib_compress(c, raw, grain, o + VMDK_GRAIN_MARKER,
+    bool worth = vd_compressible(raw, grain, o, st->bound);
+    size_t n = libdeflate_zlib_compress(worth ? st->comp[slot] : st->store[slot], raw, grain, o + VMDK_GRAIN_MARKER,
                                         st->bound - VMDK_GRAIN_MARKER);
     put_le64(o, st->idx[i] * (grain / VMDK_SECTOR));
     put_le32(o + 8, (uint32_t)n);
@@ -129,7 +138,7 @@ static void *compress_worker(void *arg)
     struct vmdk_stream *st = j->st;
     int i;
     while ((i = __atomic_fetch_add(&st->next_job, 1, __ATOMIC_RELAXED)) < st->n)
-        compress_slot(st, st->comp[j->slot], i);
+        compress_slot(st, j->slot, i);
     return NULL;
 }
 

@@ -228,6 +228,48 @@ static void test_overwrite_compressed(void **state)
     free(got);
 }
 
+static void fill_random(uint8_t *p, size_t len, uint64_t *seed)
+{
+    for (size_t j = 0; j < len; j++) {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        p[j] = (uint8_t)(*seed >> 24);
+    }
+}
+
+/* Compressed clusters stay packed end to end while plain ones
+ * (incompressible data) are allocated in between. */
+static void test_compressed_packing(void **state)
+{
+    const size_t cs = 65536;
+    struct vd_error *err = NULL;
+    assert_int_equal(vd_image_create(path, "qcow2", 128 * cs, NULL, NULL, &err), 0);
+    struct vd_image *img = open_img(VD_OPEN_WRITE | VD_OPEN_COMPRESS);
+    uint8_t *buf = malloc(cs);
+    assert_non_null(buf);
+    uint64_t seed = 88172645463325252ull;
+    for (int i = 0; i < 64; i++) {
+        /* compressed: 40 KiB random and 24 KiB of one byte, ~40 KiB */
+        fill_random(buf, 40960, &seed);
+        memset(buf + 40960, 'a' + i % 26, cs - 40960);
+        assert_int_equal(vd_image_pwrite(img, buf, cs, 2 * i * cs, &err), 0);
+        fill_random(buf, cs, &seed);
+        assert_int_equal(vd_image_pwrite(img, buf, cs, (2 * i + 1) * cs, &err), 0);
+    }
+    assert_int_equal(vd_image_close(img, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    /* header, L1, refcount table and block, L2; 64 plain; an arena of 16 */
+    /* header, L1, refcount table and block, L2; 64 plain; 64 x 40 KiB
+     * packed end to end, and at most an arena (16) of slack: 125, where
+     * one compressed cluster a host cluster (the packed run cut by each
+     * plain allocation) takes 133 */
+    assert_true((uint64_t)st.st_size <= (5 + 64 + 40 + 16) * cs);
+    expect_clean();
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +284,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_vdi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refcount_packing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overwrite_compressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_packing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
