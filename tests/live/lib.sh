@@ -2,9 +2,17 @@
 # same as `cmake --build build --target p2v-live`), a generated source
 # machine and the host's `p2v serve`, and boots QEMU TCG as a Pentium II
 # with 128 MiB; the guest reaches this host's loopback as 10.0.2.2 through
-# QEMU's user-mode network.
+# QEMU's user-mode network. LIVE_VMM=1 (set before sourcing): the machine
+# is our vmm instead (boot_vmm), with a PCnet card on its libslirp network.
 source "$SRC/tests/p2v/lib.sh"
-need qemu-system-i386 qemu-img python3 gcc cmake apt-get apt-cache dpkg-deb depmod cpio gzip xorriso \
+if [ "${LIVE_VMM:-0}" = 1 ]; then
+    for f in /usr/share/seabios/bios.bin /usr/share/seabios/vgabios-stdvga.bin; do
+        [ -r "$f" ] || skip "vmm needs $f (package seabios)"
+    done
+else
+    need qemu-system-i386
+fi
+need qemu-img python3 gcc cmake apt-get apt-cache dpkg-deb depmod cpio gzip xorriso \
      openssl mkntfs ntfscp mkfs.fat mcopy mkfs.ext4 debugfs sfdisk ntfsclone partclone.fat32 \
      partclone.extfs dumpe2fs
 [ -e /usr/lib32/libc.a ] || skip "gcc-multilib (libc6-dev-i386) is not installed"
@@ -59,6 +67,19 @@ boot() {
         -no-reboot "${disk[@]}" "${qargs[@]}"
 }
 
+# boot_vmm LOG TIMEOUT VMM-ARGS... [-- drive.py steps]: the same machine on
+# vmm (its default P6 CPU reports itself as a Pentium II), COM1 on vmm's
+# standard input and output.
+boot_vmm() {
+    local log=$1 timeout=$2; shift 2
+    local vargs=() steps=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do vargs+=("$1"); shift; done
+    [ $# -eq 0 ] || { shift; steps=("$@"); }
+    python3 "$SRC/tests/live/drive.py" --stdio --log "$log" --timeout "$timeout" \
+        --fail "${FAIL_ON:-CAPTURE FAILED}" --fail 'Kernel panic' "${steps[@]}" -- \
+        "$BIN/vmm" -m 128 -display none -hda "$WORK/src.img" -snapshot -serial stdio "${vargs[@]}"
+}
+
 # check NAME LOG: the guest said the capture succeeded, the server marked it
 # complete, it equals the source's used blocks, the digest is the one
 # computed here, and the manifest describes the emulated hardware.
@@ -71,10 +92,11 @@ check() {
         fail "$1: manifest digest is not $want"
     [ ! -e "$WORK/out/$1/disk1.$FMT" ] || fail "$1: captured more than the one fixed disk"
     # The hardware as the live system saw it: the emulated CPU, NIC and disk.
-    local m=$WORK/out/$1/manifest.xml
+    local m=$WORK/out/$1/manifest.xml nic=e1000 disk="QEMU HARDDISK"
+    [ "${LIVE_VMM:-0}" = 0 ] || { nic=pcnet32; disk="P2VKIT HARDDISK"; }
     grep '<cpu .*model="Pentium II' "$m" >/dev/null || fail "$1: the manifest does not name the Pentium II"
-    grep '<nic .*driver="e1000"' "$m" >/dev/null || fail "$1: the manifest does not list the e1000 NIC"
-    grep '<disk .*source="/dev/sda".*model="QEMU HARDDISK"' "$m" >/dev/null || fail "$1: the manifest's disk is not the QEMU IDE disk"
+    grep "<nic .*driver=\"$nic\"" "$m" >/dev/null || fail "$1: the manifest does not list the $nic NIC"
+    grep "<disk .*source=\"/dev/sda\".*model=\"$disk\"" "$m" >/dev/null || fail "$1: the manifest's disk is not the $disk"
 }
 
 # site_iso OUT [NAME]: a copy of the ISO with the server's token in p2v/NAME
