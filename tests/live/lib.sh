@@ -3,7 +3,7 @@
 # machine and the host's `p2v serve`, and boots QEMU TCG as a Pentium II
 # with 128 MiB; the guest reaches this host's loopback as 10.0.2.2 through
 # QEMU's user-mode network. LIVE_VMM=1 (set before sourcing): the machine
-# is our vmm instead (boot_vmm), with a PCnet card on its libslirp network.
+# is our vmm instead, with a PCnet card on its libslirp network.
 source "$SRC/tests/p2v/lib.sh"
 if [ "${LIVE_VMM:-0}" = 1 ]; then
     for f in /usr/share/seabios/bios.bin /usr/share/seabios/vgabios-stdvga.bin; do
@@ -54,30 +54,24 @@ TOKEN=$(cat "$WORK/token")
 # 128 MiB, e1000 on the user-mode network, the source disk as the first
 # IDE disk (snapshot: the guest cannot change the file); exit status of
 # tests/live/drive.py, which stops early on FAIL_ON (default: CAPTURE FAILED).
-# NO_SOURCE=1: no source disk.
+# NO_SOURCE=1: no source disk. LIVE_VMM=1: the same machine on vmm (its
+# default P6 CPU reports itself as a Pentium II, and it takes qemu's
+# -cdrom, -boot, -nic), COM1 on vmm's standard input and output.
 boot() {
     local log=$1 timeout=$2; shift 2
-    local qargs=() steps=() disk=(-drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on")
+    local qargs=() steps=() disk=(-drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on") serial=()
+    local emu=(qemu-system-i386 -M pc -accel tcg -cpu pentium2 -m 128 -display none -monitor none -no-reboot)
+    if [ "${LIVE_VMM:-0}" = 1 ]; then
+        emu=("$BIN/vmm" -m 128 -display none -serial stdio)
+        disk=(-hda "$WORK/src.img" -snapshot)
+        serial=(--stdio)
+    fi
     [ "${NO_SOURCE:-0}" = 0 ] || disk=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do qargs+=("$1"); shift; done
     [ $# -eq 0 ] || { shift; steps=("$@"); }
-    python3 "$SRC/tests/live/drive.py" --log "$log" --timeout "$timeout" \
+    python3 "$SRC/tests/live/drive.py" "${serial[@]}" --log "$log" --timeout "$timeout" \
         --fail "${FAIL_ON:-CAPTURE FAILED}" --fail 'Kernel panic' "${steps[@]}" -- \
-        qemu-system-i386 -M pc -accel tcg -cpu pentium2 -m 128 -display none -monitor none \
-        -no-reboot "${disk[@]}" "${qargs[@]}"
-}
-
-# boot_vmm LOG TIMEOUT VMM-ARGS... [-- drive.py steps]: the same machine on
-# vmm (its default P6 CPU reports itself as a Pentium II), COM1 on vmm's
-# standard input and output.
-boot_vmm() {
-    local log=$1 timeout=$2; shift 2
-    local vargs=() steps=()
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do vargs+=("$1"); shift; done
-    [ $# -eq 0 ] || { shift; steps=("$@"); }
-    python3 "$SRC/tests/live/drive.py" --stdio --log "$log" --timeout "$timeout" \
-        --fail "${FAIL_ON:-CAPTURE FAILED}" --fail 'Kernel panic' "${steps[@]}" -- \
-        "$BIN/vmm" -m 128 -display none -hda "$WORK/src.img" -snapshot -serial stdio "${vargs[@]}"
+        "${emu[@]}" "${disk[@]}" "${qargs[@]}"
 }
 
 # check NAME LOG: the guest said the capture succeeded, the server marked it
