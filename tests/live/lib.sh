@@ -86,11 +86,11 @@ check() {
         fail "$1: manifest digest is not $want"
     [ ! -e "$WORK/out/$1/disk1.$FMT" ] || fail "$1: captured more than the one fixed disk"
     # The hardware as the live system saw it: the emulated CPU, NIC and disk.
-    local m=$WORK/out/$1/manifest.xml nic=e1000 disk="QEMU HARDDISK"
-    [ "${LIVE_VMM:-0}" = 0 ] || { nic=pcnet32; disk="P2VKIT HARDDISK"; }
+    local m=$WORK/out/$1/manifest.xml driver=e1000 model="QEMU HARDDISK"
+    [ "${LIVE_VMM:-0}" = 0 ] || { driver=pcnet32; model="P2VKIT HARDDISK"; }
     grep '<cpu .*model="Pentium II' "$m" >/dev/null || fail "$1: the manifest does not name the Pentium II"
-    grep "<nic .*driver=\"$nic\"" "$m" >/dev/null || fail "$1: the manifest does not list the $nic NIC"
-    grep "<disk .*source=\"/dev/sda\".*model=\"$disk\"" "$m" >/dev/null || fail "$1: the manifest's disk is not the $disk"
+    grep "<nic .*driver=\"$driver\"" "$m" >/dev/null || fail "$1: the manifest does not list the $driver NIC"
+    grep "<disk .*source=\"/dev/sda\".*model=\"$model\"" "$m" >/dev/null || fail "$1: the manifest's disk is not the $model"
 }
 
 # site_iso OUT [NAME]: a copy of the ISO with the server's token in p2v/NAME
