@@ -2,9 +2,17 @@
 # same as `cmake --build build --target p2v-live`), a generated source
 # machine and the host's `p2v serve`, and boots QEMU TCG as a Pentium II
 # with 128 MiB; the guest reaches this host's loopback as 10.0.2.2 through
-# QEMU's user-mode network.
+# QEMU's user-mode network. LIVE_VMM=1 (set before sourcing): the machine
+# is our vmm instead, with a PCnet card on its libslirp network.
 source "$SRC/tests/p2v/lib.sh"
-need qemu-system-i386 qemu-img python3 gcc cmake apt-get apt-cache dpkg-deb depmod cpio gzip xorriso \
+if [ "${LIVE_VMM:-0}" = 1 ]; then
+    for f in /usr/share/seabios/bios.bin /usr/share/seabios/vgabios-stdvga.bin; do
+        [ -r "$f" ] || skip "vmm needs $f (package seabios)"
+    done
+else
+    need qemu-system-i386
+fi
+need qemu-img python3 gcc cmake apt-get apt-cache dpkg-deb depmod cpio gzip xorriso \
      openssl mkntfs ntfscp mkfs.fat mcopy mkfs.ext4 debugfs sfdisk ntfsclone partclone.fat32 \
      partclone.extfs dumpe2fs
 [ -e /usr/lib32/libc.a ] || skip "gcc-multilib (libc6-dev-i386) is not installed"
@@ -46,17 +54,24 @@ TOKEN=$(cat "$WORK/token")
 # 128 MiB, e1000 on the user-mode network, the source disk as the first
 # IDE disk (snapshot: the guest cannot change the file); exit status of
 # tests/live/drive.py, which stops early on FAIL_ON (default: CAPTURE FAILED).
-# NO_SOURCE=1: no source disk.
+# NO_SOURCE=1: no source disk. LIVE_VMM=1: the same machine on vmm (its
+# default P6 CPU reports itself as a Pentium II, and it takes qemu's
+# -cdrom, -boot, -nic), COM1 on vmm's standard input and output.
 boot() {
     local log=$1 timeout=$2; shift 2
-    local qargs=() steps=() disk=(-drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on")
+    local qargs=() steps=() disk=(-drive "file=$WORK/src.img,format=raw,if=ide,index=0,snapshot=on") serial=()
+    local emu=(qemu-system-i386 -M pc -accel tcg -cpu pentium2 -m 128 -display none -monitor none -no-reboot)
+    if [ "${LIVE_VMM:-0}" = 1 ]; then
+        emu=("$BIN/vmm" -m 128 -display none -serial stdio)
+        disk=(-hda "$WORK/src.img" -snapshot)
+        serial=(--stdio)
+    fi
     [ "${NO_SOURCE:-0}" = 0 ] || disk=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do qargs+=("$1"); shift; done
     [ $# -eq 0 ] || { shift; steps=("$@"); }
-    python3 "$SRC/tests/live/drive.py" --log "$log" --timeout "$timeout" \
+    python3 "$SRC/tests/live/drive.py" "${serial[@]}" --log "$log" --timeout "$timeout" \
         --fail "${FAIL_ON:-CAPTURE FAILED}" --fail 'Kernel panic' "${steps[@]}" -- \
-        qemu-system-i386 -M pc -accel tcg -cpu pentium2 -m 128 -display none -monitor none \
-        -no-reboot "${disk[@]}" "${qargs[@]}"
+        "${emu[@]}" "${disk[@]}" "${qargs[@]}"
 }
 
 # check NAME LOG: the guest said the capture succeeded, the server marked it
@@ -71,10 +86,11 @@ check() {
         fail "$1: manifest digest is not $want"
     [ ! -e "$WORK/out/$1/disk1.$FMT" ] || fail "$1: captured more than the one fixed disk"
     # The hardware as the live system saw it: the emulated CPU, NIC and disk.
-    local m=$WORK/out/$1/manifest.xml
+    local m=$WORK/out/$1/manifest.xml driver=e1000 model="QEMU HARDDISK"
+    [ "${LIVE_VMM:-0}" = 0 ] || { driver=pcnet32; model="P2VKIT HARDDISK"; }
     grep '<cpu .*model="Pentium II' "$m" >/dev/null || fail "$1: the manifest does not name the Pentium II"
-    grep '<nic .*driver="e1000"' "$m" >/dev/null || fail "$1: the manifest does not list the e1000 NIC"
-    grep '<disk .*source="/dev/sda".*model="QEMU HARDDISK"' "$m" >/dev/null || fail "$1: the manifest's disk is not the QEMU IDE disk"
+    grep "<nic .*driver=\"$driver\"" "$m" >/dev/null || fail "$1: the manifest does not list the $driver NIC"
+    grep "<disk .*source=\"/dev/sda\".*model=\"$model\"" "$m" >/dev/null || fail "$1: the manifest's disk is not the $model"
 }
 
 # site_iso OUT [NAME]: a copy of the ISO with the server's token in p2v/NAME
