@@ -47,7 +47,6 @@ struct ctx {
     struct opts o;
     char bindir[PATH_MAX];
     char work[4200];
-    int sys;            /* the disk the OS is on: inspected, repaired, booted first */
     double t0;
 };
 
@@ -301,8 +300,9 @@ static int do_inspect(struct ctx *c)
     struct mig_guest_facts facts;
     /* The OS is on the first disk, except on the odd machine whose first
      * disk holds only data: the next disks are looked at then. */
-    for (c->sys = 0;; c->sys++) {
-        int rc = inspect_disk(c, c->sys, report, out, err);
+    int sys;
+    for (sys = 0;; sys++) {
+        int rc = inspect_disk(c, sys, report, out, err);
         if (rc < 0 && rc != -EINTR)
             return fail(c, STEP_INSPECT, rc, "cannot run drivers-inject: %s", strerror(-rc));
         if (rc == -EINTR)
@@ -314,14 +314,13 @@ static int do_inspect(struct ctx *c)
             vd_error_free(e);
             return fail(c, STEP_INSPECT, -EIO, "drivers-inject exited %d: %s", rc, line[0] ? line : "no report");
         }
-        if (facts.found || c->sys + 1 >= r->vm.n_disks || strcmp(r->inject_status, "no guest OS found") != 0)
+        if (facts.found || sys + 1 >= r->vm.n_disks || strcmp(r->inject_status, "no guest OS found") != 0)
             break;
-        say(c, "inspect", "No OS on disk %u; inspecting disk %u", r->vm.disks[c->sys].index,
-            r->vm.disks[c->sys + 1].index);
+        say(c, "inspect", "No OS on disk %u; inspecting disk %u", r->vm.disks[sys].index, r->vm.disks[sys + 1].index);
     }
-    if (!facts.found && c->sys > 0) {
+    if (!facts.found && sys > 0) {
         /* None has one: the first disk stays the boot disk; its report is read again below. */
-        c->sys = 0;
+        sys = 0;
         int rc = inspect_disk(c, 0, report, out, err);
         struct vd_error *e = NULL;
         if (rc == -EINTR)
@@ -344,17 +343,16 @@ static int do_inspect(struct ctx *c)
     /* Attached in boot order: the system disk first (the BIOS boots the
      * first disk, and NTLDR's rdisk(0) is the disk it booted from), the
      * others after it in capture order. */
-    if (c->sys > 0) {
-        struct mig_disk sys = r->vm.disks[c->sys];
-        memmove(&r->vm.disks[1], &r->vm.disks[0], (size_t)c->sys * sizeof(sys));
-        r->vm.disks[0] = sys;
+    if (sys > 0) {
+        struct mig_disk d = r->vm.disks[sys];
+        memmove(&r->vm.disks[1], &r->vm.disks[0], (size_t)sys * sizeof(d));
+        r->vm.disks[0] = d;
     }
     for (int i = 0; i < r->vm.n_disks; i++) {
         r->vm.disks[i].system = i == 0 && facts.found;
         r->vm.disks[i].boot_order = i + 1;
     }
     unsigned sys_index = r->vm.disks[0].index;
-    c->sys = 0;
     mig_model_apply_guest(&r->vm, &facts, r->target, c->o.hal, c->o.vcpus, warn_cb, c);
     char where[64] = "";
     if (r->vm.n_disks > 1)
@@ -379,14 +377,12 @@ static bool overlay_is_qcow2(const struct mig_run *r)
 static int do_repair(struct ctx *c)
 {
     struct mig_run *r = &c->run;
-    struct mig_disk *d = &r->vm.disks[c->sys];
+    struct mig_disk *d = &r->vm.disks[0];      /* the system disk (do_inspect put it first) */
     step_begin(c, STEP_REPAIR, "Repairing the system disk for the target (into an overlay)");
     /* drivers-inject repairs one system: the other disks hold data (drive
      * letters follow their signatures, which the conversion keeps). */
     char others[200] = "";
-    for (int i = 0; i < r->vm.n_disks; i++) {
-        if (i == c->sys)
-            continue;
+    for (int i = 1; i < r->vm.n_disks; i++) {
         snprintf(r->vm.disks[i].repair, sizeof(r->vm.disks[i].repair),
                  "data disk: converted as is (drivers-inject repairs the system disk only)");
         snprintf(others + strlen(others), sizeof(others) - strlen(others), "%s%u", others[0] ? ", " : "",
@@ -532,7 +528,7 @@ static int do_convert(struct ctx *c)
     }
     /* The overlay was only the way to the converted disk. */
     char overlay[4400];
-    unsigned sys = r->vm.disks[c->sys].index;
+    unsigned sys = r->vm.disks[0].index;
     snprintf(overlay, sizeof(overlay), "%s/disk%u-repair.%s", c->work, sys, overlay_is_qcow2(r) ? "qcow2" : "vhd");
     unlink(overlay);
     snprintf(overlay, sizeof(overlay), "%s/disk%u-base.vhd", c->work, sys);
