@@ -128,7 +128,7 @@ json 'd["vm"]["disks"][0]["repair"]' "$R" | grep -F 'system disk:' >/dev/null ||
 json 'd["steps"][0]["detail"]' "$R" | grep -F 'on disk 1' >/dev/null || fail "two disks: inspect does not name disk 1"
 json 'd["steps"][1]["detail"]' "$R" | grep -F 'on disk 1 (the system disk); disk 0 converted as is' >/dev/null ||
     fail "two disks: repair detail '$(json 'd["steps"][1]["detail"]' "$R")'"
-d=out-two/two.xml
+d="out-two/two.xml"
 [ "$(xmllint --xpath 'count(/domain/devices/disk)' "$d")" = 2 ] || fail "two disks: not both attached"
 [ "$(xmllint --xpath 'string(/domain/devices/disk[target/@dev="hda"]/source/@file)' "$d")" = "$WORK/out-two/two-disk1.qcow2" ] ||
     fail "two disks: hda is not the system disk"
