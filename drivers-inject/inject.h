@@ -45,6 +45,16 @@ struct hal_info {
 #define MAX_MOUNTED 32
 #define MAX_NAMES 32
 
+/* A NIC driver the guest has, and the emulated hardware it drives
+ * (net-drivers.c). */
+#define MAX_NET_DRIVERS 16
+struct net_driver {
+    char driver[32];        /* "dc21x4", "pcnet32" */
+    char nic[16];           /* the hardware, in QEMU's device names: "tulip", "pcnet", "e1000" */
+    bool installed;         /* on disk; false: only in the image's driver.cab (Plug and Play installs it) */
+    char found[160];        /* where it was seen */
+};
+
 struct mounted_device {
     char name[80];          /* "\DosDevices\C:" */
     uint8_t data[64];
@@ -75,6 +85,8 @@ struct guest {
     struct mounted_device mounted[MAX_MOUNTED];
     int n_mounted;
     struct disk_registry disk_reg;  /* NT 4.0's DISK\Information */
+    struct net_driver net_drivers[MAX_NET_DRIVERS];
+    int n_net_drivers;
 };
 
 /* One change made (or, with --dry-run, to be made). */

@@ -411,5 +411,8 @@ int inspect_guest(struct inject *ctx, struct vd_error **errp)
     read_mounted_devices(ctx);
     if (read_disk_registry(ctx) < 0)
         return vd_error_set(errp, -ENOMEM, "out of memory");
-    return add_image_cabs(ctx, errp);
+    ret = add_image_cabs(ctx, errp);
+    if (ret == 0)
+        inspect_net_drivers(ctx);
+    return ret;
 }

@@ -7,5 +7,8 @@
 #include "drivers-inject/inject.h"
 
 int inspect_guest(struct inject *ctx, struct vd_error **errp);
+/* Fills ctx->g.net_drivers: the drivers the guest has for the NICs that
+ * hypervisors emulate (net-drivers.c). Called by the inspection. */
+void inspect_net_drivers(struct inject *ctx);
 
 #endif

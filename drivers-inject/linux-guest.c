@@ -8,6 +8,7 @@
 
 #include <guestfs.h>
 
+#include "drivers-inject/inspect.h"
 #include "drivers-inject/linux-guest.h"
 #include "drivers-inject/nbd-bridge.h"
 
@@ -280,7 +281,10 @@ int linux_inspect(struct inject *ctx, struct vd_error **errp)
     /* PATA through libata (ata_piix, disks named sdX) is the default from
      * 2.6.28 on; older kernels drive PIIX with the IDE layer (hdX). */
     lx->libata = newest >= 2006028;
-    return mount_fstab(ctx, errp);
+    int ret = mount_fstab(ctx, errp);
+    if (ret == 0)
+        inspect_net_drivers(ctx);
+    return ret;
 }
 
 bool linux_needs_image(const struct inject *ctx)

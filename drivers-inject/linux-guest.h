@@ -56,6 +56,11 @@ void linux_close(struct inject *ctx);
  * end), with a NUL after them for convenience; -ENOENT when absent. */
 int linux_read(struct inject *ctx, const char *path, char **datap, size_t *lenp, struct vd_error **errp);
 bool linux_exists(struct inject *ctx, const char *path);
+/* Whether one of the paths of LIST (guestfs_find's) is the module
+ * MODULE.ko (or .o, .ko.xz...). */
+bool linux_module_listed(char **list, const char *module);
+/* Whether kernel KVER has MODULE built in (its modules.builtin). */
+bool linux_module_builtin(struct inject *ctx, const char *kver, const char *module);
 /* Lines of a shell command run in the guest (read-only use: listing). */
 char **linux_initrd_list(struct inject *ctx, const char *path);
 

@@ -33,6 +33,23 @@ static void mounted_text(const struct mounted_device *m, char *buf, size_t len)
     snprintf(buf, len, "%zu bytes", m->len);
 }
 
+/* The guest's NIC drivers (net-drivers.c), for p2v migrate's NIC model. */
+static void json_net_drivers(FILE *out, const struct guest *g)
+{
+    fputs(",\n    \"net_drivers\": [", out);
+    for (int i = 0; i < g->n_net_drivers; i++) {
+        const struct net_driver *d = &g->net_drivers[i];
+        fputs(i ? ",\n      {\"driver\": " : "\n      {\"driver\": ", out);
+        vd_json_string(out, d->driver);
+        fputs(", \"nic\": ", out);
+        vd_json_string(out, d->nic);
+        fprintf(out, ", \"installed\": %s, \"found\": ", d->installed ? "true" : "false");
+        vd_json_string(out, d->found);
+        fputc('}', out);
+    }
+    fputc(']', out);
+}
+
 void report_json(FILE *out, const struct inject *ctx, const struct report_meta *m)
 {
     const struct guest *g = &ctx->g;
@@ -64,7 +81,9 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
             fputs(i ? ", " : "", out);
             vd_json_string(out, lx->kernels[i]);
         }
-        fprintf(out, "],\n    \"disk_names\": \"%s\"\n  }", lx->libata ? "sdX (libata)" : "hdX (IDE)");
+        fprintf(out, "],\n    \"disk_names\": \"%s\"", lx->libata ? "sdX (libata)" : "hdX (IDE)");
+        json_net_drivers(out, g);
+        fputs("\n  }", out);
     }
     if (m->ran) {
         fputs(",\n  \"fixups\": [", out);
@@ -138,7 +157,9 @@ void report_json(FILE *out, const struct inject *ctx, const struct report_meta *
             vd_json_string(out, letter);
             fprintf(out, ", \"ft_type\": %u}", p->ft_type);
         }
-        fputs("]\n  }", out);
+        fputc(']', out);
+        json_net_drivers(out, g);
+        fputs("\n  }", out);
     }
     fputs(",\n  \"changes\": [", out);
     for (int i = 0; i < ctx->n_changes; i++) {

@@ -23,23 +23,29 @@ enum mig_nic_model {
     MIG_NIC_NE2K_PCI,   /* Realtek RTL8029, the NE2000 PCI */
     MIG_NIC_DC21140,    /* DEC 21140: what Virtual Server and Hyper-V's legacy adapter present */
 };
+#define MIG_N_NIC_MODELS 5
 
 const char *mig_nic_qemu_name(enum mig_nic_model m);
 const char *mig_nic_description(enum mig_nic_model m);
+/* The model of a QEMU device name ("pcnet"); false when none is. */
+bool mig_nic_from_qemu_name(const char *name, enum mig_nic_model *m);
 
 struct mig_disk {
     char path[4096];        /* the converted image, absolute */
     char file[256];         /* its name inside OUTDIR */
     char source[4096];      /* the captured image it came from */
+    unsigned index;         /* the capture's disk number (manifest index, --disk order) */
     const char *format;     /* "qcow2", "raw", "vhdx", "vhd", "vmdk" */
     uint64_t size;          /* virtual size in bytes, after conversion */
-    int boot_order;         /* 1 for the boot disk */
+    int boot_order;         /* 1 for the system disk, then the others in capture order */
+    bool system;            /* the disk inspection found the OS on (the one repaired) */
+    char repair[200];       /* what the repair did to this disk, for the report */
 };
 
 struct mig_nic {
     char mac[18];           /* the original MAC, lower case; empty: the hypervisor picks one */
     enum mig_nic_model model;
-    char why[160];          /* how the model was chosen */
+    char why[320];          /* how the model was chosen */
 };
 
 struct mig_vm {
@@ -70,6 +76,8 @@ struct mig_target {
     const char *vhd_size;           /* vdisk's VHD sizing: "chs" or "exact" */
     const char *vmdk_subformat;     /* vdisk's VMDK subformat */
     int max_vcpus;
+    enum mig_nic_model nics[MIG_N_NIC_MODELS];     /* the NICs it emulates, preferred first */
+    int n_nics;
     bool has_ioapic;                /* can run an APIC HAL */
     bool packs_disks;               /* the definition holds the disks (an OVA): the loose ones go once checked */
     /* Writes the definition into outdir; its file name goes into def (a
@@ -90,11 +98,23 @@ int mig_write_vmware(const struct mig_vm *vm, const char *outdir, char *def, siz
 int mig_write_ova(const struct mig_vm *vm, const char *outdir, char *def, size_t def_len, struct vd_error **errp);
 
 /* Model (migrate/model.c). */
+#define MIG_MAX_NET_DRIVERS 16
+/* A NIC driver the guest has (drivers-inject's guest.net_drivers). */
+struct mig_net_driver {
+    char driver[32];        /* "dc21x4", "pcnet32" */
+    enum mig_nic_model nic; /* the hardware it drives */
+    bool installed;         /* false: only in the image's driver.cab (Plug and Play installs it) */
+    char found[160];        /* where inspection saw it */
+};
+
 struct mig_guest_facts {
     bool found;             /* inspection found an OS */
     char os[16], product[128], hal[160];
     int major, minor;
     bool hal_known, hal_acpi, hal_apic, hal_mp;
+    bool nets_known;        /* inspection listed the NIC drivers (even none) */
+    struct mig_net_driver nets[MIG_MAX_NET_DRIVERS];
+    int n_nets;
 };
 
 /* Reads DIR/manifest.xml into vm (name, memory, CPUs, firmware, NICs) and
@@ -112,7 +132,9 @@ int mig_facts_from_inject_report(struct mig_guest_facts *facts, char *status, si
                                  const char *path, struct vd_error **errp);
 /* Applies the guest facts and the target's limits: ACPI/APIC/CPUs from the
  * HAL (or from the HAL asked for with --hal: standard, acpi-up), clock,
- * NIC models. Warnings go through warn(). */
+ * NIC models (one the target emulates and the guest has a driver for:
+ * installed, then in its driver.cab; a warning when there is none).
+ * Warnings go through warn(). */
 void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *facts, const struct mig_target *t,
                            const char *hal_asked, int vcpus_asked, mig_warn_fn *warn, void *warn_ctx);
 

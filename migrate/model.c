@@ -26,6 +26,16 @@ static const struct {
 const char *mig_nic_qemu_name(enum mig_nic_model m) { return nic_names[m].qemu; }
 const char *mig_nic_description(enum mig_nic_model m) { return nic_names[m].what; }
 
+bool mig_nic_from_qemu_name(const char *name, enum mig_nic_model *m)
+{
+    for (int i = 0; i < MIG_N_NIC_MODELS; i++)
+        if (name && !strcmp(name, nic_names[i].qemu)) {
+            *m = (enum mig_nic_model)i;
+            return true;
+        }
+    return false;
+}
+
 /* The source machine's NIC, as the capture agent's Linux named its driver:
  * the guest had a driver for that hardware, so the same model is the safe
  * choice when the target can present it. */
@@ -161,6 +171,12 @@ int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char 
                 goto out;
             }
             fclose(f);
+            for (int k = 0; k < vm->n_disks; k++)
+                if (vm->disks[k].index == index) {
+                    ret = vd_error_set(errp, -EINVAL, "%s: disk %u is listed twice", manifest, (unsigned)index);
+                    goto out;
+                }
+            d->index = (unsigned)index;
             d->boot_order = index == 0 ? 1 : 0;
             vm->n_disks++;
             for (xmlNode *k = n->children; k; k = k->next) {
@@ -180,6 +196,14 @@ int mig_model_from_manifest(struct mig_vm *vm, const char *manifest, const char 
     }
     if (!vm->n_disks)
         ret = vd_error_set(errp, -EINVAL, "%s: the manifest lists no disk", manifest);
+    /* The VM's IDE positions follow the capture's disk numbers, whatever
+     * order the manifest lists them in. */
+    for (int i = 1; i < vm->n_disks; i++)
+        for (int k = i; k > 0 && vm->disks[k - 1].index > vm->disks[k].index; k--) {
+            struct mig_disk t = vm->disks[k];
+            vm->disks[k] = vm->disks[k - 1];
+            vm->disks[k - 1] = t;
+        }
 out:
     xmlFreeDoc(doc);
     return ret;
@@ -228,9 +252,121 @@ int mig_facts_from_inject_report(struct mig_guest_facts *f, char *status, size_t
             f->hal_apic = jbool(hal, "apic");
             f->hal_mp = jbool(hal, "mp");
         }
+        json_object *nets;
+        if (json_object_object_get_ex(g, "net_drivers", &nets) && json_object_is_type(nets, json_type_array)) {
+            f->nets_known = true;
+            for (size_t i = 0; i < json_object_array_length(nets) && f->n_nets < MIG_MAX_NET_DRIVERS; i++) {
+                json_object *e = json_object_array_get_idx(nets, i);
+                const char *driver = jstr(e, "driver"), *found = jstr(e, "found");
+                struct mig_net_driver *d = &f->nets[f->n_nets];
+                if (!driver || !mig_nic_from_qemu_name(jstr(e, "nic"), &d->nic))
+                    continue;       /* hardware this version does not know: no model to give it */
+                snprintf(d->driver, sizeof(d->driver), "%s", driver);
+                snprintf(d->found, sizeof(d->found), "%s", found ? found : "");
+                d->installed = jbool(e, "installed");
+                f->n_nets++;
+            }
+        }
     }
     json_object_put(root);
     return 0;
+}
+
+static void set_why(struct mig_nic *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_why(struct mig_nic *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(n->why, sizeof(n->why), fmt, ap);     /* a long path in "found" is cut, not an error */
+    va_end(ap);
+}
+
+static bool target_offers(const struct mig_target *t, enum mig_nic_model m)
+{
+    for (int i = 0; i < t->n_nics; i++)
+        if (t->nics[i] == m)
+            return true;
+    return false;
+}
+
+/* The guest's driver for M: an installed one first, else (installed
+ * false) one in its driver.cab; NULL when it has neither. */
+static const struct mig_net_driver *guest_driver(const struct mig_guest_facts *f, enum mig_nic_model m, bool installed)
+{
+    for (int i = 0; i < f->n_nets; i++)
+        if (f->nets[i].nic == m && f->nets[i].installed == installed)
+            return &f->nets[i];
+    return NULL;
+}
+
+/* The model of NIC I: one the target emulates and the guest has a driver
+ * for (the source machine's own NIC first, then the target's order; an
+ * installed driver before one Plug and Play takes from driver.cab). When
+ * inspection did not list the drivers (an older drivers-inject, no OS
+ * found), the in-box knowledge decides, as before; when it listed them and
+ * none fits, a warning says what to install. */
+static void choose_nic(struct mig_vm *vm, int i, const struct mig_guest_facts *f, const struct mig_target *t,
+                       bool windows, mig_warn_fn *warn, void *wctx)
+{
+    struct mig_nic *n = &vm->nics[i];
+    bool from_source = n->why[0] != 0;      /* the manifest named the source NIC's driver */
+    char source[sizeof(n->why)];
+    snprintf(source, sizeof(source), "%s", n->why);
+    if (f->nets_known) {
+        for (int pass = 0; pass < 2; pass++) {
+            bool installed = pass == 0;
+            const struct mig_net_driver *d = NULL;
+            enum mig_nic_model m = n->model;
+            if (from_source && target_offers(t, m))
+                d = guest_driver(f, m, installed);
+            for (int k = 0; !d && k < t->n_nics; k++) {
+                m = t->nics[k];
+                d = guest_driver(f, m, installed);
+            }
+            if (!d)
+                continue;
+            bool kept = from_source && m == n->model;
+            n->model = m;
+            if (installed)
+                set_why(n, "%s%sthe guest has its driver %s (%s)", kept ? source : "",
+                         kept ? "; " : "", d->driver, d->found);
+            else
+                set_why(n, "%s%sPlug and Play installs %s at first boot", kept ? source : "",
+                         kept ? "; " : "", d->found);
+            return;
+        }
+    }
+    /* No driver known to be in the guest: the source NIC if the target
+     * has it, else what NT 4.0 to 2003 have in the box (the PCnet, or
+     * the DEC 21140 where that is all there is), e1000 for Linux. */
+    enum mig_nic_model m = t->nics[0];
+    const char *why = "the target's first NIC";
+    if (from_source && target_offers(t, n->model)) {
+        m = n->model;
+        why = source;
+    } else if (windows && target_offers(t, MIG_NIC_PCNET)) {
+        m = MIG_NIC_PCNET;
+        why = "in-box driver on NT 4.0 to 2003 (pcntn4m/pcntpci5)";
+    } else if (windows && target_offers(t, MIG_NIC_DC21140)) {
+        m = MIG_NIC_DC21140;
+        why = "the only emulated NIC the target offers; in-box driver on NT 4.0 to 2003 (dc21x4)";
+    } else if (!windows && target_offers(t, MIG_NIC_E1000)) {
+        m = MIG_NIC_E1000;
+        why = "every Linux since 2.4 has e1000";
+    }
+    char chosen[sizeof(n->why)];
+    snprintf(chosen, sizeof(chosen), "%s", why);
+    n->model = m;
+    if (!f->nets_known) {
+        snprintf(n->why, sizeof(n->why), "%s", chosen);
+        return;
+    }
+    char has[200] = "";
+    for (int k = 0; k < f->n_nets; k++)
+        snprintf(has + strlen(has), sizeof(has) - strlen(has), "%s%s", k ? ", " : "", f->nets[k].driver);
+    set_why(n, "no driver found in the guest for any NIC %s offers; %s", t->name, chosen);
+    warn(wctx, "NIC %d: the guest has no driver for any NIC %s emulates (it has %s); %s chosen: install its driver "
+         "in the guest", i, t->name, has[0] ? has : "none of the known ones", mig_nic_description(m));
 }
 
 void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *f, const struct mig_target *t,
@@ -283,28 +419,8 @@ void mig_model_apply_guest(struct mig_vm *vm, const struct mig_guest_facts *f, c
              (unsigned long long)vm->memory_mib);
         vm->memory_mib = 4096;
     }
-    for (int i = 0; i < vm->n_nics; i++) {
-        struct mig_nic *n = &vm->nics[i];
-        if (!strcmp(t->name, "hyperv") || !strcmp(t->name, "virtualserver")) {
-            /* The only emulated NIC these offer; NT 4.0 to 2003 have the
-             * DEC 21x4 driver in the box. */
-            n->model = MIG_NIC_DC21140;
-            snprintf(n->why, sizeof(n->why), "the only emulated NIC %s offers; in-box driver on NT 4.0 to 2003",
-                     t->name);
-        } else if (!strcmp(t->name, "vmware") && n->model != MIG_NIC_E1000 && n->model != MIG_NIC_PCNET) {
-            /* VMware emulates the PCnet (vlance) and the e1000 of these. */
-            n->model = windows || !n->why[0] ? MIG_NIC_PCNET : MIG_NIC_E1000;
-            snprintf(n->why, sizeof(n->why), "VMware's vlance (AMD PCnet): in-box driver on NT 4.0 to 2003");
-        } else if (!n->why[0] && windows) {
-            /* Without a record of the source NIC: the PCnet has an in-box
-             * driver on every NT-era Windows (the e1000 has none before XP). */
-            n->model = MIG_NIC_PCNET;
-            snprintf(n->why, sizeof(n->why), "in-box driver on NT 4.0 to 2003 (pcntn4m/pcnet)");
-        } else if (!n->why[0]) {
-            n->model = MIG_NIC_E1000;
-            snprintf(n->why, sizeof(n->why), "every Linux since 2.4 has e1000");
-        }
-    }
+    for (int i = 0; i < vm->n_nics; i++)
+        choose_nic(vm, i, f, t, windows, warn, wctx);
 }
 
 int mig_open_out(const char *outdir, const char *file, FILE **out, struct vd_error **errp)

@@ -268,6 +268,27 @@ static int fail(struct ctx *c, enum mig_step_id id, int rc, const char *fmt, ...
     return 1;
 }
 
+/* Runs drivers-inject --dry-run on disk I; the report goes to REPORT.
+ * Returns run_tool's status. */
+static int inspect_disk(struct ctx *c, int i, const char *report, const char *out, const char *err)
+{
+    struct mig_run *r = &c->run;
+    const char *argv[52] = { "drivers-inject", "--dry-run", "--target", r->target->inject_target, "--report", report };
+    int n = 6;
+    if (c->o.hal) {
+        argv[n++] = "--hal";
+        argv[n++] = c->o.hal;
+    }
+    for (int k = 0; k < c->o.n_drivers; k++) {
+        argv[n++] = "--drivers";
+        argv[n++] = c->o.drivers[k];
+    }
+    argv[n++] = r->vm.disks[i].source;
+    argv[n] = NULL;
+    unlink(report);     /* never read a report of an earlier run (--force) */
+    return run_tool(c, argv, out, err);
+}
+
 static int do_inspect(struct ctx *c)
 {
     struct mig_run *r = &c->run;
@@ -276,31 +297,38 @@ static int do_inspect(struct ctx *c)
     snprintf(report, sizeof(report), "%s/inspect.json", c->work);
     snprintf(out, sizeof(out), "%s/inspect.out", c->work);
     snprintf(err, sizeof(err), "%s/inspect.err", c->work);
-    const char *argv[52] = { "drivers-inject", "--dry-run", "--target", r->target->inject_target, "--report", report };
-    int n = 6;
-    if (c->o.hal) {
-        argv[n++] = "--hal";
-        argv[n++] = c->o.hal;
-    }
-    for (int i = 0; i < c->o.n_drivers; i++) {
-        argv[n++] = "--drivers";
-        argv[n++] = c->o.drivers[i];
-    }
-    argv[n++] = r->vm.disks[0].source;
-    argv[n] = NULL;
-    unlink(report);     /* never read a report of an earlier run (--force) */
-    int rc = run_tool(c, argv, out, err);
-    if (rc < 0 && rc != -EINTR)
-        return fail(c, STEP_INSPECT, rc, "cannot run drivers-inject: %s", strerror(-rc));
-    if (rc == -EINTR)
-        return fail(c, STEP_INSPECT, rc, "interrupted");
     struct mig_guest_facts facts;
-    struct vd_error *e = NULL;
-    if (mig_facts_from_inject_report(&facts, r->inject_status, sizeof(r->inject_status), report, &e) < 0) {
-        char line[600];
-        last_line(err, line, sizeof(line));
-        vd_error_free(e);
-        return fail(c, STEP_INSPECT, -EIO, "drivers-inject exited %d: %s", rc, line[0] ? line : "no report");
+    /* The OS is on the first disk, except on the odd machine whose first
+     * disk holds only data: the next disks are looked at then. */
+    int sys;
+    for (sys = 0;; sys++) {
+        int rc = inspect_disk(c, sys, report, out, err);
+        if (rc < 0 && rc != -EINTR)
+            return fail(c, STEP_INSPECT, rc, "cannot run drivers-inject: %s", strerror(-rc));
+        if (rc == -EINTR)
+            return fail(c, STEP_INSPECT, rc, "interrupted");
+        struct vd_error *e = NULL;
+        if (mig_facts_from_inject_report(&facts, r->inject_status, sizeof(r->inject_status), report, &e) < 0) {
+            char line[600];
+            last_line(err, line, sizeof(line));
+            vd_error_free(e);
+            return fail(c, STEP_INSPECT, -EIO, "drivers-inject exited %d: %s", rc, line[0] ? line : "no report");
+        }
+        if (facts.found || sys + 1 >= r->vm.n_disks || strcmp(r->inject_status, "no guest OS found") != 0)
+            break;
+        say(c, "inspect", "No OS on disk %u; inspecting disk %u", r->vm.disks[sys].index, r->vm.disks[sys + 1].index);
+    }
+    if (!facts.found && sys > 0) {
+        /* None has one: the first disk stays the boot disk; its report is read again below. */
+        sys = 0;
+        int rc = inspect_disk(c, 0, report, out, err);
+        struct vd_error *e = NULL;
+        if (rc == -EINTR)
+            return fail(c, STEP_INSPECT, rc, "interrupted");
+        if (mig_facts_from_inject_report(&facts, r->inject_status, sizeof(r->inject_status), report, &e) < 0) {
+            vd_error_free(e);
+            return fail(c, STEP_INSPECT, -EIO, "drivers-inject exited %d on %s", rc, r->vm.disks[0].source);
+        }
     }
     char missing[600];
     read_inject_lists(r, report, missing, sizeof(missing));
@@ -311,12 +339,30 @@ static int do_inspect(struct ctx *c)
     }
     if (!facts.found)
         warn_cb(c, "no Windows or Linux system found on %s: nothing to repair; the VM gets default settings",
-                r->vm.disks[0].source);
+                r->vm.n_disks > 1 ? "any disk" : r->vm.disks[0].source);
+    /* Attached in boot order: the system disk first (the BIOS boots the
+     * first disk, and NTLDR's rdisk(0) is the disk it booted from), the
+     * others after it in capture order. */
+    if (sys > 0) {
+        struct mig_disk d = r->vm.disks[sys];
+        memmove(&r->vm.disks[1], &r->vm.disks[0], (size_t)sys * sizeof(d));
+        r->vm.disks[0] = d;
+    }
+    for (int i = 0; i < r->vm.n_disks; i++) {
+        r->vm.disks[i].system = i == 0 && facts.found;
+        r->vm.disks[i].boot_order = i + 1;
+    }
+    unsigned sys_index = r->vm.disks[0].index;
     mig_model_apply_guest(&r->vm, &facts, r->target, c->o.hal, c->o.vcpus, warn_cb, c);
-    step_end(c, STEP_INSPECT, "ok", "%s%s%s; drivers-inject: %s", facts.found ? (facts.product[0] ? facts.product : facts.os)
-                                                                         : "no guest OS found",
+    char where[64] = "";
+    if (r->vm.n_disks > 1)
+        snprintf(where, sizeof(where), " on disk %u", sys_index);
+    step_end(c, STEP_INSPECT, "ok", "%s%s%s%s; drivers-inject: %s",
+             facts.found ? (facts.product[0] ? facts.product : facts.os) : "no guest OS found", where,
              facts.hal[0] ? ", HAL " : "", facts.hal, r->inject_status);
     say(c, "inspect", "Guest: %s", r->steps[STEP_INSPECT].detail);
+    for (int i = 0; i < r->vm.n_nics; i++)
+        say(c, "inspect", "NIC %d: %s (%s)", i, mig_nic_description(r->vm.nics[i].model), r->vm.nics[i].why);
     return 0;
 }
 
@@ -331,10 +377,24 @@ static bool overlay_is_qcow2(const struct mig_run *r)
 static int do_repair(struct ctx *c)
 {
     struct mig_run *r = &c->run;
-    struct mig_disk *d = &r->vm.disks[0];
-    step_begin(c, STEP_REPAIR, "Repairing the boot disk for the target (into an overlay)");
+    struct mig_disk *d = &r->vm.disks[0];      /* the system disk (do_inspect put it first) */
+    step_begin(c, STEP_REPAIR, "Repairing the system disk for the target (into an overlay)");
+    /* drivers-inject repairs one system: the other disks hold data (drive
+     * letters follow their signatures, which the conversion keeps). */
+    char others[200] = "";
+    for (int i = 1; i < r->vm.n_disks; i++) {
+        snprintf(r->vm.disks[i].repair, sizeof(r->vm.disks[i].repair),
+                 "data disk: converted as is (drivers-inject repairs the system disk only)");
+        snprintf(others + strlen(others), sizeof(others) - strlen(others), "%s%u", others[0] ? ", " : "",
+                 r->vm.disks[i].index);
+    }
+    char also[300] = "";
+    if (others[0])
+        snprintf(also, sizeof(also), "; disk%s %s converted as is (data: drivers-inject repairs the system disk only)",
+                 r->vm.n_disks > 2 ? "s" : "", others);
     if (!strcmp(r->inject_status, "no guest OS found") || !strcmp(r->inject_status, "nothing to do")) {
-        step_end(c, STEP_REPAIR, "skipped", "%s", r->inject_status);
+        snprintf(d->repair, sizeof(d->repair), "%s", r->inject_status);
+        step_end(c, STEP_REPAIR, "skipped", "%s%s", r->inject_status, also);
         return 0;
     }
     if (!strcmp(r->inject_status, "cannot be made ready")) {
@@ -346,7 +406,7 @@ static int do_repair(struct ctx *c)
     }
     char base[4400], overlay[4400], report[4400], out[4400], err[4400];
     bool qcow2_overlay = overlay_is_qcow2(r);
-    snprintf(overlay, sizeof(overlay), "%s/disk0-repair.%s", c->work, qcow2_overlay ? "qcow2" : "vhd");
+    snprintf(overlay, sizeof(overlay), "%s/disk%u-repair.%s", c->work, d->index, qcow2_overlay ? "qcow2" : "vhd");
     snprintf(report, sizeof(report), "%s/repair.json", c->work);
     snprintf(out, sizeof(out), "%s/repair.out", c->work);
     snprintf(err, sizeof(err), "%s/repair.err", c->work);
@@ -355,7 +415,7 @@ static int do_repair(struct ctx *c)
     bool copied = !qcow2_overlay && !is_vhd(base);
     if (copied) {
         /* A VHD differencing overlay needs a VHD parent: a working copy first. */
-        snprintf(base, sizeof(base), "%s/disk0-base.vhd", c->work);
+        snprintf(base, sizeof(base), "%s/disk%u-base.vhd", c->work, d->index);
         unlink(base);
         const char *cv[] = { "vdisk", "convert", "-O", "vhd", "-o", "size=exact", d->source, base, NULL };
         int rc = run_tool(c, cv, out, err);
@@ -388,7 +448,12 @@ static int do_repair(struct ctx *c)
     }
     if (snprintf(d->source, sizeof(d->source), "%s", overlay) >= (int)sizeof(d->source))
         return fail(c, STEP_REPAIR, -ENAMETOOLONG, "%s: path too long", overlay);
-    step_end(c, STEP_REPAIR, "ok", "%d change(s), into an overlay of %s", r->n_changes,
+    snprintf(d->repair, sizeof(d->repair), "system disk: %d change(s) by drivers-inject, into an overlay",
+             r->n_changes);
+    char which[64] = "";
+    if (r->vm.n_disks > 1)
+        snprintf(which, sizeof(which), " on disk %u (the system disk)", d->index);
+    step_end(c, STEP_REPAIR, "ok", "%d change(s)%s%s, into an overlay of %s", r->n_changes, which, also,
              copied ? "a working copy of the source" : "the source");
     return 0;
 }
@@ -401,7 +466,7 @@ static int do_convert(struct ctx *c)
     for (int i = 0; i < r->vm.n_disks; i++) {
         struct mig_disk *d = &r->vm.disks[i];
         d->format = fmt;
-        snprintf(d->file, sizeof(d->file), "%s-disk%d.%s", r->vm.name, i, fmt);
+        snprintf(d->file, sizeof(d->file), "%s-disk%u.%s", r->vm.name, d->index, fmt);
         if (snprintf(d->path, sizeof(d->path), "%s/%s", r->outdir, d->file) >= (int)sizeof(d->path))
             return fail(c, STEP_CONVERT, -ENAMETOOLONG, "%s: path too long", r->outdir);
         struct stat src, dst;
@@ -463,10 +528,10 @@ static int do_convert(struct ctx *c)
     }
     /* The overlay was only the way to the converted disk. */
     char overlay[4400];
-    snprintf(overlay, sizeof(overlay), "%s/disk0-repair.%s", c->work,
-             overlay_is_qcow2(r) ? "qcow2" : "vhd");
+    unsigned sys = r->vm.disks[0].index;
+    snprintf(overlay, sizeof(overlay), "%s/disk%u-repair.%s", c->work, sys, overlay_is_qcow2(r) ? "qcow2" : "vhd");
     unlink(overlay);
-    snprintf(overlay, sizeof(overlay), "%s/disk0-base.vhd", c->work);
+    snprintf(overlay, sizeof(overlay), "%s/disk%u-base.vhd", c->work, sys);
     unlink(overlay);
     step_end(c, STEP_CONVERT, "ok", "%d disk(s) as %s", r->vm.n_disks, fmt);
     return 0;
@@ -770,6 +835,7 @@ int p2v_migrate_main(int argc, char **argv)
                 rc = 1;
                 goto out;
             }
+            d->index = (unsigned)i;
             d->boot_order = i == 0;
         }
         snprintf(r->source, sizeof(r->source), "%s", vm->disks[0].source);

@@ -47,6 +47,9 @@ static json_object *vm_json(const struct mig_vm *vm)
         json_object_object_add(j, "bus", jstr("ide"));
         json_object_object_add(j, "device", jstr(dev));
         json_object_object_add(j, "boot_order", json_object_new_int(d->boot_order));
+        json_object_object_add(j, "index", json_object_new_int((int)d->index));
+        json_object_object_add(j, "system", json_object_new_boolean(d->system));
+        json_object_object_add(j, "repair", jstr(d->repair));
         json_object_array_add(disks, j);
     }
     json_object_object_add(o, "disks", disks);
@@ -219,9 +222,9 @@ static int write_html(const struct mig_run *r, struct vd_error **errp)
              vm->apic ? "on" : "off", vm->localtime ? "local time" : "UTC");
     row(f, "Platform", v);
     for (int i = 0; i < vm->n_disks; i++) {
-        snprintf(v, sizeof(v), "IDE hd%c: %s (%s, %llu bytes)%s", 'a' + i, vm->disks[i].file,
+        snprintf(v, sizeof(v), "IDE hd%c: %s (%s, %llu bytes, boot order %d)%s%s", 'a' + i, vm->disks[i].file,
                  vm->disks[i].format ? vm->disks[i].format : "?", (unsigned long long)vm->disks[i].size,
-                 vm->disks[i].boot_order == 1 ? ", boot disk" : "");
+                 vm->disks[i].boot_order, vm->disks[i].repair[0] ? "; " : "", vm->disks[i].repair);
         row(f, "Disk", v);
     }
     for (int i = 0; i < vm->n_nics; i++) {

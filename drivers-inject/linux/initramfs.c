@@ -17,7 +17,7 @@ static bool applies(const struct inject *ctx)
     return ctx->g.kind == OS_LINUX;
 }
 
-static bool listed(char **list, const char *module)
+bool linux_module_listed(char **list, const char *module)
 {
     size_t n = strlen(module);
     for (size_t i = 0; list && list[i]; i++) {
@@ -35,7 +35,7 @@ static void free_list(char **list)
     free(list);
 }
 
-static bool builtin(struct inject *ctx, const char *kver, const char *module)
+bool linux_module_builtin(struct inject *ctx, const char *kver, const char *module)
 {
     char path[160], *text = NULL, needle[48];
     size_t len;
@@ -58,7 +58,7 @@ static bool module_exists(struct inject *ctx, const char *kver, const char *modu
     /* find(1) in the appliance, not the guest: the guest may lack it. */
     snprintf(cmd, sizeof(cmd), "/lib/modules/%s", kver);
     found = guestfs_find(ctx->lx->gfs, cmd);
-    bool exists = listed(found, module);
+    bool exists = linux_module_listed(found, module);
     free_list(found);
     return exists;
 }
@@ -142,7 +142,7 @@ static int apply(struct inject *ctx, struct vd_error **errp)
         int a = 0, b = 0, c = 0;
         sscanf(v, "%d.%d.%d", &a, &b, &c);
         const char *module = (long)a * 1000000 + b * 1000 + c >= 2006028 ? "ata_piix" : "piix";
-        if (builtin(ctx, v, module))
+        if (linux_module_builtin(ctx, v, module))
             continue;
         if (!module_exists(ctx, v, module)) {
             if (inject_note(ctx, "kernel %s has no %s module; assuming it is built in", v, module) < 0)
@@ -165,7 +165,7 @@ static int apply(struct inject *ctx, struct vd_error **errp)
             continue;
         }
         char **list = linux_initrd_list(ctx, initrd);
-        bool ok = listed(list, module);
+        bool ok = linux_module_listed(list, module);
         free_list(list);
         if (!ok) {
             int ret = stage_rebuild(ctx, v, initrd, module, errp);

@@ -68,7 +68,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 1) {
         struct mig_guest_facts facts;
         char status[64];
-        mig_facts_from_inject_report(&facts, status, sizeof(status), path, &err);
+        if (mig_facts_from_inject_report(&facts, status, sizeof(status), path, &err) == 0) {
+            /* The NIC choice from the guest's drivers, for every target. */
+            struct mig_vm *vm = calloc(1, sizeof(*vm));
+            for (int t = 0; vm && mig_targets[t]; t++) {
+                vm->n_nics = 2;
+                vm->nics[0].model = MIG_NIC_RTL8139;
+                snprintf(vm->nics[0].why, sizeof(vm->nics[0].why), "the source machine's NIC (8139too)");
+                vm->nics[1].model = MIG_NIC_E1000;
+                vm->nics[1].why[0] = 0;
+                mig_model_apply_guest(vm, &facts, mig_targets[t], NULL, 0, quiet, NULL);
+            }
+            free(vm);
+        }
     } else {
         struct mig_vm *vm = calloc(1, sizeof(*vm));
         if (vm && mig_model_from_manifest(vm, path, dir, quiet, NULL, &err) == 0 && mig_name_sanitize(vm->name)) {

@@ -17,7 +17,9 @@ XML
 { printf '\1'; cat <<'JSON'
 {"image": "x.vhd", "target": "qemu", "dry_run": true, "status": "ready after these changes", "ready": true,
  "guest": {"os": "windows", "product": "Microsoft Windows Server 2003", "version": "5.2", "build": "3790",
-   "hal": {"id": "acpiapic_mp", "file": "halmacpi.dll", "name": "ACPI Multiprocessor PC", "acpi": true, "apic": true, "mp": true}},
+   "hal": {"id": "acpiapic_mp", "file": "halmacpi.dll", "name": "ACPI Multiprocessor PC", "acpi": true, "apic": true, "mp": true},
+   "net_drivers": [{"driver": "dc21x4", "nic": "tulip", "installed": false, "found": "dc21x4.sys in WINDOWS\\Driver Cache\\i386\\sp1.cab"},
+     {"driver": "pcntpci5", "nic": "pcnet", "installed": true, "found": "WINDOWS\\system32\\drivers\\pcntpci5.sys, service PCnet"}]},
  "changes": [{"fixup": "mergeide", "change": "x"}], "missing": [], "notes": []}
 JSON
 } >"$dir/report"

@@ -58,7 +58,8 @@ for step in inspect repair convert verify; do
         status=$(json '[s["status"] for s in d["steps"] if s["name"] == "'$step'"][0]' out/report.json)
         if [ $sig = TERM ]; then
             [ $rc -eq 1 ] || fail "$step/TERM: exit $rc, wanted 1"
-            [ "$(wc -l <run.err)" -eq 1 ] || { cat run.err >&2; fail "$step/TERM: not one error line"; }
+            # Warnings of the steps before (this image has no NIC driver) aside.
+            [ "$(grep -vc '^p2v migrate: warning: ' run.err)" -eq 1 ] || { cat run.err >&2; fail "$step/TERM: not one error line"; }
             grep -F "step $step interrupted" run.err >/dev/null || { cat run.err >&2; fail "$step/TERM: the step is not named"; }
             [ "$status" = interrupted ] || fail "$step/TERM: report says $status"
             json 'd["failure"]' out/report.json | grep -F "step $step interrupted" >/dev/null || fail "$step/TERM: report failure"

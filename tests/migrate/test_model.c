@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "migrate/migrate.h"
 
@@ -144,6 +146,112 @@ static void test_source_nic_kept(void **state)
     assert_string_equal(mig_nic_qemu_name(vm.nics[0].model), "rtl8139");
 }
 
+static void add_net(struct mig_guest_facts *f, const char *driver, enum mig_nic_model nic, bool installed)
+{
+    f->nets_known = true;
+    struct mig_net_driver *d = &f->nets[f->n_nets++];
+    snprintf(d->driver, sizeof(d->driver), "%s", driver);
+    snprintf(d->found, sizeof(d->found), "%s", installed ? "system32\\drivers" : "driver.cab");
+    d->nic = nic;
+    d->installed = installed;
+}
+
+/* The NIC model comes from the drivers the guest has, among the target's. */
+static void test_nic_from_guest_drivers(void **state)
+{
+    (void)state;
+    struct mig_vm vm;
+    struct mig_guest_facts f = windows("ACPI Uniprocessor PC", true, true, false, 5, 2);
+    add_net(&f, "dc21x4", MIG_NIC_DC21140, true);
+    vm_init(&vm, 1, 512, "", MIG_NIC_E1000);
+    mig_model_apply_guest(&vm, &f, mig_target_find("libvirt"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_DC21140);
+    assert_non_null(strstr(vm.nics[0].why, "the guest has its driver dc21x4"));
+    assert_int_equal(n_warnings, 0);
+    /* Proxmox has no DEC 21140: the in-box PCnet, with a warning. */
+    vm_init(&vm, 1, 512, "", MIG_NIC_E1000);
+    mig_model_apply_guest(&vm, &f, mig_target_find("proxmox"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_PCNET);
+    assert_int_equal(n_warnings, 1);
+    assert_non_null(strstr(last_warning, "(it has dc21x4)"));
+    /* VMware: neither; OVA the same. */
+    vm_init(&vm, 1, 512, "", MIG_NIC_E1000);
+    mig_model_apply_guest(&vm, &f, mig_target_find("ova"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_PCNET);
+    assert_int_equal(n_warnings, 1);
+    /* An installed driver before one in driver.cab; the cabinet's when
+     * that is all the target can use. */
+    f.n_nets = 0;
+    add_net(&f, "dc21x4", MIG_NIC_DC21140, false);
+    add_net(&f, "pcntpci5", MIG_NIC_PCNET, true);
+    vm_init(&vm, 1, 512, "", MIG_NIC_E1000);
+    mig_model_apply_guest(&vm, &f, mig_target_find("libvirt"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_PCNET);
+    vm_init(&vm, 1, 512, "", MIG_NIC_E1000);
+    mig_model_apply_guest(&vm, &f, mig_target_find("hyperv"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_DC21140);
+    assert_non_null(strstr(vm.nics[0].why, "Plug and Play installs"));
+    assert_int_equal(n_warnings, 0);
+}
+
+static void test_nic_source_and_guest(void **state)
+{
+    (void)state;
+    struct mig_vm vm;
+    /* The source machine's NIC is kept when the guest has its driver... */
+    struct mig_guest_facts f = windows("ACPI Uniprocessor PC", true, false, false, 5, 0);
+    add_net(&f, "e1000nt5", MIG_NIC_E1000, true);
+    add_net(&f, "rtl8139", MIG_NIC_RTL8139, true);
+    vm_init(&vm, 1, 512, "the source machine's NIC (8139too)", MIG_NIC_RTL8139);
+    mig_model_apply_guest(&vm, &f, mig_target_find("libvirt"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_RTL8139);
+    assert_non_null(strstr(vm.nics[0].why, "the source machine's NIC (8139too); the guest has its driver rtl8139"));
+    /* ... and not when it lacks one. */
+    vm_init(&vm, 1, 512, "the source machine's NIC (tulip)", MIG_NIC_DC21140);
+    mig_model_apply_guest(&vm, &f, mig_target_find("libvirt"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_E1000);
+    assert_int_equal(n_warnings, 0);
+    /* Linux with pcnet32 only. */
+    struct mig_guest_facts l = { .found = true };
+    snprintf(l.os, sizeof(l.os), "linux");
+    add_net(&l, "pcnet32", MIG_NIC_PCNET, true);
+    vm_init(&vm, 1, 512, "", MIG_NIC_E1000);
+    mig_model_apply_guest(&vm, &l, mig_target_find("libvirt"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_PCNET);
+    /* No driver listed at all: a warning, and the Linux default. */
+    l.n_nets = 0;
+    vm_init(&vm, 1, 512, "", MIG_NIC_E1000);
+    mig_model_apply_guest(&vm, &l, mig_target_find("libvirt"), NULL, 0, warn, NULL);
+    assert_int_equal(vm.nics[0].model, MIG_NIC_E1000);
+    assert_int_equal(n_warnings, 1);
+    assert_non_null(strstr(last_warning, "none of the known ones"));
+}
+
+/* drivers-inject's guest.net_drivers, read back; an unknown NIC is skipped. */
+static void test_net_drivers_from_report(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_migrate_model.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"status\": \"ready\", \"guest\": {\"os\": \"windows\", \"version\": \"5.2\", \"net_drivers\": ["
+          "{\"driver\": \"dc21x4\", \"nic\": \"tulip\", \"installed\": false, \"found\": \"dc21x4.sys in cab\"},"
+          "{\"driver\": \"x\", \"nic\": \"virtio\", \"installed\": true},"
+          "{\"nic\": \"pcnet\"}, 7]}}", f);
+    fclose(f);
+    struct mig_guest_facts facts;
+    char status[32];
+    assert_int_equal(mig_facts_from_inject_report(&facts, status, sizeof(status), path, NULL), 0);
+    unlink(path);
+    assert_true(facts.nets_known);
+    assert_int_equal(facts.n_nets, 1);
+    assert_string_equal(facts.nets[0].driver, "dc21x4");
+    assert_int_equal(facts.nets[0].nic, MIG_NIC_DC21140);
+    assert_false(facts.nets[0].installed);
+    assert_string_equal(facts.nets[0].found, "dc21x4.sys in cab");
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -164,6 +272,8 @@ int main(void)
         cmocka_unit_test(test_acpi_up_hal_without_asking), cmocka_unit_test(test_hal_asked),
         cmocka_unit_test(test_target_cpu_limit), cmocka_unit_test(test_unknown_guest),
         cmocka_unit_test(test_source_nic_kept),  cmocka_unit_test(test_names),
+        cmocka_unit_test(test_nic_from_guest_drivers), cmocka_unit_test(test_nic_source_and_guest),
+        cmocka_unit_test(test_net_drivers_from_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
