@@ -961,3 +961,185 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
     free(hdr);
     return ret;
 }
+
+/* ---- resize ---- */
+
+static int sync_fd(struct vd_image *img, struct vd_error **errp)
+{
+    if (fdatasync(img->fd) < 0 && errno != EINVAL)
+        return vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    return 0;
+}
+
+/* Releases every cluster of guest clusters FIRST_CI and up (to the end of
+ * the L1 table), under the lock: entries are cleared before their clusters'
+ * refcounts drop, and an L2 table wholly past FIRST_CI is unhooked from the
+ * L1 table before it is freed, so a kill leaks at worst. */
+static int drop_clusters_from(struct vd_image *img, struct qcow2_state *s, uint64_t first_ci,
+                              struct vd_error **errp)
+{
+    uint8_t *tbl = malloc(s->cluster_size);
+    if (!tbl)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0;
+    for (uint64_t i = first_ci / s->l2_entries; i < s->l1_size && ret == 0; i++) {
+        uint64_t e = s->l1[i], l2 = e & QCOW2_OFFSET_MASK;
+        if (!l2)
+            continue;
+        if (!(e & QCOW2_OFLAG_COPIED)) {
+            ret = vd_error_set(errp, -ENOTSUP, "%s: L2 table %llu is shared (refcount > 1); "
+                               "vdisk does not change shared tables", img->path,
+                               (unsigned long long)i);
+            break;
+        }
+        uint64_t j0 = i == first_ci / s->l2_entries ? first_ci % s->l2_entries : 0;
+        if ((ret = vd_file_pread(img, tbl, s->cluster_size, l2, errp)) < 0)
+            break;
+        bool used = false;
+        for (uint64_t j = j0; j < s->l2_entries && !used; j++)
+            used = get_be64(tbl + j * 8) != 0;
+        if (!used && j0)
+            continue;
+        if (j0 == 0) {
+            uint8_t z[8] = { 0 };
+            if ((ret = vd_file_pwrite(img, z, 8, s->l1_offset + i * 8, errp)) < 0)
+                break;
+            __atomic_store_n(&s->l1[i], 0, __ATOMIC_RELEASE);
+        } else {
+            uint8_t *z = calloc(s->l2_entries - j0, 8);
+            if (!z) {
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+                break;
+            }
+            ret = vd_file_pwrite(img, z, (size_t)(s->l2_entries - j0) * 8, l2 + j0 * 8, errp);
+            free(z);
+        }
+        for (uint64_t j = j0; j < s->l2_entries && ret == 0; j++)
+            ret = release_entry(img, s, get_be64(tbl + j * 8), errp);
+        if (ret == 0 && j0 == 0)
+            ret = refcount_add(img, s, l2 >> s->cluster_bits, 1, -1, errp);
+    }
+    free(tbl);
+    return ret;
+}
+
+/* The virtual size field, and with a new L1 table its size and place, in
+ * one write of the header's bytes 24..47 (the encryption method between
+ * them is 0: encrypted images are never opened). */
+static int write_size_l1(struct vd_image *img, uint64_t size, uint32_t l1_size,
+                         uint64_t l1_off, struct vd_error **errp)
+{
+    uint8_t h[24];
+    put_be64(h, size);
+    put_be32(h + 8, 0);
+    put_be32(h + 12, l1_size);
+    put_be64(h + 16, l1_off);
+    return vd_file_pwrite(img, h, sizeof(h), Q_H_SIZE, errp);
+}
+
+/* Growing: a bigger L1 table when the new size needs one (written after
+ * the end of the file, then the header switches to it, then the old one is
+ * freed: a kill leaks at worst). Clusters past the old size that a foreign
+ * writer left mapped are dropped first so that the new range reads as
+ * zeros (or as the backing file). */
+int qcow2_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    if (size > QCOW2_MAX_SIZE)
+        return vd_error_set(errp, -EFBIG, "%s: %llu bytes is more than qcow2 can hold",
+                            img->path, (unsigned long long)size);
+    uint64_t per_l2 = (uint64_t)s->l2_entries << s->cluster_bits;
+    uint64_t need = (size + per_l2 - 1) / per_l2;
+    if (need * 8 > QCOW2_MAX_L1_BYTES)
+        return vd_error_set(errp, -EFBIG, "%s: %llu bytes needs an L1 table of %llu bytes, "
+                            "more than QEMU accepts (%u); use bigger clusters", img->path,
+                            (unsigned long long)size, (unsigned long long)need * 8,
+                            QCOW2_MAX_L1_BYTES);
+    uint64_t old = img->size, cs = s->cluster_size;
+    pthread_mutex_lock(&s->lock);
+    int ret = drop_clusters_from(img, s, (old + cs - 1) >> s->cluster_bits, errp);
+    pthread_mutex_unlock(&s->lock);
+    /* The rest of a partial last cluster reads as zeros too. */
+    if (ret == 0 && old % cs) {
+        uint64_t entry, bm, l2;
+        ret = qcow2_l2_lookup(img, old >> s->cluster_bits, &entry, &bm, &l2, errp);
+        if (ret == 0 && in_place(s, entry)) {
+            uint8_t *z = calloc(1, cs - old % cs);
+            if (!z)
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+            else
+                ret = vd_file_pwrite(img, z, cs - old % cs, (entry & QCOW2_OFFSET_MASK) +
+                                     old % cs, errp);
+            free(z);
+        } else if (ret == 0 && entry && !(entry & QCOW2_OFLAG_ZERO)) {
+            ret = vd_error_set(errp, -ENOTSUP, "%s: the last cluster is compressed; vdisk "
+                               "grows such an image only by whole clusters", img->path);
+        }
+    }
+    if (ret < 0)
+        return ret;
+    if (need <= s->l1_size) {
+        ret = write_size_l1(img, size, s->l1_size, s->l1_offset, errp);
+        if (ret == 0)
+            img->size = size;
+        return ret;
+    }
+    uint64_t n = (need * 8 + cs - 1) / cs, entries = n * cs / 8;
+    if (entries > QCOW2_MAX_L1_BYTES / 8)
+        entries = QCOW2_MAX_L1_BYTES / 8;
+    uint64_t *l1 = calloc(entries, 8);
+    uint8_t *tbl = calloc(n, cs);
+    if (!l1 || !tbl) {
+        free(l1);
+        free(tbl);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    memcpy(l1, s->l1, (size_t)s->l1_size * 8);
+    for (uint64_t i = 0; i < entries; i++)
+        put_be64(tbl + i * 8, l1[i]);
+    uint64_t first = 0;
+    pthread_mutex_lock(&s->lock);
+    ret = alloc_clusters(img, s, n, &first, errp);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, tbl, (size_t)(n * cs), first << s->cluster_bits, errp);
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    if (ret == 0)
+        ret = write_size_l1(img, size, (uint32_t)entries, first << s->cluster_bits, errp);
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    uint64_t old_off = s->l1_offset, old_n = ((uint64_t)s->l1_size * 8 + cs - 1) / cs;
+    if (ret == 0) {
+        free(s->l1);
+        s->l1 = l1;
+        l1 = NULL;
+        s->l1_size = (uint32_t)entries;
+        s->l1_offset = first << s->cluster_bits;
+        img->size = size;
+        if (old_off && old_n)
+            ret = refcount_add(img, s, old_off >> s->cluster_bits, old_n, -1, errp);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(l1);
+    free(tbl);
+    return ret;
+}
+
+/* Shrinking (the core has checked that the dropped tail reads as zeros):
+ * the header's size first, then the clusters past it are freed, so that a
+ * kill leaves them leaked, never a shorter image whose dropped zeros turned
+ * into the backing file's bytes. */
+int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    int ret = write_size_l1(img, size, s->l1_size, s->l1_offset, errp);
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    if (ret < 0)
+        return ret;
+    img->size = size;
+    pthread_mutex_lock(&s->lock);
+    ret = drop_clusters_from(img, s, (size + s->cluster_size - 1) >> s->cluster_bits, errp);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}

@@ -499,6 +499,82 @@ static int vdi_create(const char *path, const struct vd_create_args *args,
     return ret;
 }
 
+/* vdisk resize, growing: within the room the block map has before the data
+ * area (VirtualBox puts the data at 1 MiB: some 256 GiB of 1 MiB blocks).
+ * The new map entries are written first (unallocated, or for a static
+ * image new zero blocks at the end of the file), then one header write
+ * that covers the size, block count and allocated count: a kill leaves the
+ * old image with unused bytes past it. */
+static int vdi_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vdi_state *s = img->opaque;
+    size = (size + 511) / 512 * 512;
+    uint64_t blocks = (size + s->block_size - 1) / s->block_size;
+    uint64_t room = (s->offset_data - s->offset_bmap) / 4;
+    if (blocks > room || blocks > VDI_MAX_BLOCKS)
+        return vd_error_set(errp, -EFBIG, "%s: the block map has room for %llu blocks of %u "
+                            "bytes (%llu bytes), not %llu", img->path,
+                            (unsigned long long)room, s->block_size,
+                            (unsigned long long)(room * s->block_size),
+                            (unsigned long long)blocks);
+    bool fixed = s->type == VDI_TYPE_FIXED;
+    uint32_t add = (uint32_t)(blocks - s->blocks);
+    /* The rest of a partial last block reads as zeros too. */
+    uint64_t old = img->size;
+    int ret = 0;
+    if (old % s->block_size && bmap_get(s, (uint32_t)(old / s->block_size)) < VDI_ZERO) {
+        uint64_t tail = s->block_size - old % s->block_size;
+        uint8_t *z = calloc(1, tail);
+        if (!z)
+            return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+        ret = vd_file_pwrite(img, z, tail, block_offset(s, bmap_get(s, (uint32_t)(old /
+                             s->block_size))) + old % s->block_size, errp);
+        free(z);
+        if (ret < 0)
+            return ret;
+    }
+    uint32_t *bmap = realloc(s->bmap, (size_t)blocks * 4);
+    uint8_t *le = calloc(add ? add : 1, 4);
+    if (!bmap || !le) {
+        free(le);
+        if (bmap)
+            s->bmap = bmap;
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    s->bmap = bmap;
+    uint32_t first = s->next_index;
+    for (uint32_t i = 0; i < add; i++) {
+        bmap[s->blocks + i] = fixed ? first + i : VDI_UNALLOCATED;
+        put_le32(le + (size_t)i * 4, bmap[s->blocks + i]);
+    }
+    if (fixed && ftruncate(img->fd, (off_t)block_offset(s, first + add)) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot extend the file", img->path);
+    if (ret == 0 && add)
+        ret = vd_file_pwrite(img, le, (size_t)add * 4,
+                             s->offset_bmap + (uint64_t)s->blocks * 4, errp);
+    free(le);
+    if (ret == 0 && fdatasync(img->fd) < 0 && errno != EINVAL)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    if (ret < 0)
+        return ret;
+    uint8_t *h = s->header;
+    put_le64(h + VDI_H_DISK_SIZE, size);
+    put_le32(h + VDI_H_BLOCKS, (uint32_t)blocks);
+    if (fixed)
+        put_le32(h + VDI_H_ALLOCATED, s->allocated + add);
+    ret = vd_file_pwrite(img, h + VDI_H_DISK_SIZE, VDI_H_UUID_IMAGE - VDI_H_DISK_SIZE,
+                         VDI_H_DISK_SIZE, errp);
+    if (ret < 0)
+        return ret;
+    s->blocks = (uint32_t)blocks;
+    if (fixed) {
+        s->allocated += add;
+        s->next_index = first + add;
+    }
+    img->size = size;
+    return 0;
+}
+
 static const struct vd_option_desc vdi_create_options[] = {
     { "static", "on: every block allocated at creation (VirtualBox's fixed size); "
                 "off (default): dynamic" },
@@ -515,6 +591,7 @@ const struct vd_format vd_format_vdi = {
     .pread = vdi_pread,
     .pwrite = vdi_pwrite,
     .write_zeroes = vdi_write_zeroes,
+    .grow = vdi_grow,
     .block_status = vdi_block_status,
     .file_extent = vdi_file_extent,
     .create = vdi_create,

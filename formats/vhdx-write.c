@@ -676,3 +676,114 @@ int vhdx_create(const char *path, const struct vd_create_args *args, struct vd_e
     free(p);
     return ret;
 }
+
+/* ---- resize ---- */
+
+/* Growing, within the room the BAT region has (a 1 MiB region holds 131072
+ * entries: 4 TiB of 32 MiB blocks). A fixed image (LeaveBlockAllocated)
+ * gets its new blocks allocated at the end of the file, fully present, as
+ * Hyper-V expects; a dynamic one leaves them not present. The BAT sectors
+ * past the old entries go through the log first (readers ignore entries
+ * past the size), then the size item in a last entry of its own: a kill
+ * leaves the old image, or the new one. A differencing disk keeps its
+ * parent's size. */
+int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (s->has_parent)
+        return vd_error_set(errp, -ENOTSUP, "%s: a differencing VHDX keeps its parent's size; "
+                            "grow the parent and make a new child", img->path);
+    size = (size + s->logical_sector - 1) / s->logical_sector * s->logical_sector;
+    if (size > VHDX_MAX_SIZE)
+        return vd_error_set(errp, -EFBIG, "%s: a VHDX holds at most 64 TiB, not %llu bytes",
+                            img->path, (unsigned long long)size);
+    uint64_t blocks = (size + s->block_size - 1) / s->block_size;
+    uint64_t entries = blocks + (blocks - 1) / s->chunk_ratio;
+    if (entries > s->bat_len / 8)
+        return vd_error_set(errp, -EFBIG, "%s: the BAT region (%u bytes) has room for %llu "
+                            "bytes of %u-byte blocks, not %llu", img->path, s->bat_len,
+                            (unsigned long long)((s->bat_len / 8 - s->bat_len / 8 /
+                                                  (s->chunk_ratio + 1)) * s->block_size),
+                            s->block_size, (unsigned long long)size);
+    uint64_t old_entries = s->bat_entries;
+    uint64_t *bat = calloc(entries, 8);
+    uint8_t *zeros = calloc(1, s->block_size);
+    struct log_update *u = calloc(64, sizeof(*u));
+    if (!bat || !zeros || !u) {
+        free(bat);
+        free(zeros);
+        free(u);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    memcpy(bat, s->bat, old_entries * 8);
+    int ret = 0;
+    /* The rest of a partial last block reads as zeros too. */
+    if (s->vsize % s->block_size) {
+        uint64_t e = bat[vhdx_bat_index(s, s->vsize / s->block_size)];
+        if (VHDX_BAT_STATE(e) == VHDX_PAYLOAD_FULLY_PRESENT)
+            ret = vd_fd_pwrite(img->fd, img->path, zeros, s->block_size - s->vsize %
+                               s->block_size, VHDX_BAT_OFFSET(e) + s->vsize % s->block_size,
+                               errp);
+    }
+    if (s->leave_allocated) {
+        for (uint64_t b = s->data_blocks; b < blocks && ret == 0; b++) {
+            uint64_t at;
+            ret = alloc_space(img, s, s->block_size, &at, errp);
+            if (ret == 0 && (errno = posix_fallocate(img->fd, (off_t)at,
+                                                     (off_t)s->block_size)) != 0 &&
+                errno != EOPNOTSUPP && errno != EINVAL)
+                ret = vd_error_set_errno(errp, -errno, "%s: cannot allocate %u bytes at "
+                                         "offset %llu", img->path, s->block_size,
+                                         (unsigned long long)at);
+            bat[vhdx_bat_index(s, b)] = at | VHDX_PAYLOAD_FULLY_PRESENT;
+        }
+        if (ret == 0)
+            ret = sync_file(img->fd, img->path, errp);
+    }
+    /* BAT sectors from the one holding the first new entry on: those whose
+     * bytes change (a dynamic image's region past its entries reads as
+     * zeros already when we made it). */
+    int n = 0;
+    for (uint64_t first = old_entries / 512 * 512; first < entries && ret == 0; first += 512) {
+        struct log_update *x = &u[n];
+        x->file_off = s->bat_off + first * 8;
+        uint8_t cur[LOG_SECTOR];
+        ret = vd_fd_pread(img->fd, img->path, cur, LOG_SECTOR, x->file_off, errp);
+        memset(x->data, 0, LOG_SECTOR);
+        for (uint64_t k = first; k < first + 512 && k < entries; k++)
+            put_le64(x->data + (k - first) * 8, bat[k]);
+        if (ret < 0 || memcmp(cur, x->data, LOG_SECTOR) == 0)
+            continue;
+        if (++n == 64) {
+            ret = log_commit(img, s, u, n, errp);
+            n = 0;
+        }
+    }
+    if (ret == 0 && n)
+        ret = log_commit(img, s, u, n, errp);
+    if (ret == 0) {
+        u[0].file_off = s->size_item_off / LOG_SECTOR * LOG_SECTOR;
+        ret = vd_fd_pread(img->fd, img->path, u[0].data, LOG_SECTOR, u[0].file_off, errp);
+        if (ret == 0 && s->size_item_off % LOG_SECTOR > LOG_SECTOR - 8)
+            ret = vd_error_set(errp, -ENOTSUP, "%s: the virtual disk size item at offset "
+                               "%llu straddles two sectors", img->path,
+                               (unsigned long long)s->size_item_off);
+        if (ret == 0) {
+            put_le64(u[0].data + s->size_item_off % LOG_SECTOR, size);
+            ret = log_commit(img, s, u, 1, errp);
+        }
+    }
+    free(zeros);
+    free(u);
+    if (ret < 0) {
+        free(bat);
+        return ret;
+    }
+    free(s->bat);
+    s->bat = bat;
+    s->bat_entries = entries;
+    s->data_blocks = blocks;
+    s->vsize = size;
+    img->size = size;
+    return 0;
+}

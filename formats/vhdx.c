@@ -294,6 +294,7 @@ static int read_metadata(int fd, const char *path, struct vhdx_state *s, char pa
     if ((ret = META(M_SIZE, 8)) < 0)
         goto out;
     uint64_t size = get_le64(v);
+    s->size_item_off = s->meta_off + items[M_SIZE].off;
     if ((ret = META(M_PAGE83, 16)) < 0)
         goto out;
     memcpy(s->page83, v, 16);
@@ -891,6 +892,7 @@ const struct vd_format vd_format_vhdx = {
     .close = vhdx_close,
     .pread = vhdx_pread,
     .pwrite = vhdx_pwrite,
+    .grow = vhdx_grow,
     .flush = vhdx_flush,
     .block_status = vhdx_block_status,
     .file_extent = vhdx_file_extent,

@@ -64,6 +64,7 @@ struct vhdx_state {
     uint64_t bat_off, meta_off;
     uint32_t bat_len, meta_len;
     uint64_t vsize;
+    uint64_t size_item_off;     /* file offset of the virtual disk size item */
     uint32_t block_size, logical_sector, physical_sector;
     bool has_parent, leave_allocated;
     uint8_t page83[16];
@@ -122,6 +123,8 @@ int vhdx_open_write(struct vd_image *img, struct vhdx_state *s, struct vd_error 
 int vhdx_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
                 struct vd_error **errp);
 int vhdx_flush(struct vd_image *img, struct vd_error **errp);
+/* vdisk resize: grows a dynamic or fixed VHDX within its BAT region. */
+int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
 int vhdx_create(const char *path, const struct vd_create_args *args, struct vd_error **errp);
 extern const struct vd_option_desc vhdx_create_options[];
 /* Shared with vhdx.c. */
