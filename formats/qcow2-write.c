@@ -1143,3 +1143,78 @@ int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
     pthread_mutex_unlock(&s->lock);
     return ret;
 }
+
+/* ---- rebase ---- */
+
+/* Rewrites the header cluster's extensions and backing name: every
+ * extension but the backing format is kept as it is, the new backing
+ * format follows them, then the end mark and the name. One write of the
+ * bytes that change (a sector or two: the header's fixed fields are
+ * rewritten unchanged). */
+int qcow2_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                      struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    char name[QCOW2_MAX_BACKING_NAME + 1];
+    int ret = backing_name_for(img->path, parent_arg, name, sizeof(name), errp);
+    if (ret < 0)
+        return ret;
+    const char *fmt = qemu_format_name(parent->drv->name);
+    size_t cs = s->cluster_size;
+    uint8_t *old = malloc(cs), *hdr = calloc(1, cs);
+    if (!old || !hdr) {
+        free(old);
+        free(hdr);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    ret = vd_file_pread(img, old, cs, 0, errp);
+    size_t start = s->version == 2 ? QCOW2_V2_HEADER_LEN : (size_t)s->header_len;
+    size_t end = cs, old_end = start, pos = start;
+    uint64_t boff = get_be64(old + Q_H_BACKING_OFF);
+    uint32_t blen = get_be32(old + Q_H_BACKING_LEN);
+    if (boff && boff < end)
+        end = (size_t)boff;
+    if (ret == 0)
+        memcpy(hdr, old, start);
+    /* The extensions, validated by open already. */
+    while (ret == 0 && old_end + 8 <= end) {
+        uint32_t type = get_be32(old + old_end), elen = get_be32(old + old_end + 4);
+        size_t total = 8 + ((size_t)elen + 7) / 8 * 8;
+        if (type == QCOW2_EXT_END || total > end - old_end)
+            break;
+        if (type != QCOW2_EXT_BACKING_FORMAT) {
+            memcpy(hdr + pos, old + old_end, total);
+            pos += total;
+        }
+        old_end += total;
+    }
+    old_end += 8;
+    if (boff && boff + blen > old_end)
+        old_end = (size_t)(boff + blen);
+    size_t fl = strlen(fmt), nl = strlen(name);
+    if (ret == 0 && pos + 8 + (fl + 7) / 8 * 8 + 8 + nl > cs)
+        ret = vd_error_set(errp, -ENAMETOOLONG, "%s: the backing file name '%s' does not fit "
+                           "in the %zu-byte header cluster", img->path, name, cs);
+    if (ret == 0) {
+        put_be32(hdr + pos, QCOW2_EXT_BACKING_FORMAT);
+        put_be32(hdr + pos + 4, (uint32_t)fl);
+        memcpy(hdr + pos + 8, fmt, fl);
+        pos += 8 + (fl + 7) / 8 * 8;
+        pos += 8;       /* end of extensions (zeros) */
+        memcpy(hdr + pos, name, nl);
+        put_be64(hdr + Q_H_BACKING_OFF, pos);
+        put_be32(hdr + Q_H_BACKING_LEN, (uint32_t)nl);
+        pos += nl;
+        size_t len = pos > old_end ? pos : old_end;
+        ret = vd_file_pwrite(img, hdr, len < cs ? len : cs, 0, errp);
+    }
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    if (ret == 0) {
+        snprintf(s->backing_name, sizeof(s->backing_name), "%s", name);
+        snprintf(s->backing_format, sizeof(s->backing_format), "%s", fmt);
+    }
+    free(old);
+    free(hdr);
+    return ret;
+}

@@ -507,7 +507,8 @@ static int qcow2_open(struct vd_image *img, unsigned flags, struct vd_error **er
             ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
             goto out;
         }
-        if (!(flags & VD_OPEN_NO_BACKING))
+        /* rebase -u names a new parent: the old one may be gone. */
+        if (!(flags & (VD_OPEN_NO_BACKING | VD_OPEN_LOST_BACKING)))
             ret = vd_image_open_backing(img, flags, errp);
         if (ret == 0 && img->backing && (ret = check_backing_format(img, s, errp)) < 0) {
             vd_image_close(img->backing, NULL);
@@ -888,6 +889,7 @@ const struct vd_format vd_format_qcow2 = {
     .flush = qcow2_flush,
     .grow = qcow2_grow,
     .shrink = qcow2_shrink,
+    .set_backing = qcow2_set_backing,
     .block_status = qcow2_block_status,
     .file_extent = qcow2_file_extent,
     .create = qcow2_create,

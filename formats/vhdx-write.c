@@ -787,3 +787,103 @@ int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
     img->size = size;
     return 0;
 }
+
+/* ---- rebase ---- */
+
+/* A new parent locator item (parent_linkage: the new parent's
+ * DataWriteGuid, and its paths), in place when it fits before the next
+ * item, else after the last item of the metadata region; the item's
+ * sectors and the table entry that points at it change in one log entry.
+ * The child's content does not change: its DataWriteGuid stays, so that
+ * children made from it still match. */
+int vhdx_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                     struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (!s->has_parent)
+        return vd_error_set(errp, -EINVAL, "%s: not a differencing VHDX: it has no parent to "
+                            "change", img->path);
+    if (parent->drv != &vd_format_vhdx)
+        return vd_error_set(errp, -EINVAL, "%s: a VHDX differencing disk needs a VHDX parent; "
+                            "'%s' is %s", img->path, parent_arg, parent->drv->name);
+    const struct vhdx_state *ps = parent->opaque;
+    if (parent->size != img->size || ps->logical_sector != s->logical_sector)
+        return vd_error_set(errp, -EINVAL, "%s: '%s' has %llu bytes in %u-byte sectors; a "
+                            "VHDX child has its parent's size and sectors (%llu bytes, %u)",
+                            img->path, parent_arg, (unsigned long long)parent->size,
+                            ps->logical_sector, (unsigned long long)img->size,
+                            s->logical_sector);
+    enum { ITEM_CAP = 32768, MAX_SECTORS = ITEM_CAP / LOG_SECTOR + 2 };
+    struct create_plan *p = calloc(1, sizeof(*p));
+    uint8_t *item = calloc(1, ITEM_CAP), *table = malloc(VHDX_META_TABLE_SIZE);
+    struct log_update *u = calloc(MAX_SECTORS, sizeof(*u));
+    int ret = 0;
+    if (!p || !item || !table || !u)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (ret == 0) {
+        p->parent = parent;
+        ret = vhd_parent_paths(img->path, parent_arg, p->parent_abs, p->parent_rel, errp);
+    }
+    size_t len = ret == 0 ? parent_locator(p, item, ITEM_CAP) : 0;
+    if (ret == 0)
+        ret = vd_fd_pread(img->fd, img->path, table, VHDX_META_TABLE_SIZE, s->meta_off, errp);
+    /* The locator's table entry, and where the next item starts. */
+    uint8_t guid[16];
+    vhdx_guid_parse(VHDX_GUID_PARENT_LOCATOR, guid);
+    uint32_t count = ret == 0 ? get_le16(table + 10) : 0, idx = count;
+    for (uint32_t i = 0; i < count && i < VHDX_META_MAX; i++)
+        if (memcmp(table + 32 + (size_t)i * 32, guid, 16) == 0)
+            idx = i;
+    if (ret == 0 && idx == count)
+        ret = vd_error_set(errp, -EINVAL, "%s: the metadata table has no parent locator",
+                           img->path);
+    uint64_t at = 0, next = s->meta_len, last_end = VHDX_META_TABLE_SIZE;
+    if (ret == 0) {
+        at = get_le32(table + 32 + (size_t)idx * 32 + 16);
+        for (uint32_t i = 0; i < count; i++) {
+            const uint8_t *e = table + 32 + (size_t)i * 32;
+            uint64_t o = get_le32(e + 16), l = get_le32(e + 20);
+            if (i != idx && o > at && o < next)
+                next = o;
+            if (o + l > last_end)
+                last_end = o + l;
+        }
+        if (at + len > next) {
+            at = (last_end + LOG_SECTOR - 1) / LOG_SECTOR * LOG_SECTOR;
+            if (at + len > s->meta_len)
+                ret = vd_error_set(errp, -ENOSPC, "%s: no room in the metadata region for a "
+                                   "parent locator of %zu bytes", img->path, len);
+        }
+    }
+    /* The item's sectors, then the table's sector with the entry. */
+    int n = 0;
+    for (uint64_t f = (s->meta_off + at) / LOG_SECTOR * LOG_SECTOR;
+         ret == 0 && f < s->meta_off + at + len; f += LOG_SECTOR) {
+        struct log_update *x = &u[n++];
+        x->file_off = f;
+        ret = vd_fd_pread(img->fd, img->path, x->data, LOG_SECTOR, f, errp);
+        uint64_t from = f > s->meta_off + at ? f : s->meta_off + at;
+        uint64_t to = f + LOG_SECTOR < s->meta_off + at + len ? f + LOG_SECTOR
+                                                              : s->meta_off + at + len;
+        memcpy(x->data + (from - f), item + (from - s->meta_off - at), to - from);
+    }
+    if (ret == 0) {
+        size_t eoff = 32 + (size_t)idx * 32;
+        put_le32(table + eoff + 16, (uint32_t)at);
+        put_le32(table + eoff + 20, (uint32_t)len);
+        struct log_update *x = &u[n++];
+        x->file_off = s->meta_off + eoff / LOG_SECTOR * LOG_SECTOR;
+        memcpy(x->data, table + eoff / LOG_SECTOR * LOG_SECTOR, LOG_SECTOR);
+        if (!s->guids_fresh)
+            s->keep_data_guid = true;
+        ret = log_commit(img, s, u, n, errp);
+    }
+    if (ret == 0)
+        vhdx_guid_str(ps->header + VHDX_H_DATA_GUID, s->parent_linkage,
+                      sizeof(s->parent_linkage));
+    free(p);
+    free(item);
+    free(table);
+    free(u);
+    return ret;
+}

@@ -564,8 +564,15 @@ static int find_parent(struct vd_image *img, char paths[3][1024], struct vd_erro
 static int open_parent(struct vd_image *img, struct vhdx_state *s, char paths[3][1024],
                        unsigned flags, struct vd_error **errp)
 {
-    int ret = find_parent(img, paths, errp);
-    if (ret < 0 || (flags & VD_OPEN_NO_BACKING))
+    /* rebase -u names a new parent: the old one may be gone. */
+    struct vd_error *lost = NULL;
+    bool may_lose = flags & VD_OPEN_LOST_BACKING;
+    int ret = find_parent(img, paths, may_lose ? &lost : errp);
+    if (ret < 0 && may_lose) {
+        vd_error_free(lost);
+        return 0;
+    }
+    if (ret < 0 || (flags & (VD_OPEN_NO_BACKING | VD_OPEN_LOST_BACKING)))
         return ret;
     if ((ret = vd_image_open_backing(img, flags, errp)) < 0)
         return ret;
@@ -893,6 +900,7 @@ const struct vd_format vd_format_vhdx = {
     .pread = vhdx_pread,
     .pwrite = vhdx_pwrite,
     .grow = vhdx_grow,
+    .set_backing = vhdx_set_backing,
     .flush = vhdx_flush,
     .block_status = vhdx_block_status,
     .file_extent = vhdx_file_extent,
