@@ -811,8 +811,19 @@ static const char *qemu_format_name(const char *name)
     return strcmp(name, "vhd") == 0 ? "vpc" : name;   /* QEMU's name for VHD */
 }
 
-int qcow2_create(const char *path, const struct vd_create_args *args,
-                 struct vd_error **errp)
+/* What create makes of ARGS: the version, cluster size and the layout of
+ * the metadata it writes (cluster 0 header, then the refcount table, its
+ * first blocks, the L1 table). Shared with measure. */
+struct create_plan {
+    uint32_t version;
+    bool zstd;
+    uint64_t size, cs, l1_size, rt_clusters, nrb;
+    uint64_t rt_off, rb_off, l1_off, end;
+    unsigned bits;
+};
+
+static int make_plan(const struct vd_create_args *args, struct create_plan *p,
+                     struct vd_error **errp)
 {
     const struct vd_options *o = args->opts;
     const char *v;
@@ -840,22 +851,6 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
         if (zstd && version < 3)
             return vd_error_set(errp, -EINVAL, "qcow2 compression_type=zstd needs compat=1.1");
     }
-    const char *bfmt = vd_options_get(o, "backing_fmt");
-    if (bfmt && !args->backing)
-        return vd_error_set(errp, -EINVAL, "backing_fmt given without a backing file");
-    if (args->backing && !bfmt)
-        bfmt = qemu_format_name(args->backing->drv->name);
-    char bbuf[PATH_MAX];
-    const char *bname = NULL;
-    if (args->backing) {
-        int r = backing_name_for(path, args->backing_arg, bbuf, sizeof(bbuf), errp);
-        if (r < 0)
-            return r;
-        bname = bbuf;
-    }
-    if (bname && strlen(bname) > QCOW2_MAX_BACKING_NAME)
-        return vd_error_set(errp, -EINVAL, "the backing file name is longer than %d bytes",
-                            QCOW2_MAX_BACKING_NAME);
     uint64_t size = (args->size + 511) / 512 * 512;
     if (size > QCOW2_MAX_SIZE / 2)
         return vd_error_set(errp, -EFBIG, "qcow2 size %llu is too large",
@@ -892,8 +887,44 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
     uint64_t rb_off = rt_off + rt_clusters * cs;
     uint64_t l1_off = rb_off + nrb * cs;
     uint64_t end = l1_off + l1_clusters * cs;
-    uint64_t nclusters = end / cs;
+    *p = (struct create_plan){ .version = version, .zstd = zstd, .size = size, .cs = cs,
+                               .l1_size = l1_size, .rt_clusters = rt_clusters, .nrb = nrb,
+                               .rt_off = rt_off, .rb_off = rb_off, .l1_off = l1_off,
+                               .end = end, .bits = bits };
+    return 0;
+}
 
+int qcow2_create(const char *path, const struct vd_create_args *args,
+                 struct vd_error **errp)
+{
+    struct create_plan plan = { 0 };
+    int pr = make_plan(args, &plan, errp);
+    if (pr < 0)
+        return pr;
+    const struct vd_options *o = args->opts;
+    uint32_t version = plan.version;
+    bool zstd = plan.zstd;
+    uint64_t size = plan.size, cs = plan.cs, l1_size = plan.l1_size;
+    uint64_t rt_clusters = plan.rt_clusters, nrb = plan.nrb, rt_off = plan.rt_off;
+    uint64_t rb_off = plan.rb_off, l1_off = plan.l1_off, end = plan.end;
+    unsigned bits = plan.bits;
+    uint64_t per_rb = cs * 8 / 16, nclusters = end / cs;
+    const char *bfmt = vd_options_get(o, "backing_fmt");
+    if (bfmt && !args->backing)
+        return vd_error_set(errp, -EINVAL, "backing_fmt given without a backing file");
+    if (args->backing && !bfmt)
+        bfmt = qemu_format_name(args->backing->drv->name);
+    char bbuf[PATH_MAX];
+    const char *bname = NULL;
+    if (args->backing) {
+        int r = backing_name_for(path, args->backing_arg, bbuf, sizeof(bbuf), errp);
+        if (r < 0)
+            return r;
+        bname = bbuf;
+    }
+    if (bname && strlen(bname) > QCOW2_MAX_BACKING_NAME)
+        return vd_error_set(errp, -EINVAL, "the backing file name is longer than %d bytes",
+                            QCOW2_MAX_BACKING_NAME);
     size_t meta = (size_t)(end - cs);
     uint8_t *m = calloc(1, meta);
     uint8_t *hdr = calloc(1, cs);
@@ -1217,4 +1248,37 @@ int qcow2_set_backing(struct vd_image *img, struct vd_image *parent, const char 
     free(old);
     free(hdr);
     return ret;
+}
+
+/* ---- measure ---- */
+
+/* The clusters of create's layout, then for every cluster of data one
+ * cluster, for every L2 table's span with data one table, and the refcount
+ * blocks all of those need past the ones create wrote (the writer adds
+ * them at the end as the file grows). Compressed output (-c) is smaller. */
+static uint64_t clusters_with(const struct create_plan *p, uint64_t data, uint64_t tables)
+{
+    uint64_t per_rb = p->cs * 8 / 16;
+    uint64_t base = p->end / p->cs + data + tables, blocks = p->nrb;
+    while ((base + blocks - p->nrb + per_rb - 1) / per_rb > blocks)
+        blocks++;
+    return base + blocks - p->nrb;
+}
+
+int qcow2_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                  uint64_t *full, struct vd_error **errp)
+{
+    struct create_plan p = { 0 };
+    int ret = make_plan(args, &p, errp);
+    if (ret < 0)
+        return ret;
+    uint64_t span = (p.cs / 8) * p.cs;
+    uint64_t data = 0, tables = 0;
+    if (src && (ret = vd_image_count_data(src, p.cs, &data, errp)) == 0)
+        ret = vd_image_count_data(src, span, &tables, errp);
+    if (ret < 0)
+        return ret;
+    *required = clusters_with(&p, data, tables) * p.cs;
+    *full = clusters_with(&p, (p.size + p.cs - 1) / p.cs, (p.size + span - 1) / span) * p.cs;
+    return 0;
 }

@@ -894,6 +894,7 @@ const struct vd_format vd_format_qcow2 = {
     .file_extent = qcow2_file_extent,
     .create = qcow2_create,
     .create_options = qcow2_create_options,
+    .measure = qcow2_measure,
     .info = qcow2_info,
     .check = qcow2_check,
 };

@@ -575,6 +575,31 @@ static int vdi_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
     return 0;
 }
 
+/* vdisk measure: create's layout (header, block map, data from a 1 MiB
+ * boundary), then one block per block of data (the writer appends whole
+ * blocks); a static image has every block. */
+static int vdi_measure(const struct vd_create_args *args, struct vd_image *src,
+                       uint64_t *required, uint64_t *full, struct vd_error **errp)
+{
+    const char *v = vd_options_get(args->opts, "static");
+    if (v && strcmp(v, "on") && strcmp(v, "off"))
+        return vd_error_set(errp, -EINVAL, "vdi static must be on or off, not '%s'", v);
+    uint64_t blocks = ((args->size + 511) / 512 * 512 + VDI_DEFAULT_BLOCK - 1) /
+                      VDI_DEFAULT_BLOCK;
+    if (blocks > VDI_MAX_BLOCKS)
+        return vd_error_set(errp, -EFBIG, "vdi size %llu is too large",
+                            (unsigned long long)args->size);
+    uint64_t data = (VDI_HEADER_SIZE + (blocks * 4 + 511) / 512 * 512 + VDI_DATA_ALIGN - 1) /
+                    VDI_DATA_ALIGN * VDI_DATA_ALIGN;
+    uint64_t used = 0;
+    int ret = src ? vd_image_count_data(src, VDI_DEFAULT_BLOCK, &used, errp) : 0;
+    if (ret < 0)
+        return ret;
+    *full = data + blocks * VDI_DEFAULT_BLOCK;
+    *required = v && strcmp(v, "on") == 0 ? *full : data + used * VDI_DEFAULT_BLOCK;
+    return 0;
+}
+
 static const struct vd_option_desc vdi_create_options[] = {
     { "static", "on: every block allocated at creation (VirtualBox's fixed size); "
                 "off (default): dynamic" },
@@ -596,6 +621,7 @@ const struct vd_format vd_format_vdi = {
     .file_extent = vdi_file_extent,
     .create = vdi_create,
     .create_options = vdi_create_options,
+    .measure = vdi_measure,
     .info = vdi_info,
     .check = vdi_check,
 };

@@ -887,3 +887,33 @@ int vhdx_set_backing(struct vd_image *img, struct vd_image *parent, const char *
     free(u);
     return ret;
 }
+
+/* ---- measure ---- */
+
+/* create's layout (log, metadata, BAT, then the payload from a 1 MiB
+ * boundary), then one block per block of data: the writer appends whole
+ * blocks. A fixed disk has every block. */
+int vhdx_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                 uint64_t *full, struct vd_error **errp)
+{
+    struct create_plan *p = calloc(1, sizeof(*p));
+    if (!p)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = make_plan("measure", args, p, errp);
+    uint64_t blocks = 0, used = 0, payload = 0;
+    if (ret == 0) {
+        uint64_t chunk = ((uint64_t)1 << 23) * p->lss / p->block_size;
+        blocks = (p->size + p->block_size - 1) / p->block_size;
+        uint64_t entries = blocks + (blocks - 1) / chunk;
+        uint64_t bat_len = (entries * 8 + VHDX_MIB - 1) / VHDX_MIB * VHDX_MIB;
+        payload = VHDX_MIB + p->log_size + VHDX_MIB + bat_len;
+        if (src && !p->fixed)
+            ret = vd_image_count_data(src, p->block_size, &used, errp);
+    }
+    if (ret == 0) {
+        *full = payload + blocks * p->block_size;
+        *required = p->fixed ? *full : payload + used * p->block_size;
+    }
+    free(p);
+    return ret;
+}

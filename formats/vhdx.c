@@ -905,6 +905,7 @@ const struct vd_format vd_format_vhdx = {
     .block_status = vhdx_block_status,
     .file_extent = vhdx_file_extent,
     .create = vhdx_create,
+    .measure = vhdx_measure,
     .create_options = vhdx_create_options,
     .info = vhdx_info,
     .check = vhdx_check,

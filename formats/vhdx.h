@@ -125,6 +125,9 @@ int vhdx_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
 int vhdx_flush(struct vd_image *img, struct vd_error **errp);
 /* vdisk resize: grows a dynamic or fixed VHDX within its BAT region. */
 int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
+/* vdisk measure (format.h's measure hook). */
+int vhdx_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                 uint64_t *full, struct vd_error **errp);
 /* vdisk rebase: a differencing VHDX names another VHDX parent. */
 int vhdx_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
                      struct vd_error **errp);
