@@ -816,7 +816,7 @@ static const char *qemu_format_name(const char *name)
  * first blocks, the L1 table). Shared with measure. */
 struct create_plan {
     uint32_t version;
-    bool zstd;
+    bool zstd, lazy;
     uint64_t size, cs, l1_size, rt_clusters, nrb;
     uint64_t rt_off, rb_off, l1_off, end;
     unsigned bits;
@@ -850,6 +850,15 @@ static int make_plan(const struct vd_create_args *args, struct create_plan *p,
                                 "not '%s'", v);
         if (zstd && version < 3)
             return vd_error_set(errp, -EINVAL, "qcow2 compression_type=zstd needs compat=1.1");
+    }
+    bool lazy = false;
+    if ((v = vd_options_get(o, "lazy_refcounts"))) {
+        if (strcmp(v, "on") && strcmp(v, "off"))
+            return vd_error_set(errp, -EINVAL, "qcow2 lazy_refcounts must be on or off, not "
+                                "'%s'", v);
+        lazy = strcmp(v, "on") == 0;
+        if (lazy && version < 3)
+            return vd_error_set(errp, -EINVAL, "qcow2 lazy_refcounts=on needs compat=1.1");
     }
     uint64_t size = (args->size + 511) / 512 * 512;
     if (size > QCOW2_MAX_SIZE / 2)
@@ -887,7 +896,7 @@ static int make_plan(const struct vd_create_args *args, struct create_plan *p,
     uint64_t rb_off = rt_off + rt_clusters * cs;
     uint64_t l1_off = rb_off + nrb * cs;
     uint64_t end = l1_off + l1_clusters * cs;
-    *p = (struct create_plan){ .version = version, .zstd = zstd, .size = size, .cs = cs,
+    *p = (struct create_plan){ .version = version, .zstd = zstd, .lazy = lazy, .size = size, .cs = cs,
                                .l1_size = l1_size, .rt_clusters = rt_clusters, .nrb = nrb,
                                .rt_off = rt_off, .rb_off = rb_off, .l1_off = l1_off,
                                .end = end, .bits = bits };
@@ -949,6 +958,7 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
     size_t pos = QCOW2_V2_HEADER_LEN;
     if (version == 3) {
         put_be64(hdr + Q_H_INCOMPAT, zstd ? QCOW2_INCOMPAT_COMPRESSION : 0);
+        put_be64(hdr + Q_H_COMPAT, plan.lazy ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
         put_be32(hdr + Q_H_REFCOUNT_ORDER, 4);
         put_be32(hdr + Q_H_HEADER_LEN, 112);
         hdr[Q_H_COMPRESSION] = zstd ? QCOW2_ZSTD : QCOW2_ZLIB;
@@ -1175,81 +1185,6 @@ int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
     return ret;
 }
 
-/* ---- rebase ---- */
-
-/* Rewrites the header cluster's extensions and backing name: every
- * extension but the backing format is kept as it is, the new backing
- * format follows them, then the end mark and the name. One write of the
- * bytes that change (a sector or two: the header's fixed fields are
- * rewritten unchanged). */
-int qcow2_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
-                      struct vd_error **errp)
-{
-    struct qcow2_state *s = img->opaque;
-    char name[QCOW2_MAX_BACKING_NAME + 1];
-    int ret = backing_name_for(img->path, parent_arg, name, sizeof(name), errp);
-    if (ret < 0)
-        return ret;
-    const char *fmt = qemu_format_name(parent->drv->name);
-    size_t cs = s->cluster_size;
-    uint8_t *old = malloc(cs), *hdr = calloc(1, cs);
-    if (!old || !hdr) {
-        free(old);
-        free(hdr);
-        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
-    }
-    ret = vd_file_pread(img, old, cs, 0, errp);
-    size_t start = s->version == 2 ? QCOW2_V2_HEADER_LEN : (size_t)s->header_len;
-    size_t end = cs, old_end = start, pos = start;
-    uint64_t boff = get_be64(old + Q_H_BACKING_OFF);
-    uint32_t blen = get_be32(old + Q_H_BACKING_LEN);
-    if (boff && boff < end)
-        end = (size_t)boff;
-    if (ret == 0)
-        memcpy(hdr, old, start);
-    /* The extensions, validated by open already. */
-    while (ret == 0 && old_end + 8 <= end) {
-        uint32_t type = get_be32(old + old_end), elen = get_be32(old + old_end + 4);
-        size_t total = 8 + ((size_t)elen + 7) / 8 * 8;
-        if (type == QCOW2_EXT_END || total > end - old_end)
-            break;
-        if (type != QCOW2_EXT_BACKING_FORMAT) {
-            memcpy(hdr + pos, old + old_end, total);
-            pos += total;
-        }
-        old_end += total;
-    }
-    old_end += 8;
-    if (boff && boff + blen > old_end)
-        old_end = (size_t)(boff + blen);
-    size_t fl = strlen(fmt), nl = strlen(name);
-    if (ret == 0 && pos + 8 + (fl + 7) / 8 * 8 + 8 + nl > cs)
-        ret = vd_error_set(errp, -ENAMETOOLONG, "%s: the backing file name '%s' does not fit "
-                           "in the %zu-byte header cluster", img->path, name, cs);
-    if (ret == 0) {
-        put_be32(hdr + pos, QCOW2_EXT_BACKING_FORMAT);
-        put_be32(hdr + pos + 4, (uint32_t)fl);
-        memcpy(hdr + pos + 8, fmt, fl);
-        pos += 8 + (fl + 7) / 8 * 8;
-        pos += 8;       /* end of extensions (zeros) */
-        memcpy(hdr + pos, name, nl);
-        put_be64(hdr + Q_H_BACKING_OFF, pos);
-        put_be32(hdr + Q_H_BACKING_LEN, (uint32_t)nl);
-        pos += nl;
-        size_t len = pos > old_end ? pos : old_end;
-        ret = vd_file_pwrite(img, hdr, len < cs ? len : cs, 0, errp);
-    }
-    if (ret == 0)
-        ret = sync_fd(img, errp);
-    if (ret == 0) {
-        snprintf(s->backing_name, sizeof(s->backing_name), "%s", name);
-        snprintf(s->backing_format, sizeof(s->backing_format), "%s", fmt);
-    }
-    free(old);
-    free(hdr);
-    return ret;
-}
-
 /* ---- measure ---- */
 
 /* The clusters of create's layout, then for every cluster of data one
@@ -1281,4 +1216,236 @@ int qcow2_measure(const struct vd_create_args *args, struct vd_image *src, uint6
     *required = clusters_with(&p, data, tables) * p.cs;
     *full = clusters_with(&p, (p.size + p.cs - 1) / p.cs, (p.size + span - 1) / span) * p.cs;
     return 0;
+}
+
+/* ---- header rewrite: rebase and amend ---- */
+
+/* What a header rewrite changes: the version (2 or 3; the version 3 fields
+ * INCOMPAT, COMPAT as given), and with NAME the backing name and format. */
+struct header_change {
+    uint32_t version;
+    uint64_t incompat, compat;
+    const char *name, *fmt;     /* NULL: keep the backing name and format */
+};
+
+/* Rewrites the header cluster as C says: the fixed fields of the version,
+ * every extension kept as it is (but the backing format when it changes),
+ * the end mark and the backing name. One write of the bytes that change (a
+ * sector or two: the header's other fields are rewritten unchanged), then
+ * a flush. */
+static int rewrite_header(struct vd_image *img, struct qcow2_state *s,
+                          const struct header_change *c, struct vd_error **errp)
+{
+    size_t cs = s->cluster_size;
+    uint8_t *old = malloc(cs), *hdr = calloc(1, cs);
+    if (!old || !hdr) {
+        free(old);
+        free(hdr);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    int ret = vd_file_pread(img, old, cs, 0, errp);
+    size_t start = s->version == 2 ? QCOW2_V2_HEADER_LEN : (size_t)s->header_len;
+    size_t nstart = c->version == 2 ? QCOW2_V2_HEADER_LEN
+                                    : s->version == 3 ? start : QCOW2_V3_HEADER_LEN + 8;
+    size_t end = cs, old_end = start, pos = nstart;
+    uint64_t boff = get_be64(old + Q_H_BACKING_OFF);
+    uint32_t blen = get_be32(old + Q_H_BACKING_LEN);
+    if (boff && boff < end)
+        end = (size_t)boff;
+    char name[QCOW2_MAX_BACKING_NAME + 1] = "";
+    if (ret == 0 && boff && !c->name)
+        snprintf(name, sizeof(name), "%.*s", (int)blen, (const char *)old + boff);
+    const char *fmt = c->name ? c->fmt : s->backing_format[0] ? s->backing_format : NULL;
+    if (c->name)
+        snprintf(name, sizeof(name), "%s", c->name);
+    if (ret == 0) {
+        memcpy(hdr, old, QCOW2_V2_HEADER_LEN);
+        if (s->version == 3 && c->version == 3)
+            memcpy(hdr, old, start);
+        put_be32(hdr + Q_H_VERSION, c->version);
+        if (c->version == 3) {
+            put_be64(hdr + Q_H_INCOMPAT, c->incompat);
+            put_be64(hdr + Q_H_COMPAT, c->compat);
+            if (s->version == 2) {
+                put_be32(hdr + Q_H_REFCOUNT_ORDER, 4);
+                put_be32(hdr + Q_H_HEADER_LEN, (uint32_t)nstart);
+            }
+        }
+    }
+    /* The extensions, validated by open already. */
+    while (ret == 0 && old_end + 8 <= end) {
+        uint32_t type = get_be32(old + old_end), elen = get_be32(old + old_end + 4);
+        size_t total = 8 + ((size_t)elen + 7) / 8 * 8;
+        if (type == QCOW2_EXT_END || total > end - old_end)
+            break;
+        if (type != QCOW2_EXT_BACKING_FORMAT && pos + total <= cs) {
+            memcpy(hdr + pos, old + old_end, total);
+            pos += total;
+        } else if (type != QCOW2_EXT_BACKING_FORMAT) {
+            ret = vd_error_set(errp, -ENOSPC, "%s: the header does not fit in its %zu-byte "
+                               "cluster", img->path, cs);
+        }
+        old_end += total;
+    }
+    old_end += 8;
+    if (boff && boff + blen > old_end)
+        old_end = (size_t)(boff + blen);
+    size_t fl = fmt ? strlen(fmt) : 0, nl = strlen(name);
+    if (ret == 0 && pos + (fl ? 8 + (fl + 7) / 8 * 8 : 0) + 8 + nl > cs)
+        ret = vd_error_set(errp, -ENAMETOOLONG, "%s: the header and the backing file name "
+                           "'%s' do not fit in the %zu-byte header cluster", img->path, name,
+                           cs);
+    if (ret == 0) {
+        if (fl) {
+            put_be32(hdr + pos, QCOW2_EXT_BACKING_FORMAT);
+            put_be32(hdr + pos + 4, (uint32_t)fl);
+            memcpy(hdr + pos + 8, fmt, fl);
+            pos += 8 + (fl + 7) / 8 * 8;
+        }
+        pos += 8;       /* end of extensions (zeros) */
+        memcpy(hdr + pos, name, nl);
+        put_be64(hdr + Q_H_BACKING_OFF, nl ? pos : 0);
+        put_be32(hdr + Q_H_BACKING_LEN, (uint32_t)nl);
+        pos += nl;
+        size_t len = pos > old_end ? pos : old_end;
+        ret = vd_file_pwrite(img, hdr, len < cs ? len : cs, 0, errp);
+    }
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    if (ret == 0) {
+        snprintf(s->backing_name, sizeof(s->backing_name), "%s", name);
+        snprintf(s->backing_format, sizeof(s->backing_format), "%s", fmt ? fmt : "");
+        if (c->version == 3 && s->version == 2)
+            s->header_len = nstart;
+        s->version = c->version;
+        s->incompat = c->version == 3 ? c->incompat : 0;
+        s->compat = c->version == 3 ? c->compat : 0;
+    }
+    free(old);
+    free(hdr);
+    return ret;
+}
+
+/* vdisk rebase: the new backing name and format (as qemu names it). */
+int qcow2_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                      struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    char name[QCOW2_MAX_BACKING_NAME + 1];
+    int ret = backing_name_for(img->path, parent_arg, name, sizeof(name), errp);
+    if (ret < 0)
+        return ret;
+    struct header_change c = { s->version, s->incompat, s->compat, name,
+                               qemu_format_name(parent->drv->name) };
+    return rewrite_header(img, s, &c, errp);
+}
+
+/* Version 2 has no zero clusters: each becomes what it reads as. With no
+ * backing file an unallocated zero cluster is simply unallocated; any
+ * other is written as zeros (a new cluster, the old one released). */
+static int expand_zero_clusters(struct vd_image *img, struct qcow2_state *s,
+                                struct vd_error **errp)
+{
+    uint8_t *tbl = malloc(s->cluster_size);
+    uint8_t *zero = calloc(1, s->cluster_size);
+    int ret = tbl && zero ? 0 : vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    bool backing = img->backing_path != NULL;
+    for (uint64_t i = 0; i < s->l1_size && ret == 0; i++) {
+        uint64_t l2 = s->l1[i] & QCOW2_OFFSET_MASK;
+        if (!l2)
+            continue;
+        if ((ret = vd_file_pread(img, tbl, s->cluster_size, l2, errp)) < 0)
+            break;
+        for (uint64_t j = 0; j < s->l2_entries && ret == 0; j++) {
+            uint64_t e = get_be64(tbl + j * 8), ci = i * s->l2_entries + j;
+            if (!(e & QCOW2_OFLAG_ZERO) || (e & QCOW2_OFLAG_COMPRESSED) ||
+                ci << s->cluster_bits >= img->size)
+                continue;
+            if (!backing && !(e & QCOW2_OFFSET_MASK)) {
+                uint8_t z[8] = { 0 };
+                ret = vd_file_pwrite(img, z, 8, l2 + j * 8, errp);
+                continue;
+            }
+            uint64_t off = ci << s->cluster_bits;
+            uint64_t n = img->size - off < s->cluster_size ? img->size - off : s->cluster_size;
+            ret = qcow2_pwrite(img, zero, (size_t)n, off, errp);
+        }
+    }
+    free(tbl);
+    free(zero);
+    return ret;
+}
+
+/* vdisk amend: compat (0.10 <-> 1.1, as qemu-img amend) and lazy_refcounts.
+ * Going down, the image must need nothing version 3 alone has: no feature
+ * bits, 16-bit refcounts; its zero clusters are expanded first, then the
+ * header switches in one write (killed before, it is the same image in
+ * version 3). Every other option is fixed at creation. */
+int qcow2_amend(struct vd_image *img, const struct vd_options *opts, struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    const char *compat = NULL, *lazy = NULL;
+    for (int i = 0; i < opts->count; i++) {
+        const char *k = opts->items[i].key, *v = opts->items[i].value;
+        if (strcmp(k, "compat") == 0)
+            compat = v;
+        else if (strcmp(k, "lazy_refcounts") == 0)
+            lazy = v;
+        else
+            return vd_error_set(errp, -EINVAL, "%s: %s cannot change in place (only compat "
+                                "and lazy_refcounts can)", img->path, k);
+    }
+    struct header_change c = { s->version, s->incompat, s->compat, NULL, NULL };
+    if (compat) {
+        if (strcmp(compat, "1.1") == 0 || strcmp(compat, "v3") == 0)
+            c.version = 3;
+        else if (strcmp(compat, "0.10") == 0 || strcmp(compat, "v2") == 0)
+            c.version = 2;
+        else
+            return vd_error_set(errp, -EINVAL, "qcow2 compat must be 1.1 or 0.10, not '%s'",
+                                compat);
+    }
+    if (lazy) {
+        if (strcmp(lazy, "on") && strcmp(lazy, "off"))
+            return vd_error_set(errp, -EINVAL, "qcow2 lazy_refcounts must be on or off, not "
+                                "'%s'", lazy);
+        if (strcmp(lazy, "on") == 0 && c.version < 3)
+            return vd_error_set(errp, -EINVAL, "%s: lazy_refcounts=on needs compat=1.1",
+                                img->path);
+        if (strcmp(lazy, "on") == 0)
+            c.compat |= QCOW2_COMPAT_LAZY_REFCOUNTS;
+        else
+            c.compat &= ~(uint64_t)QCOW2_COMPAT_LAZY_REFCOUNTS;
+    }
+    if (c.version == 2 && s->version == 3) {
+        /* The dirty bit was repaired by the open. */
+        const char *why = s->incompat & QCOW2_INCOMPAT_COMPRESSION ? "it uses zstd compression"
+                        : s->incompat ? "it has incompatible features set"
+                        : s->refcount_order != 4 ? "its refcounts are not 16 bits wide"
+                        : NULL;
+        if (why)
+            return vd_error_set(errp, -ENOTSUP, "%s: cannot go down to compat=0.10: %s",
+                                img->path, why);
+        int ret = expand_zero_clusters(img, s, errp);
+        if (ret == 0)
+            ret = sync_fd(img, errp);
+        if (ret < 0)
+            return ret;
+        c.incompat = c.compat = 0;
+    }
+    if (c.version == s->version && c.incompat == s->incompat && c.compat == s->compat)
+        return 0;
+    if (c.version == 3 && s->version == 3) {
+        /* Only the feature words change: one write. */
+        uint8_t f[16];
+        put_be64(f, c.incompat);
+        put_be64(f + 8, c.compat);
+        int ret = vd_file_pwrite(img, f, sizeof(f), Q_H_INCOMPAT, errp);
+        if (ret == 0)
+            ret = sync_fd(img, errp);
+        if (ret == 0)
+            s->compat = c.compat;
+        return ret;
+    }
+    return rewrite_header(img, s, &c, errp);
 }

@@ -871,6 +871,8 @@ static const struct vd_option_desc qcow2_create_options[] = {
     { "cluster_size", "cluster size, a power of two from 512 to 2M (default 64K)" },
     { "compression_type", "zlib (default) or zstd, for compressed clusters" },
     { "backing_fmt", "the backing file's format (default: probed)" },
+    { "lazy_refcounts", "on or off (default): the compat flag (compat=1.1 only); vdisk "
+                        "itself always keeps refcounts exact" },
     { NULL, NULL },
 };
 
@@ -895,6 +897,7 @@ const struct vd_format vd_format_qcow2 = {
     .create = qcow2_create,
     .create_options = qcow2_create_options,
     .measure = qcow2_measure,
+    .amend = qcow2_amend,
     .info = qcow2_info,
     .check = qcow2_check,
 };

@@ -164,6 +164,8 @@ int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp);
 /* vdisk measure: our own layout (format.h's measure hook). */
 int qcow2_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
                   uint64_t *full, struct vd_error **errp);
+/* vdisk amend: compat and lazy_refcounts (format.h's amend hook). */
+int qcow2_amend(struct vd_image *img, const struct vd_options *opts, struct vd_error **errp);
 /* vdisk rebase (format.h's set_backing hook). */
 int qcow2_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
                       struct vd_error **errp);
