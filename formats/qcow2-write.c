@@ -37,8 +37,12 @@ static void count_problem(void *ctx, const char *problem)
 
 /* An image left dirty (lazy refcounts, not closed cleanly) gets every
  * refcount block rewritten from the counts its tables imply, then the dirty
- * bit cleared. Killed halfway, it is still dirty and is repaired again. */
-static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+ * bit cleared. Killed halfway, it is still dirty and is repaired again.
+ * check -r on a clean image: the same (all), or LEAKS_ONLY: counts only go
+ * down to what the tables use. A clean image whose tables are damaged is
+ * left alone (check reports it). */
+static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, bool leaks_only,
+                            struct vd_error **errp)
 {
     struct vd_check chk = { .report = count_problem };
     uint32_t *refs = NULL;
@@ -46,6 +50,10 @@ static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct 
     int ret = qcow2_count_refs(img->fd, img->path, s->file_size, &chk, &refs, &n, errp);
     if (ret < 0)
         return ret;
+    if (chk.problems && !(s->incompat & QCOW2_INCOMPAT_DIRTY)) {
+        free(refs);
+        return 0;       /* a clean image's damage: check -r reports it, unrepaired */
+    }
     if (chk.problems) {
         free(refs);
         return vd_error_set(errp, -EINVAL, "%s: the dirty image cannot be repaired: its tables "
@@ -57,7 +65,7 @@ static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct 
     /* Clusters in use with no refcount block: new blocks after the end of
      * the file, which may need covering themselves. */
     uint64_t next = n;
-    for (bool again = true; again && ret == 0;) {
+    for (bool again = !leaks_only; again && ret == 0;) {
         again = false;
         for (uint64_t c = 0; c < n && ret == 0; c++) {
             if (!refs[c] || s->rt[c / per])
@@ -86,9 +94,15 @@ static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct 
         uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
         if (!rb)
             continue;
-        memset(blk, 0, s->cluster_size);
-        for (uint64_t i = 0; i < per && r * per + i < n; i++) {
+        /* Leaks only: a count goes down to what the tables use, never up. */
+        if (leaks_only)
+            ret = vd_file_pread(img, blk, s->cluster_size, rb, errp);
+        else
+            memset(blk, 0, s->cluster_size);
+        for (uint64_t i = 0; ret == 0 && i < per && r * per + i < n; i++) {
             uint64_t v = refs[r * per + i];
+            if (leaks_only && v > qcow2_refcount_get(blk, s->refcount_order, i))
+                continue;
             if (v > max) {
                 ret = vd_error_set(errp, -EINVAL, "%s: cluster %llu is used %llu times, more "
                                    "than its refcount can count", img->path,
@@ -155,8 +169,12 @@ int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags
                                 "points outside the file or off a cluster boundary", img->path,
                                 r, (unsigned long long)(s->rt_offset + r * 8ull));
     }
-    if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
-        int ret = repair_refcounts(img, s, errp);
+    /* A dirty image always; a clean one's leaks when asked (check -r):
+     * each refcount only drops to what the tables use, so a kill halfway
+     * leaves some leaks, never a count too low. */
+    bool dirty = s->incompat & QCOW2_INCOMPAT_DIRTY;
+    if (dirty || (flags & (VD_OPEN_REPAIR_LEAKS | VD_OPEN_REPAIR_ALL))) {
+        int ret = repair_refcounts(img, s, !dirty && !(flags & VD_OPEN_REPAIR_ALL), errp);
         if (ret < 0)
             return ret;
     }
