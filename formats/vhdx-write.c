@@ -917,3 +917,73 @@ int vhdx_measure(const struct vd_create_args *args, struct vd_image *src, uint64
     free(p);
     return ret;
 }
+
+/* ---- write zeroes ---- */
+
+/* Whole blocks become PAYLOAD_BLOCK_ZERO (reads zeros, in a child too: not
+ * the parent's), 64 per log entry; the space of a block that was present is
+ * given back to the host file system (a hole) once nothing points at it.
+ * The rest of a block is written as zeros unless it already reads so.
+ * MS-VHDX: no block of a fixed file may take such a state, so a fixed file
+ * gets its zeros written in place (-ENOTSUP: the core does it). */
+int vhdx_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off, struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (s->leave_allocated && !s->has_parent)
+        return -ENOTSUP;
+    enum { BATCH = 64 };
+    static const uint8_t zeros[65536];
+    uint64_t set[BATCH], val[BATCH], freed[BATCH];
+    struct log_update *u = malloc(BATCH * sizeof(*u));
+    if (!u)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0, nset = 0;
+    while (ret == 0 && (len || nset)) {
+        uint64_t blk = off / s->block_size;
+        uint32_t in_blk = (uint32_t)(off % s->block_size);
+        uint64_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+        bool whole = len && in_blk == 0 && (n == s->block_size || off + n == img->size);
+        if (whole && nset < BATCH) {
+            uint64_t e = vhdx_bat_get(s, vhdx_bat_index(s, blk));
+            if (VHDX_BAT_STATE(e) != VHDX_PAYLOAD_ZERO) {
+                set[nset] = vhdx_bat_index(s, blk);
+                val[nset] = VHDX_PAYLOAD_ZERO;
+                unsigned st = VHDX_BAT_STATE(e);
+                freed[nset++] = st == VHDX_PAYLOAD_FULLY_PRESENT ||
+                                st == VHDX_PAYLOAD_PARTIALLY_PRESENT ? VHDX_BAT_OFFSET(e) : 0;
+            }
+            off += n;
+            len -= n;
+            continue;
+        }
+        if (nset) {
+            /* The batch first: its blocks are before OFF. */
+            pthread_mutex_lock(&s->lock);
+            int k = bat_updates(s, set, val, nset, u);
+            ret = log_commit(img, s, u, k, errp);
+            if (ret == 0)
+                bat_publish(s, set, val, nset);
+            pthread_mutex_unlock(&s->lock);
+            for (int i = 0; ret == 0 && i < nset; i++)
+                if (freed[i])
+                    (void)fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                    (off_t)freed[i], (off_t)s->block_size);
+            nset = 0;
+            continue;
+        }
+        if (!len)
+            break;
+        unsigned st = VHDX_BAT_STATE(vhdx_bat_get(s, vhdx_bat_index(s, blk)));
+        bool reads_zero = st == VHDX_PAYLOAD_ZERO || st == VHDX_PAYLOAD_UNMAPPED ||
+                          (!s->has_parent && st != VHDX_PAYLOAD_FULLY_PRESENT);
+        for (uint64_t done = 0; !reads_zero && ret == 0 && done < n;) {
+            size_t k = n - done < sizeof(zeros) ? (size_t)(n - done) : sizeof(zeros);
+            ret = vhdx_pwrite(img, zeros, k, off + done, errp);
+            done += k;
+        }
+        off += n;
+        len -= n;
+    }
+    free(u);
+    return ret;
+}

@@ -214,6 +214,10 @@ static int parse_locator(const uint8_t *item, uint32_t len, const char *path,
             snprintf(s->parent_linkage, sizeof(s->parent_linkage), "%.39s", value);
             continue;
         }
+        if (key_is(item + koff, klen, "parent_linkage2")) {
+            snprintf(s->parent_linkage2, sizeof(s->parent_linkage2), "%.39s", value);
+            continue;
+        }
         for (int k = 0; k < 3; k++)
             if (key_is(item + koff, klen, names[k])) {
                 snprintf(paths[k], 1024, "%s", value);
@@ -585,10 +589,13 @@ static int open_parent(struct vd_image *img, struct vhdx_state *s, char paths[3]
         const struct vhdx_state *ps = parent->opaque;
         char have[40];
         vhdx_guid_str(ps->header + VHDX_H_DATA_GUID, have, sizeof(have));
-        if (strcasecmp(have, s->parent_linkage) != 0)
+        /* MS-VHDX 2.6.2.6.3: the parent matches either linkage. */
+        if (strcasecmp(have, s->parent_linkage) != 0 &&
+            (!s->parent_linkage2[0] || strcasecmp(have, s->parent_linkage2) != 0))
             ret = vd_error_set(errp, -EINVAL, "%s: parent '%s' has DataWriteGuid %s, but this "
-                               "differencing disk expects %s (wrong or modified parent)",
-                               img->path, parent->path, have, s->parent_linkage);
+                               "differencing disk expects %s%s%s (wrong or modified parent)",
+                               img->path, parent->path, have, s->parent_linkage,
+                               s->parent_linkage2[0] ? " or " : "", s->parent_linkage2);
     }
     if (ret < 0) {
         vd_image_close(parent, NULL);
@@ -899,6 +906,7 @@ const struct vd_format vd_format_vhdx = {
     .close = vhdx_close,
     .pread = vhdx_pread,
     .pwrite = vhdx_pwrite,
+    .write_zeroes = vhdx_write_zeroes,
     .grow = vhdx_grow,
     .set_backing = vhdx_set_backing,
     .flush = vhdx_flush,

@@ -75,6 +75,7 @@ struct vhdx_state {
     bool log_dirty;             /* the file's log had to be replayed */
     struct vhdx_log_state log;
     char parent_linkage[40];    /* "{...}" as the locator has it, or "" */
+    char parent_linkage2[40];   /* the other DataWriteGuid a parent may have, or "" */
     /* Writing (vhdx-write.c). The lock serialises allocation and every
      * metadata update; BAT entries are published with atomics so that
      * readers and writers of allocated blocks need no lock. */
@@ -123,6 +124,7 @@ int vhdx_open_write(struct vd_image *img, struct vhdx_state *s, struct vd_error 
 int vhdx_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
                 struct vd_error **errp);
 int vhdx_flush(struct vd_image *img, struct vd_error **errp);
+int vhdx_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off, struct vd_error **errp);
 /* vdisk resize: grows a dynamic or fixed VHDX within its BAT region. */
 int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
 /* vdisk measure (format.h's measure hook). */
