@@ -510,6 +510,8 @@ static int vdi_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
     struct vdi_state *s = img->opaque;
     size = (size + 511) / 512 * 512;
     uint64_t blocks = (size + s->block_size - 1) / s->block_size;
+    if (blocks < s->blocks)
+        blocks = s->blocks;     /* the header may count blocks past the size */
     uint64_t room = (s->offset_data - s->offset_bmap) / 4;
     if (blocks > room || blocks > VDI_MAX_BLOCKS)
         return vd_error_set(errp, -EFBIG, "%s: the block map has room for %llu blocks of %u "
@@ -519,17 +521,21 @@ static int vdi_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
                             (unsigned long long)blocks);
     bool fixed = s->type == VDI_TYPE_FIXED;
     uint32_t add = (uint32_t)(blocks - s->blocks);
-    /* The rest of a partial last block reads as zeros too. */
+    /* The part of the new space in the old last block reads as zeros too
+     * (each grow zeroes up to its new end, so what lies past it may stay). */
     uint64_t old = img->size;
     int ret = 0;
     if (old % s->block_size && bmap_get(s, (uint32_t)(old / s->block_size)) < VDI_ZERO) {
-        uint64_t tail = s->block_size - old % s->block_size;
-        uint8_t *z = calloc(1, tail);
-        if (!z)
-            return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
-        ret = vd_file_pwrite(img, z, tail, block_offset(s, bmap_get(s, (uint32_t)(old /
-                             s->block_size))) + old % s->block_size, errp);
-        free(z);
+        uint64_t end = (old / s->block_size + 1) * s->block_size;
+        static const uint8_t zeros[65536];
+        uint64_t at = block_offset(s, bmap_get(s, (uint32_t)(old / s->block_size))) +
+                      old % s->block_size;
+        for (uint64_t left = (size < end ? size : end) - old; left && ret == 0;) {
+            size_t k = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+            ret = vd_file_pwrite(img, zeros, k, at, errp);
+            at += k;
+            left -= k;
+        }
         if (ret < 0)
             return ret;
     }

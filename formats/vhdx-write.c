@@ -707,23 +707,28 @@ int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
                             s->block_size, (unsigned long long)size);
     uint64_t old_entries = s->bat_entries;
     uint64_t *bat = calloc(entries, 8);
-    uint8_t *zeros = calloc(1, s->block_size);
     struct log_update *u = calloc(64, sizeof(*u));
-    if (!bat || !zeros || !u) {
+    if (!bat || !u) {
         free(bat);
-        free(zeros);
         free(u);
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
     }
     memcpy(bat, s->bat, old_entries * 8);
     int ret = 0;
-    /* The rest of a partial last block reads as zeros too. */
+    /* The part of the new space in the old last block reads as zeros too
+     * (each grow zeroes up to its new end, so what lies past it may stay). */
     if (s->vsize % s->block_size) {
         uint64_t e = bat[vhdx_bat_index(s, s->vsize / s->block_size)];
-        if (VHDX_BAT_STATE(e) == VHDX_PAYLOAD_FULLY_PRESENT)
-            ret = vd_fd_pwrite(img->fd, img->path, zeros, s->block_size - s->vsize %
-                               s->block_size, VHDX_BAT_OFFSET(e) + s->vsize % s->block_size,
-                               errp);
+        uint64_t end = (s->vsize / s->block_size + 1) * s->block_size;
+        uint64_t at = VHDX_BAT_OFFSET(e) + s->vsize % s->block_size;
+        static const uint8_t zeros[65536];
+        for (uint64_t left = (size < end ? size : end) - s->vsize;
+             VHDX_BAT_STATE(e) == VHDX_PAYLOAD_FULLY_PRESENT && left && ret == 0;) {
+            size_t k = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+            ret = vd_fd_pwrite(img->fd, img->path, zeros, k, at, errp);
+            at += k;
+            left -= k;
+        }
     }
     if (s->leave_allocated) {
         for (uint64_t b = s->data_blocks; b < blocks && ret == 0; b++) {
@@ -773,7 +778,6 @@ int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
             ret = log_commit(img, s, u, 1, errp);
         }
     }
-    free(zeros);
     free(u);
     if (ret < 0) {
         free(bat);

@@ -79,6 +79,14 @@ $V resize top.qcow2 +4M >/dev/null || fail "grow an overlay"
 qemu-img check top.qcow2 >/dev/null || fail "the grown overlay: qemu-img check"
 [ "$(size_of top.qcow2)" = 8388608 ] || fail "the grown overlay's size"
 
+# A VDI whose header counts more blocks than its size needs (VirtualBox
+# keeps them after a shrink; a fuzzer found the grow crashing on it).
+$V create -f vdi -o static=on wide.vdi 3M >/dev/null
+python3 -c 'import struct,sys; f=open("wide.vdi","r+b"); f.seek(368); f.write(struct.pack("<Q", 1048576))'
+$V resize wide.vdi +1M >/dev/null || fail "grow of a VDI with blocks past its size"
+[ "$(size_of wide.vdi)" = 2097152 ] || fail "the wide VDI's size after +1M"
+qemu-img check -f vdi wide.vdi >/dev/null || fail "the wide VDI: qemu-img check"
+
 # Limits: one line each.
 $V convert -O vhdx -o block_size=1M disk.raw b.vhdx
 expect_fail 1 "the BAT region \(1048576 bytes\) has room for" $V resize b.vhdx 200G
