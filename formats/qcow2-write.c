@@ -1184,10 +1184,43 @@ int qcow2_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
     return ret;
 }
 
+/* Cuts the file after its last cluster in use (refcount above 0), as
+ * qemu-img does after a shrink: every table and refcount block counts
+ * itself, so nothing past that cluster is referenced. Under the lock. */
+static int cut_free_tail(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s), last = 0;
+    uint8_t *blk = malloc(s->cluster_size);
+    if (!blk)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0;
+    bool found = false;
+    for (uint64_t r = (s->next_free + per - 1) / per; r-- > 0 && !found && ret == 0;) {
+        uint64_t rb = r < s->rt_entries ? s->rt[r] & QCOW2_OFFSET_MASK : 0;
+        if (!rb || (ret = vd_file_pread(img, blk, s->cluster_size, rb, errp)) < 0)
+            continue;
+        for (uint64_t i = per; i-- > 0 && !found;)
+            if (r * per + i < s->next_free && qcow2_refcount_get(blk, s->refcount_order, i)) {
+                last = r * per + i;
+                found = true;
+            }
+    }
+    free(blk);
+    if (ret < 0 || !found || last + 1 >= s->next_free)
+        return ret;
+    if (ftruncate(img->fd, (off_t)((last + 1) << s->cluster_bits)) < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot cut the file to %llu bytes",
+                                  img->path, (unsigned long long)((last + 1) << s->cluster_bits));
+    s->next_free = last + 1;
+    __atomic_store_n(&s->file_size, s->next_free << s->cluster_bits, __ATOMIC_RELEASE);
+    return 0;
+}
+
 /* Shrinking (the core has checked that the dropped tail reads as zeros):
  * the header's size first, then the clusters past it are freed, so that a
  * kill leaves them leaked, never a shorter image whose dropped zeros turned
- * into the backing file's bytes. */
+ * into the backing file's bytes. Then the file is cut after its last
+ * cluster in use. */
 int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
 {
     struct qcow2_state *s = img->opaque;
@@ -1199,6 +1232,8 @@ int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
     img->size = size;
     pthread_mutex_lock(&s->lock);
     ret = drop_clusters_from(img, s, (size + s->cluster_size - 1) >> s->cluster_bits, errp);
+    if (ret == 0)
+        ret = cut_free_tail(img, s, errp);
     pthread_mutex_unlock(&s->lock);
     return ret;
 }

@@ -5,7 +5,7 @@
 # where installed; what a format cannot do is refused with one line.
 source "$SRC/tests/lib.sh"
 V=$BIN/vdisk
-need qemu-img sfdisk
+need qemu-img qemu-io sfdisk
 
 truncate -s 16M disk.raw
 printf 'label: dos\nstart=2048, size=20480, type=83\n' | sfdisk -q disk.raw
@@ -59,17 +59,21 @@ done
 [ "$(stat -c %s t.vdi)" -ge 134217728 ] || fail "the grown static VDI lost its blocks"
 
 # qcow2 made by qemu: allocated zero clusters past the new end are freed
-# (check stays clean) and read as zeros after growing again; an overlay
+# (check stays clean, the file cut after its last used cluster) and read as
+# zeros after growing again; an overlay
 # grows over its backing file.
 for c in 0.10 1.1; do
     rm -f z.qcow2
     qemu-img create -q -f qcow2 -o compat=$c z.qcow2 8M
     if command -v qemu-io >/dev/null; then
-        qemu-io -f qcow2 -c 'write -P 0 6M 1M' -c 'write -P 3 1M 4k' z.qcow2 >/dev/null
+        qemu-io -f qcow2 -c 'write -P 3 1M 4k' -c 'write -P 0 6M 1M' z.qcow2 >/dev/null
     fi
     $V convert z.qcow2 z.raw
+    before=$(stat -c %s z.qcow2)
     $V resize --shrink z.qcow2 4M >/dev/null || fail "compat $c: shrink over zero clusters"
     qemu-img check z.qcow2 >/dev/null || fail "compat $c: leaks after the shrink"
+    # The file is cut after its last cluster in use, as qemu-img does.
+    [ "$(stat -c %s z.qcow2)" -le $((before - 1048576)) ] || fail "compat $c: the file kept the freed clusters ($before -> $(stat -c %s z.qcow2))"
     $V resize z.qcow2 8M >/dev/null || fail "compat $c: grow after the shrink"
     same z.qcow2 qcow2 z.raw
 done
