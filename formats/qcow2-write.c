@@ -683,7 +683,14 @@ int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off
             return ret;
         size_t n = s->cluster_size - in < len ? s->cluster_size - in : len;
         if (in_place(s, entry)) {
-            ret = vd_file_pwrite(img, p, n, (entry & QCOW2_OFFSET_MASK) + in, errp);
+            /* A damaged entry must not stretch the file to its offset. */
+            uint64_t host = entry & QCOW2_OFFSET_MASK;
+            if (host >= __atomic_load_n(&s->file_size, __ATOMIC_ACQUIRE))
+                return vd_error_set(errp, -EIO, "%s: the L2 entry of guest offset %llu points "
+                                    "to offset %llu, beyond the end of the file (corrupt)",
+                                    img->path, (unsigned long long)off,
+                                    (unsigned long long)host);
+            ret = vd_file_pwrite(img, p, n, host + in, errp);
             if (ret < 0)
                 return ret;
         } else if (s->compress && (ret = compressed_write(img, s, ci, in, p, n, errp)) <= 0) {

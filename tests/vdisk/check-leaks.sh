@@ -2,14 +2,16 @@
 # (refcount above the references: a table entry dropped) so that qemu-img
 # check finds nothing and the content is unchanged; without -r the leak is only noted; a refcount below the
 # references is reported and left as it was by -r leaks, repaired by -r all
-# (as qemu-img check -r does).
+# (as qemu-img check -r does). A write through an L2 entry pointing past
+# the end of the file fails cleanly.
 source "$SRC/tests/lib.sh"
 V=$BIN/vdisk
 need qemu-img qemu-io python3
 
-# poke leak|corrupt IMAGE: leak drops the second L2 entry of L1 entry 0
-# (its cluster stays counted: a leak); corrupt sets the refcount of the
-# first data cluster to 0 (below its one reference).
+# poke leak|far|corrupt IMAGE: leak drops the second L2 entry of L1 entry 0
+# (its cluster stays counted: a leak); far points the first one 1 TiB past
+# the end of the file; corrupt sets the refcount of the first data cluster
+# to 0 (below its one reference).
 poke() {
     python3 - "$1" "$2" <<'PY'
 import struct, sys
@@ -20,6 +22,8 @@ l1_off, rt_off = struct.unpack('>Q', h[40:48])[0], struct.unpack('>Q', h[48:56])
 f.seek(l1_off); l2 = struct.unpack('>Q', f.read(8))[0] & 0x00fffffffffffe00
 if sys.argv[1] == 'leak':
     f.seek(l2 + 8); f.write(b'\0' * 8)
+elif sys.argv[1] == 'far':
+    f.seek(l2); f.write(struct.pack('>Q', (1 << 63) | (1 << 40)))
 else:
     f.seek(l2); data = struct.unpack('>Q', f.read(8))[0] & 0x00fffffffffffe00
     f.seek(rt_off); rb = struct.unpack('>Q', f.read(8))[0]
@@ -59,4 +63,13 @@ sha256sum -c sum.txt >/dev/null || fail "check -r leaks changed a corrupt image"
 # -r all counts the references again, as qemu-img check -r all.
 $V check -r all c.qcow2 >/dev/null || fail "check -r all of a refcount too low"
 qemu-img check c.qcow2 >/dev/null || fail "qemu-img check after check -r all"
+# A write through an L2 entry pointing past the end of the file is one
+# error line; the file does not stretch to that offset (a fuzzer found it
+# growing a sparse file to 1 TiB, which check then could not count).
+qemu-img create -q -f qcow2 far.qcow2 8M
+qemu-io -c 'write -P 1 0 64k' far.qcow2 >/dev/null
+poke far far.qcow2
+size=$(stat -c %s far.qcow2)
+expect_fail 1 "points to offset 1099511627776, beyond the end of the file \(corrupt\)" $BUILD/tests/vd-write far.qcow2 0 4096 1
+[ "$(stat -c %s far.qcow2)" = "$size" ] || fail "a write through a damaged entry stretched the file"
 echo OK
