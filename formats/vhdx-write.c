@@ -991,3 +991,88 @@ int vhdx_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off, struct v
     free(u);
     return ret;
 }
+
+/* ---- shrink ---- */
+
+/* The size item first (one log entry: from then on readers ignore the
+ * entries past the new size, and a grow rewrites them), then those entries
+ * cleared through the log, then the file cut after the last structure
+ * still in use, or, where a freed block lies before it, the block punched
+ * out (not in a fixed file, which stays fully allocated). The core has
+ * checked that the dropped tail reads as zeros. */
+int vhdx_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (s->has_parent)
+        return vd_error_set(errp, -ENOTSUP, "%s: a differencing VHDX keeps its parent's size",
+                            img->path);
+    size = (size + s->logical_sector - 1) / s->logical_sector * s->logical_sector;
+    if (size >= s->vsize)
+        return 0;
+    struct log_update *u = calloc(64, sizeof(*u));
+    if (!u)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    u[0].file_off = s->size_item_off / LOG_SECTOR * LOG_SECTOR;
+    int ret = vd_fd_pread(img->fd, img->path, u[0].data, LOG_SECTOR, u[0].file_off, errp);
+    if (ret == 0 && s->size_item_off % LOG_SECTOR > LOG_SECTOR - 8)
+        ret = vd_error_set(errp, -ENOTSUP, "%s: the virtual disk size item at offset %llu "
+                           "straddles two sectors", img->path,
+                           (unsigned long long)s->size_item_off);
+    if (ret == 0) {
+        put_le64(u[0].data + s->size_item_off % LOG_SECTOR, size);
+        ret = log_commit(img, s, u, 1, errp);
+    }
+    if (ret < 0) {
+        free(u);
+        return ret;
+    }
+    uint64_t blocks = (size + s->block_size - 1) / s->block_size;
+    uint64_t entries = blocks + (blocks - 1) / s->chunk_ratio, old_entries = s->bat_entries;
+    s->vsize = img->size = size;
+    s->data_blocks = blocks;
+    s->bat_entries = entries;
+    /* Clear the entries past the new end, a sector of the BAT at a time. */
+    int n = 0;
+    for (uint64_t first = entries / 512 * 512; first < old_entries && ret == 0; first += 512) {
+        struct log_update *x = &u[n++];
+        x->file_off = s->bat_off + first * 8;
+        memset(x->data, 0, LOG_SECTOR);
+        for (uint64_t k = first; k < entries; k++)
+            put_le64(x->data + (k - first) * 8, s->bat[k]);
+        if (n == 64 || first + 512 >= old_entries) {
+            ret = log_commit(img, s, u, n, errp);
+            n = 0;
+        }
+    }
+    /* The end of what is still in use: headers, regions, present blocks. */
+    uint64_t end = get_le64(s->header + VHDX_H_LOG_OFFSET) +
+                   get_le32(s->header + VHDX_H_LOG_LENGTH);
+    if (s->meta_off + s->meta_len > end)
+        end = s->meta_off + s->meta_len;
+    if (s->bat_off + s->bat_len > end)
+        end = s->bat_off + s->bat_len;
+    /* Any offset an entry keeps counts (an unmapped block's may still
+     * hold its old content); a bogus one only means no cut. */
+    for (uint64_t k = 0; k < entries; k++)
+        if (VHDX_BAT_OFFSET(s->bat[k]) &&
+            VHDX_BAT_OFFSET(s->bat[k]) + s->block_size > end)
+            end = VHDX_BAT_OFFSET(s->bat[k]) + s->block_size;
+    for (uint64_t k = entries; ret == 0 && k < old_entries; k++) {
+        uint64_t off = VHDX_BAT_OFFSET(s->bat[k]);
+        if (VHDX_BAT_STATE(s->bat[k]) == VHDX_PAYLOAD_FULLY_PRESENT && off < end &&
+            !s->leave_allocated)
+            (void)fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                            (off_t)s->block_size);
+        s->bat[k] = 0;
+    }
+    end = (end + VHDX_MIB - 1) / VHDX_MIB * VHDX_MIB;
+    if (ret == 0 && end < s->alloc_end) {
+        if (ftruncate(img->fd, (off_t)end) < 0)
+            ret = vd_error_set_errno(errp, -errno, "%s: cannot cut the file to %llu bytes",
+                                     img->path, (unsigned long long)end);
+        else
+            s->alloc_end = s->file_size = end;
+    }
+    free(u);
+    return ret;
+}

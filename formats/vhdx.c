@@ -908,6 +908,7 @@ const struct vd_format vd_format_vhdx = {
     .pwrite = vhdx_pwrite,
     .write_zeroes = vhdx_write_zeroes,
     .grow = vhdx_grow,
+    .shrink = vhdx_shrink,
     .set_backing = vhdx_set_backing,
     .flush = vhdx_flush,
     .block_status = vhdx_block_status,

@@ -125,8 +125,10 @@ int vhdx_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
                 struct vd_error **errp);
 int vhdx_flush(struct vd_image *img, struct vd_error **errp);
 int vhdx_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off, struct vd_error **errp);
-/* vdisk resize: grows a dynamic or fixed VHDX within its BAT region. */
+/* vdisk resize: grows a dynamic or fixed VHDX within its BAT region;
+ * shrinks it. */
 int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
+int vhdx_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp);
 /* vdisk measure (format.h's measure hook). */
 int vhdx_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
                  uint64_t *full, struct vd_error **errp);

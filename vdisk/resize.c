@@ -18,8 +18,8 @@ static const char help[] =
     "Formats: raw (files; a block device is resized by its own tools), vhd\n"
     "(dynamic and differencing: within the room the block table has; fixed:\n"
     "grows), qcow2 (grows and shrinks), monolithicSparse vmdk, vhdx (dynamic\n"
-    "and fixed grow within the BAT's room), vdi (grows within the block map's\n"
-    "room); others say 'not supported'.\n"
+    "and fixed: grow within the BAT's room, shrink), vdi (grows within the\n"
+    "block map's room); others say 'not supported'.\n"
     "  -f, --format=FMT   image format (default: probed)\n"
     "      --shrink       allow the size to go down\n"
     "  -h, --help         this text\n";

@@ -1,7 +1,7 @@
 /* libFuzzer harness for the VHDX driver: an arbitrary file goes through
  * probe, open (headers, log replay, region table, metadata, BAT, parent
  * locator), block status, reads, info and check, then a writable open
- * (log replay, write zeroes, growing). The input lives in a
+ * (log replay, write zeroes, growing, shrinking back). The input lives in a
  * memfd, so nothing touches the disk, and relative parent locators resolve
  * to nothing under /proc/self/fd.
  *
@@ -78,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (size_t i = 0; i < MIB; i++)
                     if (got[i])
                         abort();
+            vd_image_resize(img, old, true, NULL);
         }
         vd_image_close(img, NULL);
         vd_image_check(path, "vhdx", ignore, NULL, &err);

@@ -1,6 +1,6 @@
 # vdisk resize for qcow2 (v2 and v3, small clusters so that growing needs a
 # new L1 table; shrink over allocated zero clusters), VHDX (dynamic and
-# fixed) and VDI (dynamic and static): data and partition table intact,
+# fixed, grow and shrink) and VDI (dynamic and static, grow): data and partition table intact,
 # read back identically by qemu-img (check clean) and by the libyal tools
 # where installed; what a format cannot do is refused with one line.
 source "$SRC/tests/lib.sh"
@@ -49,13 +49,24 @@ for v in qcow2:compat=0.10,cluster_size=512 qcow2:compat=1.1,cluster_size=4096 q
             [ $r = 0 ] || fail "$v: vhdimount reads the grown image differently"
         fi
         command -v vhdiinfo >/dev/null && { vhdiinfo $img | grep -q "134217728 bytes" || fail "$v: vhdiinfo size"; }
-        expect_fail 1 "shrinking is not supported for format vhdx" $V resize --shrink $img 16M ;;
+        expect_fail 1 "cannot shrink to 2097152 bytes: offset 2097152 holds data" $V resize --shrink $img 2M
+        big=$(stat -c %s $img)
+        $V resize --shrink $img 16M >/dev/null || fail "$v: shrink"
+        [ "$(size_of $img)" = 16777216 ] || fail "$v: size after the shrink"
+        same $img vhdx orig.raw
+        # The fixed file is cut after the blocks still in use (the dynamic
+        # one has nothing past its first block to cut).
+        [ $opts = subformat=dynamic ] || [ "$(stat -c %s $img)" -lt "$big" ] ||
+            fail "$v: the shrunk file did not get shorter"
+        command -v vhdiinfo >/dev/null && { vhdiinfo $img | grep -q "16777216 bytes" || fail "$v: vhdiinfo size after the shrink"; }
+        $V resize $img 128M >/dev/null || fail "$v: grow after the shrink"
+        same $img vhdx grown.raw ;;
     vdi)
         expect_fail 1 "shrinking is not supported for format vdi" $V resize --shrink $img 16M ;;
     esac
 done
 # The fixed VHDX and static VDI stay fully allocated.
-[ "$(stat -c %s t.vhdx)" -ge 134217728 ] || fail "the grown fixed VHDX lost its blocks"
+[ "$(stat -c %s t.vhdx)" -ge 134217728 ] || fail "the regrown fixed VHDX lost its blocks"
 [ "$(stat -c %s t.vdi)" -ge 134217728 ] || fail "the grown static VDI lost its blocks"
 
 # qcow2 made by qemu: allocated zero clusters past the new end are freed
