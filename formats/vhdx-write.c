@@ -679,6 +679,23 @@ int vhdx_create(const char *path, const struct vd_create_args *args, struct vd_e
 
 /* ---- resize ---- */
 
+/* The virtual disk size item set to SIZE, in a log entry of its own (U:
+ * room for one update). */
+static int log_size_item(struct vd_image *img, struct vhdx_state *s, uint64_t size,
+                         struct log_update *u, struct vd_error **errp)
+{
+    u->file_off = s->size_item_off / LOG_SECTOR * LOG_SECTOR;
+    int ret = vd_fd_pread(img->fd, img->path, u->data, LOG_SECTOR, u->file_off, errp);
+    if (ret == 0 && s->size_item_off % LOG_SECTOR > LOG_SECTOR - 8)
+        ret = vd_error_set(errp, -ENOTSUP, "%s: the virtual disk size item at offset %llu "
+                           "straddles two sectors", img->path,
+                           (unsigned long long)s->size_item_off);
+    if (ret < 0)
+        return ret;
+    put_le64(u->data + s->size_item_off % LOG_SECTOR, size);
+    return log_commit(img, s, u, 1, errp);
+}
+
 /* Growing, within the room the BAT region has (a 1 MiB region holds 131072
  * entries: 4 TiB of 32 MiB blocks). A fixed image (LeaveBlockAllocated)
  * gets its new blocks allocated at the end of the file, fully present, as
@@ -766,18 +783,8 @@ int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
     }
     if (ret == 0 && n)
         ret = log_commit(img, s, u, n, errp);
-    if (ret == 0) {
-        u[0].file_off = s->size_item_off / LOG_SECTOR * LOG_SECTOR;
-        ret = vd_fd_pread(img->fd, img->path, u[0].data, LOG_SECTOR, u[0].file_off, errp);
-        if (ret == 0 && s->size_item_off % LOG_SECTOR > LOG_SECTOR - 8)
-            ret = vd_error_set(errp, -ENOTSUP, "%s: the virtual disk size item at offset "
-                               "%llu straddles two sectors", img->path,
-                               (unsigned long long)s->size_item_off);
-        if (ret == 0) {
-            put_le64(u[0].data + s->size_item_off % LOG_SECTOR, size);
-            ret = log_commit(img, s, u, 1, errp);
-        }
-    }
+    if (ret == 0)
+        ret = log_size_item(img, s, size, u, errp);
     free(u);
     if (ret < 0) {
         free(bat);
@@ -1012,16 +1019,7 @@ int vhdx_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
     struct log_update *u = calloc(64, sizeof(*u));
     if (!u)
         return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
-    u[0].file_off = s->size_item_off / LOG_SECTOR * LOG_SECTOR;
-    int ret = vd_fd_pread(img->fd, img->path, u[0].data, LOG_SECTOR, u[0].file_off, errp);
-    if (ret == 0 && s->size_item_off % LOG_SECTOR > LOG_SECTOR - 8)
-        ret = vd_error_set(errp, -ENOTSUP, "%s: the virtual disk size item at offset %llu "
-                           "straddles two sectors", img->path,
-                           (unsigned long long)s->size_item_off);
-    if (ret == 0) {
-        put_le64(u[0].data + s->size_item_off % LOG_SECTOR, size);
-        ret = log_commit(img, s, u, 1, errp);
-    }
+    int ret = log_size_item(img, s, size, u, errp);
     if (ret < 0) {
         free(u);
         return ret;
