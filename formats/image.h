@@ -39,6 +39,11 @@ enum {
      * new parent for a child whose old one was moved. Drivers without
      * support fail as usual. */
     VD_OPEN_LOST_BACKING = 1u << 7,
+    /* With VD_OPEN_WRITE: also repair what the format can in a clean
+     * image, as check -r leaks / -r all ask (qcow2: refcounts above what
+     * the tables use; with _ALL also those below it). */
+    VD_OPEN_REPAIR_LEAKS = 1u << 8,
+    VD_OPEN_REPAIR_ALL = 1u << 9,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest

@@ -37,8 +37,12 @@ static void count_problem(void *ctx, const char *problem)
 
 /* An image left dirty (lazy refcounts, not closed cleanly) gets every
  * refcount block rewritten from the counts its tables imply, then the dirty
- * bit cleared. Killed halfway, it is still dirty and is repaired again. */
-static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+ * bit cleared. Killed halfway, it is still dirty and is repaired again.
+ * check -r on a clean image: the same (all), or LEAKS_ONLY: counts only go
+ * down to what the tables use. A clean image whose tables are damaged is
+ * left alone (check reports it). */
+static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, bool leaks_only,
+                            struct vd_error **errp)
 {
     struct vd_check chk = { .report = count_problem };
     uint32_t *refs = NULL;
@@ -46,6 +50,10 @@ static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct 
     int ret = qcow2_count_refs(img->fd, img->path, s->file_size, &chk, &refs, &n, errp);
     if (ret < 0)
         return ret;
+    if (chk.problems && !(s->incompat & QCOW2_INCOMPAT_DIRTY)) {
+        free(refs);
+        return 0;       /* a clean image's damage: check -r reports it, unrepaired */
+    }
     if (chk.problems) {
         free(refs);
         return vd_error_set(errp, -EINVAL, "%s: the dirty image cannot be repaired: its tables "
@@ -57,7 +65,7 @@ static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct 
     /* Clusters in use with no refcount block: new blocks after the end of
      * the file, which may need covering themselves. */
     uint64_t next = n;
-    for (bool again = true; again && ret == 0;) {
+    for (bool again = !leaks_only; again && ret == 0;) {
         again = false;
         for (uint64_t c = 0; c < n && ret == 0; c++) {
             if (!refs[c] || s->rt[c / per])
@@ -86,9 +94,15 @@ static int repair_refcounts(struct vd_image *img, struct qcow2_state *s, struct 
         uint64_t rb = s->rt[r] & QCOW2_OFFSET_MASK;
         if (!rb)
             continue;
-        memset(blk, 0, s->cluster_size);
-        for (uint64_t i = 0; i < per && r * per + i < n; i++) {
+        /* Leaks only: a count goes down to what the tables use, never up. */
+        if (leaks_only)
+            ret = vd_file_pread(img, blk, s->cluster_size, rb, errp);
+        else
+            memset(blk, 0, s->cluster_size);
+        for (uint64_t i = 0; ret == 0 && i < per && r * per + i < n; i++) {
             uint64_t v = refs[r * per + i];
+            if (leaks_only && v > qcow2_refcount_get(blk, s->refcount_order, i))
+                continue;
             if (v > max) {
                 ret = vd_error_set(errp, -EINVAL, "%s: cluster %llu is used %llu times, more "
                                    "than its refcount can count", img->path,
@@ -155,8 +169,12 @@ int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags
                                 "points outside the file or off a cluster boundary", img->path,
                                 r, (unsigned long long)(s->rt_offset + r * 8ull));
     }
-    if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
-        int ret = repair_refcounts(img, s, errp);
+    /* A dirty image always; a clean one's leaks when asked (check -r):
+     * each refcount only drops to what the tables use, so a kill halfway
+     * leaves some leaks, never a count too low. */
+    bool dirty = s->incompat & QCOW2_INCOMPAT_DIRTY;
+    if (dirty || (flags & (VD_OPEN_REPAIR_LEAKS | VD_OPEN_REPAIR_ALL))) {
+        int ret = repair_refcounts(img, s, !dirty && !(flags & VD_OPEN_REPAIR_ALL), errp);
         if (ret < 0)
             return ret;
     }
@@ -665,7 +683,14 @@ int qcow2_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off
             return ret;
         size_t n = s->cluster_size - in < len ? s->cluster_size - in : len;
         if (in_place(s, entry)) {
-            ret = vd_file_pwrite(img, p, n, (entry & QCOW2_OFFSET_MASK) + in, errp);
+            /* A damaged entry must not stretch the file to its offset. */
+            uint64_t host = entry & QCOW2_OFFSET_MASK;
+            if (host >= __atomic_load_n(&s->file_size, __ATOMIC_ACQUIRE))
+                return vd_error_set(errp, -EIO, "%s: the L2 entry of guest offset %llu points "
+                                    "to offset %llu, beyond the end of the file (corrupt)",
+                                    img->path, (unsigned long long)off,
+                                    (unsigned long long)host);
+            ret = vd_file_pwrite(img, p, n, host + in, errp);
             if (ret < 0)
                 return ret;
         } else if (s->compress && (ret = compressed_write(img, s, ci, in, p, n, errp)) <= 0) {
@@ -811,8 +836,19 @@ static const char *qemu_format_name(const char *name)
     return strcmp(name, "vhd") == 0 ? "vpc" : name;   /* QEMU's name for VHD */
 }
 
-int qcow2_create(const char *path, const struct vd_create_args *args,
-                 struct vd_error **errp)
+/* What create makes of ARGS: the version, cluster size and the layout of
+ * the metadata it writes (cluster 0 header, then the refcount table, its
+ * first blocks, the L1 table). Shared with measure. */
+struct create_plan {
+    uint32_t version;
+    bool zstd, lazy;
+    uint64_t size, cs, l1_size, rt_clusters, nrb;
+    uint64_t rt_off, rb_off, l1_off, end;
+    unsigned bits;
+};
+
+static int make_plan(const struct vd_create_args *args, struct create_plan *p,
+                     struct vd_error **errp)
 {
     const struct vd_options *o = args->opts;
     const char *v;
@@ -840,22 +876,15 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
         if (zstd && version < 3)
             return vd_error_set(errp, -EINVAL, "qcow2 compression_type=zstd needs compat=1.1");
     }
-    const char *bfmt = vd_options_get(o, "backing_fmt");
-    if (bfmt && !args->backing)
-        return vd_error_set(errp, -EINVAL, "backing_fmt given without a backing file");
-    if (args->backing && !bfmt)
-        bfmt = qemu_format_name(args->backing->drv->name);
-    char bbuf[PATH_MAX];
-    const char *bname = NULL;
-    if (args->backing) {
-        int r = backing_name_for(path, args->backing_arg, bbuf, sizeof(bbuf), errp);
-        if (r < 0)
-            return r;
-        bname = bbuf;
+    bool lazy = false;
+    if ((v = vd_options_get(o, "lazy_refcounts"))) {
+        if (strcmp(v, "on") && strcmp(v, "off"))
+            return vd_error_set(errp, -EINVAL, "qcow2 lazy_refcounts must be on or off, not "
+                                "'%s'", v);
+        lazy = strcmp(v, "on") == 0;
+        if (lazy && version < 3)
+            return vd_error_set(errp, -EINVAL, "qcow2 lazy_refcounts=on needs compat=1.1");
     }
-    if (bname && strlen(bname) > QCOW2_MAX_BACKING_NAME)
-        return vd_error_set(errp, -EINVAL, "the backing file name is longer than %d bytes",
-                            QCOW2_MAX_BACKING_NAME);
     uint64_t size = (args->size + 511) / 512 * 512;
     if (size > QCOW2_MAX_SIZE / 2)
         return vd_error_set(errp, -EFBIG, "qcow2 size %llu is too large",
@@ -892,8 +921,44 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
     uint64_t rb_off = rt_off + rt_clusters * cs;
     uint64_t l1_off = rb_off + nrb * cs;
     uint64_t end = l1_off + l1_clusters * cs;
-    uint64_t nclusters = end / cs;
+    *p = (struct create_plan){ .version = version, .zstd = zstd, .lazy = lazy, .size = size, .cs = cs,
+                               .l1_size = l1_size, .rt_clusters = rt_clusters, .nrb = nrb,
+                               .rt_off = rt_off, .rb_off = rb_off, .l1_off = l1_off,
+                               .end = end, .bits = bits };
+    return 0;
+}
 
+int qcow2_create(const char *path, const struct vd_create_args *args,
+                 struct vd_error **errp)
+{
+    struct create_plan plan = { 0 };
+    int pr = make_plan(args, &plan, errp);
+    if (pr < 0)
+        return pr;
+    const struct vd_options *o = args->opts;
+    uint32_t version = plan.version;
+    bool zstd = plan.zstd;
+    uint64_t size = plan.size, cs = plan.cs, l1_size = plan.l1_size;
+    uint64_t rt_clusters = plan.rt_clusters, nrb = plan.nrb, rt_off = plan.rt_off;
+    uint64_t rb_off = plan.rb_off, l1_off = plan.l1_off, end = plan.end;
+    unsigned bits = plan.bits;
+    uint64_t per_rb = cs * 8 / 16, nclusters = end / cs;
+    const char *bfmt = vd_options_get(o, "backing_fmt");
+    if (bfmt && !args->backing)
+        return vd_error_set(errp, -EINVAL, "backing_fmt given without a backing file");
+    if (args->backing && !bfmt)
+        bfmt = qemu_format_name(args->backing->drv->name);
+    char bbuf[PATH_MAX];
+    const char *bname = NULL;
+    if (args->backing) {
+        int r = backing_name_for(path, args->backing_arg, bbuf, sizeof(bbuf), errp);
+        if (r < 0)
+            return r;
+        bname = bbuf;
+    }
+    if (bname && strlen(bname) > QCOW2_MAX_BACKING_NAME)
+        return vd_error_set(errp, -EINVAL, "the backing file name is longer than %d bytes",
+                            QCOW2_MAX_BACKING_NAME);
     size_t meta = (size_t)(end - cs);
     uint8_t *m = calloc(1, meta);
     uint8_t *hdr = calloc(1, cs);
@@ -918,6 +983,7 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
     size_t pos = QCOW2_V2_HEADER_LEN;
     if (version == 3) {
         put_be64(hdr + Q_H_INCOMPAT, zstd ? QCOW2_INCOMPAT_COMPRESSION : 0);
+        put_be64(hdr + Q_H_COMPAT, plan.lazy ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
         put_be32(hdr + Q_H_REFCOUNT_ORDER, 4);
         put_be32(hdr + Q_H_HEADER_LEN, 112);
         hdr[Q_H_COMPRESSION] = zstd ? QCOW2_ZSTD : QCOW2_ZLIB;
@@ -960,4 +1026,486 @@ int qcow2_create(const char *path, const struct vd_create_args *args,
     free(m);
     free(hdr);
     return ret;
+}
+
+/* ---- resize ---- */
+
+static int sync_fd(struct vd_image *img, struct vd_error **errp)
+{
+    if (fdatasync(img->fd) < 0 && errno != EINVAL)
+        return vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    return 0;
+}
+
+/* Releases every cluster of guest clusters FIRST_CI and up (to the end of
+ * the L1 table), under the lock: entries are cleared before their clusters'
+ * refcounts drop, and an L2 table wholly past FIRST_CI is unhooked from the
+ * L1 table before it is freed, so a kill leaks at worst. */
+static int drop_clusters_from(struct vd_image *img, struct qcow2_state *s, uint64_t first_ci,
+                              struct vd_error **errp)
+{
+    uint8_t *tbl = malloc(s->cluster_size);
+    if (!tbl)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0;
+    for (uint64_t i = first_ci / s->l2_entries; i < s->l1_size && ret == 0; i++) {
+        uint64_t e = s->l1[i], l2 = e & QCOW2_OFFSET_MASK;
+        if (!l2)
+            continue;
+        if (!(e & QCOW2_OFLAG_COPIED)) {
+            ret = vd_error_set(errp, -ENOTSUP, "%s: L2 table %llu is shared (refcount > 1); "
+                               "vdisk does not change shared tables", img->path,
+                               (unsigned long long)i);
+            break;
+        }
+        uint64_t j0 = i == first_ci / s->l2_entries ? first_ci % s->l2_entries : 0;
+        if ((ret = vd_file_pread(img, tbl, s->cluster_size, l2, errp)) < 0)
+            break;
+        bool used = false;
+        for (uint64_t j = j0; j < s->l2_entries && !used; j++)
+            used = get_be64(tbl + j * 8) != 0;
+        if (!used && j0)
+            continue;
+        if (j0 == 0) {
+            uint8_t z[8] = { 0 };
+            if ((ret = vd_file_pwrite(img, z, 8, s->l1_offset + i * 8, errp)) < 0)
+                break;
+            __atomic_store_n(&s->l1[i], 0, __ATOMIC_RELEASE);
+        } else {
+            uint8_t *z = calloc(s->l2_entries - j0, 8);
+            if (!z) {
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+                break;
+            }
+            ret = vd_file_pwrite(img, z, (size_t)(s->l2_entries - j0) * 8, l2 + j0 * 8, errp);
+            free(z);
+        }
+        for (uint64_t j = j0; j < s->l2_entries && ret == 0; j++)
+            ret = release_entry(img, s, get_be64(tbl + j * 8), errp);
+        if (ret == 0 && j0 == 0)
+            ret = refcount_add(img, s, l2 >> s->cluster_bits, 1, -1, errp);
+    }
+    free(tbl);
+    return ret;
+}
+
+/* The virtual size field, and with a new L1 table its size and place, in
+ * one write of the header's bytes 24..47 (the encryption method between
+ * them is 0: encrypted images are never opened). */
+static int write_size_l1(struct vd_image *img, uint64_t size, uint32_t l1_size,
+                         uint64_t l1_off, struct vd_error **errp)
+{
+    uint8_t h[24];
+    put_be64(h, size);
+    put_be32(h + 8, 0);
+    put_be32(h + 12, l1_size);
+    put_be64(h + 16, l1_off);
+    return vd_file_pwrite(img, h, sizeof(h), Q_H_SIZE, errp);
+}
+
+/* Growing: a bigger L1 table when the new size needs one (written after
+ * the end of the file, then the header switches to it, then the old one is
+ * freed: a kill leaks at worst). Clusters past the old size that a foreign
+ * writer left mapped are dropped first so that the new range reads as
+ * zeros (or as the backing file). */
+int qcow2_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    if (size > QCOW2_MAX_SIZE)
+        return vd_error_set(errp, -EFBIG, "%s: %llu bytes is more than qcow2 can hold",
+                            img->path, (unsigned long long)size);
+    uint64_t per_l2 = (uint64_t)s->l2_entries << s->cluster_bits;
+    uint64_t need = (size + per_l2 - 1) / per_l2;
+    if (need * 8 > QCOW2_MAX_L1_BYTES)
+        return vd_error_set(errp, -EFBIG, "%s: %llu bytes needs an L1 table of %llu bytes, "
+                            "more than QEMU accepts (%u); use bigger clusters", img->path,
+                            (unsigned long long)size, (unsigned long long)need * 8,
+                            QCOW2_MAX_L1_BYTES);
+    uint64_t old = img->size, cs = s->cluster_size;
+    pthread_mutex_lock(&s->lock);
+    int ret = drop_clusters_from(img, s, (old + cs - 1) >> s->cluster_bits, errp);
+    pthread_mutex_unlock(&s->lock);
+    /* The rest of a partial last cluster reads as zeros too. */
+    if (ret == 0 && old % cs) {
+        uint64_t entry, bm, l2;
+        ret = qcow2_l2_lookup(img, old >> s->cluster_bits, &entry, &bm, &l2, errp);
+        if (ret == 0 && in_place(s, entry)) {
+            uint8_t *z = calloc(1, cs - old % cs);
+            if (!z)
+                ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+            else
+                ret = vd_file_pwrite(img, z, cs - old % cs, (entry & QCOW2_OFFSET_MASK) +
+                                     old % cs, errp);
+            free(z);
+        } else if (ret == 0 && entry && !(entry & QCOW2_OFLAG_ZERO)) {
+            ret = vd_error_set(errp, -ENOTSUP, "%s: the last cluster is compressed; vdisk "
+                               "grows such an image only by whole clusters", img->path);
+        }
+    }
+    if (ret < 0)
+        return ret;
+    if (need <= s->l1_size) {
+        ret = write_size_l1(img, size, s->l1_size, s->l1_offset, errp);
+        if (ret == 0)
+            img->size = size;
+        return ret;
+    }
+    uint64_t n = (need * 8 + cs - 1) / cs, entries = n * cs / 8;
+    if (entries > QCOW2_MAX_L1_BYTES / 8)
+        entries = QCOW2_MAX_L1_BYTES / 8;
+    uint64_t *l1 = calloc(entries, 8);
+    uint8_t *tbl = calloc(n, cs);
+    if (!l1 || !tbl) {
+        free(l1);
+        free(tbl);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    memcpy(l1, s->l1, (size_t)s->l1_size * 8);
+    for (uint64_t i = 0; i < entries; i++)
+        put_be64(tbl + i * 8, l1[i]);
+    uint64_t first = 0;
+    pthread_mutex_lock(&s->lock);
+    ret = alloc_clusters(img, s, n, &first, errp);
+    if (ret == 0)
+        ret = vd_file_pwrite(img, tbl, (size_t)(n * cs), first << s->cluster_bits, errp);
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    if (ret == 0)
+        ret = write_size_l1(img, size, (uint32_t)entries, first << s->cluster_bits, errp);
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    uint64_t old_off = s->l1_offset, old_n = ((uint64_t)s->l1_size * 8 + cs - 1) / cs;
+    if (ret == 0) {
+        free(s->l1);
+        s->l1 = l1;
+        l1 = NULL;
+        s->l1_size = (uint32_t)entries;
+        s->l1_offset = first << s->cluster_bits;
+        img->size = size;
+        if (old_off && old_n)
+            ret = refcount_add(img, s, old_off >> s->cluster_bits, old_n, -1, errp);
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(l1);
+    free(tbl);
+    return ret;
+}
+
+/* Cuts the file after its last cluster in use (refcount above 0), as
+ * qemu-img does after a shrink: every table and refcount block counts
+ * itself, so nothing past that cluster is referenced. Under the lock. */
+static int cut_free_tail(struct vd_image *img, struct qcow2_state *s, struct vd_error **errp)
+{
+    uint64_t per = per_refblock(s), last = 0;
+    uint8_t *blk = malloc(s->cluster_size);
+    if (!blk)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0;
+    bool found = false;
+    for (uint64_t r = (s->next_free + per - 1) / per; r-- > 0 && !found && ret == 0;) {
+        uint64_t rb = r < s->rt_entries ? s->rt[r] & QCOW2_OFFSET_MASK : 0;
+        if (!rb || (ret = vd_file_pread(img, blk, s->cluster_size, rb, errp)) < 0)
+            continue;
+        for (uint64_t i = per; i-- > 0 && !found;)
+            if (r * per + i < s->next_free && qcow2_refcount_get(blk, s->refcount_order, i)) {
+                last = r * per + i;
+                found = true;
+            }
+    }
+    free(blk);
+    if (ret < 0 || !found || last + 1 >= s->next_free)
+        return ret;
+    if (ftruncate(img->fd, (off_t)((last + 1) << s->cluster_bits)) < 0)
+        return vd_error_set_errno(errp, -errno, "%s: cannot cut the file to %llu bytes",
+                                  img->path, (unsigned long long)((last + 1) << s->cluster_bits));
+    s->next_free = last + 1;
+    __atomic_store_n(&s->file_size, s->next_free << s->cluster_bits, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Shrinking (the core has checked that the dropped tail reads as zeros):
+ * the header's size first, then the clusters past it are freed, so that a
+ * kill leaves them leaked, never a shorter image whose dropped zeros turned
+ * into the backing file's bytes. Then the file is cut after its last
+ * cluster in use. */
+int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    int ret = write_size_l1(img, size, s->l1_size, s->l1_offset, errp);
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    if (ret < 0)
+        return ret;
+    img->size = size;
+    pthread_mutex_lock(&s->lock);
+    ret = drop_clusters_from(img, s, (size + s->cluster_size - 1) >> s->cluster_bits, errp);
+    if (ret == 0)
+        ret = cut_free_tail(img, s, errp);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* ---- measure ---- */
+
+/* The clusters of create's layout, then for every cluster of data one
+ * cluster, for every L2 table's span with data one table, and the refcount
+ * blocks all of those need past the ones create wrote (the writer adds
+ * them at the end as the file grows). Compressed output (-c) is smaller. */
+static uint64_t clusters_with(const struct create_plan *p, uint64_t data, uint64_t tables)
+{
+    uint64_t per_rb = p->cs * 8 / 16;
+    uint64_t base = p->end / p->cs + data + tables, blocks = p->nrb;
+    while ((base + blocks - p->nrb + per_rb - 1) / per_rb > blocks)
+        blocks++;
+    return base + blocks - p->nrb;
+}
+
+int qcow2_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                  uint64_t *full, struct vd_error **errp)
+{
+    struct create_plan p = { 0 };
+    int ret = make_plan(args, &p, errp);
+    if (ret < 0)
+        return ret;
+    uint64_t span = (p.cs / 8) * p.cs;
+    uint64_t data = 0, tables = 0;
+    if (src && (ret = vd_image_count_data(src, p.cs, &data, errp)) == 0)
+        ret = vd_image_count_data(src, span, &tables, errp);
+    if (ret < 0)
+        return ret;
+    *required = clusters_with(&p, data, tables) * p.cs;
+    *full = clusters_with(&p, (p.size + p.cs - 1) / p.cs, (p.size + span - 1) / span) * p.cs;
+    return 0;
+}
+
+/* ---- header rewrite: rebase and amend ---- */
+
+/* What a header rewrite changes: the version (2 or 3; the version 3 fields
+ * INCOMPAT, COMPAT as given), and with NAME the backing name and format. */
+struct header_change {
+    uint32_t version;
+    uint64_t incompat, compat;
+    const char *name, *fmt;     /* NULL: keep the backing name and format */
+};
+
+/* Rewrites the header cluster as C says: the fixed fields of the version,
+ * every extension kept as it is (but the backing format when it changes),
+ * the end mark and the backing name. One write of the bytes that change (a
+ * sector or two: the header's other fields are rewritten unchanged), then
+ * a flush. */
+static int rewrite_header(struct vd_image *img, struct qcow2_state *s,
+                          const struct header_change *c, struct vd_error **errp)
+{
+    size_t cs = s->cluster_size;
+    uint8_t *old = malloc(cs), *hdr = calloc(1, cs);
+    if (!old || !hdr) {
+        free(old);
+        free(hdr);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    int ret = vd_file_pread(img, old, cs, 0, errp);
+    size_t start = s->version == 2 ? QCOW2_V2_HEADER_LEN : (size_t)s->header_len;
+    size_t nstart = c->version == 2 ? QCOW2_V2_HEADER_LEN
+                                    : s->version == 3 ? start : QCOW2_V3_HEADER_LEN + 8;
+    size_t end = cs, old_end = start, pos = nstart;
+    uint64_t boff = get_be64(old + Q_H_BACKING_OFF);
+    uint32_t blen = get_be32(old + Q_H_BACKING_LEN);
+    if (boff && boff < end)
+        end = (size_t)boff;
+    char name[QCOW2_MAX_BACKING_NAME + 1] = "";
+    if (ret == 0 && boff && !c->name)
+        snprintf(name, sizeof(name), "%.*s", (int)blen, (const char *)old + boff);
+    const char *fmt = c->name ? c->fmt : s->backing_format[0] ? s->backing_format : NULL;
+    if (c->name)
+        snprintf(name, sizeof(name), "%s", c->name);
+    if (ret == 0) {
+        memcpy(hdr, old, QCOW2_V2_HEADER_LEN);
+        if (s->version == 3 && c->version == 3)
+            memcpy(hdr, old, start);
+        put_be32(hdr + Q_H_VERSION, c->version);
+        if (c->version == 3) {
+            put_be64(hdr + Q_H_INCOMPAT, c->incompat);
+            put_be64(hdr + Q_H_COMPAT, c->compat);
+            if (s->version == 2) {
+                put_be32(hdr + Q_H_REFCOUNT_ORDER, 4);
+                put_be32(hdr + Q_H_HEADER_LEN, (uint32_t)nstart);
+            }
+        }
+    }
+    /* The extensions, validated by open already. */
+    while (ret == 0 && old_end + 8 <= end) {
+        uint32_t type = get_be32(old + old_end), elen = get_be32(old + old_end + 4);
+        size_t total = 8 + ((size_t)elen + 7) / 8 * 8;
+        if (type == QCOW2_EXT_END || total > end - old_end)
+            break;
+        if (type != QCOW2_EXT_BACKING_FORMAT && pos + total <= cs) {
+            memcpy(hdr + pos, old + old_end, total);
+            pos += total;
+        } else if (type != QCOW2_EXT_BACKING_FORMAT) {
+            ret = vd_error_set(errp, -ENOSPC, "%s: the header does not fit in its %zu-byte "
+                               "cluster", img->path, cs);
+        }
+        old_end += total;
+    }
+    old_end += 8;
+    if (boff && boff + blen > old_end)
+        old_end = (size_t)(boff + blen);
+    size_t fl = fmt ? strlen(fmt) : 0, nl = strlen(name);
+    if (ret == 0 && pos + (fl ? 8 + (fl + 7) / 8 * 8 : 0) + 8 + nl > cs)
+        ret = vd_error_set(errp, -ENAMETOOLONG, "%s: the header and the backing file name "
+                           "'%s' do not fit in the %zu-byte header cluster", img->path, name,
+                           cs);
+    if (ret == 0) {
+        if (fl) {
+            put_be32(hdr + pos, QCOW2_EXT_BACKING_FORMAT);
+            put_be32(hdr + pos + 4, (uint32_t)fl);
+            memcpy(hdr + pos + 8, fmt, fl);
+            pos += 8 + (fl + 7) / 8 * 8;
+        }
+        pos += 8;       /* end of extensions (zeros) */
+        memcpy(hdr + pos, name, nl);
+        put_be64(hdr + Q_H_BACKING_OFF, nl ? pos : 0);
+        put_be32(hdr + Q_H_BACKING_LEN, (uint32_t)nl);
+        pos += nl;
+        size_t len = pos > old_end ? pos : old_end;
+        ret = vd_file_pwrite(img, hdr, len < cs ? len : cs, 0, errp);
+    }
+    if (ret == 0)
+        ret = sync_fd(img, errp);
+    if (ret == 0) {
+        snprintf(s->backing_name, sizeof(s->backing_name), "%s", name);
+        snprintf(s->backing_format, sizeof(s->backing_format), "%s", fmt ? fmt : "");
+        if (c->version == 3 && s->version == 2)
+            s->header_len = nstart;
+        s->version = c->version;
+        s->incompat = c->version == 3 ? c->incompat : 0;
+        s->compat = c->version == 3 ? c->compat : 0;
+    }
+    free(old);
+    free(hdr);
+    return ret;
+}
+
+/* vdisk rebase: the new backing name and format (as qemu names it). */
+int qcow2_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                      struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    char name[QCOW2_MAX_BACKING_NAME + 1];
+    int ret = backing_name_for(img->path, parent_arg, name, sizeof(name), errp);
+    if (ret < 0)
+        return ret;
+    struct header_change c = { s->version, s->incompat, s->compat, name,
+                               qemu_format_name(parent->drv->name) };
+    return rewrite_header(img, s, &c, errp);
+}
+
+/* Version 2 has no zero clusters: each becomes what it reads as. With no
+ * backing file an unallocated zero cluster is simply unallocated; any
+ * other is written as zeros (a new cluster, the old one released). */
+static int expand_zero_clusters(struct vd_image *img, struct qcow2_state *s,
+                                struct vd_error **errp)
+{
+    uint8_t *tbl = malloc(s->cluster_size);
+    uint8_t *zero = calloc(1, s->cluster_size);
+    int ret = tbl && zero ? 0 : vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    bool backing = img->backing_path != NULL;
+    for (uint64_t i = 0; i < s->l1_size && ret == 0; i++) {
+        uint64_t l2 = s->l1[i] & QCOW2_OFFSET_MASK;
+        if (!l2)
+            continue;
+        if ((ret = vd_file_pread(img, tbl, s->cluster_size, l2, errp)) < 0)
+            break;
+        for (uint64_t j = 0; j < s->l2_entries && ret == 0; j++) {
+            uint64_t e = get_be64(tbl + j * 8), ci = i * s->l2_entries + j;
+            if (!(e & QCOW2_OFLAG_ZERO) || (e & QCOW2_OFLAG_COMPRESSED) ||
+                ci << s->cluster_bits >= img->size)
+                continue;
+            if (!backing && !(e & QCOW2_OFFSET_MASK)) {
+                uint8_t z[8] = { 0 };
+                ret = vd_file_pwrite(img, z, 8, l2 + j * 8, errp);
+                continue;
+            }
+            uint64_t off = ci << s->cluster_bits;
+            uint64_t n = img->size - off < s->cluster_size ? img->size - off : s->cluster_size;
+            ret = qcow2_pwrite(img, zero, (size_t)n, off, errp);
+        }
+    }
+    free(tbl);
+    free(zero);
+    return ret;
+}
+
+/* vdisk amend: compat (0.10 <-> 1.1, as qemu-img amend) and lazy_refcounts.
+ * Going down, the image must need nothing version 3 alone has: no feature
+ * bits, 16-bit refcounts; its zero clusters are expanded first, then the
+ * header switches in one write (killed before, it is the same image in
+ * version 3). Every other option is fixed at creation. */
+int qcow2_amend(struct vd_image *img, const struct vd_options *opts, struct vd_error **errp)
+{
+    struct qcow2_state *s = img->opaque;
+    const char *compat = NULL, *lazy = NULL;
+    for (int i = 0; i < opts->count; i++) {
+        const char *k = opts->items[i].key, *v = opts->items[i].value;
+        if (strcmp(k, "compat") == 0)
+            compat = v;
+        else if (strcmp(k, "lazy_refcounts") == 0)
+            lazy = v;
+        else
+            return vd_error_set(errp, -EINVAL, "%s: %s cannot change in place (only compat "
+                                "and lazy_refcounts can)", img->path, k);
+    }
+    struct header_change c = { s->version, s->incompat, s->compat, NULL, NULL };
+    if (compat) {
+        if (strcmp(compat, "1.1") == 0 || strcmp(compat, "v3") == 0)
+            c.version = 3;
+        else if (strcmp(compat, "0.10") == 0 || strcmp(compat, "v2") == 0)
+            c.version = 2;
+        else
+            return vd_error_set(errp, -EINVAL, "qcow2 compat must be 1.1 or 0.10, not '%s'",
+                                compat);
+    }
+    if (lazy) {
+        if (strcmp(lazy, "on") && strcmp(lazy, "off"))
+            return vd_error_set(errp, -EINVAL, "qcow2 lazy_refcounts must be on or off, not "
+                                "'%s'", lazy);
+        if (strcmp(lazy, "on") == 0 && c.version < 3)
+            return vd_error_set(errp, -EINVAL, "%s: lazy_refcounts=on needs compat=1.1",
+                                img->path);
+        if (strcmp(lazy, "on") == 0)
+            c.compat |= QCOW2_COMPAT_LAZY_REFCOUNTS;
+        else
+            c.compat &= ~(uint64_t)QCOW2_COMPAT_LAZY_REFCOUNTS;
+    }
+    if (c.version == 2 && s->version == 3) {
+        /* The dirty bit was repaired by the open. */
+        const char *why = s->incompat & QCOW2_INCOMPAT_COMPRESSION ? "it uses zstd compression"
+                        : s->incompat ? "it has incompatible features set"
+                        : s->refcount_order != 4 ? "its refcounts are not 16 bits wide"
+                        : NULL;
+        if (why)
+            return vd_error_set(errp, -ENOTSUP, "%s: cannot go down to compat=0.10: %s",
+                                img->path, why);
+        int ret = expand_zero_clusters(img, s, errp);
+        if (ret == 0)
+            ret = sync_fd(img, errp);
+        if (ret < 0)
+            return ret;
+        c.incompat = c.compat = 0;
+    }
+    if (c.version == s->version && c.incompat == s->incompat && c.compat == s->compat)
+        return 0;
+    if (c.version == 3 && s->version == 3) {
+        /* Only the feature words change: one write. */
+        uint8_t f[16];
+        put_be64(f, c.incompat);
+        put_be64(f + 8, c.compat);
+        int ret = vd_file_pwrite(img, f, sizeof(f), Q_H_INCOMPAT, errp);
+        if (ret == 0)
+            ret = sync_fd(img, errp);
+        if (ret == 0)
+            s->compat = c.compat;
+        return ret;
+    }
+    return rewrite_header(img, s, &c, errp);
 }

@@ -507,7 +507,8 @@ static int qcow2_open(struct vd_image *img, unsigned flags, struct vd_error **er
             ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
             goto out;
         }
-        if (!(flags & VD_OPEN_NO_BACKING))
+        /* rebase -u names a new parent: the old one may be gone. */
+        if (!(flags & (VD_OPEN_NO_BACKING | VD_OPEN_LOST_BACKING)))
             ret = vd_image_open_backing(img, flags, errp);
         if (ret == 0 && img->backing && (ret = check_backing_format(img, s, errp)) < 0) {
             vd_image_close(img->backing, NULL);
@@ -870,6 +871,8 @@ static const struct vd_option_desc qcow2_create_options[] = {
     { "cluster_size", "cluster size, a power of two from 512 to 2M (default 64K)" },
     { "compression_type", "zlib (default) or zstd, for compressed clusters" },
     { "backing_fmt", "the backing file's format (default: probed)" },
+    { "lazy_refcounts", "on or off (default): the compat flag (compat=1.1 only); vdisk "
+                        "itself always keeps refcounts exact" },
     { NULL, NULL },
 };
 
@@ -886,10 +889,15 @@ const struct vd_format vd_format_qcow2 = {
     .pwrite = qcow2_pwrite,
     .write_zeroes = qcow2_write_zeroes,
     .flush = qcow2_flush,
+    .grow = qcow2_grow,
+    .shrink = qcow2_shrink,
+    .set_backing = qcow2_set_backing,
     .block_status = qcow2_block_status,
     .file_extent = qcow2_file_extent,
     .create = qcow2_create,
     .create_options = qcow2_create_options,
+    .measure = qcow2_measure,
+    .amend = qcow2_amend,
     .info = qcow2_info,
     .check = qcow2_check,
 };

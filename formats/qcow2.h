@@ -158,6 +158,17 @@ int qcow2_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off,
 int qcow2_close_arena(struct vd_image *img, struct vd_error **errp);
 int qcow2_open_write(struct vd_image *img, struct qcow2_state *s, unsigned flags,
                      struct vd_error **errp);
+/* vdisk resize (format.h's grow and shrink hooks). */
+int qcow2_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
+int qcow2_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp);
+/* vdisk measure: our own layout (format.h's measure hook). */
+int qcow2_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                  uint64_t *full, struct vd_error **errp);
+/* vdisk amend: compat and lazy_refcounts (format.h's amend hook). */
+int qcow2_amend(struct vd_image *img, const struct vd_options *opts, struct vd_error **errp);
+/* vdisk rebase (format.h's set_backing hook). */
+int qcow2_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                      struct vd_error **errp);
 /* Recomputes the refcount of every host cluster of the file (FD, SIZE
  * bytes) from its tables into *refs (malloc()ed, *n entries); problems found
  * on the way go to CHK. */

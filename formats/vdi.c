@@ -499,6 +499,113 @@ static int vdi_create(const char *path, const struct vd_create_args *args,
     return ret;
 }
 
+/* vdisk resize, growing: within the room the block map has before the data
+ * area (VirtualBox puts the data at 1 MiB: some 256 GiB of 1 MiB blocks).
+ * The new map entries are written first (unallocated, or for a static
+ * image new zero blocks at the end of the file), then one header write
+ * that covers the size, block count and allocated count: a kill leaves the
+ * old image with unused bytes past it. */
+static int vdi_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vdi_state *s = img->opaque;
+    size = (size + 511) / 512 * 512;
+    uint64_t blocks = (size + s->block_size - 1) / s->block_size;
+    if (blocks < s->blocks)
+        blocks = s->blocks;     /* the header may count blocks past the size */
+    uint64_t room = (s->offset_data - s->offset_bmap) / 4;
+    if (blocks > room || blocks > VDI_MAX_BLOCKS)
+        return vd_error_set(errp, -EFBIG, "%s: the block map has room for %llu blocks of %u "
+                            "bytes (%llu bytes), not %llu", img->path,
+                            (unsigned long long)room, s->block_size,
+                            (unsigned long long)(room * s->block_size),
+                            (unsigned long long)blocks);
+    bool fixed = s->type == VDI_TYPE_FIXED;
+    uint32_t add = (uint32_t)(blocks - s->blocks);
+    /* The part of the new space in the old last block reads as zeros too
+     * (each grow zeroes up to its new end, so what lies past it may stay). */
+    uint64_t old = img->size;
+    int ret = 0;
+    if (old % s->block_size && bmap_get(s, (uint32_t)(old / s->block_size)) < VDI_ZERO) {
+        uint64_t end = (old / s->block_size + 1) * s->block_size;
+        static const uint8_t zeros[65536];
+        uint64_t at = block_offset(s, bmap_get(s, (uint32_t)(old / s->block_size))) +
+                      old % s->block_size;
+        for (uint64_t left = (size < end ? size : end) - old; left && ret == 0;) {
+            size_t k = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+            ret = vd_file_pwrite(img, zeros, k, at, errp);
+            at += k;
+            left -= k;
+        }
+        if (ret < 0)
+            return ret;
+    }
+    uint32_t *bmap = realloc(s->bmap, (size_t)blocks * 4);
+    uint8_t *le = calloc(add ? add : 1, 4);
+    if (!bmap || !le) {
+        free(le);
+        if (bmap)
+            s->bmap = bmap;
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    s->bmap = bmap;
+    uint32_t first = s->next_index;
+    for (uint32_t i = 0; i < add; i++) {
+        bmap[s->blocks + i] = fixed ? first + i : VDI_UNALLOCATED;
+        put_le32(le + (size_t)i * 4, bmap[s->blocks + i]);
+    }
+    if (fixed && ftruncate(img->fd, (off_t)block_offset(s, first + add)) < 0)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot extend the file", img->path);
+    if (ret == 0 && add)
+        ret = vd_file_pwrite(img, le, (size_t)add * 4,
+                             s->offset_bmap + (uint64_t)s->blocks * 4, errp);
+    free(le);
+    if (ret == 0 && fdatasync(img->fd) < 0 && errno != EINVAL)
+        ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
+    if (ret < 0)
+        return ret;
+    uint8_t *h = s->header;
+    put_le64(h + VDI_H_DISK_SIZE, size);
+    put_le32(h + VDI_H_BLOCKS, (uint32_t)blocks);
+    if (fixed)
+        put_le32(h + VDI_H_ALLOCATED, s->allocated + add);
+    ret = vd_file_pwrite(img, h + VDI_H_DISK_SIZE, VDI_H_UUID_IMAGE - VDI_H_DISK_SIZE,
+                         VDI_H_DISK_SIZE, errp);
+    if (ret < 0)
+        return ret;
+    s->blocks = (uint32_t)blocks;
+    if (fixed) {
+        s->allocated += add;
+        s->next_index = first + add;
+    }
+    img->size = size;
+    return 0;
+}
+
+/* vdisk measure: create's layout (header, block map, data from a 1 MiB
+ * boundary), then one block per block of data (the writer appends whole
+ * blocks); a static image has every block. */
+static int vdi_measure(const struct vd_create_args *args, struct vd_image *src,
+                       uint64_t *required, uint64_t *full, struct vd_error **errp)
+{
+    const char *v = vd_options_get(args->opts, "static");
+    if (v && strcmp(v, "on") && strcmp(v, "off"))
+        return vd_error_set(errp, -EINVAL, "vdi static must be on or off, not '%s'", v);
+    uint64_t blocks = ((args->size + 511) / 512 * 512 + VDI_DEFAULT_BLOCK - 1) /
+                      VDI_DEFAULT_BLOCK;
+    if (blocks > VDI_MAX_BLOCKS)
+        return vd_error_set(errp, -EFBIG, "vdi size %llu is too large",
+                            (unsigned long long)args->size);
+    uint64_t data = (VDI_HEADER_SIZE + (blocks * 4 + 511) / 512 * 512 + VDI_DATA_ALIGN - 1) /
+                    VDI_DATA_ALIGN * VDI_DATA_ALIGN;
+    uint64_t used = 0;
+    int ret = src ? vd_image_count_data(src, VDI_DEFAULT_BLOCK, &used, errp) : 0;
+    if (ret < 0)
+        return ret;
+    *full = data + blocks * VDI_DEFAULT_BLOCK;
+    *required = v && strcmp(v, "on") == 0 ? *full : data + used * VDI_DEFAULT_BLOCK;
+    return 0;
+}
+
 static const struct vd_option_desc vdi_create_options[] = {
     { "static", "on: every block allocated at creation (VirtualBox's fixed size); "
                 "off (default): dynamic" },
@@ -515,10 +622,12 @@ const struct vd_format vd_format_vdi = {
     .pread = vdi_pread,
     .pwrite = vdi_pwrite,
     .write_zeroes = vdi_write_zeroes,
+    .grow = vdi_grow,
     .block_status = vdi_block_status,
     .file_extent = vdi_file_extent,
     .create = vdi_create,
     .create_options = vdi_create_options,
+    .measure = vdi_measure,
     .info = vdi_info,
     .check = vdi_check,
 };

@@ -676,3 +676,401 @@ int vhdx_create(const char *path, const struct vd_create_args *args, struct vd_e
     free(p);
     return ret;
 }
+
+/* ---- resize ---- */
+
+/* The virtual disk size item set to SIZE, in a log entry of its own (U:
+ * room for one update). */
+static int log_size_item(struct vd_image *img, struct vhdx_state *s, uint64_t size,
+                         struct log_update *u, struct vd_error **errp)
+{
+    u->file_off = s->size_item_off / LOG_SECTOR * LOG_SECTOR;
+    int ret = vd_fd_pread(img->fd, img->path, u->data, LOG_SECTOR, u->file_off, errp);
+    if (ret == 0 && s->size_item_off % LOG_SECTOR > LOG_SECTOR - 8)
+        ret = vd_error_set(errp, -ENOTSUP, "%s: the virtual disk size item at offset %llu "
+                           "straddles two sectors", img->path,
+                           (unsigned long long)s->size_item_off);
+    if (ret < 0)
+        return ret;
+    put_le64(u->data + s->size_item_off % LOG_SECTOR, size);
+    return log_commit(img, s, u, 1, errp);
+}
+
+/* Growing, within the room the BAT region has (a 1 MiB region holds 131072
+ * entries: 4 TiB of 32 MiB blocks). A fixed image (LeaveBlockAllocated)
+ * gets its new blocks allocated at the end of the file, fully present, as
+ * Hyper-V expects; a dynamic one leaves them not present. The BAT sectors
+ * past the old entries go through the log first (readers ignore entries
+ * past the size), then the size item in a last entry of its own: a kill
+ * leaves the old image, or the new one. A differencing disk keeps its
+ * parent's size. */
+int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (s->has_parent)
+        return vd_error_set(errp, -ENOTSUP, "%s: a differencing VHDX keeps its parent's size; "
+                            "grow the parent and make a new child", img->path);
+    size = (size + s->logical_sector - 1) / s->logical_sector * s->logical_sector;
+    if (size > VHDX_MAX_SIZE)
+        return vd_error_set(errp, -EFBIG, "%s: a VHDX holds at most 64 TiB, not %llu bytes",
+                            img->path, (unsigned long long)size);
+    uint64_t blocks = (size + s->block_size - 1) / s->block_size;
+    uint64_t entries = blocks + (blocks - 1) / s->chunk_ratio;
+    if (entries > s->bat_len / 8)
+        return vd_error_set(errp, -EFBIG, "%s: the BAT region (%u bytes) has room for %llu "
+                            "bytes of %u-byte blocks, not %llu", img->path, s->bat_len,
+                            (unsigned long long)((s->bat_len / 8 - s->bat_len / 8 /
+                                                  (s->chunk_ratio + 1)) * s->block_size),
+                            s->block_size, (unsigned long long)size);
+    uint64_t old_entries = s->bat_entries;
+    uint64_t *bat = calloc(entries, 8);
+    struct log_update *u = calloc(64, sizeof(*u));
+    if (!bat || !u) {
+        free(bat);
+        free(u);
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    }
+    memcpy(bat, s->bat, old_entries * 8);
+    int ret = 0;
+    /* The part of the new space in the old last block reads as zeros too
+     * (each grow zeroes up to its new end, so what lies past it may stay). */
+    if (s->vsize % s->block_size) {
+        uint64_t e = bat[vhdx_bat_index(s, s->vsize / s->block_size)];
+        uint64_t end = (s->vsize / s->block_size + 1) * s->block_size;
+        uint64_t at = VHDX_BAT_OFFSET(e) + s->vsize % s->block_size;
+        static const uint8_t zeros[65536];
+        for (uint64_t left = (size < end ? size : end) - s->vsize;
+             VHDX_BAT_STATE(e) == VHDX_PAYLOAD_FULLY_PRESENT && left && ret == 0;) {
+            size_t k = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+            ret = vd_fd_pwrite(img->fd, img->path, zeros, k, at, errp);
+            at += k;
+            left -= k;
+        }
+    }
+    if (s->leave_allocated) {
+        for (uint64_t b = s->data_blocks; b < blocks && ret == 0; b++) {
+            uint64_t at;
+            ret = alloc_space(img, s, s->block_size, &at, errp);
+            if (ret == 0 && (errno = posix_fallocate(img->fd, (off_t)at,
+                                                     (off_t)s->block_size)) != 0 &&
+                errno != EOPNOTSUPP && errno != EINVAL)
+                ret = vd_error_set_errno(errp, -errno, "%s: cannot allocate %u bytes at "
+                                         "offset %llu", img->path, s->block_size,
+                                         (unsigned long long)at);
+            bat[vhdx_bat_index(s, b)] = at | VHDX_PAYLOAD_FULLY_PRESENT;
+        }
+        if (ret == 0)
+            ret = sync_file(img->fd, img->path, errp);
+    }
+    /* BAT sectors from the one holding the first new entry on: those whose
+     * bytes change (a dynamic image's region past its entries reads as
+     * zeros already when we made it). */
+    int n = 0;
+    for (uint64_t first = old_entries / 512 * 512; first < entries && ret == 0; first += 512) {
+        struct log_update *x = &u[n];
+        x->file_off = s->bat_off + first * 8;
+        uint8_t cur[LOG_SECTOR];
+        ret = vd_fd_pread(img->fd, img->path, cur, LOG_SECTOR, x->file_off, errp);
+        memset(x->data, 0, LOG_SECTOR);
+        for (uint64_t k = first; k < first + 512 && k < entries; k++)
+            put_le64(x->data + (k - first) * 8, bat[k]);
+        if (ret < 0 || memcmp(cur, x->data, LOG_SECTOR) == 0)
+            continue;
+        if (++n == 64) {
+            ret = log_commit(img, s, u, n, errp);
+            n = 0;
+        }
+    }
+    if (ret == 0 && n)
+        ret = log_commit(img, s, u, n, errp);
+    if (ret == 0)
+        ret = log_size_item(img, s, size, u, errp);
+    free(u);
+    if (ret < 0) {
+        free(bat);
+        return ret;
+    }
+    free(s->bat);
+    s->bat = bat;
+    s->bat_entries = entries;
+    s->data_blocks = blocks;
+    s->vsize = size;
+    img->size = size;
+    return 0;
+}
+
+/* ---- rebase ---- */
+
+/* A new parent locator item (parent_linkage: the new parent's
+ * DataWriteGuid, and its paths), in place when it fits before the next
+ * item, else after the last item of the metadata region; the item's
+ * sectors and the table entry that points at it change in one log entry.
+ * The child's content does not change: its DataWriteGuid stays, so that
+ * children made from it still match. */
+int vhdx_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                     struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (!s->has_parent)
+        return vd_error_set(errp, -EINVAL, "%s: not a differencing VHDX: it has no parent to "
+                            "change", img->path);
+    if (parent->drv != &vd_format_vhdx)
+        return vd_error_set(errp, -EINVAL, "%s: a VHDX differencing disk needs a VHDX parent; "
+                            "'%s' is %s", img->path, parent_arg, parent->drv->name);
+    const struct vhdx_state *ps = parent->opaque;
+    if (parent->size != img->size || ps->logical_sector != s->logical_sector)
+        return vd_error_set(errp, -EINVAL, "%s: '%s' has %llu bytes in %u-byte sectors; a "
+                            "VHDX child has its parent's size and sectors (%llu bytes, %u)",
+                            img->path, parent_arg, (unsigned long long)parent->size,
+                            ps->logical_sector, (unsigned long long)img->size,
+                            s->logical_sector);
+    enum { ITEM_CAP = 32768, MAX_SECTORS = ITEM_CAP / LOG_SECTOR + 2 };
+    struct create_plan *p = calloc(1, sizeof(*p));
+    uint8_t *item = calloc(1, ITEM_CAP), *table = malloc(VHDX_META_TABLE_SIZE);
+    struct log_update *u = calloc(MAX_SECTORS, sizeof(*u));
+    int ret = 0;
+    if (!p || !item || !table || !u)
+        ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    if (ret == 0) {
+        p->parent = parent;
+        ret = vhd_parent_paths(img->path, parent_arg, p->parent_abs, p->parent_rel, errp);
+    }
+    size_t len = ret == 0 ? parent_locator(p, item, ITEM_CAP) : 0;
+    if (ret == 0)
+        ret = vd_fd_pread(img->fd, img->path, table, VHDX_META_TABLE_SIZE, s->meta_off, errp);
+    /* The locator's table entry, and where the next item starts. */
+    uint8_t guid[16];
+    vhdx_guid_parse(VHDX_GUID_PARENT_LOCATOR, guid);
+    uint32_t count = ret == 0 ? get_le16(table + 10) : 0, idx = count;
+    for (uint32_t i = 0; i < count && i < VHDX_META_MAX; i++)
+        if (memcmp(table + 32 + (size_t)i * 32, guid, 16) == 0)
+            idx = i;
+    if (ret == 0 && idx == count)
+        ret = vd_error_set(errp, -EINVAL, "%s: the metadata table has no parent locator",
+                           img->path);
+    uint64_t at = 0, next = s->meta_len, last_end = VHDX_META_TABLE_SIZE;
+    if (ret == 0) {
+        at = get_le32(table + 32 + (size_t)idx * 32 + 16);
+        for (uint32_t i = 0; i < count; i++) {
+            const uint8_t *e = table + 32 + (size_t)i * 32;
+            uint64_t o = get_le32(e + 16), l = get_le32(e + 20);
+            if (i != idx && o > at && o < next)
+                next = o;
+            if (o + l > last_end)
+                last_end = o + l;
+        }
+        if (at + len > next) {
+            at = (last_end + LOG_SECTOR - 1) / LOG_SECTOR * LOG_SECTOR;
+            if (at + len > s->meta_len)
+                ret = vd_error_set(errp, -ENOSPC, "%s: no room in the metadata region for a "
+                                   "parent locator of %zu bytes", img->path, len);
+        }
+    }
+    /* The item's sectors, then the table's sector with the entry. */
+    int n = 0;
+    for (uint64_t f = (s->meta_off + at) / LOG_SECTOR * LOG_SECTOR;
+         ret == 0 && f < s->meta_off + at + len; f += LOG_SECTOR) {
+        struct log_update *x = &u[n++];
+        x->file_off = f;
+        ret = vd_fd_pread(img->fd, img->path, x->data, LOG_SECTOR, f, errp);
+        uint64_t from = f > s->meta_off + at ? f : s->meta_off + at;
+        uint64_t to = f + LOG_SECTOR < s->meta_off + at + len ? f + LOG_SECTOR
+                                                              : s->meta_off + at + len;
+        memcpy(x->data + (from - f), item + (from - s->meta_off - at), to - from);
+    }
+    if (ret == 0) {
+        size_t eoff = 32 + (size_t)idx * 32;
+        put_le32(table + eoff + 16, (uint32_t)at);
+        put_le32(table + eoff + 20, (uint32_t)len);
+        struct log_update *x = &u[n++];
+        x->file_off = s->meta_off + eoff / LOG_SECTOR * LOG_SECTOR;
+        memcpy(x->data, table + eoff / LOG_SECTOR * LOG_SECTOR, LOG_SECTOR);
+        if (!s->guids_fresh)
+            s->keep_data_guid = true;
+        ret = log_commit(img, s, u, n, errp);
+    }
+    if (ret == 0)
+        vhdx_guid_str(ps->header + VHDX_H_DATA_GUID, s->parent_linkage,
+                      sizeof(s->parent_linkage));
+    free(p);
+    free(item);
+    free(table);
+    free(u);
+    return ret;
+}
+
+/* ---- measure ---- */
+
+/* create's layout (log, metadata, BAT, then the payload from a 1 MiB
+ * boundary), then one block per block of data: the writer appends whole
+ * blocks. A fixed disk has every block. */
+int vhdx_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                 uint64_t *full, struct vd_error **errp)
+{
+    struct create_plan *p = calloc(1, sizeof(*p));
+    if (!p)
+        return vd_error_set(errp, -ENOMEM, "out of memory");
+    int ret = make_plan("measure", args, p, errp);
+    uint64_t blocks = 0, used = 0, payload = 0;
+    if (ret == 0) {
+        uint64_t chunk = ((uint64_t)1 << 23) * p->lss / p->block_size;
+        blocks = (p->size + p->block_size - 1) / p->block_size;
+        uint64_t entries = blocks + (blocks - 1) / chunk;
+        uint64_t bat_len = (entries * 8 + VHDX_MIB - 1) / VHDX_MIB * VHDX_MIB;
+        payload = VHDX_MIB + p->log_size + VHDX_MIB + bat_len;
+        if (src && !p->fixed)
+            ret = vd_image_count_data(src, p->block_size, &used, errp);
+    }
+    if (ret == 0) {
+        *full = payload + blocks * p->block_size;
+        *required = p->fixed ? *full : payload + used * p->block_size;
+    }
+    free(p);
+    return ret;
+}
+
+/* ---- write zeroes ---- */
+
+/* Whole blocks become PAYLOAD_BLOCK_ZERO (reads zeros, in a child too: not
+ * the parent's), 64 per log entry; the space of a block that was present is
+ * given back to the host file system (a hole) once nothing points at it.
+ * The rest of a block is written as zeros unless it already reads so.
+ * MS-VHDX: no block of a fixed file may take such a state, so a fixed file
+ * gets its zeros written in place (-ENOTSUP: the core does it). */
+int vhdx_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off, struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (s->leave_allocated && !s->has_parent)
+        return -ENOTSUP;
+    enum { BATCH = 64 };
+    static const uint8_t zeros[65536];
+    uint64_t set[BATCH], val[BATCH], freed[BATCH];
+    struct log_update *u = malloc(BATCH * sizeof(*u));
+    if (!u)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = 0, nset = 0;
+    while (ret == 0 && (len || nset)) {
+        uint64_t blk = off / s->block_size;
+        uint32_t in_blk = (uint32_t)(off % s->block_size);
+        uint64_t n = s->block_size - in_blk < len ? s->block_size - in_blk : len;
+        bool whole = len && in_blk == 0 && (n == s->block_size || off + n == img->size);
+        if (whole && nset < BATCH) {
+            uint64_t e = vhdx_bat_get(s, vhdx_bat_index(s, blk));
+            if (VHDX_BAT_STATE(e) != VHDX_PAYLOAD_ZERO) {
+                set[nset] = vhdx_bat_index(s, blk);
+                val[nset] = VHDX_PAYLOAD_ZERO;
+                unsigned st = VHDX_BAT_STATE(e);
+                freed[nset++] = st == VHDX_PAYLOAD_FULLY_PRESENT ||
+                                st == VHDX_PAYLOAD_PARTIALLY_PRESENT ? VHDX_BAT_OFFSET(e) : 0;
+            }
+            off += n;
+            len -= n;
+            continue;
+        }
+        if (nset) {
+            /* The batch first: its blocks are before OFF. */
+            pthread_mutex_lock(&s->lock);
+            int k = bat_updates(s, set, val, nset, u);
+            ret = log_commit(img, s, u, k, errp);
+            if (ret == 0)
+                bat_publish(s, set, val, nset);
+            pthread_mutex_unlock(&s->lock);
+            for (int i = 0; ret == 0 && i < nset; i++)
+                if (freed[i])
+                    (void)fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                    (off_t)freed[i], (off_t)s->block_size);
+            nset = 0;
+            continue;
+        }
+        if (!len)
+            break;
+        unsigned st = VHDX_BAT_STATE(vhdx_bat_get(s, vhdx_bat_index(s, blk)));
+        bool reads_zero = st == VHDX_PAYLOAD_ZERO || st == VHDX_PAYLOAD_UNMAPPED ||
+                          (!s->has_parent && st != VHDX_PAYLOAD_FULLY_PRESENT);
+        for (uint64_t done = 0; !reads_zero && ret == 0 && done < n;) {
+            size_t k = n - done < sizeof(zeros) ? (size_t)(n - done) : sizeof(zeros);
+            ret = vhdx_pwrite(img, zeros, k, off + done, errp);
+            done += k;
+        }
+        off += n;
+        len -= n;
+    }
+    free(u);
+    return ret;
+}
+
+/* ---- shrink ---- */
+
+/* The size item first (one log entry: from then on readers ignore the
+ * entries past the new size, and a grow rewrites them), then those entries
+ * cleared through the log, then the file cut after the last structure
+ * still in use, or, where a freed block lies before it, the block punched
+ * out (not in a fixed file, which stays fully allocated). The core has
+ * checked that the dropped tail reads as zeros. */
+int vhdx_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp)
+{
+    struct vhdx_state *s = img->opaque;
+    if (s->has_parent)
+        return vd_error_set(errp, -ENOTSUP, "%s: a differencing VHDX keeps its parent's size",
+                            img->path);
+    size = (size + s->logical_sector - 1) / s->logical_sector * s->logical_sector;
+    if (size >= s->vsize)
+        return 0;
+    struct log_update *u = calloc(64, sizeof(*u));
+    if (!u)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    int ret = log_size_item(img, s, size, u, errp);
+    if (ret < 0) {
+        free(u);
+        return ret;
+    }
+    uint64_t blocks = (size + s->block_size - 1) / s->block_size;
+    uint64_t entries = blocks + (blocks - 1) / s->chunk_ratio, old_entries = s->bat_entries;
+    s->vsize = img->size = size;
+    s->data_blocks = blocks;
+    s->bat_entries = entries;
+    /* Clear the entries past the new end, a sector of the BAT at a time. */
+    int n = 0;
+    for (uint64_t first = entries / 512 * 512; first < old_entries && ret == 0; first += 512) {
+        struct log_update *x = &u[n++];
+        x->file_off = s->bat_off + first * 8;
+        memset(x->data, 0, LOG_SECTOR);
+        for (uint64_t k = first; k < entries; k++)
+            put_le64(x->data + (k - first) * 8, s->bat[k]);
+        if (n == 64 || first + 512 >= old_entries) {
+            ret = log_commit(img, s, u, n, errp);
+            n = 0;
+        }
+    }
+    /* The end of what is still in use: headers, regions, present blocks. */
+    uint64_t end = get_le64(s->header + VHDX_H_LOG_OFFSET) +
+                   get_le32(s->header + VHDX_H_LOG_LENGTH);
+    if (s->meta_off + s->meta_len > end)
+        end = s->meta_off + s->meta_len;
+    if (s->bat_off + s->bat_len > end)
+        end = s->bat_off + s->bat_len;
+    /* Any offset an entry keeps counts (an unmapped block's may still
+     * hold its old content); a bogus one only means no cut. */
+    for (uint64_t k = 0; k < entries; k++)
+        if (VHDX_BAT_OFFSET(s->bat[k]) &&
+            VHDX_BAT_OFFSET(s->bat[k]) + s->block_size > end)
+            end = VHDX_BAT_OFFSET(s->bat[k]) + s->block_size;
+    for (uint64_t k = entries; ret == 0 && k < old_entries; k++) {
+        uint64_t off = VHDX_BAT_OFFSET(s->bat[k]);
+        if (VHDX_BAT_STATE(s->bat[k]) == VHDX_PAYLOAD_FULLY_PRESENT && off < end &&
+            !s->leave_allocated)
+            (void)fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                            (off_t)s->block_size);
+        s->bat[k] = 0;
+    }
+    end = (end + VHDX_MIB - 1) / VHDX_MIB * VHDX_MIB;
+    if (ret == 0 && end < s->alloc_end) {
+        if (ftruncate(img->fd, (off_t)end) < 0)
+            ret = vd_error_set_errno(errp, -errno, "%s: cannot cut the file to %llu bytes",
+                                     img->path, (unsigned long long)end);
+        else
+            s->alloc_end = s->file_size = end;
+    }
+    free(u);
+    return ret;
+}

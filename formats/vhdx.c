@@ -214,6 +214,10 @@ static int parse_locator(const uint8_t *item, uint32_t len, const char *path,
             snprintf(s->parent_linkage, sizeof(s->parent_linkage), "%.39s", value);
             continue;
         }
+        if (key_is(item + koff, klen, "parent_linkage2")) {
+            snprintf(s->parent_linkage2, sizeof(s->parent_linkage2), "%.39s", value);
+            continue;
+        }
         for (int k = 0; k < 3; k++)
             if (key_is(item + koff, klen, names[k])) {
                 snprintf(paths[k], 1024, "%s", value);
@@ -294,6 +298,7 @@ static int read_metadata(int fd, const char *path, struct vhdx_state *s, char pa
     if ((ret = META(M_SIZE, 8)) < 0)
         goto out;
     uint64_t size = get_le64(v);
+    s->size_item_off = s->meta_off + items[M_SIZE].off;
     if ((ret = META(M_PAGE83, 16)) < 0)
         goto out;
     memcpy(s->page83, v, 16);
@@ -563,8 +568,15 @@ static int find_parent(struct vd_image *img, char paths[3][1024], struct vd_erro
 static int open_parent(struct vd_image *img, struct vhdx_state *s, char paths[3][1024],
                        unsigned flags, struct vd_error **errp)
 {
-    int ret = find_parent(img, paths, errp);
-    if (ret < 0 || (flags & VD_OPEN_NO_BACKING))
+    /* rebase -u names a new parent: the old one may be gone. */
+    struct vd_error *lost = NULL;
+    bool may_lose = flags & VD_OPEN_LOST_BACKING;
+    int ret = find_parent(img, paths, may_lose ? &lost : errp);
+    if (ret < 0 && may_lose) {
+        vd_error_free(lost);
+        return 0;
+    }
+    if (ret < 0 || (flags & (VD_OPEN_NO_BACKING | VD_OPEN_LOST_BACKING)))
         return ret;
     if ((ret = vd_image_open_backing(img, flags, errp)) < 0)
         return ret;
@@ -577,10 +589,13 @@ static int open_parent(struct vd_image *img, struct vhdx_state *s, char paths[3]
         const struct vhdx_state *ps = parent->opaque;
         char have[40];
         vhdx_guid_str(ps->header + VHDX_H_DATA_GUID, have, sizeof(have));
-        if (strcasecmp(have, s->parent_linkage) != 0)
+        /* MS-VHDX 2.6.2.6.3: the parent matches either linkage. */
+        if (strcasecmp(have, s->parent_linkage) != 0 &&
+            (!s->parent_linkage2[0] || strcasecmp(have, s->parent_linkage2) != 0))
             ret = vd_error_set(errp, -EINVAL, "%s: parent '%s' has DataWriteGuid %s, but this "
-                               "differencing disk expects %s (wrong or modified parent)",
-                               img->path, parent->path, have, s->parent_linkage);
+                               "differencing disk expects %s%s%s (wrong or modified parent)",
+                               img->path, parent->path, have, s->parent_linkage,
+                               s->parent_linkage2[0] ? " or " : "", s->parent_linkage2);
     }
     if (ret < 0) {
         vd_image_close(parent, NULL);
@@ -891,10 +906,15 @@ const struct vd_format vd_format_vhdx = {
     .close = vhdx_close,
     .pread = vhdx_pread,
     .pwrite = vhdx_pwrite,
+    .write_zeroes = vhdx_write_zeroes,
+    .grow = vhdx_grow,
+    .shrink = vhdx_shrink,
+    .set_backing = vhdx_set_backing,
     .flush = vhdx_flush,
     .block_status = vhdx_block_status,
     .file_extent = vhdx_file_extent,
     .create = vhdx_create,
+    .measure = vhdx_measure,
     .create_options = vhdx_create_options,
     .info = vhdx_info,
     .check = vhdx_check,

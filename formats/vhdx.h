@@ -64,6 +64,7 @@ struct vhdx_state {
     uint64_t bat_off, meta_off;
     uint32_t bat_len, meta_len;
     uint64_t vsize;
+    uint64_t size_item_off;     /* file offset of the virtual disk size item */
     uint32_t block_size, logical_sector, physical_sector;
     bool has_parent, leave_allocated;
     uint8_t page83[16];
@@ -74,6 +75,7 @@ struct vhdx_state {
     bool log_dirty;             /* the file's log had to be replayed */
     struct vhdx_log_state log;
     char parent_linkage[40];    /* "{...}" as the locator has it, or "" */
+    char parent_linkage2[40];   /* the other DataWriteGuid a parent may have, or "" */
     /* Writing (vhdx-write.c). The lock serialises allocation and every
      * metadata update; BAT entries are published with atomics so that
      * readers and writers of allocated blocks need no lock. */
@@ -122,6 +124,17 @@ int vhdx_open_write(struct vd_image *img, struct vhdx_state *s, struct vd_error 
 int vhdx_pwrite(struct vd_image *img, const void *buf, size_t len, uint64_t off,
                 struct vd_error **errp);
 int vhdx_flush(struct vd_image *img, struct vd_error **errp);
+int vhdx_write_zeroes(struct vd_image *img, uint64_t len, uint64_t off, struct vd_error **errp);
+/* vdisk resize: grows a dynamic or fixed VHDX within its BAT region;
+ * shrinks it. */
+int vhdx_grow(struct vd_image *img, uint64_t size, struct vd_error **errp);
+int vhdx_shrink(struct vd_image *img, uint64_t size, struct vd_error **errp);
+/* vdisk measure (format.h's measure hook). */
+int vhdx_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                 uint64_t *full, struct vd_error **errp);
+/* vdisk rebase: a differencing VHDX names another VHDX parent. */
+int vhdx_set_backing(struct vd_image *img, struct vd_image *parent, const char *parent_arg,
+                     struct vd_error **errp);
 int vhdx_create(const char *path, const struct vd_create_args *args, struct vd_error **errp);
 extern const struct vd_option_desc vhdx_create_options[];
 /* Shared with vhdx.c. */

@@ -7,6 +7,7 @@
  * CID, parentFileNameHint its path relative to the child. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,4 +338,58 @@ int vmdk_create(const char *path, const struct vd_create_args *args, struct vd_e
         unlink(path);
     free(pl.parent_hint);
     return ret;
+}
+
+/* vdisk measure. monolithicSparse: create's layout (header, descriptor,
+ * both directories and every grain table, up to a grain boundary), then
+ * one grain per grain of data. streamOptimized: an upper bound, every
+ * grain of data as deflate's worst case behind its marker, a table behind
+ * its marker for each 32 MiB with data, the directory, footer and end
+ * marker (what compresses comes out smaller). monolithicFlat: the flat
+ * extent, and 4 KiB for the descriptor file beside it. */
+int vmdk_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                 uint64_t *full, struct vd_error **errp)
+{
+    const char *sub = vd_options_get(args->opts, "subformat");
+    if (!sub)
+        sub = "monolithicSparse";
+    if (strcmp(sub, "monolithicSparse") && strcmp(sub, "monolithicFlat") &&
+        strcmp(sub, "streamOptimized"))
+        return vd_error_set(errp, -EINVAL, "vmdk: subformat '%s' is not one vdisk writes "
+                            "(monolithicSparse, monolithicFlat, streamOptimized)", sub);
+    if (args->size == 0 || args->size > MAX_CREATE)
+        return vd_error_set(errp, -EINVAL, "vmdk: size %llu is not between 1 byte and 2 TiB",
+                            (unsigned long long)args->size);
+    uint64_t sectors = (args->size + VMDK_SECTOR - 1) / VMDK_SECTOR;
+    if (strcmp(sub, "monolithicFlat") == 0) {
+        *required = *full = sectors * VMDK_SECTOR + 4096;
+        return 0;
+    }
+    bool stream = strcmp(sub, "streamOptimized") == 0;
+    uint64_t grains = (sectors + GRAIN_SECTORS - 1) / GRAIN_SECTORS;
+    uint64_t gt_count = (grains + VMDK_GT_ENTRIES - 1) / VMDK_GT_ENTRIES;
+    uint64_t gd_sectors = (gt_count * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR;
+    uint64_t gt_sectors = VMDK_GT_ENTRIES * 4 / VMDK_SECTOR;
+    uint64_t end = stream ? 1 + DESC_SECTORS
+                          : 1 + DESC_SECTORS + 2 * (gd_sectors + gt_count * gt_sectors);
+    uint64_t head = (end + GRAIN_SECTORS - 1) / GRAIN_SECTORS * GRAIN_SECTORS * VMDK_SECTOR;
+    uint64_t used = 0, tables = 0;
+    int ret = src ? vd_image_count_data(src, VMDK_DEFAULT_GRAIN, &used, errp) : 0;
+    if (ret == 0 && src && stream)
+        ret = vd_image_count_data(src, (uint64_t)VMDK_GT_ENTRIES * VMDK_DEFAULT_GRAIN,
+                                  &tables, errp);
+    if (ret < 0)
+        return ret;
+    if (!stream) {
+        *required = head + used * VMDK_DEFAULT_GRAIN;
+        *full = head + grains * VMDK_DEFAULT_GRAIN;
+        return 0;
+    }
+    uint64_t grain = (VMDK_GRAIN_MARKER + libdeflate_zlib_compress_bound(NULL,
+                      VMDK_DEFAULT_GRAIN) + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
+    uint64_t table = (1 + gt_sectors) * VMDK_SECTOR;
+    uint64_t tail = (1 + gd_sectors + 3) * VMDK_SECTOR;
+    *required = head + used * grain + tables * table + tail;
+    *full = head + grains * grain + gt_count * table + tail;
+    return 0;
 }

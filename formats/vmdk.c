@@ -1309,5 +1309,6 @@ const struct vd_format vd_format_vmdk = {
     .grow = vmdk_grow,
     .shrink = vmdk_shrink,
     .set_backing = vmdk_set_backing,
+    .measure = vmdk_measure,
     .amend = vmdk_amend,
 };

@@ -156,6 +156,9 @@ void vmdk_header_init(uint8_t h[VMDK_SECTOR], uint32_t version, uint32_t flags,
                       uint64_t desc_off, uint64_t desc_size, uint64_t rgd_off,
                       uint64_t gd_off, uint64_t overhead);
 
+/* vdisk measure (format.h's measure hook; vmdk-create.c knows the layout). */
+int vmdk_measure(const struct vd_create_args *args, struct vd_image *src, uint64_t *required,
+                 uint64_t *full, struct vd_error **errp);
 int vmdk_create(const char *path, const struct vd_create_args *args,
                 struct vd_error **errp);
 int vmdk_check(int fd, const char *path, uint64_t size, struct vd_check *chk,

@@ -19,9 +19,11 @@ static const char help[] =
     "3 leaks only, 63 the format has no structure to check (raw), 2 also for\n"
     "wrong usage.\n"
     "  -f, --format=FMT   image format (default: probed)\n"
-    "  -r, --repair=WHAT  leaks or all: first repair what a writable open\n"
-    "                     repairs (qcow2: the refcounts of an image left dirty\n"
-    "                     by a crash); other damage is reported, not repaired\n"
+    "  -r, --repair=WHAT  leaks or all: first repair what the format can\n"
+    "                     (qcow2: the refcounts of an image left dirty by a\n"
+    "                     crash; in a clean one leaked clusters, with all also\n"
+    "                     refcounts below the references); other damage is\n"
+    "                     reported, not repaired\n"
     "  -U, --force-share  check an image another process has open for writing\n"
     "                     (what it reads may be changing)\n"
     "      --output=FMT   human (default) or json (qemu-img's keys: filename,\n"
@@ -82,10 +84,13 @@ int vdisk_check(int argc, char **argv)
     const char *path = argv[optind];
     struct vd_error *err = NULL;
     if (repair) {
-        /* What a writable open repairs (a qcow2 image left dirty by a
-         * crash: its refcounts rebuilt); other damage is reported. */
+        /* What a writable open repairs when asked (a qcow2 image left
+         * dirty by a crash, or a clean one's leaks: its refcounts
+         * rebuilt); other damage is reported. */
         struct vd_image *img;
-        if (vd_image_open(path, format, VD_OPEN_WRITE | VD_OPEN_NO_BACKING, &img, &err) < 0 ||
+        unsigned how = strcmp(repair, "all") == 0 ? VD_OPEN_REPAIR_ALL : VD_OPEN_REPAIR_LEAKS;
+        if (vd_image_open(path, format, VD_OPEN_WRITE | VD_OPEN_NO_BACKING | how, &img,
+                          &err) < 0 ||
             vd_image_close(img, &err) < 0)
             return vdisk_fail(err);
     }

@@ -17,7 +17,9 @@ static const char help[] =
     "systems are not resized: do that inside the guest or with their tools.\n"
     "Formats: raw (files; a block device is resized by its own tools), vhd\n"
     "(dynamic and differencing: within the room the block table has; fixed:\n"
-    "grows), and those whose driver has the hooks; others say 'not supported'.\n"
+    "grows), qcow2 (grows and shrinks), monolithicSparse vmdk, vhdx (dynamic\n"
+    "and fixed: grow within the BAT's room, shrink), vdi (grows within the\n"
+    "block map's room); others say 'not supported'.\n"
     "  -f, --format=FMT   image format (default: probed)\n"
     "      --shrink       allow the size to go down\n"
     "  -h, --help         this text\n";

@@ -102,6 +102,27 @@ static int fuzz_image(const char *format, const uint8_t *data, size_t size)
         vd_image_close(img, NULL);
     }
     vd_error_clear(&err);
+    /* check -r's repair, write zeroes, growing (the new space must read as
+     * zeros) and shrinking back over it. */
+    if (vd_image_open(path, format, VD_OPEN_WRITE | VD_OPEN_NO_BACKING | VD_OPEN_REPAIR_ALL,
+                      &img, &err) == 0) {
+        uint64_t old = vd_image_size(img);
+        vd_image_write_zeroes(img, old < (4u << 20) ? old : (4u << 20), 0, NULL);
+        if (vd_image_resize(img, old + (1u << 20), false, NULL) == 0 &&
+            !vd_image_backing_path(img)) {
+            static uint8_t got[1u << 20];
+            uint64_t now = vd_image_size(img);
+            if (vd_image_pread(img, got, sizeof(got), now - sizeof(got), NULL) == 0)
+                for (size_t i = 0; i < sizeof(got); i++)
+                    if (got[i])
+                        abort();
+            vd_image_resize(img, old, true, NULL);
+        }
+        exercise(img);
+        vd_image_close(img, NULL);
+        vd_image_check(path, format, ignore, NULL, &err);
+    }
+    vd_error_clear(&err);
     close(fd);
     return 0;
 }

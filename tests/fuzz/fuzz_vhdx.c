@@ -1,6 +1,7 @@
 /* libFuzzer harness for the VHDX driver: an arbitrary file goes through
  * probe, open (headers, log replay, region table, metadata, BAT, parent
- * locator), block status, reads, info and check. The input lives in a
+ * locator), block status, reads, info and check, then a writable open
+ * (log replay, write zeroes, growing, shrinking back). The input lives in a
  * memfd, so nothing touches the disk, and relative parent locators resolve
  * to nothing under /proc/self/fd.
  *
@@ -64,6 +65,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vsize > 1000)
             vd_image_pread(img, buf, 1000, 3, NULL);
         vd_image_close(img, NULL);
+    }
+    vd_error_clear(&err);
+    /* Writable: log replay, write zeroes (BAT states) and growing, whose
+     * new space must read as zeros. */
+    if (vd_image_open(path, "vhdx", VD_OPEN_WRITE | VD_OPEN_NO_BACKING, &img, &err) == 0) {
+        uint64_t old = vd_image_size(img);
+        vd_image_write_zeroes(img, old < (8u << 20) ? old : (8u << 20), 0, NULL);
+        if (vd_image_resize(img, old + MIB, false, NULL) == 0 && !vd_image_backing_path(img)) {
+            static uint8_t got[MIB];
+            if (vd_image_pread(img, got, MIB, vd_image_size(img) - MIB, NULL) == 0)
+                for (size_t i = 0; i < MIB; i++)
+                    if (got[i])
+                        abort();
+            vd_image_resize(img, old, true, NULL);
+        }
+        vd_image_close(img, NULL);
+        vd_image_check(path, "vhdx", ignore, NULL, &err);
     }
     vd_error_clear(&err);
     close(fd);

@@ -1,6 +1,7 @@
 /* Test helper: writes a recognisable pattern through the image API, so
  * that script tests can fill differencing children and be killed mid-write.
  *   vd-write IMAGE OFFSET LENGTH [SEED]   one write of LENGTH bytes
+ *   vd-write IMAGE --zero OFFSET LENGTH   one write_zeroes of LENGTH bytes
  *   vd-write IMAGE --loop BLOCK SEED      rewrites random BLOCK-sized slots,
  *                                         forever (until killed), flushing
  *                                         after each, printing "slot seed"
@@ -55,6 +56,18 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
+    if (strcmp(argv[2], "--zero") == 0 && argc > 4) {
+        if (vd_image_write_zeroes(img, strtoull(argv[4], NULL, 0), strtoull(argv[3], NULL, 0),
+                                  &err) < 0) {
+            vd_error_report("vd-write", err);
+            rc = 1;
+        }
+        if (vd_image_close(img, rc ? NULL : &err) < 0) {
+            vd_error_report("vd-write", err);
+            rc = 1;
+        }
+        return rc;
+    }
     if (strcmp(argv[2], "--verify") == 0 && argc > 4) {
         size_t block = strtoull(argv[3], NULL, 0);
         unsigned long long slots = vd_image_size(img) / block;

@@ -7,7 +7,8 @@
             F:BLOCK:CHAR     a fully present block,
             Z:BLOCK          a block that reads as zeros (over the parent).
       Options before PARENT: --lss 4096, --block MIB, --linkage GUID,
-      --relative PATH (the relative_path value, default .\\PARENT's name).
+      --linkage2 GUID (a parent_linkage2 entry), --relative PATH (the
+      relative_path value, default .\\PARENT's name).
   vhdx_gen.py dirty IMAGE BLOCK CHAR [BLOCK CHAR...]  appends a block of
       CHAR to a dynamic IMAGE, and a log entry (the only record of it) that
       points BAT entry BLOCK at it and zeroes its first 4 KiB; several
@@ -100,13 +101,14 @@ def utf16(s):
 
 
 def child(argv):
-    lss, block_mib, linkage, relative = 512, 2, None, None
+    lss, block_mib, linkage, relative, linkage2 = 512, 2, None, None, None
     while argv[0].startswith("--"):
         opt, val = argv[0], argv[1]
         argv = argv[2:]
         if opt == "--lss": lss = int(val)
         elif opt == "--block": block_mib = int(val)
         elif opt == "--linkage": linkage = val
+        elif opt == "--linkage2": linkage2 = val
         elif opt == "--relative": relative = val
     parent_path, out, specs = argv[0], argv[1], argv[2:]
     p = read_image(parent_path)
@@ -144,6 +146,8 @@ def child(argv):
     # Metadata: the five required items and the parent locator.
     kv = [("parent_linkage", linkage), ("relative_path", relative),
           ("absolute_win32_path", "C:\\nowhere\\" + os.path.basename(parent_path))]
+    if linkage2 is not None:
+        kv.append(("parent_linkage2", linkage2))
     loc = bytearray(LOCATOR_TYPE + struct.pack("<HH", 0, len(kv)))
     blob, at = bytearray(), 20 + 12 * len(kv)
     for k, v in kv:
