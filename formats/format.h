@@ -190,6 +190,7 @@ struct vd_check {
     vd_check_report_fn *report;
     void *ctx;
     int problems;
+    uint64_t leaks;             /* clusters counted but unused (qcow2) */
 };
 
 void vd_check_problem(struct vd_check *chk, const char *fmt, ...)

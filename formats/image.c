@@ -1114,7 +1114,7 @@ void vd_check_problem(struct vd_check *chk, const char *fmt, ...)
 }
 
 int vd_image_check(const char *path, const char *format,
-                   vd_check_report_fn *report, void *ctx,
+                   vd_check_report_fn *report, void *ctx, uint64_t *leaks,
                    struct vd_error **errp)
 {
     const struct vd_format *drv = NULL;
@@ -1137,6 +1137,8 @@ int vd_image_check(const char *path, const char *format,
                                         "format %s", path, drv->name);
         if (ret == 0)
             ret = chk.problems;
+        if (leaks)
+            *leaks = chk.leaks;
     }
     close(fd);
     return ret;

@@ -212,11 +212,12 @@ void vd_image_info(struct vd_image *img, struct vd_info *info);
  * Structural check of the file at PATH (probed when FORMAT is NULL), without
  * trusting its metadata: every problem found is passed to REPORT, one line
  * each, naming the offset. Returns the number of problems (0: clean), or a
- * negative errno when the file cannot be checked at all.
+ * negative errno when the file cannot be checked at all. LEAKS (may be
+ * NULL) gets the clusters counted but unused: space lost, not a problem.
  */
 typedef void vd_check_report_fn(void *ctx, const char *problem);
 int vd_image_check(const char *path, const char *format,
-                   vd_check_report_fn *report, void *ctx,
+                   vd_check_report_fn *report, void *ctx, uint64_t *leaks,
                    struct vd_error **errp);
 
 /* The registered formats' names in probe order ("vhd, raw"), for --help

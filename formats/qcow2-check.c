@@ -252,6 +252,7 @@ int qcow2_check(int fd, const char *path, uint64_t size, struct vd_check *chk,
         else if (stored > refs[c])
             leaks++;
     }
+    chk->leaks = leaks;
     if (leaks && chk->report) {
         char line[200];
         snprintf(line, sizeof(line), "%s: note: %llu leaked clusters (counted but unused: "

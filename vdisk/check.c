@@ -94,7 +94,8 @@ int vdisk_check(int argc, char **argv)
             vd_image_close(img, &err) < 0)
             return vdisk_fail(err);
     }
-    int n = vd_image_check(path, format, report_problem, &r, &err);
+    uint64_t leaks = 0;
+    int n = vd_image_check(path, format, report_problem, &r, &leaks, &err);
     const char *fmt = format;
     if (n >= 0) {
         /* A file may be sound on its own and still not open: its chain
@@ -129,6 +130,8 @@ int vdisk_check(int argc, char **argv)
         printf(",\n    \"check-errors\": %d", n < 0 ? 1 : 0);
         if (n > 0)
             printf(",\n    \"corruptions\": %d", n);
+        if (leaks)
+            printf(",\n    \"leaks\": %llu", (unsigned long long)leaks);
         printf(",\n    \"problems\": [");
         for (int i = 0; i < r.count; i++) {
             printf("%s\n        ", i ? "," : "");
@@ -148,6 +151,11 @@ int vdisk_check(int argc, char **argv)
         fprintf(stderr, "vdisk: %s: %d problem%s found%s\n", path, n, n == 1 ? "" : "s",
                 repair ? "; what remains cannot be repaired by vdisk" : "");
         return VDISK_CHECK_CORRUPT;
+    }
+    if (leaks) {
+        fprintf(stderr, "vdisk: %s: %llu leaked cluster%s (space only; 'vdisk check -r leaks' "
+                "frees them)\n", path, (unsigned long long)leaks, leaks == 1 ? "" : "s");
+        return VDISK_CHECK_LEAKS;
     }
     if (!json)
         printf("No errors were found on the image.\n");

@@ -46,7 +46,7 @@ static struct vd_image *open_img(unsigned flags)
 static void expect_clean(void)
 {
     struct vd_error *err = NULL;
-    int n = vd_image_check(path, NULL, NULL, NULL, &err);
+    int n = vd_image_check(path, NULL, NULL, NULL, NULL, &err);
     if (n < 0)
         fail_msg("%s", err->msg);
     assert_int_equal(n, 0);

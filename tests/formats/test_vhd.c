@@ -113,7 +113,7 @@ static void check_model(uint8_t *model, uint8_t *buf, uint64_t size)
     assert_int_equal(vd_image_pread(img, buf, size, 0, &err), 0);
     assert_memory_equal(buf, model, size);
     vd_image_close(img, NULL);
-    assert_int_equal(vd_image_check(path, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(vd_image_check(path, NULL, NULL, NULL, NULL, &err), 0);
     free(model);
     free(buf);
 }
@@ -258,7 +258,7 @@ static void test_concurrent_writers(void **state)
         assert_int_equal(buf[4095], 0x10 + (off / 4096) % 2);
     }
     vd_image_close(img, NULL);
-    assert_int_equal(vd_image_check(path, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(vd_image_check(path, NULL, NULL, NULL, NULL, &err), 0);
 }
 
 /* A fixed VHD is probed as VHD, not raw, also with a 511-byte footer. */
@@ -292,7 +292,7 @@ static void test_bad_footer_checksum(void **state)
     assert_int_equal(vd_image_open(path, NULL, 0, &img, &err), -EINVAL);
     assert_non_null(strstr(err->msg, "checksum"));
     vd_error_clear(&err);
-    assert_true(vd_image_check(path, NULL, NULL, NULL, &err) > 0);
+    assert_true(vd_image_check(path, NULL, NULL, NULL, NULL, &err) > 0);
 }
 
 /* write_zeroes deallocates nothing: zeros read back, blocks stay, and a
@@ -318,7 +318,7 @@ static void test_write_zeroes(void **state)
         for (size_t i = 0; i < sizeof(buf); i++)
             assert_int_equal(buf[i], i >= 1024 && i < 5120 ? 0 : 0xab);
         vd_image_close(img, NULL);
-        assert_int_equal(vd_image_check(target, NULL, NULL, NULL, &err), 0);
+        assert_int_equal(vd_image_check(target, NULL, NULL, NULL, NULL, &err), 0);
         unlink(path);
         unlink(parent_path);
     }

@@ -69,7 +69,7 @@ static int fuzz_image(const char *format, const uint8_t *data, size_t size)
     if (fd < 0)
         return 0;
     struct vd_error *err = NULL;
-    vd_image_check(path, format, ignore, NULL, &err);
+    vd_image_check(path, format, ignore, NULL, NULL, &err);
     vd_error_clear(&err);
     struct vd_image *img;
     if (vd_image_open(path, NULL, 0, &img, &err) == 0) {
@@ -89,7 +89,7 @@ static int fuzz_image(const char *format, const uint8_t *data, size_t size)
         write_back(img, 512, vd_image_size(img) / 2);
         exercise(img);
         vd_image_close(img, NULL);
-        vd_image_check(path, format, ignore, NULL, &err);
+        vd_image_check(path, format, ignore, NULL, NULL, &err);
     }
     vd_error_clear(&err);
     /* Compressed writes, whole clusters and parts (formats without
@@ -120,7 +120,7 @@ static int fuzz_image(const char *format, const uint8_t *data, size_t size)
         }
         exercise(img);
         vd_image_close(img, NULL);
-        vd_image_check(path, format, ignore, NULL, &err);
+        vd_image_check(path, format, ignore, NULL, NULL, &err);
     }
     vd_error_clear(&err);
     close(fd);

@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0)
         return 0;
     struct vd_error *err = NULL;
-    vd_image_check(path, "vhd", ignore, NULL, &err);
+    vd_image_check(path, "vhd", ignore, NULL, NULL, &err);
     vd_error_clear(&err);
     struct vd_image *img;
     /* Probed (VHD or raw) and forced VHD, with and without the chain. */

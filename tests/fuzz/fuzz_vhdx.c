@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0)
         return 0;
     struct vd_error *err = NULL;
-    vd_image_check(path, "vhdx", ignore, NULL, &err);
+    vd_image_check(path, "vhdx", ignore, NULL, NULL, &err);
     vd_error_clear(&err);
     struct vd_image *img;
     if (vd_image_open(path, "vhdx", VD_OPEN_NO_BACKING, &img, &err) == 0) {
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vd_image_resize(img, old, true, NULL);
         }
         vd_image_close(img, NULL);
-        vd_image_check(path, "vhdx", ignore, NULL, &err);
+        vd_image_check(path, "vhdx", ignore, NULL, NULL, &err);
     }
     vd_error_clear(&err);
     close(fd);

@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0)
         return 0;
     struct vd_error *err = NULL;
-    vd_image_check(path, "vmdk", ignore, NULL, &err);
+    vd_image_check(path, "vmdk", ignore, NULL, NULL, &err);
     vd_error_clear(&err);
     struct vd_image *img;
     if (vd_image_open(path, NULL, 0, &img, &err) == 0) {
