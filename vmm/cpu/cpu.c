@@ -28,6 +28,10 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
     cpu->a20_mask = 0xFFFFFFFFu;
     const char *trace = getenv("VMM_TRACE");
     cpu->trace = trace && *trace == '1';
+    /* VMM_CPU=interp: one record per instruction, the reference that the
+     * fused pairs are tested against. */
+    const char *mode = getenv("VMM_CPU");
+    cpu->fuse = !(mode && strcmp(mode, "interp") == 0);
     /* VMM_CACHE_BLOCKS=N shrinks the decoded-code cache (tests use it to
      * exercise cache flushes). */
     cpu->max_blocks = CACHE_MAX_BLOCKS;
