@@ -8,7 +8,8 @@
 ; - page faults inside a block (a fused memory compare whose page goes away
 ;   while its block is cached, and a fused DEC/JNZ whose target page is not
 ;   present): EIP, CR2, registers and flags are those of the faulting
-;   instruction, everything before it done, nothing after it.
+;   instruction, everything before it done, nothing after it; and a
+;   #GP for the CS limit at the Jcc of a fused pair.
 %include "pmtest.inc"
 
 %define NSTEP (VAR0 + 0x40)
@@ -189,8 +190,46 @@ pm_main:
         CHECK32 ecx, 2
         CHECK32 ebx, 1
 
+%ifndef QEMU_DIFF
+        ; ---- a fused DEC/JNZ whose target is past the CS limit ----
+        ; GDT slot 0x98 becomes ring-0 code, base 0xF0000, ending after
+        ; the JNZ: #GP(0) at the JNZ, with the DEC done. (QEMU 7.2 TCG
+        ; does not check the limit on a near branch: no twin.)
+        mov dword [GDT_BASE + 0x98], small_end - 1
+        mov dword [GDT_BASE + 0x9C], 0x00409A0F
+        mov dword [EXC_COUNT], 0
+        mov dword [EXC_RESUME], small_back
+        mov ecx, 3
+        jmp dword 0x98:small_go
+.gp_back:
+        mov dword [EXC_RESUME], 0
+        CHECK32 [EXC_COUNT], 1
+        CHECK32 [EXC_VEC], 13
+        CHECK32 [EXC_ERR], 0
+        CHECK32 [EXC_EIP], small_jcc
+        CHECK32 [EXC_CS], 0x98
+        CHECK32 ecx, 2
+%endif
+
         PUTS32 `blocks: all checks passed\n`
         jmp pass32
+
+%ifndef QEMU_DIFF
+; Runs through selector 0x98, whose limit ends at small_end.
+small_back:
+        jmp dword SEL_CODE32:pm_main.gp_back
+small_go:
+        dec ecx
+small_jcc:
+        jnz near small_past                 ; fused with the DEC
+small_end:
+        nop
+small_past:                                 ; reached only without the check
+        jmp dword SEL_CODE32:no_gp
+
+no_gp:  PUTS32 `no #GP at the CS limit\n`
+        jmp fail32
+%endif
 
 ; #DB: records the EIP after each step; clears TF at .s7.
 db_rec: push eax
