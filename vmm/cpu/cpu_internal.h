@@ -159,6 +159,7 @@ struct block {
     struct block *hnext;    /* hash chain */
     struct block *pnext;    /* blocks on the same physical page */
     struct block *link[2];  /* successor cache: [0] taken/target, [1] fall-through */
+    struct block *far[2];   /* the same for targets in another page (cpu_next_slow) */
     uint32_t link_eip[2];   /* the EIP and CS base each link was made for */
     uint32_t link_base[2];
     struct insn *insns;
@@ -213,7 +214,7 @@ struct cpu {
     bool in_run;
     bool trace;             /* VMM_TRACE=1: log every interrupt and exception */
     bool stepping;          /* executing one instruction under TF */
-    bool fuse;              /* decode fuses flag-setter + Jcc pairs (not VMM_CPU=interp) */
+    bool fast;              /* fused pairs, links across pages (not with VMM_CPU=interp) */
     int64_t step_saved;
 
     /* Interrupts. */

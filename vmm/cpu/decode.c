@@ -539,7 +539,7 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin)
         }
     }
     b->n = (uint16_t)n;
-    if (cpu->fuse)
+    if (cpu->fast)
         for (unsigned k = 0; k + 1 < n; k++) {
             insn_fn f = fused_jcc(&b->insns[k], &b->insns[k + 1]);
             if (f)

@@ -9,7 +9,9 @@
 ;   while its block is cached, and a fused DEC/JNZ whose target page is not
 ;   present): EIP, CR2, registers and flags are those of the faulting
 ;   instruction, everything before it done, nothing after it; and a
-;   #GP for the CS limit at the Jcc of a fused pair.
+;   #GP for the CS limit at the Jcc of a fused pair;
+; - a branch into another page reaches new code after that page was
+;   remapped (links across pages are checked against the TLB).
 %include "pmtest.inc"
 
 %define NSTEP (VAR0 + 0x40)
@@ -189,6 +191,31 @@ pm_main:
         CHECK32 [EXC_CR2], 0x20040
         CHECK32 ecx, 2
         CHECK32 ebx, 1
+
+        ; ---- a branch into another page whose mapping changes ----
+        ; The call's block remembers the block it reached in the other page
+        ; (a link across pages): after the page is remapped to other code
+        ; (INVLPG) it must reach the new code.
+        mov dword [0x27000], 0x000001B8     ; mov eax, 1
+        mov word [0x27004], 0xC300          ; ret
+        mov dword [0x28000], 0x000002B8     ; mov eax, 2
+        mov word [0x28004], 0xC300
+        mov dword [PTE(0x29000)], 0x27007
+        invlpg [0x29000]
+        xor ebx, ebx
+        mov ecx, 4
+.fl:    cmp ecx, 2
+        jne .fl_call
+        mov dword [PTE(0x29000)], 0x28007   ; remapped for the last 2 rounds
+        invlpg [0x29000]
+        mov edx, [0x29000]                  ; the TLB maps the new page again
+.fl_call:
+        call near 0x29000 - 0xF0000
+        shl ebx, 4
+        or ebx, eax
+        dec ecx
+        jnz .fl
+        CHECK32 ebx, 0x1122
 
 %ifndef QEMU_DIFF
         ; ---- a fused DEC/JNZ whose target is past the CS limit ----
