@@ -7,8 +7,11 @@ need nasm
 name=${TESTNAME#vmm_guest_}
 # vmm_guest_<name>_smallcache: the same payload with a tiny decoded-code
 # cache, so that cache flushes happen all the time.
+# vmm_guest_<name>_interp: the reference CPU (VMM_CPU=interp, no fused
+# instruction pairs), which every payload must pass as well.
 case $name in
 *_smallcache) name=${name%_smallcache}; export VMM_CACHE_BLOCKS=16 ;;
+*_interp) name=${name%_interp}; export VMM_CPU=interp ;;
 esac
 case $name in
 alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc: gen_alu must run an i386 program on the host CPU (needs gcc-multilib and a kernel with IA32 emulation)" ;;

@@ -28,6 +28,10 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
     cpu->a20_mask = 0xFFFFFFFFu;
     const char *trace = getenv("VMM_TRACE");
     cpu->trace = trace && *trace == '1';
+    /* VMM_CPU=interp: one record per instruction and block links within a
+     * page only, the reference that the fast paths are tested against. */
+    const char *mode = getenv("VMM_CPU");
+    cpu->fast = !(mode && strcmp(mode, "interp") == 0);
     /* VMM_CACHE_BLOCKS=N shrinks the decoded-code cache (tests use it to
      * exercise cache flushes). */
     cpu->max_blocks = CACHE_MAX_BLOCKS;
@@ -113,6 +117,9 @@ void cpu_cache_flush(struct cpu *cpu)
     memset(cpu->hash, 0, sizeof cpu->hash);
     memset(cpu->page_blocks, 0, (cpu->n_pages + 1) * sizeof *cpu->page_blocks);
     memset(cpu->code_lines, 0, (cpu->n_pages + 1) * sizeof *cpu->code_lines);
+    /* Links still point at the old blocks: they must not look valid. */
+    for (unsigned k = 0; k < cpu->n_blocks; k++)
+        cpu->blocks[k].valid = false;
     cpu->n_blocks = cpu->n_insns = 0;
     cpu->cache_gen++;
     /* Pages that held code may be write-mapped again. */
@@ -274,15 +281,33 @@ const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot)
         cpu_fault(cpu, EX_GP, 0);
     cpu_refund(cpu, cpu->cur + 1);
     cpu->cur = NULL;
+    /* Into another page: the block found last time from this slot when
+     * the TLB maps the target to its key now (what block_find would look
+     * up). The key check also covers a slot reused after a flush. */
+    const struct tlb_entry *t = &cpu->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    struct block *fb = cur->far[slot];
+    if (fb && cpu->fast && t->rtag == (lin & ~0xFFFu) && fb->valid && fb->phys2 == 0xFFFFFFFFu
+        && fb->key == ((t->phys | (lin & 0xFFF)) | ((uint64_t)cpu->code32 << 32)
+                       | ((uint64_t)cpu->stepping << 33))) {
+        cpu->blk = fb;
+        cpu->blk_eip = eip;
+        cpu->blk_lin = lin;
+        cpu->budget -= fb->n;
+        return fb->insns;
+    }
     uint64_t gen = cpu->cache_gen;
     struct block *nb = block_find(cpu, eip);
-    /* No link when the cache was flushed meanwhile (cur is gone), across
-     * pages, or to a block that is not cached (page-crossing). */
-    if (gen == cpu->cache_gen && cur->valid && ((lin ^ cur_lin) & ~0xFFFu) == 0
-        && nb->phys2 == 0xFFFFFFFFu) {
-        cur->link[slot] = nb;
-        cur->link_eip[slot] = eip;
-        cur->link_base[slot] = cpu->seg[SEG_CS].base;
+    /* No link when the cache was flushed meanwhile (cur is gone), or to a
+     * block that is not cached (page-crossing); across pages, only the
+     * checked one above. */
+    if (gen == cpu->cache_gen && cur->valid && nb->phys2 == 0xFFFFFFFFu) {
+        if (((lin ^ cur_lin) & ~0xFFFu) == 0) {
+            cur->link[slot] = nb;
+            cur->link_eip[slot] = eip;
+            cur->link_base[slot] = cpu->seg[SEG_CS].base;
+        } else if (cpu->fast) {
+            cur->far[slot] = nb;
+        }
     }
     cpu->budget -= nb->n;
     return nb->insns;

@@ -159,6 +159,7 @@ struct block {
     struct block *hnext;    /* hash chain */
     struct block *pnext;    /* blocks on the same physical page */
     struct block *link[2];  /* successor cache: [0] taken/target, [1] fall-through */
+    struct block *far[2];   /* the same for targets in another page (cpu_next_slow) */
     uint32_t link_eip[2];   /* the EIP and CS base each link was made for */
     uint32_t link_base[2];
     struct insn *insns;
@@ -213,6 +214,7 @@ struct cpu {
     bool in_run;
     bool trace;             /* VMM_TRACE=1: log every interrupt and exception */
     bool stepping;          /* executing one instruction under TF */
+    bool fast;              /* fused pairs, links across pages (not with VMM_CPU=interp) */
     int64_t step_saved;
 
     /* Interrupts. */
@@ -294,6 +296,9 @@ const struct insn *cpu_jump(struct cpu *cpu);
 
 /* Decodes one block at cpu->eip into b (cpu/decode.c). */
 void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin);
+/* The fused handler for record i followed by Jcc record j, or NULL
+ * (ops_alu.c). */
+insn_fn fused_jcc(const struct insn *i, const struct insn *j);
 
 /* Memory slow paths (mmu.c). */
 uint32_t mmu_translate(struct cpu *cpu, uint32_t lin, bool write, bool user, bool fetch,
@@ -372,6 +377,13 @@ static inline uint32_t next_eip(const struct cpu *cpu, const struct insn *i)
     return cpu->code32 ? e : (e & 0xFFFF);
 }
 
+/* Target of a relative branch. */
+static inline uint32_t branch_target(const struct cpu *cpu, const struct insn *i)
+{
+    uint32_t t = cpu->blk_eip + i->off + i->len + i->disp;
+    return (i->flags & IF_O16) ? (t & 0xFFFF) : t;
+}
+
 /* Continue with the next record of the block. The handler tail-calls it
  * (the compiler turns this into a jump), so a block's records run as a
  * chain of jumps without a return to the run loop between them; only a
@@ -398,8 +410,11 @@ static inline void cpu_refund(struct cpu *cpu, const struct insn *i)
  * kick). A link was made for a target in the same linear page as this
  * block, reached with the same CS base: while this block runs, that page
  * maps to the same frame (instructions that change translations end their
- * block without a link), so the target is still the right block. */
-static inline const struct insn *cpu_next(struct cpu *cpu, uint32_t eip, int slot)
+ * block without a link), so the target is still the right block. Always
+ * inlined: its callers (Jcc, fused pairs) are many, and a call here would
+ * cost about what the fused pairs save. */
+static inline __attribute__((always_inline)) const struct insn *
+cpu_next(struct cpu *cpu, uint32_t eip, int slot)
 {
     cpu->eip = eip;
     if (unlikely(cpu->budget <= 0))

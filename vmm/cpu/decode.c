@@ -539,4 +539,10 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin)
         }
     }
     b->n = (uint16_t)n;
+    if (cpu->fast)
+        for (unsigned k = 0; k + 1 < n; k++) {
+            insn_fn f = fused_jcc(&b->insns[k], &b->insns[k + 1]);
+            if (f)
+                b->insns[k].fn = f;
+        }
 }

@@ -682,3 +682,94 @@ HANDLER(cmpxchg8b)
     keep_flags_set_zf(cpu, eq);
     NEXT_INSN(i);
 }
+
+/* ---- flag-setter + Jcc pairs ----
+ * A compare, test, INC/DEC or register ALU operation followed by a Jcc in
+ * the same block runs as one record: the first record's handler does both,
+ * so the pair costs one dispatch and the condition is read from the flags
+ * just computed (in host registers) instead of from memory. The Jcc record
+ * stays in the block, unchanged: a memory form whose fast path fails falls
+ * back to its generic handler, which continues into it, and every fault
+ * still names its own instruction (cur moves to the Jcc before the branch
+ * can fault). The first instruction never writes memory, so it cannot
+ * overwrite the Jcc; a store earlier in the block that does replaces every
+ * record's handler, the fused one included (cpu.c: block_invalidate).
+ * VMM_CPU=interp decodes without fusing: the reference. */
+static inline __attribute__((always_inline)) const struct insn *
+then_jcc(struct cpu *cpu, const struct insn *i, unsigned cc)
+{
+    const struct insn *j = i + 1;
+    cpu->cur = j;
+    if (cond(cpu, cc))
+        return cpu_next(cpu, branch_target(cpu, j), 0);
+    return cpu_next(cpu, next_eip(cpu, j), 1);
+}
+
+#define FUSED_CC(name, cc, body) \
+    static HANDLER(name##_j##cc) { body; return then_jcc(cpu, i, cc); }
+#define FUSED(name, body)                                                          \
+    FUSED_CC(name, 0, body) FUSED_CC(name, 1, body) FUSED_CC(name, 2, body)          \
+    FUSED_CC(name, 3, body) FUSED_CC(name, 4, body) FUSED_CC(name, 5, body)          \
+    FUSED_CC(name, 6, body) FUSED_CC(name, 7, body) FUSED_CC(name, 8, body)          \
+    FUSED_CC(name, 9, body) FUSED_CC(name, 10, body) FUSED_CC(name, 11, body)        \
+    FUSED_CC(name, 12, body) FUSED_CC(name, 13, body) FUSED_CC(name, 14, body)       \
+    FUSED_CC(name, 15, body)                                                         \
+    static const insn_fn name##_jcc[16] = {                                          \
+        name##_j0, name##_j1, name##_j2, name##_j3, name##_j4, name##_j5, name##_j6,   \
+        name##_j7, name##_j8, name##_j9, name##_j10, name##_j11, name##_j12,          \
+        name##_j13, name##_j14, name##_j15 };
+
+#define ALU_R_FUSED(n, op)                                                          \
+    FUSED(n##_EdGd_r, alu_reg(cpu, i, op, i->rm, cpu->r[i->reg].d, 4))                \
+    FUSED(n##_GdEd_r, alu_reg(cpu, i, op, i->reg, cpu->r[i->rm].d, 4))                \
+    FUSED(n##_EdId_r, alu_reg(cpu, i, op, i->rm, i->imm, 4))
+
+FUSED(dec_r32, cpu->r[i->reg].d = inc_dec(cpu, cpu->r[i->reg].d, true, 4))
+FUSED(inc_r32, cpu->r[i->reg].d = inc_dec(cpu, cpu->r[i->reg].d, false, 4))
+FUSED(test_EdGd_r, lf_logic(cpu, cpu->r[i->rm].d & cpu->r[i->reg].d, 4))
+FUSED(cmp_ALIb, alu_reg(cpu, i, ALU_CMP, R_EAX, i->imm, 1))
+FUSED(cmp_EAXId, alu_reg(cpu, i, ALU_CMP, R_EAX, i->imm, 4))
+ALU_R_FUSED(cmp, ALU_CMP)
+ALU_R_FUSED(sub, ALU_SUB)
+ALU_R_FUSED(add, ALU_ADD)
+ALU_R_FUSED(and, ALU_AND)
+FUSED(cmp_GdEd_m,
+      const uint8_t *p = fast_host(cpu, i->seg, ea32(cpu, i), 4, false);
+      if (unlikely(!p)) return cmp_GdEd(cpu, i);
+      alu_reg(cpu, i, ALU_CMP, i->reg, host_ld32(p), 4))
+FUSED(cmp_EdGd_m,
+      if (unlikely(!alu_mem_fast(cpu, i, ALU_CMP, cpu->r[i->reg].d))) return cmp_EdGd(cpu, i))
+FUSED(cmp_EdId_m,
+      if (unlikely(!alu_mem_fast(cpu, i, ALU_CMP, i->imm))) return cmp_EdId(cpu, i))
+
+static const struct {
+    insn_fn first;
+    const insn_fn *pair;
+} fusable[] = {
+    { dec_r32, dec_r32_jcc }, { inc_r32, inc_r32_jcc }, { test_EdGd_r, test_EdGd_r_jcc },
+    { cmp_ALIb, cmp_ALIb_jcc }, { cmp_EAXId, cmp_EAXId_jcc },
+    { cmp_EdGd_r, cmp_EdGd_r_jcc }, { cmp_GdEd_r, cmp_GdEd_r_jcc }, { cmp_EdId_r, cmp_EdId_r_jcc },
+    { sub_EdGd_r, sub_EdGd_r_jcc }, { sub_GdEd_r, sub_GdEd_r_jcc }, { sub_EdId_r, sub_EdId_r_jcc },
+    { add_EdGd_r, add_EdGd_r_jcc }, { add_GdEd_r, add_GdEd_r_jcc }, { add_EdId_r, add_EdId_r_jcc },
+    { and_EdGd_r, and_EdGd_r_jcc }, { and_GdEd_r, and_GdEd_r_jcc }, { and_EdId_r, and_EdId_r_jcc },
+    { cmp_GdEd_m, cmp_GdEd_m_jcc }, { cmp_EdGd_m, cmp_EdGd_m_jcc }, { cmp_EdId_m, cmp_EdId_m_jcc },
+};
+
+static const insn_fn jcc_by_cc[16] = {
+    jcc_o, jcc_no, jcc_b, jcc_nb, jcc_z, jcc_nz, jcc_be, jcc_nbe,
+    jcc_s, jcc_ns, jcc_p, jcc_np, jcc_l, jcc_nl, jcc_le, jcc_nle,
+};
+
+insn_fn fused_jcc(const struct insn *i, const struct insn *j)
+{
+    int cc = -1;
+    for (int k = 0; k < 16; k++)
+        if (j->fn == jcc_by_cc[k])
+            cc = k;
+    if (cc < 0)
+        return NULL;
+    for (size_t k = 0; k < sizeof fusable / sizeof fusable[0]; k++)
+        if (i->fn == fusable[k].first)
+            return fusable[k].pair[cc];
+    return NULL;
+}

@@ -4,12 +4,6 @@
 #include "vmm/cpu/flags.h"
 #include "vmm/cpu/ops.h"
 
-static inline uint32_t branch_target(const struct cpu *cpu, const struct insn *i)
-{
-    uint32_t t = cpu->blk_eip + i->off + i->len + i->disp;
-    return (i->flags & IF_O16) ? (t & 0xFFFF) : t;
-}
-
 /* Block continuation: the block was cut (size, page end) before a branch. */
 HANDLER(op_continue) { return cpu_next(cpu, cpu->blk_eip + i->off, 1); }
 
