@@ -37,6 +37,7 @@ struct net_backend {
     void *rx_opaque;
     Slirp *slirp;
     int tap_fd;
+    char tap_name[IFNAMSIZ];    /* as the kernel named it */
     FILE *dump;
     const char *dump_path;
     struct pollfd *pfd;
@@ -479,7 +480,19 @@ static int open_tap(struct net_backend *b, const struct net_config *c, struct vd
                                   c->ifname[0] ? c->ifname : "(new)");
     }
     b->tap_fd = fd;
+    memcpy(b->tap_name, ifr.ifr_name, IFNAMSIZ);
+    b->tap_name[IFNAMSIZ - 1] = 0;
     return 0;
+}
+
+/* The device was deleted under us (ip link del): its descriptor then polls
+ * as an error for ever, which would turn every idle wait of the run loop
+ * into a busy loop. Say so once and unplug the cable; the guest runs on. */
+static void tap_gone(struct net_backend *b)
+{
+    fprintf(stderr, "vmm: the TAP device '%s' went away: the network card is now unplugged\n", b->tap_name);
+    close(b->tap_fd);
+    b->tap_fd = -1;
 }
 
 static void tap_read(struct net_backend *b)
@@ -487,6 +500,8 @@ static void tap_read(struct net_backend *b)
     uint8_t frame[65536];
     for (int k = 0; k < 64; k++) {          /* a bounded batch per poll */
         ssize_t n = read(b->tap_fd, frame, sizeof frame);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            tap_gone(b);
         if (n <= 0)
             return;
         deliver(b, frame, (size_t)n);
@@ -562,6 +577,8 @@ void net_backend_poll(void *opaque, uint64_t timeout_ns)
         slirp_pollfds_poll(b->slirp, r < 0, slirp_get_revents, b);
     if (r > 0 && tap_idx >= 0 && (b->pfd[tap_idx].revents & POLLIN))
         tap_read(b);
+    else if (r > 0 && tap_idx >= 0 && (b->pfd[tap_idx].revents & (POLLERR | POLLHUP | POLLNVAL)))
+        tap_gone(b);
     now_ms = host_ns() / 1000000;
     for (int k = 0; k < NET_MAX_TIMERS; k++) {
         struct net_timer *t = &b->timers[k];

@@ -35,3 +35,44 @@ check_verdict() {
     [ "$(wc -l <verdict.txt)" -eq 1 ] || fail "wanted exactly one verdict line"
     grep -Eq -- "^verdict: $want" verdict.txt || fail "verdict does not match /^verdict: $want/"
 }
+
+# The network guest (guests/build-linux-net.sh) under vmm started in the
+# background as VMM_PID, its COM1 in serial.txt, --check's verdict in
+# verdict.txt and its stderr in stderr.txt.
+# net_wait_listen VMM_PID: waits until the guest listens on its port 80.
+net_wait_listen() {
+    local _
+    for _ in $(seq 240); do
+        grep -q -e VMM-NET-LISTEN -e VMM-NET-DONE serial.txt 2>/dev/null && break
+        kill -0 "$1" 2>/dev/null || break
+        sleep 1
+    done
+    grep -q VMM-NET-LISTEN serial.txt || { wait "$1" || true; cat serial.txt stderr.txt >&2; fail "the guest never listened"; }
+}
+# net_ask_guest HOST PORT: the guest's answer to the host's request there,
+# on standard output.
+net_ask_guest() {
+    python3 - "$1" "$2" <<'PY' || fail "the host could not connect to $1:$2 (the guest's port 80)"
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+s.sendall(b"GET /from-host HTTP/1.0\r\n\r\n")
+data = b""
+while b"GUEST-PAYLOAD" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+s.close()
+sys.stdout.write(data.decode(errors="replace"))
+PY
+}
+# net_wait_poweroff VMM_PID: vmm must end with the guest powered off; its
+# COM1 output is then in log.txt.
+net_wait_poweroff() {
+    local rc=0
+    wait "$1" || rc=$?
+    cat verdict.txt
+    tr -d '\r' <serial.txt >log.txt
+    [ "$rc" -eq 0 ] || { cat log.txt stderr.txt >&2; fail "vmm exited $rc"; }
+    grep -q '^verdict: booted guest powered off cleanly' verdict.txt || fail "unexpected verdict"
+}

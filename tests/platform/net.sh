@@ -53,31 +53,9 @@ fi
 vmm_pid=$!
 
 # When the guest listens, connect through the forward and read its answer.
-for _ in $(seq 240); do
-    grep -q -e VMM-NET-LISTEN -e VMM-NET-DONE serial.txt 2>/dev/null && break
-    kill -0 $vmm_pid 2>/dev/null || break
-    sleep 1
-done
-grep -q VMM-NET-LISTEN serial.txt || { wait $vmm_pid; cat serial.txt stderr.txt >&2; fail "the guest never listened"; }
-python3 - "$fwd_port" >reply.txt <<'PY' || fail "the host forward did not reach the guest"
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
-s.sendall(b"GET /from-host HTTP/1.0\r\n\r\n")
-data = b""
-while b"GUEST-PAYLOAD" not in data:
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    data += chunk
-s.close()
-sys.stdout.write(data.decode(errors="replace"))
-PY
-rc=0
-wait $vmm_pid || rc=$?
-cat verdict.txt
-tr -d '\r' <serial.txt >log.txt
-[ "$rc" -eq 0 ] || { cat log.txt stderr.txt >&2; fail "vmm exited $rc"; }
-grep -q '^verdict: booted guest powered off cleanly' verdict.txt || fail "unexpected verdict"
+net_wait_listen $vmm_pid
+net_ask_guest 127.0.0.1 $fwd_port >reply.txt
+net_wait_poweroff $vmm_pid
 grep -q '^VMM-NET-IP: 10.0.2.15$' log.txt || fail "no DHCP address 10.0.2.15 from libslirp"
 grep -q "^VMM-NET-GOT: $payload\$" log.txt || fail "the guest did not download the host's file"
 if [ -n "$flag" ]; then

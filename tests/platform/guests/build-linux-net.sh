@@ -5,7 +5,10 @@
 #   linux-net.raw  MBR + syslinux on FAT16: kernel + initramfs whose /init
 #                  loads the network card's module (pcnet32, or tulip for
 #                  a DEC 21140 on the PCI bus), asks DHCP for an address, fetches
-#                  the URL the DHCP reply names as its boot file with wget,
+#                  the URL the DHCP reply names as its boot file with wget
+#                  (or, with vmmnet.ip=ADDR vmmnet.url=URL on the kernel
+#                  command line, takes ADDR/24 and fetches URL: for a TAP
+#                  network, which has no DHCP server),
 #                  answers one TCP connection on port 80 with nc, and powers
 #                  off. Progress lines start with VMM-NET (VMM-NET-IRQ: the
 #                  card's line in /proc/interrupts).
@@ -64,7 +67,17 @@ insmod /lib/modules/mii.ko
 insmod /lib/modules/$nic.ko
 ifconfig lo 127.0.0.1 up
 ifconfig eth0 up || { echo "VMM-NET-FAIL: no eth0"; poweroff -f; }
-if udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/dhcp.sh >/dev/null 2>&1; then
+static= url=
+for w in $(cat /proc/cmdline); do
+    case $w in vmmnet.ip=*) static=${w#*=} ;; vmmnet.url=*) url=${w#*=} ;; esac
+done
+up=0
+if [ -n "$static" ]; then
+    ifconfig eth0 "$static" netmask 255.255.255.0 up && echo "$static" > /tmp/ip && echo "$url" > /tmp/bootfile && up=1
+elif udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/dhcp.sh >/dev/null 2>&1; then
+    up=1
+fi
+if [ $up = 1 ]; then
     echo "VMM-NET-IP: $(cat /tmp/ip)"
     echo "VMM-NET-IRQ: $(grep eth0 /proc/interrupts)"
     url=$(cat /tmp/bootfile)
@@ -78,7 +91,7 @@ if udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/dhcp.sh >/dev/null 2>&1; then
     nc -l -p 80 < /tmp/reply > /tmp/request
     echo "VMM-NET-SERVED: $(head -c 40 /tmp/request | sed -n 1p)"
 else
-    echo "VMM-NET-FAIL: no DHCP lease"
+    echo "VMM-NET-FAIL: no address (DHCP or vmmnet.ip=)"
     dmesg | grep -i -e pcnet -e eth0 -e tulip
 fi
 echo "VMM-NET-DONE"
