@@ -44,6 +44,12 @@ enum {
      * the tables use; with _ALL also those below it). */
     VD_OPEN_REPAIR_LEAKS = 1u << 8,
     VD_OPEN_REPAIR_ALL = 1u << 9,
+    /* With VD_OPEN_WRITE: a file nobody relies on until it is closed (a
+     * conversion's temporary target, renamed when complete): metadata
+     * updates keep their order, so a killed process still leaves it
+     * consistent, but skip the flushes that protect against a power cut
+     * (which leaves only a temporary file to delete). */
+    VD_OPEN_SCRATCH = 1u << 10,
 };
 
 /* The alignment of direct writes, in memory and in the file: the largest

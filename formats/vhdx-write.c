@@ -142,11 +142,13 @@ static int log_commit(struct vd_image *img, struct vhdx_state *s, const struct l
         put_le32(ds + 4092, (uint32_t)seq);
     }
     put_le32(e + 4, vhdx_checksum(e, length, 4));
-    /* Data first, then the entry, then the sectors in place. */
-    ret = sync_file(img->fd, img->path, errp);
+    /* Data first, then the entry, then the sectors in place (durable in
+     * that order unless the file is scratch: then the page cache keeps the
+     * order a killed process needs, and a power cut only loses scratch). */
+    ret = s->scratch ? 0 : sync_file(img->fd, img->path, errp);
     if (ret == 0)
         ret = vd_fd_pwrite(img->fd, img->path, e, length, log_off + s->log_head, errp);
-    if (ret == 0)
+    if (ret == 0 && !s->scratch)
         ret = sync_file(img->fd, img->path, errp);
     for (int i = 0; ret == 0 && i < n; i++)
         ret = vd_fd_pwrite(img->fd, img->path, u[i].data, LOG_SECTOR, u[i].file_off, errp);

@@ -636,6 +636,7 @@ static int vhdx_open(struct vd_image *img, unsigned flags, struct vd_error **err
         ret = open_parent(img, s, paths, flags, errp);
     if (ret == 0 && img->writable) {
         s->keep_data_guid = (flags & VD_OPEN_WRITE_BACKING) != 0;
+        s->scratch = (flags & VD_OPEN_SCRATCH) != 0;
         ret = vhdx_open_write(img, s, errp);
     }
     if (ret < 0) {

@@ -87,6 +87,7 @@ struct vhdx_state {
      * here unchanged in content, so the DataWriteGuid the child links to
      * is kept (as a VHD parent keeps its UUID). */
     bool keep_data_guid;
+    bool scratch;                       /* VD_OPEN_SCRATCH: no flush in the log */
     uint32_t log_head;          /* where the next log entry goes */
     uint64_t log_seq;           /* its sequence number */
     uint64_t alloc_end;         /* new blocks go here (1 MiB aligned) */

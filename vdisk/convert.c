@@ -516,7 +516,8 @@ int vdisk_convert(int argc, char **argv)
         vd_error_prefix(&err, "%s", out_path);
         goto out;
     }
-    if (vd_image_open(tmp, out_fmt, out_flags, &job.out, &err) < 0)
+    /* OUT is only the temporary name until renamed: scratch. */
+    if (vd_image_open(tmp, out_fmt, out_flags | VD_OPEN_SCRATCH, &job.out, &err) < 0)
         goto out_unlink;
     if (vd_image_size(job.out) < job.size) {
         vd_error_set(&err, -EINVAL, "%s: the %s image holds %llu bytes, less than the %llu of "
