@@ -200,26 +200,36 @@ static int copy_data(struct convert_job *job, uint8_t *buf, uint8_t *cur, uint64
                      uint64_t len, struct vd_error **errp)
 {
     uint64_t end = pos + len;
-    while (pos < end) {
+    /* The mapped range read so far and not dropped yet: runs that follow
+     * each other in the file (a qcow2's 64 KiB clusters) are dropped in one
+     * call, as each call costs the other cores a TLB shootdown. */
+    uint64_t drop_off = 0, drop_len = 0;
+    int ret = 0;
+    while (pos < end && ret == 0) {
         uint64_t file_off, run;
-        int ret;
         if (job->map && vd_image_file_extent(job->in, pos, end - pos, &file_off, &run) == 0 &&
             file_off <= job->map_size && run <= job->map_size - file_off) {
             if (run > CHUNK)
                 run = CHUNK;
             ret = write_out(job, job->map + file_off, cur, (size_t)run, pos, errp);
-            drop_mapped(job, file_off, run);
+            if (drop_len && drop_off + drop_len != file_off) {
+                drop_mapped(job, drop_off, drop_len);
+                drop_len = 0;
+            }
+            if (!drop_len)
+                drop_off = file_off;
+            drop_len += run;
         } else {
             run = end - pos;
             ret = vd_image_pread(job->in, buf, (size_t)run, pos, errp);
             if (ret == 0)
                 ret = write_out(job, buf, cur, (size_t)run, pos, errp);
         }
-        if (ret < 0)
-            return ret;
         pos += run;
     }
-    return 0;
+    if (drop_len)
+        drop_mapped(job, drop_off, drop_len);
+    return ret;
 }
 
 static int copy_chunk(struct convert_job *job, uint8_t *buf, uint8_t *cur, uint64_t off,
