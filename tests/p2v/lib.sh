@@ -58,12 +58,17 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
 }
 
+# The session file is this test's own (a later --state wins): the default,
+# /var/tmp/p2v-capture-NAME.session, is one per host and NAME, which tests
+# running at once share.
 capture() {
-    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 "$@"
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 \
+        --state "$WORK/capture.session" "$@"
 }
 # capture_bg ARGS...: the same in the background; AGENT_PID is p2v itself.
 capture_bg() {
-    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 "$@" &
+    "$P2V" capture --server "127.0.0.1:$PORT" --token-file "$WORK/token" --retry-for 20 \
+        --state "$WORK/capture.session" "$@" &
     AGENT_PID=$!
 }
 
