@@ -4,10 +4,10 @@
  * the block map (one 32-bit entry per block: the block's index in the data
  * area, or "not allocated" / "zero"), then the data area of whole blocks.
  *
- * A new block of a dynamic image is written in full (data, zeros around
- * it) at the end of the data area before its block map entry, then the
- * header's allocated count: a kill leaves at worst a block nothing points
- * at, and a count one short (which VirtualBox and qemu-img check flag). */
+ * A new block of a dynamic image is written at the end of the data area
+ * before its block map entry, then the header's allocated count: a kill
+ * leaves at worst a block nothing points at, and a count one short (which
+ * VirtualBox and qemu-img check flag). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -218,6 +218,31 @@ static int vdi_pread(struct vd_image *img, void *buf, size_t len, uint64_t off,
     return 0;
 }
 
+/* Writes a new block at AT holding DATA at SP.in (SP.n bytes), zeros
+ * elsewhere. Past the end of the file the zeros come from extending it (a
+ * hole: half the bytes to write for a half-used block); over old bytes (a
+ * block a kill left behind) they are written. */
+static int write_new_block(struct vd_image *img, const struct vdi_state *s, uint64_t at,
+                           struct span sp, const uint8_t *data, struct vd_error **errp)
+{
+    if (sp.n == s->block_size)
+        return vd_file_pwrite(img, data, sp.n, at, errp);
+    struct stat st;
+    if (fstat(img->fd, &st) == 0 && (uint64_t)st.st_size <= at) {
+        if (ftruncate(img->fd, (off_t)(at + s->block_size)) < 0)
+            return vd_error_set_errno(errp, -errno, "%s: cannot extend the file for a new "
+                                      "block", img->path);
+        return vd_file_pwrite(img, data, sp.n, at + sp.in, errp);
+    }
+    uint8_t *blk = calloc(1, s->block_size);
+    if (!blk)
+        return vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
+    memcpy(blk + sp.in, data, sp.n);
+    int ret = vd_file_pwrite(img, blk, s->block_size, at, errp);
+    free(blk);
+    return ret;
+}
+
 /* A new block for BLK holding DATA at IN (N bytes), zeros elsewhere. */
 static int allocate_block(struct vd_image *img, struct vdi_state *s, struct span sp,
                           const uint8_t *data, struct vd_error **errp)
@@ -233,17 +258,8 @@ static int allocate_block(struct vd_image *img, struct vdi_state *s, struct span
     if (idx >= s->blocks)
         ret = vd_error_set(errp, -EIO, "%s: no room for another block (the header says %u "
                            "blocks)", img->path, s->blocks);
-    uint8_t *blk = NULL;
-    if (ret == 0 && sp.n < s->block_size) {
-        blk = calloc(1, s->block_size);
-        if (!blk)
-            ret = vd_error_set(errp, -ENOMEM, "%s: out of memory", img->path);
-        else
-            memcpy(blk + sp.in, data, sp.n);
-    }
     if (ret == 0)
-        ret = vd_file_pwrite(img, blk ? blk : data, s->block_size, block_offset(s, idx), errp);
-    free(blk);
+        ret = write_new_block(img, s, block_offset(s, idx), sp, data, errp);
     uint8_t le[4];
     put_le32(le, idx);
     if (ret == 0)

@@ -322,18 +322,22 @@ static int sparse_read(struct vd_image *img, struct vmdk_extent *e, uint8_t *buf
 
 /* ---- open ---- */
 
-/* Where the "CID=" line's 8 hex digits are in TEXT (at file offset BASE):
- * the first write gives the image a new content ID there, so that delta
+/* Where the "CID=" line's hex digits are in TEXT (at file offset BASE),
+ * and how many (qemu-img writes no leading zeros): the first write gives
+ * the image a new content ID there, as many digits long, so that delta
  * disks made from it see that it changed. */
-static uint64_t find_cid(const char *text, size_t len, uint64_t base)
+static uint64_t find_cid(const char *text, size_t len, uint64_t base, unsigned *digits)
 {
-    for (size_t i = 0; i + 12 <= len && text[i]; i++) {
+    for (size_t i = 0; i + 5 <= len && text[i]; i++) {
         if ((i == 0 || text[i - 1] == '\n') && memcmp(text + i, "CID=", 4) == 0) {
-            for (int k = 0; k < 8; k++)
-                if (!strchr("0123456789abcdefABCDEF", text[i + 4 + k]) || !text[i + 4 + k])
-                    return 0;
-            if (i + 12 < len && text[i + 12] != '\n' && text[i + 12] != '\r')
+            unsigned n = 0;
+            while (n < 8 && i + 4 + n < len && text[i + 4 + n] &&
+                   strchr("0123456789abcdefABCDEF", text[i + 4 + n]))
+                n++;
+            size_t end = i + 4 + n;
+            if (n == 0 || (end < len && text[end] != '\n' && text[end] != '\r'))
                 return 0;
+            *digits = n;
             return base + i + 4;
         }
     }
@@ -500,7 +504,8 @@ static int open_embedded(struct vd_image *img, struct vmdk_state *s, uint64_t fi
             ret = vmdk_desc_parse(text, dlen * VMDK_SECTOR, &s->desc, why, sizeof(why));
             if (ret < 0)
                 vd_error_set(errp, ret, "%s: embedded descriptor: %s", img->path, why);
-            s->cid_at = find_cid(text, dlen * VMDK_SECTOR, dsec * VMDK_SECTOR);
+            s->cid_at = find_cid(text, dlen * VMDK_SECTOR, dsec * VMDK_SECTOR,
+                                 &s->cid_digits);
         }
         free(text);
         if (ret < 0)
@@ -587,7 +592,7 @@ static int open_image(struct vd_image *img, unsigned flags, struct vd_error **er
             ret = vmdk_desc_parse(text, file_size, &s->desc, why, sizeof(why));
             if (ret < 0)
                 vd_error_set(errp, ret, "%s: descriptor: %s", img->path, why);
-            s->cid_at = find_cid(text, file_size, 0);
+            s->cid_at = find_cid(text, file_size, 0, &s->cid_digits);
         }
         free(text);
         if (ret == 0)
@@ -781,14 +786,18 @@ static int new_cid(struct vd_image *img, struct vmdk_state *s, struct vd_error *
     int ret = 0;
     pthread_mutex_lock(&s->lock);
     if (!s->cid_changed && s->cid_at) {
+        unsigned n = s->cid_digits;
+        uint32_t mask = n >= 8 ? 0xffffffffu : (1u << (4 * n)) - 1;
         uint32_t cid = s->desc.cid;
         for (uint32_t k = 1; cid == s->desc.cid || cid == VMDK_CID_NONE || cid == 0xfffffffeu;
-             k++)
+             k++) {
             if (getrandom(&cid, sizeof(cid), 0) != sizeof(cid))
                 cid = ((uint32_t)time(NULL) ^ (uint32_t)getpid() << 16) * 2654435761u + k;
+            cid &= mask;
+        }
         char hex[9];
-        snprintf(hex, sizeof(hex), "%08x", cid);
-        ret = vd_file_pwrite(img, hex, 8, s->cid_at, errp);
+        snprintf(hex, sizeof(hex), "%0*x", (int)n, cid);
+        ret = vd_file_pwrite(img, hex, n, s->cid_at, errp);
         if (ret == 0 && fdatasync(img->fd) < 0 && errno != EINVAL)
             ret = vd_error_set_errno(errp, -errno, "%s: cannot flush", img->path);
         if (ret == 0)

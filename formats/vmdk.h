@@ -116,7 +116,8 @@ struct vmdk_state {
     int n_ext;
     struct vmdk_extent *ext;
     struct vmdk_stream *stream; /* streamOptimized being written */
-    uint64_t cid_at;            /* file offset of the CID's 8 hex digits, 0: none */
+    uint64_t cid_at;            /* file offset of the CID's hex digits, 0: none */
+    unsigned cid_digits;        /* how many there are (1-8) */
     bool cid_changed;           /* a new CID was written for this open */
     pthread_mutex_t lock;       /* grain and grain table allocation */
     bool lock_ready;

@@ -32,6 +32,33 @@ for o in static=off static=on; do
     cmp qemu.raw ours.raw || fail "written $o reads differently"
     rm -f qemu.raw ours.raw
 done
+# A new dynamic block past the end of the file is a hole but for its data
+# (src.raw holds about 1.5 MiB in 4 blocks of 1 MiB: written in full, they
+# would take 4 MiB); one over a block a kill left behind (data written, map
+# entry not) gets zeros around its data, not the old bytes.
+# One worker: the blocks are made in order, so the one left behind is the
+# last (src.raw's "tail", at byte 509 of its block).
+rm -f ours.vdi
+$V convert -m 1 -O vdi src.raw ours.vdi
+[ $(( $(stat -c %b ours.vdi) * 512 )) -lt $((3 << 20)) ] || fail "new blocks written in full"
+$PY - ours.vdi <<'PY'
+import struct, sys
+f = open(sys.argv[1], 'r+b'); h = f.read(512)
+bmap, nblocks, alloc = struct.unpack_from('<I', h, 340)[0], *struct.unpack_from('<II', h, 384)
+f.seek(bmap); m = list(struct.unpack('<%dI' % nblocks, f.read(4 * nblocks)))
+i = m.index(max(e for e in m if e < 0xfffffffe))   # the last block in the file
+f.seek(bmap + 4 * i); f.write(struct.pack('<I', 0xffffffff))
+f.seek(388); f.write(struct.pack('<I', alloc - 1))
+
+PY
+$V convert -O raw ours.vdi before.raw
+$W ours.vdi 2101248 512 9
+$V convert -O raw ours.vdi after.raw
+cmp -n 2101248 before.raw after.raw && cmp -i 2101760 before.raw after.raw ||
+    fail "a block over a left-behind one reads old bytes"
+qemu-img check -q ours.vdi || fail "qemu-img check after reusing a left-behind block"
+rm -f before.raw after.raw
+
 for o in static=off static=on; do
     rm -f q.vdi
     qemu-img convert -O vdi -o $o src.raw q.vdi

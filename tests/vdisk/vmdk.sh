@@ -160,6 +160,16 @@ expect_fail 1 "parent 'base.vmdk' has content ID [0-9a-f]+, but this delta disk 
     $V convert -O raw vchild.vmdk x.raw
 expect_fail 1 "has content ID" $V convert -O raw qchild.vmdk x.raw
 rm -f base.vmdk qchild.vmdk vchild.vmdk want.raw got.raw
+# qemu-img writes a CID without leading zeros (1 in 16 has 7 digits): the
+# new one fits in as many, and still changes.
+qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat src.raw flat.vmdk
+sed -i 's/^CID=.*/CID=5a/' flat.vmdk
+$V create -f vmdk -b flat.vmdk child.vmdk
+$W flat.vmdk 0 512 7 >/dev/null
+grep -q '^CID=[0-9a-f][0-9a-f]$' flat.vmdk && ! grep -q '^CID=5a$' flat.vmdk ||
+    fail "a two-digit CID was not changed in place: $(grep ^CID= flat.vmdk)"
+expect_fail 1 "has content ID" $V convert -O raw child.vmdk x.raw
+rm -f flat.vmdk flat-flat.vmdk child.vmdk
 
 # Zeroed grains (qemu's zeroed_grain=on): a child's zeroed grains read as
 # zeros over the parent's data, and vdisk commit makes them zeroed entries
