@@ -41,7 +41,10 @@ rc=0; $V check top.vhd >out.txt 2>&1 || rc=$?
 $V info -U top.vhd | grep '^file format: vhd$' >/dev/null || fail "info -U"
 $V map -U top.vhd >/dev/null || fail "map -U"
 $V check -U top.vhd >/dev/null || fail "check -U"
-$V compare -U top.vhd top.vhd >/dev/null || fail "compare -U"
+# The holder rewrites slots all the time, so the two reads may differ
+# (exit 1); -U must only let compare open the image (2 would be a refusal).
+rc=0; $V compare -U top.vhd top.vhd >/dev/null 2>&1 || rc=$?
+[ $rc != 2 ] || fail "compare -U"
 # The parent is only read by the writer of the child: readers may share it,
 # a writer may not.
 $V info base.vhd >/dev/null || fail "info of a parent being read"
