@@ -17,12 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common/sigbus.h"
 #include "formats/image.h"
 #include "vdisk/vdisk.h"
 
@@ -76,11 +74,6 @@ struct convert_job {
     uint64_t done;          /* bytes finished (atomic) */
     int running;            /* workers still running (atomic) */
     int failed;             /* atomic */
-    /* The source's own file, mapped read-only: where the format stores
-     * bytes as they are (vd_image_file_extent), zero detection reads the
-     * page cache in place instead of first copying every byte. */
-    const uint8_t *map;
-    uint64_t map_size;
     size_t granule;         /* zero detection unit; 0: write every byte */
     bool zero_target;       /* OUT reads as zeros where not written */
     bool diff_target;       /* OUT has a backing file: write what differs */
@@ -180,58 +173,6 @@ static int write_out(struct convert_job *job, const uint8_t *buf, uint8_t *cur, 
     return write_needed(job, buf, job->diff_target ? cur : NULL, len, off, errp);
 }
 
-/* Drops a range of the mapping from the process (the page cache keeps the
- * pages), so the resident size stays small whatever the image size. Only
- * the range itself: the pages the kernel mapped around a fault belong to
- * a neighbour chunk, which drops them when done; dropping them here would
- * pull them from under its pwrite, which then copies short, zeroes the
- * rest of its (large) page-cache folio and retries (measured: a third of
- * the CPU time of raw -> VHDX on this kernel). */
-static void drop_mapped(const struct convert_job *job, uint64_t file_off, uint64_t len)
-{
-    uint64_t start = file_off / 4096 * 4096;
-    uint64_t end = file_off + len < job->map_size ? file_off + len : job->map_size;
-    madvise((void *)(uintptr_t)(job->map + start), (size_t)(end - start), MADV_DONTNEED);
-}
-
-/* A data extent: in place from the mapping where the file stores it as it
- * is, else read through the image API into BUF. */
-static int copy_data(struct convert_job *job, uint8_t *buf, uint8_t *cur, uint64_t pos,
-                     uint64_t len, struct vd_error **errp)
-{
-    uint64_t end = pos + len;
-    /* The mapped range read so far and not dropped yet: runs that follow
-     * each other in the file (a qcow2's 64 KiB clusters) are dropped in one
-     * call, as each call costs the other cores a TLB shootdown. */
-    uint64_t drop_off = 0, drop_len = 0;
-    int ret = 0;
-    while (pos < end && ret == 0) {
-        uint64_t file_off, run;
-        if (job->map && vd_image_file_extent(job->in, pos, end - pos, &file_off, &run) == 0 &&
-            file_off <= job->map_size && run <= job->map_size - file_off) {
-            if (run > CHUNK)
-                run = CHUNK;
-            ret = write_out(job, job->map + file_off, cur, (size_t)run, pos, errp);
-            if (drop_len && drop_off + drop_len != file_off) {
-                drop_mapped(job, drop_off, drop_len);
-                drop_len = 0;
-            }
-            if (!drop_len)
-                drop_off = file_off;
-            drop_len += run;
-        } else {
-            run = end - pos;
-            ret = vd_image_pread(job->in, buf, (size_t)run, pos, errp);
-            if (ret == 0)
-                ret = write_out(job, buf, cur, (size_t)run, pos, errp);
-        }
-        pos += run;
-    }
-    if (drop_len)
-        drop_mapped(job, drop_off, drop_len);
-    return ret;
-}
-
 static int copy_chunk(struct convert_job *job, uint8_t *buf, uint8_t *cur, uint64_t off,
                       uint64_t len, struct vd_error **errp)
 {
@@ -241,8 +182,14 @@ static int copy_chunk(struct convert_job *job, uint8_t *buf, uint8_t *cur, uint6
         int ret = vd_image_block_status(job->in, pos, end - pos, 0, &ext, errp);
         if (ret < 0)
             return ret;
-        if (ext.kind == VD_EXTENT_DATA)
-            ret = copy_data(job, buf, cur, pos, ext.length, errp);
+        /* Read into a reused buffer: on this kernel mapping the source
+         * instead costs more in page faults and TLB shootdowns than the
+         * copy it saves (docs/BENCHMARKS.md, session 8). */
+        if (ext.kind == VD_EXTENT_DATA) {
+            ret = vd_image_pread(job->in, buf, (size_t)ext.length, pos, errp);
+            if (ret == 0)
+                ret = write_out(job, buf, cur, (size_t)ext.length, pos, errp);
+        }
         else if (!job->zero_target || job->granule == 0 || job->diff_target)
             /* Zeros OUT does not read yet (or, -S 0, must allocate). */
             ret = write_out(job, zero_chunk, cur, (size_t)ext.length, pos, errp);
@@ -314,39 +261,6 @@ static int run_copy(struct convert_job *job, int threads, bool progress)
     if (!job->failed)
         vd_progress_finish(&prog, job->size, NULL);
     return job->failed ? -1 : 0;
-}
-
-/* A mapped source that shrinks under us (another process truncating it)
- * or whose pages cannot be read (an I/O error) raises SIGBUS in whichever
- * worker touches them, possibly while formats/ holds a lock; so the
- * guard only says so, drops the unfinished output and ends the process. */
-static void guard_mapped_source(const char *in_path, const char *tmp)
-{
-    char msg[PATH_MAX + 256];
-    snprintf(msg, sizeof(msg),
-             "vdisk: '%s' became unreadable during the conversion (truncated, or an I/O "
-             "error); %s\n", in_path, tmp ? "nothing was written" : "the target is incomplete");
-    vd_sigbus_guard(msg, tmp, VDISK_FAILED);
-}
-
-/* Maps the source's own file read-only (a failure only means the copy
- * reads through the image API instead). */
-static void map_source(struct convert_job *job)
-{
-    int fd = open(vd_image_path(job->in), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    struct stat st;
-    void *map = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (uint64_t)st.st_size <= SIZE_MAX)
-        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
-        return;
-    madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-    job->map = map;
-    job->map_size = (uint64_t)st.st_size;
 }
 
 static void sync_folder(const char *path)
@@ -509,16 +423,11 @@ int vdisk_convert(int argc, char **argv)
                   : vd_image_open(in_path, in_fmt, 0, &job.in, &err)) < 0)
         goto out;
     job.size = vd_image_size(job.in);
-    map_source(&job);
     if (no_create) {
-        if (job.map)
-            guard_mapped_source(in_path, NULL);
         if (convert_in_place(&job, out_path, out_fmt, out_flags, threads, progress, &err) == 0)
             rc = VDISK_OK;
         goto out;
     }
-    if (job.map)
-        guard_mapped_source(in_path, tmp);
     unlink(tmp);
     /* A child takes its parent's size (a VHD child must; BACKING smaller
      * than IN is refused below). */
@@ -564,8 +473,6 @@ out_unlink:
 out:
     vd_image_close(job.out, NULL);
     vd_image_close(job.in, NULL);
-    if (job.map)
-        munmap((void *)(uintptr_t)job.map, (size_t)job.map_size);
     vd_error_free(job.err);
     pthread_mutex_destroy(&job.lock);
     free(tmp);
