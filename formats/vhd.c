@@ -862,9 +862,10 @@ static int vhd_grow(struct vd_image *img, uint64_t size, struct vd_error **errp)
 }
 
 /* A fixed disk's data runs up to its footer: the footer moves to the new
- * end. Growing, the new footer is written before the old one turns into
- * zeros (a crash between leaves the old footer's bytes in the data, never
- * a file without a footer); shrinking, the caller has checked that the
+ * end. Growing, the new footer is written before what the disk gains
+ * turns into zeros: the old footer, and whatever lay between the old size
+ * and it (a crash between leaves those bytes past the old size, never a
+ * file without a footer); shrinking, the caller has checked that the
  * dropped tail reads as zeros. */
 static int fixed_resize(struct vd_image *img, struct vhd_state *s, uint64_t size,
                         struct vd_error **errp)
@@ -872,9 +873,12 @@ static int fixed_resize(struct vd_image *img, struct vhd_state *s, uint64_t size
     uint64_t old_end = s->data_end;
     vhd_footer_set_size(s->footer, size);
     int ret = write_footer_at(img, s, size, errp);
-    if (ret == 0 && size > old_end) {
-        static const uint8_t zeros[VHD_FOOTER_SIZE];
-        ret = vd_file_pwrite(img, zeros, sizeof(zeros), old_end, errp);
+    uint64_t stale_end = old_end + VHD_FOOTER_SIZE < size ? old_end + VHD_FOOTER_SIZE : size;
+    for (uint64_t at = img->size; ret == 0 && at < stale_end;) {
+        static const uint8_t zeros[65536];
+        size_t n = stale_end - at < sizeof(zeros) ? (size_t)(stale_end - at) : sizeof(zeros);
+        ret = vd_file_pwrite(img, zeros, n, at, errp);
+        at += n;
     }
     if (ret == 0)
         ret = vhd_flush(img, errp);

@@ -70,6 +70,26 @@ if command -v qemu-io >/dev/null; then
     $V compare z.vhd z.raw >/dev/null || fail "shrink over a zero block: content"
 fi
 
+# A fixed VHD with bytes between its data and its footer (the footer's
+# size is less than what precedes it): growing turns them into zeros, as
+# the whole new space must read; growing into them leaves one footer.
+$V create -f vhd -o subformat=fixed,size=exact j.vhd 1M
+head -c 1048576 j.vhd > jj.vhd
+head -c 3000 /dev/zero | tr '\0' 'J' >> jj.vhd
+tail -c 512 j.vhd >> jj.vhd
+$V resize jj.vhd +1M
+$V convert -O raw jj.vhd jj.raw
+cmp jj.raw <(head -c 2097152 /dev/zero) || fail "a fixed VHD grown over old bytes reads them"
+head -c 1048576 j.vhd > jj.vhd
+head -c 3000 /dev/zero | tr '\0' 'J' >> jj.vhd
+tail -c 512 j.vhd >> jj.vhd
+$V resize jj.vhd 1049600
+[ "$(stat -c %s jj.vhd)" = $((1049600 + 512)) ] && [ "$(size_of jj.vhd)" = 1049600 ] ||
+    fail "a fixed VHD grown into its old bytes"
+$V convert -O raw jj.vhd jj.raw
+cmp jj.raw <(head -c 1049600 /dev/zero) || fail "grown into old bytes: content"
+rm -f j.vhd jj.vhd jj.raw
+
 # Usage and unsupported formats.
 expect_fail 2 "'12Q' is not a size" $V resize r.raw 12Q
 expect_fail 2 "expects IMAGE and SIZE" $V resize r.raw
