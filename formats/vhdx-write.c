@@ -510,6 +510,10 @@ static int make_plan(const char *path, const struct vd_create_args *args, struct
                                     errp)) < 0)
             return ret;
     }
+    /* Whole sectors, rounded up as qemu-img does: a 1000000-byte raw
+     * source converts to a disk of 1000448 bytes. */
+    if (p->size % p->lss && p->size <= VHDX_MAX_SIZE)
+        p->size += p->lss - p->size % p->lss;
     if (p->size == 0 || p->size % p->lss || p->size > VHDX_MAX_SIZE)
         return vd_error_set(errp, -EINVAL, "%s: a VHDX size is a multiple of the logical "
                             "sector size (%u) up to 64 TiB, not %llu", path, p->lss,

@@ -256,4 +256,10 @@ wait $spid || { cat serve.log; fail "p2v serve -O vhdx"; }
 qemu-img compare -q -f raw -F vhdx src.raw landed/m/disk0.vhdx || fail "qemu-img reads the captured VHDX differently"
 [ "$(pyvhdi_sha landed/m/disk0.vhdx)" = "$want" ] || fail "libvhdi reads the captured VHDX differently"
 $V check landed/m/disk0.vhdx >/dev/null || fail "check of the captured VHDX"
+# A source that is not whole sectors: rounded up, as qemu-img does.
+head -c 1000000 src.raw >odd.raw
+$V convert -O vhdx odd.raw odd.vhdx
+[ "$($V info --output=json odd.vhdx | grep -o '"virtual-size": [0-9]*')" = '"virtual-size": 1000448' ] ||
+    fail "a 1000000-byte source as VHDX: $($V info odd.vhdx | grep virtual)"
+qemu-img compare -q -f raw -F vhdx odd.raw odd.vhdx || fail "qemu-img reads the rounded VHDX differently"
 echo "vhdx ok"
