@@ -40,3 +40,18 @@ grep() {
 # ASAN_OPTIONS) runs the emulator several times slower, so it gets 60 s.
 FAST_VERDICT_TIMEOUT=10
 [ -z "${ASAN_OPTIONS:-}" ] || FAST_VERDICT_TIMEOUT=60
+
+# kill_after_writes PID LOG DELAY: kills (SIGKILL) the writer PID, which
+# logs a line per write to LOG, DELAY seconds after its first writes,
+# however slow a loaded machine is to start it; fails unless it wrote.
+kill_after_writes() {
+    local pid=$1 log=$2 delay=$3
+    for _ in $(seq 1 3000); do
+        [ "$(wc -l <"$log")" -gt 3 ] || ! kill -0 "$pid" 2>/dev/null && break
+        sleep 0.01
+    done
+    sleep "$delay"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
+    [ "$(wc -l <"$log")" -gt 3 ] || fail "the writer did not get going ($log)"
+}

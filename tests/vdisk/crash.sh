@@ -42,8 +42,7 @@ for sub in dynamic fixed; do
     $V create -f vhd -o subformat=$sub,size=exact,block_size=512K w.vhd 64M 2>/dev/null ||
         $V create -f vhd -o subformat=$sub,size=exact w.vhd 64M
     $W w.vhd --loop 65536 7 >log.txt & pid=$!
-    sleep 0.5; kill -9 $pid; wait $pid 2>/dev/null || true
-    [ "$(wc -l <log.txt)" -gt 3 ] || fail "the writer did not get going"
+    kill_after_writes $pid log.txt 0.5
     $V check w.vhd >/dev/null || fail "killed writer left a damaged $sub VHD"
     $W w.vhd --verify 65536 log.txt || fail "killed writer: content of $sub differs from the log"
 done

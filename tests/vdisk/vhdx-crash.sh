@@ -17,8 +17,7 @@ for kind in dynamic fixed child; do
         *) $V create -f vhdx -o subformat=$kind,block_size=1M w.vhdx 64M ;;
         esac
         $W w.vhdx --loop 65536 7 >log.txt & pid=$!
-        sleep $delay; kill -9 $pid; wait $pid 2>/dev/null || true
-        [ "$(wc -l <log.txt)" -gt 3 ] || fail "the writer did not get going ($kind)"
+        kill_after_writes $pid log.txt $delay
         $V check w.vhdx >/dev/null || fail "killed writer left a damaged $kind VHDX"
         cp w.vhdx ro.vhdx
         $V convert -O raw ro.vhdx ro.raw
