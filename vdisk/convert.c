@@ -189,8 +189,7 @@ static int copy_chunk(struct convert_job *job, uint8_t *buf, uint8_t *cur, uint6
             ret = vd_image_pread(job->in, buf, (size_t)ext.length, pos, errp);
             if (ret == 0)
                 ret = write_out(job, buf, cur, (size_t)ext.length, pos, errp);
-        }
-        else if (!job->zero_target || job->granule == 0 || job->diff_target)
+        } else if (!job->zero_target || job->granule == 0 || job->diff_target)
             /* Zeros OUT does not read yet (or, -S 0, must allocate). */
             ret = write_out(job, zero_chunk, cur, (size_t)ext.length, pos, errp);
         if (ret < 0)

@@ -88,6 +88,13 @@ for case in cases:
             case, "qemu-img" if tool == "qemu" else "vdisk", statistics.median(wall), min(wall),
             statistics.median(cpu), max(int(r[4]) for r in rs) / 1024,
             int(rs[-1][5]) / 2**20, int(rs[-1][6]) / 2**20, "/".join(r[7] for r in rs)))
+# Each round runs qemu-img then vdisk back to back: the ratio of a round's
+# pair is steadier than the ratio of medians when the machine's speed
+# drifts during the run.
 for case in cases:
-    print("%s: vdisk is %.2fx qemu-img's speed (median wall)" % (case, med[case, "qemu"] / med[case, "vdisk"]))
+    q = [float(r[2]) for r in rows if r[0] == case and r[1] == "qemu"]
+    v = [float(r[2]) for r in rows if r[0] == case and r[1] == "vdisk"]
+    pairs = sorted(a / b for a, b in zip(q, v))
+    print("%s: vdisk is %.2fx qemu-img's speed (median wall); round by round %s" % (
+        case, med[case, "qemu"] / med[case, "vdisk"], ", ".join("%.2f" % x for x in pairs)))
 PY
