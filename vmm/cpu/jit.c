@@ -1,0 +1,569 @@
+/* The translator: hot blocks to x86-64 host code (VMM_CPU=jit).
+ *
+ * A block whose entry count reaches cpu->jit_hot is translated from its
+ * decoded records. The host code has the handler signature (rdi = cpu,
+ * returns the next record) and is installed as the handler of a record of
+ * its own, block->jit_rec, which block entries then return (block->entry);
+ * the run loop calls it like any record. It translates the records it has
+ * a template for, in order, from the first:
+ *   - register moves, MOV r32,imm, LEA, the ALU operations ADD/OR/AND/
+ *     SUB/XOR/CMP/TEST/INC/DEC on 32-bit registers, storing the lazy flags
+ *     exactly as the handlers do (flags.h), so any record after reads them;
+ *   - MOV r32,[m] / [m],r32 / [m],imm32 and PUSH/POP r32 with the
+ *     handlers' fast path inline (segment window, TLB entry);
+ *   - the block end: Jcc (fused pairs are translated as their two
+ *     records), JMP rel, the continuation record.
+ * The first record without a template, and every fast path that fails
+ * (TLB miss, segment window, a store to a code page, a 16-bit stack),
+ * returns that record to the run loop: its handler then runs the rest of
+ * the block as threaded code, with every earlier record's effect already
+ * in the CPU state. So translated code never faults, never calls and
+ * never needs `cur`: a fault, a self-modifying store and a page fault in
+ * the middle of a block happen in the handler of the same record that
+ * the interpreter would be in, with the same state.
+ *
+ * The block end does what cpu_next does (ops_ctrl.c: Jcc): `cur` moves to
+ * the branch record and the code jumps to jit_block_end (a tail jump, so
+ * nothing of the translated code is on the stack when C code runs and the
+ * buffer can be emptied whenever the decoded-code cache is). A branch
+ * back to the block's own start (a loop) is taken inline when the budget
+ * allows and the block is still valid, charging the budget as cpu_next
+ * does; interrupts, cpu_kick and the budget are thus seen at exactly the
+ * interpreter's block ends.
+ *
+ * The code buffer is a memfd mapped twice, writable and executable, so no
+ * page is both (W^X); it is emptied with the decoded-code cache (all
+ * blocks die together), and when it is full the run loop flushes both. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/cpu/flags.h"
+#include "vmm/cpu/jit_emit.h"
+#include "vmm/cpu/ops.h"
+
+#define JIT_BUF_SIZE (32u << 20)
+#define JIT_BLOCK_ROOM 16384u       /* more than any block's translation */
+
+struct jit {
+    uint8_t *rw, *rx;
+    size_t size, used;
+};
+
+_Static_assert(sizeof(struct tlb_entry) == 24, "the TLB index scaling in jit.c assumes 24 bytes");
+
+#define C_OFF(f) ((int32_t)offsetof(struct cpu, f))
+#define C_REG(n) ((int32_t)(offsetof(struct cpu, r) + 4u * (unsigned)(n)))
+#define C_SEG(s, f) ((int32_t)(offsetof(struct cpu, seg) + (size_t)(s) * sizeof(struct seg) \
+                               + offsetof(struct seg, f)))
+
+bool jit_init(struct cpu *cpu)
+{
+    int fd = memfd_create("vmm-jit", MFD_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct jit *j = calloc(1, sizeof *j);
+    if (!j || ftruncate(fd, JIT_BUF_SIZE) != 0) {
+        free(j);
+        close(fd);
+        return false;
+    }
+    j->size = JIT_BUF_SIZE;
+    j->rw = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    j->rx = mmap(NULL, j->size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    close(fd);
+    if (j->rw == MAP_FAILED || j->rx == MAP_FAILED) {
+        if (j->rw != MAP_FAILED)
+            munmap(j->rw, j->size);
+        if (j->rx != MAP_FAILED)
+            munmap(j->rx, j->size);
+        free(j);
+        return false;
+    }
+    cpu->jitc = j;
+    return true;
+}
+
+void jit_fini(struct cpu *cpu)
+{
+    struct jit *j = cpu->jitc;
+    if (!j)
+        return;
+    munmap(j->rw, j->size);
+    munmap(j->rx, j->size);
+    free(j);
+    cpu->jitc = NULL;
+}
+
+void jit_reset(struct cpu *cpu)
+{
+    if (cpu->jitc)
+        cpu->jitc->used = 0;
+    cpu->jit_full = false;
+}
+
+/* The block end of translated code: cpu_next, reached by a tail jump
+ * (rdi = cpu, esi = eip, edx = slot), returning to the run loop. */
+static const struct insn *jit_block_end(struct cpu *cpu, uint32_t eip, int slot)
+{
+    return cpu_next(cpu, eip, slot);
+}
+
+/* ---- what a record does, read from its handler ---- */
+
+enum jkind {
+    K_NONE, K_NOP, K_MOV_RR, K_MOV_RI, K_ALU_RR, K_ALU_RI, K_TEST_RR, K_INC, K_DEC, K_LEA,
+    K_LD, K_ST, K_ST_IMM, K_PUSH, K_POP, K_JCC, K_JMP, K_CONT,
+};
+
+struct jop {
+    enum jkind kind;
+    int op;                 /* X_* for the ALU kinds, the condition for K_JCC */
+    int dst, src;           /* guest registers */
+    uint32_t imm;
+};
+
+static const struct {
+    insn_fn fn;
+    int op;
+    char form;              /* 'E': EdGd (dst rm), 'G': GdEd (dst reg), 'I': EdId, 'A': EAXId */
+} alu_forms[] = {
+#define ALU_ROW(n, x) { n##_EdGd_r, x, 'E' }, { n##_GdEd_r, x, 'G' }, { n##_EdId_r, x, 'I' }, \
+    { n##_EAXId, x, 'A' }
+    ALU_ROW(add, X_ADD), ALU_ROW(or, X_OR), ALU_ROW(and, X_AND), ALU_ROW(sub, X_SUB),
+    ALU_ROW(xor, X_XOR), ALU_ROW(cmp, X_CMP),
+#undef ALU_ROW
+};
+
+static const insn_fn jcc_fns[16] = {
+    jcc_o, jcc_no, jcc_b, jcc_nb, jcc_z, jcc_nz, jcc_be, jcc_nbe,
+    jcc_s, jcc_ns, jcc_p, jcc_np, jcc_l, jcc_nl, jcc_le, jcc_nle,
+};
+
+static struct jop classify(const struct insn *i)
+{
+    struct jop o = { K_NONE, 0, 0, 0, 0 };
+    insn_fn f = fused_base(i->fn);
+    if (f == nop) { o.kind = K_NOP; return o; }
+    if (f == mov_EdGd_r) { o.kind = K_MOV_RR; o.dst = i->rm; o.src = i->reg; return o; }
+    if (f == mov_GdEd_r) { o.kind = K_MOV_RR; o.dst = i->reg; o.src = i->rm; return o; }
+    if (f == mov_r32Id) { o.kind = K_MOV_RI; o.dst = i->reg; o.imm = i->imm; return o; }
+    if (f == test_EdGd_r) { o.kind = K_TEST_RR; o.dst = i->rm; o.src = i->reg; return o; }
+    if (f == inc_r32) { o.kind = K_INC; o.dst = i->reg; return o; }
+    if (f == dec_r32) { o.kind = K_DEC; o.dst = i->reg; return o; }
+    if (f == lea_32) { o.kind = K_LEA; o.dst = i->reg; return o; }
+    if (f == mov_GdEd_m) { o.kind = K_LD; o.dst = i->reg; return o; }
+    if (f == mov_EdGd_m) { o.kind = K_ST; o.src = i->reg; return o; }
+    if (f == mov_EdId_m) { o.kind = K_ST_IMM; o.imm = i->imm; return o; }
+    if (f == push_r32) { o.kind = K_PUSH; o.src = i->reg; return o; }
+    if (f == pop_r32) { o.kind = K_POP; o.dst = i->reg; return o; }
+    if (f == jmp_rel) { o.kind = K_JMP; return o; }
+    if (f == op_continue) { o.kind = K_CONT; return o; }
+    for (int cc = 0; cc < 16; cc++)
+        if (f == jcc_fns[cc]) { o.kind = K_JCC; o.op = cc; return o; }
+    for (size_t k = 0; k < sizeof alu_forms / sizeof alu_forms[0]; k++) {
+        if (alu_forms[k].fn != f)
+            continue;
+        o.op = alu_forms[k].op;
+        switch (alu_forms[k].form) {
+        case 'E': o.kind = K_ALU_RR; o.dst = i->rm; o.src = i->reg; break;
+        case 'G': o.kind = K_ALU_RR; o.dst = i->reg; o.src = i->rm; break;
+        case 'I': o.kind = K_ALU_RI; o.dst = i->rm; o.imm = i->imm; break;
+        default: o.kind = K_ALU_RI; o.dst = R_EAX; o.imm = i->imm; break;
+        }
+        return o;
+    }
+    return o;
+}
+
+/* ---- templates ---- */
+
+#define MAX_MISS (BLOCK_MAX_INSNS * 2)
+
+struct tr {
+    struct emit e;
+    struct cpu *cpu;
+    struct block *b;
+    uintptr_t start;        /* executable address of the block's code */
+    struct { uint8_t *at; const struct insn *i; } miss[MAX_MISS];
+    unsigned n_miss;
+    bool flags_in_regs;     /* eax = lf_res, edx = lf_aux */
+};
+
+/* A fast path failed: return record i to the run loop (its handler redoes
+ * it through the slow path). The stubs are emitted after the block. */
+static void jump_miss(struct tr *t, unsigned hcc, const struct insn *i)
+{
+    uint8_t *at = e_jcc_fwd(&t->e, hcc);
+    if (t->n_miss < MAX_MISS) {
+        t->miss[t->n_miss].at = at;
+        t->miss[t->n_miss].i = i;
+        t->n_miss++;
+    } else {
+        t->e.full = true;
+    }
+}
+
+/* eax = the 32-bit effective address of record i (ea32). */
+static void emit_ea(struct tr *t, const struct insn *i)
+{
+    struct emit *e = &t->e;
+    if (i->base != R_ZERO)
+        e_ld32(e, H_RAX, H_RDI, C_REG(i->base));
+    else
+        e_mov_imm32(e, H_RAX, 0);
+    if (i->index != R_ZERO) {
+        e_ld32(e, H_RCX, H_RDI, C_REG(i->index));
+        if (i->scale)
+            e_shl(e, H_RCX, i->scale);
+        e_alu_rr(e, X_ADD, H_RAX, H_RCX);
+    }
+    if (i->disp)
+        e_alu_imm(e, X_ADD, H_RAX, i->disp);
+}
+
+/* fast_host for 4 bytes at eax (zero-extended) in segment segi: rcx = the
+ * host address, or to the miss stub of record i. Uses rdx, r8. */
+static void emit_fast_host(struct tr *t, const struct insn *i, int segi, bool write)
+{
+    struct emit *e = &t->e;
+    e_alu64_ld(e, X_CMP, H_RAX, H_RDI, write ? C_SEG(segi, wlo) : C_SEG(segi, rlo));
+    jump_miss(t, HC_B, i);
+    e_op_mem(e, true, 0x8D, H_RDX, H_RAX, 3);                       /* lea rdx, [rax + 3] */
+    e_alu64_ld(e, X_CMP, H_RDX, H_RDI, write ? C_SEG(segi, whi) : C_SEG(segi, rhi));
+    jump_miss(t, 0x7 /* A */, i);
+    e_ld32(e, H_RCX, H_RDI, C_SEG(segi, base));
+    e_alu_rr(e, X_ADD, H_RCX, H_RAX);                               /* ecx = lin */
+    e_ld64(e, H_R8, H_RDI, C_OFF(tlb_cur));
+    e_mov_rr(e, H_RDX, H_RCX);
+    e_shr(e, H_RDX, 12);
+    e_alu_imm(e, X_AND, H_RDX, TLB_SIZE - 1);
+    e_lea_sib(e, H_RDX, H_RDX, H_RDX, 1);                           /* rdx *= 3 */
+    e_lea_sib(e, H_R8, H_R8, H_RDX, 3);                             /* r8 = entry */
+    e_lea32_disp(e, H_RDX, H_RCX, 3);
+    e_alu_imm(e, X_AND, H_RDX, ~0xFFFu);                            /* page of the last byte */
+    e_alu_ld(e, X_CMP, H_RDX, H_R8,
+             write ? (int32_t)offsetof(struct tlb_entry, wtag)
+                   : (int32_t)offsetof(struct tlb_entry, rtag));
+    jump_miss(t, HC_NZ, i);
+    e_op_mem(e, true, 0x03, H_RCX, H_R8, (int32_t)offsetof(struct tlb_entry, add));
+}
+
+/* lf_res = eax, lf_aux = edx, flags_in_regs. */
+static void store_flags(struct tr *t)
+{
+    e_st32(&t->e, H_RDI, C_OFF(lf_res), H_RAX);
+    e_st32(&t->e, H_RDI, C_OFF(lf_aux), H_RDX);
+    t->flags_in_regs = true;
+}
+
+/* eax = a op ecx for ADD/SUB (a also in edx); edx = the carry vector
+ * (flags.h: lf_add / lf_sub), unmasked. */
+static void emit_add_sub(struct emit *e, bool sub)
+{
+    e_mov_rr(e, H_RDX, H_RAX);
+    e_alu_rr(e, sub ? X_SUB : X_ADD, H_RAX, H_RCX);
+    e_mov_rr(e, H_R8, H_RDX);
+    if (sub) {
+        /* (~a & b) | (~(a ^ b) & r) */
+        e_not(e, H_R8);
+        e_alu_rr(e, X_AND, H_R8, H_RCX);
+        e_alu_rr(e, X_XOR, H_RDX, H_RCX);
+        e_not(e, H_RDX);
+        e_alu_rr(e, X_AND, H_RDX, H_RAX);
+        e_alu_rr(e, X_OR, H_RDX, H_R8);
+    } else {
+        /* (a & b) | ((a | b) & ~r) */
+        e_alu_rr(e, X_AND, H_R8, H_RCX);
+        e_alu_rr(e, X_OR, H_RDX, H_RCX);
+        e_mov_rr(e, H_R9, H_RAX);
+        e_not(e, H_R9);
+        e_alu_rr(e, X_AND, H_RDX, H_R9);
+        e_alu_rr(e, X_OR, H_RDX, H_R8);
+    }
+}
+
+static void emit_alu(struct tr *t, const struct jop *o)
+{
+    struct emit *e = &t->e;
+    e_ld32(e, H_RAX, H_RDI, C_REG(o->dst));
+    if (o->kind == K_ALU_RI)
+        e_mov_imm32(e, H_RCX, o->imm);
+    else
+        e_ld32(e, H_RCX, H_RDI, C_REG(o->src));
+    int op = o->kind == K_TEST_RR ? X_AND : o->op;
+    if (op == X_ADD || op == X_SUB || op == X_CMP) {
+        emit_add_sub(e, op != X_ADD);
+        e_alu_imm(e, X_AND, H_RDX, 0xC0000008u);
+    } else {
+        e_alu_rr(e, op, H_RAX, H_RCX);
+        e_alu_rr(e, X_XOR, H_RDX, H_RDX);
+    }
+    store_flags(t);
+    if (op != X_CMP && o->kind != K_TEST_RR)
+        e_st32(e, H_RDI, C_REG(o->dst), H_RAX);
+}
+
+/* INC/DEC: the flags of the add/sub of 1 with CF kept (ops_alu.c inc_dec). */
+static void emit_inc_dec(struct tr *t, const struct jop *o)
+{
+    struct emit *e = &t->e;
+    e_ld32(e, H_RAX, H_RDI, C_REG(o->dst));
+    e_mov_imm32(e, H_RCX, 1);
+    emit_add_sub(e, o->kind == K_DEC);
+    /* aux = AF | old CF << 31 | (old CF ^ OF) << 30, OF = cout[31] ^ cout[30] */
+    e_ld32(e, H_R10, H_RDI, C_OFF(lf_aux));
+    e_mov_rr(e, H_R8, H_RDX);
+    e_shl(e, H_R8, 1);
+    e_alu_rr(e, X_XOR, H_R8, H_RDX);
+    e_alu_rr(e, X_XOR, H_R8, H_R10);
+    e_shr(e, H_R8, 1);
+    e_alu_imm(e, X_AND, H_R8, 0x40000000u);
+    e_alu_imm(e, X_AND, H_R10, 0x80000000u);
+    e_alu_imm(e, X_AND, H_RDX, 8);
+    e_alu_rr(e, X_OR, H_RDX, H_R10);
+    e_alu_rr(e, X_OR, H_RDX, H_R8);
+    store_flags(t);
+    e_st32(e, H_RDI, C_REG(o->dst), H_RAX);
+}
+
+/* cur = i (what cpu_next_slow and a fault there report). */
+static void emit_set_cur(struct tr *t, const struct insn *i)
+{
+    e_mov_imm64(&t->e, H_RCX, (uint64_t)(uintptr_t)i);
+    e_st64(&t->e, H_RDI, C_OFF(cur), H_RCX);
+}
+
+/* Continue at eip = blk_eip + add (masked to 16 bits when mask16):
+ * cpu_next's job. A jump to the block's own start loops inline. */
+static void emit_goto(struct tr *t, uint32_t add, bool mask16, int slot)
+{
+    struct emit *e = &t->e;
+    e_ld32(e, H_RAX, H_RDI, C_OFF(blk_eip));
+    if (add)
+        e_alu_imm(e, X_ADD, H_RAX, add);
+    if (mask16)
+        e_movzx16(e, H_RAX);
+    e_alu_ld(e, X_CMP, H_RAX, H_RDI, C_OFF(blk_eip));
+    uint8_t *other = e_jcc_fwd(e, HC_NZ);
+    e_ld64(e, H_RCX, H_RDI, C_OFF(budget));
+    e_test64_rr(e, H_RCX, H_RCX);
+    uint8_t *spent = e_jcc_fwd(e, HC_LE);
+    e_mov_imm64(e, H_R8, (uint64_t)(uintptr_t)t->b);
+    e_cmp8_mem_imm(e, H_R8, (int32_t)offsetof(struct block, valid), 0);
+    uint8_t *dead = e_jcc_fwd(e, HC_Z);
+    e_op_rr(e, true, 0x81, X_SUB, H_RCX);
+    e32(e, t->b->n);
+    e_st64(e, H_RDI, C_OFF(budget), H_RCX);
+    e_st32(e, H_RDI, C_OFF(eip), H_RAX);
+    e_jmp_to(e, t->start);
+    e_patch_here(e, other);
+    e_patch_here(e, spent);
+    e_patch_here(e, dead);
+    e_mov_rr(e, H_RSI, H_RAX);
+    e_mov_imm32(e, H_RDX, (uint32_t)slot);
+    e_mov_imm64(e, H_RAX, (uint64_t)(uintptr_t)jit_block_end);
+    e_jmp_reg(e, H_RAX);
+}
+
+/* cl = condition cc & ~1 of the lazy flags (flags.h cond). */
+static void emit_cond(struct tr *t, int cc)
+{
+    struct emit *e = &t->e;
+    if (!t->flags_in_regs) {
+        e_ld32(e, H_RAX, H_RDI, C_OFF(lf_res));
+        e_ld32(e, H_RDX, H_RDI, C_OFF(lf_aux));
+    }
+    switch (cc >> 1) {
+    case 0:     /* OF = aux[31] ^ aux[30] */
+        e_mov_rr(e, H_R8, H_RDX); e_shl(e, H_R8, 1); e_alu_rr(e, X_XOR, H_R8, H_RDX);
+        e_setcc(e, HC_S, H_RCX);
+        break;
+    case 1:     /* CF */
+        e_test_rr(e, H_RDX, H_RDX); e_setcc(e, HC_S, H_RCX);
+        break;
+    case 2:     /* ZF */
+        e_test_rr(e, H_RAX, H_RAX); e_setcc(e, HC_Z, H_RCX);
+        break;
+    case 3:     /* CF | ZF */
+        e_test_rr(e, H_RAX, H_RAX); e_setcc(e, HC_Z, H_RCX);
+        e_test_rr(e, H_RDX, H_RDX); e_setcc(e, HC_S, H_RAX);
+        e_or8(e, H_RCX, H_RAX);
+        break;
+    case 4:     /* SF = res[31] ^ aux[0] */
+        e_mov_rr(e, H_R8, H_RDX); e_shl(e, H_R8, 31); e_alu_rr(e, X_XOR, H_R8, H_RAX);
+        e_setcc(e, HC_S, H_RCX);
+        break;
+    case 5:     /* PF: even parity of (res ^ aux >> 8) & 0xFF */
+        e_mov_rr(e, H_R8, H_RDX); e_shr(e, H_R8, 8); e_alu_rr(e, X_XOR, H_R8, H_RAX);
+        e_test_imm(e, H_R8, 0xFF);
+        e_setcc(e, HC_P, H_RCX);
+        break;
+    default:    /* SF != OF, and for LE | ZF */
+        e_mov_rr(e, H_R8, H_RDX); e_shl(e, H_R8, 31); e_alu_rr(e, X_XOR, H_R8, H_RAX);
+        e_mov_rr(e, H_R9, H_RDX); e_shl(e, H_R9, 1); e_alu_rr(e, X_XOR, H_R9, H_RDX);
+        e_alu_rr(e, X_XOR, H_R8, H_R9);
+        e_setcc(e, HC_S, H_RCX);
+        if (cc >> 1 == 7) {
+            e_test_rr(e, H_RAX, H_RAX); e_setcc(e, HC_Z, H_RAX);
+            e_or8(e, H_RCX, H_RAX);
+        }
+        break;
+    }
+}
+
+/* Emits record i; false when it has no template (nothing emitted). The
+ * block ends set *end. */
+static bool emit_insn(struct tr *t, const struct insn *i, bool *end)
+{
+    struct emit *e = &t->e;
+    struct jop o = classify(i);
+    bool keep_flags = false;
+    switch (o.kind) {
+    case K_NONE:
+        return false;
+    case K_NOP:
+        keep_flags = true;
+        break;
+    case K_MOV_RR:
+        e_ld32(e, H_RCX, H_RDI, C_REG(o.src));
+        e_st32(e, H_RDI, C_REG(o.dst), H_RCX);
+        keep_flags = true;
+        break;
+    case K_MOV_RI:
+        e_st32_imm(e, H_RDI, C_REG(o.dst), o.imm);
+        keep_flags = true;
+        break;
+    case K_ALU_RR:
+    case K_ALU_RI:
+    case K_TEST_RR:
+        emit_alu(t, &o);
+        return true;
+    case K_INC:
+    case K_DEC:
+        emit_inc_dec(t, &o);
+        return true;
+    case K_LEA:
+        emit_ea(t, i);
+        e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
+        break;
+    case K_LD:
+        emit_ea(t, i);
+        emit_fast_host(t, i, i->seg, false);
+        e_ld32(e, H_RAX, H_RCX, 0);
+        e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
+        break;
+    case K_ST:
+    case K_ST_IMM:
+        emit_ea(t, i);
+        emit_fast_host(t, i, i->seg, true);
+        if (o.kind == K_ST) {
+            e_ld32(e, H_RDX, H_RDI, C_REG(o.src));
+            e_st32(e, H_RCX, 0, H_RDX);
+        } else {
+            e_st32_imm(e, H_RCX, 0, o.imm);
+        }
+        break;
+    case K_PUSH:
+        /* push_r32: a 32-bit stack and the fast path, else its handler */
+        e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
+        jump_miss(t, HC_Z, i);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        e_alu_imm(e, X_SUB, H_RAX, 4);
+        emit_fast_host(t, i, SEG_SS, true);
+        e_ld32(e, H_RDX, H_RDI, C_REG(o.src));
+        e_st32(e, H_RCX, 0, H_RDX);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        e_alu_imm(e, X_SUB, H_RAX, 4);
+        e_st32(e, H_RDI, C_REG(R_ESP), H_RAX);
+        break;
+    case K_POP:
+        e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
+        jump_miss(t, HC_Z, i);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        emit_fast_host(t, i, SEG_SS, false);
+        e_ld32(e, H_RDX, H_RCX, 0);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        e_alu_imm(e, X_ADD, H_RAX, 4);
+        e_st32(e, H_RDI, C_REG(R_ESP), H_RAX);
+        e_st32(e, H_RDI, C_REG(o.dst), H_RDX);     /* POP ESP: the popped value wins */
+        break;
+    case K_JCC: {
+        emit_cond(t, o.op);
+        e_test8(e, H_RCX);
+        uint8_t *not_taken = e_jcc_fwd(e, (o.op & 1) ? HC_NZ : HC_Z);
+        emit_set_cur(t, i);
+        emit_goto(t, (uint32_t)(i->off + i->len + i->disp), (i->flags & IF_O16) != 0, 0);
+        e_patch_here(e, not_taken);
+        emit_set_cur(t, i);
+        emit_goto(t, (uint32_t)(i->off + i->len), !t->cpu->code32, 1);
+        *end = true;
+        break;
+    }
+    case K_JMP:
+        emit_set_cur(t, i);
+        emit_goto(t, (uint32_t)(i->off + i->len + i->disp), (i->flags & IF_O16) != 0, 0);
+        *end = true;
+        break;
+    case K_CONT:
+        emit_set_cur(t, i);
+        emit_goto(t, i->off, false, 1);
+        *end = true;
+        break;
+    }
+    if (!keep_flags)
+        t->flags_in_regs = false;
+    return true;
+}
+
+/* Translates block b; leaves it threaded when too little of it has a
+ * template or the buffer is full (then the run loop flushes). */
+static void translate(struct cpu *cpu, struct block *b)
+{
+    struct jit *j = cpu->jitc;
+    if (j->size - j->used < JIT_BLOCK_ROOM) {
+        cpu->jit_full = true;
+        return;
+    }
+    struct tr t;
+    memset(&t, 0, sizeof t);
+    t.cpu = cpu;
+    t.b = b;
+    t.e.p = j->rw + j->used;
+    t.e.end = j->rw + j->used + JIT_BLOCK_ROOM;
+    t.e.delta = j->rx - j->rw;
+    t.start = e_here(&t.e);
+    bool end = false;
+    unsigned k = 0;
+    for (; k < b->n && !end; k++)
+        if (!emit_insn(&t, &b->insns[k], &end))
+            break;
+    /* Worth it only for a whole block or a run of records. */
+    if (!end && k < 2)
+        return;
+    if (!end) {
+        e_mov_imm64(&t.e, H_RAX, (uint64_t)(uintptr_t)&b->insns[k]);
+        e_ret(&t.e);
+    }
+    for (unsigned m = 0; m < t.n_miss; m++) {
+        e_patch_here(&t.e, t.miss[m].at);
+        e_mov_imm64(&t.e, H_RAX, (uint64_t)(uintptr_t)t.miss[m].i);
+        e_ret(&t.e);
+    }
+    if (t.e.full)
+        return;
+    j->used = (size_t)(t.e.p - j->rw);
+    j->used = (j->used + 15) & ~(size_t)15;
+    b->jit_rec = b->insns[0];
+    b->jit_rec.fn = (insn_fn)t.start;
+    b->entry = &b->jit_rec;
+}
+
+const struct insn *jit_hot(struct cpu *cpu, struct block *b)
+{
+    if (cpu->jit && cpu->jitc && !cpu->jit_full && b->valid && b->entry == b->insns
+        && b->phys2 == 0xFFFFFFFFu && !((b->key >> 33) & 1))
+        translate(cpu, b);
+    return b->entry;
+}
