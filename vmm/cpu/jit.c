@@ -189,7 +189,24 @@ struct tr {
     struct { uint8_t *at; const struct insn *i; } miss[MAX_MISS];
     unsigned n_miss;
     bool flags_in_regs;     /* eax = lf_res, edx = lf_aux */
+    int eax_holds;          /* guest register whose value eax holds, or -1 */
 };
+
+/* eax = guest register r (unless it holds it already). */
+static void load_eax(struct tr *t, int r)
+{
+    if (t->eax_holds != r)
+        e_ld32(&t->e, H_RAX, H_RDI, C_REG(r));
+}
+
+/* host register h = guest register r (from eax when it holds r). */
+static void load_reg(struct tr *t, int h, int r)
+{
+    if (t->eax_holds == r)
+        e_mov_rr(&t->e, h, H_RAX);
+    else
+        e_ld32(&t->e, h, H_RDI, C_REG(r));
+}
 
 /* A fast path failed: return record i to the run loop (its handler redoes
  * it through the slow path). The stubs are emitted after the block. */
@@ -210,7 +227,7 @@ static void emit_ea(struct tr *t, const struct insn *i)
 {
     struct emit *e = &t->e;
     if (i->base != R_ZERO)
-        e_ld32(e, H_RAX, H_RDI, C_REG(i->base));
+        load_eax(t, i->base);
     else
         e_mov_imm32(e, H_RAX, 0);
     if (i->index != R_ZERO) {
@@ -287,11 +304,11 @@ static void emit_add_sub(struct emit *e, bool sub)
 static void emit_alu(struct tr *t, const struct jop *o)
 {
     struct emit *e = &t->e;
-    e_ld32(e, H_RAX, H_RDI, C_REG(o->dst));
     if (o->kind == K_ALU_RI)
         e_mov_imm32(e, H_RCX, o->imm);
     else
-        e_ld32(e, H_RCX, H_RDI, C_REG(o->src));
+        load_reg(t, H_RCX, o->src);
+    load_eax(t, o->dst);
     int op = o->kind == K_TEST_RR ? X_AND : o->op;
     if (op == X_ADD || op == X_SUB || op == X_CMP) {
         emit_add_sub(e, op != X_ADD);
@@ -301,19 +318,26 @@ static void emit_alu(struct tr *t, const struct jop *o)
         e_alu_rr(e, X_XOR, H_RDX, H_RDX);
     }
     store_flags(t);
-    if (op != X_CMP && o->kind != K_TEST_RR)
+    t->eax_holds = -1;
+    if (op != X_CMP && o->kind != K_TEST_RR) {
         e_st32(e, H_RDI, C_REG(o->dst), H_RAX);
+        t->eax_holds = o->dst;
+    }
 }
 
 /* INC/DEC: the flags of the add/sub of 1 with CF kept (ops_alu.c inc_dec). */
 static void emit_inc_dec(struct tr *t, const struct jop *o)
 {
     struct emit *e = &t->e;
-    e_ld32(e, H_RAX, H_RDI, C_REG(o->dst));
+    /* the old aux word: CF is kept */
+    if (t->flags_in_regs)
+        e_mov_rr(e, H_R10, H_RDX);
+    else
+        e_ld32(e, H_R10, H_RDI, C_OFF(lf_aux));
+    load_eax(t, o->dst);
     e_mov_imm32(e, H_RCX, 1);
     emit_add_sub(e, o->kind == K_DEC);
     /* aux = AF | old CF << 31 | (old CF ^ OF) << 30, OF = cout[31] ^ cout[30] */
-    e_ld32(e, H_R10, H_RDI, C_OFF(lf_aux));
     e_mov_rr(e, H_R8, H_RDX);
     e_shl(e, H_R8, 1);
     e_alu_rr(e, X_XOR, H_R8, H_RDX);
@@ -326,6 +350,54 @@ static void emit_inc_dec(struct tr *t, const struct jop *o)
     e_alu_rr(e, X_OR, H_RDX, H_R8);
     store_flags(t);
     e_st32(e, H_RDI, C_REG(o->dst), H_RAX);
+    t->eax_holds = o->dst;
+}
+
+/* A flag-setting record whose flags no one can see (the next record that
+ * touches the flags overwrites all of them, and nothing between can leave
+ * the translated code): only its result. */
+static void emit_dead_flags(struct tr *t, const struct jop *o)
+{
+    struct emit *e = &t->e;
+    if (o->kind == K_TEST_RR || (o->kind != K_INC && o->kind != K_DEC && o->op == X_CMP))
+        return;
+    if (o->kind == K_ALU_RR && o->src == t->eax_holds && o->src != o->dst) {
+        e_ld32(e, H_RCX, H_RDI, C_REG(o->dst));
+        e_alu_rr(e, o->op, H_RCX, H_RAX);
+        e_mov_rr(e, H_RAX, H_RCX);
+    } else {
+        load_eax(t, o->dst);
+        if (o->kind == K_INC || o->kind == K_DEC)
+            e_alu_imm(e, o->kind == K_INC ? X_ADD : X_SUB, H_RAX, 1);
+        else if (o->kind == K_ALU_RI)
+            e_alu_imm(e, o->op, H_RAX, o->imm);
+        else if (o->src == o->dst)
+            e_alu_rr(e, o->op, H_RAX, H_RAX);
+        else
+            e_alu_ld(e, o->op, H_RAX, H_RDI, C_REG(o->src));
+    }
+    e_st32(e, H_RDI, C_REG(o->dst), H_RAX);
+    t->eax_holds = o->dst;
+}
+
+/* Which flag-setting records have dead flags: followed, before anything
+ * that reads flags or can leave the translated code (a memory access, a
+ * block end), by a record that sets all six without reading any. */
+static void find_dead_flags(const struct jop *ops, unsigned n, bool *dead)
+{
+    for (unsigned k = 0; k < n; k++) {
+        dead[k] = false;
+        enum jkind kk = ops[k].kind;
+        if (kk != K_ALU_RR && kk != K_ALU_RI && kk != K_TEST_RR && kk != K_INC && kk != K_DEC)
+            continue;
+        for (unsigned m = k + 1; m < n; m++) {
+            enum jkind km = ops[m].kind;
+            if (km == K_NOP || km == K_MOV_RR || km == K_MOV_RI || km == K_LEA)
+                continue;
+            dead[k] = km == K_ALU_RR || km == K_ALU_RI || km == K_TEST_RR;
+            break;
+        }
+    }
 }
 
 /* cur = i (what cpu_next_slow and a fault there report). */
@@ -336,32 +408,43 @@ static void emit_set_cur(struct tr *t, const struct insn *i)
 }
 
 /* Continue at eip = blk_eip + add (masked to 16 bits when mask16):
- * cpu_next's job. A jump to the block's own start loops inline. */
-static void emit_goto(struct tr *t, uint32_t add, bool mask16, int slot)
+ * cpu_next's job, with cur = i (what cpu_next_slow and a fault there
+ * report). A jump to the block's own start loops inline: that is the
+ * block cpu_next would find (same EIP, CS base and page, and the block
+ * still valid), after the same budget check and charge; cpu->eip already
+ * holds that EIP. */
+static void emit_goto(struct tr *t, const struct insn *i, uint32_t add, bool mask16, int slot)
 {
     struct emit *e = &t->e;
-    e_ld32(e, H_RAX, H_RDI, C_OFF(blk_eip));
-    if (add)
-        e_alu_imm(e, X_ADD, H_RAX, add);
-    if (mask16)
+    uint8_t *other = NULL;
+    bool maybe_self = mask16 || add == 0;
+    if (mask16) {
+        e_ld32(e, H_RAX, H_RDI, C_OFF(blk_eip));
+        if (add)
+            e_alu_imm(e, X_ADD, H_RAX, add);
         e_movzx16(e, H_RAX);
-    e_alu_ld(e, X_CMP, H_RAX, H_RDI, C_OFF(blk_eip));
-    uint8_t *other = e_jcc_fwd(e, HC_NZ);
-    e_ld64(e, H_RCX, H_RDI, C_OFF(budget));
-    e_test64_rr(e, H_RCX, H_RCX);
-    uint8_t *spent = e_jcc_fwd(e, HC_LE);
-    e_mov_imm64(e, H_R8, (uint64_t)(uintptr_t)t->b);
-    e_cmp8_mem_imm(e, H_R8, (int32_t)offsetof(struct block, valid), 0);
-    uint8_t *dead = e_jcc_fwd(e, HC_Z);
-    e_op_rr(e, true, 0x81, X_SUB, H_RCX);
-    e32(e, t->b->n);
-    e_st64(e, H_RDI, C_OFF(budget), H_RCX);
-    e_st32(e, H_RDI, C_OFF(eip), H_RAX);
-    e_jmp_to(e, t->start);
-    e_patch_here(e, other);
-    e_patch_here(e, spent);
-    e_patch_here(e, dead);
-    e_mov_rr(e, H_RSI, H_RAX);
+        e_alu_ld(e, X_CMP, H_RAX, H_RDI, C_OFF(blk_eip));
+        other = e_jcc_fwd(e, HC_NZ);
+    }
+    if (maybe_self) {
+        e_alu64_mem_imm(e, X_CMP, H_RDI, C_OFF(budget), 0);
+        uint8_t *spent = e_jcc_fwd(e, HC_LE);
+        e_mov_imm64(e, H_R8, (uint64_t)(uintptr_t)t->b);
+        e_cmp8_mem_imm(e, H_R8, (int32_t)offsetof(struct block, valid), 0);
+        uint8_t *dead = e_jcc_fwd(e, HC_Z);
+        e_alu64_mem_imm(e, X_SUB, H_RDI, C_OFF(budget), t->b->n);
+        e_jmp_to(e, t->start);
+        e_patch_here(e, spent);
+        e_patch_here(e, dead);
+    }
+    if (other)
+        e_patch_here(e, other);
+    emit_set_cur(t, i);
+    e_ld32(e, H_RSI, H_RDI, C_OFF(blk_eip));
+    if (add)
+        e_alu_imm(e, X_ADD, H_RSI, add);
+    if (mask16)
+        e_movzx16(e, H_RSI);
     e_mov_imm32(e, H_RDX, (uint32_t)slot);
     e_mov_imm64(e, H_RAX, (uint64_t)(uintptr_t)jit_block_end);
     e_jmp_reg(e, H_RAX);
@@ -413,13 +496,48 @@ static void emit_cond(struct tr *t, int cc)
     }
 }
 
-/* Emits record i; false when it has no template (nothing emitted). The
- * block ends set *end. */
-static bool emit_insn(struct tr *t, const struct insn *i, bool *end)
+/* A jump (to patch) taken when condition cc is false. ZF and CF are
+ * tested directly; SF too when the flags are those of a template here
+ * (their aux word has bit 0 clear); the rest through emit_cond. */
+static uint8_t *emit_branch_false(struct tr *t, int cc)
 {
     struct emit *e = &t->e;
-    struct jop o = classify(i);
+    unsigned inv = (unsigned)(cc & 1);
+    int c = cc >> 1;
+    if (c == 1 || c == 2 || (c == 4 && t->flags_in_regs)) {
+        if (!t->flags_in_regs) {
+            if (c == 2)
+                e_ld32(e, H_RAX, H_RDI, C_OFF(lf_res));
+            else
+                e_ld32(e, H_RDX, H_RDI, C_OFF(lf_aux));
+        }
+        if (c == 1)
+            e_test_rr(e, H_RDX, H_RDX);     /* CF = aux[31] */
+        else
+            e_test_rr(e, H_RAX, H_RAX);
+        unsigned hc = c == 2 ? HC_Z : HC_S;
+        /* the condition holds on hc (inv = 0): skip on its opposite */
+        return e_jcc_fwd(e, inv ? hc : hc ^ 1);
+    }
+    emit_cond(t, cc);
+    e_test8(e, H_RCX);
+    return e_jcc_fwd(e, inv ? HC_NZ : HC_Z);
+}
+
+/* Emits record i (op: what it does, not K_NONE; dead: its flags are
+ * dead). The block ends set *end. */
+static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, bool dead,
+                      bool *end)
+{
+    struct emit *e = &t->e;
+    struct jop o = *op;
     bool keep_flags = false;
+    if (dead && (o.kind == K_ALU_RR || o.kind == K_ALU_RI || o.kind == K_TEST_RR
+                 || o.kind == K_INC || o.kind == K_DEC)) {
+        emit_dead_flags(t, &o);
+        t->flags_in_regs = false;
+        return true;
+    }
     switch (o.kind) {
     case K_NONE:
         return false;
@@ -427,12 +545,20 @@ static bool emit_insn(struct tr *t, const struct insn *i, bool *end)
         keep_flags = true;
         break;
     case K_MOV_RR:
-        e_ld32(e, H_RCX, H_RDI, C_REG(o.src));
-        e_st32(e, H_RDI, C_REG(o.dst), H_RCX);
+        if (t->eax_holds == o.src) {
+            e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
+        } else {
+            e_ld32(e, H_RCX, H_RDI, C_REG(o.src));
+            e_st32(e, H_RDI, C_REG(o.dst), H_RCX);
+            if (t->eax_holds == o.dst)
+                t->eax_holds = -1;
+        }
         keep_flags = true;
         break;
     case K_MOV_RI:
         e_st32_imm(e, H_RDI, C_REG(o.dst), o.imm);
+        if (t->eax_holds == o.dst)
+            t->eax_holds = -1;
         keep_flags = true;
         break;
     case K_ALU_RR:
@@ -447,20 +573,25 @@ static bool emit_insn(struct tr *t, const struct insn *i, bool *end)
     case K_LEA:
         emit_ea(t, i);
         e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
-        break;
+        t->eax_holds = o.dst;
+        t->flags_in_regs = false;
+        return true;
     case K_LD:
         emit_ea(t, i);
         emit_fast_host(t, i, i->seg, false);
         e_ld32(e, H_RAX, H_RCX, 0);
         e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
-        break;
+        t->eax_holds = o.dst;
+        t->flags_in_regs = false;
+        return true;
     case K_ST:
     case K_ST_IMM:
+        if (o.kind == K_ST)
+            load_reg(t, H_R9, o.src);
         emit_ea(t, i);
         emit_fast_host(t, i, i->seg, true);
         if (o.kind == K_ST) {
-            e_ld32(e, H_RDX, H_RDI, C_REG(o.src));
-            e_st32(e, H_RCX, 0, H_RDX);
+            e_st32(e, H_RCX, 0, H_R9);
         } else {
             e_st32_imm(e, H_RCX, 0, o.imm);
         }
@@ -490,30 +621,26 @@ static bool emit_insn(struct tr *t, const struct insn *i, bool *end)
         e_st32(e, H_RDI, C_REG(o.dst), H_RDX);     /* POP ESP: the popped value wins */
         break;
     case K_JCC: {
-        emit_cond(t, o.op);
-        e_test8(e, H_RCX);
-        uint8_t *not_taken = e_jcc_fwd(e, (o.op & 1) ? HC_NZ : HC_Z);
-        emit_set_cur(t, i);
-        emit_goto(t, (uint32_t)(i->off + i->len + i->disp), (i->flags & IF_O16) != 0, 0);
+        uint8_t *not_taken = emit_branch_false(t, o.op);
+        emit_goto(t, i, (uint32_t)(i->off + i->len + i->disp), (i->flags & IF_O16) != 0, 0);
         e_patch_here(e, not_taken);
-        emit_set_cur(t, i);
-        emit_goto(t, (uint32_t)(i->off + i->len), !t->cpu->code32, 1);
+        emit_goto(t, i, (uint32_t)(i->off + i->len), !t->cpu->code32, 1);
         *end = true;
         break;
     }
     case K_JMP:
-        emit_set_cur(t, i);
-        emit_goto(t, (uint32_t)(i->off + i->len + i->disp), (i->flags & IF_O16) != 0, 0);
+        emit_goto(t, i, (uint32_t)(i->off + i->len + i->disp), (i->flags & IF_O16) != 0, 0);
         *end = true;
         break;
     case K_CONT:
-        emit_set_cur(t, i);
-        emit_goto(t, i->off, false, 1);
+        emit_goto(t, i, i->off, false, 1);
         *end = true;
         break;
     }
-    if (!keep_flags)
+    if (!keep_flags) {
         t->flags_in_regs = false;
+        t->eax_holds = -1;
+    }
     return true;
 }
 
@@ -534,13 +661,23 @@ static void translate(struct cpu *cpu, struct block *b)
     t.e.end = j->rw + j->used + JIT_BLOCK_ROOM;
     t.e.delta = j->rx - j->rw;
     t.start = e_here(&t.e);
+    t.eax_holds = -1;
+    struct jop ops[BLOCK_MAX_INSNS];
+    bool dead[BLOCK_MAX_INSNS];
+    unsigned n = 0;
+    while (n < b->n && n < BLOCK_MAX_INSNS) {
+        ops[n] = classify(&b->insns[n]);
+        if (ops[n].kind == K_NONE)
+            break;
+        n++;
+    }
+    find_dead_flags(ops, n, dead);
     bool end = false;
     unsigned k = 0;
-    for (; k < b->n && !end; k++)
-        if (!emit_insn(&t, &b->insns[k], &end))
-            break;
+    for (; k < n && !end; k++)
+        emit_insn(&t, &b->insns[k], &ops[k], dead[k], &end);
     /* Worth it only for a whole block or a run of records. */
-    if (!end && k < 2)
+    if (!end && (k < 2 || k >= b->n))
         return;
     if (!end) {
         e_mov_imm64(&t.e, H_RAX, (uint64_t)(uintptr_t)&b->insns[k]);
