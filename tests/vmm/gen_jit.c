@@ -1,7 +1,8 @@
 /* Writes random 32-bit code for the translator's differential test
  * (tests/vmm/jit_diff.sh, guests/jit_rand.asm): sequences of the
  * instructions vmm translates (MOV, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST,
- * INC/DEC, loads and stores, PUSH/POP, Jcc) mixed with ones it does not
+ * INC/DEC, loads and stores incl. MOVZX, ALU and CMP with a memory operand
+ * and MOV eAX <-> moffs, PUSH/POP, Jcc) mixed with ones it does not
  * (ADC/SBB, SETcc, PUSHFD, 8- and 16-bit forms) that read the flags the
  * others left. Each sequence starts from random registers and flags, runs
  * 12 rounds (so its blocks get hot) and ends in `call dump`, which prints
@@ -25,6 +26,7 @@ static uint32_t rnd(void)
 
 static const char *const regs[] = { "eax", "ebx", "ecx", "edx", "esi", "edi" };
 static const char *const regs8[] = { "al", "bl", "cl", "dl" };
+static const char *const regs8h[] = { "al", "bl", "cl", "dl", "ah", "bh", "ch", "dh" };
 static const char *const regs16[] = { "ax", "bx", "cx", "dx", "si", "di" };
 static const char *const alu[] = { "add", "or", "and", "sub", "xor", "cmp" };
 static const char *const ccs[] = { "o", "no", "b", "nb", "z", "nz", "be", "nbe",
@@ -90,6 +92,23 @@ int main(int argc, char **argv)
             } else if (c < 80 && depth > 0) {
                 printf("        pop %s\n", R());
                 depth--;
+            } else if (c < 84) {
+                unsigned f = rnd() % 7, d = (rnd() % 16) * 4;
+                if (f == 0)
+                    printf("        %s %s, [ebp + %u]\n", alu[rnd() % 6], R(), d);
+                else if (f == 1)
+                    printf("        cmp [ebp + %u], %s\n", d, R());
+                else if (f == 2)
+                    printf("        cmp dword [ebp + %u], 0x%08X\n", d, imm());
+                else if (f == 3)
+                    printf("        movzx %s, %s [ebp + %u]\n", R(), rnd() % 2 ? "byte" : "word",
+                           d + rnd() % 3);
+                else if (f == 4)
+                    printf("        movzx %s, %s\n", R(), regs8h[rnd() % 8]);
+                else if (f == 5)
+                    printf("        mov eax, [BUF + %u]\n", d);
+                else
+                    printf("        mov [BUF + %u], eax\n", d);
             } else if (c < 88) {
                 printf("        j%s .j%d\n", ccs[rnd() % 16], label);
                 printf("        add %s, 0x%08X\n", R(), imm());

@@ -5,7 +5,8 @@
 #   the dumps of registers, flags and memory must be identical on the
 #   reference, the threaded CPU and the translator, the latter translating
 #   every block at its first entry (VMM_JIT_HOT=0) and after 8 entries;
-# - every guest payload: the transcript and exit status of the translator
+# - every guest payload: the transcripts and exit statuses of the threaded
+#   CPU without translation (VMM_CPU=threaded) and of the translator
 #   (VMM_JIT_HOT=0) must be those of the reference.
 . "$SRC/tests/lib.sh"
 need nasm
@@ -42,7 +43,9 @@ for f in "$guests"/*.asm; do
     esac
     nasm -f bin -I"$guests/" -I"$BUILD/tests/vmm/" -o g.bin "$f"
     run ref g.bin VMM_CPU=interp
+    run threaded g.bin VMM_CPU=threaded
     run jit0 g.bin VMM_CPU=jit VMM_JIT_HOT=0
+    same "$name" ref threaded
     same "$name" ref jit0
     echo "$name: identical"
 done

@@ -32,11 +32,11 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
      * page only, the reference that the fast paths are tested against. */
     const char *mode = getenv("VMM_CPU");
     cpu->fast = !(mode && strcmp(mode, "interp") == 0);
-    /* VMM_CPU=jit: hot blocks are translated to host code (jit.c);
-     * VMM_CPU=threaded: fused pairs and links, no translation.
-     * VMM_JIT_HOT=N: entries before a block is translated (tests use 0:
-     * every block at its first entry). */
-    cpu->jit = mode && strcmp(mode, "jit") == 0;
+    /* By default (or VMM_CPU=jit) hot blocks are translated to host code
+     * (jit.c); VMM_CPU=threaded keeps fused pairs and links without
+     * translation. VMM_JIT_HOT=N: entries before a block is translated
+     * (tests use 0: every block at its first entry). */
+    cpu->jit = cpu->fast && !(mode && strcmp(mode, "threaded") == 0);
     cpu->jit_hot = UINT32_MAX;
     if (cpu->jit) {
         cpu->jit_hot = 8;

@@ -9,8 +9,10 @@
  *   - register moves, MOV r32,imm, LEA, the ALU operations ADD/OR/AND/
  *     SUB/XOR/CMP/TEST/INC/DEC on 32-bit registers, storing the lazy flags
  *     exactly as the handlers do (flags.h), so any record after reads them;
- *   - MOV r32,[m] / [m],r32 / [m],imm32 and PUSH/POP r32 with the
- *     handlers' fast path inline (segment window, TLB entry);
+ *   - MOV r32,[m] / [m],r32 / [m],imm32, MOV eAX <-> moffs32, MOVZX from
+ *     a byte register or memory, ALU r32,[m], CMP [m],r32/imm and
+ *     PUSH/POP r32 with the handlers' fast path inline (segment window,
+ *     TLB entry);
  *   - the block end: Jcc (fused pairs are translated as their two
  *     records), JMP rel, the continuation record.
  * The first record without a template, and every fast path that fails
@@ -25,10 +27,12 @@
  * The block end does what cpu_next does (ops_ctrl.c: Jcc): `cur` moves to
  * the branch record and the code jumps to jit_block_end (a tail jump, so
  * nothing of the translated code is on the stack when C code runs and the
- * buffer can be emptied whenever the decoded-code cache is). A branch
- * back to the block's own start (a loop) is taken inline when the budget
- * allows and the block is still valid, charging the budget as cpu_next
- * does; interrupts, cpu_kick and the budget are thus seen at exactly the
+ * buffer can be emptied whenever the decoded-code cache is). Before that,
+ * a branch back to the block's own start (a loop) is taken inline when
+ * the budget allows and the block is still valid, and a branch whose link
+ * slot cpu_next would follow to a translated block jumps into that
+ * block's code (emit_chain), each charging the budget as cpu_next does;
+ * interrupts, cpu_kick and the budget are thus seen at exactly the
  * interpreter's block ends.
  *
  * The code buffer is a memfd mapped twice, writable and executable, so no
@@ -51,6 +55,7 @@ struct jit {
     size_t size, used;
 };
 
+_Static_assert(offsetof(struct insn, fn) == 0, "chaining jumps through a record's first word");
 _Static_assert(sizeof(struct tlb_entry) == 24, "the TLB index scaling in jit.c assumes 24 bytes");
 
 #define C_OFF(f) ((int32_t)offsetof(struct cpu, f))
@@ -115,6 +120,10 @@ static const struct insn *jit_block_end(struct cpu *cpu, uint32_t eip, int slot)
 enum jkind {
     K_NONE, K_NOP, K_MOV_RR, K_MOV_RI, K_ALU_RR, K_ALU_RI, K_TEST_RR, K_INC, K_DEC, K_LEA,
     K_LD, K_ST, K_ST_IMM, K_PUSH, K_POP, K_JCC, K_JMP, K_CONT,
+    K_LDZX,                 /* MOVZX r32, byte/word [m] (imm: the size) */
+    K_MOVZX8,               /* MOVZX r32, r8 */
+    K_ALU_GM,               /* op r32, [m] */
+    K_CMP_EM, K_CMP_EMI,    /* CMP [m], r32 / imm */
 };
 
 struct jop {
@@ -130,7 +139,7 @@ static const struct {
     char form;              /* 'E': EdGd (dst rm), 'G': GdEd (dst reg), 'I': EdId, 'A': EAXId */
 } alu_forms[] = {
 #define ALU_ROW(n, x) { n##_EdGd_r, x, 'E' }, { n##_GdEd_r, x, 'G' }, { n##_EdId_r, x, 'I' }, \
-    { n##_EAXId, x, 'A' }
+    { n##_EAXId, x, 'A' }, { n##_GdEd_m, x, 'M' }
     ALU_ROW(add, X_ADD), ALU_ROW(or, X_OR), ALU_ROW(and, X_AND), ALU_ROW(sub, X_SUB),
     ALU_ROW(xor, X_XOR), ALU_ROW(cmp, X_CMP),
 #undef ALU_ROW
@@ -157,6 +166,17 @@ static struct jop classify(const struct insn *i)
     if (f == mov_EdGd_m) { o.kind = K_ST; o.src = i->reg; return o; }
     if (f == mov_EdId_m) { o.kind = K_ST_IMM; o.imm = i->imm; return o; }
     if (f == push_r32) { o.kind = K_PUSH; o.src = i->reg; return o; }
+    if (f == movzx_b_r32) { o.kind = K_MOVZX8; o.dst = i->reg; o.src = i->rm; return o; }
+    if (f == movzx_b_m32) { o.kind = K_LDZX; o.dst = i->reg; o.imm = 1; return o; }
+    if (f == movzx_w_m32) { o.kind = K_LDZX; o.dst = i->reg; o.imm = 2; return o; }
+    if (f == cmp_EdGd_m) { o.kind = K_CMP_EM; o.src = i->reg; return o; }
+    if (f == cmp_EdId_m) { o.kind = K_CMP_EMI; o.imm = i->imm; return o; }
+    /* MOV eAX <-> moffs: 32-bit operand and address sizes only */
+    if ((f == mov_eAXOv || f == mov_OveAX) && !(i->flags & (IF_O16 | IF_A16))) {
+        o.kind = f == mov_eAXOv ? K_LD : K_ST;
+        o.dst = o.src = R_EAX;
+        return o;
+    }
     if (f == pop_r32) { o.kind = K_POP; o.dst = i->reg; return o; }
     if (f == jmp_rel) { o.kind = K_JMP; return o; }
     if (f == op_continue) { o.kind = K_CONT; return o; }
@@ -170,6 +190,7 @@ static struct jop classify(const struct insn *i)
         case 'E': o.kind = K_ALU_RR; o.dst = i->rm; o.src = i->reg; break;
         case 'G': o.kind = K_ALU_RR; o.dst = i->reg; o.src = i->rm; break;
         case 'I': o.kind = K_ALU_RI; o.dst = i->rm; o.imm = i->imm; break;
+        case 'M': o.kind = K_ALU_GM; o.dst = i->reg; break;
         default: o.kind = K_ALU_RI; o.dst = R_EAX; o.imm = i->imm; break;
         }
         return o;
@@ -240,14 +261,14 @@ static void emit_ea(struct tr *t, const struct insn *i)
         e_alu_imm(e, X_ADD, H_RAX, i->disp);
 }
 
-/* fast_host for 4 bytes at eax (zero-extended) in segment segi: rcx = the
- * host address, or to the miss stub of record i. Uses rdx, r8. */
-static void emit_fast_host(struct tr *t, const struct insn *i, int segi, bool write)
+/* fast_host for SIZE bytes at eax (zero-extended) in segment segi: rcx =
+ * the host address, or to the miss stub of record i. Uses rdx, r8. */
+static void emit_fast_host(struct tr *t, const struct insn *i, int segi, bool write, int size)
 {
     struct emit *e = &t->e;
     e_alu64_ld(e, X_CMP, H_RAX, H_RDI, write ? C_SEG(segi, wlo) : C_SEG(segi, rlo));
     jump_miss(t, HC_B, i);
-    e_op_mem(e, true, 0x8D, H_RDX, H_RAX, 3);                       /* lea rdx, [rax + 3] */
+    e_op_mem(e, true, 0x8D, H_RDX, H_RAX, size - 1);                /* lea rdx, [rax + size - 1] */
     e_alu64_ld(e, X_CMP, H_RDX, H_RDI, write ? C_SEG(segi, whi) : C_SEG(segi, rhi));
     jump_miss(t, 0x7 /* A */, i);
     e_ld32(e, H_RCX, H_RDI, C_SEG(segi, base));
@@ -258,7 +279,7 @@ static void emit_fast_host(struct tr *t, const struct insn *i, int segi, bool wr
     e_alu_imm(e, X_AND, H_RDX, TLB_SIZE - 1);
     e_lea_sib(e, H_RDX, H_RDX, H_RDX, 1);                           /* rdx *= 3 */
     e_lea_sib(e, H_R8, H_R8, H_RDX, 3);                             /* r8 = entry */
-    e_lea32_disp(e, H_RDX, H_RCX, 3);
+    e_lea32_disp(e, H_RDX, H_RCX, size - 1);
     e_alu_imm(e, X_AND, H_RDX, ~0xFFFu);                            /* page of the last byte */
     e_alu_ld(e, X_CMP, H_RDX, H_R8,
              write ? (int32_t)offsetof(struct tlb_entry, wtag)
@@ -301,6 +322,11 @@ static void emit_add_sub(struct emit *e, bool sub)
     }
 }
 
+/* eax = a, ecx = b: the ALU operation op (X_*, X_AND for TEST) with its
+ * flags, the result written to guest register dst unless CMP/TEST (or
+ * dst < 0). */
+static void emit_alu_core(struct tr *t, int op, bool test, int dst);
+
 static void emit_alu(struct tr *t, const struct jop *o)
 {
     struct emit *e = &t->e;
@@ -309,7 +335,12 @@ static void emit_alu(struct tr *t, const struct jop *o)
     else
         load_reg(t, H_RCX, o->src);
     load_eax(t, o->dst);
-    int op = o->kind == K_TEST_RR ? X_AND : o->op;
+    emit_alu_core(t, o->kind == K_TEST_RR ? X_AND : o->op, o->kind == K_TEST_RR, o->dst);
+}
+
+static void emit_alu_core(struct tr *t, int op, bool test, int dst)
+{
+    struct emit *e = &t->e;
     if (op == X_ADD || op == X_SUB || op == X_CMP) {
         emit_add_sub(e, op != X_ADD);
         e_alu_imm(e, X_AND, H_RDX, 0xC0000008u);
@@ -319,9 +350,9 @@ static void emit_alu(struct tr *t, const struct jop *o)
     }
     store_flags(t);
     t->eax_holds = -1;
-    if (op != X_CMP && o->kind != K_TEST_RR) {
-        e_st32(e, H_RDI, C_REG(o->dst), H_RAX);
-        t->eax_holds = o->dst;
+    if (op != X_CMP && !test && dst >= 0) {
+        e_st32(e, H_RDI, C_REG(dst), H_RAX);
+        t->eax_holds = dst;
     }
 }
 
@@ -407,6 +438,49 @@ static void emit_set_cur(struct tr *t, const struct insn *i)
     e_st64(&t->e, H_RDI, C_OFF(cur), H_RCX);
 }
 
+#define B_OFF(f) ((int32_t)offsetof(struct block, f))
+
+/* Block chaining, esi = the target EIP: when the link of this block's
+ * slot is usable as cpu_next would use it (the same checks in the same
+ * order: budget, link EIP and CS base, target valid, CS limit) and its
+ * target is translated, does cpu_next's bookkeeping and jumps straight
+ * into the target's code. Otherwise falls through (to cpu_next). */
+static void emit_chain(struct tr *t, int slot)
+{
+    struct emit *e = &t->e;
+    uint8_t *slow[8];
+    unsigned ns = 0;
+    e_alu64_mem_imm(e, X_CMP, H_RDI, C_OFF(budget), 0);
+    slow[ns++] = e_jcc_fwd(e, HC_LE);
+    e_mov_imm64(e, H_R8, (uint64_t)(uintptr_t)t->b);
+    e_ld64(e, H_R9, H_R8, B_OFF(link) + 8 * slot);
+    e_test64_rr(e, H_R9, H_R9);
+    slow[ns++] = e_jcc_fwd(e, HC_Z);
+    e_alu_ld(e, X_CMP, H_RSI, H_R8, B_OFF(link_eip) + 4 * slot);
+    slow[ns++] = e_jcc_fwd(e, HC_NZ);
+    e_ld32(e, H_RCX, H_RDI, C_SEG(SEG_CS, base));
+    e_alu_ld(e, X_CMP, H_RCX, H_R8, B_OFF(link_base) + 4 * slot);
+    slow[ns++] = e_jcc_fwd(e, HC_NZ);
+    e_cmp8_mem_imm(e, H_R9, B_OFF(valid), 0);
+    slow[ns++] = e_jcc_fwd(e, HC_Z);
+    e_alu_ld(e, X_CMP, H_RSI, H_RDI, C_SEG(SEG_CS, limit));
+    slow[ns++] = e_jcc_fwd(e, 0x7 /* A */);
+    e_op_mem(e, true, 0x8D, H_RAX, H_R9, B_OFF(jit_rec));     /* lea rax, [r9 + jit_rec] */
+    e_alu64_ld(e, X_CMP, H_RAX, H_R9, B_OFF(entry));
+    slow[ns++] = e_jcc_fwd(e, HC_NZ);
+    e_st32(e, H_RDI, C_OFF(eip), H_RSI);
+    e_st64(e, H_RDI, C_OFF(blk), H_R9);
+    e_st32(e, H_RDI, C_OFF(blk_eip), H_RSI);
+    e_alu_rr(e, X_ADD, H_RCX, H_RSI);
+    e_st32(e, H_RDI, C_OFF(blk_lin), H_RCX);
+    e_ld16zx(e, H_RDX, H_R9, B_OFF(n));
+    e_op_mem(e, true, 0x29, H_RDX, H_RDI, C_OFF(budget));     /* sub [budget], rdx */
+    e_op_rr(e, true, 0x89, H_RAX, H_RSI);                     /* rsi = the entry record */
+    e_jmp_mem(e, H_RAX);                                      /* its fn: the target's code */
+    for (unsigned k = 0; k < ns; k++)
+        e_patch_here(e, slow[k]);
+}
+
 /* Continue at eip = blk_eip + add (masked to 16 bits when mask16):
  * cpu_next's job, with cur = i (what cpu_next_slow and a fault there
  * report). A jump to the block's own start loops inline: that is the
@@ -439,12 +513,13 @@ static void emit_goto(struct tr *t, const struct insn *i, uint32_t add, bool mas
     }
     if (other)
         e_patch_here(e, other);
-    emit_set_cur(t, i);
     e_ld32(e, H_RSI, H_RDI, C_OFF(blk_eip));
     if (add)
         e_alu_imm(e, X_ADD, H_RSI, add);
     if (mask16)
         e_movzx16(e, H_RSI);
+    emit_chain(t, slot);
+    emit_set_cur(t, i);
     e_mov_imm32(e, H_RDX, (uint32_t)slot);
     e_mov_imm64(e, H_RAX, (uint64_t)(uintptr_t)jit_block_end);
     e_jmp_reg(e, H_RAX);
@@ -578,18 +653,56 @@ static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, 
         return true;
     case K_LD:
         emit_ea(t, i);
-        emit_fast_host(t, i, i->seg, false);
+        emit_fast_host(t, i, i->seg, false, 4);
         e_ld32(e, H_RAX, H_RCX, 0);
         e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
         t->eax_holds = o.dst;
         t->flags_in_regs = false;
+        return true;
+    case K_LDZX:
+        emit_ea(t, i);
+        emit_fast_host(t, i, i->seg, false, (int)o.imm);
+        if (o.imm == 1)
+            e_ld8zx(e, H_RAX, H_RCX, 0);
+        else
+            e_ld16zx(e, H_RAX, H_RCX, 0);
+        e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
+        t->eax_holds = o.dst;
+        t->flags_in_regs = false;
+        return true;
+    case K_MOVZX8:
+        /* the byte register n: byte n >> 2 of register n & 3 */
+        e_ld8zx(e, H_RAX, H_RDI, C_REG(o.src & 3) + (o.src >> 2));
+        e_st32(e, H_RDI, C_REG(o.dst), H_RAX);
+        t->eax_holds = o.dst;
+        t->flags_in_regs = false;
+        return true;
+    case K_ALU_GM:
+        emit_ea(t, i);
+        emit_fast_host(t, i, i->seg, false, 4);
+        t->eax_holds = -1;
+        e_ld32(e, H_RCX, H_RCX, 0);
+        load_eax(t, o.dst);
+        emit_alu_core(t, o.op, false, o.dst);
+        return true;
+    case K_CMP_EM:
+    case K_CMP_EMI:
+        emit_ea(t, i);
+        emit_fast_host(t, i, i->seg, false, 4);
+        e_ld32(e, H_RAX, H_RCX, 0);
+        if (o.kind == K_CMP_EMI)
+            e_mov_imm32(e, H_RCX, o.imm);
+        else
+            e_ld32(e, H_RCX, H_RDI, C_REG(o.src));
+        t->eax_holds = -1;
+        emit_alu_core(t, X_CMP, false, -1);
         return true;
     case K_ST:
     case K_ST_IMM:
         if (o.kind == K_ST)
             load_reg(t, H_R9, o.src);
         emit_ea(t, i);
-        emit_fast_host(t, i, i->seg, true);
+        emit_fast_host(t, i, i->seg, true, 4);
         if (o.kind == K_ST) {
             e_st32(e, H_RCX, 0, H_R9);
         } else {
@@ -602,7 +715,7 @@ static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, 
         jump_miss(t, HC_Z, i);
         e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
         e_alu_imm(e, X_SUB, H_RAX, 4);
-        emit_fast_host(t, i, SEG_SS, true);
+        emit_fast_host(t, i, SEG_SS, true, 4);
         e_ld32(e, H_RDX, H_RDI, C_REG(o.src));
         e_st32(e, H_RCX, 0, H_RDX);
         e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
@@ -613,7 +726,7 @@ static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, 
         e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
         jump_miss(t, HC_Z, i);
         e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
-        emit_fast_host(t, i, SEG_SS, false);
+        emit_fast_host(t, i, SEG_SS, false, 4);
         e_ld32(e, H_RDX, H_RCX, 0);
         e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
         e_alu_imm(e, X_ADD, H_RAX, 4);

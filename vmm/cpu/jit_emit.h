@@ -249,4 +249,25 @@ static inline void e_jmp_reg(struct emit *e, int r)
 
 static inline void e_ret(struct emit *e) { e8(e, 0xC3); }
 
+/* jmp qword [r] (r = RAX..RDI, not RSP/RBP) */
+static inline void e_jmp_mem(struct emit *e, int r) { e8(e, 0xFF); e8(e, 0x20u | (unsigned)r); }
+
+/* movzx r32, byte [base + disp] */
+static inline void e_ld8zx(struct emit *e, int r, int base, int32_t d)
+{
+    e_rex(e, false, r, base);
+    e8(e, 0x0F);
+    e8(e, 0xB6);
+    e_modrm_mem(e, r, base, d);
+}
+
+/* movzx r32, word [base + disp] */
+static inline void e_ld16zx(struct emit *e, int r, int base, int32_t d)
+{
+    e_rex(e, false, r, base);
+    e8(e, 0x0F);
+    e8(e, 0xB7);
+    e_modrm_mem(e, r, base, d);
+}
+
 #endif
