@@ -474,6 +474,7 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
     cpu->in_run = true;
     /* A fault longjmps here after it was delivered (or after shutdown). */
     setjmp(cpu->jmp);
+    cpu->jit_busy = false;      /* a fault in a handler called from translated code */
     if (cpu->stepping) {
         cpu->stepping = false;
         step_restore(cpu);

@@ -223,6 +223,7 @@ struct cpu {
     bool fast;              /* fused pairs, links across pages (not with VMM_CPU=interp) */
     bool jit;               /* translate hot blocks to host code (jit.c) */
     bool jit_full;          /* the code buffer is full: flush at the next safe point */
+    bool jit_busy;          /* translated code is on the stack (a handler called from it) */
     uint32_t jit_hot;       /* entries before a block is translated (UINT32_MAX: never) */
     struct jit *jitc;       /* the code buffer, NULL without a translator */
     int64_t step_saved;

@@ -15,19 +15,24 @@
  *     TLB entry);
  *   - the block end: Jcc (fused pairs are translated as their two
  *     records), JMP rel, the continuation record.
- * The first record without a template, and every fast path that fails
- * (TLB miss, segment window, a store to a code page, a 16-bit stack),
- * returns that record to the run loop: its handler then runs the rest of
- * the block as threaded code, with every earlier record's effect already
- * in the CPU state. So translated code never faults, never calls and
- * never needs `cur`: a fault, a self-modifying store and a page fault in
- * the middle of a block happen in the handler of the same record that
- * the interpreter would be in, with the same state.
+ * A record without a template inside the block runs by a call of its
+ * handler on a copy of it followed by a sentinel record (emit_call), so
+ * the tail-calling handler runs exactly that record and comes back. The
+ * block's last record without a template (a block end), a fused pair
+ * without one, and every fast path that fails (TLB miss, segment window,
+ * a store to a code page, a 16-bit stack), return that record to the run
+ * loop: its handler then runs the rest of the block as threaded code,
+ * with every earlier record's effect already in the CPU state. So a
+ * fault, a self-modifying store and a page fault in the middle of a
+ * block happen in the handler of the same record that the interpreter
+ * would be in, with the same state and `cur`.
  *
  * The block end does what cpu_next does (ops_ctrl.c: Jcc): `cur` moves to
- * the branch record and the code jumps to jit_block_end (a tail jump, so
- * nothing of the translated code is on the stack when C code runs and the
- * buffer can be emptied whenever the decoded-code cache is). Before that,
+ * the branch record and the code jumps to jit_block_end (a tail jump).
+ * Translated code is on the stack only during a handler call (jit_busy):
+ * meanwhile nothing is translated and a flush leaves the buffer to the
+ * run loop (jit_full), so the bytes after the call stay; they see the
+ * block invalid and leave. Before that,
  * a branch back to the block's own start (a loop) is taken inline when
  * the budget allows and the block is still valid, and a branch whose link
  * slot cpu_next would follow to a translated block jumps into that
@@ -48,7 +53,7 @@
 #include "vmm/cpu/ops.h"
 
 #define JIT_BUF_SIZE (32u << 20)
-#define JIT_BLOCK_ROOM 16384u       /* more than any block's translation */
+#define JIT_BLOCK_ROOM 32768u       /* more than any block's translation */
 
 struct jit {
     uint8_t *rw, *rx;
@@ -103,6 +108,12 @@ void jit_fini(struct cpu *cpu)
 
 void jit_reset(struct cpu *cpu)
 {
+    /* A handler called from translated code flushed the cache: that code
+     * returns into the buffer, so it is emptied later, by the run loop. */
+    if (cpu->jit_busy) {
+        cpu->jit_full = true;
+        return;
+    }
     if (cpu->jitc)
         cpu->jitc->used = 0;
     cpu->jit_full = false;
@@ -124,6 +135,7 @@ enum jkind {
     K_MOVZX8,               /* MOVZX r32, r8 */
     K_ALU_GM,               /* op r32, [m] */
     K_CMP_EM, K_CMP_EMI,    /* CMP [m], r32 / imm */
+    K_CALL,                 /* no template: its handler, for this record only */
 };
 
 struct jop {
@@ -208,6 +220,8 @@ struct tr {
     struct block *b;
     uintptr_t start;        /* executable address of the block's code */
     struct { uint8_t *at; const struct insn *i; } miss[MAX_MISS];
+    struct insn *copies;    /* writable view: [record, sentinel] per K_CALL */
+    unsigned n_copies;
     unsigned n_miss;
     bool flags_in_regs;     /* eax = lf_res, edx = lf_aux */
     int eax_holds;          /* guest register whose value eax holds, or -1 */
@@ -571,6 +585,50 @@ static void emit_cond(struct tr *t, int cc)
     }
 }
 
+/* The continuation of a record run by a call from translated code: its
+ * handler's NEXT_INSN lands here, which hands control back. */
+static const struct insn *jit_sentinel(struct cpu *cpu, const struct insn *i)
+{
+    (void)cpu;
+    return i;
+}
+
+/* Record i (not the block's last, so not a block end) has no template:
+ * calls its handler on a copy of it followed by a sentinel record, so the
+ * handler runs exactly this record and returns the sentinel. cur is the
+ * real record, as the run loop would set it (a fault names it and
+ * refunds the budget from it). A handler that leaves the block (a REP
+ * chunk that ran out) returns something else: that goes to the run loop.
+ * A block that died meanwhile (a store into it, a flush) continues in
+ * its next record's handler, as threaded code would. */
+static void emit_call(struct tr *t, const struct insn *i)
+{
+    struct emit *e = &t->e;
+    struct insn *c = &t->copies[2 * t->n_copies++];
+    c[0] = *i;
+    memset(&c[1], 0, sizeof c[1]);
+    c[1].fn = jit_sentinel;
+    c[1].off = (uint16_t)(i->off + i->len);
+    uintptr_t cx = (uintptr_t)c + (uintptr_t)e->delta;
+    emit_set_cur(t, i);
+    e_st8_imm(e, H_RDI, C_OFF(jit_busy), 1);
+    e8(e, 0x57);                                                /* push rdi */
+    e_mov_imm64(e, H_RSI, (uint64_t)cx);
+    e_mov_imm64(e, H_RAX, (uint64_t)(uintptr_t)i->fn);
+    e8(e, 0xFF);                                                /* call rax */
+    e8(e, 0xD0);
+    e8(e, 0x5F);                                                /* pop rdi */
+    e_st8_imm(e, H_RDI, C_OFF(jit_busy), 0);
+    e_mov_imm64(e, H_RCX, (uint64_t)(cx + sizeof(struct insn)));
+    e_op_rr(e, true, 0x39, H_RCX, H_RAX);                       /* cmp rax, rcx */
+    uint8_t *same = e_jcc_fwd(e, HC_Z);
+    e_ret(e);                                                   /* rax: where to go on */
+    e_patch_here(e, same);
+    e_mov_imm64(e, H_R8, (uint64_t)(uintptr_t)t->b);
+    e_cmp8_mem_imm(e, H_R8, (int32_t)offsetof(struct block, valid), 0);
+    jump_miss(t, HC_Z, i + 1);
+}
+
 /* A jump (to patch) taken when condition cc is false. ZF and CF are
  * tested directly; SF too when the flags are those of a template here
  * (their aux word has bit 0 clear); the rest through emit_cond. */
@@ -616,6 +674,9 @@ static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, 
     switch (o.kind) {
     case K_NONE:
         return false;
+    case K_CALL:
+        emit_call(t, i);
+        break;
     case K_NOP:
         keep_flags = true;
         break;
@@ -770,27 +831,40 @@ static void translate(struct cpu *cpu, struct block *b)
     memset(&t, 0, sizeof t);
     t.cpu = cpu;
     t.b = b;
-    t.e.p = j->rw + j->used;
+    struct jop ops[BLOCK_MAX_INSNS];
+    bool dead[BLOCK_MAX_INSNS];
+    unsigned n = 0, calls = 0, templ = 0;
+    while (n < b->n && n < BLOCK_MAX_INSNS) {
+        const struct insn *i = &b->insns[n];
+        ops[n] = classify(i);
+        if (ops[n].kind == K_NONE) {
+            /* the last record (a block end) and fused pairs: threaded */
+            if (n + 1 >= b->n || fused_base(i->fn) != i->fn)
+                break;
+            ops[n].kind = K_CALL;
+            calls++;
+        } else {
+            templ++;
+        }
+        n++;
+    }
+    /* Worth it only with a few records that have templates. */
+    if (templ < 2)
+        return;
+    /* The copies for the calls come first, then the code. */
+    t.copies = (struct insn *)(j->rw + j->used);
+    size_t copy_bytes = (size_t)calls * 2 * sizeof(struct insn);
+    t.e.p = j->rw + j->used + copy_bytes;
     t.e.end = j->rw + j->used + JIT_BLOCK_ROOM;
     t.e.delta = j->rx - j->rw;
     t.start = e_here(&t.e);
     t.eax_holds = -1;
-    struct jop ops[BLOCK_MAX_INSNS];
-    bool dead[BLOCK_MAX_INSNS];
-    unsigned n = 0;
-    while (n < b->n && n < BLOCK_MAX_INSNS) {
-        ops[n] = classify(&b->insns[n]);
-        if (ops[n].kind == K_NONE)
-            break;
-        n++;
-    }
     find_dead_flags(ops, n, dead);
     bool end = false;
     unsigned k = 0;
     for (; k < n && !end; k++)
         emit_insn(&t, &b->insns[k], &ops[k], dead[k], &end);
-    /* Worth it only for a whole block or a run of records. */
-    if (!end && (k < 2 || k >= b->n))
+    if (!end && k >= b->n)
         return;
     if (!end) {
         e_mov_imm64(&t.e, H_RAX, (uint64_t)(uintptr_t)&b->insns[k]);
@@ -812,7 +886,8 @@ static void translate(struct cpu *cpu, struct block *b)
 
 const struct insn *jit_hot(struct cpu *cpu, struct block *b)
 {
-    if (cpu->jit && cpu->jitc && !cpu->jit_full && b->valid && b->entry == b->insns
+    if (cpu->jit && cpu->jitc && !cpu->jit_full && !cpu->jit_busy && b->valid
+        && b->entry == b->insns
         && b->phys2 == 0xFFFFFFFFu && !((b->key >> 33) & 1))
         translate(cpu, b);
     return b->entry;

@@ -100,6 +100,13 @@ static inline void e_st32_imm(struct emit *e, int base, int32_t d, uint32_t imm)
     e32(e, imm);
 }
 
+/* mov byte [base + disp], imm8 */
+static inline void e_st8_imm(struct emit *e, int base, int32_t d, uint8_t imm)
+{
+    e_op_mem(e, false, 0xC6, 0, base, d);
+    e8(e, imm);
+}
+
 /* mov r32, r32 (dst <- src) */
 static inline void e_mov_rr(struct emit *e, int dst, int src) { e_op_rr(e, false, 0x89, src, dst); }
 

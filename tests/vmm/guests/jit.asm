@@ -2,8 +2,12 @@
 ; the blocks below get hot, or are translated at once with VMM_JIT_HOT=0):
 ; - self-modifying code: a store in a hot translated loop rewrites an
 ;   instruction later in the same block, and one in the block it jumps to;
+;   the same by a byte store (no template: a call to its handler);
+; - a REP STOSD long enough to leave its block between chunks, called from
+;   translated code (with a small code cache, flushes happen there);
 ; - page faults on a load and on a store in the middle of a hot
-;   translated block: EIP and CR2 of the faulting instruction, everything
+;   translated block, and in an instruction without a template that the
+;   translated code calls the handler of: EIP and CR2 of the faulting instruction, everything
 ;   before it done, nothing after it, and resumable (the handler maps the
 ;   page and returns to the faulting instruction);
 ; - an interrupt arriving while a hot translated loop runs: taken at an
@@ -17,16 +21,13 @@
 %define IRQ_SEEN (VAR0 + 0x4C)
 %define CNT (VAR0 + 0x50)
 %define PF_N (VAR0 + 0x54)
-%define PF_EIP0 (VAR0 + 0x58)
-%define PF_CR20 (VAR0 + 0x5C)
-%define PF_ERR0 (VAR0 + 0x60)
-%define PF_EIP1 (VAR0 + 0x64)
-%define PF_CR21 (VAR0 + 0x68)
-%define PF_ERR1 (VAR0 + 0x6C)
-%define PF_ECX0 (VAR0 + 0x70)
-%define PF_EDX0 (VAR0 + 0x84)
-%define PF_ECX1 (VAR0 + 0x7C)
-%define PF_FL0 (VAR0 + 0x80)
+%define PF_EDX0 (VAR0 + 0x58)
+%define PF_FL0 (VAR0 + 0x5C)
+%define PF_REC (VAR0 + 0x100)       ; per fault: EIP, CR2, error code, ECX
+%define PF_EIP(n) (PF_REC + (n) * 16)
+%define PF_CR2(n) (PF_REC + (n) * 16 + 4)
+%define PF_ERR(n) (PF_REC + (n) * 16 + 8)
+%define PF_ECX(n) (PF_REC + (n) * 16 + 12)
 %define RAMCODE 0x26000             ; template copies run here (identity mapped)
 %define RAMOFF(x) (RAMCODE - 0xF0000 + ((x) - tmpl))  ; as a CS offset
 %define RAMLIN(x) (RAMCODE + ((x) - tmpl))            ; as a flat address
@@ -97,6 +98,26 @@ pm_main:
         mov ecx, 40
         call RAMOFF(smc_next)
         CHECK32 esi, 40 * 41 / 2
+        mov ecx, 40
+        call RAMOFF(smc_byte)
+        CHECK32 esi, 40 * 41 / 2
+
+        ; ---- a long REP in a hot translated block ----
+        ; REP STOSD runs in chunks of 64K elements and leaves the block
+        ; between them, from a handler called by translated code: with a
+        ; small code cache that is where the cache gets flushed.
+        mov dword [CNT], 3
+.rep:   mov edi, 0x100000
+        mov ecx, 0x11000
+        mov eax, [CNT]
+        add eax, 0x01010100
+        rep stosd
+        add ebx, 1
+        mov edx, [0x100000 + 0x10FFC]
+        dec dword [CNT]
+        jnz .rep
+        CHECK32 edx, 0x01010101
+        CHECK32 ecx, 0
 
         ; ---- an IRQ while a hot translated loop runs ----
         SET_GATE 0x40, irq0, 0x8E
@@ -163,31 +184,41 @@ pm_main:
         mov dword [PTE(0x21000)], 0x21006
         invlpg [0x21000]
 .l1_a:  cmp ecx, 15
-        jne .l1_b
+        jne .l1_c
         mov dword [PTE(0x22000)], 0x22006   ; not present
         invlpg [0x22000]
+.l1_c:  cmp ecx, 17
+        jne .l1_b
+        mov dword [PTE(0x24000)], 0x24006
+        invlpg [0x24000]
 .l1_b:  mov edx, ecx
         add edx, edx                        ; flags of 2 * ecx
         mov [esi], edx
 .l1_ld: mov eax, [edi]                      ; #PF on round 12
         add eax, ecx
 .l1_st: mov [ebp], eax                      ; #PF on round 15
-        mov ebx, eax
+.l1_b8: mov [0x24010], cl                   ; no template (a call from
+        mov ebx, eax                        ; translated code): #PF on round 17
         cmp ecx, 20
         jb .l1
-        CHECK32 [PF_N], 2
-        CHECK32 [PF_EIP0], .l1_ld
-        CHECK32 [PF_CR20], 0x21010
-        CHECK32 [PF_ERR0], 0
-        CHECK32 [PF_ECX0], 12
+        CHECK32 [PF_N], 3
+        CHECK32 [PF_EIP(0)], .l1_ld
+        CHECK32 [PF_CR2(0)], 0x21010
+        CHECK32 [PF_ERR(0)], 0
+        CHECK32 [PF_ECX(0)], 12
         CHECK32 [PF_EDX0], 24
         mov eax, [PF_FL0]
         and eax, 0x8D5
         CHECK32 eax, 0x14                   ; 12 + 12: AF, PF
-        CHECK32 [PF_EIP1], .l1_st
-        CHECK32 [PF_CR21], 0x22010
-        CHECK32 [PF_ERR1], 2                ; write, not present
-        CHECK32 [PF_ECX1], 15
+        CHECK32 [PF_EIP(1)], .l1_st
+        CHECK32 [PF_CR2(1)], 0x22010
+        CHECK32 [PF_ERR(1)], 2              ; write, not present
+        CHECK32 [PF_ECX(1)], 15
+        CHECK32 [PF_EIP(2)], .l1_b8
+        CHECK32 [PF_CR2(2)], 0x24010
+        CHECK32 [PF_ERR(2)], 2
+        CHECK32 [PF_ECX(2)], 17
+        CHECK32 [0x24010], 20               ; the byte store, retried, in every round
         CHECK32 [0x23010], 40
         CHECK32 [0x22010], 0x1234 + 20
         CHECK32 ebx, 0x1234 + 20
@@ -195,19 +226,19 @@ pm_main:
         PUTS32 `jit: all checks passed\n`
         jmp pass32
 
-; #PF: records the first two faults (EIP, CR2, error code, ECX, EDX,
-; flags), maps the page writable again and retries the instruction.
+; #PF: records each fault (EIP, CR2, error code, ECX; EDX and the flags
+; of the first), maps the page again and retries the instruction.
 pf_fix: push eax
         push ebx
         mov ebx, [PF_N]
-        imul ebx, ebx, PF_EIP1 - PF_EIP0
+        shl ebx, 4
         mov eax, [esp + 12]
-        mov [PF_EIP0 + ebx], eax
+        mov [PF_EIP(0) + ebx], eax
         mov eax, cr2
-        mov [PF_CR20 + ebx], eax
+        mov [PF_CR2(0) + ebx], eax
         mov eax, [esp + 8]
-        mov [PF_ERR0 + ebx], eax
-        mov [PF_ECX0 + ebx], ecx
+        mov [PF_ERR(0) + ebx], eax
+        mov [PF_ECX(0) + ebx], ecx
         test ebx, ebx
         jnz .fix
         mov [PF_EDX0], edx
@@ -222,6 +253,7 @@ pf_fix: push eax
         mov [PT0 + ebx*4], eax
         invlpg [0x21000]
         invlpg [0x22000]
+        invlpg [0x24000]
         pop ebx
         pop eax
         add esp, 4
@@ -278,6 +310,17 @@ smc_next:                                   ; the patched MOV in the next block
         mov [edi], eax
         add edx, 1
         jmp .imm
+.imm:   mov ebx, 0
+        add esi, ebx
+        dec ecx
+        jnz .l
+        ret
+smc_byte:                                   ; the same by a byte store, which
+        xor esi, esi                        ; has no template (a call)
+        mov edi, RAMLIN(.imm) + 1
+.l:     mov eax, ecx
+        mov [edi], cl
+        add edx, 1
 .imm:   mov ebx, 0
         add esi, ebx
         dec ecx
