@@ -15,6 +15,7 @@
 ; - flags left by translated ALU instructions read by ones that are not
 ;   translated (PUSHFD, ADC, SETcc) and by INC/DEC, which keep CF.
 %include "pmtest.inc"
+%include "pollirq.inc"
 
 %define IRQ_EIP (VAR0 + 0x44)
 %define IRQ_BAD (VAR0 + 0x48)
@@ -120,20 +121,7 @@ pm_main:
         CHECK32 ecx, 0
 
         ; ---- an IRQ while a hot translated loop runs ----
-        SET_GATE 0x40, irq0, 0x8E
-        mov dword [0xFEE000F0], 0x1FF       ; APIC software enable
-        mov dword [0xFEE00350], 0x700       ; LINT0: ExtINT (see intshadow)
-        mov al, 0x11
-        out 0x20, al
-        mov al, 0x40
-        out 0x21, al
-        mov al, 0x04
-        out 0x21, al
-        mov al, 0x01
-        out 0x21, al
-        mov al, 0xFE
-        out 0x21, al
-        mov dword [IRQ_BAD], 0
+        POLL_IRQ_SETUP
         mov edi, 8                          ; rounds, with different counts
 .round: mov dword [IRQ_SEEN], 0
         mov al, 0x30                        ; PIT 0: one shot
@@ -259,35 +247,8 @@ pf_fix: push eax
         add esp, 4
         iret
 
-; IRQ 0 in the polling loop: the interrupted EIP is an instruction of the
-; loop, and EDX trails EBX only right after the INC.
-irq0:   push eax
-        mov eax, [esp + 4]
-        mov [IRQ_EIP], eax
-        mov dword [IRQ_SEEN], 1
-        cmp eax, pm_main.p1
-        je .after_inc
-        cmp eax, pm_main.p0
-        je .same
-        cmp eax, pm_main.p2
-        je .same
-        cmp eax, pm_main.p3
-        je .same
-        cmp eax, pm_main.p4
-        je .same
-        jmp .bad
-.after_inc:
-        lea eax, [edx + 1]
-        cmp eax, ebx
-        je .ok
-        jmp .bad
-.same:  cmp edx, ebx
-        je .ok
-.bad:   inc dword [IRQ_BAD]
-.ok:    mov al, 0x20
-        out 0x20, al
-        pop eax
-        iret
+; IRQ 0 in the polling loop (pollirq.inc).
+        POLL_IRQ_HANDLER
 
 ; Copied to RAMCODE. ECX = rounds; ESI = the sum of what the patched
 ; instruction loaded (each round patches in its own ECX).
