@@ -2,7 +2,7 @@
  * (tests/vmm/jit_diff.sh, guests/jit_rand.asm): sequences of the
  * instructions vmm translates (MOV, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST,
  * INC/DEC, loads and stores incl. MOVZX, ALU and CMP with a memory operand
- * and MOV eAX <-> moffs, PUSH/POP, Jcc) mixed with ones it does not
+ * and MOV eAX <-> moffs, PUSH/POP, CALL/RET, Jcc) mixed with ones it does not
  * (ADC/SBB, SETcc, PUSHFD, 8- and 16-bit forms) that read the flags the
  * others left. Each sequence starts from random registers and flags, runs
  * 12 rounds (so its blocks get hot) and ends in `call dump`, which prints
@@ -10,6 +10,7 @@
  * under VMM_CPU=interp is the expectation.
  *
  * Usage: gen_jit SEED [SEQUENCES] > jit_rand.inc */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,15 @@ int main(int argc, char **argv)
                     printf("        mov eax, [BUF + %u]\n", d);
                 else
                     printf("        mov [BUF + %u], eax\n", d);
+            } else if (c < 86) {
+                /* a call to a local routine, returning with RET or RET 4 */
+                bool pop4 = rnd() % 2;
+                if (pop4)
+                    printf("        push dword 0x%08X\n", imm());
+                printf("        call .c%d\n        jmp .d%d\n.c%d:\n", label, label, label);
+                printf("        %s %s, 0x%08X\n", alu[rnd() % 6], R(), imm());
+                printf("        ret%s\n.d%d:\n", pop4 ? " 4" : "", label);
+                label++;
             } else if (c < 88) {
                 printf("        j%s .j%d\n", ccs[rnd() % 16], label);
                 printf("        add %s, 0x%08X\n", R(), imm());

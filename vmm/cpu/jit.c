@@ -14,7 +14,8 @@
  *     PUSH/POP r32 with the handlers' fast path inline (segment window,
  *     TLB entry);
  *   - the block end: Jcc (fused pairs are translated as their two
- *     records), JMP rel, the continuation record.
+ *     records), JMP rel, CALL rel32 and RET [imm16] on a 32-bit stack,
+ *     the continuation record.
  * A record without a template inside the block runs by a call of its
  * handler on a copy of it followed by a sentinel record (emit_call), so
  * the tail-calling handler runs exactly that record and comes back. The
@@ -136,6 +137,7 @@ enum jkind {
     K_ALU_GM,               /* op r32, [m] */
     K_CMP_EM, K_CMP_EMI,    /* CMP [m], r32 / imm */
     K_CALL,                 /* no template: its handler, for this record only */
+    K_CALLREL, K_RET,       /* CALL rel32 / RET [imm16] with 32-bit operands */
 };
 
 struct jop {
@@ -191,6 +193,8 @@ static struct jop classify(const struct insn *i)
     }
     if (f == pop_r32) { o.kind = K_POP; o.dst = i->reg; return o; }
     if (f == jmp_rel) { o.kind = K_JMP; return o; }
+    if (f == call_rel && !(i->flags & IF_O16)) { o.kind = K_CALLREL; return o; }
+    if (f == ret_near && !(i->flags & IF_O16)) { o.kind = K_RET; o.imm = i->imm & 0xFFFF; return o; }
     if (f == op_continue) { o.kind = K_CONT; return o; }
     for (int cc = 0; cc < 16; cc++)
         if (f == jcc_fns[cc]) { o.kind = K_JCC; o.op = cc; return o; }
@@ -495,6 +499,18 @@ static void emit_chain(struct tr *t, int slot)
         e_patch_here(e, slow[k]);
 }
 
+/* Continue at the EIP in esi through link slot `slot`: a chained jump
+ * when possible, else cpu_next (cur = i). */
+static void emit_goto_esi(struct tr *t, const struct insn *i, int slot)
+{
+    struct emit *e = &t->e;
+    emit_chain(t, slot);
+    emit_set_cur(t, i);
+    e_mov_imm32(e, H_RDX, (uint32_t)slot);
+    e_mov_imm64(e, H_RAX, (uint64_t)(uintptr_t)jit_block_end);
+    e_jmp_reg(e, H_RAX);
+}
+
 /* Continue at eip = blk_eip + add (masked to 16 bits when mask16):
  * cpu_next's job, with cur = i (what cpu_next_slow and a fault there
  * report). A jump to the block's own start loops inline: that is the
@@ -532,11 +548,7 @@ static void emit_goto(struct tr *t, const struct insn *i, uint32_t add, bool mas
         e_alu_imm(e, X_ADD, H_RSI, add);
     if (mask16)
         e_movzx16(e, H_RSI);
-    emit_chain(t, slot);
-    emit_set_cur(t, i);
-    e_mov_imm32(e, H_RDX, (uint32_t)slot);
-    e_mov_imm64(e, H_RAX, (uint64_t)(uintptr_t)jit_block_end);
-    e_jmp_reg(e, H_RAX);
+    emit_goto_esi(t, i, slot);
 }
 
 /* cl = condition cc & ~1 of the lazy flags (flags.h cond). */
@@ -804,6 +816,41 @@ static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, 
     }
     case K_JMP:
         emit_goto(t, i, (uint32_t)(i->off + i->len + i->disp), (i->flags & IF_O16) != 0, 0);
+        *end = true;
+        break;
+    case K_CALLREL:
+        /* call_rel: push the return EIP (32-bit stack, fast path), then
+         * the branch; the handler does it all when the push cannot */
+        e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
+        jump_miss(t, HC_Z, i);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        e_alu_imm(e, X_SUB, H_RAX, 4);
+        emit_fast_host(t, i, SEG_SS, true, 4);
+        e_ld32(e, H_RDX, H_RDI, C_OFF(blk_eip));
+        e_alu_imm(e, X_ADD, H_RDX, (uint32_t)(i->off + i->len));
+        if (!t->cpu->code32)
+            e_movzx16(e, H_RDX);
+        e_st32(e, H_RCX, 0, H_RDX);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        e_alu_imm(e, X_SUB, H_RAX, 4);
+        e_st32(e, H_RDI, C_REG(R_ESP), H_RAX);
+        emit_goto(t, i, (uint32_t)(i->off + i->len + i->disp), false, 0);
+        *end = true;
+        break;
+    case K_RET:
+        /* ret_near: the target (fast path), #GP past the CS limit left to
+         * the handler (nothing changed yet), then ESP and the branch */
+        e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
+        jump_miss(t, HC_Z, i);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        emit_fast_host(t, i, SEG_SS, false, 4);
+        e_ld32(e, H_RSI, H_RCX, 0);
+        e_alu_ld(e, X_CMP, H_RSI, H_RDI, C_SEG(SEG_CS, limit));
+        jump_miss(t, 0x7 /* A */, i);
+        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+        e_alu_imm(e, X_ADD, H_RAX, 4 + o.imm);
+        e_st32(e, H_RDI, C_REG(R_ESP), H_RAX);
+        emit_goto_esi(t, i, 0);
         *end = true;
         break;
     case K_CONT:

@@ -23,7 +23,7 @@ pm_main:
         PUTS32 `jit_rand: done\n`
         jmp pass32
 
-; Prints EAX..EDI, the arithmetic flags and the buffer; keeps EBP.
+; Prints EAX..EDI, the arithmetic flags, ESP and the buffer; keeps EBP.
 dump:   pushfd
         push edi
         push esi
@@ -39,6 +39,10 @@ dump:   pushfd
         loop .regs
         pop eax
         and eax, 0x8D5
+        call hex32
+        mov al, ' '
+        out DEBUG_PORT, al
+        lea eax, [esp + 4]                  ; ESP of the sequence
         call hex32
         mov al, ' '
         out DEBUG_PORT, al
