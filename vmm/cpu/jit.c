@@ -306,6 +306,27 @@ static void emit_fast_host(struct tr *t, const struct insn *i, int segi, bool wr
     e_op_mem(e, true, 0x03, H_RCX, H_R8, (int32_t)offsetof(struct tlb_entry, add));
 }
 
+/* A 32-bit push by record i (push_r32, call_rel): a 32-bit stack and the
+ * fast path for ESP - 4 (rcx = its host address), else the record's
+ * handler does it all; emit_push_commit then moves ESP. */
+static void emit_push_slot(struct tr *t, const struct insn *i)
+{
+    struct emit *e = &t->e;
+    e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
+    jump_miss(t, HC_Z, i);
+    e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+    e_alu_imm(e, X_SUB, H_RAX, 4);
+    emit_fast_host(t, i, SEG_SS, true, 4);
+}
+
+static void emit_push_commit(struct tr *t)
+{
+    struct emit *e = &t->e;
+    e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
+    e_alu_imm(e, X_SUB, H_RAX, 4);
+    e_st32(e, H_RDI, C_REG(R_ESP), H_RAX);
+}
+
 /* lf_res = eax, lf_aux = edx, flags_in_regs. */
 static void store_flags(struct tr *t)
 {
@@ -783,17 +804,10 @@ static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, 
         }
         break;
     case K_PUSH:
-        /* push_r32: a 32-bit stack and the fast path, else its handler */
-        e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
-        jump_miss(t, HC_Z, i);
-        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
-        e_alu_imm(e, X_SUB, H_RAX, 4);
-        emit_fast_host(t, i, SEG_SS, true, 4);
+        emit_push_slot(t, i);
         e_ld32(e, H_RDX, H_RDI, C_REG(o.src));
         e_st32(e, H_RCX, 0, H_RDX);
-        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
-        e_alu_imm(e, X_SUB, H_RAX, 4);
-        e_st32(e, H_RDI, C_REG(R_ESP), H_RAX);
+        emit_push_commit(t);
         break;
     case K_POP:
         e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
@@ -821,19 +835,13 @@ static bool emit_insn(struct tr *t, const struct insn *i, const struct jop *op, 
     case K_CALLREL:
         /* call_rel: push the return EIP (32-bit stack, fast path), then
          * the branch; the handler does it all when the push cannot */
-        e_cmp8_mem_imm(e, H_RDI, C_OFF(stack32), 0);
-        jump_miss(t, HC_Z, i);
-        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
-        e_alu_imm(e, X_SUB, H_RAX, 4);
-        emit_fast_host(t, i, SEG_SS, true, 4);
+        emit_push_slot(t, i);
         e_ld32(e, H_RDX, H_RDI, C_OFF(blk_eip));
         e_alu_imm(e, X_ADD, H_RDX, (uint32_t)(i->off + i->len));
         if (!t->cpu->code32)
             e_movzx16(e, H_RDX);
         e_st32(e, H_RCX, 0, H_RDX);
-        e_ld32(e, H_RAX, H_RDI, C_REG(R_ESP));
-        e_alu_imm(e, X_SUB, H_RAX, 4);
-        e_st32(e, H_RDI, C_REG(R_ESP), H_RAX);
+        emit_push_commit(t);
         emit_goto(t, i, (uint32_t)(i->off + i->len + i->disp), false, 0);
         *end = true;
         break;
