@@ -9,9 +9,12 @@ name=${TESTNAME#vmm_guest_}
 # cache, so that cache flushes happen all the time.
 # vmm_guest_<name>_interp: the reference CPU (VMM_CPU=interp, no fused
 # instruction pairs), which every payload must pass as well.
+# vmm_guest_<name>_jit: the translator (VMM_CPU=jit), translating every
+# block at its first entry.
 case $name in
 *_smallcache) name=${name%_smallcache}; export VMM_CACHE_BLOCKS=16 ;;
 *_interp) name=${name%_interp}; export VMM_CPU=interp ;;
+*_jit) name=${name%_jit}; export VMM_CPU=jit VMM_JIT_HOT=0 ;;
 esac
 case $name in
 alu_*) [ -r "$BUILD/tests/vmm/$name.inc" ] || skip "no $name.inc: gen_alu must run an i386 program on the host CPU (needs gcc-multilib and a kernel with IA32 emulation)" ;;

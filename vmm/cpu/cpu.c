@@ -32,6 +32,25 @@ int cpu_create(struct cpu **out, struct machine *m, const struct cpu_config *cfg
      * page only, the reference that the fast paths are tested against. */
     const char *mode = getenv("VMM_CPU");
     cpu->fast = !(mode && strcmp(mode, "interp") == 0);
+    /* By default (or VMM_CPU=jit) hot blocks are translated to host code
+     * (jit.c); VMM_CPU=threaded keeps fused pairs and links without
+     * translation. VMM_JIT_HOT=N: entries before a block is translated
+     * (tests use 0: every block at its first entry). */
+    cpu->jit = cpu->fast && !(mode && strcmp(mode, "threaded") == 0);
+    cpu->jit_hot = UINT32_MAX;
+    if (cpu->jit) {
+        cpu->jit_hot = 8;
+        const char *hot = getenv("VMM_JIT_HOT");
+        if (hot) {
+            long n = strtol(hot, NULL, 10);
+            if (n >= 0 && n < 1000000)
+                cpu->jit_hot = (uint32_t)n;
+        }
+        if (!jit_init(cpu)) {
+            cpu->jit = false;
+            cpu->jit_hot = UINT32_MAX;
+        }
+    }
     /* VMM_CACHE_BLOCKS=N shrinks the decoded-code cache (tests use it to
      * exercise cache flushes). */
     cpu->max_blocks = CACHE_MAX_BLOCKS;
@@ -60,6 +79,7 @@ void cpu_destroy(struct cpu *cpu)
 {
     if (!cpu)
         return;
+    jit_fini(cpu);
     free(cpu->blocks);
     free(cpu->insn_pool);
     free(cpu->page_blocks);
@@ -122,6 +142,8 @@ void cpu_cache_flush(struct cpu *cpu)
         cpu->blocks[k].valid = false;
     cpu->n_blocks = cpu->n_insns = 0;
     cpu->cache_gen++;
+    /* Translations die with their blocks. */
+    jit_reset(cpu);
     /* Pages that held code may be write-mapped again. */
     cpu_tlb_flush(cpu);
 }
@@ -140,6 +162,7 @@ static void block_invalidate(struct cpu *cpu, struct block *b)
     if (!b->valid)
         return;
     b->valid = false;
+    b->entry = b->insns;
     for (unsigned k = 0; k < b->n; k++)
         b->insns[k].fn = op_stale;
     struct block **pp = &cpu->hash[hash_key(b->key)];
@@ -208,6 +231,7 @@ static struct block *block_new(struct cpu *cpu, uint64_t key, uint32_t phys, uin
     b->phys = phys;
     b->phys2 = 0xFFFFFFFFu;
     b->insns = &cpu->insn_pool[cpu->n_insns];
+    b->entry = b->insns;
     cpu_decode_block(cpu, b, lin);
     cpu->n_insns += b->n;
     b->valid = true;
@@ -268,7 +292,7 @@ const struct insn *cpu_enter_block(struct cpu *cpu)
 {
     struct block *b = block_find(cpu, cpu->eip);
     cpu->budget -= b->n;
-    return b->insns;
+    return block_entry(cpu, b);
 }
 
 const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot)
@@ -293,7 +317,7 @@ const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot)
         cpu->blk_eip = eip;
         cpu->blk_lin = lin;
         cpu->budget -= fb->n;
-        return fb->insns;
+        return block_entry(cpu, fb);
     }
     uint64_t gen = cpu->cache_gen;
     struct block *nb = block_find(cpu, eip);
@@ -310,7 +334,7 @@ const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot)
         }
     }
     cpu->budget -= nb->n;
-    return nb->insns;
+    return block_entry(cpu, nb);
 }
 
 const struct insn *cpu_jump(struct cpu *cpu)
@@ -320,7 +344,7 @@ const struct insn *cpu_jump(struct cpu *cpu)
         return NULL;
     struct block *b = block_find(cpu, cpu->eip);
     cpu->budget -= b->n;
-    return b->insns;
+    return block_entry(cpu, b);
 }
 
 /* ---- events and the run loop ---- */
@@ -450,6 +474,7 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
     cpu->in_run = true;
     /* A fault longjmps here after it was delivered (or after shutdown). */
     setjmp(cpu->jmp);
+    cpu->jit_busy = false;      /* a fault in a handler called from translated code */
     if (cpu->stepping) {
         cpu->stepping = false;
         step_restore(cpu);
@@ -478,6 +503,10 @@ enum cpu_event cpu_run(struct cpu *cpu, uint64_t max_insns, uint64_t *executed)
         }
         if (cpu->budget <= 0)
             break;
+        /* The translator's buffer filled up: no translated code runs
+         * here, so this is where it can be emptied (with the blocks). */
+        if (unlikely(cpu->jit_full))
+            cpu_cache_flush(cpu);
         if (unlikely((cpu->eflags & F_TF) || cpu->dbg_exec || cpu->dbg_data)) {
             /* Stepping, or breakpoints armed: one instruction at a time. */
             if (cpu->dbg_exec && exec_breakpoint(cpu))

@@ -163,6 +163,12 @@ struct block {
     uint32_t link_eip[2];   /* the EIP and CS base each link was made for */
     uint32_t link_base[2];
     struct insn *insns;
+    /* What a block entry runs: insns, or once the block is hot and
+     * translated (jit.c), jit_rec, a record whose handler is the host
+     * code. Back to insns when the block dies. */
+    const struct insn *entry;
+    struct insn jit_rec;
+    uint32_t heat;          /* entries, counted towards translation */
     uint32_t phys;          /* physical address of the first byte */
     uint32_t phys2;         /* second page of a page-crossing last insn, or ~0 */
     uint16_t n;             /* instructions */
@@ -215,6 +221,11 @@ struct cpu {
     bool trace;             /* VMM_TRACE=1: log every interrupt and exception */
     bool stepping;          /* executing one instruction under TF */
     bool fast;              /* fused pairs, links across pages (not with VMM_CPU=interp) */
+    bool jit;               /* translate hot blocks to host code (jit.c) */
+    bool jit_full;          /* the code buffer is full: flush at the next safe point */
+    bool jit_busy;          /* translated code is on the stack (a handler called from it) */
+    uint32_t jit_hot;       /* entries before a block is translated (UINT32_MAX: never) */
+    struct jit *jitc;       /* the code buffer, NULL without a translator */
     int64_t step_saved;
 
     /* Interrupts. */
@@ -291,6 +302,24 @@ const struct insn *cpu_enter_block(struct cpu *cpu);
 /* Block end without a usable link: look the block up (and link it). */
 const struct insn *cpu_next_slow(struct cpu *cpu, uint32_t eip, int slot);
 
+/* The translator (jit.c). jit_init sets up the code buffer (false: none,
+ * the CPU runs threaded code only); jit_reset empties it, together with
+ * the decoded-code cache; jit_hot is called when a block's entry count
+ * reaches cpu->jit_hot and returns the block's entry record. */
+bool jit_init(struct cpu *cpu);
+void jit_fini(struct cpu *cpu);
+void jit_reset(struct cpu *cpu);
+const struct insn *jit_hot(struct cpu *cpu, struct block *b);
+
+/* The record a block entry runs (its first record, or its translation),
+ * counting entries towards translation. */
+static inline const struct insn *block_entry(struct cpu *cpu, struct block *b)
+{
+    if (unlikely(b->heat++ == cpu->jit_hot))
+        return jit_hot(cpu, b);
+    return b->entry;
+}
+
 /* Continue at cpu->eip after a far transfer (no link caching). */
 const struct insn *cpu_jump(struct cpu *cpu);
 
@@ -299,6 +328,7 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin);
 /* The fused handler for record i followed by Jcc record j, or NULL
  * (ops_alu.c). */
 insn_fn fused_jcc(const struct insn *i, const struct insn *j);
+insn_fn fused_base(insn_fn f);
 
 /* Memory slow paths (mmu.c). */
 uint32_t mmu_translate(struct cpu *cpu, uint32_t lin, bool write, bool user, bool fetch,
@@ -428,7 +458,7 @@ cpu_next(struct cpu *cpu, uint32_t eip, int slot)
         cpu->blk_eip = eip;
         cpu->blk_lin = base + eip;
         cpu->budget -= t->n;
-        return t->insns;
+        return block_entry(cpu, t);
     }
     return cpu_next_slow(cpu, eip, slot);
 }

@@ -773,3 +773,15 @@ insn_fn fused_jcc(const struct insn *i, const struct insn *j)
             return fusable[k].pair[cc];
     return NULL;
 }
+
+/* The handler of the first instruction of fused pair handler f, or f
+ * itself when f is no fused pair (the translator reads records by their
+ * unfused handler; jit.c). */
+insn_fn fused_base(insn_fn f)
+{
+    for (size_t k = 0; k < sizeof fusable / sizeof fusable[0]; k++)
+        for (int cc = 0; cc < 16; cc++)
+            if (fusable[k].pair[cc] == f)
+                return fusable[k].first;
+    return f;
+}

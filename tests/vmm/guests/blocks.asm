@@ -13,6 +13,7 @@
 ; - a branch into another page reaches new code after that page was
 ;   remapped (links across pages are checked against the TLB).
 %include "pmtest.inc"
+%include "pollirq.inc"
 
 %define NSTEP (VAR0 + 0x40)
 %define STEPS (VAR0 + 0x80)         ; up to 16 recorded EIPs
@@ -92,20 +93,7 @@ pm_main:
         CHECK32 [STEPS + 28], .s7
 
         ; ---- an IRQ inside a polling loop of fused pairs ----
-        SET_GATE 0x40, irq0, 0x8E
-        mov dword [0xFEE000F0], 0x1FF       ; APIC software enable
-        mov dword [0xFEE00350], 0x700       ; LINT0: ExtINT (see intshadow)
-        mov al, 0x11
-        out 0x20, al
-        mov al, 0x40
-        out 0x21, al
-        mov al, 0x04
-        out 0x21, al
-        mov al, 0x01
-        out 0x21, al
-        mov al, 0xFE
-        out 0x21, al
-        mov dword [IRQ_BAD], 0
+        POLL_IRQ_SETUP
         mov edi, 8                          ; rounds, with different counts
 .round: mov dword [IRQ_SEEN], 0
         mov al, 0x30                        ; PIT 0: one shot
@@ -274,35 +262,8 @@ db_rec: push eax
         pop eax
         iret
 
-; IRQ 0 in the polling loop: the interrupted EIP is an instruction of the
-; loop, and EDX trails EBX only right after the INC.
-irq0:   push eax
-        mov eax, [esp + 4]
-        mov [IRQ_EIP], eax
-        mov dword [IRQ_SEEN], 1
-        cmp eax, pm_main.p1
-        je .after_inc
-        cmp eax, pm_main.p0
-        je .same
-        cmp eax, pm_main.p2
-        je .same
-        cmp eax, pm_main.p3
-        je .same
-        cmp eax, pm_main.p4
-        je .same
-        jmp .bad
-.after_inc:
-        lea eax, [edx + 1]
-        cmp eax, ebx
-        je .ok
-        jmp .bad
-.same:  cmp edx, ebx
-        je .ok
-.bad:   inc dword [IRQ_BAD]
-.ok:    mov al, 0x20
-        out 0x20, al
-        pop eax
-        iret
+; IRQ 0 in the polling loop (pollirq.inc).
+        POLL_IRQ_HANDLER
 
 ; Copied to RAMCODE and called there with AL = 5, BL = the patch byte.
 ; Each entry patches the next instruction(s) of its own block.
