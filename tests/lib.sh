@@ -55,3 +55,22 @@ kill_after_writes() {
     wait "$pid" 2>/dev/null || true
     [ "$(wc -l <"$log")" -gt 3 ] || fail "the writer did not get going ($log)"
 }
+
+# granules_from SRC PART: PART (a killed copy's output read back as raw) is
+# SRC granule by granule (4 KiB) or zeros there; bytes PART has past SRC's
+# end (a size rounded up to a sector) are not compared.
+granules_from() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+src, part = open(sys.argv[1], "rb"), open(sys.argv[2], "rb")
+zero, n = bytes(4096), 0
+while True:
+    a = src.read(4096)
+    if not a:
+        break
+    b = part.read(4096)[:len(a)]
+    if b != a and b != zero[:len(b)]:
+        sys.exit("granule %d of %s is neither %s's nor zeros" % (n, sys.argv[2], sys.argv[1]))
+    n += 1
+PY
+}
