@@ -15,7 +15,7 @@ cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DP2V_WERROR=ON \
 cmake --build build-san -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-san --output-on-failure -j"$jobs" -LE no-sanitize
-# Fuzzing: every libFuzzer harness in tests/fuzz, 20 s each (27 of them), on a seed corpus
+# Fuzzing: every libFuzzer harness in tests/fuzz, 20 s each (28 of them), on a seed corpus
 # made at run time (tests/fuzz/run.sh).
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DP2V_WERROR=ON -DP2V_FUZZ=ON \
       -DCMAKE_C_COMPILER=clang >/dev/null

@@ -14,28 +14,9 @@
 #include "common/error.h"
 #include "vmm/hw/pc.h"
 #include "vmm/machine.h"
+#include "tests/fuzz/fuzz_bios.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char bios_path[64];
-
-static void remove_bios(void)
-{
-    unlink(bios_path);
-}
-
-/* A 64 KiB firmware of HLTs: nothing runs, the harness is the guest. */
-static void make_bios(void)
-{
-    snprintf(bios_path, sizeof(bios_path), "/tmp/fuzz-pc-bios-XXXXXX");
-    int fd = mkstemp(bios_path);
-    static uint8_t rom[65536];
-    memset(rom, 0xF4, sizeof(rom));
-    if (fd < 0 || write(fd, rom, sizeof(rom)) != (ssize_t)sizeof(rom))
-        abort();
-    close(fd);
-    atexit(remove_bios);
-}
 
 struct input {
     const uint8_t *p, *end;
@@ -70,12 +51,10 @@ static void fire_earliest_timer(struct machine *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!bios_path[0])
-        make_bios();
     if (size < 1)
         return 0;
     struct pc_config pc = { .boot = 'c', .no_apic = data[0] & 1 };
-    struct machine_config cfg = { .ram_mb = 2, .bios_path = bios_path, .cpu_model = "p6",
+    struct machine_config cfg = { .ram_mb = 2, .bios_path = fuzz_hlt_bios(), .cpu_model = "p6",
                                   .cpuid_max_leaf = -1, .debugcon_path = "/dev/null",
                                   .pc = &pc };
     struct machine *m;

@@ -151,6 +151,7 @@ struct insn {
 #define IF_REPNE 0x10       /* F2 */
 #define IF_LOCK 0x20
 #define IF_SEGOVR 0x40
+#define IF_FUSED 0x80       /* fn is a fused pair's handler (fused_jcc) */
 
 #define BLOCK_MAX_INSNS 32
 
@@ -328,7 +329,9 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin);
 /* The fused handler for record i followed by Jcc record j, or NULL
  * (ops_alu.c). */
 insn_fn fused_jcc(const struct insn *i, const struct insn *j);
-insn_fn fused_base(insn_fn f);
+/* The handler record i would have unfused (the translator reads records
+ * by it; jit.c). */
+insn_fn fused_base(const struct insn *i);
 
 /* Memory slow paths (mmu.c). */
 uint32_t mmu_translate(struct cpu *cpu, uint32_t lin, bool write, bool user, bool fetch,

@@ -542,7 +542,9 @@ void cpu_decode_block(struct cpu *cpu, struct block *b, uint32_t lin)
     if (cpu->fast)
         for (unsigned k = 0; k + 1 < n; k++) {
             insn_fn f = fused_jcc(&b->insns[k], &b->insns[k + 1]);
-            if (f)
+            if (f) {
                 b->insns[k].fn = f;
+                b->insns[k].flags |= IF_FUSED;
+            }
         }
 }

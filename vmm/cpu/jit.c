@@ -167,7 +167,7 @@ static const insn_fn jcc_fns[16] = {
 static struct jop classify(const struct insn *i)
 {
     struct jop o = { K_NONE, 0, 0, 0, 0 };
-    insn_fn f = fused_base(i->fn);
+    insn_fn f = fused_base(i);
     if (f == nop) { o.kind = K_NOP; return o; }
     if (f == mov_EdGd_r) { o.kind = K_MOV_RR; o.dst = i->rm; o.src = i->reg; return o; }
     if (f == mov_GdEd_r) { o.kind = K_MOV_RR; o.dst = i->reg; o.src = i->rm; return o; }
@@ -894,7 +894,7 @@ static void translate(struct cpu *cpu, struct block *b)
         ops[n] = classify(i);
         if (ops[n].kind == K_NONE) {
             /* the last record (a block end) and fused pairs: threaded */
-            if (n + 1 >= b->n || fused_base(i->fn) != i->fn)
+            if (n + 1 >= b->n || (i->flags & IF_FUSED))
                 break;
             ops[n].kind = K_CALL;
             calls++;

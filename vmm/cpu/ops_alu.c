@@ -774,14 +774,13 @@ insn_fn fused_jcc(const struct insn *i, const struct insn *j)
     return NULL;
 }
 
-/* The handler of the first instruction of fused pair handler f, or f
- * itself when f is no fused pair (the translator reads records by their
- * unfused handler; jit.c). */
-insn_fn fused_base(insn_fn f)
+insn_fn fused_base(const struct insn *i)
 {
+    if (!(i->flags & IF_FUSED))
+        return i->fn;
     for (size_t k = 0; k < sizeof fusable / sizeof fusable[0]; k++)
         for (int cc = 0; cc < 16; cc++)
-            if (fusable[k].pair[cc] == f)
+            if (fusable[k].pair[cc] == i->fn)
                 return fusable[k].first;
-    return f;
+    return i->fn;
 }
